@@ -1,0 +1,85 @@
+// Keyspace: the in-memory map from key to the latest committed Record; it serves every read.
+//
+// Thread safety: every method is safe to call from any thread. Keys are spread over
+// kShards shards, each guarded by its own reader-writer lock held only for the lookup and
+// the copy of a shared pointer, so readers never wait on a global lock and never wait for
+// the journal. Only the commit pipeline writes, and only after the journal has synced.
+//
+// Order and cursors: each shard keeps its keys ordered by (hash, key), and shard i holds
+// the i-th slice of the hash space, so the whole keyspace is ordered by hash. A scan cursor
+// is a position in that order: keys present for the whole of a scan are returned exactly
+// once however the keyspace changes in between (the guarantee Redis SCAN gives).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+
+#include "store/record.h"
+#include "store/rw_lock.h"
+
+namespace devstate {
+
+class Keyspace {
+ public:
+  static constexpr int kShardBits = 8;
+  static constexpr size_t kShards = size_t{1} << kShardBits;
+
+  Keyspace() = default;
+  Keyspace(const Keyspace&) = delete;
+  Keyspace& operator=(const Keyspace&) = delete;
+
+  // The record stored under `key`, or null. Expiry is the caller's business.
+  RecordPtr Get(std::string_view key) const;
+
+  // Replaces (or inserts) the record under `key`. `record` must not be null.
+  void Put(std::string_view key, RecordPtr record);
+
+  // Removes `key`; returns whether it was present.
+  bool Erase(std::string_view key);
+
+  size_t Size() const { return size_.load(std::memory_order_relaxed); }
+
+  // Visits keys in hash order from `cursor` (0 starts a scan) until at least `count` were
+  // visited or the keyspace ends. Returns the cursor of the next call, 0 when done.
+  using ScanFn = std::function<void(const std::string& key, const RecordPtr& record)>;
+  uint64_t Scan(uint64_t cursor, size_t count, const ScanFn& fn) const;
+
+  static uint64_t Hash(std::string_view key);
+
+ private:
+  struct Position {
+    uint64_t hash;
+    std::string key;
+  };
+  struct Probe {
+    uint64_t hash;
+    std::string_view key;
+  };
+  struct Less {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      if (a.hash != b.hash) return a.hash < b.hash;
+      return std::string_view(a.key) < std::string_view(b.key);
+    }
+  };
+  struct Shard {
+    mutable RwLock mu;
+    std::map<Position, RecordPtr, Less> map;  // guarded by mu
+  };
+
+  static size_t ShardOf(uint64_t hash) { return hash >> (64 - kShardBits); }
+
+  std::array<Shard, kShards> shards_;
+  std::atomic<size_t> size_{0};
+};
+
+}  // namespace devstate

@@ -1,0 +1,33 @@
+// Record: one value in the keyspace, and its encoding in the journal.
+//
+// A Record is immutable once published: the keyspace hands out shared pointers to const
+// records, so a reader can keep sending one without any lock while the committer replaces
+// it with a new record. The store does not interpret `type`, `value` or `meta`; the service
+// gives them meaning (a plain Redis string, a device record with its metadata, ...).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "store/status.h"
+
+namespace devstate {
+
+struct Record {
+  uint8_t type = 0;          // the service's tag for how to read `value` and `meta`
+  int64_t expire_at_ms = 0;  // Unix epoch milliseconds; 0 means it never expires
+  std::string value;         // what a plain read returns
+  std::string meta;          // opaque metadata kept beside the value
+
+  bool ExpiredAt(int64_t now_ms) const { return expire_at_ms != 0 && expire_at_ms <= now_ms; }
+};
+
+using RecordPtr = std::shared_ptr<const Record>;
+
+// Journal encoding: [format=1][type][varint expire_at_ms][varint meta size][meta][value].
+std::string EncodeRecord(const Record& record);
+Status DecodeRecord(std::string_view data, Record* record);
+
+}  // namespace devstate

@@ -1,0 +1,281 @@
+// The commit pipeline against a real RocksDB journal whose syncs the test can hold or fail.
+#include "store/commit_pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/store.h"
+#include "tests/unit/fault_fs.h"
+#include "tests/unit/temp_dir.h"
+
+namespace devstate {
+namespace {
+
+using testing::FaultEnv;
+using testing::TempDir;
+
+RecordPtr Value(std::string v) {
+  auto r = std::make_shared<Record>();
+  r->value = std::move(v);
+  return r;
+}
+
+// Captures one write's outcome.
+struct Outcome {
+  std::promise<std::pair<Status, uint64_t>> promise;
+  std::future<std::pair<Status, uint64_t>> future = promise.get_future();
+  CommitCallback callback() {
+    return [this](const Status& s, uint64_t seq) { promise.set_value({s, seq}); };
+  }
+  bool ready() { return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }
+  std::pair<Status, uint64_t> get() {
+    EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    return future.get();
+  }
+};
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void Open(ReplicationGate* gate = nullptr) {
+    StoreOptions options;
+    options.dir = dir_.Sub("db");
+    options.env = fault_.env.get();
+    options.gate = gate;
+    ASSERT_TRUE(Store::Open(options, &store_).ok());
+  }
+  std::vector<Mutation> Put(const std::string& k, const std::string& v) {
+    std::vector<Mutation> m;
+    m.push_back(Mutation::Put(k, Value(v)));
+    return m;
+  }
+
+  TempDir dir_;
+  FaultEnv fault_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(PipelineTest, CompletesOnlyAfterSyncAndPublishesAfterSync) {
+  Open();
+  fault_.fs->HoldSyncs();
+  Outcome out;
+  store_->Write(Put("k", "v"), out.callback());
+  ASSERT_TRUE(fault_.fs->WaitForBlockedSyncs(1));
+  // The batch is written but not synced: no acknowledgement, nothing visible to readers.
+  EXPECT_FALSE(out.ready());
+  EXPECT_EQ(store_->Get("k"), nullptr);
+  fault_.fs->ReleaseSyncs();
+  auto [status, seq] = out.get();
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  EXPECT_GT(seq, 0u);
+  ASSERT_NE(store_->Get("k"), nullptr);  // read-your-writes after the acknowledgement
+  EXPECT_EQ(store_->Get("k")->value, "v");
+}
+
+TEST_F(PipelineTest, WritesQueuedDuringASyncShareTheNextGroup) {
+  Open();
+  fault_.fs->HoldSyncs();
+  Outcome first;
+  store_->Write(Put("a", "1"), first.callback());
+  ASSERT_TRUE(fault_.fs->WaitForBlockedSyncs(1));
+  const int syncs_before = fault_.fs->syncs();
+  std::vector<std::unique_ptr<Outcome>> queued;
+  for (int i = 0; i < 50; ++i) {
+    queued.push_back(std::make_unique<Outcome>());
+    store_->Write(Put("b" + std::to_string(i), "x"), queued.back()->callback());
+  }
+  fault_.fs->ReleaseSyncs();
+  auto [s1, seq1] = first.get();
+  ASSERT_TRUE(s1.ok());
+  uint64_t group_seq = 0;
+  for (auto& o : queued) {
+    auto [s, seq] = o->get();
+    ASSERT_TRUE(s.ok());
+    if (group_seq == 0) group_seq = seq;
+    EXPECT_EQ(seq, group_seq) << "all 50 queued writes belong to one group";
+  }
+  EXPECT_GT(group_seq, seq1);
+  EXPECT_EQ(fault_.fs->syncs() - syncs_before, 1 + 1) << "the first sync, then one for 50 writes";
+  EXPECT_EQ(store_->stats().groups, 2u);
+}
+
+TEST_F(PipelineTest, AppliesMutationsInSubmissionOrder) {
+  Open();
+  // Each write appends its number to the key's current value, inside the pipeline.
+  std::vector<std::unique_ptr<Outcome>> outs;
+  for (int i = 0; i < 200; ++i) {
+    std::vector<Mutation> m;
+    m.push_back(Mutation{"list", [i](const RecordPtr& cur) {
+                           std::string v = cur ? cur->value + "," : "";
+                           return Change::Put(Value(v + std::to_string(i)));
+                         }});
+    outs.push_back(std::make_unique<Outcome>());
+    store_->Write(std::move(m), outs.back()->callback());
+  }
+  uint64_t last_seq = 0;
+  for (auto& o : outs) {
+    auto [s, seq] = o->get();
+    ASSERT_TRUE(s.ok());
+    EXPECT_GE(seq, last_seq) << "completion order follows journal order";
+    last_seq = seq;
+  }
+  std::string expected;
+  for (int i = 0; i < 200; ++i) expected += (i ? "," : "") + std::to_string(i);
+  EXPECT_EQ(store_->Get("list")->value, expected);
+}
+
+TEST_F(PipelineTest, ConcurrentReadModifyWritesLoseNothing) {
+  Open();
+  constexpr int kThreads = 8, kPerThread = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::vector<Mutation> m;
+        m.push_back(Mutation{"counter", [](const RecordPtr& cur) {
+                               long n = cur ? std::stol(cur->value) : 0;
+                               return Change::Put(Value(std::to_string(n + 1)));
+                             }});
+        ASSERT_TRUE(store_->WriteAndWait(std::move(m)).ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(store_->Get("counter")->value, std::to_string(kThreads * kPerThread));
+  EXPECT_LT(store_->stats().groups, uint64_t{kThreads * kPerThread}) << "group commit happened";
+}
+
+TEST_F(PipelineTest, MultiKeyWriteIsOneAtomicGroup) {
+  Open();
+  std::vector<Mutation> m;
+  m.push_back(Mutation::Put("x", Value("1")));
+  m.push_back(Mutation::Put("y", Value("2")));
+  m.push_back(Mutation::Delete("x"));
+  uint64_t seq = 0;
+  ASSERT_TRUE(store_->WriteAndWait(std::move(m), &seq).ok());
+  EXPECT_EQ(store_->Get("x"), nullptr);
+  EXPECT_EQ(store_->Get("y")->value, "2");
+  EXPECT_EQ(store_->LastSequence(), seq);
+}
+
+TEST_F(PipelineTest, WriteThatChangesNothingNeedsNoSync) {
+  Open();
+  ASSERT_TRUE(store_->WriteAndWait(Put("k", "v")).ok());
+  const int syncs = fault_.fs->syncs();
+  std::vector<Mutation> m;
+  m.push_back(Mutation{"k", [](const RecordPtr&) { return Change::None(); }});
+  m.push_back(Mutation::Delete("absent"));
+  uint64_t seq = 0;
+  ASSERT_TRUE(store_->WriteAndWait(std::move(m), &seq).ok());
+  EXPECT_EQ(fault_.fs->syncs(), syncs);
+  EXPECT_EQ(seq, store_->LastSequence());
+}
+
+TEST_F(PipelineTest, ExpiredRecordIsAbsentToApplyAndRemovedDurably) {
+  Open();
+  auto r = std::make_shared<Record>();
+  r->value = "old";
+  r->expire_at_ms = store_->NowMs() - 1;
+  std::vector<Mutation> m;
+  m.push_back(Mutation::Put("e", r));
+  ASSERT_TRUE(store_->WriteAndWait(std::move(m)).ok());
+  EXPECT_EQ(store_->Get("e"), nullptr);  // expired: invisible to readers
+  bool saw_null = false;
+  std::vector<Mutation> probe;
+  probe.push_back(Mutation{"e", [&](const RecordPtr& cur) {
+                             saw_null = cur == nullptr;
+                             return Change::None();
+                           }});
+  ASSERT_TRUE(store_->WriteAndWait(std::move(probe)).ok());
+  EXPECT_TRUE(saw_null);
+  EXPECT_EQ(store_->keyspace().Get("e"), nullptr) << "dropped from memory and journal";
+}
+
+TEST_F(PipelineTest, FailedSyncRefusesTheGroupAndEveryLaterWrite) {
+  Open();
+  ASSERT_TRUE(store_->WriteAndWait(Put("before", "1")).ok());
+  fault_.fs->HoldSyncs();
+  fault_.fs->FailSyncs(true);
+  Outcome failing;
+  store_->Write(Put("k", "v"), failing.callback());
+  ASSERT_TRUE(fault_.fs->WaitForBlockedSyncs(1));
+  Outcome queued;
+  store_->Write(Put("q", "v"), queued.callback());
+  fault_.fs->ReleaseSyncs();
+
+  auto [s1, seq1] = failing.get();
+  EXPECT_EQ(s1.code(), Status::Code::kIOError) << s1.ToString();
+  EXPECT_EQ(seq1, 0u);
+  auto [s2, seq2] = queued.get();
+  EXPECT_FALSE(s2.ok()) << "a write queued behind the failure is not acknowledged";
+  EXPECT_EQ(store_->WriteStatus().code(), Status::Code::kWriteRefused);
+  EXPECT_NE(store_->WriteStatus().message().find("injected"), std::string::npos);
+
+  // Even once the disk "recovers", the store does not acknowledge over an unknown state.
+  fault_.fs->FailSyncs(false);
+  Status later = store_->WriteAndWait(Put("later", "v"));
+  EXPECT_EQ(later.code(), Status::Code::kWriteRefused);
+  EXPECT_EQ(store_->Get("k"), nullptr);
+  EXPECT_EQ(store_->Get("q"), nullptr);
+  EXPECT_EQ(store_->Get("later"), nullptr);
+  EXPECT_EQ(store_->Get("before")->value, "1") << "reads keep working";
+}
+
+// A gate that records what it saw, and whether the group was visible while it waited.
+class RecordingGate : public ReplicationGate {
+ public:
+  Store* store = nullptr;
+  std::vector<uint64_t> seqs;
+  bool visible_during_wait = false;
+  Status answer;
+  Status AwaitQuorum(uint64_t seq, std::string_view batch) override {
+    seqs.push_back(seq);
+    EXPECT_FALSE(batch.empty());
+    visible_during_wait = visible_during_wait || store->Get("k") != nullptr;
+    return answer;
+  }
+};
+
+TEST_F(PipelineTest, ReplicationGateRunsBetweenSyncAndPublish) {
+  RecordingGate gate;
+  Open(&gate);
+  gate.store = store_.get();
+  uint64_t seq = 0;
+  ASSERT_TRUE(store_->WriteAndWait(Put("k", "v"), &seq).ok());
+  ASSERT_EQ(gate.seqs.size(), 1u);
+  EXPECT_EQ(gate.seqs[0], seq);
+  EXPECT_FALSE(gate.visible_during_wait);
+  EXPECT_EQ(store_->Get("k")->value, "v");
+}
+
+TEST_F(PipelineTest, ReplicationGateFailureWithholdsTheAcknowledgement) {
+  RecordingGate gate;
+  gate.answer = Status::NoReplicas("0 of 1 replicas acknowledged");
+  Open(&gate);
+  gate.store = store_.get();
+  Status s = store_->WriteAndWait(Put("k", "v"));
+  EXPECT_EQ(s.code(), Status::Code::kNoReplicas);
+  EXPECT_TRUE(store_->WriteStatus().ok()) << "a missing quorum does not poison the journal";
+  EXPECT_EQ(store_->Get("k")->value, "v") << "memory stays equal to the local journal";
+}
+
+TEST_F(PipelineTest, CloseCommitsWhatIsQueuedThenRefuses) {
+  Open();
+  std::vector<std::unique_ptr<Outcome>> outs;
+  for (int i = 0; i < 100; ++i) {
+    outs.push_back(std::make_unique<Outcome>());
+    store_->Write(Put("k" + std::to_string(i), "v"), outs.back()->callback());
+  }
+  store_->Close();
+  for (auto& o : outs) EXPECT_TRUE(o->get().first.ok());
+  EXPECT_EQ(store_->WriteAndWait(Put("late", "v")).code(), Status::Code::kShutdown);
+}
+
+}  // namespace
+}  // namespace devstate

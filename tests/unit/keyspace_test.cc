@@ -1,0 +1,117 @@
+#include "store/keyspace.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace devstate {
+namespace {
+
+RecordPtr Value(std::string v) {
+  auto r = std::make_shared<Record>();
+  r->value = std::move(v);
+  return r;
+}
+
+TEST(KeyspaceTest, PutGetErase) {
+  Keyspace ks;
+  EXPECT_EQ(ks.Get("a"), nullptr);
+  ks.Put("a", Value("1"));
+  ks.Put("b", Value("2"));
+  ASSERT_NE(ks.Get("a"), nullptr);
+  EXPECT_EQ(ks.Get("a")->value, "1");
+  EXPECT_EQ(ks.Size(), 2u);
+  ks.Put("a", Value("3"));
+  EXPECT_EQ(ks.Get("a")->value, "3");
+  EXPECT_EQ(ks.Size(), 2u);
+  EXPECT_TRUE(ks.Erase("a"));
+  EXPECT_FALSE(ks.Erase("a"));
+  EXPECT_EQ(ks.Get("a"), nullptr);
+  EXPECT_EQ(ks.Size(), 1u);
+}
+
+TEST(KeyspaceTest, ReaderKeepsReplacedValue) {
+  Keyspace ks;
+  ks.Put("k", Value("old"));
+  RecordPtr held = ks.Get("k");
+  ks.Put("k", Value("new"));
+  ks.Erase("k");
+  EXPECT_EQ(held->value, "old");  // a reader's record stays valid and unchanged
+}
+
+TEST(KeyspaceTest, ScanVisitsEveryKeyOnce) {
+  Keyspace ks;
+  for (int i = 0; i < 5000; ++i) ks.Put("key:" + std::to_string(i), Value("v"));
+  std::multiset<std::string> seen;
+  uint64_t cursor = 0;
+  int calls = 0;
+  do {
+    cursor = ks.Scan(cursor, 37, [&](const std::string& k, const RecordPtr&) { seen.insert(k); });
+    ++calls;
+  } while (cursor != 0);
+  EXPECT_EQ(seen.size(), 5000u);
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 5000u);
+  EXPECT_GT(calls, 5000 / 37 / 2);
+}
+
+TEST(KeyspaceTest, ScanOfEmptyKeyspaceEndsAtOnce) {
+  Keyspace ks;
+  int visited = 0;
+  EXPECT_EQ(ks.Scan(0, 10, [&](const std::string&, const RecordPtr&) { ++visited; }), 0u);
+  EXPECT_EQ(visited, 0);
+}
+
+TEST(KeyspaceTest, ScanReturnsStableKeysDespiteConcurrentChurn) {
+  // Keys present for the whole scan must all be returned, while others come and go.
+  Keyspace ks;
+  for (int i = 0; i < 3000; ++i) ks.Put("stable:" + std::to_string(i), Value("v"));
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    for (int i = 0; !stop; ++i) {
+      ks.Put("churn:" + std::to_string(i % 4000), Value("x"));
+      ks.Erase("churn:" + std::to_string((i + 2000) % 4000));
+    }
+  });
+  std::set<std::string> seen;
+  uint64_t cursor = 0;
+  do {
+    cursor = ks.Scan(cursor, 10, [&](const std::string& k, const RecordPtr&) {
+      if (k.rfind("stable:", 0) == 0) {
+        EXPECT_TRUE(seen.insert(k).second) << "returned twice: " << k;
+      }
+    });
+  } while (cursor != 0);
+  stop = true;
+  churn.join();
+  EXPECT_EQ(seen.size(), 3000u);
+}
+
+TEST(KeyspaceTest, ConcurrentReadersSeeWholeValues) {
+  Keyspace ks;
+  ks.Put("k", Value(std::string(64, 'a')));
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> readers;
+  std::atomic<long> reads{0};
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      while (!stop) {
+        RecordPtr r = ks.Get("k");
+        ASSERT_NE(r, nullptr);
+        ASSERT_EQ(r->value.size(), 64u);
+        ASSERT_EQ(r->value, std::string(64, r->value[0]));  // never a torn value
+        ++reads;
+      }
+    });
+  }
+  for (int i = 0; i < 20000; ++i) ks.Put("k", Value(std::string(64, static_cast<char>('a' + i % 26))));
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_GT(reads.load(), 0);
+}
+
+}  // namespace
+}  // namespace devstate
