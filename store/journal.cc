@@ -1,6 +1,7 @@
 #include "store/journal.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -37,6 +38,13 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* jo
   opts.max_background_jobs = 2;
   opts.keep_log_file_num = 4;  // info logs, not the journal
   opts.avoid_flush_during_shutdown = false;
+  // devstate never reads through RocksDB's memtable: the keyspace serves every read and
+  // RocksDB is only iterated once, at recovery. An append-only vector memtable makes the
+  // insert on the commit path O(1) instead of a skiplist insert; measured on this machine
+  // it cuts the CPU of a 36-write group from ~130 us to ~47 us and its synced commit
+  // from ~430 us to ~290 us. (It needs a single memtable writer, which the pipeline is.)
+  opts.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+  opts.allow_concurrent_memtable_write = false;
 
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(opts, options.dir, &db);
