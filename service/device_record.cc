@@ -1,0 +1,184 @@
+#include "service/device_record.h"
+
+#include <fmt/format.h>
+
+#include "service/rfc3339.h"
+
+namespace devstate {
+namespace {
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
+    const auto byte = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+void PutBytes(std::string* out, std::string_view s) {
+  PutVarint(out, s.size());
+  out->append(s);
+}
+
+bool GetBytes(std::string_view* in, std::string* s) {
+  uint64_t n;
+  if (!GetVarint(in, &n) || n > in->size()) return false;
+  s->assign(in->substr(0, n));
+  in->remove_prefix(n);
+  return true;
+}
+
+// Times are stored offset so that pre-1970 times (allowed by RFC 3339) stay unsigned.
+uint64_t TimeBits(int64_t ms) { return static_cast<uint64_t>(ms - kMinTimeMs); }
+int64_t TimeFromBits(uint64_t bits) { return static_cast<int64_t>(bits) + kMinTimeMs; }
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  // Names and ids come from valid JSON or the id alphabet; escape what JSON requires.
+  out->push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out->append(fmt::format("\\u{:04x}", static_cast<unsigned char>(c)));
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+}  // namespace
+
+std::string DeviceKey(std::string_view device_id) {
+  std::string key = "device:";
+  key.append(device_id);
+  key.append(":latest");
+  return key;
+}
+
+MergeOutcome Merge(const Event& event, int64_t now_ms, DeviceRecord* record) {
+  const bool fresh = record->version == 0;
+  bool changed = fresh;
+  if (fresh) record->device_id = event.device_id;
+  for (const EventField& f : event.fields) {
+    auto it = record->fields.find(f.name);
+    if (it != record->fields.end() && event.time_ms <= it->second.time_ms) continue;
+    FieldState state{f.is_null() ? std::string() : f.json, event.time_ms};
+    if (it == record->fields.end()) {
+      record->fields.emplace(f.name, std::move(state));
+    } else {
+      it->second = std::move(state);
+    }
+    changed = true;
+  }
+  // lastSeenAt is the latest event time applied: every field time is <= it.
+  if (fresh || event.time_ms > record->last_seen_ms) {
+    record->last_seen_ms = event.time_ms;
+    changed = true;
+  }
+  if (!changed) return MergeOutcome::kStale;
+  ++record->version;
+  record->updated_at_ms = now_ms;
+  return MergeOutcome::kChanged;
+}
+
+std::string RenderState(const DeviceRecord& record) {
+  std::string out = "{\"deviceId\":";
+  AppendJsonString(&out, record.device_id);
+  for (const auto& [name, field] : record.fields) {
+    if (field.tombstone()) continue;
+    out.push_back(',');
+    AppendJsonString(&out, name);
+    out.push_back(':');
+    out.append(field.json);
+  }
+  out.append(",\"lastSeenAt\":\"");
+  out.append(FormatRfc3339(record.last_seen_ms));
+  out.append("\"}");
+  return out;
+}
+
+RecordPtr ToRecord(const DeviceRecord& record) {
+  auto r = std::make_shared<Record>();
+  r->type = kDeviceRecordType;
+  r->value = RenderState(record);
+  std::string& m = r->meta;
+  PutBytes(&m, record.device_id);
+  PutVarint(&m, TimeBits(record.last_seen_ms));
+  PutVarint(&m, record.version);
+  PutVarint(&m, TimeBits(record.updated_at_ms));
+  PutVarint(&m, record.fields.size());
+  for (const auto& [name, field] : record.fields) {
+    PutBytes(&m, name);
+    PutVarint(&m, TimeBits(field.time_ms));
+    PutBytes(&m, field.json);
+  }
+  return r;
+}
+
+Status FromRecord(const Record& stored, DeviceRecord* record) {
+  if (stored.type != kDeviceRecordType) {
+    return Status::InvalidArgument("the key holds a value that is not a device record");
+  }
+  std::string_view in = stored.meta;
+  uint64_t last_seen, version, updated_at, count;
+  *record = DeviceRecord();
+  if (!GetBytes(&in, &record->device_id) || !GetVarint(&in, &last_seen) ||
+      !GetVarint(&in, &version) || !GetVarint(&in, &updated_at) || !GetVarint(&in, &count)) {
+    return Status::Corruption("device record metadata is truncated");
+  }
+  record->last_seen_ms = TimeFromBits(last_seen);
+  record->version = version;
+  record->updated_at_ms = TimeFromBits(updated_at);
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string name;
+    FieldState field;
+    uint64_t time;
+    if (!GetBytes(&in, &name) || !GetVarint(&in, &time) || !GetBytes(&in, &field.json)) {
+      return Status::Corruption("device record field is truncated");
+    }
+    field.time_ms = TimeFromBits(time);
+    record->fields.emplace(std::move(name), std::move(field));
+  }
+  if (!in.empty()) return Status::Corruption("device record metadata has trailing bytes");
+  return Status::OK();
+}
+
+Mutation MergeMutation(Event event, std::shared_ptr<IngestResult> result,
+                       std::function<int64_t()> now_ms) {
+  std::string key = DeviceKey(event.device_id);
+  return Mutation{std::move(key), [event = std::move(event), result = std::move(result),
+                                   now_ms = std::move(now_ms)](const RecordPtr& current) {
+                    DeviceRecord record;
+                    if (current) {
+                      result->status = FromRecord(*current, &record);
+                      if (!result->status.ok()) return Change::None();
+                    }
+                    result->outcome = Merge(event, now_ms(), &record);
+                    result->version = record.version;
+                    if (result->outcome == MergeOutcome::kStale) return Change::None();
+                    return Change::Put(ToRecord(record));
+                  }};
+}
+
+}  // namespace devstate

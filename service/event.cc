@@ -1,0 +1,107 @@
+#include "service/event.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "service/rfc3339.h"
+
+namespace devstate {
+
+bool ValidDeviceId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+EventParser::EventParser(EventLimits limits) : limits_(limits), parser_() {
+  // simdjson counts the document root as a level of its own, above the event object.
+  init_error_ = parser_.allocate(limits_.max_bytes, limits_.max_depth + 1);
+}
+
+Status EventParser::Parse(std::string_view payload, std::string_view path_id, int64_t receive_ms,
+                          Event* event) {
+  if (payload.size() > limits_.max_bytes) {
+    return Status::InvalidArgument(
+        fmt::format("event is {} bytes, more than the limit of {}", payload.size(), limits_.max_bytes));
+  }
+  if (!path_id.empty() && !ValidDeviceId(path_id)) {
+    return Status::InvalidArgument("device id must match [A-Za-z0-9._:-]{1,128}");
+  }
+  if (init_error_) {
+    return Status::InvalidArgument(
+        fmt::format("event parser unavailable: {}", simdjson::error_message(init_error_)));
+  }
+  padded_.resize(payload.size() + simdjson::SIMDJSON_PADDING);
+  std::memcpy(padded_.data(), payload.data(), payload.size());
+  simdjson::dom::element root;
+  auto error = parser_.parse(padded_.data(), payload.size(), false).get(root);
+  if (error == simdjson::DEPTH_ERROR) {
+    return Status::InvalidArgument(
+        fmt::format("event nests deeper than {} levels", limits_.max_depth));
+  }
+  if (error == simdjson::UTF8_ERROR) return Status::InvalidArgument("event is not valid UTF-8");
+  if (error) {
+    return Status::InvalidArgument(fmt::format("event is not valid JSON: {}", simdjson::error_message(error)));
+  }
+  simdjson::dom::object object;
+  if (root.get(object)) return Status::InvalidArgument("event must be a JSON object");
+  return FromObject(object, path_id, receive_ms, event);
+}
+
+Status EventParser::FromObject(simdjson::dom::object object, std::string_view path_id,
+                               int64_t receive_ms, Event* event) {
+  event->device_id.assign(path_id);
+  event->fields.clear();
+  event->time_from_device = false;
+  bool have_ts = false;
+  int64_t ts = 0, seen_at = 0;
+  bool have_seen_at = false;
+  for (auto [key, value] : object) {
+    if (key == "deviceId") {
+      std::string_view id;
+      if (value.get(id) || !ValidDeviceId(id)) {
+        return Status::InvalidArgument("deviceId must be a string matching [A-Za-z0-9._:-]{1,128}");
+      }
+      if (!path_id.empty() && id != path_id) {
+        return Status::InvalidArgument(
+            fmt::format("deviceId '{}' does not match the device '{}' of the topic or path", id, path_id));
+      }
+      event->device_id.assign(id);
+    } else if (key == "ts") {
+      if (value.get(ts) || ts < 0 || ts > kMaxTimeMs) {
+        return Status::InvalidArgument("ts must be an integer of epoch milliseconds");
+      }
+      have_ts = true;
+    } else if (key == "lastSeenAt") {
+      std::string_view text;
+      std::optional<int64_t> ms;
+      if (value.get(text) || !(ms = ParseRfc3339(text))) {
+        return Status::InvalidArgument("lastSeenAt must be an RFC 3339 time, e.g. 2026-11-22T08:00:00Z");
+      }
+      seen_at = *ms;
+      have_seen_at = true;
+    } else {
+      if (event->fields.size() == limits_.max_fields) {
+        return Status::InvalidArgument(fmt::format("event has more than {} fields", limits_.max_fields));
+      }
+      for (const EventField& f : event->fields) {
+        if (f.name == key) return Status::InvalidArgument(fmt::format("field '{}' appears twice", key));
+      }
+      event->fields.push_back(EventField{std::string(key), simdjson::minify(value)});
+    }
+  }
+  if (event->device_id.empty()) {
+    return Status::InvalidArgument("event has no device id (deviceId in the body, or the topic or path)");
+  }
+  // `ts` wins over `lastSeenAt` when a device sends both.
+  event->time_from_device = have_ts || have_seen_at;
+  event->time_ms = have_ts ? ts : (have_seen_at ? seen_at : receive_ms);
+  return Status::OK();
+}
+
+}  // namespace devstate
