@@ -3,44 +3,10 @@
 #include <fmt/format.h>
 
 #include "service/rfc3339.h"
+#include "store/coding.h"
 
 namespace devstate {
 namespace {
-
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
-    const auto byte = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
-
-void PutBytes(std::string* out, std::string_view s) {
-  PutVarint(out, s.size());
-  out->append(s);
-}
-
-bool GetBytes(std::string_view* in, std::string* s) {
-  uint64_t n;
-  if (!GetVarint(in, &n) || n > in->size()) return false;
-  s->assign(in->substr(0, n));
-  in->remove_prefix(n);
-  return true;
-}
 
 // Times are stored offset so that pre-1970 times (allowed by RFC 3339) stay unsigned.
 uint64_t TimeBits(int64_t ms) { return static_cast<uint64_t>(ms - kMinTimeMs); }
@@ -123,15 +89,15 @@ RecordPtr ToRecord(const DeviceRecord& record) {
   r->type = kDeviceRecordType;
   r->value = RenderState(record);
   std::string& m = r->meta;
-  PutBytes(&m, record.device_id);
-  PutVarint(&m, TimeBits(record.last_seen_ms));
-  PutVarint(&m, record.version);
-  PutVarint(&m, TimeBits(record.updated_at_ms));
-  PutVarint(&m, record.fields.size());
+  PutLengthPrefixed(&m, record.device_id);
+  PutVarint64(&m, TimeBits(record.last_seen_ms));
+  PutVarint64(&m, record.version);
+  PutVarint64(&m, TimeBits(record.updated_at_ms));
+  PutVarint64(&m, record.fields.size());
   for (const auto& [name, field] : record.fields) {
-    PutBytes(&m, name);
-    PutVarint(&m, TimeBits(field.time_ms));
-    PutBytes(&m, field.json);
+    PutLengthPrefixed(&m, name);
+    PutVarint64(&m, TimeBits(field.time_ms));
+    PutLengthPrefixed(&m, field.json);
   }
   return r;
 }
@@ -143,8 +109,8 @@ Status FromRecord(const Record& stored, DeviceRecord* record) {
   std::string_view in = stored.meta;
   uint64_t last_seen, version, updated_at, count;
   *record = DeviceRecord();
-  if (!GetBytes(&in, &record->device_id) || !GetVarint(&in, &last_seen) ||
-      !GetVarint(&in, &version) || !GetVarint(&in, &updated_at) || !GetVarint(&in, &count)) {
+  if (!GetLengthPrefixed(&in, &record->device_id) || !GetVarint64(&in, &last_seen) ||
+      !GetVarint64(&in, &version) || !GetVarint64(&in, &updated_at) || !GetVarint64(&in, &count)) {
     return Status::Corruption("device record metadata is truncated");
   }
   record->last_seen_ms = TimeFromBits(last_seen);
@@ -154,7 +120,7 @@ Status FromRecord(const Record& stored, DeviceRecord* record) {
     std::string name;
     FieldState field;
     uint64_t time;
-    if (!GetBytes(&in, &name) || !GetVarint(&in, &time) || !GetBytes(&in, &field.json)) {
+    if (!GetLengthPrefixed(&in, &name) || !GetVarint64(&in, &time) || !GetLengthPrefixed(&in, &field.json)) {
       return Status::Corruption("device record field is truncated");
     }
     field.time_ms = TimeFromBits(time);

@@ -107,7 +107,11 @@ TEST(KeyspaceTest, ConcurrentReadersSeeWholeValues) {
       }
     });
   }
-  for (int i = 0; i < 20000; ++i) ks.Put("k", Value(std::string(64, static_cast<char>('a' + i % 26))));
+  // Replace the value at least 20000 times, and until the readers have overlapped with
+  // the writer for a while (on a loaded machine they may start late).
+  for (int i = 0; i < 20000 || reads.load() < 20000; ++i) {
+    ks.Put("k", Value(std::string(64, static_cast<char>('a' + i % 26))));
+  }
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_GT(reads.load(), 0);
