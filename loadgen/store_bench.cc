@@ -111,12 +111,12 @@ Result AsyncPipeline(devstate::Store* store, int clients, int loops, double seco
     std::mutex mu;
     std::condition_variable cv;
     std::deque<int> ready;  // guarded by mu: clients whose last write completed
+    int in_flight = 0;      // this loop's clients with a write outstanding; loop thread only
     Histogram latency;
   };
   std::vector<Loop> loop_state(loops);
   std::vector<Clock::time_point> sent(clients);
   std::atomic<bool> stop{false};
-  std::atomic<int> in_flight{0};
   const auto groups_before = store->stats().groups;
 
   auto submit = [&](int c, std::mt19937_64& rng) {
@@ -126,7 +126,7 @@ Result AsyncPipeline(devstate::Store* store, int clients, int loops, double seco
     m.push_back(devstate::Mutation::Put(fmt::format("device:{}:latest", rng() % 100000),
                                         std::move(record)));
     sent[c] = Clock::now();
-    in_flight.fetch_add(1);
+    ++loop_state[c % loops].in_flight;
     store->Write(std::move(m), [&, c](const devstate::Status& s, uint64_t) {
       if (!s.ok()) std::abort();
       Loop& l = loop_state[c % loops];
@@ -147,14 +147,15 @@ Result AsyncPipeline(devstate::Store* store, int clients, int loops, double seco
       for (;;) {
         {
           std::unique_lock lock(l.mu);
-          l.cv.wait(lock, [&] { return !l.ready.empty() || (stop && in_flight == 0); });
+          // Only this thread changes in_flight, so the predicate cannot miss a wake-up.
+          l.cv.wait(lock, [&] { return !l.ready.empty() || (stop && l.in_flight == 0); });
           batch.swap(l.ready);
         }
         if (batch.empty()) return;
         const auto now = Clock::now();
         for (int c : batch) {
           l.latency.Record(Nanos(now - sent[c]));
-          in_flight.fetch_sub(1);
+          --l.in_flight;
           if (!stop) submit(c, rng);
         }
         batch.clear();
@@ -163,18 +164,7 @@ Result AsyncPipeline(devstate::Store* store, int clients, int loops, double seco
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));  // the measured window
   stop = true;
-  for (Loop& l : loop_state) {
-    std::lock_guard lock(l.mu);
-    l.cv.notify_one();
-  }
-  // Loops exit once nothing is in flight; wake them as completions drain.
-  while (in_flight > 0) {
-    for (Loop& l : loop_state) {
-      std::lock_guard lock(l.mu);
-      l.cv.notify_one();
-    }
-    std::this_thread::yield();
-  }
+  // Each loop exits once its own writes have drained.
   for (Loop& l : loop_state) {
     std::lock_guard lock(l.mu);
     l.cv.notify_one();

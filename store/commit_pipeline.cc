@@ -2,22 +2,14 @@
 
 #include <rocksdb/write_batch.h>
 
+#include "store/clock.h"
+
 #include <chrono>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 
 namespace devstate {
-namespace {
-
-int64_t SystemNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 CommitPipeline::CommitPipeline(Journal* journal, Keyspace* keyspace, ReplicationGate* gate,
                                PipelineOptions options)
     : journal_(journal), keyspace_(keyspace), gate_(gate), options_([&] {

@@ -2,7 +2,8 @@
 
 #include <rocksdb/write_batch.h>
 
-#include <chrono>
+#include "store/clock.h"
+
 #include <future>
 #include <utility>
 
@@ -10,14 +11,7 @@ namespace devstate {
 
 Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   std::unique_ptr<Store> store(new Store());
-  store->now_ms_ = options.now_ms;
-  if (!store->now_ms_) {
-    store->now_ms_ = [] {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-          .count();
-    };
-  }
+  store->now_ms_ = options.now_ms ? options.now_ms : SystemNowMs;
   Status s = Journal::Open(JournalOptions{options.dir, options.env}, &store->journal_);
   if (!s.ok()) return s;
   s = store->Recover();
