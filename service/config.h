@@ -21,6 +21,31 @@ struct Config {
   // [store]
   std::string store_dir = "./data";
   int64_t store_max_group_mutations = 8192;
+  // [http]
+  std::string http_bind = "127.0.0.1";
+  int64_t http_port = 8080;
+  int64_t http_threads = 2;
+  int64_t http_max_body_bytes = 8 << 20;
+  int64_t http_max_header_bytes = 16 << 10;
+  int64_t http_header_timeout_ms = 10000;
+  int64_t http_body_timeout_ms = 30000;
+  int64_t http_idle_timeout_ms = 60000;
+  int64_t http_max_connections = 10000;
+  int64_t http_max_pipeline = 16;
+  // [mqtt]
+  std::string mqtt_broker = "tcp://127.0.0.1:1883";
+  std::string mqtt_topic = "devices/+/state";
+  std::string mqtt_client_id = "devstate";
+  std::string mqtt_ack = "after_commit";
+  int64_t mqtt_keepalive_s = 30;
+  int64_t mqtt_reconnect_min_ms = 100;
+  int64_t mqtt_reconnect_max_ms = 5000;
+  // [limits]
+  int64_t limits_max_event_bytes = 64 << 10;
+  int64_t limits_max_batch_events = 10000;
+  // [deadletters]
+  int64_t deadletters_max_entries = 1000;
+  int64_t deadletters_payload_bytes = 256;
   // [log]
   std::string log_level = "info";
 };

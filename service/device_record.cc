@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "service/json.h"
 #include "service/rfc3339.h"
 #include "store/coding.h"
 
@@ -11,27 +12,6 @@ namespace {
 // Times are stored offset so that pre-1970 times (allowed by RFC 3339) stay unsigned.
 uint64_t TimeBits(int64_t ms) { return static_cast<uint64_t>(ms - kMinTimeMs); }
 int64_t TimeFromBits(uint64_t bits) { return static_cast<int64_t>(bits) + kMinTimeMs; }
-
-void AppendJsonString(std::string* out, std::string_view s) {
-  // Names and ids come from valid JSON or the id alphabet; escape what JSON requires.
-  out->push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out->append(fmt::format("\\u{:04x}", static_cast<unsigned char>(c)));
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
 
 }  // namespace
 
@@ -100,6 +80,16 @@ RecordPtr ToRecord(const DeviceRecord& record) {
     PutLengthPrefixed(&m, field.json);
   }
   return r;
+}
+
+uint64_t DeviceVersion(const Record& stored) {
+  if (stored.type != kDeviceRecordType) return 0;
+  std::string_view in = stored.meta;
+  uint64_t id_bytes = 0, last_seen = 0, version = 0;
+  if (!GetVarint64(&in, &id_bytes) || id_bytes > in.size()) return 0;
+  in.remove_prefix(id_bytes);
+  if (!GetVarint64(&in, &last_seen) || !GetVarint64(&in, &version)) return 0;
+  return version;
 }
 
 Status FromRecord(const Record& stored, DeviceRecord* record) {

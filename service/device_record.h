@@ -59,6 +59,9 @@ std::string RenderState(const DeviceRecord& record);
 RecordPtr ToRecord(const DeviceRecord& record);
 Status FromRecord(const Record& stored, DeviceRecord* record);
 
+// The version of a device record without decoding its fields; 0 if `stored` is not one.
+uint64_t DeviceVersion(const Record& stored);
+
 // The outcome of one ingested event, filled in by the pipeline.
 struct IngestResult {
   Status status;  // InvalidArgument if the key holds a value that is not a device record

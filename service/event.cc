@@ -21,6 +21,69 @@ bool ValidDeviceId(std::string_view id) {
 EventParser::EventParser(EventLimits limits) : limits_(limits), parser_() {
   // simdjson counts the document root as a level of its own, above the event object.
   init_error_ = parser_.allocate(limits_.max_bytes, limits_.max_depth + 1);
+  if (!init_error_) init_error_ = batch_parser_.allocate(limits_.max_bytes, limits_.max_depth + 2);
+}
+
+Status EventParser::ParseBatch(std::string_view body, int64_t receive_ms, size_t max_events,
+                               std::vector<BatchItem>* items) {
+  items->clear();
+  if (init_error_) {
+    return Status::InvalidArgument(
+        fmt::format("event parser unavailable: {}", simdjson::error_message(init_error_)));
+  }
+  const size_t start = body.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos) return Status::InvalidArgument("batch is empty");
+  auto too_many = [&] {
+    return Status::InvalidArgument(fmt::format("batch has more than {} events", max_events));
+  };
+
+  if (body[start] == '[') {
+    padded_.resize(body.size() + simdjson::SIMDJSON_PADDING);
+    std::memcpy(padded_.data(), body.data(), body.size());
+    simdjson::dom::element root;
+    auto error = batch_parser_.parse(padded_.data(), body.size(), false).get(root);
+    if (error == simdjson::DEPTH_ERROR) {
+      return Status::InvalidArgument(
+          fmt::format("an event nests deeper than {} levels", limits_.max_depth));
+    }
+    if (error == simdjson::UTF8_ERROR) return Status::InvalidArgument("batch is not valid UTF-8");
+    if (error) {
+      return Status::InvalidArgument(
+          fmt::format("batch is not valid JSON: {}", simdjson::error_message(error)));
+    }
+    simdjson::dom::array array;
+    if (root.get(array)) return Status::InvalidArgument("batch must be a JSON array or NDJSON");
+    if (array.size() > max_events) return too_many();
+    for (simdjson::dom::element element : array) {
+      BatchItem& item = items->emplace_back();
+      simdjson::dom::object object;
+      if (element.get(object)) {
+        item.status = Status::InvalidArgument("event must be a JSON object");
+        continue;
+      }
+      // Measured minified: whitespace between events is the batch's, not the event's.
+      const size_t bytes = simdjson::minify(element).size();
+      if (bytes > limits_.max_bytes) {
+        item.status = Status::InvalidArgument(fmt::format(
+            "event is {} bytes, more than the limit of {}", bytes, limits_.max_bytes));
+        continue;
+      }
+      item.status = FromObject(object, {}, receive_ms, &item.event);
+    }
+  } else {
+    std::string_view rest = body;
+    while (!rest.empty()) {
+      const size_t end = rest.find('\n');
+      std::string_view line = rest.substr(0, end);
+      rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+      if (items->size() == max_events) return too_many();
+      BatchItem& item = items->emplace_back();
+      item.status = Parse(line, {}, receive_ms, &item.event);
+    }
+  }
+  if (items->empty()) return Status::InvalidArgument("batch is empty");
+  return Status::OK();
 }
 
 Status EventParser::Parse(std::string_view payload, std::string_view path_id, int64_t receive_ms,

@@ -36,6 +36,12 @@ struct EventLimits {
   size_t max_fields = 256;       // top-level fields of one event
 };
 
+// One item of a batch: its event, or why it was refused.
+struct BatchItem {
+  Status status;
+  Event event;
+};
+
 // [A-Za-z0-9._:-]{1,128}
 bool ValidDeviceId(std::string_view id);
 
@@ -50,6 +56,13 @@ class EventParser {
   Status Parse(std::string_view payload, std::string_view path_id, int64_t receive_ms,
                Event* event);
 
+  // Parses a batch (POST /events): a JSON array of event objects, or NDJSON (one event
+  // object per line, blank lines skipped). Every event must carry `deviceId`. The batch
+  // fails as a whole only when it is neither form, is empty or has more than `max_events`
+  // items; otherwise each item has its own status.
+  Status ParseBatch(std::string_view body, int64_t receive_ms, size_t max_events,
+                    std::vector<BatchItem>* items);
+
   const EventLimits& limits() const { return limits_; }
 
  private:
@@ -58,6 +71,7 @@ class EventParser {
 
   EventLimits limits_;
   simdjson::dom::parser parser_;
+  simdjson::dom::parser batch_parser_;  // a JSON array body: one level deeper, any size
   simdjson::error_code init_error_ = simdjson::SUCCESS;  // allocation at construction
   std::string padded_;  // the input copied with SIMDJSON_PADDING bytes after it
 };

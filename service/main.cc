@@ -4,12 +4,16 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
+#include "api/http/handler.h"
+#include "api/http/server.h"
 #include "service/config.h"
+#include "service/service.h"
 #include "service/version.h"
-#include "store/store.h"
 
 namespace {
 
@@ -51,20 +55,47 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
-  devstate::StoreOptions store_options;
-  store_options.dir = config.store_dir;
-  store_options.max_group_mutations = static_cast<size_t>(config.store_max_group_mutations);
-  std::unique_ptr<devstate::Store> store;
-  s = devstate::Store::Open(store_options, &store);
+  std::unique_ptr<devstate::Service> service;
+  s = devstate::Service::Open(config, &service);
   if (!s.ok()) return Fail("cannot open store at '" + config.store_dir + "': " + s.ToString());
-  spdlog::info("devstate {} ready: store '{}' holds {} keys at journal position {}",
-               devstate::kVersion, config.store_dir, store->keyspace().Size(),
-               store->LastSequence());
+  spdlog::info("devstate {}: store '{}' holds {} keys at journal position {}", devstate::kVersion,
+               config.store_dir, service->store().keyspace().Size(), service->store().LastSequence());
+
+  devstate::http::HandlerOptions handler_options;
+  handler_options.limits = service->event_limits();
+  handler_options.max_batch_events = static_cast<size_t>(config.limits_max_batch_events);
+  devstate::http::Handler handler(service.get(), handler_options);
+  devstate::http::ServerOptions http_options;
+  http_options.bind = config.http_bind;
+  http_options.port = static_cast<uint16_t>(config.http_port);
+  http_options.threads = static_cast<int>(config.http_threads);
+  http_options.max_body_bytes = static_cast<size_t>(config.http_max_body_bytes);
+  http_options.max_header_bytes = static_cast<size_t>(config.http_max_header_bytes);
+  http_options.header_timeout = std::chrono::milliseconds(config.http_header_timeout_ms);
+  http_options.body_timeout = std::chrono::milliseconds(config.http_body_timeout_ms);
+  http_options.idle_timeout = std::chrono::milliseconds(config.http_idle_timeout_ms);
+  http_options.max_connections = static_cast<size_t>(config.http_max_connections);
+  http_options.max_pipeline = static_cast<size_t>(config.http_max_pipeline);
+  devstate::http::Server http_server(&handler, http_options);
+  s = http_server.Start();
+  if (!s.ok()) return Fail(s.message());
+  service->Start();
+  spdlog::info("devstate ready: http on {}:{}, mqtt {}", config.http_bind, http_server.port(),
+               config.mqtt_broker.empty() ? std::string("disabled")
+                                          : config.mqtt_broker + " topic " + config.mqtt_topic);
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
   spdlog::info("stopping on signal {}", signal);
-  store->Close();
+  http_server.Stop();  // no new requests; commits in flight still complete below
+  const bool clean = service->Stop();
+  if (!clean) {
+    // MQTT intake holds a message the store refused; ending here, without returning to
+    // Paho, keeps it unacknowledged so the broker redelivers it.
+    spdlog::error("stopped with an unacknowledged MQTT message left for redelivery");
+    spdlog::shutdown();
+    std::_Exit(1);
+  }
   spdlog::info("stopped cleanly");
   return 0;
 }

@@ -1,0 +1,60 @@
+// Handler: devstate's HTTP API as a function from a request to a response, with no sockets
+// (the server in server.h does the I/O). Unit tests call it directly against a fake
+// DeviceService.
+//
+//   POST /devices/<id>      one event             200 {"version":N,"stale":bool} after commit
+//   POST /events            JSON array or NDJSON  200 per-item results, one commit
+//   GET  /devices/<id>      the state object      ETag "<version>", If-None-Match -> 304
+//   GET  /devices/<id>?view=meta                  state plus per-field times, version, updatedAt
+//   GET  /deadletters?limit=N                     newest dead letters, and the total
+//   GET  /healthz, /readyz
+//
+// Errors are JSON {"error": "..."} with 400, 404, 405, 409, 411, 413, 415 or 503. The
+// Handler is thread-safe; each thread keeps its own event parser.
+#pragma once
+
+#include <boost/beast/http.hpp>
+#include <functional>
+#include <string_view>
+
+#include "service/device_service.h"
+#include "service/event.h"
+
+namespace devstate::http {
+
+namespace beast_http = boost::beast::http;
+using Request = beast_http::request<beast_http::string_body>;
+using Response = beast_http::response<beast_http::string_body>;
+// Called exactly once per request: at once for reads and errors, from the committer
+// thread for writes (so it must only hand the response over, not write it).
+using Reply = std::function<void(Response)>;
+
+struct HandlerOptions {
+  EventLimits limits;
+  size_t max_batch_events = 10000;
+};
+
+class Handler {
+ public:
+  Handler(DeviceService* service, HandlerOptions options)
+      : service_(service), options_(options) {}
+
+  void Handle(const Request& request, Reply reply) const;
+
+  // A JSON error response: {"error": message}.
+  static Response Error(beast_http::status status, std::string_view message, unsigned version,
+                        bool keep_alive);
+
+ private:
+  void PostDevice(const Request& request, std::string_view id, Reply reply) const;
+  void PostEvents(const Request& request, Reply reply) const;
+  Response GetDevice(const Request& request, std::string_view id, std::string_view query) const;
+  Response GetDeadLetters(const Request& request, std::string_view query) const;
+  Response Ready(const Request& request) const;
+  EventParser& Parser() const;
+
+  DeviceService* const service_;
+  const HandlerOptions options_;
+};
+
+}  // namespace devstate::http

@@ -1,0 +1,43 @@
+// DeviceService: the service as the protocol servers (api/) see it. Narrow on purpose, so
+// api/ tests run against a fake and api/ never reaches into the store's internals.
+//
+// Implementations are thread-safe: every method may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "service/dead_letters.h"
+#include "service/event.h"
+#include "service/ingest.h"
+#include "service/mqtt_ingest.h"
+#include "store/record.h"
+#include "store/status.h"
+
+namespace devstate {
+
+class DeviceService {
+ public:
+  virtual ~DeviceService() = default;
+
+  // Commits `events` as one write; see Ingest::Submit. `done` runs on the committer thread.
+  virtual void Ingest(std::vector<Event> events, Ingest::Done done) = 0;
+  // Counts payloads refused before they reached the store (for metrics).
+  virtual void CountRejected(uint64_t n) = 0;
+
+  // The live record under `key`, or null. Served from memory.
+  virtual RecordPtr Get(std::string_view key) const = 0;
+
+  // OK while the store accepts writes; the reason it refuses them otherwise.
+  virtual Status WriteStatus() const = 0;
+  virtual MqttState mqtt_state() const = 0;
+
+  virtual std::vector<DeadLetter> DeadLetters(size_t limit) const = 0;  // newest first
+  virtual uint64_t DeadLetterTotal() const = 0;
+
+  virtual int64_t NowMs() const = 0;
+};
+
+}  // namespace devstate

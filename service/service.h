@@ -1,0 +1,54 @@
+// Service: the running devstate process minus its listeners. Owns the store, the ingest
+// path, the dead-letter log and the MQTT ingester, and is the DeviceService the protocol
+// servers use.
+//
+// Open recovers the store; Start begins MQTT intake; Stop ends intake and closes the store
+// (finishing the commit in flight). Thread-safe after Open.
+#pragma once
+
+#include <memory>
+
+#include "service/config.h"
+#include "service/dead_letters.h"
+#include "service/device_service.h"
+#include "service/ingest.h"
+#include "service/mqtt_ingest.h"
+#include "store/store.h"
+
+namespace devstate {
+
+class Service final : public DeviceService {
+ public:
+  static Status Open(const Config& config, std::unique_ptr<Service>* service);
+  ~Service() override;
+
+  void Start();
+  // Returns false if MQTT intake holds a message the store refused (see MqttIngest::Stop):
+  // the process must then exit without unwinding.
+  bool Stop();
+
+  void Ingest(std::vector<Event> events, Ingest::Done done) override;
+  void CountRejected(uint64_t n) override;
+  RecordPtr Get(std::string_view key) const override { return store_->Get(key); }
+  Status WriteStatus() const override { return store_->WriteStatus(); }
+  MqttState mqtt_state() const override;
+  std::vector<DeadLetter> DeadLetters(size_t limit) const override;
+  uint64_t DeadLetterTotal() const override;
+  int64_t NowMs() const override { return store_->NowMs(); }
+
+  Store& store() { return *store_; }
+  const IngestCounters& counters() const { return ingest_->counters(); }
+  EventLimits event_limits() const;
+
+ private:
+  explicit Service(const Config& config) : config_(config) {}
+
+  const Config config_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<DeadLetterLog> dead_letters_;
+  std::unique_ptr<devstate::Ingest> ingest_;
+  std::unique_ptr<MqttIngest> mqtt_;
+  bool stopped_ = false;
+};
+
+}  // namespace devstate
