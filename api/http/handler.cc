@@ -109,13 +109,20 @@ bool ETagMatches(std::string_view if_none_match, std::string_view etag) {
 // The payload head as a JSON member: text when it is UTF-8 (a multi-byte character cut by
 // the head's length is dropped), base64 otherwise.
 void AppendPayloadHead(std::string* out, std::string_view head) {
-  for (size_t cut = 0; cut <= 3 && cut <= head.size(); ++cut) {
-    std::string_view h = head.substr(0, head.size() - cut);
-    if (simdjson::validate_utf8(h.data(), h.size())) {
-      out->append("\"payloadHead\":");
-      AppendJsonString(out, h);
-      return;
-    }
+  // Drop a multi-byte character the head's length cut short: a lead byte followed by
+  // fewer continuation bytes than it announces.
+  std::string_view text = head;
+  for (size_t back = 1; back <= 4 && back <= head.size(); ++back) {
+    const auto c = static_cast<unsigned char>(head[head.size() - back]);
+    if ((c & 0xC0) == 0x80) continue;  // continuation byte: keep looking for the lead
+    const size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (need > back) text = head.substr(0, head.size() - back);
+    break;
+  }
+  if (simdjson::validate_utf8(text.data(), text.size())) {
+    out->append("\"payloadHead\":");
+    AppendJsonString(out, text);
+    return;
   }
   std::string b64(4 * ((head.size() + 2) / 3) + 1, '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),

@@ -94,5 +94,55 @@ TEST_F(EventTest, ParserIsReusableAfterErrors) {
   EXPECT_EQ(event_.fields[0].json, "true");
 }
 
+class BatchTest : public ::testing::Test {
+ protected:
+  Status Parse(std::string_view body, size_t max_events = 100) {
+    return parser_.ParseBatch(body, /*receive_ms=*/5, max_events, &items_);
+  }
+  EventParser parser_{EventLimits{.max_bytes = 64, .max_depth = 3, .max_fields = 4}};
+  std::vector<BatchItem> items_;
+};
+
+TEST_F(BatchTest, ArrayGivesOneItemPerElementWithItsOwnStatus) {
+  ASSERT_TRUE(Parse(R"( [{"deviceId":"a","x":1}, 7, {"x":2}, {"deviceId":"b","ts":9,"y":[1]}] )").ok());
+  ASSERT_EQ(items_.size(), 4u);
+  EXPECT_TRUE(items_[0].status.ok());
+  EXPECT_EQ(items_[0].event.device_id, "a");
+  EXPECT_EQ(items_[0].event.time_ms, 5);
+  EXPECT_EQ(items_[1].status.message(), "event must be a JSON object");
+  EXPECT_NE(items_[2].status.message().find("no device id"), std::string::npos);
+  EXPECT_TRUE(items_[3].status.ok());
+  EXPECT_EQ(items_[3].event.time_ms, 9);
+}
+
+TEST_F(BatchTest, NdjsonSkipsBlankLinesAndJudgesEachLine) {
+  ASSERT_TRUE(Parse("{\"deviceId\":\"a\",\"x\":1}\r\n\n  \n{oops\n{\"deviceId\":\"c\"}").ok());
+  ASSERT_EQ(items_.size(), 3u);
+  EXPECT_TRUE(items_[0].status.ok());
+  EXPECT_FALSE(items_[1].status.ok());
+  EXPECT_TRUE(items_[2].status.ok());
+  EXPECT_EQ(items_[2].event.device_id, "c");
+}
+
+TEST_F(BatchTest, PerEventLimitsApplyInsideABatch) {
+  const std::string big = R"([{"deviceId":"a","x":")" + std::string(80, 'z') + R"("},{"deviceId":"b","n":{"o":1}}])";
+  ASSERT_TRUE(Parse(big).ok());
+  EXPECT_NE(items_[0].status.message().find("more than the limit of 64"), std::string::npos);
+  EXPECT_TRUE(items_[1].status.ok());
+  // Too deep fails the whole array: the depth bound is the parser's.
+  EXPECT_FALSE(Parse(R"([{"deviceId":"a","n":{"o":{"p":{"q":1}}}}])").ok());
+}
+
+TEST_F(BatchTest, WholeBatchErrors) {
+  EXPECT_EQ(Parse("").message(), "batch is empty");
+  EXPECT_EQ(Parse(" \n ").message(), "batch is empty");
+  EXPECT_EQ(Parse("[]").message(), "batch is empty");
+  EXPECT_NE(Parse("[1,").message().find("not valid JSON"), std::string::npos);
+  EXPECT_EQ(Parse(R"([{"deviceId":"a"},{"deviceId":"b"},{"deviceId":"c"}])", 2).message(),
+            "batch has more than 2 events");
+  EXPECT_EQ(Parse("{\"deviceId\":\"a\"}\n{\"deviceId\":\"b\"}\n{\"deviceId\":\"c\"}", 2).message(),
+            "batch has more than 2 events");
+}
+
 }  // namespace
 }  // namespace devstate
