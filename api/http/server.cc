@@ -42,7 +42,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // One request in flight. A request that reads must see every write the connection sent
+  // before it, so it waits (deferred) until the responses ahead of it are ready; a write
+  // is handed on at once unless something ahead of it is still deferred (commits keep
+  // submission order, so pipelined writes share commit groups).
   struct Slot {
+    std::optional<Request> deferred;
     bool ready = false;
     Response response;
   };
@@ -133,17 +138,46 @@ class Session : public std::enable_shared_from_this<Session> {
     Request request = parser_->release();
     parser_.reset();
     auto slot = std::make_shared<Slot>();
-    pending_.push_back(slot);
     if (!request.keep_alive()) closing_ = true;
+    bool blocked = false;  // something ahead is deferred, or (for a read) not answered yet
+    for (const auto& ahead : pending_) {
+      blocked = blocked || ahead->deferred.has_value() ||
+                (request.method() != beast_http::verb::post && !ahead->ready);
+    }
+    pending_.push_back(slot);
+    if (blocked) {
+      slot->deferred = std::move(request);
+    } else {
+      Dispatch(slot, request);
+    }
+    ReadNext();
+  }
+
+  void Dispatch(const std::shared_ptr<Slot>& slot, const Request& request) {
     shared_->handler->Handle(request, [self = shared_from_this(), slot](Response response) {
       net::post(self->stream_.get_executor(),
                 [self, slot, response = std::move(response)]() mutable {
                   slot->response = std::move(response);
                   slot->ready = true;
+                  self->DispatchDeferred();
                   self->WriteNext();
                 });
     });
-    ReadNext();
+  }
+
+  // Hands on deferred requests whose turn has come, in order.
+  void DispatchDeferred() {
+    bool all_ready = true;
+    for (const auto& slot : pending_) {
+      if (slot->deferred) {
+        const bool is_write = slot->deferred->method() == beast_http::verb::post;
+        if (!all_ready && !is_write) return;
+        Request request = std::move(*slot->deferred);
+        slot->deferred.reset();
+        Dispatch(slot, request);
+      }
+      all_ready = all_ready && slot->ready;
+    }
   }
 
   // Answers with an error and closes: the rest of the stream cannot be trusted.

@@ -1,0 +1,166 @@
+"""Test harness: real devstate and Mosquitto processes on free loopback ports.
+
+Servers are started by the test, polled until ready (never slept on), and stopped by PID.
+Run under /usr/bin/python3 (Debian's python3-paho-mqtt and python3-redis live there).
+Environment: DEVSTATE_BIN (the devstate binary), DEVSTATE_ROOT (the source tree).
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.environ.get("DEVSTATE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("DEVSTATE_BIN", os.path.join(ROOT, "build", "release", "service", "devstate"))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            last = e
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Mosquitto:
+    """Mosquitto from the project's config/mosquitto.conf, on its own port and directory."""
+
+    def __init__(self, workdir, port=None, name="mosquitto"):
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = port or free_port()
+        with open(os.path.join(ROOT, "config", "mosquitto.conf")) as f:
+            conf = f.read()
+        conf = re.sub(r"(?m)^listener .*$", f"listener {self.port} 127.0.0.1", conf)
+        conf = re.sub(r"(?m)^persistence_location .*$", f"persistence_location {self.dir}/", conf)
+        if os.geteuid() == 0:
+            conf += "\nuser root\n"  # keep the test's own directory writable
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.log = open(os.path.join(self.dir, "log"), "w")
+        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        wait_until(lambda: self.proc.poll() is None and port_open(self.port), 10, "mosquitto")
+
+    @property
+    def uri(self):
+        return f"tcp://127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.log.close()
+
+
+class Devstate:
+    """One devstate process. `args` are extra --section.key=value options."""
+
+    def __init__(self, workdir, broker=None, args=(), store_dir=None, http_port=None):
+        self.workdir = workdir
+        self.store_dir = store_dir or os.path.join(workdir, "store")
+        self.http_port = http_port or free_port()
+        self.broker = broker
+        self.args = list(args)
+        self.proc = None
+        self.log_path = os.path.join(workdir, "devstate.log")
+        self.start()
+
+    def start(self):
+        cmd = [BIN, f"--store.dir={self.store_dir}", f"--http.port={self.http_port}",
+               f"--mqtt.broker={self.broker or ''}", "--mqtt.reconnect_max_ms=500", *self.args]
+        self.log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(lambda: self.proc.poll() is None and self.get("/healthz")[0] == 200, 20,
+                   "devstate /healthz")
+
+    def wait_ready(self, timeout=20):
+        wait_until(lambda: self.get("/readyz")[0] == 200, timeout, "devstate /readyz")
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.log.close()
+
+    def stop(self):
+        """SIGTERM; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+        self.log.close()
+        return self.proc.returncode
+
+    def request(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            conn.close()
+
+    def get(self, path, headers=None):
+        return self.request("GET", path, headers=headers)
+
+    def get_json(self, path):
+        status, _, body = self.get(path)
+        return status, (json.loads(body) if body else None)
+
+    def post_json(self, path, obj, content_type="application/json"):
+        body = obj if isinstance(obj, (str, bytes)) else json.dumps(obj)
+        status, _, data = self.request("POST", path, body, {"Content-Type": content_type})
+        return status, json.loads(data) if data else None
+
+    def device(self, device_id):
+        status, body = self.get_json(f"/devices/{device_id}")
+        return body if status == 200 else None
+
+
+class WorkDir:
+    def __init__(self, name):
+        self.path = tempfile.mkdtemp(prefix=f"devstate-{name}-")
+
+    def cleanup(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def raw_exchange(port, data, timeout=5.0):
+    """Sends bytes on a fresh connection and reads until the server closes or `timeout`."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
