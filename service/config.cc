@@ -74,7 +74,7 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .min = 0,
        .max = 65535},
       {.name = "http.threads",
-       .doc = "threads serving HTTP connections",
+       .doc = "threads serving HTTP connections (1 is fastest on 2 cores: no strands, no handoffs)",
        .field = &Config::http_threads,
        .min = 1,
        .max = 256},

@@ -24,7 +24,7 @@ struct Config {
   // [http]
   std::string http_bind = "127.0.0.1";
   int64_t http_port = 8080;
-  int64_t http_threads = 2;
+  int64_t http_threads = 1;
   int64_t http_max_body_bytes = 8 << 20;
   int64_t http_max_header_bytes = 16 << 10;
   int64_t http_header_timeout_ms = 10000;

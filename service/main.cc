@@ -88,7 +88,10 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &signal);
   spdlog::info("stopping on signal {}", signal);
   http_server.Stop();  // no new requests; commits in flight still complete below
+  const devstate::PipelineStats stats = service->store().stats();
   const bool clean = service->Stop();
+  spdlog::info("committed {} writes ({} mutations) in {} journal groups", stats.writes,
+               stats.mutations, stats.groups);
   if (!clean) {
     // MQTT intake holds a message the store refused; ending here, without returning to
     // Paho, keeps it unacknowledged so the broker redelivers it.

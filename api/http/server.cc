@@ -24,6 +24,10 @@ struct ServerShared {
 
 namespace {
 
+class Session;
+// The session whose Handle call is running on this thread, so an inline reply skips the post.
+thread_local const Session* tls_dispatching = nullptr;
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<ServerShared> shared)
@@ -54,63 +58,84 @@ class Session : public std::enable_shared_from_this<Session> {
 
   const ServerOptions& options() const { return shared_->options; }
 
-  // Reads the next request unless one is being read, the pipeline is full, or the
-  // connection is closing.
+  // Parses requests out of what is buffered and hands each on; reads more bytes only when
+  // the parser needs them. Parsing in place (rather than with async_read per request)
+  // costs no extra trips through the scheduler, and pipelined requests that arrive in one
+  // segment are all taken from it. Stops while the pipeline is full or the connection closes.
   void ReadNext() {
-    if (reading_ || closing_ || pending_.size() >= options().max_pipeline) return;
-    reading_ = true;
-    if (buffer_.size() > 0) return ReadHeader();
-    // Idle between requests: wait for the first byte under the idle timeout.
-    stream_.expires_after(options().idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              self->buffer_.commit(n);
-                              if (ec) return self->Close();
-                              self->ReadHeader();
-                            });
+    while (!reading_ && !closing_ && pending_.size() < options().max_pipeline) {
+      if (!parser_) {
+        if (buffer_.size() == 0) return ReadMore(Phase::kIdle);
+        StartRequest();
+      }
+      beast::error_code ec;
+      const size_t used = buffer_.size() == 0 ? 0 : parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec && ec != beast_http::error::need_more) return OnReadError(ec);
+      if (parser_->is_header_done() && !header_checked_) {
+        header_checked_ = true;
+        if (!CheckHeader()) return;
+        if (!parser_->is_done()) body_deadline_ = Clock::now() + options().body_timeout;
+      }
+      if (parser_->is_done()) {
+        OnRequest();
+        continue;
+      }
+      if (ec == beast_http::error::need_more || used == 0) {
+        return ReadMore(parser_->is_header_done() ? Phase::kBody : Phase::kHeader);
+      }
+    }
   }
 
-  void ReadHeader() {
+  enum class Phase { kIdle, kHeader, kBody };
+  using Clock = std::chrono::steady_clock;
+
+  void StartRequest() {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
     parser_->body_limit(options().max_body_bytes);
-    stream_.expires_after(options().header_timeout);
-    beast_http::async_read_header(stream_, buffer_, *parser_,
-                                  [self = shared_from_this()](beast::error_code ec, size_t) {
-                                    self->OnHeader(ec);
-                                  });
+    parser_->eager(true);
+    header_checked_ = false;
+    // The header timeout runs from the request's first byte, however it trickles in.
+    header_deadline_ = Clock::now() + options().header_timeout;
   }
 
-  void OnHeader(beast::error_code ec) {
-    if (ec) return OnReadError(ec);
+  void ReadMore(Phase phase) {
+    reading_ = true;
+    switch (phase) {
+      case Phase::kIdle: stream_.expires_after(options().idle_timeout); break;
+      case Phase::kHeader: stream_.expires_at(header_deadline_); break;
+      case Phase::kBody: stream_.expires_at(body_deadline_); break;
+    }
+    stream_.async_read_some(buffer_.prepare(kReadSize),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->reading_ = false;
+                              self->buffer_.commit(n);
+                              if (ec) return self->OnReadError(ec);
+                              self->ReadNext();
+                            });
+  }
+
+  // Checks a complete header before its body is read; false if the request was refused.
+  bool CheckHeader() {
     const auto length = parser_->content_length();
     if (length && *length > options().max_body_bytes) {
-      reading_ = false;
-      return Refuse(status::payload_too_large,
-                    fmt::format("body is {} bytes, more than the limit of {}", *length,
-                                options().max_body_bytes));
+      Refuse(status::payload_too_large, fmt::format("body is {} bytes, more than the limit of {} bytes",
+                                                    *length, options().max_body_bytes));
+      return false;
     }
-    stream_.expires_after(options().body_timeout);
     const auto& req = parser_->get();
-    if (beast::iequals(req[beast_http::field::expect], "100-continue") && !writing_ &&
-        pending_.empty()) {
+    if (!parser_->is_done() && buffer_.size() == 0 && !writing_ && pending_.empty() &&
+        beast::iequals(req[beast_http::field::expect], "100-continue")) {
       writing_ = true;
       net::async_write(stream_, net::buffer(kContinue),
                        [self = shared_from_this()](beast::error_code ec, size_t) {
                          self->writing_ = false;
                          if (ec) return self->Close();
-                         self->ReadBody();
+                         self->WriteNext();
                        });
-      return;
     }
-    ReadBody();
-  }
-
-  void ReadBody() {
-    beast_http::async_read(stream_, buffer_, *parser_,
-                           [self = shared_from_this()](beast::error_code ec, size_t) {
-                             self->OnRequest(ec);
-                           });
+    return true;
   }
 
   void OnReadError(beast::error_code ec) {
@@ -132,9 +157,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Refuse(status::bad_request, fmt::format("malformed request: {}", ec.message()));
   }
 
-  void OnRequest(beast::error_code ec) {
-    if (ec) return OnReadError(ec);
-    reading_ = false;
+  void OnRequest() {
     Request request = parser_->release();
     parser_.reset();
     auto slot = std::make_shared<Slot>();
@@ -150,11 +173,18 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       Dispatch(slot, request);
     }
-    ReadNext();
   }
 
   void Dispatch(const std::shared_ptr<Slot>& slot, const Request& request) {
+    // A reply made inside Handle (reads, errors) is on this session's strand already and
+    // is stored directly; one from the committer thread is posted back to the strand.
+    tls_dispatching = this;
     shared_->handler->Handle(request, [self = shared_from_this(), slot](Response response) {
+      if (tls_dispatching == self.get()) {
+        slot->response = std::move(response);
+        slot->ready = true;
+        return;
+      }
       net::post(self->stream_.get_executor(),
                 [self, slot, response = std::move(response)]() mutable {
                   slot->response = std::move(response);
@@ -163,6 +193,8 @@ class Session : public std::enable_shared_from_this<Session> {
                   self->WriteNext();
                 });
     });
+    tls_dispatching = nullptr;
+    if (slot->ready) WriteNext();
   }
 
   // Hands on deferred requests whose turn has come, in order.
@@ -190,22 +222,47 @@ class Session : public std::enable_shared_from_this<Session> {
     WriteNext();
   }
 
+  // Writes every response that is ready at the front of the pipeline in one write.
   void WriteNext() {
     if (writing_ || pending_.empty() || !pending_.front()->ready) return;
     writing_ = true;
+    out_.clear();
+    in_write_ = 0;
+    last_in_write_ = false;
+    for (const auto& slot : pending_) {
+      if (!slot->ready) break;
+      AppendResponse(slot->response, &out_);
+      ++in_write_;
+      if (slot->response.need_eof()) {
+        last_in_write_ = true;
+        break;
+      }
+    }
     stream_.expires_after(options().body_timeout);
-    beast_http::async_write(stream_, pending_.front()->response,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              self->OnWrite(ec);
-                            });
+    net::async_write(stream_, net::buffer(out_),
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+  }
+
+  // HTTP/1.x serialisation of a response with a complete body: cheaper than Beast's
+  // generic serializer, and lets responses share a write.
+  static void AppendResponse(const Response& res, std::string* out) {
+    fmt::format_to(std::back_inserter(*out), "HTTP/1.{} {} {}\r\n", res.version() == 10 ? 0 : 1,
+                   res.result_int(), res.reason());
+    for (const auto& field : res) {
+      out->append(field.name_string());
+      out->append(": ");
+      out->append(field.value());
+      out->append("\r\n");
+    }
+    out->append("\r\n");
+    out->append(res.body());
   }
 
   void OnWrite(beast::error_code ec) {
     writing_ = false;
     if (ec) return Close();
-    const bool last = pending_.front()->response.need_eof();
-    pending_.pop_front();
-    if (last || (closing_ && pending_.empty() && !reading_)) return Close();
+    for (size_t i = 0; i < in_write_; ++i) pending_.pop_front();
+    if (last_in_write_ || (closing_ && pending_.empty() && !reading_)) return Close();
     WriteNext();
     ReadNext();
   }
@@ -218,6 +275,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  static constexpr size_t kReadSize = 16 * 1024;
 
   beast::tcp_stream stream_;
   std::shared_ptr<ServerShared> shared_;
@@ -227,6 +285,12 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_ = false;
   bool writing_ = false;
   bool closing_ = false;  // no more requests will be read
+  bool header_checked_ = false;
+  std::string out_;             // the bytes of the write in progress
+  size_t in_write_ = 0;         // responses in it
+  bool last_in_write_ = false;  // it ends with a response that closes the connection
+  Clock::time_point header_deadline_;
+  Clock::time_point body_deadline_;
 };
 
 }  // namespace
@@ -263,7 +327,12 @@ Status Server::Start() {
 }
 
 void Server::Accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+  // With one thread the io_context itself serialises each session; a strand would only
+  // add cost. With more, each session gets its own strand.
+  const net::any_io_executor executor = shared_->options.threads == 1
+                                            ? net::any_io_executor(ioc_.get_executor())
+                                            : net::any_io_executor(net::make_strand(ioc_));
+  acceptor_.async_accept(executor, [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
       socket.set_option(tcp::no_delay(true), ec);

@@ -1,0 +1,196 @@
+#include "loadgen/http_load.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <utility>  // boost 1.74 asio/awaitable.hpp uses std::exchange without it
+#include <boost/asio.hpp>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace devstate::loadgen {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(net::io_context& ioc, const HttpLoadOptions& options, int id, Clock::time_point end,
+             LoadResult* result)
+      : socket_(ioc), options_(options), id_(id), end_(end), result_(result) {}
+
+  void Start(const tcp::endpoint& endpoint) {
+    socket_.async_connect(endpoint, [self = shared_from_this()](boost::system::error_code ec) {
+      if (ec) {
+        ++self->result_->errors;
+        return;
+      }
+      self->socket_.set_option(tcp::no_delay(true));
+      self->Send();
+    });
+  }
+
+ private:
+  // Events carry a time that grows per connection, so each one changes its device.
+  void AppendEvent(std::string* out, bool with_id) {
+    ++n_;
+    const uint64_t device = (static_cast<uint64_t>(id_) * 7919 + n_) % options_.devices;
+    fmt::format_to(std::back_inserter(*out),
+                   "{{{}\"status\":\"active\",\"temperature\":{}.{},\"batteryLevel\":{},"
+                   "\"latitude\":52.52,\"longitude\":13.40,\"ts\":{}}}",
+                   with_id ? fmt::format("\"deviceId\":\"dev-{}\",", device) : std::string(),
+                   n_ % 40, n_ % 10, n_ % 100, 1700000000000 + n_ * 64 + id_ % 64);
+    last_device_ = device;
+  }
+
+  void BuildRequest() {
+    request_.clear();
+    body_.clear();
+    if (options_.scenario == HttpLoadOptions::Scenario::kGet) {
+      const uint64_t device = (static_cast<uint64_t>(id_) * 7919 + ++n_) % options_.devices;
+      fmt::format_to(std::back_inserter(request_), "GET /devices/dev-{} HTTP/1.1\r\nHost: {}\r\n\r\n",
+                     device, options_.host);
+      return;
+    }
+    std::string target;
+    if (options_.batch <= 1) {
+      AppendEvent(&body_, false);
+      target = fmt::format("/devices/dev-{}", last_device_);
+    } else {
+      for (int i = 0; i < options_.batch; ++i) {
+        if (i > 0) body_.push_back('\n');
+        AppendEvent(&body_, true);
+      }
+      target = "/events";
+    }
+    fmt::format_to(std::back_inserter(request_),
+                   "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+                   target, options_.host, options_.batch <= 1 ? "application/json" : "application/x-ndjson",
+                   body_.size());
+    request_ += body_;
+  }
+
+  void Send() {
+    if (Clock::now() >= end_) return;
+    BuildRequest();
+    sent_ = Clock::now();
+    net::async_write(socket_, net::buffer(request_),
+                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                       if (ec) return self->Fail();
+                       self->ReadHeader();
+                     });
+  }
+
+  void ReadHeader() {
+    net::async_read_until(socket_, net::dynamic_buffer(in_), "\r\n\r\n",
+                          [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                            if (ec) return self->Fail();
+                            self->OnHeader(n);
+                          });
+  }
+
+  void OnHeader(size_t header_bytes) {
+    // "HTTP/1.1 200 OK\r\n...Content-Length: N\r\n..."
+    status_ = in_.size() >= 12 ? std::atoi(in_.c_str() + 9) : 0;
+    size_t length = 0;
+    std::string_view header(in_.data(), header_bytes);
+    for (size_t pos = 0; (pos = header.find("\r\n", pos)) != std::string_view::npos;) {
+      pos += 2;
+      if (header.size() - pos > 15 && strncasecmp(header.data() + pos, "content-length:", 15) == 0) {
+        length = std::strtoull(header.data() + pos + 15, nullptr, 10);
+        break;
+      }
+    }
+    in_.erase(0, header_bytes);
+    if (in_.size() >= length) return OnResponse(length);
+    net::async_read(socket_, net::dynamic_buffer(in_), net::transfer_exactly(length - in_.size()),
+                    [self = shared_from_this(), length](boost::system::error_code ec, size_t) {
+                      if (ec) return self->Fail();
+                      self->OnResponse(length);
+                    });
+  }
+
+  void OnResponse(size_t length) {
+    in_.erase(0, length);
+    const auto now = Clock::now();
+    if (status_ >= 200 && status_ < 300) {
+      ++result_->requests;
+      result_->events += options_.scenario == HttpLoadOptions::Scenario::kGet
+                             ? 1
+                             : static_cast<uint64_t>(std::max(1, options_.batch));
+      result_->latency_ns.Record(
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - sent_).count()));
+    } else {
+      ++result_->errors;
+    }
+    Send();
+  }
+
+  void Fail() {
+    if (Clock::now() < end_) ++result_->errors;
+  }
+
+  tcp::socket socket_;
+  const HttpLoadOptions& options_;
+  const int id_;
+  const Clock::time_point end_;
+  LoadResult* result_;  // owned by this connection's thread
+  std::string request_, body_, in_;
+  uint64_t n_ = 0;
+  uint64_t last_device_ = 0;
+  int status_ = 0;
+  Clock::time_point sent_;
+};
+
+}  // namespace
+
+LoadResult RunHttpLoad(const HttpLoadOptions& options, std::string* error) {
+  boost::system::error_code ec;
+  const auto address = net::ip::make_address(options.host, ec);
+  if (ec) {
+    *error = fmt::format("bad host '{}': {}", options.host, ec.message());
+    return {};
+  }
+  const tcp::endpoint endpoint(address, options.port);
+  {
+    net::io_context probe;
+    tcp::socket s(probe);
+    s.connect(endpoint, ec);
+    if (ec) {
+      *error = fmt::format("cannot connect to {}:{}: {}", options.host, options.port, ec.message());
+      return {};
+    }
+  }
+  const int threads = std::max(1, options.threads);
+  std::vector<LoadResult> results(threads);
+  std::vector<std::thread> workers;
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(options.seconds));
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      net::io_context ioc(1);
+      for (int c = t; c < options.connections; c += threads) {
+        std::make_shared<Connection>(ioc, options, c, end, &results[t])->Start(endpoint);
+      }
+      ioc.run();
+    });
+  }
+  for (auto& w : workers) w.join();
+  LoadResult total;
+  total.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (const LoadResult& r : results) {
+    total.requests += r.requests;
+    total.events += r.events;
+    total.errors += r.errors;
+    total.latency_ns.Merge(r.latency_ns);
+  }
+  return total;
+}
+
+}  // namespace devstate::loadgen
