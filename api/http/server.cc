@@ -31,13 +31,15 @@ thread_local const Session* tls_dispatching = nullptr;
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<ServerShared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(std::move(shared)) {
     shared_->connections.fetch_add(1, std::memory_order_relaxed);
   }
   ~Session() { shared_->connections.fetch_sub(1, std::memory_order_relaxed); }
 
   void Run(bool over_capacity) {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this(), over_capacity] {
+    beast::error_code ignored;
+    socket_.non_blocking(true, ignored);  // reads happen only after readiness; never block
+    net::dispatch(socket_.get_executor(), [self = shared_from_this(), over_capacity] {
       if (over_capacity) {
         return self->Refuse(status::service_unavailable, "too many connections");
       }
@@ -100,20 +102,47 @@ class Session : public std::enable_shared_from_this<Session> {
     header_deadline_ = Clock::now() + options().header_timeout;
   }
 
+  // Waits until the socket is readable, then reads what is there without blocking. Waiting
+  // first (rather than async_read_some, which tries a read at once) saves the read that
+  // would find nothing while the client is still waiting for our previous response.
   void ReadMore(Phase phase) {
     reading_ = true;
     switch (phase) {
-      case Phase::kIdle: stream_.expires_after(options().idle_timeout); break;
-      case Phase::kHeader: stream_.expires_at(header_deadline_); break;
-      case Phase::kBody: stream_.expires_at(body_deadline_); break;
+      case Phase::kIdle: read_deadline_ = Clock::now() + options().idle_timeout; break;
+      case Phase::kHeader: read_deadline_ = header_deadline_; break;
+      case Phase::kBody: read_deadline_ = body_deadline_; break;
     }
-    stream_.async_read_some(buffer_.prepare(kReadSize),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              self->reading_ = false;
-                              self->buffer_.commit(n);
-                              if (ec) return self->OnReadError(ec);
-                              self->ReadNext();
-                            });
+    Arm(/*strict=*/phase != Phase::kIdle);
+    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), phase](beast::error_code ec) {
+      if (!ec) {
+        const size_t n = self->socket_.read_some(self->buffer_.prepare(kReadSize), ec);
+        self->buffer_.commit(n);
+        if (ec == net::error::would_block) return self->ReadMore(phase);
+        if (!ec && n == 0) ec = net::error::eof;
+      }
+      self->reading_ = false;
+      self->read_deadline_ = Clock::time_point::max();
+      if (ec) return self->OnReadError(ec);
+      self->ReadNext();
+    });
+  }
+
+  // Makes sure the timer fires by the earliest deadline. Idle and write deadlines are lax
+  // (strict=false): if the timer is already set, they are checked when it fires, so a
+  // quiet connection costs no timer operation per request; a stalled write is caught
+  // within the longer of the body and idle timeouts.
+  void Arm(bool strict) {
+    if (closed_) return;
+    const Clock::time_point due = std::min(read_deadline_, write_deadline_);
+    if (due >= armed_ || (!strict && armed_ != Clock::time_point::max())) return;
+    armed_ = due;
+    timer_.expires_at(due);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec == net::error::operation_aborted || self->closed_) return;
+      self->armed_ = Clock::time_point::max();
+      if (std::min(self->read_deadline_, self->write_deadline_) <= Clock::now()) return self->Close();
+      self->Arm(/*strict=*/true);
+    });
   }
 
   // Checks a complete header before its body is read; false if the request was refused.
@@ -128,7 +157,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!parser_->is_done() && buffer_.size() == 0 && !writing_ && pending_.empty() &&
         beast::iequals(req[beast_http::field::expect], "100-continue")) {
       writing_ = true;
-      net::async_write(stream_, net::buffer(kContinue),
+      net::async_write(socket_, net::buffer(kContinue),
                        [self = shared_from_this()](beast::error_code ec, size_t) {
                          self->writing_ = false;
                          if (ec) return self->Close();
@@ -185,7 +214,7 @@ class Session : public std::enable_shared_from_this<Session> {
         slot->ready = true;
         return;
       }
-      net::post(self->stream_.get_executor(),
+      net::post(self->socket_.get_executor(),
                 [self, slot, response = std::move(response)]() mutable {
                   slot->response = std::move(response);
                   slot->ready = true;
@@ -238,9 +267,12 @@ class Session : public std::enable_shared_from_this<Session> {
         break;
       }
     }
-    stream_.expires_after(options().body_timeout);
-    net::async_write(stream_, net::buffer(out_),
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+    write_deadline_ = Clock::now() + options().body_timeout;
+    Arm(/*strict=*/false);
+    net::async_write(socket_, net::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->write_deadline_ = Clock::time_point::max();
+      self->OnWrite(ec);
+    });
   }
 
   // HTTP/1.x serialisation of a response with a complete body: cheaper than Beast's
@@ -270,14 +302,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void Close() {
     closing_ = true;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.cancel();
+    if (closed_) return;
+    closed_ = true;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.cancel(ignored);
+    timer_.cancel(ignored);
   }
 
   static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
   static constexpr size_t kReadSize = 16 * 1024;
 
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  net::steady_timer timer_;  // enforces the deadlines below
   std::shared_ptr<ServerShared> shared_;
   beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
@@ -291,6 +327,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool last_in_write_ = false;  // it ends with a response that closes the connection
   Clock::time_point header_deadline_;
   Clock::time_point body_deadline_;
+  Clock::time_point read_deadline_ = Clock::time_point::max();   // while a read is pending
+  Clock::time_point write_deadline_ = Clock::time_point::max();  // while a write is pending
+  Clock::time_point armed_ = Clock::time_point::max();           // when the timer fires
+  bool closed_ = false;
 };
 
 }  // namespace
