@@ -32,6 +32,13 @@ struct Config {
   int64_t http_idle_timeout_ms = 60000;
   int64_t http_max_connections = 10000;
   int64_t http_max_pipeline = 16;
+  // [resp]
+  std::string resp_bind = "127.0.0.1";
+  int64_t resp_port = 6379;
+  int64_t resp_threads = 1;
+  int64_t resp_max_clients = 10000;
+  int64_t resp_idle_timeout_s = 0;
+  int64_t resp_max_pipeline = 1024;
   // [mqtt]
   std::string mqtt_broker = "tcp://127.0.0.1:1883";
   std::string mqtt_topic = "devices/+/state";
@@ -43,6 +50,10 @@ struct Config {
   // [limits]
   int64_t limits_max_event_bytes = 64 << 10;
   int64_t limits_max_batch_events = 10000;
+  int64_t limits_max_bulk_bytes = 8 << 20;
+  int64_t limits_max_multibulk = 1024 * 1024;
+  int64_t limits_max_query_buffer_bytes = 64 << 20;
+  int64_t limits_max_output_buffer_bytes = 64 << 20;
   // [deadletters]
   int64_t deadletters_max_entries = 1000;
   int64_t deadletters_payload_bytes = 256;

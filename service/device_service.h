@@ -13,6 +13,8 @@
 #include "service/event.h"
 #include "service/ingest.h"
 #include "service/mqtt_ingest.h"
+#include "store/keyspace.h"
+#include "store/mutation.h"
 #include "store/record.h"
 #include "store/status.h"
 
@@ -38,6 +40,14 @@ class DeviceService {
   virtual uint64_t DeadLetterTotal() const = 0;
 
   virtual int64_t NowMs() const = 0;
+
+  // The generic key-value face (RESP). Write commits atomically through the same pipeline
+  // as ingest; `done` runs on the committer thread.
+  virtual void Write(std::vector<Mutation> mutations, CommitCallback done) = 0;
+  virtual size_t KeyCount() const = 0;  // includes expired keys not yet removed
+  // See Keyspace::Scan; records may be expired (check Record::ExpiredAt).
+  virtual uint64_t Scan(uint64_t cursor, size_t count, const Keyspace::ScanFn& fn) const = 0;
+  virtual uint64_t JournalPosition() const = 0;
 };
 
 }  // namespace devstate

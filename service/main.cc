@@ -11,6 +11,7 @@
 
 #include "api/http/handler.h"
 #include "api/http/server.h"
+#include "api/resp/server.h"
 #include "service/config.h"
 #include "service/service.h"
 #include "service/version.h"
@@ -79,8 +80,23 @@ int main(int argc, char** argv) {
   devstate::http::Server http_server(&handler, http_options);
   s = http_server.Start();
   if (!s.ok()) return Fail(s.message());
+  devstate::resp::ServerOptions resp_options;
+  resp_options.bind = config.resp_bind;
+  resp_options.port = static_cast<uint16_t>(config.resp_port);
+  resp_options.threads = static_cast<int>(config.resp_threads);
+  resp_options.limits.parser.max_bulk_bytes = static_cast<size_t>(config.limits_max_bulk_bytes);
+  resp_options.limits.parser.max_multibulk = static_cast<size_t>(config.limits_max_multibulk);
+  resp_options.limits.max_query_buffer = static_cast<size_t>(config.limits_max_query_buffer_bytes);
+  resp_options.limits.max_output_buffer = static_cast<size_t>(config.limits_max_output_buffer_bytes);
+  resp_options.limits.max_clients = static_cast<size_t>(config.resp_max_clients);
+  resp_options.limits.idle_timeout_ms = config.resp_idle_timeout_s * 1000;
+  resp_options.limits.max_pipeline = static_cast<size_t>(config.resp_max_pipeline);
+  devstate::resp::Server resp_server(service.get(), resp_options);
+  s = resp_server.Start();
+  if (!s.ok()) return Fail(s.message());
   service->Start();
-  spdlog::info("devstate ready: http on {}:{}, mqtt {}", config.http_bind, http_server.port(),
+  spdlog::info("devstate ready: http on {}:{}, resp on {}:{}, mqtt {}", config.http_bind, http_server.port(),
+               config.resp_bind, resp_server.port(),
                config.mqtt_broker.empty() ? std::string("disabled")
                                           : config.mqtt_broker + " topic " + config.mqtt_topic);
 
@@ -88,6 +104,7 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &signal);
   spdlog::info("stopping on signal {}", signal);
   http_server.Stop();  // no new requests; commits in flight still complete below
+  resp_server.Stop();
   const devstate::PipelineStats stats = service->store().stats();
   const bool clean = service->Stop();
   spdlog::info("committed {} writes ({} mutations) in {} journal groups", stats.writes,

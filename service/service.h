@@ -35,6 +35,14 @@ class Service final : public DeviceService {
   std::vector<DeadLetter> DeadLetters(size_t limit) const override;
   uint64_t DeadLetterTotal() const override;
   int64_t NowMs() const override { return store_->NowMs(); }
+  void Write(std::vector<Mutation> mutations, CommitCallback done) override {
+    store_->Write(std::move(mutations), std::move(done));
+  }
+  size_t KeyCount() const override { return store_->keyspace().Size(); }
+  uint64_t Scan(uint64_t cursor, size_t count, const Keyspace::ScanFn& fn) const override {
+    return store_->keyspace().Scan(cursor, count, fn);
+  }
+  uint64_t JournalPosition() const override { return store_->LastSequence(); }
 
   Store& store() { return *store_; }
   const IngestCounters& counters() const { return ingest_->counters(); }

@@ -46,6 +46,10 @@ class FakeService : public DeviceService {
   }
   uint64_t DeadLetterTotal() const override { return letters.size(); }
   int64_t NowMs() const override { return 1000; }
+  void Write(std::vector<Mutation>, CommitCallback done) override { done(Status::OK(), 1); }
+  size_t KeyCount() const override { return records.size(); }
+  uint64_t Scan(uint64_t, size_t, const Keyspace::ScanFn&) const override { return 0; }
+  uint64_t JournalPosition() const override { return 0; }
 
   std::map<std::string, RecordPtr> records;
   Status refuse;

@@ -1,0 +1,265 @@
+#include "api/resp/command_table.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "api/resp/commands.h"
+
+namespace devstate::resp {
+
+bool ParseInt64(std::string_view text, int64_t* v) {
+  if (text.empty()) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *v);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+namespace {
+
+// The rows. Flags, key positions and categories follow Redis 7.0's own table, so cluster
+// clients route by them exactly as they would against Redis.
+std::vector<CommandSpec> BuildTable() {
+  const std::vector<std::string_view> kReadString = {"read", "string", "fast"};
+  const std::vector<std::string_view> kWriteString = {"write", "string", "slow"};
+  const std::vector<std::string_view> kKeyspaceRead = {"keyspace", "read", "fast"};
+  const std::vector<std::string_view> kKeyspaceWrite = {"keyspace", "write", "fast"};
+  const std::vector<std::string_view> kConnection = {"fast", "connection"};
+  const std::vector<std::string_view> kAdminCategories = {"admin", "slow", "dangerous"};
+  std::vector<CommandSpec> t = {
+      {"get", 2, kReadonly | kFast, 1, 1, 1, kReadString, CmdGet, "Get the value of a key"},
+      {"mget", -2, kReadonly | kFast, 1, -1, 1, kReadString, CmdMget, "Get the values of all the given keys"},
+      {"set", -3, kWrite | kDenyOom, 1, 1, 1, kWriteString, CmdSet,
+       "Set the string value of a key (EX PX EXAT PXAT NX XX GET KEEPTTL)"},
+      {"setnx", 3, kWrite | kDenyOom | kFast, 1, 1, 1, {"write", "string", "fast"}, CmdSetnx,
+       "Set the value of a key, only if the key does not exist"},
+      {"mset", -3, kWrite | kDenyOom, 1, -1, 2, kWriteString, CmdMset, "Set multiple keys to multiple values"},
+      {"del", -2, kWrite, 1, -1, 1, {"keyspace", "write", "slow"}, CmdDel, "Delete a key"},
+      {"unlink", -2, kWrite | kFast, 1, -1, 1, kKeyspaceWrite, CmdDel, "Delete a key"},
+      {"exists", -2, kReadonly | kFast, 1, -1, 1, kKeyspaceRead, CmdExists, "Determine if a key exists"},
+      {"type", 2, kReadonly | kFast, 1, 1, 1, kKeyspaceRead, CmdType, "Determine the type stored at key"},
+      {"keys", 2, kReadonly, 0, 0, 0, {"keyspace", "read", "slow", "dangerous"}, CmdKeys,
+       "Find all keys matching the given pattern"},
+      {"scan", -2, kReadonly, 0, 0, 0, {"keyspace", "read", "slow"}, CmdScan,
+       "Incrementally iterate the keys space"},
+      {"dbsize", 1, kReadonly | kFast, 0, 0, 0, kKeyspaceRead, CmdDbsize,
+       "Return the number of keys in the selected database"},
+      {"ttl", 2, kReadonly | kFast, 1, 1, 1, kKeyspaceRead, CmdTtl, "Get the time to live for a key in seconds"},
+      {"pttl", 2, kReadonly | kFast, 1, 1, 1, kKeyspaceRead, CmdPttl,
+       "Get the time to live for a key in milliseconds"},
+      {"expire", -3, kWrite | kFast, 1, 1, 1, kKeyspaceWrite, CmdExpire,
+       "Set a key's time to live in seconds (NX XX GT LT)"},
+      {"pexpire", -3, kWrite | kFast, 1, 1, 1, kKeyspaceWrite, CmdPexpire,
+       "Set a key's time to live in milliseconds (NX XX GT LT)"},
+      {"persist", 2, kWrite | kFast, 1, 1, 1, kKeyspaceWrite, CmdPersist, "Remove the expiration from a key"},
+      {"ping", -1, kFast | kStale | kLoading, 0, 0, 0, kConnection, CmdPing, "Ping the server"},
+      {"echo", 2, kFast | kStale | kLoading, 0, 0, 0, kConnection, CmdEcho, "Echo the given string"},
+      {"quit", -1, kFast | kStale | kLoading | kNoAuth, 0, 0, 0, kConnection, CmdQuit, "Close the connection"},
+      {"reset", 1, kFast | kStale | kLoading | kNoAuth, 0, 0, 0, kConnection, CmdReset,
+       "Reset the connection"},
+      {"select", 2, kFast | kStale | kLoading, 0, 0, 0, kConnection, CmdSelect,
+       "Change the selected database (only 0 exists)"},
+      {"hello", -1, kFast | kStale | kLoading | kNoAuth, 0, 0, 0, kConnection, CmdHello,
+       "Handshake with Redis (protocol 2 or 3)"},
+      {"auth", -2, kFast | kStale | kLoading | kNoAuth, 0, 0, 0, kConnection, CmdAuth,
+       "Authenticate to the server"},
+      {"info", -1, kStale | kLoading, 0, 0, 0, {"slow", "dangerous"}, CmdInfo,
+       "Get information and statistics about the server"},
+      {"client", -2, kStale | kLoading, 0, 0, 0, {"slow"}, CmdClient, "A container for client connection commands",
+       {{"client|id", 2, kStale | kLoading, 0, 0, 0, {"slow", "connection"}, nullptr, "Returns the client ID"},
+        {"client|setname", 3, kStale | kLoading, 0, 0, 0, {"slow", "connection"}, nullptr, "Set the connection name"},
+        {"client|getname", 2, kStale | kLoading, 0, 0, 0, {"slow", "connection"}, nullptr, "Get the connection name"},
+        {"client|list", -2, kAdmin | kStale | kLoading, 0, 0, 0, kAdminCategories, nullptr, "List client connections"},
+        {"client|info", 2, kStale | kLoading, 0, 0, 0, {"slow", "connection"}, nullptr,
+         "Returns information about the current client connection"},
+        {"client|kill", -3, kAdmin | kStale | kLoading, 0, 0, 0, kAdminCategories, nullptr, "Kill the connection of a client"}}},
+      {"config", -2, kAdmin | kStale | kLoading, 0, 0, 0, {"slow"}, CmdConfig, "A container for server configuration commands",
+       {{"config|get", -3, kAdmin | kStale | kLoading, 0, 0, 0, kAdminCategories, nullptr, "Get the values of configuration parameters"},
+        {"config|set", -4, kAdmin | kStale | kLoading, 0, 0, 0, kAdminCategories, nullptr, "Set configuration parameters"},
+        {"config|resetstat", 2, kAdmin | kStale | kLoading, 0, 0, 0, kAdminCategories, nullptr, "Reset the stats returned by INFO"}}},
+      {"time", 1, kFast | kStale | kLoading, 0, 0, 0, {"fast"}, CmdTime, "Return the current server time"},
+      {"command", -1, kStale | kLoading, 0, 0, 0, {"slow", "connection"}, CmdCommand,
+       "Get array of Redis command details",
+       {{"command|count", 2, kStale | kLoading, 0, 0, 0, {"slow", "connection"}, nullptr, "Get total number of Redis commands"},
+        {"command|info", -2, kStale | kLoading, 0, 0, 0, {"slow", "connection"}, nullptr,
+         "Get array of specific Redis command details"},
+        {"command|docs", -2, kStale | kLoading, 0, 0, 0, {"slow", "connection"}, nullptr,
+         "Get array of specific Redis command documentation"},
+        {"command|getkeys", -3, kStale | kLoading, 0, 0, 0, {"slow", "connection"}, nullptr,
+         "Extract keys given a full Redis command"},
+        {"command|list", -2, kStale | kLoading, 0, 0, 0, {"slow", "connection"}, nullptr, "Get an array of command names"}}},
+      {"cluster", -2, 0, 0, 0, 0, {"slow"}, CmdCluster, "A container for cluster commands",
+       {{"cluster|slots", 2, kStale | kLoading, 0, 0, 0, {"slow"}, nullptr, "Get array of cluster slot to node mappings"},
+        {"cluster|shards", 2, kStale | kLoading, 0, 0, 0, {"slow"}, nullptr, "Get array of cluster shards"},
+        {"cluster|info", 2, kStale | kLoading, 0, 0, 0, {"slow"}, nullptr, "Provides info about the cluster state"},
+        {"cluster|myid", 2, kStale | kLoading, 0, 0, 0, {"slow"}, nullptr, "Return the node id"},
+        {"cluster|nodes", 2, kStale | kLoading, 0, 0, 0, {"slow"}, nullptr, "Get cluster config for the node"},
+        {"cluster|keyslot", 3, kStale | kLoading, 0, 0, 0, {"slow"}, nullptr, "Returns the hash slot of the key"},
+        {"cluster|countkeysinslot", 3, kStale | kLoading, 0, 0, 0, {"slow"}, nullptr,
+         "Return the number of local keys in the slot"}}},
+      {"multi", 1, kNoScript | kLoading | kStale | kFast, 0, 0, 0, {"fast", "transaction"}, nullptr,
+       "Mark the start of a transaction block"},
+      {"exec", 1, kNoScript | kLoading | kStale, 0, 0, 0, {"slow", "transaction"}, nullptr,
+       "Execute all commands issued after MULTI, in order"},
+      {"discard", 1, kNoScript | kLoading | kStale | kFast, 0, 0, 0, {"fast", "transaction"}, nullptr,
+       "Discard all commands issued after MULTI"},
+      {"readonly", 1, kFast | kLoading | kStale, 0, 0, 0, kConnection, CmdReadonly,
+       "Enables read queries for a connection to a cluster replica node"},
+      {"readwrite", 1, kFast | kLoading | kStale, 0, 0, 0, kConnection, CmdReadwrite,
+       "Disables read queries for a connection to a cluster replica node"},
+  };
+  std::sort(t.begin(), t.end(), [](const CommandSpec& a, const CommandSpec& b) { return a.name < b.name; });
+  return t;
+}
+
+}  // namespace
+
+const std::vector<CommandSpec>& CommandTable() {
+  static const std::vector<CommandSpec> table = BuildTable();
+  return table;
+}
+
+const CommandSpec* FindCommand(std::string_view name) {
+  if (name.size() > 32) return nullptr;
+  const std::string lower = Lower(name);
+  const auto& table = CommandTable();
+  auto it = std::lower_bound(table.begin(), table.end(), lower,
+                             [](const CommandSpec& c, const std::string& n) { return c.name < n; });
+  return it != table.end() && it->name == lower ? &*it : nullptr;
+}
+
+std::string WrongArity(std::string_view command) {
+  return fmt::format("ERR wrong number of arguments for '{}' command", Lower(command));
+}
+
+std::string UnknownCommand(const std::vector<std::string>& args) {
+  std::string out = fmt::format("ERR unknown command '{}', with args beginning with: ",
+                                args[0].substr(0, 128));
+  for (size_t i = 1; i < args.size() && out.size() < 256; ++i) {
+    out += fmt::format("'{}' ", args[i].substr(0, 128));
+  }
+  return out;
+}
+
+std::string StoreError(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kNoReplicas: return "NOREPLICAS Not enough good replicas to write.";
+    case Status::Code::kWriteRefused:
+      return "MISCONF devstate refuses writes after a journal failure: " + s.message();
+    case Status::Code::kShutdown: return "ERR the server is shutting down";
+    default: return "ERR " + s.message();
+  }
+}
+
+void Dispatch(Call& call) {
+  const CommandSpec* spec = FindCommand(call.args[0]);
+  if (spec == nullptr) return call.reply.Error(UnknownCommand(call.args));
+  const int n = static_cast<int>(call.args.size());
+  if ((spec->arity > 0 && n != spec->arity) || (spec->arity < 0 && n < -spec->arity)) {
+    return call.reply.Error(WrongArity(spec->name));
+  }
+  call.server.total_commands.fetch_add(1, std::memory_order_relaxed);
+  if (spec->handler == nullptr) {  // MULTI/EXEC/DISCARD belong to the connection, not here
+    return call.reply.Error(fmt::format("ERR {} is not allowed here", Lower(spec->name)));
+  }
+  spec->handler(call);
+}
+
+uint16_t KeySlot(std::string_view key) {
+  // A {hash tag} with something inside it decides the slot, as in Redis Cluster.
+  const size_t open = key.find('{');
+  if (open != std::string_view::npos) {
+    const size_t close = key.find('}', open + 1);
+    if (close != std::string_view::npos && close > open + 1) key = key.substr(open + 1, close - open - 1);
+  }
+  uint16_t crc = 0;  // CRC16-CCITT (XModem), as Redis Cluster
+  for (char ch : key) {
+    crc ^= static_cast<uint16_t>(static_cast<uint8_t>(ch)) << 8;
+    for (int i = 0; i < 8; ++i) crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021) : static_cast<uint16_t>(crc << 1);
+  }
+  return crc & 16383;
+}
+
+bool GlobMatch(std::string_view p, std::string_view s, bool nocase) {
+  auto eq = [nocase](char a, char b) {
+    return nocase ? std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)) : a == b;
+  };
+  size_t pi = 0, si = 0;
+  size_t star_p = std::string_view::npos, star_s = 0;
+  while (si < s.size()) {
+    if (pi < p.size()) {
+      const char c = p[pi];
+      if (c == '*') {
+        star_p = ++pi;
+        star_s = si;
+        continue;
+      }
+      if (c == '?') {
+        ++pi;
+        ++si;
+        continue;
+      }
+      if (c == '[') {
+        size_t j = pi + 1;
+        const bool negate = j < p.size() && p[j] == '^';
+        if (negate) ++j;
+        bool matched = false;
+        while (j < p.size() && p[j] != ']') {
+          if (p[j] == '\\' && j + 1 < p.size()) {
+            matched = matched || eq(p[j + 1], s[si]);
+            j += 2;
+          } else if (j + 2 < p.size() && p[j + 1] == '-' && p[j + 2] != ']') {
+            char lo = p[j], hi = p[j + 2];
+            if (lo > hi) std::swap(lo, hi);
+            char c2 = s[si];
+            if (nocase) {
+              c2 = static_cast<char>(std::tolower(static_cast<unsigned char>(c2)));
+              lo = static_cast<char>(std::tolower(static_cast<unsigned char>(lo)));
+              hi = static_cast<char>(std::tolower(static_cast<unsigned char>(hi)));
+            }
+            matched = matched || (c2 >= lo && c2 <= hi);
+            j += 3;
+          } else {
+            matched = matched || eq(p[j], s[si]);
+            ++j;
+          }
+        }
+        if (matched != negate) {
+          pi = j < p.size() ? j + 1 : j;
+          ++si;
+          continue;
+        }
+      } else if (c == '\\' && pi + 1 < p.size()) {
+        if (eq(p[pi + 1], s[si])) {
+          pi += 2;
+          ++si;
+          continue;
+        }
+      } else if (eq(c, s[si])) {
+        ++pi;
+        ++si;
+        continue;
+      }
+    }
+    if (star_p == std::string_view::npos) return false;
+    pi = star_p;
+    si = ++star_s;
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
+}
+
+}  // namespace devstate::resp

@@ -1,0 +1,127 @@
+// The RESP command table: one row per command, the single source of truth for dispatch,
+// arity checks, key positions (for cluster clients), ACL categories and `COMMAND` output.
+//
+// A handler gets a Call: the parsed arguments, the client's state, the server's shared
+// state, and a ReplyWriter for an immediate reply. A write command instead takes a
+// Responder with Defer() and calls it once, later (from the committer thread), with its
+// encoded reply; the connection keeps replies in request order either way.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/resp/protocol.h"
+#include "service/device_service.h"
+
+namespace devstate::resp {
+
+enum CommandFlag : uint32_t {
+  kWrite = 1 << 0,
+  kReadonly = 1 << 1,
+  kFast = 1 << 2,
+  kAdmin = 1 << 3,
+  kNoScript = 1 << 4,
+  kLoading = 1 << 5,
+  kStale = 1 << 6,
+  kNoAuth = 1 << 7,
+  kDenyOom = 1 << 8,
+};
+
+// What a connection knows about itself (CLIENT INFO/LIST, HELLO, RESET).
+struct ClientState {
+  uint64_t id = 0;
+  std::string name;
+  std::string addr;   // peer ip:port
+  std::string laddr;  // local ip:port
+  int protocol = 2;
+  int64_t created_ms = 0;
+  std::atomic<int64_t> last_active_ms{0};
+  std::string last_command;
+  bool readonly = false;  // READONLY (cluster replicas reads); accepted, no effect here
+  std::function<void()> close;  // closes this connection from any thread (CLIENT KILL)
+  // MULTI ... EXEC: the queued commands, and whether one was refused while queueing.
+  bool in_multi = false;
+  bool multi_failed = false;
+  std::vector<std::vector<std::string>> queued;
+};
+
+struct ServerLimits {
+  ParserLimits parser;
+  size_t max_query_buffer = 64 << 20;   // unparsed bytes one client may send ahead
+  size_t max_output_buffer = 64 << 20;  // reply bytes one client may leave unread
+  size_t max_clients = 10000;
+  int64_t idle_timeout_ms = 0;          // 0: never
+  size_t max_pipeline = 1024;           // commands in flight per connection
+};
+
+// State shared by every connection of one RESP server. Thread-safe.
+struct ServerState {
+  DeviceService* service = nullptr;
+  ServerLimits limits;
+  std::string run_id;        // 40 hex characters, new at every start
+  std::string node_id;       // the cluster node id (40 hex characters)
+  std::string announce_host = "127.0.0.1";
+  uint16_t port = 0;
+  int64_t started_ms = 0;
+  std::atomic<uint64_t> next_client_id{1};
+  std::atomic<uint64_t> total_connections{0};
+  std::atomic<uint64_t> rejected_connections{0};
+  std::atomic<uint64_t> total_commands{0};
+  std::atomic<uint64_t> keyspace_hits{0};
+  std::atomic<uint64_t> keyspace_misses{0};
+
+  mutable std::mutex clients_mu;  // guards clients
+  std::map<uint64_t, std::shared_ptr<ClientState>> clients;
+};
+
+using Responder = std::function<void(std::string reply)>;
+
+struct Call {
+  std::vector<std::string>& args;
+  ClientState& client;
+  ServerState& server;
+  ReplyWriter reply;                 // an immediate reply goes here
+  std::function<Responder()> defer;  // or take this, and answer later
+  bool close_after = false;          // QUIT: close once this reply is written
+  DeviceService& service() { return *server.service; }
+  int protocol() const { return client.protocol; }
+};
+
+using Handler = void (*)(Call& call);
+
+struct CommandSpec {
+  std::string_view name;  // lower case; "cluster|slots" for a subcommand
+  int arity;              // >0 exactly that many arguments (with the name), <0 at least -arity
+  uint32_t flags;
+  int first_key, last_key, step;  // last_key -1: to the end
+  std::vector<std::string_view> categories;  // ACL categories, without '@'
+  Handler handler;
+  std::string_view summary;
+  std::vector<CommandSpec> subcommands = {};
+};
+
+const std::vector<CommandSpec>& CommandTable();
+const CommandSpec* FindCommand(std::string_view name);  // case-insensitive
+
+// Checks arity and runs the command (answering through `call`).
+void Dispatch(Call& call);
+
+// Errors worded as Redis words them.
+std::string WrongArity(std::string_view command);
+std::string UnknownCommand(const std::vector<std::string>& args);
+std::string StoreError(const Status& s);
+
+// The cluster hash slot of a key (CRC16 of the key or its {hash tag}, mod 16384).
+uint16_t KeySlot(std::string_view key);
+
+// Redis glob-style matching (KEYS, SCAN MATCH, CONFIG GET): * ? [abc] [^a] [a-z] \x.
+bool GlobMatch(std::string_view pattern, std::string_view text, bool nocase = false);
+
+}  // namespace devstate::resp

@@ -1,0 +1,474 @@
+#include "api/resp/server.h"
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <deque>
+#include <optional>
+
+#include "api/resp/commands.h"
+
+namespace devstate::resp {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+
+class Session;
+// The session whose command is running on this thread, so an inline reply skips the post.
+thread_local const Session* tls_running = nullptr;
+
+std::string Endpoint(const tcp::endpoint& e) {
+  return fmt::format("{}:{}", e.address().to_string(), e.port());
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<ServerState> server)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), server_(std::move(server)),
+        parser_(server_->limits.parser), client_(std::make_shared<ClientState>()) {}
+
+  ~Session() {
+    std::lock_guard lock(server_->clients_mu);
+    server_->clients.erase(client_->id);
+  }
+
+  void Run(bool over_capacity) {
+    error_code ec;
+    socket_.non_blocking(true, ec);
+    client_->id = server_->next_client_id.fetch_add(1);
+    client_->created_ms = server_->service->NowMs();
+    client_->last_active_ms = client_->created_ms;
+    auto remote = socket_.remote_endpoint(ec);
+    if (!ec) client_->addr = Endpoint(remote);
+    auto local = socket_.local_endpoint(ec);
+    if (!ec) client_->laddr = Endpoint(local);
+    std::weak_ptr<Session> weak = shared_from_this();
+    client_->close = [weak, executor = socket_.get_executor()] {
+      net::post(executor, [weak] {
+        if (auto self = weak.lock()) self->Close();
+      });
+    };
+    if (!over_capacity) {
+      std::lock_guard lock(server_->clients_mu);
+      server_->clients.emplace(client_->id, client_);
+    }
+    net::dispatch(socket_.get_executor(), [self = shared_from_this(), over_capacity] {
+      if (over_capacity) {
+        self->server_->rejected_connections.fetch_add(1, std::memory_order_relaxed);
+        return self->Fatal("ERR max number of clients reached");
+      }
+      self->ArmIdle();
+      self->ReadNext();
+    });
+  }
+
+ private:
+  struct Slot {
+    std::optional<std::vector<std::string>> deferred;  // a read waiting for writes ahead
+    bool write = false;
+    bool barrier = false;  // EXEC: nothing after it runs before it is answered
+    bool ready = false;
+    bool close_after = false;
+    std::string reply;
+  };
+
+  const ServerLimits& limits() const { return server_->limits; }
+
+  void ReadNext() {
+    while (!reading_ && !closing_ && pending_.size() < limits().max_pipeline) {
+      size_t used = 0;
+      std::vector<std::string> args;
+      const auto r = parser_.Next(std::string_view(in_).substr(in_pos_), &used, &args);
+      in_pos_ += used;
+      if (r == RequestParser::Result::kError) return Fatal(parser_.error());
+      if (r == RequestParser::Result::kIncomplete) {
+        // Keep the unparsed tail at the front of the buffer.
+        if (in_pos_ > 0) {
+          in_.erase(0, in_pos_);
+          in_pos_ = 0;
+        }
+        if (in_.size() > limits().max_query_buffer) {
+          spdlog::warn("resp: closing client {} ({}): query buffer over {} bytes", client_->id, client_->addr,
+                       limits().max_query_buffer);
+          return Close();
+        }
+        return ReadMore();
+      }
+      OnCommand(std::move(args));
+    }
+  }
+
+  void ReadMore() {
+    reading_ = true;
+    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
+      if (!ec) {
+        const size_t old = self->in_.size();
+        self->in_.resize(old + kReadSize);
+        const size_t n = self->socket_.read_some(net::buffer(self->in_.data() + old, kReadSize), ec);
+        self->in_.resize(old + n);
+        if (ec == net::error::would_block) {
+          self->reading_ = false;
+          return self->ReadMore();
+        }
+        if (!ec && n == 0) ec = net::error::eof;
+      }
+      self->reading_ = false;
+      if (ec) return self->Close();
+      self->client_->last_active_ms = self->server_->service->NowMs();
+      self->ReadNext();
+    });
+  }
+
+  static bool IsWrite(const std::vector<std::string>& args) {
+    const CommandSpec* spec = FindCommand(args[0]);
+    return spec != nullptr && (spec->flags & kWrite);
+  }
+
+  void OnCommand(std::vector<std::string> args) {
+    auto slot = std::make_shared<Slot>();
+    const bool exec = EqualsNoCase(args[0], "exec");
+    slot->write = IsWrite(args) && !client_->in_multi;  // queued commands reply at once
+    slot->barrier = exec;
+    bool blocked = false;
+    for (const auto& ahead : pending_) {
+      blocked = blocked || ahead->deferred.has_value() || (ahead->barrier && !ahead->ready) ||
+                ((!slot->write || exec) && !ahead->ready);
+    }
+    pending_.push_back(slot);
+    if (blocked) {
+      slot->deferred = std::move(args);
+    } else {
+      Execute(slot, args);
+    }
+  }
+
+  void Execute(const std::shared_ptr<Slot>& slot, std::vector<std::string>& args) {
+    client_->last_command = Lower(args[0]);
+    if (Transaction(slot, args)) return;
+    bool deferred = false;
+    Call call{args, *client_, *server_, ReplyWriter(&slot->reply, client_->protocol), {}};
+    call.defer = [&]() -> Responder {
+      deferred = true;
+      return [self = shared_from_this(), slot](std::string reply) {
+        if (tls_running == self.get()) {  // answered inline (a write refused at once)
+          slot->reply = std::move(reply);
+          slot->ready = true;
+          return;
+        }
+        net::post(self->socket_.get_executor(), [self, slot, reply = std::move(reply)]() mutable {
+          slot->reply = std::move(reply);
+          slot->ready = true;
+          self->Continue();
+        });
+      };
+    };
+    tls_running = this;
+    Dispatch(call);
+    tls_running = nullptr;
+    if (call.close_after) {
+      slot->close_after = true;
+      closing_ = true;
+    }
+    if (!deferred) slot->ready = true;
+    if (slot->ready) WriteNext();
+  }
+
+  // MULTI, EXEC, DISCARD and queueing inside a transaction; false for anything else.
+  bool Transaction(const std::shared_ptr<Slot>& slot, std::vector<std::string>& args) {
+    const std::string name = Lower(args[0]);
+    ClientState& c = *client_;
+    ReplyWriter w(&slot->reply, c.protocol);
+    auto done = [&] {
+      slot->ready = true;
+      WriteNext();
+      return true;
+    };
+    if (name == "multi") {
+      if (c.in_multi) {
+        w.Error("ERR MULTI calls can not be nested");
+      } else {
+        c.in_multi = true;
+        c.multi_failed = false;
+        c.queued.clear();
+        w.Ok();
+      }
+      return done();
+    }
+    if (name == "discard") {
+      if (!c.in_multi) {
+        w.Error("ERR DISCARD without MULTI");
+      } else {
+        c.in_multi = false;
+        c.queued.clear();
+        w.Ok();
+      }
+      return done();
+    }
+    if (name == "exec") {
+      if (!c.in_multi) {
+        w.Error("ERR EXEC without MULTI");
+        return done();
+      }
+      c.in_multi = false;
+      if (c.multi_failed) {
+        c.queued.clear();
+        w.Error("EXECABORT Transaction discarded because of previous errors.");
+        return done();
+      }
+      auto run = std::make_shared<TxnRun>();
+      run->commands.swap(c.queued);
+      run->slot = slot;
+      RunTransaction(run);
+      return true;
+    }
+    if (!c.in_multi || name == "quit" || name == "reset") return false;
+    if (name == "watch" || name == "unwatch") {
+      w.Error("ERR WATCH inside MULTI is not allowed");
+      return done();
+    }
+    const CommandSpec* spec = FindCommand(args[0]);
+    const int n = static_cast<int>(args.size());
+    if (spec == nullptr) {
+      c.multi_failed = true;
+      w.Error(UnknownCommand(args));
+    } else if ((spec->arity > 0 && n != spec->arity) || (spec->arity < 0 && n < -spec->arity)) {
+      c.multi_failed = true;
+      w.Error(WrongArity(spec->name));
+    } else {
+      c.queued.push_back(std::move(args));
+      w.Simple("QUEUED");
+    }
+    return done();
+  }
+
+  // EXEC: runs the queued commands one after another (each write waits for its commit
+  // before the next command runs, so reads see the transaction's own writes), then
+  // answers with the array of their replies. Other connections' writes may interleave:
+  // there is no isolation, only order.
+  struct TxnRun {
+    std::vector<std::vector<std::string>> commands;
+    size_t next = 0;
+    std::string replies;
+    std::shared_ptr<Slot> slot;
+  };
+
+  void RunTransaction(const std::shared_ptr<TxnRun>& run) {
+    while (run->next < run->commands.size()) {
+      std::vector<std::string>& args = run->commands[run->next];
+      std::string reply;
+      bool deferred = false;
+      bool answered_inline = false;
+      Call call{args, *client_, *server_, ReplyWriter(&reply, client_->protocol), {}};
+      call.defer = [&]() -> Responder {
+        deferred = true;
+        return [self = shared_from_this(), run, &answered_inline, &reply](std::string r) {
+          if (tls_running == self.get()) {
+            reply = std::move(r);
+            answered_inline = true;
+            return;
+          }
+          net::post(self->socket_.get_executor(), [self, run, r = std::move(r)]() mutable {
+            run->replies += r;
+            ++run->next;
+            self->RunTransaction(run);
+          });
+        };
+      };
+      const Session* outer = tls_running;
+      tls_running = this;
+      Dispatch(call);
+      tls_running = outer;
+      if (deferred && !answered_inline) return;  // continues when the commit answers
+      run->replies += reply;
+      ++run->next;
+    }
+    std::string out;
+    ReplyWriter(&out, client_->protocol).Array(run->commands.size());
+    run->slot->reply = out + run->replies;
+    run->slot->ready = true;
+    Continue();
+  }
+
+  // A reply arrived: run reads that were waiting for it, then write what is ready.
+  void Continue() {
+    bool all_ready = true;
+    for (const auto& slot : pending_) {
+      if (slot->deferred) {
+        if (!all_ready && (!slot->write || slot->barrier)) break;
+        std::vector<std::string> args = std::move(*slot->deferred);
+        slot->deferred.reset();
+        Execute(slot, args);
+      }
+      all_ready = all_ready && slot->ready;
+      if (slot->barrier && !slot->ready) break;  // nothing passes an unanswered EXEC
+    }
+    WriteNext();
+    ReadNext();
+  }
+
+  void WriteNext() {
+    if (writing_ || closed_ || pending_.empty() || !pending_.front()->ready) return;
+    out_.clear();
+    in_write_ = 0;
+    last_in_write_ = false;
+    for (const auto& slot : pending_) {
+      if (!slot->ready) break;
+      out_ += slot->reply;
+      ++in_write_;
+      if (slot->close_after) {
+        last_in_write_ = true;
+        break;
+      }
+    }
+    if (out_.size() > limits().max_output_buffer) {
+      spdlog::warn("resp: closing client {} ({}): {} reply bytes over the output buffer limit", client_->id,
+                   client_->addr, out_.size());
+      return Close();
+    }
+    writing_ = true;
+    net::async_write(socket_, net::buffer(out_), [self = shared_from_this()](error_code ec, size_t) {
+      self->writing_ = false;
+      if (ec) return self->Close();
+      for (size_t i = 0; i < self->in_write_; ++i) self->pending_.pop_front();
+      if (self->last_in_write_) return self->Close();
+      self->WriteNext();
+      self->ReadNext();
+    });
+  }
+
+  // A protocol error or refusal: answer it, then close.
+  void Fatal(std::string_view message) {
+    closing_ = true;
+    auto slot = std::make_shared<Slot>();
+    ReplyWriter(&slot->reply, client_->protocol).Error(message);
+    slot->ready = true;
+    slot->close_after = true;
+    pending_.push_back(std::move(slot));
+    WriteNext();
+  }
+
+  void ArmIdle() {
+    if (limits().idle_timeout_ms <= 0 || closed_) return;
+    const int64_t idle_for = server_->service->NowMs() - client_->last_active_ms.load();
+    timer_.expires_after(std::chrono::milliseconds(std::max<int64_t>(1, limits().idle_timeout_ms - idle_for)));
+    timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->closed_) return;
+      const int64_t idle = self->server_->service->NowMs() - self->client_->last_active_ms.load();
+      if (idle >= self->limits().idle_timeout_ms && self->pending_.empty()) return self->Close();
+      self->ArmIdle();
+    });
+  }
+
+  void Close() {
+    closing_ = true;
+    if (closed_) return;
+    closed_ = true;
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.cancel(ignored);
+    timer_.cancel(ignored);
+  }
+
+  static constexpr size_t kReadSize = 16 * 1024;
+
+  tcp::socket socket_;
+  net::steady_timer timer_;  // idle timeout
+  std::shared_ptr<ServerState> server_;
+  RequestParser parser_;
+  std::shared_ptr<ClientState> client_;
+  std::string in_;     // received bytes; in_pos_ marks what is parsed
+  size_t in_pos_ = 0;
+  std::deque<std::shared_ptr<Slot>> pending_;  // replies in command order
+  std::string out_;
+  size_t in_write_ = 0;
+  bool last_in_write_ = false;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool closing_ = false;  // no more commands will be read
+  bool closed_ = false;
+};
+
+std::string RandomHex40() {
+  unsigned char bytes[20];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    for (auto& b : bytes) b = static_cast<unsigned char>(std::rand());
+  }
+  std::string out;
+  for (unsigned char b : bytes) out += fmt::format("{:02x}", b);
+  return out;
+}
+
+}  // namespace
+
+Server::Server(DeviceService* service, ServerOptions options)
+    : options_(std::move(options)), acceptor_(ioc_), state_(std::make_shared<ServerState>()) {
+  state_->service = service;
+  state_->limits = options_.limits;
+  state_->run_id = RandomHex40();
+  state_->node_id = RandomHex40();
+  state_->announce_host = options_.bind == "0.0.0.0" ? "127.0.0.1" : options_.bind;
+  state_->started_ms = service->NowMs();
+}
+
+Server::~Server() { Stop(); }
+
+Status Server::Start() {
+  error_code ec;
+  const auto address = net::ip::make_address(options_.bind, ec);
+  if (ec) return Status::InvalidArgument(fmt::format("resp.bind '{}': {}", options_.bind, ec.message()));
+  const tcp::endpoint endpoint(address, options_.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IOError(
+        fmt::format("cannot listen for RESP on {}:{}: {}", options_.bind, options_.port, ec.message()));
+  }
+  port_ = acceptor_.local_endpoint().port();
+  state_->port = port_;
+  Accept();
+  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  return Status::OK();
+}
+
+void Server::Accept() {
+  const net::any_io_executor executor = options_.threads == 1
+                                            ? net::any_io_executor(ioc_.get_executor())
+                                            : net::any_io_executor(net::make_strand(ioc_));
+  acceptor_.async_accept(executor, [this](error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) {
+      socket.set_option(tcp::no_delay(true), ec);
+      state_->total_connections.fetch_add(1, std::memory_order_relaxed);
+      size_t clients;
+      {
+        std::lock_guard lock(state_->clients_mu);
+        clients = state_->clients.size();
+      }
+      std::make_shared<Session>(std::move(socket), state_)->Run(clients >= state_->limits.max_clients);
+    }
+    Accept();
+  });
+}
+
+void Server::Stop() {
+  if (threads_.empty()) return;
+  ioc_.stop();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  error_code ignored;
+  acceptor_.close(ignored);
+}
+
+}  // namespace devstate::resp

@@ -1,0 +1,55 @@
+// Server: the RESP listener. One Session per connection, all on `threads` event-loop
+// threads (1 by default: on small machines extra threads only add handoffs).
+//
+// A session parses every command already buffered, runs reads at once and hands writes to
+// the commit pipeline, and sends replies in command order, several per write. A read that
+// follows a write on the same connection waits for that write's reply (read-your-writes
+// in a pipeline). Limits: query buffer, output buffer (a client that does not read its
+// replies is disconnected), commands in flight, max clients, idle timeout. A protocol error
+// gets an error reply, then the connection is closed.
+//
+// Start/Stop from one thread; destroy only after the store is closed (late commit
+// callbacks post to the server's executor).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/resp/command_table.h"
+#include "store/status.h"
+
+namespace devstate::resp {
+
+struct ServerOptions {
+  std::string bind = "127.0.0.1";
+  uint16_t port = 6379;  // 0: any free port
+  int threads = 1;
+  ServerLimits limits;
+};
+
+class Server {
+ public:
+  Server(DeviceService* service, ServerOptions options);
+  ~Server();
+
+  Status Start();
+  uint16_t port() const { return port_; }
+  void Stop();
+  ServerState& state() { return *state_; }
+
+ private:
+  void Accept();
+
+  ServerOptions options_;
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<ServerState> state_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace devstate::resp
