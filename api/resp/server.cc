@@ -90,7 +90,7 @@ class Session : public std::enable_shared_from_this<Session> {
       std::vector<std::string> args;
       const auto r = parser_.Next(std::string_view(in_).substr(in_pos_), &used, &args);
       in_pos_ += used;
-      if (r == RequestParser::Result::kError) return Fatal(parser_.error());
+      if (r == RequestParser::Result::kError) return Fatal("ERR " + parser_.error());
       if (r == RequestParser::Result::kIncomplete) {
         // Keep the unparsed tail at the front of the buffer.
         if (in_pos_ > 0) {

@@ -86,6 +86,7 @@ class Devstate:
         self.workdir = workdir
         self.store_dir = store_dir or os.path.join(workdir, "store")
         self.http_port = http_port or free_port()
+        self.resp_port = free_port()
         self.broker = broker
         self.args = list(args)
         self.proc = None
@@ -94,11 +95,12 @@ class Devstate:
 
     def start(self):
         cmd = [BIN, f"--store.dir={self.store_dir}", f"--http.port={self.http_port}",
+               f"--resp.port={self.resp_port}",
                f"--mqtt.broker={self.broker or ''}", "--mqtt.reconnect_max_ms=500", *self.args]
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_until(lambda: self.proc.poll() is None and self.get("/healthz")[0] == 200, 20,
-                   "devstate /healthz")
+        wait_until(lambda: self.proc.poll() is None and self.get("/healthz")[0] == 200
+                   and port_open(self.resp_port), 20, "devstate /healthz and RESP port")
 
     def wait_ready(self, timeout=20):
         wait_until(lambda: self.get("/readyz")[0] == 200, timeout, "devstate /readyz")

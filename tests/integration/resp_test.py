@@ -1,0 +1,315 @@
+#!/usr/bin/python3
+"""RESP compatibility with real clients: redis-cli, redis-benchmark, redis-py (plain and
+RedisCluster), and the limits a demanding Redis user relies on."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import redis  # noqa: E402  Debian python3-redis
+from redis.cluster import RedisCluster  # noqa: E402
+
+from harness import Devstate, WorkDir, wait_until  # noqa: E402
+
+
+def resp_exchange(port, data, timeout=5.0):
+    """Sends raw bytes; returns everything the server sent until it closed (or timeout)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
+
+
+class RespTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.work = WorkDir("resp")
+        cls.ds = Devstate(cls.work.path, args=["--limits.max_bulk_bytes=65536", "--limits.max_multibulk=1000",
+                                               "--limits.max_query_buffer_bytes=262144",
+                                               "--limits.max_output_buffer_bytes=1048576",
+                                               "--resp.max_clients=20"])
+        cls.r = redis.Redis(port=cls.ds.resp_port, decode_responses=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.r.close()
+        rc = cls.ds.stop()
+        cls.work.cleanup()
+        assert rc == 0, f"devstate exited {rc}"
+
+    def cli(self, *args, stdin=None):
+        out = subprocess.run(["redis-cli", "-p", str(self.ds.resp_port), *args], input=stdin,
+                             capture_output=True, text=True, timeout=30)
+        return out.stdout
+
+    # --- redis-cli -----------------------------------------------------------------------
+    def test_redis_cli_commands(self):
+        self.assertEqual(self.cli("ping"), "PONG\n")
+        self.assertEqual(self.cli("set", "cli:a", "hello world"), "OK\n")
+        self.assertEqual(self.cli("--raw", "get", "cli:a"), "hello world\n")
+        self.assertEqual(self.cli("get", "cli:none"), "\n")
+        self.assertEqual(self.cli("set", "cli:a", "x", "nx"), "\n")
+        self.assertEqual(self.cli("set", "cli:a", "y", "xx", "get"), "hello world\n")
+        self.assertEqual(self.cli("setnx", "cli:b", "1"), "1\n")
+        self.assertEqual(self.cli("setnx", "cli:b", "2"), "0\n")
+        self.assertEqual(self.cli("mset", "cli:c", "3", "cli:d", "4"), "OK\n")
+        self.assertEqual(self.cli("--raw", "mget", "cli:c", "cli:none", "cli:d"), "3\n\n4\n")
+        self.assertEqual(self.cli("exists", "cli:c", "cli:d", "cli:none"), "2\n")
+        self.assertEqual(self.cli("type", "cli:c"), "string\n")
+        self.assertEqual(self.cli("type", "cli:none"), "none\n")
+        self.assertEqual(self.cli("del", "cli:c", "cli:none"), "1\n")
+        self.assertEqual(self.cli("unlink", "cli:d"), "1\n")
+        self.assertEqual(self.cli("echo", "hi"), "hi\n")
+        self.assertEqual(self.cli("select", "0"), "OK\n")
+        self.assertIn("ERR", self.cli("select", "1"))
+        # redis-cli prints an error and a blank line, for redis-server too.
+        self.assertEqual(self.cli("get"), "ERR wrong number of arguments for 'get' command\n\n")
+        self.assertEqual(self.cli("nosuch", "a"), "ERR unknown command 'nosuch', with args beginning with: 'a' \n\n")
+        self.assertEqual(self.cli("set", "k", "v", "bogus"), "ERR syntax error\n\n")
+
+    def test_redis_cli_repeat_and_pipe(self):
+        self.assertEqual(self.cli("-r", "5", "incr_none_is_unknown") .count("ERR unknown command"), 5)
+        self.assertEqual(self.cli("-r", "3", "ping"), "PONG\nPONG\nPONG\n")
+        piped = "".join(f"SET pipe:{i} {i}\n" for i in range(100)) + "GET pipe:99\nDBSIZE\n"
+        out = self.cli(stdin=piped).splitlines()
+        self.assertEqual(out[:100], ["OK"] * 100)
+        self.assertEqual(out[100], "99")
+        # --pipe speaks the raw protocol and checks every reply.
+        proto = "".join(f"*3\r\n$3\r\nSET\r\n${len(f'mass:{i}')}\r\nmass:{i}\r\n$1\r\nv\r\n" for i in range(2000))
+        out = subprocess.run(["redis-cli", "-p", str(self.ds.resp_port), "--pipe"], input=proto,
+                             capture_output=True, text=True, timeout=60)
+        self.assertIn("errors: 0, replies: 2000", out.stdout)
+        self.assertEqual(self.r.get("mass:1999"), "v")
+
+    def test_expiry_ttl_persist(self):
+        r = self.r
+        self.assertTrue(r.set("ttl:a", "1", ex=100))
+        self.assertIn(r.ttl("ttl:a"), (99, 100))
+        self.assertGreater(r.pttl("ttl:a"), 98000)
+        self.assertEqual(r.ttl("ttl:none"), -2)
+        r.set("ttl:b", "1")
+        self.assertEqual(r.ttl("ttl:b"), -1)
+        self.assertTrue(r.expire("ttl:b", 50))
+        self.assertFalse(r.expire("ttl:none", 50))
+        self.assertTrue(r.persist("ttl:b"))
+        self.assertEqual(r.ttl("ttl:b"), -1)
+        self.assertTrue(r.pexpire("ttl:b", 150))
+        wait_until(lambda: r.get("ttl:b") is None, 5, "ttl:b to expire")
+        self.assertEqual(r.exists("ttl:b"), 0)
+        r.set("ttl:c", "1", px=200)
+        wait_until(lambda: r.get("ttl:c") is None, 5, "ttl:c to expire")
+        self.assertNotIn("ttl:c", r.keys("ttl:*"))
+        r.set("ttl:d", "v", ex=100)
+        r.set("ttl:d", "w", keepttl=True)
+        self.assertGreater(r.ttl("ttl:d"), 90)
+
+    def test_keys_scan_dbsize(self):
+        for i in range(300):
+            self.r.set(f"scan:{i}", i)
+        self.assertEqual(len(self.r.keys("scan:*")), 300)
+        self.assertEqual(set(self.r.scan_iter(match="scan:1?", count=7)), {f"scan:{i}" for i in range(10, 20)})
+        self.assertEqual(len(set(self.r.scan_iter(match="scan:*", count=50))), 300)
+        self.assertEqual(list(self.r.scan_iter(match="scan:*", _type="hash")), [])
+        self.assertGreaterEqual(self.r.dbsize(), 300)
+
+    def test_info_client_config_time_command(self):
+        info = self.r.info()
+        self.assertEqual(info["cluster_enabled"], 1)
+        self.assertEqual(len(info["run_id"]), 40)
+        self.assertEqual(info["role"], "master")
+        self.assertIn("connected_clients", info)
+        self.assertIn("used_memory", info)
+        self.assertEqual(info["aof_enabled"], 1)
+        self.assertEqual(self.r.info("keyspace")["db0"]["keys"], self.r.dbsize())
+        self.assertIsInstance(self.r.client_id(), int)
+        self.assertTrue(self.r.client_setname("tester"))
+        self.assertEqual(self.r.client_getname(), "tester")
+        self.assertTrue(any(c["name"] == "tester" for c in self.r.client_list()))
+        self.assertEqual(self.r.client_info()["name"], "tester")
+        self.assertEqual(self.r.config_get("appendfsync"), {"appendfsync": "always"})
+        self.assertIn("save", self.r.config_get("*"))
+        secs, usecs = self.r.time()
+        self.assertLess(abs(secs - time.time()), 5)
+        self.assertGreater(self.r.command_count(), 30)
+        self.assertEqual(self.r.command_getkeys("MSET", "a", "1", "b", "2"), ["a", "b"])
+        cmd = self.r.execute_command("COMMAND", "INFO", "get")
+        self.assertEqual(cmd["get"]["arity"], 2)
+
+    def test_client_kill(self):
+        other = redis.Redis(port=self.ds.resp_port)
+        other.client_setname("victim")
+        victim = [c for c in self.r.client_list() if c["name"] == "victim"][0]
+        self.assertEqual(self.r.client_kill_filter(_id=victim["id"]), 1)
+        wait_until(lambda: not any(c["name"] == "victim" for c in self.r.client_list()), 5, "victim gone")
+        other.close()
+
+    def test_hello_resp3_with_redis_cli(self):
+        out = self.cli("-3", "hello", "3")
+        self.assertIn("proto", out)
+        out = resp_exchange(self.ds.resp_port, b"HELLO 3\r\nGET resp3:none\r\nHELLO 2\r\nGET resp3:none\r\nQUIT\r\n")
+        self.assertTrue(out.startswith(b"%7\r\n"), out)
+        self.assertIn(b"\r\n_\r\n*14\r\n", out)  # RESP3 null, then HELLO 2's reply as a flat array
+        self.assertTrue(out.endswith(b"$-1\r\n+OK\r\n"), out)  # RESP2 null again
+        self.assertEqual(self.cli("hello", "4").strip(), "NOPROTO unsupported protocol version")
+
+    # --- redis-py ------------------------------------------------------------------------
+    def test_redis_py_plain(self):
+        r = self.r
+        self.assertTrue(r.ping())
+        self.assertTrue(r.set("py:1", "a"))
+        self.assertEqual(r.get("py:1"), "a")
+        self.assertEqual(r.mget(["py:1", "py:none"]), ["a", None])
+        with r.pipeline() as p:  # MULTI/EXEC
+            p.set("py:2", "b").get("py:2").mget("py:1", "py:2")
+            self.assertEqual(p.execute(), [True, "b", ["a", "b"]])
+        with r.pipeline(transaction=False) as p:
+            for i in range(100):
+                p.set(f"py:p{i}", i)
+            p.get("py:p99")
+            self.assertEqual(p.execute()[-1], "99")
+        self.assertEqual(len(list(r.scan_iter(match="py:p*"))), 100)
+
+    def test_redis_py_cluster(self):
+        c = RedisCluster(host="127.0.0.1", port=self.ds.resp_port, decode_responses=True)
+        try:
+            state = {"deviceId": "123", "status": "active", "temperature": 6.4}
+            self.assertTrue(c.ping())
+            self.assertTrue(c.set("device:123:latest", json.dumps(state)))
+            self.assertEqual(json.loads(c.get("device:123:latest")), state)
+            self.assertEqual(c.mget_nonatomic(["device:123:latest", "cl:none"])[1], None)
+            for i in range(50):
+                c.set(f"cl:{i}", i)
+            self.assertEqual(len(list(c.scan_iter(match="cl:*"))), 50)
+            p = c.pipeline()
+            p.set("cl:p", 1)
+            p.get("cl:p")
+            self.assertEqual(p.execute(), [True, "1"])
+            self.assertEqual(c.cluster_keyslot("foo"), 12182)
+            self.assertEqual(c.cluster_info()["cluster_state"], "ok")
+        finally:
+            c.close()
+
+    def test_device_record_readable_as_string(self):
+        status, _ = self.ds.post_json("/devices/rx", {"status": "on", "ts": 5})
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(self.r.get("device:rx:latest"))["status"], "on")
+        self.assertEqual(self.r.type("device:rx:latest"), "string")
+
+    def test_writes_survive_restart_with_expiry(self):
+        self.r.set("dur:a", "kept")
+        self.r.set("dur:b", "ttl", ex=1000)
+        self.r.set("dur:c", "short", px=300)
+        self.assertEqual(self.ds.stop(), 0)
+        time.sleep(0.4)  # let dur:c's time pass while the server is down
+        self.ds.start()
+        RespTest.r = redis.Redis(port=self.ds.resp_port, decode_responses=True)
+        self.assertEqual(self.r.get("dur:a"), "kept")
+        self.assertGreater(self.r.ttl("dur:b"), 990)
+        self.assertIsNone(self.r.get("dur:c"))
+
+    # --- limits and malformed input --------------------------------------------------------
+    def test_malformed_protocol_gets_error_then_close(self):
+        out = resp_exchange(self.ds.resp_port, b"*1\r\n+PING\r\n")
+        self.assertEqual(out, b"-ERR Protocol error: expected '$', got '+'\r\n")
+        out = resp_exchange(self.ds.resp_port, b"*x\r\n")
+        self.assertEqual(out, b"-ERR Protocol error: invalid multibulk length\r\n")
+        out = resp_exchange(self.ds.resp_port, b'SET a "unbalanced\r\n')
+        self.assertEqual(out, b"-ERR Protocol error: unbalanced quotes in request\r\n")
+        self.assertTrue(self.r.ping())
+
+    def test_bulk_and_multibulk_limits(self):
+        out = resp_exchange(self.ds.resp_port, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$65537\r\n")
+        self.assertEqual(out, b"-ERR Protocol error: invalid bulk length\r\n")
+        out = resp_exchange(self.ds.resp_port, b"*1001\r\n")
+        self.assertEqual(out, b"-ERR Protocol error: invalid multibulk length\r\n")
+        self.assertTrue(self.r.set("lim:ok", "x" * 65536))
+        self.assertEqual(len(self.r.get("lim:ok")), 65536)
+
+    def test_query_buffer_limit_closes(self):
+        # A command of 1000 arguments of 60 KB each never completes within 256 KB of query
+        # buffer: the connection is closed when the buffer passes the limit.
+        bulk = b"$60000\r\n" + b"x" * 60000 + b"\r\n"
+        with socket.create_connection(("127.0.0.1", self.ds.resp_port), timeout=5) as s:
+            closed = False
+            try:
+                s.sendall(b"*1000\r\n")
+                for _ in range(40):
+                    s.sendall(bulk)
+                closed = s.recv(100) == b""
+            except OSError:
+                closed = True
+            self.assertTrue(closed)
+        self.assertTrue(self.r.ping())
+
+    def test_slow_reader_is_disconnected(self):
+        self.r.set("big", "z" * 60000)
+        with socket.create_connection(("127.0.0.1", self.ds.resp_port), timeout=10) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            request = b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n" * 200  # 12 MB of replies, never read
+            s.sendall(request)
+            wait_until(lambda: len(self.r.client_list()) >= 1 and not any(
+                c["addr"] == "%s:%d" % s.getsockname() for c in self.r.client_list()), 20,
+                "the slow reader to be disconnected")
+        self.assertTrue(self.r.ping())
+
+    def test_max_clients(self):
+        held = [socket.create_connection(("127.0.0.1", self.ds.resp_port)) for _ in range(25)]
+        try:
+            replies = []
+            for s in held:
+                s.settimeout(0.2)
+                try:
+                    replies.append(s.recv(100))
+                except socket.timeout:
+                    replies.append(b"")
+            self.assertIn(b"-ERR max number of clients reached\r\n", replies)
+        finally:
+            for s in held:
+                s.close()
+        wait_until(lambda: self.r.ping(), 5, "service after the cap frees")
+
+
+class RespToolsTest(unittest.TestCase):
+    def test_redis_benchmark_runs_clean(self):
+        work = WorkDir("respbench")
+        ds = Devstate(work.path)
+        try:
+            out = subprocess.run(["redis-benchmark", "-p", str(ds.resp_port), "-t", "ping,set,get,mset",
+                                  "-P", "16", "-n", "20000", "-r", "10000", "-q"],
+                                 capture_output=True, text=True, timeout=300)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertNotIn("rror", out.stdout + out.stderr)
+            for test in ("PING_INLINE", "PING_MBULK", "SET", "GET", "MSET"):
+                self.assertIn(f"{test}", out.stdout)
+            self.assertEqual(out.stdout.count("requests per second"), 5)
+        finally:
+            self.assertEqual(ds.stop(), 0)
+            work.cleanup()
+
+    def test_idle_timeout(self):
+        work = WorkDir("respidle")
+        ds = Devstate(work.path, args=["--resp.idle_timeout_s=1"])
+        try:
+            with socket.create_connection(("127.0.0.1", ds.resp_port), timeout=5) as s:
+                started = time.monotonic()
+                self.assertEqual(s.recv(10), b"")
+                self.assertGreater(time.monotonic() - started, 0.8)
+        finally:
+            self.assertEqual(ds.stop(), 0)
+            work.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

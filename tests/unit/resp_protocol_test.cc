@@ -1,0 +1,136 @@
+#include "api/resp/protocol.h"
+
+#include <gtest/gtest.h>
+
+#include "api/resp/command_table.h"
+
+namespace devstate::resp {
+namespace {
+
+using Result = RequestParser::Result;
+
+struct Parsed {
+  Result result;
+  std::vector<std::string> args;
+  size_t consumed;
+};
+
+Parsed ParseOne(std::string_view input, ParserLimits limits = {}) {
+  RequestParser parser(limits);
+  Parsed p;
+  p.result = parser.Next(input, &p.consumed, &p.args);
+  if (p.result == Result::kError) p.args = {parser.error()};
+  return p;
+}
+
+TEST(RespParserTest, Multibulk) {
+  const std::string in = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\na\r\nb!\r\n*1\r\n$4\r\nPING\r\n";
+  RequestParser parser;
+  std::vector<std::string> args;
+  size_t used = 0;
+  ASSERT_EQ(parser.Next(in, &used, &args), Result::kCommand);
+  EXPECT_EQ(args, (std::vector<std::string>{"SET", "k", "a\r\nb!"}));  // binary-safe
+  ASSERT_EQ(parser.Next(std::string_view(in).substr(used), &used, &args), Result::kCommand);
+  EXPECT_EQ(args, (std::vector<std::string>{"PING"}));
+}
+
+TEST(RespParserTest, EveryPrefixOfACommandIsIncomplete) {
+  const std::string in = "*2\r\n$3\r\nGET\r\n$10\r\n0123456789\r\n";
+  for (size_t n = 0; n < in.size(); ++n) {
+    Parsed p = ParseOne(in.substr(0, n));
+    EXPECT_EQ(p.result, Result::kIncomplete) << n;
+    EXPECT_EQ(p.consumed, 0u);
+  }
+  EXPECT_EQ(ParseOne(in).result, Result::kCommand);
+}
+
+TEST(RespParserTest, InlineWithQuotes) {
+  Parsed p = ParseOne("SET k \"a b\\n\\x41\" 'it\\'s'\r\n");
+  ASSERT_EQ(p.result, Result::kCommand);
+  EXPECT_EQ(p.args, (std::vector<std::string>{"SET", "k", "a b\nA", "it's"}));
+  p = ParseOne("  PING  \n");
+  EXPECT_EQ(p.args, (std::vector<std::string>{"PING"}));
+  EXPECT_EQ(ParseOne("\r\n\r\n").result, Result::kIncomplete);  // empty lines run nothing
+  EXPECT_EQ(ParseOne("\r\n\r\n").consumed, 4u);
+  p = ParseOne("SET k \"open\r\n");
+  EXPECT_EQ(p.result, Result::kError);
+  EXPECT_EQ(p.args[0], "Protocol error: unbalanced quotes in request");
+}
+
+TEST(RespParserTest, LimitsAndMalformedInputAreErrors) {
+  ParserLimits small{.max_bulk_bytes = 16, .max_multibulk = 4, .max_inline_bytes = 32};
+  EXPECT_EQ(ParseOne("*1\r\n$17\r\n", small).args[0], "Protocol error: invalid bulk length");
+  EXPECT_EQ(ParseOne("*5\r\n", small).args[0], "Protocol error: invalid multibulk length");
+  EXPECT_EQ(ParseOne(std::string(40, 'a'), small).args[0], "Protocol error: too big inline request");
+  EXPECT_EQ(ParseOne("*x\r\n").args[0], "Protocol error: invalid multibulk length");
+  EXPECT_EQ(ParseOne("*1\r\n$-1\r\n").args[0], "Protocol error: invalid bulk length");
+  EXPECT_EQ(ParseOne("*1\r\n+PING\r\n").args[0], "Protocol error: expected '$', got '+'");
+  EXPECT_EQ(ParseOne("*1\r\n$4\r\nPINGxx").args[0], "Protocol error: bulk string is not followed by CRLF");
+  // A huge declared bulk within the limit is simply incomplete: nothing is allocated for it.
+  EXPECT_EQ(ParseOne("*1\r\n$16\r\nabc", small).result, Result::kIncomplete);
+}
+
+TEST(RespReplyTest, Resp2AndResp3) {
+  std::string a, b;
+  ReplyWriter r2(&a, 2), r3(&b, 3);
+  for (ReplyWriter* w : {&r2, &r3}) {
+    w->Simple("OK");
+    w->Error("ERR bad\r\nthing");
+    w->Integer(-7);
+    w->Bulk("hi");
+    w->Null();
+    w->Map(1);
+    w->Bulk("k");
+    w->Integer(1);
+    w->Verbatim("x");
+  }
+  EXPECT_EQ(a, "+OK\r\n-ERR bad  thing\r\n:-7\r\n$2\r\nhi\r\n$-1\r\n*2\r\n$1\r\nk\r\n:1\r\n$1\r\nx\r\n");
+  EXPECT_EQ(b, "+OK\r\n-ERR bad  thing\r\n:-7\r\n$2\r\nhi\r\n_\r\n%1\r\n$1\r\nk\r\n:1\r\n=5\r\ntxt:x\r\n");
+}
+
+TEST(RespKeySlotTest, MatchesRedisCluster) {
+  EXPECT_EQ(KeySlot("foo"), 12182);
+  EXPECT_EQ(KeySlot("bar"), 5061);
+  EXPECT_EQ(KeySlot("123456789"), 12739);  // CRC16/XModem check value 0x31C3 mod 16384
+  EXPECT_EQ(KeySlot("{user1000}.following"), KeySlot("{user1000}.followers"));
+  EXPECT_EQ(KeySlot("{}foo"), KeySlot("{}foo"));
+  EXPECT_NE(KeySlot("{}foo"), KeySlot("foo"));  // an empty tag does not count: the whole key hashes
+}
+
+TEST(RespGlobTest, RedisPatterns) {
+  EXPECT_TRUE(GlobMatch("*", "anything"));
+  EXPECT_TRUE(GlobMatch("device:*:latest", "device:12:latest"));
+  EXPECT_FALSE(GlobMatch("device:*:latest", "device:12:old"));
+  EXPECT_TRUE(GlobMatch("h?llo", "hello"));
+  EXPECT_TRUE(GlobMatch("h[ae]llo", "hallo"));
+  EXPECT_FALSE(GlobMatch("h[^e]llo", "hello"));
+  EXPECT_TRUE(GlobMatch("h[a-c]llo", "hbllo"));
+  EXPECT_TRUE(GlobMatch("a\\*b", "a*b"));
+  EXPECT_FALSE(GlobMatch("a\\*b", "axb"));
+  EXPECT_TRUE(GlobMatch("APPEND*", "appendonly", true));
+  EXPECT_FALSE(GlobMatch("a*b*c", "abx"));
+}
+
+TEST(RespCommandTableTest, RowsAreConsistent) {
+  std::string_view previous;
+  for (const CommandSpec& c : CommandTable()) {
+    EXPECT_LT(previous, c.name) << "sorted, unique";
+    previous = c.name;
+    EXPECT_NE(c.arity, 0) << c.name;
+    EXPECT_FALSE(c.categories.empty()) << c.name;
+    EXPECT_FALSE((c.flags & kWrite) && (c.flags & kReadonly)) << c.name;
+    if (c.first_key > 0) {
+      EXPECT_GT(c.step, 0) << c.name;
+      EXPECT_TRUE((c.flags & kWrite) || (c.flags & kReadonly)) << c.name << " touches keys";
+    }
+    for (const CommandSpec& sub : c.subcommands) {
+      EXPECT_EQ(sub.name.substr(0, c.name.size() + 1), std::string(c.name) + "|") << sub.name;
+    }
+  }
+  EXPECT_EQ(FindCommand("GeT"), FindCommand("get"));
+  EXPECT_EQ(FindCommand("nope"), nullptr);
+  EXPECT_EQ(WrongArity("GET"), "ERR wrong number of arguments for 'get' command");
+}
+
+}  // namespace
+}  // namespace devstate::resp
