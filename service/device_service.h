@@ -12,6 +12,7 @@
 #include "service/dead_letters.h"
 #include "service/event.h"
 #include "service/ingest.h"
+#include "service/metrics.h"
 #include "service/mqtt_ingest.h"
 #include "store/keyspace.h"
 #include "store/mutation.h"
@@ -48,6 +49,10 @@ class DeviceService {
   // See Keyspace::Scan; records may be expired (check Record::ExpiredAt).
   virtual uint64_t Scan(uint64_t cursor, size_t count, const Keyspace::ScanFn& fn) const = 0;
   virtual uint64_t JournalPosition() const = 0;
+
+  // Counters the protocol servers update, and the whole set in Prometheus text format.
+  virtual Metrics& metrics() = 0;
+  virtual std::string MetricsText() const = 0;
 };
 
 }  // namespace devstate

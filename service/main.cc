@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   http_options.idle_timeout = std::chrono::milliseconds(config.http_idle_timeout_ms);
   http_options.max_connections = static_cast<size_t>(config.http_max_connections);
   http_options.max_pipeline = static_cast<size_t>(config.http_max_pipeline);
-  devstate::http::Server http_server(&handler, http_options);
+  devstate::http::Server http_server(&handler, http_options, &service->metrics());
   s = http_server.Start();
   if (!s.ok()) return Fail(s.message());
   devstate::resp::ServerOptions resp_options;

@@ -43,6 +43,8 @@ class Service final : public DeviceService {
     return store_->keyspace().Scan(cursor, count, fn);
   }
   uint64_t JournalPosition() const override { return store_->LastSequence(); }
+  Metrics& metrics() override { return *metrics_; }
+  std::string MetricsText() const override;
 
   Store& store() { return *store_; }
   const IngestCounters& counters() const { return ingest_->counters(); }
@@ -52,6 +54,7 @@ class Service final : public DeviceService {
   explicit Service(const Config& config) : config_(config) {}
 
   const Config config_;
+  std::unique_ptr<Metrics> metrics_ = std::make_unique<Metrics>();  // outlives the store
   std::unique_ptr<Store> store_;
   std::unique_ptr<DeadLetterLog> dead_letters_;
   std::unique_ptr<devstate::Ingest> ingest_;

@@ -189,6 +189,17 @@ void Handler::Handle(const Request& req, Reply reply) const {
     if (only(beast_http::verb::get, "GET")) reply(Ready(req));
     return;
   }
+  if (path == "/devices") {
+    if (only(beast_http::verb::get, "GET")) reply(ListDevices(req, query));
+    return;
+  }
+  if (path == "/metrics") {
+    if (only(beast_http::verb::get, "GET")) {
+      reply(Make(status::ok, service_->MetricsText(), req.version(), req.keep_alive(),
+                 "text/plain; version=0.0.4; charset=utf-8"));
+    }
+    return;
+  }
   if (path == "/deadletters") {
     if (only(beast_http::verb::get, "GET")) reply(GetDeadLetters(req, query));
     return;
@@ -370,6 +381,42 @@ Response Handler::GetDeadLetters(const Request& req, std::string_view query) con
   }
   body += "]}";
   return Json(req, status::ok, std::move(body));
+}
+
+Response Handler::ListDevices(const Request& req, std::string_view query) const {
+  uint64_t cursor = 0;
+  size_t limit = 100;
+  const std::string_view cursor_text = QueryParam(query, "cursor");
+  if (!cursor_text.empty()) {
+    auto [end, ec] = std::from_chars(cursor_text.data(), cursor_text.data() + cursor_text.size(), cursor);
+    if (ec != std::errc() || end != cursor_text.data() + cursor_text.size()) {
+      return Json(req, status::bad_request, ErrorBody("cursor must be the value a previous page returned"));
+    }
+  }
+  const std::string_view limit_text = QueryParam(query, "limit");
+  if (!limit_text.empty()) {
+    auto [end, ec] = std::from_chars(limit_text.data(), limit_text.data() + limit_text.size(), limit);
+    if (ec != std::errc() || end != limit_text.data() + limit_text.size() || limit == 0 || limit > 1000) {
+      return Json(req, status::bad_request, ErrorBody("limit must be an integer 1..1000"));
+    }
+  }
+  // Keyspace cursors are positions in hash order: a device present for the whole listing
+  // appears exactly once, however the keyspace changes between pages.
+  const int64_t now = service_->NowMs();
+  std::string ids;
+  size_t n = 0;
+  do {
+    cursor = service_->Scan(cursor, limit - n, [&](const std::string& key, const RecordPtr& r) {
+      if (r->type != kDeviceRecordType || r->ExpiredAt(now)) return;
+      constexpr std::string_view kPrefix = "device:", kSuffix = ":latest";
+      if (key.size() <= kPrefix.size() + kSuffix.size()) return;
+      if (n++ > 0) ids.push_back(',');
+      AppendJsonString(&ids, std::string_view(key).substr(kPrefix.size(), key.size() - kPrefix.size() - kSuffix.size()));
+    });
+  } while (cursor != 0 && n < limit);
+  return Json(req, status::ok,
+              fmt::format("{{\"devices\":[{}],\"cursor\":{}}}", ids,
+                          cursor == 0 ? std::string("null") : fmt::format("\"{}\"", cursor)));
 }
 
 Response Handler::Ready(const Request& req) const {

@@ -6,8 +6,9 @@
 //   POST /events            JSON array or NDJSON  200 per-item results, one commit
 //   GET  /devices/<id>      the state object      ETag "<version>", If-None-Match -> 304
 //   GET  /devices/<id>?view=meta                  state plus per-field times, version, updatedAt
+//   GET  /devices?cursor=C&limit=N               device ids, paged; stable under writes
 //   GET  /deadletters?limit=N                     newest dead letters, and the total
-//   GET  /healthz, /readyz
+//   GET  /healthz, /readyz, /metrics (Prometheus text format)
 //
 // Errors are JSON {"error": "..."} with 400, 404, 405, 409, 411, 413, 415 or 503. The
 // Handler is thread-safe; each thread keeps its own event parser.
@@ -50,6 +51,7 @@ class Handler {
   void PostEvents(const Request& request, Reply reply) const;
   Response GetDevice(const Request& request, std::string_view id, std::string_view query) const;
   Response GetDeadLetters(const Request& request, std::string_view query) const;
+  Response ListDevices(const Request& request, std::string_view query) const;
   Response Ready(const Request& request) const;
   EventParser& Parser() const;
 

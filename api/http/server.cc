@@ -18,6 +18,7 @@ using beast_http::status;
 
 struct ServerShared {
   const Handler* handler;
+  Metrics* metrics = nullptr;
   ServerOptions options;
   std::atomic<size_t> connections{0};
 };
@@ -33,8 +34,12 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, std::shared_ptr<ServerShared> shared)
       : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(std::move(shared)) {
     shared_->connections.fetch_add(1, std::memory_order_relaxed);
+    if (shared_->metrics) shared_->metrics->http_connections.fetch_add(1, std::memory_order_relaxed);
   }
-  ~Session() { shared_->connections.fetch_sub(1, std::memory_order_relaxed); }
+  ~Session() {
+    shared_->connections.fetch_sub(1, std::memory_order_relaxed);
+    if (shared_->metrics) shared_->metrics->http_connections.fetch_sub(1, std::memory_order_relaxed);
+  }
 
   void Run(bool over_capacity) {
     beast::error_code ignored;
@@ -262,6 +267,10 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!slot->ready) break;
       AppendResponse(slot->response, &out_);
       ++in_write_;
+      const unsigned code = slot->response.result_int();
+      if (shared_->metrics && code < shared_->metrics->http_responses.size()) {
+        shared_->metrics->http_responses[code].fetch_add(1, std::memory_order_relaxed);
+      }
       if (slot->response.need_eof()) {
         last_in_write_ = true;
         break;
@@ -335,9 +344,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-Server::Server(const Handler* handler, ServerOptions options)
+Server::Server(const Handler* handler, ServerOptions options, Metrics* metrics)
     : acceptor_(ioc_), shared_(std::make_shared<ServerShared>()) {
   shared_->handler = handler;
+  shared_->metrics = metrics;
   shared_->options = std::move(options);
 }
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "api/http/handler.h"
+#include "service/metrics.h"
 #include "store/status.h"
 
 namespace devstate::http {
@@ -43,7 +44,8 @@ struct ServerShared;  // what every session needs: handler, options, counters
 
 class Server {
  public:
-  Server(const Handler* handler, ServerOptions options);
+  // `metrics` (optional, not owned) receives response and connection counts.
+  Server(const Handler* handler, ServerOptions options, Metrics* metrics = nullptr);
   ~Server();
 
   Status Start();

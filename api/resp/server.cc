@@ -35,9 +35,12 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<ServerState> server)
       : socket_(std::move(socket)), timer_(socket_.get_executor()), server_(std::move(server)),
-        parser_(server_->limits.parser), client_(std::make_shared<ClientState>()) {}
+        parser_(server_->limits.parser), client_(std::make_shared<ClientState>()) {
+    server_->service->metrics().resp_connections.fetch_add(1, std::memory_order_relaxed);
+  }
 
   ~Session() {
+    server_->service->metrics().resp_connections.fetch_sub(1, std::memory_order_relaxed);
     std::lock_guard lock(server_->clients_mu);
     server_->clients.erase(client_->id);
   }
@@ -154,6 +157,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Execute(const std::shared_ptr<Slot>& slot, std::vector<std::string>& args) {
     client_->last_command = Lower(args[0]);
+    server_->service->metrics().resp_commands.fetch_add(1, std::memory_order_relaxed);
     if (Transaction(slot, args)) return;
     bool deferred = false;
     Call call{args, *client_, *server_, ReplyWriter(&slot->reply, client_->protocol), {}};

@@ -3,6 +3,7 @@
 import json
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -260,6 +261,41 @@ class HttpIngestTest(unittest.TestCase):
         finally:
             for s in (slow_header, slow_body, idle):
                 s.close()
+
+    def test_metrics_pass_promtool(self):
+        self.assertEqual(self.ds.post_json("/devices/mx-1", {"a": 1})[0], 200)
+        self.assertEqual(self.ds.post_json("/devices/mx-1", "{bad")[0], 400)
+        status, headers, body = self.ds.get("/metrics")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("text/plain; version=0.0.4"))
+        check = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=30)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        text = body.decode()
+        for needle in ('devstate_ingest_events_total{outcome="changed"}', 'devstate_ingest_events_total{outcome="rejected"}',
+                       "devstate_commit_group_mutations_bucket", "devstate_commit_seconds_count",
+                       "devstate_keyspace_keys", 'devstate_http_responses_total{code="200"}',
+                       "devstate_http_connections", "devstate_resp_connections"):
+            self.assertIn(needle, text)
+
+    def test_device_paging_is_stable_under_writes(self):
+        for i in range(120):
+            self.assertEqual(self.ds.post_json(f"/devices/pg-{i}", {"v": i})[0], 200)
+        seen = []
+        cursor = None
+        while True:
+            path = "/devices?limit=25" + (f"&cursor={cursor}" if cursor else "")
+            status, page = self.ds.get_json(path)
+            self.assertEqual(status, 200)
+            seen += page["devices"]
+            # Writes between pages: new devices and updates must not disturb the listing.
+            for j in range(5):
+                self.ds.post_json(f"/devices/pg-new-{len(seen)}-{j}", {"v": j})
+                self.ds.post_json(f"/devices/pg-{j}", {"v": len(seen)})
+            cursor = page["cursor"]
+            if cursor is None:
+                break
+        self.assertEqual(len(seen), len(set(seen)), "no device twice")
+        self.assertTrue({f"pg-{i}" for i in range(120)} <= set(seen), "every device present throughout appears")
 
     def test_concurrent_clients_all_commit(self):
         errors = []

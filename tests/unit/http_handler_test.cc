@@ -48,8 +48,19 @@ class FakeService : public DeviceService {
   int64_t NowMs() const override { return 1000; }
   void Write(std::vector<Mutation>, CommitCallback done) override { done(Status::OK(), 1); }
   size_t KeyCount() const override { return records.size(); }
-  uint64_t Scan(uint64_t, size_t, const Keyspace::ScanFn&) const override { return 0; }
+  uint64_t Scan(uint64_t cursor, size_t count, const Keyspace::ScanFn& fn) const override {
+    uint64_t i = 0;
+    for (const auto& [key, record] : records) {
+      if (i++ < cursor) continue;
+      fn(key, record);
+      if (--count == 0) return i < records.size() ? i : 0;
+    }
+    return 0;
+  }
   uint64_t JournalPosition() const override { return 0; }
+  Metrics& metrics() override { return metrics_; }
+  std::string MetricsText() const override { return "devstate_test 1\n"; }
+  Metrics metrics_;
 
   std::map<std::string, RecordPtr> records;
   Status refuse;
@@ -213,6 +224,30 @@ TEST_F(HttpHandlerTest, GetDeviceEtagAnd304AndMetaView) {
             R"({"state":{"deviceId":"d1","a":1,"lastSeenAt":"1970-01-01T00:00:01.000Z"},"version":1,)"
             R"("updatedAt":"1970-01-01T00:00:00.042Z","fields":{"a":{"time":"1970-01-01T00:00:01.000Z"},)"
             R"("gone":{"time":"1970-01-01T00:00:01.000Z","deleted":true}}})");
+}
+
+TEST_F(HttpHandlerTest, ListDevicesPagesThroughDeviceRecordsOnly) {
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(Post("/devices/d" + std::to_string(i), R"({"a":1})").result(), status::ok);
+  auto plain = std::make_shared<Record>();
+  service_.records["device:str:latest"] = plain;  // a RESP string: not a device
+  service_.records["other"] = plain;
+  Response r = Get("/devices?limit=2");
+  EXPECT_EQ(r.result(), status::ok);
+  EXPECT_EQ(r.body(), R"({"devices":["d0","d1"],"cursor":"2"})");
+  r = Get("/devices?limit=2&cursor=2");
+  EXPECT_EQ(r.body(), R"({"devices":["d2","d3"],"cursor":"4"})");
+  r = Get("/devices?limit=2&cursor=4");
+  EXPECT_EQ(r.body(), R"({"devices":["d4"],"cursor":null})");
+  EXPECT_EQ(Get("/devices?limit=0").result(), status::bad_request);
+  EXPECT_EQ(Get("/devices?limit=1001").result(), status::bad_request);
+  EXPECT_EQ(Get("/devices?cursor=x").result(), status::bad_request);
+}
+
+TEST_F(HttpHandlerTest, MetricsIsPrometheusText) {
+  Response r = Get("/metrics");
+  EXPECT_EQ(r.result(), status::ok);
+  EXPECT_EQ(r[field::content_type], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(r.body(), "devstate_test 1\n");
 }
 
 TEST_F(HttpHandlerTest, RoutesAndMethods) {
