@@ -133,11 +133,15 @@ const std::vector<CommandSpec>& CommandTable() {
 }
 
 const CommandSpec* FindCommand(std::string_view name) {
-  if (name.size() > 32) return nullptr;
-  const std::string lower = Lower(name);
+  char buffer[32];
+  if (name.size() > sizeof buffer) return nullptr;
+  for (size_t i = 0; i < name.size(); ++i) {
+    buffer[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  }
+  const std::string_view lower(buffer, name.size());
   const auto& table = CommandTable();
   auto it = std::lower_bound(table.begin(), table.end(), lower,
-                             [](const CommandSpec& c, const std::string& n) { return c.name < n; });
+                             [](const CommandSpec& c, std::string_view n) { return c.name < n; });
   return it != table.end() && it->name == lower ? &*it : nullptr;
 }
 
@@ -164,8 +168,9 @@ std::string StoreError(const Status& s) {
   }
 }
 
-void Dispatch(Call& call) {
-  const CommandSpec* spec = FindCommand(call.args[0]);
+void Dispatch(Call& call) { Dispatch(call, FindCommand(call.args[0])); }
+
+void Dispatch(Call& call, const CommandSpec* spec) {
   if (spec == nullptr) return call.reply.Error(UnknownCommand(call.args));
   const int n = static_cast<int>(call.args.size());
   if ((spec->arity > 0 && n != spec->arity) || (spec->arity < 0 && n < -spec->arity)) {

@@ -110,8 +110,10 @@ struct CommandSpec {
 const std::vector<CommandSpec>& CommandTable();
 const CommandSpec* FindCommand(std::string_view name);  // case-insensitive
 
-// Checks arity and runs the command (answering through `call`).
+// Checks arity and runs the command (answering through `call`); `spec` is
+// FindCommand(call.args[0]) when the caller has it already.
 void Dispatch(Call& call);
+void Dispatch(Call& call, const CommandSpec* spec);
 
 // Errors worded as Redis words them.
 std::string WrongArity(std::string_view command);

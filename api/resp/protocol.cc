@@ -30,7 +30,6 @@ RequestParser::Result RequestParser::Fail(std::string message) {
 
 RequestParser::Result RequestParser::Next(std::string_view in, size_t* consumed,
                                           std::vector<std::string>* args) {
-  args->clear();
   size_t offset = 0;
   while (offset < in.size()) {
     const std::string_view rest = in.substr(offset);
@@ -88,11 +87,14 @@ RequestParser::Result RequestParser::ParseMultibulk(std::string_view in, size_t*
     return Fail("Protocol error: invalid multibulk length");
   }
   if (count <= 0) {  // "*0" and "*-1" are no command at all
+    args->clear();
     *consumed = pos;
     return Result::kCommand;
   }
-  std::vector<std::string> parsed;
-  parsed.reserve(static_cast<size_t>(std::min<int64_t>(count, 1024)));
+  // Arguments are assigned into *args in place, so a caller that reuses its vector reuses
+  // the strings' memory from command to command.
+  std::vector<std::string>& parsed = *args;
+  if (parsed.size() < static_cast<size_t>(std::min<int64_t>(count, 1024))) parsed.resize(static_cast<size_t>(std::min<int64_t>(count, 1024)));
   for (int64_t i = 0; i < count; ++i) {
     if (pos >= in.size()) return Result::kIncomplete;
     if (in[pos] != '$') {
@@ -111,10 +113,11 @@ RequestParser::Result RequestParser::ParseMultibulk(std::string_view in, size_t*
     if (in.substr(pos + static_cast<size_t>(len), 2) != "\r\n") {
       return Fail("Protocol error: bulk string is not followed by CRLF");
     }
-    parsed.emplace_back(in.substr(pos, static_cast<size_t>(len)));
+    if (parsed.size() <= static_cast<size_t>(i)) parsed.resize(static_cast<size_t>(i) + 1);
+    parsed[static_cast<size_t>(i)].assign(in.substr(pos, static_cast<size_t>(len)));
     pos += static_cast<size_t>(len) + 2;
   }
-  *args = std::move(parsed);
+  parsed.resize(static_cast<size_t>(count));
   *consumed = pos;
   return Result::kCommand;
 }

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <chrono>
 #include <deque>
 #include <optional>
@@ -20,6 +21,7 @@ namespace devstate::resp {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
+namespace beast = boost::beast;
 
 namespace {
 
@@ -76,8 +78,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // A command whose reply is not in ready_ yet: one that waits for a commit, or one that
+  // waits for commands ahead of it. A read must see every write the connection sent before
+  // it, so it waits (deferred) until everything ahead is answered; a write is handed on at
+  // once unless something ahead is still deferred (commits keep submission order).
   struct Slot {
-    std::optional<std::vector<std::string>> deferred;  // a read waiting for writes ahead
+    std::optional<std::vector<std::string>> deferred;
     bool write = false;
     bool barrier = false;  // EXEC: nothing after it runs before it is answered
     bool ready = false;
@@ -87,38 +93,41 @@ class Session : public std::enable_shared_from_this<Session> {
 
   const ServerLimits& limits() const { return server_->limits; }
 
+  std::string_view Unparsed() const {
+    return {static_cast<const char*>(in_.data().data()), in_.size()};
+  }
+
   void ReadNext() {
     while (!reading_ && !closing_ && pending_.size() < limits().max_pipeline) {
       size_t used = 0;
-      std::vector<std::string> args;
-      const auto r = parser_.Next(std::string_view(in_).substr(in_pos_), &used, &args);
-      in_pos_ += used;
+      const auto r = parser_.Next(Unparsed(), &used, &args_);
+      in_.consume(used);
       if (r == RequestParser::Result::kError) return Fatal("ERR " + parser_.error());
       if (r == RequestParser::Result::kIncomplete) {
-        // Keep the unparsed tail at the front of the buffer.
-        if (in_pos_ > 0) {
-          in_.erase(0, in_pos_);
-          in_pos_ = 0;
-        }
         if (in_.size() > limits().max_query_buffer) {
           spdlog::warn("resp: closing client {} ({}): query buffer over {} bytes", client_->id, client_->addr,
                        limits().max_query_buffer);
           return Close();
         }
+        WriteNext();  // everything parsed so far is answered or pending: send what is ready
         return ReadMore();
       }
-      OnCommand(std::move(args));
+      OnCommand();
+      if (ready_.size() > limits().max_output_buffer) {
+        spdlog::warn("resp: closing client {} ({}): {} reply bytes over the output buffer limit", client_->id,
+                     client_->addr, ready_.size());
+        return Close();
+      }
     }
+    WriteNext();
   }
 
   void ReadMore() {
     reading_ = true;
     socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
       if (!ec) {
-        const size_t old = self->in_.size();
-        self->in_.resize(old + kReadSize);
-        const size_t n = self->socket_.read_some(net::buffer(self->in_.data() + old, kReadSize), ec);
-        self->in_.resize(old + n);
+        const size_t n = self->socket_.read_some(self->in_.prepare(kReadSize), ec);
+        self->in_.commit(n);
         if (ec == net::error::would_block) {
           self->reading_ = false;
           return self->ReadMore();
@@ -132,38 +141,54 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  static bool IsWrite(const std::vector<std::string>& args) {
-    const CommandSpec* spec = FindCommand(args[0]);
-    return spec != nullptr && (spec->flags & kWrite);
-  }
-
-  void OnCommand(std::vector<std::string> args) {
+  void OnCommand() {
+    const CommandSpec* spec = FindCommand(args_[0]);
+    const bool exec = spec != nullptr && spec->name == "exec";
+    const bool transactional =
+        client_->in_multi || exec || (spec != nullptr && (spec->name == "multi" || spec->name == "discard"));
+    const bool write = spec != nullptr && (spec->flags & kWrite) && !client_->in_multi;
+    if (pending_.empty() && !transactional) return Run(spec, nullptr);
     auto slot = std::make_shared<Slot>();
-    const bool exec = EqualsNoCase(args[0], "exec");
-    slot->write = IsWrite(args) && !client_->in_multi;  // queued commands reply at once
+    slot->write = write;
     slot->barrier = exec;
     bool blocked = false;
     for (const auto& ahead : pending_) {
       blocked = blocked || ahead->deferred.has_value() || (ahead->barrier && !ahead->ready) ||
-                ((!slot->write || exec) && !ahead->ready);
+                ((!write || exec) && !ahead->ready);
     }
     pending_.push_back(slot);
     if (blocked) {
-      slot->deferred = std::move(args);
+      slot->deferred = std::move(args_);
+      args_.clear();
     } else {
-      Execute(slot, args);
+      Execute(slot, args_);
     }
   }
 
   void Execute(const std::shared_ptr<Slot>& slot, std::vector<std::string>& args) {
-    client_->last_command = Lower(args[0]);
-    server_->service->metrics().resp_commands.fetch_add(1, std::memory_order_relaxed);
     if (Transaction(slot, args)) return;
-    bool deferred = false;
-    Call call{args, *client_, *server_, ReplyWriter(&slot->reply, client_->protocol), {}};
-    call.defer = [&]() -> Responder {
-      deferred = true;
-      return [self = shared_from_this(), slot](std::string reply) {
+    Run(FindCommand(args[0]), slot, &args);
+  }
+
+  // Runs one command. With no slot (nothing ahead of it), an immediate reply goes straight
+  // to ready_; a command that defers its reply gets a slot at that moment.
+  void Run(const CommandSpec* spec, std::shared_ptr<Slot> slot, std::vector<std::string>* args = nullptr) {
+    std::vector<std::string>& argv = args ? *args : args_;
+    client_->last_command.assign(spec ? spec->name : std::string_view("unknown"));
+    server_->service->metrics().resp_commands.fetch_add(1, std::memory_order_relaxed);
+    struct DeferState {
+      Session* session;
+      std::shared_ptr<Slot>* slot;
+      bool deferred = false;
+    } state{this, &slot};
+    Call call{argv, *client_, *server_, ReplyWriter(slot ? &slot->reply : &ready_, client_->protocol), {}};
+    call.defer = [&state]() -> Responder {
+      state.deferred = true;
+      if (!*state.slot) {
+        *state.slot = std::make_shared<Slot>();
+        state.session->pending_.push_back(*state.slot);
+      }
+      return [self = state.session->shared_from_this(), slot = *state.slot](std::string reply) {
         if (tls_running == self.get()) {  // answered inline (a write refused at once)
           slot->reply = std::move(reply);
           slot->ready = true;
@@ -177,14 +202,27 @@ class Session : public std::enable_shared_from_this<Session> {
       };
     };
     tls_running = this;
-    Dispatch(call);
+    Dispatch(call, spec);
     tls_running = nullptr;
+    if (slot && !state.deferred) slot->ready = true;
     if (call.close_after) {
-      slot->close_after = true;
       closing_ = true;
+      if (slot) {
+        slot->close_after = true;
+      } else {
+        close_after_ready_ = true;
+      }
     }
-    if (!deferred) slot->ready = true;
-    if (slot->ready) WriteNext();
+    if (slot && slot->ready) FlushReady();
+  }
+
+  // Moves the replies at the front of the pipeline that are ready into ready_.
+  void FlushReady() {
+    while (!close_after_ready_ && !pending_.empty() && pending_.front()->ready) {
+      ready_ += pending_.front()->reply;
+      if (pending_.front()->close_after) close_after_ready_ = true;
+      pending_.pop_front();
+    }
   }
 
   // MULTI, EXEC, DISCARD and queueing inside a transaction; false for anything else.
@@ -194,7 +232,7 @@ class Session : public std::enable_shared_from_this<Session> {
     ReplyWriter w(&slot->reply, c.protocol);
     auto done = [&] {
       slot->ready = true;
-      WriteNext();
+      FlushReady();
       return true;
     };
     if (name == "multi") {
@@ -303,10 +341,11 @@ class Session : public std::enable_shared_from_this<Session> {
     Continue();
   }
 
-  // A reply arrived: run reads that were waiting for it, then write what is ready.
+  // A reply arrived: run what was waiting for it, then write what is ready.
   void Continue() {
     bool all_ready = true;
-    for (const auto& slot : pending_) {
+    for (size_t i = 0; i < pending_.size(); ++i) {
+      std::shared_ptr<Slot> slot = pending_[i];
       if (slot->deferred) {
         if (!all_ready && (!slot->write || slot->barrier)) break;
         std::vector<std::string> args = std::move(*slot->deferred);
@@ -321,30 +360,20 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void WriteNext() {
-    if (writing_ || closed_ || pending_.empty() || !pending_.front()->ready) return;
-    out_.clear();
-    in_write_ = 0;
-    last_in_write_ = false;
-    for (const auto& slot : pending_) {
-      if (!slot->ready) break;
-      out_ += slot->reply;
-      ++in_write_;
-      if (slot->close_after) {
-        last_in_write_ = true;
-        break;
-      }
-    }
-    if (out_.size() > limits().max_output_buffer) {
+    FlushReady();
+    if (writing_ || closed_ || ready_.empty()) return;
+    if (ready_.size() > limits().max_output_buffer) {
       spdlog::warn("resp: closing client {} ({}): {} reply bytes over the output buffer limit", client_->id,
-                   client_->addr, out_.size());
+                   client_->addr, ready_.size());
       return Close();
     }
+    out_.swap(ready_);
+    ready_.clear();
+    const bool last = close_after_ready_;
     writing_ = true;
-    net::async_write(socket_, net::buffer(out_), [self = shared_from_this()](error_code ec, size_t) {
+    net::async_write(socket_, net::buffer(out_), [self = shared_from_this(), last](error_code ec, size_t) {
       self->writing_ = false;
-      if (ec) return self->Close();
-      for (size_t i = 0; i < self->in_write_; ++i) self->pending_.pop_front();
-      if (self->last_in_write_) return self->Close();
+      if (ec || last) return self->Close();
       self->WriteNext();
       self->ReadNext();
     });
@@ -357,7 +386,7 @@ class Session : public std::enable_shared_from_this<Session> {
     ReplyWriter(&slot->reply, client_->protocol).Error(message);
     slot->ready = true;
     slot->close_after = true;
-    pending_.push_back(std::move(slot));
+    pending_.push_back(std::move(slot));  // after the replies still owed
     WriteNext();
   }
 
@@ -390,12 +419,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<ServerState> server_;
   RequestParser parser_;
   std::shared_ptr<ClientState> client_;
-  std::string in_;     // received bytes; in_pos_ marks what is parsed
-  size_t in_pos_ = 0;
-  std::deque<std::shared_ptr<Slot>> pending_;  // replies in command order
-  std::string out_;
-  size_t in_write_ = 0;
-  bool last_in_write_ = false;
+  beast::flat_buffer in_;          // received, not yet parsed
+  std::vector<std::string> args_;  // the command being parsed (reused: its strings keep capacity)
+  std::deque<std::shared_ptr<Slot>> pending_;  // commands not answered in order yet
+  std::string ready_;              // replies ready to send, in order
+  std::string out_;                // the write in flight
+  bool close_after_ready_ = false;  // ready_ ends with a reply after which we close (QUIT, errors)
   bool reading_ = false;
   bool writing_ = false;
   bool closing_ = false;  // no more commands will be read
