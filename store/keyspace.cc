@@ -24,8 +24,8 @@ RecordPtr Keyspace::Get(std::string_view key) const {
   const uint64_t hash = Hash(key);
   const Shard& shard = shards_[ShardOf(hash)];
   std::shared_lock lock(shard.mu);
-  auto it = shard.map.find(Probe{hash, key});
-  return it == shard.map.end() ? nullptr : it->second;
+  auto it = shard.index.find(key);
+  return it == shard.index.end() ? nullptr : it->second->second;
 }
 
 void Keyspace::Put(std::string_view key, RecordPtr record) {
@@ -34,13 +34,14 @@ void Keyspace::Put(std::string_view key, RecordPtr record) {
   RecordPtr old;  // released outside the lock
   {
     std::unique_lock lock(shard.mu);
-    auto it = shard.map.find(Probe{hash, key});
-    if (it != shard.map.end()) {
-      old = std::move(it->second);
-      it->second = std::move(record);
+    auto it = shard.index.find(key);
+    if (it != shard.index.end()) {
+      old = std::move(it->second->second);
+      it->second->second = std::move(record);
       return;
     }
-    shard.map.emplace(Position{hash, std::string(key)}, std::move(record));
+    auto node = shard.map.emplace(Position{hash, std::string(key)}, std::move(record)).first;
+    shard.index.emplace(std::string_view(node->first.key), node);
   }
   size_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -51,10 +52,12 @@ bool Keyspace::Erase(std::string_view key) {
   RecordPtr old;
   {
     std::unique_lock lock(shard.mu);
-    auto it = shard.map.find(Probe{hash, key});
-    if (it == shard.map.end()) return false;
-    old = std::move(it->second);
-    shard.map.erase(it);
+    auto it = shard.index.find(key);
+    if (it == shard.index.end()) return false;
+    const OrderedMap::iterator node = it->second;
+    old = std::move(node->second);
+    shard.index.erase(it);  // before the node its key views goes away
+    shard.map.erase(node);
   }
   size_.fetch_sub(1, std::memory_order_relaxed);
   return true;

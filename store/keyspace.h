@@ -21,6 +21,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "store/record.h"
 #include "store/rw_lock.h"
@@ -71,9 +72,13 @@ class Keyspace {
       return std::string_view(a.key) < std::string_view(b.key);
     }
   };
+  using OrderedMap = std::map<Position, RecordPtr, Less>;
   struct Shard {
     mutable RwLock mu;
-    std::map<Position, RecordPtr, Less> map;  // guarded by mu
+    OrderedMap map;  // guarded by mu; the (hash, key) order that scans and cursors walk
+    // guarded by mu; point lookups in O(1) instead of a tree walk. Keys view the map's own
+    // keys (map nodes never move), so a key is stored once.
+    std::unordered_map<std::string_view, OrderedMap::iterator> index;
   };
 
   static size_t ShardOf(uint64_t hash) { return hash >> (64 - kShardBits); }

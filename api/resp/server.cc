@@ -194,11 +194,7 @@ class Session : public std::enable_shared_from_this<Session> {
           slot->ready = true;
           return;
         }
-        net::post(self->socket_.get_executor(), [self, slot, reply = std::move(reply)]() mutable {
-          slot->reply = std::move(reply);
-          slot->ready = true;
-          self->Continue();
-        });
+        self->Complete(slot, std::move(reply));
       };
     };
     tls_running = this;
@@ -214,6 +210,30 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }
     if (slot && slot->ready) FlushReady();
+  }
+
+  // From the committer thread: hands a reply to the session. Replies of one commit group
+  // (often many per connection when it pipelines writes) share one post to the session.
+  void Complete(const std::shared_ptr<Slot>& slot, std::string reply) {
+    {
+      std::lock_guard lock(completed_mu_);
+      completed_.emplace_back(slot, std::move(reply));
+      if (completion_posted_) return;
+      completion_posted_ = true;
+    }
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
+      std::vector<std::pair<std::shared_ptr<Slot>, std::string>> done;
+      {
+        std::lock_guard lock(self->completed_mu_);
+        done.swap(self->completed_);
+        self->completion_posted_ = false;
+      }
+      for (auto& [slot, reply] : done) {
+        slot->reply = std::move(reply);
+        slot->ready = true;
+      }
+      self->Continue();
+    });
   }
 
   // Moves the replies at the front of the pipeline that are ready into ready_.
@@ -425,6 +445,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string ready_;              // replies ready to send, in order
   std::string out_;                // the write in flight
   bool close_after_ready_ = false;  // ready_ ends with a reply after which we close (QUIT, errors)
+  std::mutex completed_mu_;  // guards the two below, filled by the committer thread
+  std::vector<std::pair<std::shared_ptr<Slot>, std::string>> completed_;
+  bool completion_posted_ = false;
   bool reading_ = false;
   bool writing_ = false;
   bool closing_ = false;  // no more commands will be read
