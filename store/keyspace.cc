@@ -21,11 +21,10 @@ uint64_t Keyspace::Hash(std::string_view key) {
 }
 
 RecordPtr Keyspace::Get(std::string_view key) const {
-  const uint64_t hash = Hash(key);
-  const Shard& shard = shards_[ShardOf(hash)];
+  const Shard& shard = shards_[ShardOf(Hash(key))];
   std::shared_lock lock(shard.mu);
-  auto it = shard.index.find(key);
-  return it == shard.index.end() ? nullptr : it->second->second;
+  auto it = shard.table.find(key);
+  return it == shard.table.end() ? nullptr : it->second;
 }
 
 void Keyspace::Put(std::string_view key, RecordPtr record) {
@@ -34,14 +33,14 @@ void Keyspace::Put(std::string_view key, RecordPtr record) {
   RecordPtr old;  // released outside the lock
   {
     std::unique_lock lock(shard.mu);
-    auto it = shard.index.find(key);
-    if (it != shard.index.end()) {
-      old = std::move(it->second->second);
-      it->second->second = std::move(record);
+    auto it = shard.table.find(key);
+    if (it != shard.table.end()) {
+      old = std::move(it->second);
+      it->second = std::move(record);
       return;
     }
-    auto node = shard.map.emplace(Position{hash, std::string(key)}, std::move(record)).first;
-    shard.index.emplace(std::string_view(node->first.key), node);
+    auto node = shard.table.emplace(std::string(key), std::move(record)).first;
+    shard.order.insert(Position{hash, node->first, &node->second});
   }
   size_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -52,12 +51,11 @@ bool Keyspace::Erase(std::string_view key) {
   RecordPtr old;
   {
     std::unique_lock lock(shard.mu);
-    auto it = shard.index.find(key);
-    if (it == shard.index.end()) return false;
-    const OrderedMap::iterator node = it->second;
-    old = std::move(node->second);
-    shard.index.erase(it);  // before the node its key views goes away
-    shard.map.erase(node);
+    auto it = shard.table.find(key);
+    if (it == shard.table.end()) return false;
+    old = std::move(it->second);
+    shard.order.erase(shard.order.find(Probe{hash, key}));  // before the key it views goes away
+    shard.table.erase(it);
   }
   size_.fetch_sub(1, std::memory_order_relaxed);
   return true;
@@ -74,15 +72,15 @@ uint64_t Keyspace::Scan(uint64_t cursor, size_t count, const ScanFn& fn) const {
     bool stopped = false;
     {
       std::shared_lock lock(shard.mu);
-      auto it = shard.map.lower_bound(Probe{cursor, std::string_view()});
-      for (; it != shard.map.end(); ++it) {
+      auto it = shard.order.lower_bound(Probe{cursor, std::string_view()});
+      for (; it != shard.order.end(); ++it) {
         // Never split the keys of one hash between two calls: the cursor names a hash.
-        if (visited + batch.size() >= count && it->first.hash != last_hash) {
+        if (visited + batch.size() >= count && it->hash != last_hash) {
           stopped = true;
           break;
         }
-        last_hash = it->first.hash;
-        batch.emplace_back(it->first.key, it->second);
+        last_hash = it->hash;
+        batch.emplace_back(std::string(it->key), *it->record);
       }
     }
     // Visit outside the lock, so a slow visitor never blocks the committer.

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -56,9 +57,12 @@ class Keyspace {
   static uint64_t Hash(std::string_view key);
 
  private:
+  // A key's place in scan order, viewing the key and the record slot owned by the shard's
+  // hash table (unordered_map nodes never move, so the views stay valid until erased).
   struct Position {
     uint64_t hash;
-    std::string key;
+    std::string_view key;
+    const RecordPtr* record;
   };
   struct Probe {
     uint64_t hash;
@@ -69,16 +73,19 @@ class Keyspace {
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const {
       if (a.hash != b.hash) return a.hash < b.hash;
-      return std::string_view(a.key) < std::string_view(b.key);
+      return a.key < b.key;
     }
   };
-  using OrderedMap = std::map<Position, RecordPtr, Less>;
+  struct KeyHash {
+    using is_transparent = void;  // find(string_view) without building a std::string
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
   struct Shard {
     mutable RwLock mu;
-    OrderedMap map;  // guarded by mu; the (hash, key) order that scans and cursors walk
-    // guarded by mu; point lookups in O(1) instead of a tree walk. Keys view the map's own
-    // keys (map nodes never move), so a key is stored once.
-    std::unordered_map<std::string_view, OrderedMap::iterator> index;
+    // guarded by mu: owns keys and records; point reads and writes in O(1).
+    std::unordered_map<std::string, RecordPtr, KeyHash, std::equal_to<>> table;
+    // guarded by mu: the same keys in (hash, key) order, which scans and cursors walk.
+    std::set<Position, Less> order;
   };
 
   static size_t ShardOf(uint64_t hash) { return hash >> (64 - kShardBits); }
