@@ -22,10 +22,7 @@ RecordPtr Live(Call& call, std::string_view key) {
 // Submits `mutations`; when committed, `answer(writer)` writes the reply.
 template <typename Answer>
 void Commit(Call& call, std::vector<Mutation> mutations, Answer answer) {
-  Responder respond = call.defer();
-  const int protocol = call.protocol();
-  call.service().Write(std::move(mutations), [respond = std::move(respond), protocol,
-                                              answer = std::move(answer)](const Status& s, uint64_t) {
+  auto finish = [respond = call.defer(), protocol = call.protocol(), answer = std::move(answer)](const Status& s) {
     std::string out;
     ReplyWriter w(&out, protocol);
     if (!s.ok()) {
@@ -34,7 +31,14 @@ void Commit(Call& call, std::vector<Mutation> mutations, Answer answer) {
       answer(w);
     }
     respond(std::move(out));
-  });
+  };
+  if (call.batch != nullptr) {
+    for (Mutation& m : mutations) call.batch->mutations.push_back(std::move(m));
+    call.batch->finishers.push_back(std::move(finish));
+    return;
+  }
+  call.service().Write(std::move(mutations),
+                       [finish = std::move(finish)](const Status& s, uint64_t) { finish(s); });
 }
 
 RecordPtr StringRecord(std::string value, int64_t expire_at_ms) {
@@ -159,14 +163,15 @@ void CmdSet(Call& call) {
     RecordPtr old;
   };
   auto outcome = std::make_shared<Outcome>();
-  Mutation m{call.args[1], [value = std::move(call.args[2]), nx, xx, keepttl, expire_at, outcome,
-                            now](const RecordPtr& current) {
-               outcome->old = current;
+  // The pipeline calls apply exactly once, so the value can move into the record.
+  Mutation m{call.args[1], [value = std::move(call.args[2]), nx, xx, keepttl, expire_at, outcome, now,
+                            get](const RecordPtr& current) mutable {
+               if (get) outcome->old = current;
                if ((nx && current) || (xx && !current)) return Change::None();
                outcome->set = true;
                const int64_t at = keepttl && current ? current->expire_at_ms : expire_at;
                if (at != 0 && at <= now) return current ? Change::Delete() : Change::None();
-               return Change::Put(StringRecord(value, at));
+               return Change::Put(StringRecord(std::move(value), at));
              }};
   Commit(call, {std::move(m)}, [outcome, get](ReplyWriter& w) {
     if (get) {
@@ -185,10 +190,10 @@ void CmdSet(Call& call) {
 
 void CmdSetnx(Call& call) {
   auto set = std::make_shared<bool>(false);
-  Mutation m{call.args[1], [value = std::move(call.args[2]), set](const RecordPtr& current) {
+  Mutation m{call.args[1], [value = std::move(call.args[2]), set](const RecordPtr& current) mutable {
                if (current) return Change::None();
                *set = true;
-               return Change::Put(StringRecord(value, 0));
+               return Change::Put(StringRecord(std::move(value), 0));
              }};
   Commit(call, {std::move(m)}, [set](ReplyWriter& w) { w.Integer(*set ? 1 : 0); });
 }

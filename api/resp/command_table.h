@@ -83,6 +83,15 @@ struct ServerState {
 
 using Responder = std::function<void(std::string reply)>;
 
+// The writes of a connection's pipelined commands, gathered while one read's worth of
+// commands is parsed and then committed as ONE store write (atomic, one pipeline request)
+// instead of one request per command. Each command still gets its own reply.
+struct PendingWrites {
+  std::vector<Mutation> mutations;
+  std::vector<std::function<void(const Status&)>> finishers;  // one per command, in order
+  bool empty() const { return finishers.empty(); }
+};
+
 struct Call {
   std::vector<std::string>& args;
   ClientState& client;
@@ -90,6 +99,7 @@ struct Call {
   ReplyWriter reply;                 // an immediate reply goes here
   std::function<Responder()> defer;  // or take this, and answer later
   bool close_after = false;          // QUIT: close once this reply is written
+  PendingWrites* batch = nullptr;    // if set, writes join it instead of committing alone
   DeviceService& service() { return *server.service; }
   int protocol() const { return client.protocol; }
 };

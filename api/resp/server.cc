@@ -182,6 +182,7 @@ class Session : public std::enable_shared_from_this<Session> {
       bool deferred = false;
     } state{this, &slot};
     Call call{argv, *client_, *server_, ReplyWriter(slot ? &slot->reply : &ready_, client_->protocol), {}};
+    call.batch = &writes_;
     call.defer = [&state]() -> Responder {
       state.deferred = true;
       if (!*state.slot) {
@@ -379,7 +380,19 @@ class Session : public std::enable_shared_from_this<Session> {
     ReadNext();
   }
 
+  // Commits the writes gathered from the commands parsed so far, as one store write.
+  void SubmitWrites() {
+    if (writes_.empty()) return;
+    PendingWrites batch = std::move(writes_);
+    writes_ = PendingWrites();
+    server_->service->Write(std::move(batch.mutations),
+                            [finishers = std::move(batch.finishers)](const Status& s, uint64_t) {
+                              for (const auto& finish : finishers) finish(s);
+                            });
+  }
+
   void WriteNext() {
+    SubmitWrites();
     FlushReady();
     if (writing_ || closed_ || ready_.empty()) return;
     if (ready_.size() > limits().max_output_buffer) {
@@ -424,6 +437,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Close() {
     closing_ = true;
+    SubmitWrites();  // commands already accepted still run, as in Redis
     if (closed_) return;
     closed_ = true;
     error_code ignored;
@@ -448,6 +462,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::mutex completed_mu_;  // guards the two below, filled by the committer thread
   std::vector<std::pair<std::shared_ptr<Slot>, std::string>> completed_;
   bool completion_posted_ = false;
+  PendingWrites writes_;  // writes of the commands parsed in this pass, not yet submitted
   bool reading_ = false;
   bool writing_ = false;
   bool closing_ = false;  // no more commands will be read
