@@ -158,6 +158,14 @@ void CmdSet(Call& call) {
       return call.reply.Error(kSyntax);
     }
   }
+  if (!nx && !xx && !get && !keepttl) {
+    // The common SET: the record is built here and simply replaces whatever is there.
+    if (have_expire && expire_at <= now) {
+      return Commit(call, {Mutation::Delete(std::move(call.args[1]))}, [](ReplyWriter& w) { w.Ok(); });
+    }
+    return Commit(call, {Mutation::Put(std::move(call.args[1]), StringRecord(std::move(call.args[2]), expire_at))},
+                  [](ReplyWriter& w) { w.Ok(); });
+  }
   struct Outcome {
     bool set = false;
     RecordPtr old;
