@@ -73,6 +73,17 @@ class MqttNoLossTest(unittest.TestCase):
                 missing = [s for s in range(1, EVENTS_PER_DEVICE + 1) if f"e{s}" not in d]
                 self.assertEqual(missing, [], f"device nl-{i} lost events")
             self.assertEqual(ds.get_json("/deadletters")[1]["total"], 0)
+        except BaseException:
+            # Say what happened before the evidence is deleted.
+            for name, path in (("devstate", ds.log_path), ("mosquitto", os.path.join(broker.dir, "log"))):
+                try:
+                    with open(path, errors="replace") as f:
+                        print(f"--- {name} log (tail) ---\n" + "".join(f.readlines()[-40:]), file=sys.stderr)
+                except OSError:
+                    pass
+            short = {f"nl-{i}": (ds.device(f"nl-{i}") or {}).get("seq") for i in range(DEVICES)}
+            print("--- device seqs ---", short, file=sys.stderr)
+            raise
         finally:
             pub.loop_stop()
             pub.disconnect()
