@@ -81,8 +81,11 @@ class MqttNoLossTest(unittest.TestCase):
                         print(f"--- {name} log (tail) ---\n" + "".join(f.readlines()[-40:]), file=sys.stderr)
                 except OSError:
                     pass
-            short = {f"nl-{i}": (ds.device(f"nl-{i}") or {}).get("seq") for i in range(DEVICES)}
-            print("--- device seqs ---", short, file=sys.stderr)
+            try:
+                seqs = {f"nl-{i}": (ds.device(f"nl-{i}") or {}).get("seq") for i in range(DEVICES)}
+                print("--- device seqs ---", seqs, file=sys.stderr)
+            except OSError as e:
+                print(f"--- devstate unreachable: {e}", file=sys.stderr)
             raise
         finally:
             pub.loop_stop()
