@@ -49,6 +49,7 @@ class DeviceService {
   // See Keyspace::Scan; records may be expired (check Record::ExpiredAt).
   virtual uint64_t Scan(uint64_t cursor, size_t count, const Keyspace::ScanFn& fn) const = 0;
   virtual uint64_t JournalPosition() const = 0;
+  virtual uint64_t ExpiredKeys() const = 0;  // removed by active expiry since start
 
   // Counters the protocol servers update, and the whole set in Prometheus text format.
   virtual Metrics& metrics() = 0;

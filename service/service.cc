@@ -48,12 +48,15 @@ EventLimits Service::event_limits() const {
 }
 
 void Service::Start() {
+  sweeper_ = std::make_unique<ExpirySweeper>(store_.get(), std::chrono::milliseconds(100), 1000);
+  sweeper_->Start();
   if (mqtt_) mqtt_->Start();
 }
 
 bool Service::Stop() {
   stopped_ = true;
   const bool clean = mqtt_ ? mqtt_->Stop() : true;
+  if (sweeper_) sweeper_->Stop();
   store_->Close();
   return clean;
 }
@@ -97,6 +100,8 @@ std::string Service::MetricsText() const {
                store_->WriteStatus().ok() ? 1 : 0, &out);
   RenderMetric("devstate_keyspace_keys", "gauge", "Keys in memory (expired keys not yet removed included).",
                static_cast<double>(store_->keyspace().Size()), &out);
+  RenderMetric("devstate_expired_keys_total", "counter", "Expired keys removed by the sweeper.",
+               static_cast<double>(ExpiredKeys()), &out);
   RenderMetric("devstate_journal_position", "gauge", "RocksDB sequence number of the last commit group.",
                static_cast<double>(store_->LastSequence()), &out);
   const PipelineStats stats = store_->stats();

@@ -10,6 +10,7 @@
 
 #include "service/config.h"
 #include "service/dead_letters.h"
+#include "service/expiry_sweeper.h"
 #include "service/device_service.h"
 #include "service/ingest.h"
 #include "service/mqtt_ingest.h"
@@ -49,6 +50,7 @@ class Service final : public DeviceService {
   Store& store() { return *store_; }
   const IngestCounters& counters() const { return ingest_->counters(); }
   EventLimits event_limits() const;
+  uint64_t ExpiredKeys() const override { return sweeper_ ? sweeper_->expired() : 0; }
 
  private:
   explicit Service(const Config& config) : config_(config) {}
@@ -59,6 +61,7 @@ class Service final : public DeviceService {
   std::unique_ptr<DeadLetterLog> dead_letters_;
   std::unique_ptr<devstate::Ingest> ingest_;
   std::unique_ptr<MqttIngest> mqtt_;
+  std::unique_ptr<ExpirySweeper> sweeper_;
   bool stopped_ = false;
 };
 

@@ -146,9 +146,9 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
     section("Stats");
     out += fmt::format(
         "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\n"
-        "keyspace_hits:{}\r\nkeyspace_misses:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\n",
+        "keyspace_hits:{}\r\nkeyspace_misses:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\n",
         s.total_connections.load(), s.total_commands.load(), s.rejected_connections.load(),
-        s.keyspace_hits.load(), s.keyspace_misses.load());
+        s.keyspace_hits.load(), s.keyspace_misses.load(), call.service().ExpiredKeys());
   }
   if (want("replication", true)) {
     section("Replication");

@@ -115,6 +115,18 @@ class RespTest(unittest.TestCase):
         r.set("ttl:d", "w", keepttl=True)
         self.assertGreater(r.ttl("ttl:d"), 90)
 
+    def test_untouched_expired_keys_are_removed(self):
+        before = self.r.dbsize()
+        expired_before = self.r.info("stats")["expired_keys"]
+        with self.r.pipeline(transaction=False) as p:
+            for i in range(200):
+                p.set(f"gone:{i}", "v", px=100)
+            p.execute()
+        self.assertGreaterEqual(self.r.dbsize(), before + 200)
+        # Never read again: active expiry removes them (durably, through the pipeline).
+        wait_until(lambda: self.r.dbsize() <= before, 10, "expired keys to be swept")
+        self.assertGreaterEqual(self.r.info("stats")["expired_keys"], expired_before + 200)
+
     def test_keys_scan_dbsize(self):
         for i in range(300):
             self.r.set(f"scan:{i}", i)
