@@ -2,6 +2,10 @@
 //
 //   devstate-loadgen http-ingest --port 8080 --connections 64 --seconds 10 [--batch 100]
 //   devstate-loadgen http-get    --port 8080 --connections 64 --seconds 10
+//   devstate-loadgen resp-get    --port 6379 --connections 50 --pipeline 16 --keys 1000000
+//   devstate-loadgen resp-set    --port 6379 --connections 50 --pipeline 1 --value-bytes 100
+//
+// The RESP scenarios work against redis-server too, so comparisons use the same driver.
 //
 // Prints one Markdown table row per run: requests/s, events/s, errors and latency
 // percentiles (us) from a log-bucketed histogram; --json FILE writes the same as JSON.
@@ -12,11 +16,13 @@
 #include <fstream>
 
 #include "loadgen/http_load.h"
+#include "loadgen/resp_load.h"
 
 namespace {
 
 using devstate::loadgen::HttpLoadOptions;
 using devstate::loadgen::LoadResult;
+using devstate::loadgen::RespLoadOptions;
 
 void Report(const std::string& name, const LoadResult& r, const std::string& json_path) {
   auto us = [&](double q) { return r.latency_ns.Percentile(q) / 1000.0; };
@@ -57,8 +63,37 @@ int main(int argc, char** argv) {
       sub->add_option("--batch", options.batch, "events per request (>1: POST /events NDJSON)");
     }
   }
+  RespLoadOptions resp;
+  for (const char* name : {"resp-get", "resp-set"}) {
+    CLI::App* sub = app.add_subcommand(name, std::string(name) == "resp-get" ? "GET random keys" : "SET random keys");
+    sub->add_option("--host", resp.host, "server address");
+    sub->add_option("--port", resp.port, "server port")->required();
+    sub->add_option("--connections,-c", resp.connections, "connections");
+    sub->add_option("--threads,-t", resp.threads, "client threads");
+    sub->add_option("--seconds,-d", resp.seconds, "length of the run");
+    sub->add_option("--pipeline,-P", resp.pipeline, "commands in flight per connection");
+    sub->add_option("--keys,-r", resp.keys, "keys drawn at random from key:0..N-1");
+    sub->add_option("--value-bytes", resp.value_bytes, "SET value size");
+    sub->add_option("--json", json_path, "also write the result as JSON to this file");
+    sub->add_flag("--header", header, "print the table header first");
+  }
   CLI11_PARSE(app, argc, argv);
   const std::string scenario = app.get_subcommands()[0]->get_name();
+  if (scenario.rfind("resp-", 0) == 0) {
+    resp.scenario = scenario == "resp-get" ? RespLoadOptions::Scenario::kGet : RespLoadOptions::Scenario::kSet;
+    std::string error;
+    LoadResult result = devstate::loadgen::RunRespLoad(resp, &error);
+    if (!error.empty()) {
+      std::fprintf(stderr, "devstate-loadgen: %s\n", error.c_str());
+      return 2;
+    }
+    if (header) {
+      fmt::print("| run | requests/s | events/s | errors | p50 us | p90 us | p99 us | p99.9 us | max us |\n");
+      fmt::print("|---|---|---|---|---|---|---|---|---|\n");
+    }
+    Report(fmt::format("{} -c {} -P {}", scenario, resp.connections, resp.pipeline), result, json_path);
+    return result.errors > 0 || result.requests == 0 ? 1 : 0;
+  }
   options.scenario = scenario == "http-get" ? HttpLoadOptions::Scenario::kGet
                                             : HttpLoadOptions::Scenario::kIngest;
   std::string error;

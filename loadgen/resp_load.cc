@@ -1,0 +1,159 @@
+#include "loadgen/resp_load.h"
+
+#include <fmt/format.h>
+
+#include <utility>  // before asio: boost 1.74's awaitable.hpp needs std::exchange
+#include <boost/asio.hpp>
+#include <chrono>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace devstate::loadgen {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(net::io_context& ioc, const RespLoadOptions& options, int id, Clock::time_point end,
+             LoadResult* result)
+      : socket_(ioc), options_(options), end_(end), result_(result), rng_(static_cast<uint64_t>(id) * 7919 + 1),
+        value_(options.value_bytes, 'v') {}
+
+  void Start(const tcp::endpoint& endpoint) {
+    socket_.async_connect(endpoint, [self = shared_from_this()](boost::system::error_code ec) {
+      if (ec) {
+        ++self->result_->errors;
+        return;
+      }
+      self->socket_.set_option(tcp::no_delay(true));
+      self->Send();
+    });
+  }
+
+ private:
+  void Send() {
+    if (Clock::now() >= end_) return;
+    out_.clear();
+    for (int i = 0; i < options_.pipeline; ++i) {
+      const std::string key = fmt::format("key:{:012}", rng_() % options_.keys);
+      if (options_.scenario == RespLoadOptions::Scenario::kGet) {
+        fmt::format_to(std::back_inserter(out_), "*2\r\n$3\r\nGET\r\n${}\r\n{}\r\n", key.size(), key);
+      } else {
+        fmt::format_to(std::back_inserter(out_), "*3\r\n$3\r\nSET\r\n${}\r\n{}\r\n${}\r\n{}\r\n", key.size(), key,
+                       value_.size(), value_);
+      }
+    }
+    awaiting_ = options_.pipeline;
+    sent_ = Clock::now();
+    net::async_write(socket_, net::buffer(out_), [self = shared_from_this()](boost::system::error_code ec, size_t) {
+      if (ec) return self->Fail();
+      self->Read();
+    });
+  }
+
+  void Read() {
+    // Take every complete reply already buffered, then read more.
+    while (awaiting_ > 0) {
+      const size_t n = ReplyLength();
+      if (n == 0) break;
+      if (in_[0] == '-') {
+        ++result_->errors;
+      } else {
+        ++result_->requests;
+        ++result_->events;
+        result_->latency_ns.Record(static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - sent_).count()));
+      }
+      in_.erase(0, n);
+      --awaiting_;
+    }
+    if (awaiting_ == 0) return Send();
+    const size_t old = in_.size();
+    in_.resize(old + 16384);
+    socket_.async_read_some(net::buffer(in_.data() + old, 16384),
+                            [self = shared_from_this(), old](boost::system::error_code ec, size_t n) {
+                              self->in_.resize(old + n);
+                              if (ec) return self->Fail();
+                              self->Read();
+                            });
+  }
+
+  // Bytes of the first complete reply in in_ (simple, integer, error, bulk or nil), 0 if
+  // incomplete. Replies to GET and SET are never arrays.
+  size_t ReplyLength() const {
+    const size_t crlf = in_.find("\r\n");
+    if (crlf == std::string::npos) return 0;
+    if (in_[0] != '$') return crlf + 2;
+    const long len = std::strtol(in_.c_str() + 1, nullptr, 10);
+    if (len < 0) return crlf + 2;
+    const size_t total = crlf + 2 + static_cast<size_t>(len) + 2;
+    return in_.size() >= total ? total : 0;
+  }
+
+  void Fail() {
+    if (Clock::now() < end_) ++result_->errors;
+  }
+
+  tcp::socket socket_;
+  const RespLoadOptions& options_;
+  const Clock::time_point end_;
+  LoadResult* result_;
+  std::mt19937_64 rng_;
+  const std::string value_;
+  std::string out_, in_;
+  int awaiting_ = 0;
+  Clock::time_point sent_;
+};
+
+}  // namespace
+
+LoadResult RunRespLoad(const RespLoadOptions& options, std::string* error) {
+  boost::system::error_code ec;
+  const auto address = net::ip::make_address(options.host, ec);
+  if (ec) {
+    *error = fmt::format("bad host '{}': {}", options.host, ec.message());
+    return {};
+  }
+  const tcp::endpoint endpoint(address, options.port);
+  {
+    net::io_context probe;
+    tcp::socket s(probe);
+    s.connect(endpoint, ec);
+    if (ec) {
+      *error = fmt::format("cannot connect to {}:{}: {}", options.host, options.port, ec.message());
+      return {};
+    }
+  }
+  const int threads = std::max(1, options.threads);
+  std::vector<LoadResult> results(threads);
+  std::vector<std::thread> workers;
+  const auto start = Clock::now();
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.seconds));
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      net::io_context ioc(1);
+      for (int c = t; c < options.connections; c += threads) {
+        std::make_shared<Connection>(ioc, options, c, end, &results[t])->Start(endpoint);
+      }
+      ioc.run();
+    });
+  }
+  for (auto& w : workers) w.join();
+  LoadResult total;
+  total.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (const LoadResult& r : results) {
+    total.requests += r.requests;
+    total.events += r.events;
+    total.errors += r.errors;
+    total.latency_ns.Merge(r.latency_ns);
+  }
+  return total;
+}
+
+}  // namespace devstate::loadgen

@@ -1,0 +1,28 @@
+// RESP load: closed-loop Redis-protocol clients (Boost.Asio) for devstate and for
+// redis-server alike, so both are measured by the same driver. Each connection keeps
+// `pipeline` commands in flight: it sends a batch, reads that many replies, records each
+// command's latency (from the batch's send), and sends the next batch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "loadgen/http_load.h"  // LoadResult
+
+namespace devstate::loadgen {
+
+struct RespLoadOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 6379;
+  enum class Scenario { kGet, kSet } scenario = Scenario::kGet;
+  int connections = 50;
+  int threads = 1;
+  int pipeline = 1;
+  double seconds = 10;
+  uint64_t keys = 1000000;  // keys drawn from key:0 .. key:N-1
+  size_t value_bytes = 100;
+};
+
+LoadResult RunRespLoad(const RespLoadOptions& options, std::string* error);
+
+}  // namespace devstate::loadgen
