@@ -6,12 +6,9 @@
 namespace devstate {
 
 uint64_t Keyspace::Hash(std::string_view key) {
-  // FNV-1a, then a murmur-style finaliser so the top bits (the shard) are well mixed.
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : key) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
+  // The standard library's string hash (8 bytes a step), then a murmur-style finaliser so
+  // the top bits (the shard) and the low bits (the bucket) are both well mixed.
+  uint64_t h = std::hash<std::string_view>{}(key);
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdull;
   h ^= h >> 33;
@@ -21,9 +18,10 @@ uint64_t Keyspace::Hash(std::string_view key) {
 }
 
 RecordPtr Keyspace::Get(std::string_view key) const {
-  const Shard& shard = shards_[ShardOf(Hash(key))];
+  const uint64_t hash = Hash(key);
+  const Shard& shard = shards_[ShardOf(hash)];
   std::shared_lock lock(shard.mu);
-  auto it = shard.table.find(key);
+  auto it = shard.table.find(Probe{hash, key});
   return it == shard.table.end() ? nullptr : it->second;
 }
 
@@ -33,14 +31,14 @@ void Keyspace::Put(std::string_view key, RecordPtr record) {
   RecordPtr old;  // released outside the lock
   {
     std::unique_lock lock(shard.mu);
-    auto it = shard.table.find(key);
+    auto it = shard.table.find(Probe{hash, key});
     if (it != shard.table.end()) {
       old = std::move(it->second);
       it->second = std::move(record);
       return;
     }
-    auto node = shard.table.emplace(std::string(key), std::move(record)).first;
-    shard.order.insert(Position{hash, node->first, &node->second});
+    auto node = shard.table.emplace(StoredKey{hash, std::string(key)}, std::move(record)).first;
+    shard.order.insert(Position{hash, node->first.key, &node->second});
   }
   size_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -51,7 +49,7 @@ bool Keyspace::Erase(std::string_view key) {
   RecordPtr old;
   {
     std::unique_lock lock(shard.mu);
-    auto it = shard.table.find(key);
+    auto it = shard.table.find(Probe{hash, key});
     if (it == shard.table.end()) return false;
     old = std::move(it->second);
     shard.order.erase(shard.order.find(Probe{hash, key}));  // before the key it views goes away

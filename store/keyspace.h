@@ -76,14 +76,27 @@ class Keyspace {
       return a.key < b.key;
     }
   };
+  // The table's key carries its hash, computed once per operation: the shard, the bucket
+  // and every comparison in a bucket use it, and no key is ever hashed twice.
+  struct StoredKey {
+    uint64_t hash;
+    std::string key;
+  };
   struct KeyHash {
-    using is_transparent = void;  // find(string_view) without building a std::string
-    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+    using is_transparent = void;  // find(Probe) without building a std::string
+    size_t operator()(const StoredKey& k) const { return k.hash; }
+    size_t operator()(const Probe& p) const { return p.hash; }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    bool operator()(const StoredKey& a, const StoredKey& b) const { return a.key == b.key; }
+    bool operator()(const StoredKey& a, const Probe& b) const { return a.key == b.key; }
+    bool operator()(const Probe& a, const StoredKey& b) const { return a.key == b.key; }
   };
   struct Shard {
     mutable RwLock mu;
     // guarded by mu: owns keys and records; point reads and writes in O(1).
-    std::unordered_map<std::string, RecordPtr, KeyHash, std::equal_to<>> table;
+    std::unordered_map<StoredKey, RecordPtr, KeyHash, KeyEq> table;
     // guarded by mu: the same keys in (hash, key) order, which scans and cursors walk.
     std::set<Position, Less> order;
   };
