@@ -46,6 +46,7 @@ class DeviceService {
   // as ingest; `done` runs on the committer thread.
   virtual void Write(std::vector<Mutation> mutations, CommitCallback done) = 0;
   virtual size_t KeyCount() const = 0;  // includes expired keys not yet removed
+  virtual size_t KeysWithExpiry() const = 0;
   // See Keyspace::Scan; records may be expired (check Record::ExpiredAt).
   virtual uint64_t Scan(uint64_t cursor, size_t count, const Keyspace::ScanFn& fn) const = 0;
   virtual uint64_t JournalPosition() const = 0;

@@ -40,6 +40,7 @@ class Service final : public DeviceService {
     store_->Write(std::move(mutations), std::move(done));
   }
   size_t KeyCount() const override { return store_->keyspace().Size(); }
+  size_t KeysWithExpiry() const override { return store_->keyspace().WithExpiry(); }
   uint64_t Scan(uint64_t cursor, size_t count, const Keyspace::ScanFn& fn) const override {
     return store_->keyspace().Scan(cursor, count, fn);
   }

@@ -31,14 +31,24 @@ void Keyspace::Put(std::string_view key, RecordPtr record) {
   RecordPtr old;  // released outside the lock
   {
     std::unique_lock lock(shard.mu);
+    const bool expires = record->expire_at_ms != 0;
     auto it = shard.table.find(Probe{hash, key});
     if (it != shard.table.end()) {
       old = std::move(it->second);
       it->second = std::move(record);
+      const bool expired_before = old->expire_at_ms != 0;
+      if (expires != expired_before) {
+        if (expires) {
+          with_expiry_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          with_expiry_.fetch_sub(1, std::memory_order_relaxed);
+        }
+      }
       return;
     }
     auto node = shard.table.emplace(StoredKey{hash, std::string(key)}, std::move(record)).first;
     shard.order.insert(Position{hash, node->first.key, &node->second});
+    if (expires) with_expiry_.fetch_add(1, std::memory_order_relaxed);
   }
   size_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -52,6 +62,7 @@ bool Keyspace::Erase(std::string_view key) {
     auto it = shard.table.find(Probe{hash, key});
     if (it == shard.table.end()) return false;
     old = std::move(it->second);
+    if (old->expire_at_ms != 0) with_expiry_.fetch_sub(1, std::memory_order_relaxed);
     shard.order.erase(shard.order.find(Probe{hash, key}));  // before the key it views goes away
     shard.table.erase(it);
   }

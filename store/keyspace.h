@@ -48,6 +48,8 @@ class Keyspace {
   bool Erase(std::string_view key);
 
   size_t Size() const { return size_.load(std::memory_order_relaxed); }
+  // Keys whose record has an expiry time (INFO keyspace's `expires`).
+  size_t WithExpiry() const { return with_expiry_.load(std::memory_order_relaxed); }
 
   // Visits keys in hash order from `cursor` (0 starts a scan) until at least `count` were
   // visited or the keyspace ends. Returns the cursor of the next call, 0 when done.
@@ -105,6 +107,7 @@ class Keyspace {
 
   std::array<Shard, kShards> shards_;
   std::atomic<size_t> size_{0};
+  std::atomic<size_t> with_expiry_{0};
 };
 
 }  // namespace devstate

@@ -171,7 +171,9 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
   if (want("keyspace", true)) {
     section("Keyspace");
     const size_t keys = call.service().KeyCount();
-    if (keys > 0) out += fmt::format("db0:keys={},expires=0,avg_ttl=0\r\n", keys);
+    if (keys > 0) {
+      out += fmt::format("db0:keys={},expires={},avg_ttl=0\r\n", keys, call.service().KeysWithExpiry());
+    }
   }
   return out;
 }

@@ -55,6 +55,7 @@ class FakeService : public devstate::DeviceService {
   }
   uint64_t JournalPosition() const override { return 0; }
   uint64_t ExpiredKeys() const override { return 0; }
+  size_t KeysWithExpiry() const override { return 0; }
   devstate::Metrics& metrics() override { return metrics_; }
   std::string MetricsText() const override { return ""; }
 

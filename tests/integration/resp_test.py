@@ -145,6 +145,8 @@ class RespTest(unittest.TestCase):
         self.assertIn("used_memory", info)
         self.assertEqual(info["aof_enabled"], 1)
         self.assertEqual(self.r.info("keyspace")["db0"]["keys"], self.r.dbsize())
+        self.r.set("info:ttl", "1", ex=1000)
+        self.assertGreaterEqual(self.r.info("keyspace")["db0"]["expires"], 1)
         self.assertIsInstance(self.r.client_id(), int)
         self.assertTrue(self.r.client_setname("tester"))
         self.assertEqual(self.r.client_getname(), "tester")

@@ -59,6 +59,7 @@ class FakeService : public DeviceService {
   }
   uint64_t JournalPosition() const override { return 0; }
   uint64_t ExpiredKeys() const override { return 0; }
+  size_t KeysWithExpiry() const override { return 0; }
   Metrics& metrics() override { return metrics_; }
   std::string MetricsText() const override { return "devstate_test 1\n"; }
   Metrics metrics_;

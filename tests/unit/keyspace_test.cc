@@ -117,5 +117,26 @@ TEST(KeyspaceTest, ConcurrentReadersSeeWholeValues) {
   EXPECT_GT(reads.load(), 0);
 }
 
+TEST(KeyspaceTest, CountsKeysWithExpiry) {
+  Keyspace ks;
+  auto with = [](int64_t at) {
+    auto r = std::make_shared<Record>();
+    r->expire_at_ms = at;
+    return RecordPtr(r);
+  };
+  ks.Put("a", with(0));
+  ks.Put("b", with(100));
+  ks.Put("c", with(200));
+  EXPECT_EQ(ks.WithExpiry(), 2u);
+  ks.Put("a", with(300));  // gains an expiry
+  ks.Put("b", with(0));    // loses it (PERSIST)
+  ks.Put("c", with(400));  // keeps one
+  EXPECT_EQ(ks.WithExpiry(), 2u);
+  EXPECT_TRUE(ks.Erase("a"));
+  EXPECT_TRUE(ks.Erase("b"));
+  EXPECT_EQ(ks.WithExpiry(), 1u);
+  EXPECT_EQ(ks.Size(), 1u);
+}
+
 }  // namespace
 }  // namespace devstate
