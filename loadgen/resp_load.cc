@@ -2,20 +2,17 @@
 
 #include <fmt/format.h>
 
-#include <utility>  // before asio: boost 1.74's awaitable.hpp needs std::exchange
-#include <boost/asio.hpp>
 #include <chrono>
 #include <memory>
 #include <random>
-#include <thread>
-#include <vector>
+
+#include "loadgen/closed_loop.h"  // brings Asio
 
 namespace devstate::loadgen {
 namespace {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-using Clock = std::chrono::steady_clock;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -113,47 +110,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 }  // namespace
 
 LoadResult RunRespLoad(const RespLoadOptions& options, std::string* error) {
-  boost::system::error_code ec;
-  const auto address = net::ip::make_address(options.host, ec);
-  if (ec) {
-    *error = fmt::format("bad host '{}': {}", options.host, ec.message());
-    return {};
-  }
-  const tcp::endpoint endpoint(address, options.port);
-  {
-    net::io_context probe;
-    tcp::socket s(probe);
-    s.connect(endpoint, ec);
-    if (ec) {
-      *error = fmt::format("cannot connect to {}:{}: {}", options.host, options.port, ec.message());
-      return {};
-    }
-  }
-  const int threads = std::max(1, options.threads);
-  std::vector<LoadResult> results(threads);
-  std::vector<std::thread> workers;
-  const auto start = Clock::now();
-  const auto end =
-      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.seconds));
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      net::io_context ioc(1);
-      for (int c = t; c < options.connections; c += threads) {
-        std::make_shared<Connection>(ioc, options, c, end, &results[t])->Start(endpoint);
-      }
-      ioc.run();
-    });
-  }
-  for (auto& w : workers) w.join();
-  LoadResult total;
-  total.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  for (const LoadResult& r : results) {
-    total.requests += r.requests;
-    total.events += r.events;
-    total.errors += r.errors;
-    total.latency_ns.Merge(r.latency_ns);
-  }
-  return total;
+  return RunClosedLoop<Connection>(options, error);
 }
 
 }  // namespace devstate::loadgen

@@ -1,5 +1,7 @@
 #include "api/http/server.h"
 
+#include "api/listener.h"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -358,18 +360,8 @@ Server::~Server() {
 size_t Server::connections() const { return shared_->connections.load(std::memory_order_relaxed); }
 
 Status Server::Start() {
-  beast::error_code ec;
-  const auto address = net::ip::make_address(shared_->options.bind, ec);
-  if (ec) return Status::InvalidArgument(fmt::format("http.bind '{}': {}", shared_->options.bind, ec.message()));
-  const tcp::endpoint endpoint(address, shared_->options.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::IOError(fmt::format("cannot listen for HTTP on {}:{}: {}", shared_->options.bind,
-                                       shared_->options.port, ec.message()));
-  }
+  Status s = api::Listen(&acceptor_, shared_->options.bind, shared_->options.port, "HTTP", "http");
+  if (!s.ok()) return s;
   port_ = acceptor_.local_endpoint().port();
   Accept();
   for (int i = 0; i < shared_->options.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
@@ -377,11 +369,7 @@ Status Server::Start() {
 }
 
 void Server::Accept() {
-  // With one thread the io_context itself serialises each session; a strand would only
-  // add cost. With more, each session gets its own strand.
-  const net::any_io_executor executor = shared_->options.threads == 1
-                                            ? net::any_io_executor(ioc_.get_executor())
-                                            : net::any_io_executor(net::make_strand(ioc_));
+  const net::any_io_executor executor = api::SessionExecutor(ioc_, shared_->options.threads);
   acceptor_.async_accept(executor, [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {

@@ -1,5 +1,7 @@
 #include "api/resp/server.h"
 
+#include "api/listener.h"
+
 #include <fmt/format.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
@@ -494,18 +496,8 @@ Server::Server(DeviceService* service, ServerOptions options)
 Server::~Server() { Stop(); }
 
 Status Server::Start() {
-  error_code ec;
-  const auto address = net::ip::make_address(options_.bind, ec);
-  if (ec) return Status::InvalidArgument(fmt::format("resp.bind '{}': {}", options_.bind, ec.message()));
-  const tcp::endpoint endpoint(address, options_.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::IOError(
-        fmt::format("cannot listen for RESP on {}:{}: {}", options_.bind, options_.port, ec.message()));
-  }
+  Status s = api::Listen(&acceptor_, options_.bind, options_.port, "RESP", "resp");
+  if (!s.ok()) return s;
   port_ = acceptor_.local_endpoint().port();
   state_->port = port_;
   Accept();
@@ -514,9 +506,7 @@ Status Server::Start() {
 }
 
 void Server::Accept() {
-  const net::any_io_executor executor = options_.threads == 1
-                                            ? net::any_io_executor(ioc_.get_executor())
-                                            : net::any_io_executor(net::make_strand(ioc_));
+  const net::any_io_executor executor = api::SessionExecutor(ioc_, options_.threads);
   acceptor_.async_accept(executor, [this](error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {

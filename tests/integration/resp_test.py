@@ -13,23 +13,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import redis  # noqa: E402  Debian python3-redis
 from redis.cluster import RedisCluster  # noqa: E402
 
-from harness import Devstate, WorkDir, wait_until  # noqa: E402
-
-
-def resp_exchange(port, data, timeout=5.0):
-    """Sends raw bytes; returns everything the server sent until it closed (or timeout)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        chunks = []
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        except socket.timeout:
-            pass
-        return b"".join(chunks)
+from harness import Devstate, WorkDir, raw_exchange as resp_exchange, wait_until  # noqa: E402
 
 
 class RespTest(unittest.TestCase):

@@ -1,0 +1,73 @@
+// RunClosedLoop: the driver every closed-loop scenario shares. Checks the server is
+// reachable, spreads `connections` over `threads` event loops (one io_context each),
+// lets each connection run until the deadline, and merges the per-thread results.
+//
+// `Connection` is constructed as Connection(io_context&, const Options&, int id,
+// Clock::time_point end, LoadResult* result) and started with Start(endpoint); results
+// are per thread, so connections never share one.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <utility>  // before asio: boost 1.74's awaitable.hpp needs std::exchange
+#include <boost/asio.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "loadgen/http_load.h"  // LoadResult
+
+namespace devstate::loadgen {
+
+using Clock = std::chrono::steady_clock;
+
+template <typename Connection, typename Options>
+LoadResult RunClosedLoop(const Options& options, std::string* error) {
+  namespace net = boost::asio;
+  using tcp = net::ip::tcp;
+  boost::system::error_code ec;
+  const auto address = net::ip::make_address(options.host, ec);
+  if (ec) {
+    *error = fmt::format("bad host '{}': {}", options.host, ec.message());
+    return {};
+  }
+  const tcp::endpoint endpoint(address, options.port);
+  {
+    net::io_context probe;
+    tcp::socket s(probe);
+    s.connect(endpoint, ec);
+    if (ec) {
+      *error = fmt::format("cannot connect to {}:{}: {}", options.host, options.port, ec.message());
+      return {};
+    }
+  }
+  const int threads = std::max(1, options.threads);
+  std::vector<LoadResult> results(threads);
+  std::vector<std::thread> workers;
+  const auto start = Clock::now();
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.seconds));
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      net::io_context ioc(1);
+      for (int c = t; c < options.connections; c += threads) {
+        std::make_shared<Connection>(ioc, options, c, end, &results[t])->Start(endpoint);
+      }
+      ioc.run();
+    });
+  }
+  for (auto& w : workers) w.join();
+  LoadResult total;
+  total.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (const LoadResult& r : results) {
+    total.requests += r.requests;
+    total.events += r.events;
+    total.errors += r.errors;
+    total.latency_ns.Merge(r.latency_ns);
+  }
+  return total;
+}
+
+}  // namespace devstate::loadgen
