@@ -32,6 +32,7 @@ struct Config {
   int64_t http_idle_timeout_ms = 60000;
   int64_t http_max_connections = 10000;
   int64_t http_max_pipeline = 16;
+  bool http_tls = false;
   // [resp]
   std::string resp_bind = "127.0.0.1";
   int64_t resp_port = 6379;
@@ -39,6 +40,16 @@ struct Config {
   int64_t resp_max_clients = 10000;
   int64_t resp_idle_timeout_s = 0;
   int64_t resp_max_pipeline = 1024;
+  bool resp_tls = false;
+  // [tls]
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  std::string tls_verify_clients = "no";
+  // [acl]
+  std::string acl_file;
+  std::string acl_tokens_file;
+  int64_t acl_auth_failure_delay_ms = 200;
   // [mqtt]
   std::string mqtt_broker = "tcp://127.0.0.1:1883";
   std::string mqtt_topic = "devices/+/state";
@@ -47,6 +58,12 @@ struct Config {
   int64_t mqtt_keepalive_s = 30;
   int64_t mqtt_reconnect_min_ms = 100;
   int64_t mqtt_reconnect_max_ms = 5000;
+  std::string mqtt_username;
+  std::string mqtt_password;
+  std::string mqtt_password_file;
+  std::string mqtt_ca;
+  std::string mqtt_cert;
+  std::string mqtt_key;
   // [limits]
   int64_t limits_max_event_bytes = 64 << 10;
   int64_t limits_max_batch_events = 10000;

@@ -9,9 +9,11 @@
 #include <cstdlib>
 #include <memory>
 
+#include "api/acl.h"
 #include "api/http/handler.h"
 #include "api/http/server.h"
 #include "api/resp/server.h"
+#include "api/tls.h"
 #include "service/config.h"
 #include "service/service.h"
 #include "service/version.h"
@@ -62,7 +64,23 @@ int main(int argc, char** argv) {
   spdlog::info("devstate {}: store '{}' holds {} keys at journal position {}", devstate::kVersion,
                config.store_dir, service->store().keyspace().Size(), service->store().LastSequence());
 
+  devstate::acl::Acl acl;
+  s = acl.Load(config.acl_file, config.acl_tokens_file);
+  if (!s.ok()) return Fail(s.message());
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  if (config.http_tls || config.resp_tls) {
+    devstate::api::TlsOptions tls_options;
+    tls_options.cert = config.tls_cert;
+    tls_options.key = config.tls_key;
+    tls_options.ca = config.tls_ca;
+    tls_options.verify_clients = config.tls_verify_clients;
+    s = devstate::api::MakeServerTlsContext(tls_options, &tls);
+    if (!s.ok()) return Fail(s.message());
+  }
+  const auto auth_failure_delay = std::chrono::milliseconds(config.acl_auth_failure_delay_ms);
+
   devstate::http::HandlerOptions handler_options;
+  handler_options.acl = &acl;
   handler_options.limits = service->event_limits();
   handler_options.max_batch_events = static_cast<size_t>(config.limits_max_batch_events);
   devstate::http::Handler handler(service.get(), handler_options);
@@ -77,6 +95,8 @@ int main(int argc, char** argv) {
   http_options.idle_timeout = std::chrono::milliseconds(config.http_idle_timeout_ms);
   http_options.max_connections = static_cast<size_t>(config.http_max_connections);
   http_options.max_pipeline = static_cast<size_t>(config.http_max_pipeline);
+  http_options.auth_failure_delay = auth_failure_delay;
+  if (config.http_tls) http_options.tls = tls;
   devstate::http::Server http_server(&handler, http_options, &service->metrics());
   s = http_server.Start();
   if (!s.ok()) return Fail(s.message());
@@ -91,12 +111,16 @@ int main(int argc, char** argv) {
   resp_options.limits.max_clients = static_cast<size_t>(config.resp_max_clients);
   resp_options.limits.idle_timeout_ms = config.resp_idle_timeout_s * 1000;
   resp_options.limits.max_pipeline = static_cast<size_t>(config.resp_max_pipeline);
+  resp_options.limits.auth_failure_delay_ms = auth_failure_delay.count();
+  resp_options.acl = &acl;
+  if (config.resp_tls) resp_options.tls = tls;
   devstate::resp::Server resp_server(service.get(), resp_options);
   s = resp_server.Start();
   if (!s.ok()) return Fail(s.message());
   service->Start();
-  spdlog::info("devstate ready: http on {}:{}, resp on {}:{}, mqtt {}", config.http_bind, http_server.port(),
-               config.resp_bind, resp_server.port(),
+  spdlog::info("devstate ready: http{} on {}:{}, resp{} on {}:{}, {} users{}, mqtt {}", config.http_tls ? "s" : "",
+               config.http_bind, http_server.port(), config.resp_tls ? " (tls)" : "", config.resp_bind,
+               resp_server.port(), acl.Users().size(), acl.auth_required() ? " (auth required)" : "",
                config.mqtt_broker.empty() ? std::string("disabled")
                                           : config.mqtt_broker + " topic " + config.mqtt_topic);
 

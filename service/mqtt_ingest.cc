@@ -87,6 +87,17 @@ void MqttIngest::Supervise() {
   connect.set_keep_alive_interval(static_cast<int>(options_.keepalive_s));
   connect.set_connect_timeout(5);
   connect.set_mqtt_version(MQTTVERSION_3_1_1);
+  if (!options_.username.empty()) connect.set_user_name(options_.username);
+  if (!options_.password.empty()) connect.set_password(options_.password);
+  if (options_.broker.rfind("ssl://", 0) == 0 || options_.broker.rfind("mqtts://", 0) == 0) {
+    mqtt::ssl_options ssl;
+    if (!options_.ca.empty()) ssl.set_trust_store(options_.ca);
+    if (!options_.cert.empty()) ssl.set_key_store(options_.cert);
+    if (!options_.key.empty()) ssl.set_private_key(options_.key);
+    ssl.set_enable_server_cert_auth(true);  // the broker's chain must reach the CA
+    ssl.set_verify(true);                   // and its certificate must name the host we dialled
+    connect.set_ssl(std::move(ssl));
+  }
 
   int64_t backoff_ms = options_.reconnect_min_ms;
   std::unique_lock lock(mu_);

@@ -47,6 +47,11 @@ struct MqttOptions {
   int64_t reconnect_min_ms = 100;
   int64_t reconnect_max_ms = 5000;
   int64_t keepalive_s = 30;
+  std::string username;  // empty: none
+  std::string password;
+  std::string ca;    // ssl:// brokers: PEM CA bundle for the broker's certificate
+  std::string cert;  // optional client certificate and its key
+  std::string key;
   EventLimits limits;
   size_t dead_letter_payload_bytes = 256;
 };

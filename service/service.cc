@@ -3,7 +3,31 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+#include <fstream>
+
 namespace devstate {
+namespace {
+
+// The broker password: mqtt.password_file's first line, else $DEVSTATE_MQTT_PASSWORD, else
+// mqtt.password.
+Status MqttPassword(const Config& config, std::string* password) {
+  if (!config.mqtt_password_file.empty()) {
+    std::ifstream in(config.mqtt_password_file);
+    if (!in) return Status::InvalidArgument(fmt::format("cannot read mqtt.password_file '{}'", config.mqtt_password_file));
+    std::getline(in, *password);
+    if (!password->empty() && password->back() == '\r') password->pop_back();
+    return Status::OK();
+  }
+  if (const char* env = std::getenv("DEVSTATE_MQTT_PASSWORD"); env != nullptr && *env != '\0') {
+    *password = env;
+    return Status::OK();
+  }
+  *password = config.mqtt_password;
+  return Status::OK();
+}
+
+}  // namespace
 
 Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
   std::unique_ptr<Service> svc(new Service(config));
@@ -27,6 +51,12 @@ Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
     mqtt.keepalive_s = config.mqtt_keepalive_s;
     mqtt.reconnect_min_ms = config.mqtt_reconnect_min_ms;
     mqtt.reconnect_max_ms = config.mqtt_reconnect_max_ms;
+    mqtt.username = config.mqtt_username;
+    s = MqttPassword(config, &mqtt.password);
+    if (!s.ok()) return s;
+    mqtt.ca = config.mqtt_ca;
+    mqtt.cert = config.mqtt_cert;
+    mqtt.key = config.mqtt_key;
     mqtt.limits = svc->event_limits();
     mqtt.dead_letter_payload_bytes = static_cast<size_t>(config.deadletters_payload_bytes);
     Store* store = svc->store_.get();
@@ -125,6 +155,12 @@ std::string Service::MetricsText() const {
                static_cast<double>(metrics_->resp_connections.load()), &out);
   RenderMetric("devstate_resp_commands_total", "counter", "RESP commands processed.",
                static_cast<double>(metrics_->resp_commands.load()), &out);
+  RenderMetric("devstate_auth_failures_total", "counter",
+               "Failed authentications (RESP AUTH and HELLO, HTTP credentials).",
+               static_cast<double>(metrics_->auth_failures.load()), &out);
+  RenderMetric("devstate_tls_handshake_failures_total", "counter",
+               "TLS handshakes that failed (plaintext clients, untrusted certificates).",
+               static_cast<double>(metrics_->tls_handshake_failures.load()), &out);
   return out;
 }
 

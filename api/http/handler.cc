@@ -4,8 +4,11 @@
 #include <openssl/evp.h>
 #include <simdjson.h>
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 #include <memory>
+#include <optional>
 
 #include "service/device_record.h"
 #include "service/json.h"
@@ -151,6 +154,91 @@ EventParser& Handler::Parser() const {
   return *parser;
 }
 
+namespace {
+
+// The categories of the Redis commands the routes are checked as (Redis 7.0's table).
+const std::vector<std::string_view> kGetCategories = {"read", "string", "fast"};
+const std::vector<std::string_view> kSetCategories = {"write", "string", "slow"};
+const std::vector<std::string_view> kScanCategories = {"keyspace", "read", "slow"};
+const std::vector<std::string_view> kInfoCategories = {"slow", "dangerous"};
+const std::vector<std::string_view> kAdminCategories = {"admin", "slow", "dangerous"};
+
+std::optional<std::string> DecodeBase64(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0 || text.size() > 4096) return std::nullopt;
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  size_t length = static_cast<size_t>(n);
+  for (size_t i = text.size(); i > 0 && text[i - 1] == '=' && length > 0; --i) --length;  // padding
+  out.resize(length);
+  return out;
+}
+
+}  // namespace
+
+bool Handler::Identify(const Request& req, std::shared_ptr<const acl::User>* user, Response* denied) const {
+  acl::Acl& acl = *options_.acl;
+  const std::string_view authorization = Trim(req[field::authorization]);
+  auto refuse = [&](std::string_view message) {
+    *denied = Error(status::unauthorized, message, req.version(), req.keep_alive());
+    denied->set(field::www_authenticate, "Basic realm=\"devstate\", Bearer realm=\"devstate\"");
+    return false;
+  };
+  if (authorization.empty()) {
+    *user = acl.DefaultUser();
+    return *user != nullptr || refuse("authentication required: send Authorization: Basic or Bearer");
+  }
+  const size_t space = authorization.find(' ');
+  const std::string_view scheme = authorization.substr(0, space);
+  const std::string_view credentials =
+      space == std::string_view::npos ? std::string_view() : Trim(authorization.substr(space + 1));
+  std::string name;
+  if (EqualsNoCase(scheme, "Basic")) {
+    const std::optional<std::string> decoded = DecodeBase64(credentials);
+    const size_t colon = decoded ? decoded->find(':') : std::string::npos;
+    if (colon != std::string::npos) {
+      name = decoded->substr(0, colon);
+      *user = acl.Authenticate(name, std::string_view(*decoded).substr(colon + 1));
+    }
+  } else if (EqualsNoCase(scheme, "Bearer") && !credentials.empty()) {
+    name = "(token)";
+    *user = acl.AuthenticateToken(credentials);
+  } else {
+    return refuse("unsupported Authorization scheme: use Basic or Bearer");
+  }
+  if (*user) return true;
+  service_->metrics().auth_failures.fetch_add(1, std::memory_order_relaxed);
+  acl::LogEntry entry;
+  entry.reason = "auth";
+  entry.context = "http";
+  entry.object = std::string(scheme);
+  entry.username = name;
+  acl.Log(std::move(entry), service_->NowMs());
+  spdlog::warn("http: failed authentication as '{}' ({} credentials)", name, scheme);
+  return refuse("invalid username-password pair, token, or user is disabled");
+}
+
+bool Handler::Permits(const acl::User* user, std::string_view command,
+                      const std::vector<std::string_view>& categories, std::string_view key, bool write) const {
+  if (user == nullptr) return true;
+  std::string_view reason;
+  if (!user->AllowsCommand(command, categories)) {
+    reason = "command";
+  } else if (!key.empty() && !user->AllowsKey(key, write)) {
+    reason = "key";
+  } else {
+    return true;
+  }
+  acl::LogEntry entry;
+  entry.reason = std::string(reason);
+  entry.context = "http";
+  entry.object = std::string(reason == "key" ? key : command);
+  entry.username = user->name;
+  options_.acl->Log(std::move(entry), service_->NowMs());
+  return false;
+}
+
 void Handler::Handle(const Request& req, Reply reply) const {
   const std::string_view target = req.target();
   const size_t qmark = target.find('?');
@@ -159,6 +247,19 @@ void Handler::Handle(const Request& req, Reply reply) const {
   const auto method = req.method();
   auto error = [&](status code, std::string_view message) {
     reply(Error(code, message, req.version(), req.keep_alive()));
+  };
+  std::shared_ptr<const acl::User> user;
+  if (options_.acl != nullptr && path != "/healthz" && path != "/readyz") {
+    Response denied;
+    if (!Identify(req, &user, &denied)) return reply(std::move(denied));
+  }
+  // False (and 403 sent) if the user may not do this.
+  auto permit = [&](std::string_view command, const std::vector<std::string_view>& categories,
+                    std::string_view key, bool write) {
+    if (Permits(user.get(), command, categories, key, write)) return true;
+    error(status::forbidden, fmt::format("user '{}' may not {} {}", user->name, req.method_string(),
+                                         key.empty() ? path : key));
+    return false;
   };
   auto only = [&](beast_http::verb allowed, std::string_view allow) {
     if (method == allowed) return true;
@@ -173,12 +274,20 @@ void Handler::Handle(const Request& req, Reply reply) const {
     const std::string_view id = path.substr(9);
     if (id.find('/') != std::string_view::npos) return error(status::not_found, "no such resource");
     if (!ValidDeviceId(id)) return error(status::bad_request, "device id must match [A-Za-z0-9._:-]{1,128}");
-    if (method == beast_http::verb::get) return reply(GetDevice(req, id, query));
-    if (method == beast_http::verb::post) return PostDevice(req, id, std::move(reply));
+    if (method == beast_http::verb::get) {
+      if (permit("get", kGetCategories, DeviceKey(id), false)) reply(GetDevice(req, id, query));
+      return;
+    }
+    if (method == beast_http::verb::post) {
+      if (permit("set", kSetCategories, DeviceKey(id), true)) PostDevice(req, id, std::move(reply));
+      return;
+    }
     return (void)only(beast_http::verb::get, "GET, POST");
   }
   if (path == "/events") {
-    if (only(beast_http::verb::post, "POST")) PostEvents(req, std::move(reply));
+    if (only(beast_http::verb::post, "POST") && permit("set", kSetCategories, {}, true)) {
+      PostEvents(req, user.get(), std::move(reply));
+    }
     return;
   }
   if (path == "/healthz") {
@@ -190,18 +299,22 @@ void Handler::Handle(const Request& req, Reply reply) const {
     return;
   }
   if (path == "/devices") {
-    if (only(beast_http::verb::get, "GET")) reply(ListDevices(req, query));
+    if (only(beast_http::verb::get, "GET") && permit("scan", kScanCategories, {}, false)) {
+      reply(ListDevices(req, query));
+    }
     return;
   }
   if (path == "/metrics") {
-    if (only(beast_http::verb::get, "GET")) {
+    if (only(beast_http::verb::get, "GET") && permit("info", kInfoCategories, {}, false)) {
       reply(Make(status::ok, service_->MetricsText(), req.version(), req.keep_alive(),
                  "text/plain; version=0.0.4; charset=utf-8"));
     }
     return;
   }
   if (path == "/deadletters") {
-    if (only(beast_http::verb::get, "GET")) reply(GetDeadLetters(req, query));
+    if (only(beast_http::verb::get, "GET") && permit("deadletters", kAdminCategories, {}, false)) {
+      reply(GetDeadLetters(req, query));
+    }
     return;
   }
   error(status::not_found, "no such resource");
@@ -242,7 +355,7 @@ void Handler::PostDevice(const Request& req, std::string_view id, Reply reply) c
   });
 }
 
-void Handler::PostEvents(const Request& req, Reply reply) const {
+void Handler::PostEvents(const Request& req, const acl::User* user, Reply reply) const {
   const unsigned version = req.version();
   const bool keep_alive = req.keep_alive();
   if (!req.has_content_length() && !req.chunked()) {
@@ -259,6 +372,14 @@ void Handler::PostEvents(const Request& req, Reply reply) const {
   if (!s.ok()) {
     service_->CountRejected(1);
     return reply(Error(status::bad_request, s.message(), version, keep_alive));
+  }
+  // The batch is one write: a device the user may not write refuses all of it.
+  for (const BatchItem& item : items) {
+    if (item.status.ok() && !Permits(user, "set", kSetCategories, DeviceKey(item.event.device_id), true)) {
+      return reply(Error(status::forbidden,
+                         fmt::format("user '{}' may not write device '{}'", user->name, item.event.device_id),
+                         version, keep_alive));
+    }
   }
   // Per item: its error, or its device id (the results come back for the valid ones only).
   struct Item {

@@ -10,6 +10,14 @@
 //   GET  /deadletters?limit=N                     newest dead letters, and the total
 //   GET  /healthz, /readyz, /metrics (Prometheus text format)
 //
+// With an Acl, a request names its user with `Authorization: Basic` (user:password) or
+// `Bearer <token>`; without credentials it is the default user if that needs no password,
+// else 401. Each route is checked as the Redis command it resembles, so one ACL rules
+// both protocols: GET /devices/<id> as GET on device:<id>:latest, POST /devices/<id> and
+// every event of POST /events as SET on its key, GET /devices as SCAN, /metrics as INFO,
+// /deadletters as an admin command; 403 when the user may not. /healthz and /readyz are
+// open (probes carry no credentials).
+//
 // Errors are JSON {"error": "..."} with 400, 404, 405, 409, 411, 413, 415 or 503. The
 // Handler is thread-safe; each thread keeps its own event parser.
 #pragma once
@@ -18,6 +26,7 @@
 #include <functional>
 #include <string_view>
 
+#include "api/acl.h"
 #include "service/device_service.h"
 #include "service/event.h"
 
@@ -33,6 +42,7 @@ using Reply = std::function<void(Response)>;
 struct HandlerOptions {
   EventLimits limits;
   size_t max_batch_events = 10000;
+  acl::Acl* acl = nullptr;  // not owned; null: no authentication, every request allowed
 };
 
 class Handler {
@@ -47,8 +57,14 @@ class Handler {
                         bool keep_alive);
 
  private:
+  // The user a request's credentials name; false (with `denied` set to a 401) if it has
+  // none and needs them, or they are wrong.
+  bool Identify(const Request& request, std::shared_ptr<const acl::User>* user, Response* denied) const;
+  // Whether `user` (null: no ACL) may run `command` on `key` (empty: no key); logs a denial.
+  bool Permits(const acl::User* user, std::string_view command, const std::vector<std::string_view>& categories,
+               std::string_view key, bool write) const;
   void PostDevice(const Request& request, std::string_view id, Reply reply) const;
-  void PostEvents(const Request& request, Reply reply) const;
+  void PostEvents(const Request& request, const acl::User* user, Reply reply) const;
   Response GetDevice(const Request& request, std::string_view id, std::string_view query) const;
   Response GetDeadLetters(const Request& request, std::string_view query) const;
   Response ListDevices(const Request& request, std::string_view query) const;

@@ -1,6 +1,7 @@
 #include "api/http/server.h"
 
 #include "api/listener.h"
+#include "api/stream.h"
 
 #include <spdlog/spdlog.h>
 
@@ -34,7 +35,8 @@ thread_local const Session* tls_dispatching = nullptr;
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<ServerShared> shared)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(std::move(shared)) {
+      : stream_(std::move(socket), shared->options.tls.get()), timer_(stream_.get_executor()),
+        shared_(std::move(shared)) {
     shared_->connections.fetch_add(1, std::memory_order_relaxed);
     if (shared_->metrics) shared_->metrics->http_connections.fetch_add(1, std::memory_order_relaxed);
   }
@@ -44,13 +46,22 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Run(bool over_capacity) {
-    beast::error_code ignored;
-    socket_.non_blocking(true, ignored);  // reads happen only after readiness; never block
-    net::dispatch(socket_.get_executor(), [self = shared_from_this(), over_capacity] {
-      if (over_capacity) {
-        return self->Refuse(status::service_unavailable, "too many connections");
-      }
-      self->ReadNext();
+    net::dispatch(stream_.get_executor(), [self = shared_from_this(), over_capacity] {
+      if (!self->stream_.tls()) return self->Start(over_capacity);
+      // The handshake must finish within the header timeout.
+      self->read_deadline_ = Clock::now() + self->options().header_timeout;
+      self->Arm(/*strict=*/true);
+      self->stream_.AsyncHandshake([self, over_capacity](beast::error_code ec) {
+        self->read_deadline_ = Clock::time_point::max();
+        if (ec) {
+          spdlog::debug("http: TLS handshake failed: {}", ec.message());
+          if (self->shared_->metrics) {
+            self->shared_->metrics->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+          }
+          return self->Close();
+        }
+        self->Start(over_capacity);
+      });
     });
   }
 
@@ -66,6 +77,11 @@ class Session : public std::enable_shared_from_this<Session> {
   };
 
   const ServerOptions& options() const { return shared_->options; }
+
+  void Start(bool over_capacity) {
+    if (over_capacity) return Refuse(status::service_unavailable, "too many connections");
+    ReadNext();
+  }
 
   // Parses requests out of what is buffered and hands each on; reads more bytes only when
   // the parser needs them. Parsing in place (rather than with async_read per request)
@@ -120,13 +136,8 @@ class Session : public std::enable_shared_from_this<Session> {
       case Phase::kBody: read_deadline_ = body_deadline_; break;
     }
     Arm(/*strict=*/phase != Phase::kIdle);
-    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), phase](beast::error_code ec) {
-      if (!ec) {
-        const size_t n = self->socket_.read_some(self->buffer_.prepare(kReadSize), ec);
-        self->buffer_.commit(n);
-        if (ec == net::error::would_block) return self->ReadMore(phase);
-        if (!ec && n == 0) ec = net::error::eof;
-      }
+    stream_.AsyncReadSome(buffer_.prepare(kReadSize), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->buffer_.commit(n);
       self->reading_ = false;
       self->read_deadline_ = Clock::time_point::max();
       if (ec) return self->OnReadError(ec);
@@ -164,7 +175,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!parser_->is_done() && buffer_.size() == 0 && !writing_ && pending_.empty() &&
         beast::iequals(req[beast_http::field::expect], "100-continue")) {
       writing_ = true;
-      net::async_write(socket_, net::buffer(kContinue),
+      stream_.AsyncWrite(net::buffer(kContinue),
                        [self = shared_from_this()](beast::error_code ec, size_t) {
                          self->writing_ = false;
                          if (ec) return self->Close();
@@ -215,13 +226,15 @@ class Session : public std::enable_shared_from_this<Session> {
     // A reply made inside Handle (reads, errors) is on this session's strand already and
     // is stored directly; one from the committer thread is posted back to the strand.
     tls_dispatching = this;
-    shared_->handler->Handle(request, [self = shared_from_this(), slot](Response response) {
+    const bool credentials = request.count(beast_http::field::authorization) > 0;
+    shared_->handler->Handle(request, [self = shared_from_this(), slot, credentials](Response response) {
       if (tls_dispatching == self.get()) {
         slot->response = std::move(response);
+        if (credentials && slot->response.result() == status::unauthorized) return self->Delay(slot);
         slot->ready = true;
         return;
       }
-      net::post(self->socket_.get_executor(),
+      net::post(self->stream_.get_executor(),
                 [self, slot, response = std::move(response)]() mutable {
                   slot->response = std::move(response);
                   slot->ready = true;
@@ -231,6 +244,16 @@ class Session : public std::enable_shared_from_this<Session> {
     });
     tls_dispatching = nullptr;
     if (slot->ready) WriteNext();
+  }
+
+  // Wrong credentials: the 401 (and so everything after it on this connection) waits
+  // auth_failure_delay, so one connection cannot try passwords quickly.
+  void Delay(const std::shared_ptr<Slot>& slot) {
+    auto timer = std::make_shared<net::steady_timer>(stream_.get_executor(), options().auth_failure_delay);
+    timer->async_wait([self = shared_from_this(), slot, timer](beast::error_code) {
+      slot->ready = true;
+      self->WriteNext();
+    });
   }
 
   // Hands on deferred requests whose turn has come, in order.
@@ -280,7 +303,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     write_deadline_ = Clock::now() + options().body_timeout;
     Arm(/*strict=*/false);
-    net::async_write(socket_, net::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
+    stream_.AsyncWrite(net::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
       self->write_deadline_ = Clock::time_point::max();
       self->OnWrite(ec);
     });
@@ -315,15 +338,14 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ignored;
     if (closed_) return;
     closed_ = true;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    socket_.cancel(ignored);
+    stream_.Close(tcp::socket::shutdown_send);
     timer_.cancel(ignored);
   }
 
   static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
   static constexpr size_t kReadSize = 16 * 1024;
 
-  tcp::socket socket_;
+  api::Stream stream_;
   net::steady_timer timer_;  // enforces the deadlines below
   std::shared_ptr<ServerShared> shared_;
   beast::flat_buffer buffer_;

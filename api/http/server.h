@@ -14,6 +14,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -38,6 +39,8 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60000};
   size_t max_connections = 10000;
   size_t max_pipeline = 16;
+  std::chrono::milliseconds auth_failure_delay{200};  // a 401 for wrong credentials waits this long
+  std::shared_ptr<boost::asio::ssl::context> tls;     // set: the listener speaks TLS only
 };
 
 struct ServerShared;  // what every session needs: handler, options, counters

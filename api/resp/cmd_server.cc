@@ -1,6 +1,9 @@
 // Connection, server and cluster commands. devstate presents itself as a Redis Cluster
 // whose one shard owns all 16384 slots (as MemoryDB does), so cluster clients work as is.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <sys/resource.h>
 
 #include <chrono>
@@ -12,6 +15,7 @@ namespace devstate::resp {
 namespace {
 
 constexpr std::string_view kRedisVersion = "7.0.15";  // the Redis this speaks like
+constexpr std::string_view kWrongPass = "WRONGPASS invalid username-password pair or user is disabled.";
 
 void ClientLine(const ClientState& c, int64_t now_ms, std::string* out) {
   fmt::format_to(std::back_inserter(*out),
@@ -215,6 +219,10 @@ void CmdQuit(Call& call) {
 }
 
 void CmdReset(Call& call) {
+  if (call.server.acl != nullptr) {  // back to the default user, as Redis does
+    call.client.user = call.server.acl->DefaultUser();
+    call.client.username = "default";
+  }
   call.client.protocol = 2;
   call.client.name.clear();
   call.client.readonly = false;
@@ -246,7 +254,9 @@ void CmdHello(Call& call) {
   for (; i < call.args.size(); ++i) {
     const std::string opt = Lower(call.args[i]);
     if (opt == "auth" && i + 2 < call.args.size()) {
-      // No users are configured yet: the default user takes any password (Redis `nopass`).
+      if (!Authenticate(call.client, call.server, call.args[i + 1], call.args[i + 2], "HELLO")) {
+        return call.reply.Error(kWrongPass);
+      }
       i += 2;
     } else if (opt == "setname" && i + 1 < call.args.size()) {
       name = call.args[++i];
@@ -254,6 +264,12 @@ void CmdHello(Call& call) {
     } else {
       return call.reply.Error(fmt::format("ERR Syntax error in HELLO option '{}'", call.args[i]));
     }
+  }
+  if (call.server.acl != nullptr && !call.client.user) {
+    return call.reply.Error(
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH "
+        "<user> <pass> option can be used to authenticate the client and select the RESP protocol version at "
+        "the same time");
   }
   call.client.protocol = protocol;
   if (rename) call.client.name = name;
@@ -277,15 +293,131 @@ void CmdHello(Call& call) {
 
 void CmdAuth(Call& call) {
   if (call.args.size() > 3) return call.reply.Error("ERR syntax error");
-  if (call.args.size() == 2) {
+  const bool named = call.args.size() == 3;
+  if (!named && call.server.acl != nullptr && !call.server.acl->auth_required()) {
     return call.reply.Error(
         "ERR AUTH <password> called without any password configured for the default user. Are you sure "
         "your configuration is correct?");
   }
-  if (call.args[1] != "default") {
-    return call.reply.Error("WRONGPASS invalid username-password pair or user is disabled.");
+  const std::string_view user = named ? std::string_view(call.args[1]) : std::string_view("default");
+  if (!Authenticate(call.client, call.server, user, call.args.back(), "AUTH")) {
+    return call.reply.Error(kWrongPass);
   }
   call.reply.Ok();
+}
+
+void CmdAcl(Call& call) {
+  const std::string sub = Lower(call.args[1]);
+  const size_t n = call.args.size();
+  ReplyWriter& w = call.reply;
+  acl::Acl* acl = call.server.acl;
+  if (acl == nullptr) return w.Error("ERR ACL is not configured on this server");
+  if (sub == "whoami" && n == 2) {
+    return w.Bulk(call.client.username);
+  }
+  if (sub == "users" && n == 2) {
+    const auto users = acl->Users();
+    w.Array(users.size());
+    for (const auto& u : users) w.Bulk(u->name);
+    return;
+  }
+  if (sub == "list" && n == 2) {
+    const auto users = acl->Users();
+    w.Array(users.size());
+    for (const auto& u : users) w.Bulk(u->Describe());
+    return;
+  }
+  if (sub == "cat" && n <= 3) {
+    if (n == 2) {
+      const auto& all = acl::Categories();
+      w.Array(all.size());
+      for (std::string_view c : all) w.Bulk(c);
+      return;
+    }
+    const std::string category = Lower(call.args[2]);
+    const auto& all = acl::Categories();
+    if (std::find(all.begin(), all.end(), category) == all.end()) {
+      return w.Error(fmt::format("ERR Unknown category '{}'", call.args[2]));
+    }
+    std::vector<std::string_view> names;
+    for (const CommandSpec& c : CommandTable()) {
+      if (std::find(c.categories.begin(), c.categories.end(), category) != c.categories.end()) names.push_back(c.name);
+      for (const CommandSpec& sc : c.subcommands) {
+        if (std::find(sc.categories.begin(), sc.categories.end(), category) != sc.categories.end()) {
+          names.push_back(sc.name);
+        }
+      }
+    }
+    w.Array(names.size());
+    for (std::string_view name : names) w.Bulk(name);
+    return;
+  }
+  if (sub == "load" && n == 2) {
+    const Status s = acl->Reload();
+    if (!s.ok()) return w.Error("ERR " + s.message());
+    spdlog::info("resp: ACL reloaded by client {} ({})", call.client.id, call.client.addr);
+    return w.Ok();
+  }
+  if (sub == "log" && n <= 3) {
+    size_t count = 10;
+    if (n == 3) {
+      if (EqualsNoCase(call.args[2], "reset")) {
+        acl->ResetLog();
+        return w.Ok();
+      }
+      int64_t v = 0;
+      if (!ParseInt64(call.args[2], &v) || v < 0) return w.Error("ERR value is out of range, must be positive");
+      count = static_cast<size_t>(v);
+    }
+    const int64_t now = call.service().NowMs();
+    const auto entries = acl->LogEntries(count);
+    w.Array(entries.size());
+    for (const acl::LogEntry& e : entries) {
+      w.Map(10);
+      w.Bulk("count");
+      w.Integer(static_cast<int64_t>(e.count));
+      w.Bulk("reason");
+      w.Bulk(e.reason);
+      w.Bulk("context");
+      w.Bulk(e.context);
+      w.Bulk("object");
+      w.Bulk(e.object);
+      w.Bulk("username");
+      w.Bulk(e.username);
+      w.Bulk("age-seconds");
+      w.Double(static_cast<double>(now - e.created_ms) / 1000.0);
+      w.Bulk("client-info");
+      w.Bulk(e.client_info);
+      w.Bulk("entry-id");
+      w.Integer(static_cast<int64_t>(e.entry_id));
+      w.Bulk("timestamp-created");
+      w.Integer(e.created_ms);
+      w.Bulk("timestamp-last-updated");
+      w.Integer(e.updated_ms);
+    }
+    return;
+  }
+  if (sub == "help" && n == 2) {
+    static const std::vector<std::string_view> lines = {
+        "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CAT [<category>]", "    List all commands that belong to <category>, or all command categories",
+        "    when no category is specified.",
+        "LIST", "    Show users details in config file format.",
+        "LOAD", "    Reload users from the ACL file.",
+        "LOG [<count> | RESET]", "    Show the ACL log entries.",
+        "USERS", "    List all the registered usernames.",
+        "WHOAMI", "    Return the current connection username."};
+    w.Array(lines.size());
+    for (std::string_view line : lines) w.Simple(line);
+    return;
+  }
+  if (sub == "setuser" || sub == "deluser" || sub == "save" || sub == "genpass" || sub == "getuser" ||
+      sub == "dryrun") {
+    return w.Error(fmt::format(
+        "ERR ACL {} is not supported: users live in the ACL file (acl.file); edit it and run ACL LOAD",
+        Lower(call.args[1])));
+  }
+  w.Error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.", call.args[1]));
 }
 
 void CmdInfo(Call& call) {

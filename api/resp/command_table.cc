@@ -1,6 +1,7 @@
 #include "api/resp/command_table.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
@@ -90,6 +91,20 @@ std::vector<CommandSpec> BuildTable() {
        {{"config|get", -3, kAdmin | kStale | kLoading, 0, 0, 0, kAdminCategories, nullptr, "Get the values of configuration parameters"},
         {"config|set", -4, kAdmin | kStale | kLoading, 0, 0, 0, kAdminCategories, nullptr, "Set configuration parameters"},
         {"config|resetstat", 2, kAdmin | kStale | kLoading, 0, 0, 0, kAdminCategories, nullptr, "Reset the stats returned by INFO"}}},
+      {"acl", -2, kStale | kLoading, 0, 0, 0, {"slow"}, CmdAcl, "A container for Access List Control commands",
+       {{"acl|cat", -2, kNoScript | kLoading | kStale, 0, 0, 0, {"slow"}, nullptr,
+         "List the ACL categories or the commands inside a category"},
+        {"acl|help", 2, kLoading | kStale, 0, 0, 0, {"slow"}, nullptr, "Show helpful text about the different subcommands"},
+        {"acl|list", 2, kAdmin | kNoScript | kLoading | kStale, 0, 0, 0, kAdminCategories, nullptr,
+         "List the current ACL rules in ACL config file format"},
+        {"acl|load", 2, kAdmin | kNoScript | kLoading | kStale, 0, 0, 0, kAdminCategories, nullptr,
+         "Reload the ACLs from the configured ACL file"},
+        {"acl|log", -2, kAdmin | kNoScript | kLoading | kStale, 0, 0, 0, kAdminCategories, nullptr,
+         "List latest events denied because of ACLs in place"},
+        {"acl|users", 2, kAdmin | kNoScript | kLoading | kStale, 0, 0, 0, kAdminCategories, nullptr,
+         "List the username of all the configured ACL rules"},
+        {"acl|whoami", 2, kNoScript | kLoading | kStale, 0, 0, 0, {"slow"}, nullptr,
+         "Return the name of the user associated to the current connection"}}},
       {"time", 1, kFast | kStale | kLoading, 0, 0, 0, {"fast"}, CmdTime, "Return the current server time"},
       {"command", -1, kStale | kLoading, 0, 0, 0, {"slow", "connection"}, CmdCommand,
        "Get array of Redis command details",
@@ -168,6 +183,90 @@ std::string StoreError(const Status& s) {
   }
 }
 
+namespace {
+
+std::string ClientInfoLine(const ClientState& c) {
+  return fmt::format("id={} addr={} laddr={} name={} user={}", c.id, c.addr, c.laddr, c.name, c.username);
+}
+
+void LogDenied(ClientState& client, ServerState& server, std::string reason, std::string_view context,
+               std::string object) {
+  acl::LogEntry entry;
+  entry.reason = std::move(reason);
+  entry.context = std::string(context);
+  entry.object = std::move(object);
+  entry.username = client.username;
+  entry.client_info = ClientInfoLine(client);
+  server.acl->Log(std::move(entry), server.service->NowMs());
+}
+
+}  // namespace
+
+std::string AccessError(ClientState& client, ServerState& server, const CommandSpec& command,
+                        const std::vector<std::string>& args, std::string_view context) {
+  if (server.acl == nullptr) return {};
+  if (client.acl_generation != server.acl->generation()) {  // ACL LOAD: the user may have changed
+    client.acl_generation = server.acl->generation();
+    if (client.user) {
+      client.user = server.acl->Find(client.username);
+      if (client.user && !client.user->enabled) client.user = nullptr;
+    }
+  }
+  if (!client.user) {
+    if (command.flags & kNoAuth) return {};
+    return "NOAUTH Authentication required.";
+  }
+  const CommandSpec* spec = &command;
+  if (!command.subcommands.empty() && args.size() > 1) {
+    const std::string full = fmt::format("{}|{}", command.name, Lower(args[1]));
+    for (const CommandSpec& sub : command.subcommands) {
+      if (sub.name == full) spec = &sub;
+    }
+  }
+  const acl::User& user = *client.user;
+  if (!user.AllowsCommand(spec->name, spec->categories)) {
+    std::string name(spec->name);
+    std::replace(name.begin(), name.end(), '|', ' ');
+    LogDenied(client, server, "command", context, std::string(spec->name));
+    return fmt::format("NOPERM User {} has no permissions to run the '{}' command", user.name, name);
+  }
+  if (spec->first_key > 0) {
+    const bool write = spec->flags & kWrite;
+    const int n = static_cast<int>(args.size());
+    const int last = spec->last_key < 0 ? n + spec->last_key : spec->last_key;
+    for (int i = spec->first_key; i <= last && i < n; i += std::max(1, spec->step)) {
+      if (!user.AllowsKey(args[i], write)) {
+        LogDenied(client, server, "key", context, args[i]);
+        return "NOPERM No permissions to access a key";
+      }
+    }
+  }
+  return {};
+}
+
+bool Authenticate(ClientState& client, ServerState& server, std::string_view name, std::string_view password,
+                  std::string_view object) {
+  if (server.acl == nullptr) return name == "default";
+  auto user = server.acl->Authenticate(name, password);
+  if (user) {
+    client.user = std::move(user);
+    client.username = std::string(name);
+    client.acl_generation = server.acl->generation();
+    return true;
+  }
+  ++client.auth_failures;
+  server.service->metrics().auth_failures.fetch_add(1, std::memory_order_relaxed);
+  acl::LogEntry entry;
+  entry.reason = "auth";
+  entry.context = "toplevel";
+  entry.object = std::string(object);
+  entry.username = std::string(name);
+  entry.client_info = ClientInfoLine(client);
+  server.acl->Log(std::move(entry), server.service->NowMs());
+  spdlog::warn("resp: failed authentication as '{}' from {} (client {})", name, client.addr, client.id);
+  return false;
+}
+
 void Dispatch(Call& call) { Dispatch(call, FindCommand(call.args[0])); }
 
 void Dispatch(Call& call, const CommandSpec* spec) {
@@ -175,6 +274,10 @@ void Dispatch(Call& call, const CommandSpec* spec) {
   const int n = static_cast<int>(call.args.size());
   if ((spec->arity > 0 && n != spec->arity) || (spec->arity < 0 && n < -spec->arity)) {
     return call.reply.Error(WrongArity(spec->name));
+  }
+  if (call.server.acl != nullptr) {
+    const std::string denied = AccessError(call.client, call.server, *spec, call.args);
+    if (!denied.empty()) return call.reply.Error(denied);
   }
   call.server.total_commands.fetch_add(1, std::memory_order_relaxed);
   if (spec->handler == nullptr) {  // MULTI/EXEC/DISCARD belong to the connection, not here
@@ -196,75 +299,6 @@ uint16_t KeySlot(std::string_view key) {
     for (int i = 0; i < 8; ++i) crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021) : static_cast<uint16_t>(crc << 1);
   }
   return crc & 16383;
-}
-
-bool GlobMatch(std::string_view p, std::string_view s, bool nocase) {
-  auto eq = [nocase](char a, char b) {
-    return nocase ? std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)) : a == b;
-  };
-  size_t pi = 0, si = 0;
-  size_t star_p = std::string_view::npos, star_s = 0;
-  while (si < s.size()) {
-    if (pi < p.size()) {
-      const char c = p[pi];
-      if (c == '*') {
-        star_p = ++pi;
-        star_s = si;
-        continue;
-      }
-      if (c == '?') {
-        ++pi;
-        ++si;
-        continue;
-      }
-      if (c == '[') {
-        size_t j = pi + 1;
-        const bool negate = j < p.size() && p[j] == '^';
-        if (negate) ++j;
-        bool matched = false;
-        while (j < p.size() && p[j] != ']') {
-          if (p[j] == '\\' && j + 1 < p.size()) {
-            matched = matched || eq(p[j + 1], s[si]);
-            j += 2;
-          } else if (j + 2 < p.size() && p[j + 1] == '-' && p[j + 2] != ']') {
-            char lo = p[j], hi = p[j + 2];
-            if (lo > hi) std::swap(lo, hi);
-            char c2 = s[si];
-            if (nocase) {
-              c2 = static_cast<char>(std::tolower(static_cast<unsigned char>(c2)));
-              lo = static_cast<char>(std::tolower(static_cast<unsigned char>(lo)));
-              hi = static_cast<char>(std::tolower(static_cast<unsigned char>(hi)));
-            }
-            matched = matched || (c2 >= lo && c2 <= hi);
-            j += 3;
-          } else {
-            matched = matched || eq(p[j], s[si]);
-            ++j;
-          }
-        }
-        if (matched != negate) {
-          pi = j < p.size() ? j + 1 : j;
-          ++si;
-          continue;
-        }
-      } else if (c == '\\' && pi + 1 < p.size()) {
-        if (eq(p[pi + 1], s[si])) {
-          pi += 2;
-          ++si;
-          continue;
-        }
-      } else if (eq(c, s[si])) {
-        ++pi;
-        ++si;
-        continue;
-      }
-    }
-    if (star_p == std::string_view::npos) return false;
-    pi = star_p;
-    si = ++star_s;
-  }
-  while (pi < p.size() && p[pi] == '*') ++pi;
-  return pi == p.size();
 }
 
 }  // namespace devstate::resp

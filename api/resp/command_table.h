@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "api/acl.h"
+#include "api/glob.h"
 #include "api/resp/protocol.h"
 #include "service/device_service.h"
 
@@ -50,6 +52,12 @@ struct ClientState {
   bool in_multi = false;
   bool multi_failed = false;
   std::vector<std::vector<std::string>> queued;
+  // Who this connection is: nullptr until it authenticates (or the default user when that
+  // needs no password). Re-resolved by name when the ACL is reloaded.
+  std::shared_ptr<const acl::User> user;
+  std::string username;
+  uint64_t acl_generation = 0;
+  uint64_t auth_failures = 0;  // failed AUTH/HELLO AUTH; each pauses this connection
 };
 
 struct ServerLimits {
@@ -58,12 +66,14 @@ struct ServerLimits {
   size_t max_output_buffer = 64 << 20;  // reply bytes one client may leave unread
   size_t max_clients = 10000;
   int64_t idle_timeout_ms = 0;          // 0: never
+  int64_t auth_failure_delay_ms = 200;  // a connection pauses this long after a failed AUTH
   size_t max_pipeline = 1024;           // commands in flight per connection
 };
 
 // State shared by every connection of one RESP server. Thread-safe.
 struct ServerState {
   DeviceService* service = nullptr;
+  acl::Acl* acl = nullptr;  // users and permissions; never null in a running server
   ServerLimits limits;
   std::string run_id;        // 40 hex characters, new at every start
   std::string node_id;       // the cluster node id (40 hex characters)
@@ -125,6 +135,17 @@ const CommandSpec* FindCommand(std::string_view name);  // case-insensitive
 void Dispatch(Call& call);
 void Dispatch(Call& call, const CommandSpec* spec);
 
+// Authentication and ACL for one command: empty if `client` may run it, else the error
+// (NOAUTH, NOPERM), which is also logged to ACL LOG. `spec` is the command, its
+// subcommand resolved from args[1] when it has any.
+std::string AccessError(ClientState& client, ServerState& server, const CommandSpec& spec,
+                        const std::vector<std::string>& args, std::string_view context = "toplevel");
+
+// Makes `client` the user `name` if `password` is right; false (and the failure counted,
+// logged and recorded in ACL LOG) if not.
+bool Authenticate(ClientState& client, ServerState& server, std::string_view name, std::string_view password,
+                  std::string_view object);
+
 // Errors worded as Redis words them.
 std::string WrongArity(std::string_view command);
 std::string UnknownCommand(const std::vector<std::string>& args);
@@ -133,7 +154,6 @@ std::string StoreError(const Status& s);
 // The cluster hash slot of a key (CRC16 of the key or its {hash tag}, mod 16384).
 uint16_t KeySlot(std::string_view key);
 
-// Redis glob-style matching (KEYS, SCAN MATCH, CONFIG GET): * ? [abc] [^a] [a-z] \x.
-bool GlobMatch(std::string_view pattern, std::string_view text, bool nocase = false);
+using api::GlobMatch;  // KEYS, SCAN MATCH, CONFIG GET
 
 }  // namespace devstate::resp

@@ -31,6 +31,7 @@ void CmdReset(Call& call);
 void CmdSelect(Call& call);
 void CmdHello(Call& call);
 void CmdAuth(Call& call);
+void CmdAcl(Call& call);
 void CmdInfo(Call& call);
 void CmdClient(Call& call);
 void CmdConfig(Call& call);

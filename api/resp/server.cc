@@ -1,6 +1,7 @@
 #include "api/resp/server.h"
 
 #include "api/listener.h"
+#include "api/stream.h"
 
 #include <fmt/format.h>
 #include <openssl/rand.h>
@@ -37,9 +38,9 @@ std::string Endpoint(const tcp::endpoint& e) {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<ServerState> server)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), server_(std::move(server)),
-        parser_(server_->limits.parser), client_(std::make_shared<ClientState>()) {
+  Session(tcp::socket socket, net::ssl::context* tls, std::shared_ptr<ServerState> server)
+      : stream_(std::move(socket), tls), timer_(stream_.get_executor()), pause_(stream_.get_executor()),
+        server_(std::move(server)), parser_(server_->limits.parser), client_(std::make_shared<ClientState>()) {
     server_->service->metrics().resp_connections.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -51,16 +52,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Run(bool over_capacity) {
     error_code ec;
-    socket_.non_blocking(true, ec);
     client_->id = server_->next_client_id.fetch_add(1);
     client_->created_ms = server_->service->NowMs();
     client_->last_active_ms = client_->created_ms;
-    auto remote = socket_.remote_endpoint(ec);
+    auto remote = stream_.socket().remote_endpoint(ec);
     if (!ec) client_->addr = Endpoint(remote);
-    auto local = socket_.local_endpoint(ec);
+    auto local = stream_.socket().local_endpoint(ec);
     if (!ec) client_->laddr = Endpoint(local);
     std::weak_ptr<Session> weak = shared_from_this();
-    client_->close = [weak, executor = socket_.get_executor()] {
+    client_->close = [weak, executor = stream_.get_executor()] {
       net::post(executor, [weak] {
         if (auto self = weak.lock()) self->Close();
       });
@@ -69,13 +69,29 @@ class Session : public std::enable_shared_from_this<Session> {
       std::lock_guard lock(server_->clients_mu);
       server_->clients.emplace(client_->id, client_);
     }
-    net::dispatch(socket_.get_executor(), [self = shared_from_this(), over_capacity] {
-      if (over_capacity) {
-        self->server_->rejected_connections.fetch_add(1, std::memory_order_relaxed);
-        return self->Fatal("ERR max number of clients reached");
-      }
-      self->ArmIdle();
-      self->ReadNext();
+    if (server_->acl != nullptr) {
+      client_->user = server_->acl->DefaultUser();
+      client_->username = "default";
+      client_->acl_generation = server_->acl->generation();
+    }
+    net::dispatch(stream_.get_executor(), [self = shared_from_this(), over_capacity] {
+      if (!self->stream_.tls()) return self->Start(over_capacity);
+      // A TLS client has this long to finish its handshake.
+      self->timer_.expires_after(kHandshakeTimeout);
+      self->timer_.async_wait([self](error_code ec) {
+        if (!ec && !self->handshaken_) self->Close();
+      });
+      self->stream_.AsyncHandshake([self, over_capacity](error_code ec) {
+        self->handshaken_ = true;
+        error_code ignored;
+        self->timer_.cancel(ignored);
+        if (ec) {
+          spdlog::debug("resp: TLS handshake with {} failed: {}", self->client_->addr, ec.message());
+          self->server_->service->metrics().tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+          return self->Close();
+        }
+        self->Start(over_capacity);
+      });
     });
   }
 
@@ -95,12 +111,37 @@ class Session : public std::enable_shared_from_this<Session> {
 
   const ServerLimits& limits() const { return server_->limits; }
 
+  void Start(bool over_capacity) {
+    if (over_capacity) {
+      server_->rejected_connections.fetch_add(1, std::memory_order_relaxed);
+      return Fatal("ERR max number of clients reached");
+    }
+    ArmIdle();
+    ReadNext();
+  }
+
+  // After a failed AUTH the connection reads nothing more for a while, so one connection
+  // cannot try passwords faster than one per auth_failure_delay_ms.
+  bool Paused() {
+    if (paused_) return true;
+    if (client_->auth_failures == failures_seen_ || limits().auth_failure_delay_ms <= 0) return false;
+    failures_seen_ = client_->auth_failures;
+    paused_ = true;
+    pause_.expires_after(std::chrono::milliseconds(limits().auth_failure_delay_ms));
+    pause_.async_wait([self = shared_from_this()](error_code ec) {
+      self->paused_ = false;
+      if (!ec && !self->closed_) self->ReadNext();
+    });
+    return true;
+  }
+
   std::string_view Unparsed() const {
     return {static_cast<const char*>(in_.data().data()), in_.size()};
   }
 
   void ReadNext() {
     while (!reading_ && !closing_ && pending_.size() < limits().max_pipeline) {
+      if (Paused()) break;
       size_t used = 0;
       const auto r = parser_.Next(Unparsed(), &used, &args_);
       in_.consume(used);
@@ -126,16 +167,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadMore() {
     reading_ = true;
-    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
-      if (!ec) {
-        const size_t n = self->socket_.read_some(self->in_.prepare(kReadSize), ec);
-        self->in_.commit(n);
-        if (ec == net::error::would_block) {
-          self->reading_ = false;
-          return self->ReadMore();
-        }
-        if (!ec && n == 0) ec = net::error::eof;
-      }
+    stream_.AsyncReadSome(in_.prepare(kReadSize), [self = shared_from_this()](error_code ec, size_t n) {
+      self->in_.commit(n);
       self->reading_ = false;
       if (ec) return self->Close();
       self->client_->last_active_ms = self->server_->service->NowMs();
@@ -224,7 +257,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (completion_posted_) return;
       completion_posted_ = true;
     }
-    net::post(socket_.get_executor(), [self = shared_from_this()] {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
       std::vector<std::pair<std::shared_ptr<Slot>, std::string>> done;
       {
         std::lock_guard lock(self->completed_mu_);
@@ -258,6 +291,18 @@ class Session : public std::enable_shared_from_this<Session> {
       FlushReady();
       return true;
     };
+    const bool transaction_command = name == "multi" || name == "exec" || name == "discard";
+    if (transaction_command || (c.in_multi && name != "quit" && name != "reset")) {
+      if (const CommandSpec* spec = FindCommand(args[0]); spec != nullptr && server_->acl != nullptr) {
+        const std::string denied =
+            AccessError(c, *server_, *spec, args, c.in_multi && !transaction_command ? "multi" : "toplevel");
+        if (!denied.empty()) {
+          c.multi_failed = c.multi_failed || (c.in_multi && !transaction_command);
+          w.Error(denied);
+          return done();
+        }
+      }
+    }
     if (name == "multi") {
       if (c.in_multi) {
         w.Error("ERR MULTI calls can not be nested");
@@ -342,7 +387,7 @@ class Session : public std::enable_shared_from_this<Session> {
             answered_inline = true;
             return;
           }
-          net::post(self->socket_.get_executor(), [self, run, r = std::move(r)]() mutable {
+          net::post(self->stream_.get_executor(), [self, run, r = std::move(r)]() mutable {
             run->replies += r;
             ++run->next;
             self->RunTransaction(run);
@@ -406,7 +451,7 @@ class Session : public std::enable_shared_from_this<Session> {
     ready_.clear();
     const bool last = close_after_ready_;
     writing_ = true;
-    net::async_write(socket_, net::buffer(out_), [self = shared_from_this(), last](error_code ec, size_t) {
+    stream_.AsyncWrite(net::buffer(out_), [self = shared_from_this(), last](error_code ec, size_t) {
       self->writing_ = false;
       if (ec || last) return self->Close();
       self->WriteNext();
@@ -442,16 +487,18 @@ class Session : public std::enable_shared_from_this<Session> {
     SubmitWrites();  // commands already accepted still run, as in Redis
     if (closed_) return;
     closed_ = true;
+    stream_.Close(tcp::socket::shutdown_both);
     error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.cancel(ignored);
     timer_.cancel(ignored);
+    pause_.cancel(ignored);
   }
 
   static constexpr size_t kReadSize = 16 * 1024;
+  static constexpr std::chrono::seconds kHandshakeTimeout{10};
 
-  tcp::socket socket_;
-  net::steady_timer timer_;  // idle timeout
+  api::Stream stream_;
+  net::steady_timer timer_;  // TLS handshake, then idle timeout
+  net::steady_timer pause_;  // after a failed AUTH
   std::shared_ptr<ServerState> server_;
   RequestParser parser_;
   std::shared_ptr<ClientState> client_;
@@ -469,6 +516,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;
   bool closing_ = false;  // no more commands will be read
   bool closed_ = false;
+  bool handshaken_ = false;
+  bool paused_ = false;
+  uint64_t failures_seen_ = 0;
 };
 
 std::string RandomHex40() {
@@ -486,6 +536,7 @@ std::string RandomHex40() {
 Server::Server(DeviceService* service, ServerOptions options)
     : options_(std::move(options)), acceptor_(ioc_), state_(std::make_shared<ServerState>()) {
   state_->service = service;
+  state_->acl = options_.acl != nullptr ? options_.acl : &own_acl_;
   state_->limits = options_.limits;
   state_->run_id = RandomHex40();
   state_->node_id = RandomHex40();
@@ -517,7 +568,7 @@ void Server::Accept() {
         std::lock_guard lock(state_->clients_mu);
         clients = state_->clients.size();
       }
-      std::make_shared<Session>(std::move(socket), state_)->Run(clients >= state_->limits.max_clients);
+      std::make_shared<Session>(std::move(socket), options_.tls.get(), state_)->Run(clients >= state_->limits.max_clients);
     }
     Accept();
   });

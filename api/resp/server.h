@@ -14,6 +14,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <string>
 #include <thread>
@@ -29,6 +30,8 @@ struct ServerOptions {
   uint16_t port = 6379;  // 0: any free port
   int threads = 1;
   ServerLimits limits;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // set: the listener speaks TLS only
+  acl::Acl* acl = nullptr;  // not owned; null: the default user only (no auth)
 };
 
 class Server {
@@ -45,6 +48,7 @@ class Server {
   void Accept();
 
   ServerOptions options_;
+  acl::Acl own_acl_;  // used when options_.acl is null
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::shared_ptr<ServerState> state_;
