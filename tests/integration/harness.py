@@ -50,7 +50,7 @@ def port_open(port):
 class Mosquitto:
     """Mosquitto from the project's config/mosquitto.conf, on its own port and directory."""
 
-    def __init__(self, workdir, port=None, name="mosquitto"):
+    def __init__(self, workdir, port=None, name="mosquitto", extra=""):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = port or free_port()
@@ -58,6 +58,8 @@ class Mosquitto:
             conf = f.read()
         conf = re.sub(r"(?m)^listener .*$", f"listener {self.port} 127.0.0.1", conf)
         conf = re.sub(r"(?m)^persistence_location .*$", f"persistence_location {self.dir}/", conf)
+        if extra:  # e.g. TLS and passwords: replaces anonymous access
+            conf = re.sub(r"(?m)^allow_anonymous .*$", "", conf) + "\n" + extra + "\n"
         if os.geteuid() == 0:
             conf += "\nuser root\n"  # keep the test's own directory writable
         self.conf = os.path.join(self.dir, "mosquitto.conf")
@@ -82,7 +84,9 @@ class Mosquitto:
 class Devstate:
     """One devstate process. `args` are extra --section.key=value options."""
 
-    def __init__(self, workdir, broker=None, args=(), store_dir=None, http_port=None):
+    def __init__(self, workdir, broker=None, args=(), store_dir=None, http_port=None, https=None):
+        """`https`: an ssl.SSLContext when the HTTP listener speaks TLS."""
+        self.https = https
         self.workdir = workdir
         self.store_dir = store_dir or os.path.join(workdir, "store")
         self.http_port = http_port or free_port()
@@ -119,7 +123,10 @@ class Devstate:
         return self.proc.returncode
 
     def request(self, method, path, body=None, headers=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+        if self.https:
+            conn = http.client.HTTPSConnection("127.0.0.1", self.http_port, timeout=10, context=self.https)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             r = conn.getresponse()

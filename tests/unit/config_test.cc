@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "tests/unit/temp_dir.h"
 
@@ -65,6 +66,25 @@ TEST(ConfigTest, ReferenceDocIsGeneratedFromTheTable) {
   const std::string ref = ConfigReference();
   for (const ConfigKey& key : ConfigKeys()) {
     EXPECT_NE(ref.find("`" + std::string(key.name) + "`"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace devstate
+
+namespace devstate {
+namespace {
+
+TEST(ConfigTest, TheShippedExamplesParse) {
+  for (const char* name : {"devstate.toml", "devstate-production.toml"}) {
+    const std::string path = std::string(DEVSTATE_SOURCE_DIR) + "/config/" + name;
+    std::ifstream in(path);
+    ASSERT_TRUE(in) << path;
+    std::stringstream text;
+    text << in.rdbuf();
+    Config config;
+    const Status s = ApplyToml(text.str(), path, &config);
+    EXPECT_TRUE(s.ok()) << s.ToString();
   }
 }
 

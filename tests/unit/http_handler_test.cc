@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 
@@ -83,7 +85,7 @@ class HttpHandlerTest : public ::testing::Test {
     req.body() = std::move(body);
     if (method == verb::post) req.prepare_payload();
     std::optional<Response> out;
-    handler_.Handle(req, [&](Response res) {
+    active_->Handle(req, [&](Response res) {
       EXPECT_FALSE(out.has_value()) << "replied twice";
       out = std::move(res);
     });
@@ -100,6 +102,7 @@ class HttpHandlerTest : public ::testing::Test {
   FakeService service_;
   Handler handler_{&service_, HandlerOptions{.limits = EventLimits{.max_bytes = 256},
                                              .max_batch_events = 3}};
+  const Handler* active_ = &handler_;  // the handler Call uses
 };
 
 TEST_F(HttpHandlerTest, PostDeviceCommitsAndReportsTheVersion) {
@@ -273,6 +276,89 @@ TEST_F(HttpHandlerTest, DeadLettersNewestFirstTextOrBase64) {
   EXPECT_NE(Get("/deadletters").body().find(R"("reason":"bad \"json\"")"), std::string::npos);
   EXPECT_EQ(Get("/deadletters?limit=0").result(), status::bad_request);
   EXPECT_EQ(Get("/deadletters?limit=x").result(), status::bad_request);
+}
+
+}  // namespace
+}  // namespace devstate::http
+
+namespace devstate::http {
+namespace {
+
+class HttpAuthTest : public HttpHandlerTest {
+ protected:
+  void SetUp() override {
+    // ctest runs each test in its own process, in parallel: one file set per test.
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    const auto dir = std::filesystem::temp_directory_path();
+    users_ = (dir / ("http_auth_users_" + test)).string();
+    const std::string users = users_;
+    const std::string tokens = (dir / ("http_auth_tokens_" + test)).string();
+    std::ofstream(users) << "user default off\n"
+                            "user writer on >wpass ~device:* +@all -@admin\n"
+                            "user reader on >rpass ~device:a* +@read\n";
+    std::ofstream(tokens) << "reader reader-token-0123456789\n";
+    ASSERT_TRUE(acl_.Load(users, tokens).ok());
+    active_ = &auth_handler_;
+  }
+  static std::pair<field, std::string> Basic(std::string_view base64) {
+    return {field::authorization, "Basic " + std::string(base64)};
+  }
+  Response As(verb method, std::string target, std::pair<field, std::string> auth, std::string body = {}) {
+    return Call(method, std::move(target), std::move(body), method == verb::post ? "application/json" : "",
+                {std::move(auth)});
+  }
+
+  std::string users_;
+  acl::Acl acl_;
+  Handler auth_handler_{&service_, HandlerOptions{.acl = &acl_}};
+};
+
+// base64("writer:wpass"), base64("reader:rpass"), base64("reader:wrong")
+constexpr std::string_view kWriter = "d3JpdGVyOndwYXNz";
+constexpr std::string_view kReader = "cmVhZGVyOnJwYXNz";
+constexpr std::string_view kWrong = "cmVhZGVyOndyb25n";
+
+TEST_F(HttpAuthTest, CredentialsAreRequiredWhenTheDefaultUserIsOff) {
+  Response r = Get("/devices/a1");
+  EXPECT_EQ(r.result(), status::unauthorized);
+  EXPECT_NE(r[field::www_authenticate].find("Basic"), std::string_view::npos);
+  EXPECT_EQ(As(verb::get, "/devices/a1", Basic(kWrong)).result(), status::unauthorized);
+  EXPECT_EQ(As(verb::get, "/devices/a1", Basic("!!notbase64")).result(), status::unauthorized);
+  EXPECT_EQ(As(verb::get, "/devices/a1", {field::authorization, "Digest x"}).result(), status::unauthorized);
+  EXPECT_EQ(service_.metrics().auth_failures.load(), 2u);  // wrong password, bad base64
+  EXPECT_EQ(Get("/healthz").result(), status::ok);          // probes stay open
+  EXPECT_EQ(Get("/readyz").result(), status::ok);
+}
+
+TEST_F(HttpAuthTest, RulesDecideWhatEachUserMayDo) {
+  EXPECT_EQ(As(verb::post, "/devices/a1", Basic(kWriter), R"({"t":1})").result(), status::ok);
+  EXPECT_EQ(As(verb::get, "/devices/a1", Basic(kReader)).result(), status::ok);
+  EXPECT_EQ(As(verb::get, "/devices/a1", {field::authorization, "Bearer reader-token-0123456789"}).result(),
+            status::ok);
+  EXPECT_EQ(As(verb::get, "/devices/a1", {field::authorization, "Bearer wrong-token-0123456789"}).result(),
+            status::unauthorized);
+  // read-only user: no writes; key pattern device:a* excludes b1
+  EXPECT_EQ(As(verb::post, "/devices/a1", Basic(kReader), R"({"t":2})").result(), status::forbidden);
+  EXPECT_EQ(As(verb::get, "/devices/b1", Basic(kReader)).result(), status::forbidden);
+  EXPECT_EQ(As(verb::get, "/devices", Basic(kReader)).result(), status::ok);
+  // -@admin: no dead letters; INFO-like /metrics is allowed
+  EXPECT_EQ(As(verb::get, "/deadletters", Basic(kWriter)).result(), status::forbidden);
+  EXPECT_EQ(As(verb::get, "/metrics", Basic(kWriter)).result(), status::ok);
+  EXPECT_EQ(As(verb::get, "/metrics", Basic(kReader)).result(), status::forbidden);
+  EXPECT_EQ(service_.commits, 1);
+}
+
+TEST_F(HttpAuthTest, ABatchWithOneForbiddenDeviceWritesNothing) {
+  std::ofstream(users_) << "user default off\nuser w on >wpass ~device:a* +@all\n";
+  ASSERT_TRUE(acl_.Load(users_, "").ok());
+  const auto w = Basic("dzp3cGFzcw==");  // w:wpass
+  Response r = As(verb::post, "/events", w, R"([{"deviceId":"a1","t":1},{"deviceId":"b1","t":1}])");
+  EXPECT_EQ(r.result(), status::forbidden);
+  EXPECT_NE(r.body().find("b1"), std::string::npos);
+  EXPECT_EQ(service_.commits, 0);
+  EXPECT_EQ(As(verb::post, "/events", w, R"([{"deviceId":"a1","t":1},{"deviceId":"a2","t":1}])").result(),
+            status::ok);
+  EXPECT_EQ(service_.commits, 1);
 }
 
 }  // namespace
