@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "loadgen/closed_loop.h"  // brings Asio
+#include "loadgen/open_loop.h"
 
 namespace devstate::loadgen {
 namespace {
@@ -17,7 +18,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(net::io_context& ioc, const HttpLoadOptions& options, int id, Clock::time_point end,
              LoadResult* result)
-      : socket_(ioc), options_(options), id_(id), end_(end), result_(result) {}
+      : socket_(ioc), timer_(ioc), options_(options), id_(id), end_(end), result_(result),
+        schedule_(Clock::now(), options.rate > 0 ? options.rate : 1, options.connections, id) {}
 
   void Start(const tcp::endpoint& endpoint) {
     socket_.async_connect(endpoint, [self = shared_from_this()](boost::system::error_code ec) {
@@ -35,12 +37,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void AppendEvent(std::string* out, bool with_id) {
     ++n_;
     const uint64_t device = (static_cast<uint64_t>(id_) * 7919 + n_) % options_.devices;
+    last_device_ = options_.ledger != nullptr ? LedgerDevice() : fmt::format("dev-{}", device);
     fmt::format_to(std::back_inserter(*out),
                    "{{{}\"status\":\"active\",\"temperature\":{}.{},\"batteryLevel\":{},"
-                   "\"latitude\":52.52,\"longitude\":13.40,\"ts\":{}}}",
-                   with_id ? fmt::format("\"deviceId\":\"dev-{}\",", device) : std::string(),
-                   n_ % 40, n_ % 10, n_ % 100, 1700000000000 + n_ * 64 + id_ % 64);
-    last_device_ = device;
+                   "\"latitude\":52.52,\"longitude\":13.40,\"seq\":{},\"ts\":{}}}",
+                   with_id ? fmt::format("\"deviceId\":\"{}\",", last_device_) : std::string(),
+                   n_ % 40, n_ % 10, n_ % 100, n_, 1700000000000 + n_ * 64 + id_ % 64);
+  }
+
+  // Ledger mode: this connection's own devices, so each device's seq only grows.
+  std::string LedgerDevice() const {
+    const uint64_t per_connection = std::max<uint64_t>(1, options_.devices / std::max(1, options_.connections));
+    return fmt::format("ldg-{}-{}", id_, n_ % per_connection);
   }
 
   void BuildRequest() {
@@ -55,7 +63,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::string target;
     if (options_.batch <= 1) {
       AppendEvent(&body_, false);
-      target = fmt::format("/devices/dev-{}", last_device_);
+      target = fmt::format("/devices/{}", last_device_);
     } else {
       for (int i = 0; i < options_.batch; ++i) {
         if (i > 0) body_.push_back('\n');
@@ -71,9 +79,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Send() {
+    if (options_.rate > 0) {  // open loop: wait for this request's turn, time it from then
+      intended_ = schedule_.Next();
+      if (intended_ >= end_) return;
+      if (intended_ > Clock::now()) {
+        timer_.expires_at(intended_);
+        return timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+          if (!ec) self->Write(self->intended_);
+        });
+      }
+      return Write(intended_);
+    }
     if (Clock::now() >= end_) return;
+    Write(Clock::now());
+  }
+
+  void Write(Clock::time_point sent) {
     BuildRequest();
-    sent_ = Clock::now();
+    sent_ = sent;
     net::async_write(socket_, net::buffer(request_),
                      [self = shared_from_this()](boost::system::error_code ec, size_t) {
                        if (ec) return self->Fail();
@@ -111,6 +134,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnResponse(size_t length) {
+    if (options_.ledger != nullptr && status_ == 200 && options_.batch <= 1) {
+      // {"version":N,"stale":false}
+      const size_t at = in_.find("\"version\":");
+      if (at < length) options_.ledger->Append({last_device_, n_, std::strtoull(in_.c_str() + at + 10, nullptr, 10)});
+    }
     in_.erase(0, length);
     const auto now = Clock::now();
     if (status_ >= 200 && status_ < 300) {
@@ -131,15 +159,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   tcp::socket socket_;
+  net::steady_timer timer_;  // open loop: waits for the next intended send time
   const HttpLoadOptions& options_;
   const int id_;
   const Clock::time_point end_;
   LoadResult* result_;  // owned by this connection's thread
   std::string request_, body_, in_;
   uint64_t n_ = 0;
-  uint64_t last_device_ = 0;
+  std::string last_device_;
   int status_ = 0;
   Clock::time_point sent_;
+  OpenLoopSchedule schedule_;
+  Clock::time_point intended_;
 };
 
 }  // namespace

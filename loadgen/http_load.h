@@ -9,6 +9,7 @@
 #include <string>
 
 #include "loadgen/histogram.h"
+#include "loadgen/ledger.h"
 
 namespace devstate::loadgen {
 
@@ -21,6 +22,11 @@ struct HttpLoadOptions {
   double seconds = 10;
   int batch = 1;          // ingest: events per request; 1 = POST /devices/<id>, else POST /events
   uint64_t devices = 10000;
+  double rate = 0;        // >0: open loop at this many requests/s in all; 0: closed loop
+  // Ingest with a ledger: every acknowledged event is appended (device, seq, version).
+  // Each device is written by one connection only (ids ldg-<connection>-<n>), so its
+  // "seq" field grows with every write. Needs batch 1.
+  LedgerWriter* ledger = nullptr;
 };
 
 struct LoadResult {
