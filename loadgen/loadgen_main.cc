@@ -7,6 +7,7 @@
 //   devstate-loadgen http-ingest --port 8080 --rate 5000 ...   open loop: 5000 requests/s in all
 //   devstate-loadgen http-ingest --port 8080 --ledger acked.txt  record every acknowledged write
 //   devstate-loadgen verify      --port 8080 --ledger acked.txt  check each one is still there
+//   devstate-loadgen mqtt-publish --port 1883 --clients 4 --qos 1 [--rate 5000]  through a broker
 //
 // The RESP scenarios work against redis-server too, so comparisons use the same driver.
 //
@@ -24,6 +25,7 @@
 
 #include "loadgen/http_load.h"
 #include "loadgen/ledger.h"
+#include "loadgen/mqtt_load.h"
 #include "loadgen/resp_load.h"
 
 namespace {
@@ -132,6 +134,22 @@ int main(int argc, char** argv) {
       sub->add_option("--ledger", ledger_path, "append each acknowledged write (device seq version) to FILE");
     }
   }
+  devstate::loadgen::MqttLoadOptions mqtt;
+  {
+    CLI::App* sub = app.add_subcommand("mqtt-publish", "devices publishing state events through an MQTT broker");
+    sub->add_option("--host", mqtt.host, "broker address");
+    sub->add_option("--port", mqtt.port, "broker port")->required();
+    sub->add_option("--connections,-c", mqtt.connections, "MQTT connections (the devices are spread over them)");
+    sub->add_option("--threads,-t", mqtt.threads, "client threads");
+    sub->add_option("--qos", mqtt.qos, "0 or 1")->check(CLI::IsMember({0, 1}));
+    sub->add_option("--inflight", mqtt.inflight, "unacknowledged messages per connection");
+    sub->add_option("--rate", mqtt.rate, "open loop: messages per second in all (0: as fast as possible)");
+    sub->add_option("--seconds,-d", mqtt.seconds, "length of the run");
+    sub->add_option("--devices", mqtt.devices, "distinct device ids");
+    sub->add_option("--topic", mqtt.topic, "topic pattern; {} is the device id");
+    sub->add_option("--json", json_path, "also write the result as JSON to this file");
+    sub->add_flag("--header", header, "print the table header first");
+  }
   CLI::App* verify = app.add_subcommand("verify", "check that every write in a ledger is visible");
   std::string verify_host = "127.0.0.1";
   uint16_t verify_port = 8080;
@@ -155,6 +173,22 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   const std::string scenario = app.get_subcommands()[0]->get_name();
   if (scenario == "verify") return Verify(verify_host, verify_port, ledger_path);
+  if (scenario == "mqtt-publish") {
+    std::string error;
+    LoadResult result = devstate::loadgen::RunMqttLoad(mqtt, &error);
+    if (!error.empty()) {
+      std::fprintf(stderr, "devstate-loadgen: %s\n", error.c_str());
+      return 2;
+    }
+    if (header) {
+      fmt::print("| run | requests/s | events/s | errors | p50 us | p90 us | p99 us | p99.9 us | max us |\n");
+      fmt::print("|---|---|---|---|---|---|---|---|---|\n");
+    }
+    std::string name = fmt::format("mqtt-publish -c {} --qos {}", mqtt.connections, mqtt.qos);
+    if (mqtt.rate > 0) name += fmt::format(" --rate {:.0f}", mqtt.rate);
+    Report(name, result, json_path);
+    return result.errors > 0 || result.requests == 0 ? 1 : 0;
+  }
   if (scenario.rfind("resp-", 0) == 0) {
     resp.scenario = scenario == "resp-get" ? RespLoadOptions::Scenario::kGet : RespLoadOptions::Scenario::kSet;
     std::string error;

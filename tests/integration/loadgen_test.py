@@ -9,7 +9,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BIN, Devstate, WorkDir, free_port, port_open, wait_until  # noqa: E402
+from harness import BIN, Devstate, Mosquitto, WorkDir, free_port, port_open, wait_until  # noqa: E402
 
 LOADGEN = os.environ.get("DEVSTATE_LOADGEN",
                          os.path.join(os.path.dirname(os.path.dirname(BIN)), "loadgen", "devstate-loadgen"))
@@ -70,6 +70,28 @@ class LoadgenTest(unittest.TestCase):
         for port in (self.ds.resp_port, self.redis_port):
             self.run_ok("resp-set", "--port", str(port), "-c", "8", "-P", "4", "-r", "1000")
             self.run_ok("resp-get", "--port", str(port), "-c", "8", "-P", "16", "-r", "1000")
+
+    def test_mqtt_publish_through_a_broker_into_devstate(self):
+        work = WorkDir("loadgen-mqtt")
+        broker = Mosquitto(work.path)
+        ds = Devstate(work.path, broker=broker.uri)
+        try:
+            ds.wait_ready()
+            port = str(broker.port)
+            self.run_ok("mqtt-publish", "--port", port, "-c", "2", "--qos", "1", "--devices", "20")
+            self.run_ok("mqtt-publish", "--port", port, "-c", "2", "--qos", "0", "--devices", "20")
+            name, rps, _ = self.run_ok("mqtt-publish", "--port", port, "-c", "2", "--qos", "1", "--rate", "400",
+                                       "--devices", "20")
+            self.assertAlmostEqual(rps, 400, delta=40)
+            # the payloads are real device events: devstate merges them
+            wait_until(lambda: (ds.device("dev-7") or {}).get("status") in ("active", "idle"), 20, "dev-7")
+            state = ds.device("dev-7")
+            for field in ("temperature", "batteryLevel", "latitude", "longitude", "lastSeenAt"):
+                self.assertIn(field, state)
+        finally:
+            self.assertEqual(ds.stop(), 0)
+            broker.stop()
+            work.cleanup()
 
     def test_json_output(self):
         path = os.path.join(self.work.path, "r.json")
