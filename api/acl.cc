@@ -49,6 +49,25 @@ Status ReadFile(const std::string& path, std::string* text) {
   return Status::OK();
 }
 
+// Calls `fn` with each line of `path` that is not blank or a # comment, and its words; an
+// error comes back prefixed with "path:line: ". An empty path has no lines.
+template <typename Fn>
+Status ForEachLine(const std::string& path, Fn&& fn) {
+  if (path.empty()) return Status::OK();
+  std::string text;
+  Status s = ReadFile(path, &text);
+  if (!s.ok()) return s;
+  std::istringstream lines(text);
+  std::string line;
+  for (int number = 1; std::getline(lines, line); ++number) {
+    const std::vector<std::string_view> words = Words(line);
+    if (words.empty() || words[0][0] == '#') continue;
+    s = fn(std::string_view(line), words);
+    if (!s.ok()) return Status::InvalidArgument(fmt::format("{}:{}: {}", path, number, s.message()));
+  }
+  return Status::OK();
+}
+
 std::shared_ptr<const User> DefaultDefault() {
   auto user = std::make_shared<User>();
   user->name = "default";
@@ -213,6 +232,13 @@ bool User::AllowsKey(std::string_view key, bool write) const {
   return false;
 }
 
+bool User::AllowsEverything() const {
+  const bool all_commands = !rules.empty() && rules.back().allow && rules.back().category && rules.back().name == "all";
+  return all_commands && std::any_of(keys.begin(), keys.end(), [](const KeyPattern& k) {
+           return k.read && k.write && k.pattern == "*";
+         });
+}
+
 std::string User::Describe() const {
   std::string out = fmt::format("user {} {}", name, enabled ? "on" : "off");
   if (nopass) out += " nopass";
@@ -255,57 +281,35 @@ Acl::Acl() {
 
 Status Acl::Load(const std::string& acl_file, const std::string& token_file) {
   auto state = std::make_shared<State>();
-  if (!acl_file.empty()) {
-    std::string text;
-    Status s = ReadFile(acl_file, &text);
-    if (!s.ok()) return s;
-    std::istringstream lines(text);
-    std::string line;
-    for (int number = 1; std::getline(lines, line); ++number) {
-      const std::vector<std::string_view> words = Words(line);
-      if (words.empty() || words[0][0] == '#') continue;
-      auto user = std::make_shared<User>();
-      s = ParseUserLine(line, user.get());
-      if (!s.ok()) return Status::InvalidArgument(fmt::format("{}:{}: {}", acl_file, number, s.message()));
-      if (state->users.count(user->name)) {
-        return Status::InvalidArgument(fmt::format("{}:{}: duplicate user '{}'", acl_file, number, user->name));
-      }
-      state->users.emplace(user->name, std::move(user));
+  Status s = ForEachLine(acl_file, [&](std::string_view line, const std::vector<std::string_view>&) {
+    auto user = std::make_shared<User>();
+    Status parsed = ParseUserLine(line, user.get());
+    if (!parsed.ok()) return parsed;
+    if (state->users.count(user->name)) {
+      return Status::InvalidArgument(fmt::format("duplicate user '{}'", user->name));
     }
-  }
+    state->users.emplace(user->name, std::move(user));
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
   if (!state->users.count("default")) state->users.emplace("default", DefaultDefault());
-  if (!token_file.empty()) {
-    std::string text;
-    Status s = ReadFile(token_file, &text);
-    if (!s.ok()) return s;
-    std::istringstream lines(text);
-    std::string line;
-    for (int number = 1; std::getline(lines, line); ++number) {
-      const std::vector<std::string_view> words = Words(line);
-      if (words.empty() || words[0][0] == '#') continue;
-      if (words.size() != 2) {
-        return Status::InvalidArgument(fmt::format("{}:{}: a line must be '<user> <token>'", token_file, number));
-      }
-      if (!state->users.count(words[0])) {
-        return Status::InvalidArgument(fmt::format("{}:{}: unknown user '{}'", token_file, number, words[0]));
-      }
-      std::string hash;
-      if (words[1][0] == '#') {
-        hash = Lower(words[1].substr(1));
-        if (!IsSha256Hex(hash)) {
-          return Status::InvalidArgument(
-              fmt::format("{}:{}: a hashed token must be '#' and 64 hex characters", token_file, number));
-        }
-      } else {
-        if (words[1].size() < 16) {
-          return Status::InvalidArgument(
-              fmt::format("{}:{}: a token must be at least 16 characters", token_file, number));
-        }
-        hash = Sha256Hex(words[1]);
-      }
-      state->tokens[hash] = std::string(words[0]);
+  s = ForEachLine(token_file, [&](std::string_view, const std::vector<std::string_view>& words) {
+    if (words.size() != 2) return Status::InvalidArgument("a line must be '<user> <token>'");
+    if (!state->users.count(words[0])) {
+      return Status::InvalidArgument(fmt::format("unknown user '{}'", words[0]));
     }
-  }
+    std::string hash;
+    if (words[1][0] == '#') {
+      hash = Lower(words[1].substr(1));
+      if (!IsSha256Hex(hash)) return Status::InvalidArgument("a hashed token must be '#' and 64 hex characters");
+    } else {
+      if (words[1].size() < 16) return Status::InvalidArgument("a token must be at least 16 characters");
+      hash = Sha256Hex(words[1]);
+    }
+    state->tokens[hash] = std::string(words[0]);
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
   std::lock_guard lock(mu_);
   state_ = std::move(state);
   acl_file_ = acl_file;

@@ -64,6 +64,9 @@ struct User {
   // `command` is "get" or "client|kill"; `categories` without '@'.
   bool AllowsCommand(std::string_view command, const std::vector<std::string_view>& categories) const;
   bool AllowsKey(std::string_view key, bool write) const;
+  // +@all last and a read-write `*` key pattern: every check would pass (the common
+  // default user), so callers may skip building what they would check.
+  bool AllowsEverything() const;
   // The user as ACL LIST shows it: "user NAME on #<hash> ~device:* &* +@all".
   std::string Describe() const;
 };

@@ -49,6 +49,22 @@ void Report(const std::string& name, const LoadResult& r, const std::string& jso
   }
 }
 
+// The end of every load scenario: an error (exit 2), or the result row (exit 1 if any
+// request failed or none succeeded).
+int Finish(const std::string& name, const LoadResult& result, const std::string& error, bool header,
+           const std::string& json_path) {
+  if (!error.empty()) {
+    std::fprintf(stderr, "devstate-loadgen: %s\n", error.c_str());
+    return 2;
+  }
+  if (header) {
+    fmt::print("| run | requests/s | events/s | errors | p50 us | p90 us | p99 us | p99.9 us | max us |\n");
+    fmt::print("|---|---|---|---|---|---|---|---|---|\n");
+  }
+  Report(name, result, json_path);
+  return result.errors > 0 || result.requests == 0 ? 1 : 0;
+}
+
 // `verify`: fetches each ledger device over one keep-alive HTTP connection.
 int Verify(const std::string& host, uint16_t port, const std::string& ledger_path) {
   namespace net = boost::asio;
@@ -176,33 +192,16 @@ int main(int argc, char** argv) {
   if (scenario == "mqtt-publish") {
     std::string error;
     LoadResult result = devstate::loadgen::RunMqttLoad(mqtt, &error);
-    if (!error.empty()) {
-      std::fprintf(stderr, "devstate-loadgen: %s\n", error.c_str());
-      return 2;
-    }
-    if (header) {
-      fmt::print("| run | requests/s | events/s | errors | p50 us | p90 us | p99 us | p99.9 us | max us |\n");
-      fmt::print("|---|---|---|---|---|---|---|---|---|\n");
-    }
     std::string name = fmt::format("mqtt-publish -c {} --qos {}", mqtt.connections, mqtt.qos);
     if (mqtt.rate > 0) name += fmt::format(" --rate {:.0f}", mqtt.rate);
-    Report(name, result, json_path);
-    return result.errors > 0 || result.requests == 0 ? 1 : 0;
+    return Finish(name, result, error, header, json_path);
   }
   if (scenario.rfind("resp-", 0) == 0) {
     resp.scenario = scenario == "resp-get" ? RespLoadOptions::Scenario::kGet : RespLoadOptions::Scenario::kSet;
     std::string error;
     LoadResult result = devstate::loadgen::RunRespLoad(resp, &error);
-    if (!error.empty()) {
-      std::fprintf(stderr, "devstate-loadgen: %s\n", error.c_str());
-      return 2;
-    }
-    if (header) {
-      fmt::print("| run | requests/s | events/s | errors | p50 us | p90 us | p99 us | p99.9 us | max us |\n");
-      fmt::print("|---|---|---|---|---|---|---|---|---|\n");
-    }
-    Report(fmt::format("{} -c {} -P {}", scenario, resp.connections, resp.pipeline), result, json_path);
-    return result.errors > 0 || result.requests == 0 ? 1 : 0;
+    return Finish(fmt::format("{} -c {} -P {}", scenario, resp.connections, resp.pipeline), result, error, header,
+                  json_path);
   }
   options.scenario = scenario == "http-get" ? HttpLoadOptions::Scenario::kGet
                                             : HttpLoadOptions::Scenario::kIngest;
@@ -220,18 +219,9 @@ int main(int argc, char** argv) {
     options.ledger = &ledger;
   }
   LoadResult result = devstate::loadgen::RunHttpLoad(options, &error);
-  if (!error.empty()) {
-    std::fprintf(stderr, "devstate-loadgen: %s\n", error.c_str());
-    return 2;
-  }
-  if (header) {
-    fmt::print("| run | requests/s | events/s | errors | p50 us | p90 us | p99 us | p99.9 us | max us |\n");
-    fmt::print("|---|---|---|---|---|---|---|---|---|\n");
-  }
   std::string name = options.scenario == HttpLoadOptions::Scenario::kGet
                          ? fmt::format("{} -c {}", scenario, options.connections)
                          : fmt::format("{} -c {} --batch {}", scenario, options.connections, options.batch);
   if (options.rate > 0) name += fmt::format(" --rate {:.0f}", options.rate);
-  Report(name, result, json_path);
-  return result.errors > 0 || result.requests == 0 ? 1 : 0;
+  return Finish(name, result, error, header, json_path);
 }

@@ -220,8 +220,10 @@ bool Handler::Identify(const Request& req, std::shared_ptr<const acl::User>* use
 }
 
 bool Handler::Permits(const acl::User* user, std::string_view command,
-                      const std::vector<std::string_view>& categories, std::string_view key, bool write) const {
-  if (user == nullptr) return true;
+                      const std::vector<std::string_view>& categories, std::string_view device_id,
+                      bool write) const {
+  if (user == nullptr || user->AllowsEverything()) return true;
+  const std::string key = device_id.empty() ? std::string() : DeviceKey(device_id);
   std::string_view reason;
   if (!user->AllowsCommand(command, categories)) {
     reason = "command";
@@ -255,10 +257,10 @@ void Handler::Handle(const Request& req, Reply reply) const {
   }
   // False (and 403 sent) if the user may not do this.
   auto permit = [&](std::string_view command, const std::vector<std::string_view>& categories,
-                    std::string_view key, bool write) {
-    if (Permits(user.get(), command, categories, key, write)) return true;
+                    std::string_view device_id, bool write) {
+    if (Permits(user.get(), command, categories, device_id, write)) return true;
     error(status::forbidden, fmt::format("user '{}' may not {} {}", user->name, req.method_string(),
-                                         key.empty() ? path : key));
+                                         device_id.empty() ? path : std::string_view(DeviceKey(device_id))));
     return false;
   };
   auto only = [&](beast_http::verb allowed, std::string_view allow) {
@@ -275,11 +277,11 @@ void Handler::Handle(const Request& req, Reply reply) const {
     if (id.find('/') != std::string_view::npos) return error(status::not_found, "no such resource");
     if (!ValidDeviceId(id)) return error(status::bad_request, "device id must match [A-Za-z0-9._:-]{1,128}");
     if (method == beast_http::verb::get) {
-      if (permit("get", kGetCategories, DeviceKey(id), false)) reply(GetDevice(req, id, query));
+      if (permit("get", kGetCategories, id, false)) reply(GetDevice(req, id, query));
       return;
     }
     if (method == beast_http::verb::post) {
-      if (permit("set", kSetCategories, DeviceKey(id), true)) PostDevice(req, id, std::move(reply));
+      if (permit("set", kSetCategories, id, true)) PostDevice(req, id, std::move(reply));
       return;
     }
     return (void)only(beast_http::verb::get, "GET, POST");
@@ -375,7 +377,7 @@ void Handler::PostEvents(const Request& req, const acl::User* user, Reply reply)
   }
   // The batch is one write: a device the user may not write refuses all of it.
   for (const BatchItem& item : items) {
-    if (item.status.ok() && !Permits(user, "set", kSetCategories, DeviceKey(item.event.device_id), true)) {
+    if (item.status.ok() && !Permits(user, "set", kSetCategories, item.event.device_id, true)) {
       return reply(Error(status::forbidden,
                          fmt::format("user '{}' may not write device '{}'", user->name, item.event.device_id),
                          version, keep_alive));

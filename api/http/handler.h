@@ -60,9 +60,10 @@ class Handler {
   // The user a request's credentials name; false (with `denied` set to a 401) if it has
   // none and needs them, or they are wrong.
   bool Identify(const Request& request, std::shared_ptr<const acl::User>* user, Response* denied) const;
-  // Whether `user` (null: no ACL) may run `command` on `key` (empty: no key); logs a denial.
+  // Whether `user` (null: no ACL) may run `command` on the key of `device_id` (empty: no
+  // key); logs a denial.
   bool Permits(const acl::User* user, std::string_view command, const std::vector<std::string_view>& categories,
-               std::string_view key, bool write) const;
+               std::string_view device_id, bool write) const;
   void PostDevice(const Request& request, std::string_view id, Reply reply) const;
   void PostEvents(const Request& request, const acl::User* user, Reply reply) const;
   Response GetDevice(const Request& request, std::string_view id, std::string_view query) const;

@@ -85,6 +85,15 @@ TEST(AclTest, CommandRulesLastMatchWins) {
   EXPECT_FALSE(Parse("user x on nopass +@all -flushall").AllowsCommand("flushall", kClientKill));
 }
 
+TEST(AclTest, AllowsEverythingOnlyForTheUnrestricted) {
+  EXPECT_TRUE(Parse("user x on nopass ~* &* +@all").AllowsEverything());
+  EXPECT_TRUE(Parse("user x on nopass allkeys allcommands").AllowsEverything());
+  EXPECT_FALSE(Parse("user x on nopass ~device:* +@all").AllowsEverything());
+  EXPECT_FALSE(Parse("user x on nopass ~* +@all -@admin").AllowsEverything());
+  EXPECT_FALSE(Parse("user x on nopass %R~* +@all").AllowsEverything());
+  EXPECT_FALSE(Parse("user x on nopass ~*").AllowsEverything());
+}
+
 TEST(AclTest, KeyPatterns) {
   User u = Parse("user x on nopass ~device:* +@all");
   EXPECT_TRUE(u.AllowsKey("device:1:latest", true));
