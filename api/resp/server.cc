@@ -411,9 +411,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // A reply arrived: run what was waiting for it, then write what is ready.
   void Continue() {
+    // Executing a command may answer it at once and so pop the answered front of pending_
+    // (FlushReady), or run a nested Continue (EXEC); walk a copy so no slot is skipped.
+    const std::vector<std::shared_ptr<Slot>> slots(pending_.begin(), pending_.end());
     bool all_ready = true;
-    for (size_t i = 0; i < pending_.size(); ++i) {
-      std::shared_ptr<Slot> slot = pending_[i];
+    for (const std::shared_ptr<Slot>& slot : slots) {
       if (slot->deferred) {
         if (!all_ready && (!slot->write || slot->barrier)) break;
         std::vector<std::string> args = std::move(*slot->deferred);

@@ -218,6 +218,37 @@ class RespTest(unittest.TestCase):
         self.assertIsNone(self.r.get("dur:c"))
 
     # --- limits and malformed input --------------------------------------------------------
+    def test_pipelined_reads_after_writes_see_them_in_order(self):
+        # Reads queued behind a write wait for its commit; when it lands, every one of them
+        # must run and answer in order (a read answered at once used to let the next one be
+        # skipped, and the connection hung).
+        r = redis.Redis(port=self.ds.resp_port, decode_responses=True, socket_timeout=10)
+        p = r.pipeline(transaction=False)
+        p.get("pipe:a").set("pipe:b", "1").get("pipe:c").get("pipe:b")
+        self.assertEqual(p.execute(), [None, True, None, "1"])
+        import random
+        rng = random.Random(7)
+        model = {}
+        for _ in range(20):
+            p = r.pipeline(transaction=False)
+            expected = []
+            for _ in range(rng.randint(1, 64)):
+                key = f"pipe:k{rng.randint(0, 4)}"
+                op = rng.random()
+                if op < 0.5:
+                    p.get(key)
+                    expected.append(model.get(key))
+                elif op < 0.85:
+                    value = str(rng.randint(0, 10**6))
+                    p.set(key, value)
+                    model[key] = value
+                    expected.append(True)
+                else:
+                    p.delete(key)
+                    expected.append(1 if model.pop(key, None) is not None else 0)
+            self.assertEqual(p.execute(), expected)
+        r.close()
+
     def test_malformed_protocol_gets_error_then_close(self):
         out = resp_exchange(self.ds.resp_port, b"*1\r\n+PING\r\n")
         self.assertEqual(out, b"-ERR Protocol error: expected '$', got '+'\r\n")
