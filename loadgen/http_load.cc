@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <random>
 
 #include "loadgen/closed_loop.h"  // brings Asio
 #include "loadgen/open_loop.h"
@@ -19,12 +20,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(net::io_context& ioc, const HttpLoadOptions& options, int id, Clock::time_point end,
              LoadResult* result)
       : socket_(ioc), timer_(ioc), options_(options), id_(id), end_(end), result_(result),
-        schedule_(Clock::now(), options.rate > 0 ? options.rate : 1, options.connections, id) {}
+        rng_(static_cast<uint64_t>(id) * 7919 + 1), schedule_(Clock::now(), options.rate > 0 ? options.rate : 1, options.connections, id) {}
 
   void Start(const tcp::endpoint& endpoint) {
     socket_.async_connect(endpoint, [self = shared_from_this()](boost::system::error_code ec) {
       if (ec) {
-        ++self->result_->errors;
+        self->result_->Error();
         return;
       }
       self->socket_.set_option(tcp::no_delay(true));
@@ -54,7 +55,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void BuildRequest() {
     request_.clear();
     body_.clear();
-    if (options_.scenario == HttpLoadOptions::Scenario::kGet) {
+    kind_ = OpKind::kOther;
+    bool get = options_.scenario == HttpLoadOptions::Scenario::kGet;
+    if (options_.scenario == HttpLoadOptions::Scenario::kMixed) {
+      get = static_cast<int>(rng_() % 100) < options_.read_percent;
+      kind_ = get ? OpKind::kRead : OpKind::kWrite;
+    }
+    if (get) {
       const uint64_t device = (static_cast<uint64_t>(id_) * 7919 + ++n_) % options_.devices;
       fmt::format_to(std::back_inserter(request_), "GET /devices/dev-{} HTTP/1.1\r\nHost: {}\r\n\r\n",
                      device, options_.host);
@@ -141,21 +148,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     in_.erase(0, length);
     const auto now = Clock::now();
-    if (status_ >= 200 && status_ < 300) {
-      ++result_->requests;
-      result_->events += options_.scenario == HttpLoadOptions::Scenario::kGet
-                             ? 1
-                             : static_cast<uint64_t>(std::max(1, options_.batch));
-      result_->latency_ns.Record(
-          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - sent_).count()));
+    // A mixed run's read of a device no write has reached yet is a correct answer, as a
+    // Redis GET of a missing key is.
+    const bool ok = (status_ >= 200 && status_ < 300) || (kind_ == OpKind::kRead && status_ == 404);
+    if (ok) {
+      const bool batch = options_.batch > 1 && options_.scenario == HttpLoadOptions::Scenario::kIngest;
+      result_->Ok(now, now - sent_, batch ? static_cast<uint64_t>(options_.batch) : 1, kind_);
     } else {
-      ++result_->errors;
+      result_->Error();
     }
     Send();
   }
 
   void Fail() {
-    if (Clock::now() < end_) ++result_->errors;
+    if (Clock::now() < end_) result_->Error();
   }
 
   tcp::socket socket_;
@@ -166,6 +172,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   LoadResult* result_;  // owned by this connection's thread
   std::string request_, body_, in_;
   uint64_t n_ = 0;
+  std::mt19937_64 rng_;
+  OpKind kind_ = OpKind::kOther;
   std::string last_device_;
   int status_ = 0;
   Clock::time_point sent_;

@@ -2,17 +2,23 @@
 //
 //   devstate-loadgen http-ingest --port 8080 --connections 64 --seconds 10 [--batch 100]
 //   devstate-loadgen http-get    --port 8080 --connections 64 --seconds 10
+//   devstate-loadgen http-mixed  --port 8080 --read-percent 90      GETs and POSTs on the same devices
 //   devstate-loadgen resp-get    --port 6379 --connections 50 --pipeline 16 --keys 1000000
 //   devstate-loadgen resp-set    --port 6379 --connections 50 --pipeline 1 --value-bytes 100
+//   devstate-loadgen resp-mixed  --port 6379 --read-percent 90      GETs and SETs on the same keys
 //   devstate-loadgen http-ingest --port 8080 --rate 5000 ...   open loop: 5000 requests/s in all
 //   devstate-loadgen http-ingest --port 8080 --ledger acked.txt  record every acknowledged write
 //   devstate-loadgen verify      --port 8080 --ledger acked.txt  check each one is still there
 //   devstate-loadgen mqtt-publish --port 1883 --clients 4 --qos 1 [--rate 5000]  through a broker
+//   devstate-loadgen report --title T --out report.html a.json b.json   one HTML report of runs
 //
 // The RESP scenarios work against redis-server too, so comparisons use the same driver.
 //
 // Prints one Markdown table row per run: requests/s, events/s, errors and latency
-// percentiles (us) from a log-bucketed histogram; --json FILE writes the same as JSON.
+// percentiles (us) from a log-bucketed histogram; --json FILE writes the same as JSON
+// (with the percentile curve and completions per second), --html FILE an HTML report with
+// latency and throughput charts. A progress line goes to stderr each second (by default
+// when stderr is a terminal).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -20,12 +26,16 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include "loadgen/http_load.h"
 #include "loadgen/ledger.h"
 #include "loadgen/mqtt_load.h"
+#include "loadgen/report.h"
 #include "loadgen/resp_load.h"
 
 namespace {
@@ -34,35 +44,76 @@ using devstate::loadgen::HttpLoadOptions;
 using devstate::loadgen::LoadResult;
 using devstate::loadgen::RespLoadOptions;
 
-void Report(const std::string& name, const LoadResult& r, const std::string& json_path) {
-  auto us = [&](double q) { return r.latency_ns.Percentile(q) / 1000.0; };
-  fmt::print("| {} | {:.0f} | {:.0f} | {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} |\n", name,
-             r.requests / r.seconds, r.events / r.seconds, r.errors, us(0.5), us(0.9), us(0.99),
-             us(0.999), r.latency_ns.max() / 1000.0);
-  if (!json_path.empty()) {
-    std::ofstream(json_path) << fmt::format(
-        "{{\"scenario\":\"{}\",\"seconds\":{:.3f},\"requests\":{},\"events\":{},\"errors\":{},"
-        "\"requests_per_second\":{:.1f},\"events_per_second\":{:.1f},\"latency_us\":{{\"p50\":{:.1f},"
-        "\"p90\":{:.1f},\"p99\":{:.1f},\"p999\":{:.1f},\"max\":{:.1f}}}}}\n",
-        name, r.seconds, r.requests, r.events, r.errors, r.requests / r.seconds, r.events / r.seconds,
-        us(0.5), us(0.9), us(0.99), us(0.999), r.latency_ns.max() / 1000.0);
+// What every load scenario shares on its command line: where results go.
+struct Output {
+  std::string label;  // the run's name in the table and the reports
+  std::string json_path;
+  std::string html_path;
+  bool header = false;
+  bool progress = isatty(STDERR_FILENO) == 1;
+
+  void AddTo(CLI::App* sub) {
+    sub->add_option("--label", label, "name of the run in the table and reports (default: the scenario and its options)");
+    sub->add_option("--json", json_path, "also write the result as JSON to this file");
+    sub->add_option("--html", html_path, "also write an HTML report with latency and throughput charts");
+    sub->add_flag("--header", header, "print the table header first");
+    sub->add_flag("--progress,!--no-progress", progress, "a progress line on stderr each second (default: if a terminal)");
   }
+};
+
+bool WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path);
+  out << content;
+  out.close();
+  if (!out) std::fprintf(stderr, "devstate-loadgen: cannot write %s\n", path.c_str());
+  return static_cast<bool>(out);
+}
+
+void PrintRow(const std::string& name, double rps, double eps, uint64_t errors, const devstate::loadgen::LatencySummary& l) {
+  fmt::print("| {} | {:.0f} | {:.0f} | {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} |\n", name, rps, eps, errors, l.p50,
+             l.p90, l.p99, l.p999, l.max);
 }
 
 // The end of every load scenario: an error (exit 2), or the result row (exit 1 if any
-// request failed or none succeeded).
-int Finish(const std::string& name, const LoadResult& result, const std::string& error, bool header,
-           const std::string& json_path) {
+// request failed or none succeeded). Mixed runs add a row each for reads and writes.
+int Finish(const std::string& name, const LoadResult& result, const std::string& error, const Output& output) {
   if (!error.empty()) {
     std::fprintf(stderr, "devstate-loadgen: %s\n", error.c_str());
     return 2;
   }
-  if (header) {
+  const devstate::loadgen::RunSummary run =
+      devstate::loadgen::Summarize(output.label.empty() ? name : output.label, result);
+  if (output.header) {
     fmt::print("| run | requests/s | events/s | errors | p50 us | p90 us | p99 us | p99.9 us | max us |\n");
     fmt::print("|---|---|---|---|---|---|---|---|---|\n");
   }
-  Report(name, result, json_path);
+  PrintRow(run.name, run.requests_per_second(), run.events_per_second(), run.errors, run.latency);
+  const double s = run.seconds > 0 ? run.seconds : 1;
+  if (run.reads) PrintRow(run.name + " (reads)", run.reads->count / s, run.reads->count / s, 0, *run.reads);
+  if (run.writes) PrintRow(run.name + " (writes)", run.writes->count / s, run.writes->count / s, 0, *run.writes);
+  bool written = true;
+  if (!output.json_path.empty()) written &= WriteFile(output.json_path, devstate::loadgen::ToJson(run));
+  if (!output.html_path.empty()) written &= WriteFile(output.html_path, devstate::loadgen::RenderHtml(run.name, {run}));
+  if (!written) return 2;
   return result.errors > 0 || result.requests == 0 ? 1 : 0;
+}
+
+// `report`: one HTML report from the JSON results of several runs.
+int Report(const std::string& title, const std::string& out_path, const std::vector<std::string>& inputs) {
+  std::vector<devstate::loadgen::RunSummary> runs;
+  for (const std::string& path : inputs) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    devstate::loadgen::RunSummary run;
+    std::string error;
+    if (!in || !devstate::loadgen::FromJson(text.str(), &run, &error)) {
+      std::fprintf(stderr, "devstate-loadgen: %s: %s\n", path.c_str(), in ? error.c_str() : "cannot read");
+      return 2;
+    }
+    runs.push_back(std::move(run));
+  }
+  return WriteFile(out_path, devstate::loadgen::RenderHtml(title, runs)) ? 0 : 2;
 }
 
 // `verify`: fetches each ledger device over one keep-alive HTTP connection.
@@ -129,25 +180,28 @@ int main(int argc, char** argv) {
   CLI::App app{"devstate-loadgen: load generator for devstate"};
   app.require_subcommand(1);
   HttpLoadOptions options;
-  std::string json_path;
+  Output output;
   std::string ledger_path;
-  bool header = false;
-  for (const char* name : {"http-ingest", "http-get"}) {
-    CLI::App* sub = app.add_subcommand(name, std::string(name) == "http-ingest"
-                                                 ? "POST device events (one per request, or batches)"
-                                                 : "GET /devices/<id>");
+  for (const char* name : {"http-ingest", "http-get", "http-mixed"}) {
+    const std::string n = name;
+    CLI::App* sub = app.add_subcommand(name, n == "http-ingest" ? "POST device events (one per request, or batches)"
+                                             : n == "http-get"  ? "GET /devices/<id>"
+                                                                : "GET /devices/<id> and POST events on the same devices");
     sub->add_option("--host", options.host, "server address");
     sub->add_option("--port", options.port, "server port")->required();
     sub->add_option("--connections,-c", options.connections, "keep-alive connections");
     sub->add_option("--threads,-t", options.threads, "client threads");
     sub->add_option("--seconds,-d", options.seconds, "length of the run");
     sub->add_option("--devices", options.devices, "distinct device ids");
-    sub->add_option("--json", json_path, "also write the result as JSON to this file");
-    sub->add_flag("--header", header, "print the table header first");
     sub->add_option("--rate", options.rate, "open loop: requests per second in all (0: closed loop)");
-    if (std::string(name) == "http-ingest") {
+    output.AddTo(sub);
+    if (n == "http-ingest") {
       sub->add_option("--batch", options.batch, "events per request (>1: POST /events NDJSON)");
       sub->add_option("--ledger", ledger_path, "append each acknowledged write (device seq version) to FILE");
+    }
+    if (n == "http-mixed") {
+      sub->add_option("--read-percent", options.read_percent, "share of requests that are reads")
+          ->check(CLI::Range(0, 100));
     }
   }
   devstate::loadgen::MqttLoadOptions mqtt;
@@ -163,8 +217,7 @@ int main(int argc, char** argv) {
     sub->add_option("--seconds,-d", mqtt.seconds, "length of the run");
     sub->add_option("--devices", mqtt.devices, "distinct device ids");
     sub->add_option("--topic", mqtt.topic, "topic pattern; {} is the device id");
-    sub->add_option("--json", json_path, "also write the result as JSON to this file");
-    sub->add_flag("--header", header, "print the table header first");
+    output.AddTo(sub);
   }
   CLI::App* verify = app.add_subcommand("verify", "check that every write in a ledger is visible");
   std::string verify_host = "127.0.0.1";
@@ -173,8 +226,11 @@ int main(int argc, char** argv) {
   verify->add_option("--port", verify_port, "HTTP port")->required();
   verify->add_option("--ledger", ledger_path, "the ledger an http-ingest --ledger run wrote")->required();
   RespLoadOptions resp;
-  for (const char* name : {"resp-get", "resp-set"}) {
-    CLI::App* sub = app.add_subcommand(name, std::string(name) == "resp-get" ? "GET random keys" : "SET random keys");
+  for (const char* name : {"resp-get", "resp-set", "resp-mixed"}) {
+    const std::string n = name;
+    CLI::App* sub = app.add_subcommand(name, n == "resp-get"   ? "GET random keys"
+                                             : n == "resp-set" ? "SET random keys"
+                                                               : "GET and SET random keys");
     sub->add_option("--host", resp.host, "server address");
     sub->add_option("--port", resp.port, "server port")->required();
     sub->add_option("--connections,-c", resp.connections, "connections");
@@ -183,28 +239,45 @@ int main(int argc, char** argv) {
     sub->add_option("--pipeline,-P", resp.pipeline, "commands in flight per connection");
     sub->add_option("--keys,-r", resp.keys, "keys drawn at random from key:0..N-1");
     sub->add_option("--value-bytes", resp.value_bytes, "SET value size");
-    sub->add_option("--json", json_path, "also write the result as JSON to this file");
-    sub->add_flag("--header", header, "print the table header first");
+    output.AddTo(sub);
+    if (n == "resp-mixed") {
+      sub->add_option("--read-percent", resp.read_percent, "share of commands that are GETs")->check(CLI::Range(0, 100));
+    }
   }
+  CLI::App* report = app.add_subcommand("report", "one HTML report (table and charts) from the --json files of runs");
+  std::string report_title = "devstate-loadgen report";
+  std::string report_out;
+  std::vector<std::string> report_inputs;
+  report->add_option("--title", report_title, "the report's title");
+  report->add_option("--out", report_out, "the HTML file to write")->required();
+  report->add_option("results", report_inputs, "JSON files written by --json")->required();
   CLI11_PARSE(app, argc, argv);
   const std::string scenario = app.get_subcommands()[0]->get_name();
   if (scenario == "verify") return Verify(verify_host, verify_port, ledger_path);
+  if (scenario == "report") return Report(report_title, report_out, report_inputs);
   if (scenario == "mqtt-publish") {
     std::string error;
+    mqtt.progress = output.progress;
     LoadResult result = devstate::loadgen::RunMqttLoad(mqtt, &error);
     std::string name = fmt::format("mqtt-publish -c {} --qos {}", mqtt.connections, mqtt.qos);
     if (mqtt.rate > 0) name += fmt::format(" --rate {:.0f}", mqtt.rate);
-    return Finish(name, result, error, header, json_path);
+    return Finish(name, result, error, output);
   }
   if (scenario.rfind("resp-", 0) == 0) {
-    resp.scenario = scenario == "resp-get" ? RespLoadOptions::Scenario::kGet : RespLoadOptions::Scenario::kSet;
+    resp.scenario = scenario == "resp-get"   ? RespLoadOptions::Scenario::kGet
+                    : scenario == "resp-set" ? RespLoadOptions::Scenario::kSet
+                                             : RespLoadOptions::Scenario::kMixed;
+    resp.progress = output.progress;
     std::string error;
     LoadResult result = devstate::loadgen::RunRespLoad(resp, &error);
-    return Finish(fmt::format("{} -c {} -P {}", scenario, resp.connections, resp.pipeline), result, error, header,
-                  json_path);
+    std::string name = fmt::format("{} -c {} -P {}", scenario, resp.connections, resp.pipeline);
+    if (resp.scenario == RespLoadOptions::Scenario::kMixed) name += fmt::format(" --read-percent {}", resp.read_percent);
+    return Finish(name, result, error, output);
   }
-  options.scenario = scenario == "http-get" ? HttpLoadOptions::Scenario::kGet
-                                            : HttpLoadOptions::Scenario::kIngest;
+  options.scenario = scenario == "http-get"     ? HttpLoadOptions::Scenario::kGet
+                     : scenario == "http-mixed" ? HttpLoadOptions::Scenario::kMixed
+                                                : HttpLoadOptions::Scenario::kIngest;
+  options.progress = output.progress;
   devstate::loadgen::LedgerWriter ledger;
   std::string error;
   if (!ledger_path.empty()) {
@@ -219,9 +292,9 @@ int main(int argc, char** argv) {
     options.ledger = &ledger;
   }
   LoadResult result = devstate::loadgen::RunHttpLoad(options, &error);
-  std::string name = options.scenario == HttpLoadOptions::Scenario::kGet
-                         ? fmt::format("{} -c {}", scenario, options.connections)
-                         : fmt::format("{} -c {} --batch {}", scenario, options.connections, options.batch);
+  std::string name = fmt::format("{} -c {}", scenario, options.connections);
+  if (options.scenario == HttpLoadOptions::Scenario::kIngest) name += fmt::format(" --batch {}", options.batch);
+  if (options.scenario == HttpLoadOptions::Scenario::kMixed) name += fmt::format(" --read-percent {}", options.read_percent);
   if (options.rate > 0) name += fmt::format(" --rate {:.0f}", options.rate);
-  return Finish(name, result, error, header, json_path);
+  return Finish(name, result, error, output);
 }

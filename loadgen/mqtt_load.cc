@@ -203,16 +203,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Done(Clock::time_point now, Clock::time_point sent) {
     --in_flight_;
-    ++result_->requests;
-    ++result_->events;
-    result_->latency_ns.Record(
-        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - sent).count()));
+    result_->Ok(now, now - sent);
   }
 
   void Fail() {
     if (failed_) return;
     failed_ = true;
-    if (Clock::now() < end_ || in_flight_ > 0) result_->errors += std::max<size_t>(1, in_flight_);
+    if (Clock::now() < end_ || in_flight_ > 0) result_->Error(std::max<size_t>(1, in_flight_));
     boost::system::error_code ignored;
     socket_.close(ignored);
     timer_.cancel(ignored);

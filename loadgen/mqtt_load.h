@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "loadgen/http_load.h"  // LoadResult
+#include "loadgen/load_result.h"
 
 namespace devstate::loadgen {
 
@@ -28,6 +28,7 @@ struct MqttLoadOptions {
   double rate = 0;  // messages/s in all; 0: as fast as possible
   double seconds = 10;
   uint64_t devices = 10000;
+  bool progress = false;
 };
 
 LoadResult RunMqttLoad(const MqttLoadOptions& options, std::string* error);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <random>
+#include <vector>
 
 #include "loadgen/closed_loop.h"  // brings Asio
 
@@ -24,7 +25,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Start(const tcp::endpoint& endpoint) {
     socket_.async_connect(endpoint, [self = shared_from_this()](boost::system::error_code ec) {
       if (ec) {
-        ++self->result_->errors;
+        self->result_->Error();
         return;
       }
       self->socket_.set_option(tcp::no_delay(true));
@@ -36,9 +37,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Send() {
     if (Clock::now() >= end_) return;
     out_.clear();
+    kinds_.clear();
     for (int i = 0; i < options_.pipeline; ++i) {
       const std::string key = fmt::format("key:{:012}", rng_() % options_.keys);
-      if (options_.scenario == RespLoadOptions::Scenario::kGet) {
+      bool get = options_.scenario == RespLoadOptions::Scenario::kGet;
+      if (options_.scenario == RespLoadOptions::Scenario::kMixed) {
+        get = static_cast<int>(rng_() % 100) < options_.read_percent;
+        kinds_.push_back(get ? OpKind::kRead : OpKind::kWrite);
+      } else {
+        kinds_.push_back(OpKind::kOther);
+      }
+      if (get) {
         fmt::format_to(std::back_inserter(out_), "*2\r\n$3\r\nGET\r\n${}\r\n{}\r\n", key.size(), key);
       } else {
         fmt::format_to(std::back_inserter(out_), "*3\r\n$3\r\nSET\r\n${}\r\n{}\r\n${}\r\n{}\r\n", key.size(), key,
@@ -59,12 +68,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       const size_t n = ReplyLength();
       if (n == 0) break;
       if (in_[0] == '-') {
-        ++result_->errors;
+        result_->Error();
       } else {
-        ++result_->requests;
-        ++result_->events;
-        result_->latency_ns.Record(static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - sent_).count()));
+        const auto now = Clock::now();
+        result_->Ok(now, now - sent_, 1, kinds_[kinds_.size() - awaiting_]);
       }
       in_.erase(0, n);
       --awaiting_;
@@ -93,7 +100,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Fail() {
-    if (Clock::now() < end_) ++result_->errors;
+    if (Clock::now() < end_) result_->Error();
   }
 
   tcp::socket socket_;
@@ -103,6 +110,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::mt19937_64 rng_;
   const std::string value_;
   std::string out_, in_;
+  std::vector<OpKind> kinds_;  // of the batch in flight, in order
   int awaiting_ = 0;
   Clock::time_point sent_;
 };

@@ -7,20 +7,23 @@
 #include <cstdint>
 #include <string>
 
-#include "loadgen/http_load.h"  // LoadResult
+#include "loadgen/load_result.h"
 
 namespace devstate::loadgen {
 
 struct RespLoadOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 6379;
-  enum class Scenario { kGet, kSet } scenario = Scenario::kGet;
+  // kMixed: each command is a GET with probability read_percent/100, else a SET.
+  enum class Scenario { kGet, kSet, kMixed } scenario = Scenario::kGet;
+  int read_percent = 90;
   int connections = 50;
   int threads = 1;
   int pipeline = 1;
   double seconds = 10;
   uint64_t keys = 1000000;  // keys drawn from key:0 .. key:N-1
   size_t value_bytes = 100;
+  bool progress = false;
 };
 
 LoadResult RunRespLoad(const RespLoadOptions& options, std::string* error);

@@ -19,10 +19,18 @@ def loadgen(*args, timeout=60):
     return subprocess.run([LOADGEN, *args], capture_output=True, text=True, timeout=timeout)
 
 
+def rows(out):
+    """The Markdown result rows: name, [requests/s, events/s, errors, p50, p90, p99, p99.9, max]."""
+    result = []
+    for line in out.strip().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[1][:1].isdigit():
+            result.append((cells[0], [float(c) for c in cells[1:]]))
+    return result
+
+
 def row(out):
-    """The Markdown result row: name, requests/s, events/s, errors, p50, p90, p99, p99.9, max."""
-    cells = [c.strip() for c in out.strip().splitlines()[-1].strip("|").split("|")]
-    return cells[0], [float(c) for c in cells[1:]]
+    return rows(out)[0]
 
 
 class LoadgenTest(unittest.TestCase):
@@ -70,6 +78,57 @@ class LoadgenTest(unittest.TestCase):
         for port in (self.ds.resp_port, self.redis_port):
             self.run_ok("resp-set", "--port", str(port), "-c", "8", "-P", "4", "-r", "1000")
             self.run_ok("resp-get", "--port", str(port), "-c", "8", "-P", "16", "-r", "1000")
+
+    def test_mixed_scenarios_split_reads_and_writes(self):
+        port = str(self.ds.http_port)
+        out = loadgen("http-mixed", "--port", port, "-c", "8", "--devices", "50", "--read-percent", "80", "-d", "1")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        (name, total), (reads_name, reads), (writes_name, writes) = rows(out.stdout)
+        self.assertIn("--read-percent 80", name)
+        self.assertTrue(reads_name.endswith("(reads)") and writes_name.endswith("(writes)"))
+        self.assertAlmostEqual(reads[0] / total[0], 0.8, delta=0.05)
+        self.assertAlmostEqual((reads[0] + writes[0]) / total[0], 1, delta=0.01)
+        self.assertLess(reads[3], writes[3])  # a read is answered from memory, a write waits for fsync
+        # Pipelined GETs queued behind SETs (this once hung devstate's RESP connection).
+        for port in (self.ds.resp_port, self.redis_port):
+            out = loadgen("resp-mixed", "--port", str(port), "-c", "8", "-P", "8", "-r", "100", "-d", "1",
+                          timeout=30)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            (_, total), (_, reads), (_, writes) = rows(out.stdout)
+            self.assertAlmostEqual(reads[0] / total[0], 0.9, delta=0.05)
+            self.assertGreater(writes[0], 0)
+
+    def test_progress_json_html_and_report(self):
+        a, b = (os.path.join(self.work.path, n) for n in ("a.json", "b.json"))
+        html, combined = (os.path.join(self.work.path, n) for n in ("a.html", "report.html"))
+        out = loadgen("resp-get", "--port", str(self.ds.resp_port), "-c", "4", "-r", "100", "-d", "2.5",
+                      "--progress", "--label", "devstate GET", "--json", a, "--html", html)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        progress = [line for line in out.stderr.splitlines() if "req/s" in line]
+        self.assertGreaterEqual(len(progress), 2, out.stderr)
+        self.assertIn(" 0 errors", progress[-1])
+        out = loadgen("resp-get", "--port", str(self.redis_port), "-c", "4", "-r", "100", "-d", "1",
+                      "--label", "redis GET", "--json", b)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertEqual(out.stderr, "")  # no progress line unless asked (stderr is not a terminal)
+        import json
+        with open(a) as f:
+            r = json.load(f)
+        self.assertEqual(r["scenario"], "devstate GET")
+        self.assertGreaterEqual(len(r["per_second"]), 2)
+        self.assertEqual(r["latency_us"]["curve"][-1][0], 1.0)
+        with open(html) as f:
+            page = f.read()
+        self.assertEqual(page.count("<svg"), 2)
+        out = loadgen("report", "--title", "GET: devstate and redis", "--out", combined, a, b)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        with open(combined) as f:
+            page = f.read()
+        self.assertIn("devstate GET", page)
+        self.assertIn("redis GET", page)
+        self.assertEqual(page.count('class="series"'), 4)  # two runs in each chart
+        out = loadgen("report", "--out", combined, os.path.join(self.work.path, "missing.json"))
+        self.assertEqual(out.returncode, 2)
 
     def test_mqtt_publish_through_a_broker_into_devstate(self):
         work = WorkDir("loadgen-mqtt")
