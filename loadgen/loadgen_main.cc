@@ -239,6 +239,7 @@ int main(int argc, char** argv) {
     sub->add_option("--pipeline,-P", resp.pipeline, "commands in flight per connection");
     sub->add_option("--keys,-r", resp.keys, "keys drawn at random from key:0..N-1");
     sub->add_option("--value-bytes", resp.value_bytes, "SET value size");
+    sub->add_option("--rate", resp.rate, "open loop: commands per second in all (0: closed loop; --pipeline unused)");
     output.AddTo(sub);
     if (n == "resp-mixed") {
       sub->add_option("--read-percent", resp.read_percent, "share of commands that are GETs")->check(CLI::Range(0, 100));
@@ -272,6 +273,7 @@ int main(int argc, char** argv) {
     LoadResult result = devstate::loadgen::RunRespLoad(resp, &error);
     std::string name = fmt::format("{} -c {} -P {}", scenario, resp.connections, resp.pipeline);
     if (resp.scenario == RespLoadOptions::Scenario::kMixed) name += fmt::format(" --read-percent {}", resp.read_percent);
+    if (resp.rate > 0) name = fmt::format("{} -c {} --rate {:.0f}", scenario, resp.connections, resp.rate);
     return Finish(name, result, error, output);
   }
   options.scenario = scenario == "http-get"     ? HttpLoadOptions::Scenario::kGet

@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <random>
 #include <vector>
 
 #include "loadgen/closed_loop.h"  // brings Asio
+#include "loadgen/open_loop.h"
 
 namespace devstate::loadgen {
 namespace {
@@ -19,8 +21,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(net::io_context& ioc, const RespLoadOptions& options, int id, Clock::time_point end,
              LoadResult* result)
-      : socket_(ioc), options_(options), end_(end), result_(result), rng_(static_cast<uint64_t>(id) * 7919 + 1),
-        value_(options.value_bytes, 'v') {}
+      : socket_(ioc), timer_(ioc), options_(options), end_(end), result_(result),
+        rng_(static_cast<uint64_t>(id) * 7919 + 1), value_(options.value_bytes, 'v'),
+        schedule_(Clock::now(), options.rate > 0 ? options.rate : 1, options.connections, id) {}
 
   void Start(const tcp::endpoint& endpoint) {
     socket_.async_connect(endpoint, [self = shared_from_this()](boost::system::error_code ec) {
@@ -29,90 +32,165 @@ class Connection : public std::enable_shared_from_this<Connection> {
         return;
       }
       self->socket_.set_option(tcp::no_delay(true));
-      self->Send();
+      self->Read();
+      if (self->open_loop()) {
+        self->Tick();
+      } else {
+        self->SendBatch();
+      }
     });
   }
 
  private:
-  void Send() {
-    if (Clock::now() >= end_) return;
-    out_.clear();
-    kinds_.clear();
-    for (int i = 0; i < options_.pipeline; ++i) {
-      const std::string key = fmt::format("key:{:012}", rng_() % options_.keys);
-      bool get = options_.scenario == RespLoadOptions::Scenario::kGet;
-      if (options_.scenario == RespLoadOptions::Scenario::kMixed) {
-        get = static_cast<int>(rng_() % 100) < options_.read_percent;
-        kinds_.push_back(get ? OpKind::kRead : OpKind::kWrite);
-      } else {
-        kinds_.push_back(OpKind::kOther);
-      }
-      if (get) {
-        fmt::format_to(std::back_inserter(out_), "*2\r\n$3\r\nGET\r\n${}\r\n{}\r\n", key.size(), key);
-      } else {
-        fmt::format_to(std::back_inserter(out_), "*3\r\n$3\r\nSET\r\n${}\r\n{}\r\n${}\r\n{}\r\n", key.size(), key,
-                       value_.size(), value_);
-      }
+  bool open_loop() const { return options_.rate > 0; }
+
+  // Closed loop: `pipeline` commands at once; the next batch when all are answered.
+  void SendBatch() {
+    const auto now = Clock::now();
+    if (now >= end_) return Stop();
+    for (int i = 0; i < options_.pipeline; ++i) Append(now);
+    Flush();
+  }
+
+  // Open loop: every command due by now is sent, each timed from its intended send time,
+  // whether or not earlier ones were answered; then wait for the next one's turn.
+  void Tick() {
+    const auto now = Clock::now();
+    if (next_ == Clock::time_point{}) next_ = schedule_.Next();
+    while (next_ <= now && next_ < end_) {
+      Append(next_);
+      next_ = schedule_.Next();
     }
-    awaiting_ = options_.pipeline;
-    sent_ = Clock::now();
+    Flush();
+    if (next_ >= end_) {
+      // Nothing more to send; what is still unanswered 5 s after the end is an error.
+      timer_.expires_at(end_ + std::chrono::seconds(5));
+      timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (!ec) self->Fail();
+      });
+      sending_done_ = true;
+      if (outstanding_.empty()) Stop();
+      return;
+    }
+    timer_.expires_at(next_);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec && !self->stopped_) self->Tick();
+    });
+  }
+
+  void Append(Clock::time_point sent) {
+    const std::string key = fmt::format("key:{:012}", rng_() % options_.keys);
+    bool get = options_.scenario == RespLoadOptions::Scenario::kGet;
+    OpKind kind = OpKind::kOther;
+    if (options_.scenario == RespLoadOptions::Scenario::kMixed) {
+      get = static_cast<int>(rng_() % 100) < options_.read_percent;
+      kind = get ? OpKind::kRead : OpKind::kWrite;
+    }
+    if (get) {
+      fmt::format_to(std::back_inserter(pending_), "*2\r\n$3\r\nGET\r\n${}\r\n{}\r\n", key.size(), key);
+    } else {
+      fmt::format_to(std::back_inserter(pending_), "*3\r\n$3\r\nSET\r\n${}\r\n{}\r\n${}\r\n{}\r\n", key.size(), key,
+                     value_.size(), value_);
+    }
+    outstanding_.push_back({sent, kind});
+  }
+
+  void Flush() {
+    if (writing_ || pending_.empty() || stopped_) return;
+    writing_ = true;
+    out_.swap(pending_);
+    pending_.clear();
     net::async_write(socket_, net::buffer(out_), [self = shared_from_this()](boost::system::error_code ec, size_t) {
+      self->writing_ = false;
       if (ec) return self->Fail();
-      self->Read();
+      self->Flush();
     });
   }
 
   void Read() {
-    // Take every complete reply already buffered, then read more.
-    while (awaiting_ > 0) {
-      const size_t n = ReplyLength();
-      if (n == 0) break;
-      if (in_[0] == '-') {
-        result_->Error();
-      } else {
-        const auto now = Clock::now();
-        result_->Ok(now, now - sent_, 1, kinds_[kinds_.size() - awaiting_]);
-      }
-      in_.erase(0, n);
-      --awaiting_;
-    }
-    if (awaiting_ == 0) return Send();
     const size_t old = in_.size();
     in_.resize(old + 16384);
     socket_.async_read_some(net::buffer(in_.data() + old, 16384),
                             [self = shared_from_this(), old](boost::system::error_code ec, size_t n) {
                               self->in_.resize(old + n);
+                              if (self->stopped_) return;
                               if (ec) return self->Fail();
-                              self->Read();
+                              self->OnData();
                             });
   }
 
-  // Bytes of the first complete reply in in_ (simple, integer, error, bulk or nil), 0 if
-  // incomplete. Replies to GET and SET are never arrays.
-  size_t ReplyLength() const {
-    const size_t crlf = in_.find("\r\n");
-    if (crlf == std::string::npos) return 0;
-    if (in_[0] != '$') return crlf + 2;
-    const long len = std::strtol(in_.c_str() + 1, nullptr, 10);
-    if (len < 0) return crlf + 2;
-    const size_t total = crlf + 2 + static_cast<size_t>(len) + 2;
-    return in_.size() >= total ? total : 0;
+  // Every complete reply answers the oldest outstanding command.
+  void OnData() {
+    const auto now = Clock::now();
+    size_t at = 0;
+    for (size_t n; !outstanding_.empty() && (n = ReplyLength(at)) > 0; at += n) {
+      const Sent sent = outstanding_.front();
+      outstanding_.pop_front();
+      if (in_[at] == '-') {
+        result_->Error();
+      } else {
+        result_->Ok(now, now - sent.at, 1, sent.kind);
+      }
+    }
+    in_.erase(0, at);
+    if (outstanding_.empty()) {
+      if (!open_loop()) {
+        SendBatch();
+      } else if (sending_done_) {
+        Stop();
+      }
+    }
+    if (!stopped_) Read();
   }
 
-  void Fail() {
-    if (Clock::now() < end_) result_->Error();
+  // Bytes of the reply starting at in_[at] (simple, integer, error, bulk or nil), 0 if
+  // incomplete. Replies to GET and SET are never arrays.
+  size_t ReplyLength(size_t at) const {
+    const size_t crlf = in_.find("\r\n", at);
+    if (crlf == std::string::npos) return 0;
+    if (in_[at] != '$') return crlf + 2 - at;
+    const long len = std::strtol(in_.c_str() + at + 1, nullptr, 10);
+    if (len < 0) return crlf + 2 - at;
+    const size_t total = crlf + 2 - at + static_cast<size_t>(len) + 2;
+    return in_.size() - at >= total ? total : 0;
   }
+
+  // The run is over for this connection: close without counting anything more.
+  void Stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    boost::system::error_code ignored;
+    timer_.cancel(ignored);
+    socket_.close(ignored);
+  }
+
+  // A broken connection or an answer that never came: its unanswered commands are errors
+  // (a closed-loop batch cut off by the end of the run is not).
+  void Fail() {
+    if (stopped_) return;
+    if (open_loop() || Clock::now() < end_) result_->Error(std::max<size_t>(1, outstanding_.size()));
+    Stop();
+  }
+
+  struct Sent {
+    Clock::time_point at;  // closed loop: when it was written; open loop: when it was due
+    OpKind kind;
+  };
 
   tcp::socket socket_;
+  net::steady_timer timer_;  // open loop: the next send, then the grace period
   const RespLoadOptions& options_;
   const Clock::time_point end_;
-  LoadResult* result_;
+  LoadResult* result_;  // owned by this connection's thread
   std::mt19937_64 rng_;
   const std::string value_;
-  std::string out_, in_;
-  std::vector<OpKind> kinds_;  // of the batch in flight, in order
-  int awaiting_ = 0;
-  Clock::time_point sent_;
+  OpenLoopSchedule schedule_;
+  Clock::time_point next_{};
+  std::string pending_, out_, in_;
+  std::deque<Sent> outstanding_;  // sent and not answered, oldest first
+  bool writing_ = false;
+  bool sending_done_ = false;
+  bool stopped_ = false;
 };
 
 }  // namespace

@@ -1,7 +1,11 @@
-// RESP load: closed-loop Redis-protocol clients (Boost.Asio) for devstate and for
-// redis-server alike, so both are measured by the same driver. Each connection keeps
-// `pipeline` commands in flight: it sends a batch, reads that many replies, records each
-// command's latency (from the batch's send), and sends the next batch.
+// RESP load: Redis-protocol clients (Boost.Asio) for devstate and for redis-server alike,
+// so both are measured by the same driver.
+//
+// Closed loop: each connection keeps `pipeline` commands in flight: it sends a batch,
+// reads that many replies, records each command's latency (from the batch's send), and
+// sends the next batch. Open loop (`rate` > 0): each connection sends its share of the
+// rate on schedule whether or not earlier commands were answered (they pipeline), and
+// each command's latency counts from its intended send time.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +27,7 @@ struct RespLoadOptions {
   double seconds = 10;
   uint64_t keys = 1000000;  // keys drawn from key:0 .. key:N-1
   size_t value_bytes = 100;
+  double rate = 0;  // >0: open loop at this many commands/s in all; 0: closed loop
   bool progress = false;
 };
 

@@ -78,6 +78,12 @@ class LoadgenTest(unittest.TestCase):
         for port in (self.ds.resp_port, self.redis_port):
             self.run_ok("resp-set", "--port", str(port), "-c", "8", "-P", "4", "-r", "1000")
             self.run_ok("resp-get", "--port", str(port), "-c", "8", "-P", "16", "-r", "1000")
+            # open loop: the rate is held whatever the server's speed
+            name, rps, _ = self.run_ok("resp-get", "--port", str(port), "-c", "4", "--rate", "2000", "-r", "1000")
+            self.assertIn("--rate 2000", name)
+            self.assertAlmostEqual(rps, 2000, delta=200)
+            _, rps, _ = self.run_ok("resp-set", "--port", str(port), "-c", "4", "--rate", "1000", "-r", "1000")
+            self.assertAlmostEqual(rps, 1000, delta=100)
 
     def test_mixed_scenarios_split_reads_and_writes(self):
         port = str(self.ds.http_port)
