@@ -34,6 +34,29 @@ TEST(KeyspaceTest, PutGetErase) {
   EXPECT_EQ(ks.Size(), 1u);
 }
 
+TEST(KeyspaceTest, KeysOfEveryLength) {
+  // Empty, short (inside std::string's own buffer), long and binary keys behave the same
+  // for reads, erasure and scans.
+  Keyspace ks;
+  std::vector<std::string> keys = {"", std::string(1, '\0'), std::string(39, 'k'), std::string(40, 'k'),
+                                   std::string(41, 'k'), std::string(1000, 'x'), std::string("a\0b", 3)};
+  for (size_t i = 0; i < keys.size(); ++i) ks.Put(keys[i], Value(std::to_string(i)));
+  EXPECT_EQ(ks.Size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_NE(ks.Get(keys[i]), nullptr) << keys[i].size();
+    EXPECT_EQ(ks.Get(keys[i])->value, std::to_string(i));
+  }
+  EXPECT_EQ(ks.Get(std::string(42, 'k')), nullptr);
+  std::multiset<std::string> scanned;
+  uint64_t cursor = 0;
+  do {
+    cursor = ks.Scan(cursor, 3, [&](const std::string& k, const RecordPtr&) { scanned.insert(k); });
+  } while (cursor != 0);
+  EXPECT_EQ(scanned, std::multiset<std::string>(keys.begin(), keys.end()));
+  for (const std::string& k : keys) EXPECT_TRUE(ks.Erase(k)) << k.size();
+  EXPECT_EQ(ks.Size(), 0u);
+}
+
 TEST(KeyspaceTest, ReaderKeepsReplacedValue) {
   Keyspace ks;
   ks.Put("k", Value("old"));
