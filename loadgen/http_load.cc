@@ -20,7 +20,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(net::io_context& ioc, const HttpLoadOptions& options, int id, Clock::time_point end,
              LoadResult* result)
       : socket_(ioc), timer_(ioc), options_(options), id_(id), end_(end), result_(result),
-        rng_(static_cast<uint64_t>(id) * 7919 + 1), schedule_(Clock::now(), options.rate > 0 ? options.rate : 1, options.connections, id) {}
+        rng_(static_cast<uint64_t>(id) * 7919 + 1),
+        schedule_(Clock::now(), options.rate > 0 ? options.rate : 1, options.connections, id) {}
 
   void Start(const tcp::endpoint& endpoint) {
     socket_.async_connect(endpoint, [self = shared_from_this()](boost::system::error_code ec) {

@@ -38,8 +38,7 @@ struct LoadResult {
   uint64_t errors = 0;    // failed requests or broken connections
   double seconds = 0;
   Histogram latency_ns;
-  // Mixed scenarios: the same, split by kind.
-  uint64_t reads = 0, writes = 0;
+  // Mixed scenarios: the latencies split by kind (their counts are the reads and writes).
   Histogram read_latency_ns, write_latency_ns;
   // Completions in each second since `start`.
   std::vector<uint64_t> per_second;
@@ -53,13 +52,8 @@ struct LoadResult {
     ++requests;
     events += events_carried;
     latency_ns.Record(ns);
-    if (kind == OpKind::kRead) {
-      ++reads;
-      read_latency_ns.Record(ns);
-    } else if (kind == OpKind::kWrite) {
-      ++writes;
-      write_latency_ns.Record(ns);
-    }
+    if (kind == OpKind::kRead) read_latency_ns.Record(ns);
+    if (kind == OpKind::kWrite) write_latency_ns.Record(ns);
     const auto second = static_cast<size_t>(std::max<int64_t>(
         0, std::chrono::duration_cast<std::chrono::seconds>(now - start).count()));
     if (second >= per_second.size()) per_second.resize(second + 1);
@@ -77,8 +71,6 @@ struct LoadResult {
     events += other.events;
     errors += other.errors;
     latency_ns.Merge(other.latency_ns);
-    reads += other.reads;
-    writes += other.writes;
     read_latency_ns.Merge(other.read_latency_ns);
     write_latency_ns.Merge(other.write_latency_ns);
     if (other.per_second.size() > per_second.size()) per_second.resize(other.per_second.size());

@@ -61,17 +61,23 @@ struct Output {
   }
 };
 
+// Where and how hard every load scenario drives: the fields all scenario options share.
+template <typename Options>
+void AddLoadOptions(CLI::App* sub, Options& o, const std::string& connections, const std::string& unit) {
+  sub->add_option("--host", o.host, "server address");
+  sub->add_option("--port", o.port, "server port")->required();
+  sub->add_option("--connections,-c", o.connections, connections);
+  sub->add_option("--threads,-t", o.threads, "client threads");
+  sub->add_option("--seconds,-d", o.seconds, "length of the run");
+  sub->add_option("--rate", o.rate, "open loop: " + unit + " per second in all (0: closed loop)");
+}
+
 bool WriteFile(const std::string& path, const std::string& content) {
   std::ofstream out(path);
   out << content;
   out.close();
   if (!out) std::fprintf(stderr, "devstate-loadgen: cannot write %s\n", path.c_str());
   return static_cast<bool>(out);
-}
-
-void PrintRow(const std::string& name, double rps, double eps, uint64_t errors, const devstate::loadgen::LatencySummary& l) {
-  fmt::print("| {} | {:.0f} | {:.0f} | {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} |\n", name, rps, eps, errors, l.p50,
-             l.p90, l.p99, l.p999, l.max);
 }
 
 // The end of every load scenario: an error (exit 2), or the result row (exit 1 if any
@@ -87,10 +93,11 @@ int Finish(const std::string& name, const LoadResult& result, const std::string&
     fmt::print("| run | requests/s | events/s | errors | p50 us | p90 us | p99 us | p99.9 us | max us |\n");
     fmt::print("|---|---|---|---|---|---|---|---|---|\n");
   }
-  PrintRow(run.name, run.requests_per_second(), run.events_per_second(), run.errors, run.latency);
-  const double s = run.seconds > 0 ? run.seconds : 1;
-  if (run.reads) PrintRow(run.name + " (reads)", run.reads->count / s, run.reads->count / s, 0, *run.reads);
-  if (run.writes) PrintRow(run.name + " (writes)", run.writes->count / s, run.writes->count / s, 0, *run.writes);
+  for (const devstate::loadgen::TableRow& row : devstate::loadgen::TableRows(run)) {
+    const devstate::loadgen::LatencySummary& l = *row.latency;
+    fmt::print("| {} | {:.0f} | {:.0f} | {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} |\n", row.name,
+               row.requests_per_second, row.events_per_second, row.errors, l.p50, l.p90, l.p99, l.p999, l.max);
+  }
   bool written = true;
   if (!output.json_path.empty()) written &= WriteFile(output.json_path, devstate::loadgen::ToJson(run));
   if (!output.html_path.empty()) written &= WriteFile(output.html_path, devstate::loadgen::RenderHtml(run.name, {run}));
@@ -187,13 +194,8 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(name, n == "http-ingest" ? "POST device events (one per request, or batches)"
                                              : n == "http-get"  ? "GET /devices/<id>"
                                                                 : "GET /devices/<id> and POST events on the same devices");
-    sub->add_option("--host", options.host, "server address");
-    sub->add_option("--port", options.port, "server port")->required();
-    sub->add_option("--connections,-c", options.connections, "keep-alive connections");
-    sub->add_option("--threads,-t", options.threads, "client threads");
-    sub->add_option("--seconds,-d", options.seconds, "length of the run");
+    AddLoadOptions(sub, options, "keep-alive connections", "requests");
     sub->add_option("--devices", options.devices, "distinct device ids");
-    sub->add_option("--rate", options.rate, "open loop: requests per second in all (0: closed loop)");
     output.AddTo(sub);
     if (n == "http-ingest") {
       sub->add_option("--batch", options.batch, "events per request (>1: POST /events NDJSON)");
@@ -207,14 +209,9 @@ int main(int argc, char** argv) {
   devstate::loadgen::MqttLoadOptions mqtt;
   {
     CLI::App* sub = app.add_subcommand("mqtt-publish", "devices publishing state events through an MQTT broker");
-    sub->add_option("--host", mqtt.host, "broker address");
-    sub->add_option("--port", mqtt.port, "broker port")->required();
-    sub->add_option("--connections,-c", mqtt.connections, "MQTT connections (the devices are spread over them)");
-    sub->add_option("--threads,-t", mqtt.threads, "client threads");
+    AddLoadOptions(sub, mqtt, "MQTT connections (the devices are spread over them)", "messages");
     sub->add_option("--qos", mqtt.qos, "0 or 1")->check(CLI::IsMember({0, 1}));
     sub->add_option("--inflight", mqtt.inflight, "unacknowledged messages per connection");
-    sub->add_option("--rate", mqtt.rate, "open loop: messages per second in all (0: as fast as possible)");
-    sub->add_option("--seconds,-d", mqtt.seconds, "length of the run");
     sub->add_option("--devices", mqtt.devices, "distinct device ids");
     sub->add_option("--topic", mqtt.topic, "topic pattern; {} is the device id");
     output.AddTo(sub);
@@ -231,15 +228,10 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(name, n == "resp-get"   ? "GET random keys"
                                              : n == "resp-set" ? "SET random keys"
                                                                : "GET and SET random keys");
-    sub->add_option("--host", resp.host, "server address");
-    sub->add_option("--port", resp.port, "server port")->required();
-    sub->add_option("--connections,-c", resp.connections, "connections");
-    sub->add_option("--threads,-t", resp.threads, "client threads");
-    sub->add_option("--seconds,-d", resp.seconds, "length of the run");
-    sub->add_option("--pipeline,-P", resp.pipeline, "commands in flight per connection");
+    AddLoadOptions(sub, resp, "connections", "commands");
+    sub->add_option("--pipeline,-P", resp.pipeline, "commands in flight per connection (closed loop)");
     sub->add_option("--keys,-r", resp.keys, "keys drawn at random from key:0..N-1");
     sub->add_option("--value-bytes", resp.value_bytes, "SET value size");
-    sub->add_option("--rate", resp.rate, "open loop: commands per second in all (0: closed loop; --pipeline unused)");
     output.AddTo(sub);
     if (n == "resp-mixed") {
       sub->add_option("--read-percent", resp.read_percent, "share of commands that are GETs")->check(CLI::Range(0, 100));

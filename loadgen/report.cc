@@ -171,17 +171,15 @@ void AppendYTick(std::string* svg, const Chart& c, double y, std::string_view la
 std::string LatencyChart(const std::vector<RunSummary>& runs) {
   std::vector<Series> series;
   size_t color = 0;
-  auto add = [&](const std::string& label, const LatencySummary& l, bool dashed, size_t c) {
-    Series s{label, kColors[c % std::size(kColors)], dashed, {}};
-    const double deepest = l.count > 1 ? std::log10(static_cast<double>(l.count)) : 0;
-    for (const auto& [q, us] : l.curve) s.points.emplace_back(q >= 1 ? deepest : -std::log10(1 - q), us);
-    series.push_back(std::move(s));
-  };
   for (const RunSummary& r : runs) {
-    const size_t c = color++;
-    add(r.name, r.latency, false, c);
-    if (r.reads) add(r.name + " (reads)", *r.reads, true, color++);
-    if (r.writes) add(r.name + " (writes)", *r.writes, true, color++);
+    const std::vector<TableRow> rows = TableRows(r);
+    for (size_t i = 0; i < rows.size(); ++i) {  // a mixed run's reads and writes dashed
+      const LatencySummary& l = *rows[i].latency;
+      Series s{rows[i].name, kColors[color++ % std::size(kColors)], i > 0, {}};
+      const double deepest = l.count > 1 ? std::log10(static_cast<double>(l.count)) : 0;
+      for (const auto& [q, us] : l.curve) s.points.emplace_back(q >= 1 ? deepest : -std::log10(1 - q), us);
+      series.push_back(std::move(s));
+    }
   }
   double max_x = 1, min_us = 1e18, max_us = 1;
   for (const Series& s : series) {
@@ -214,7 +212,7 @@ std::string ThroughputChart(const std::vector<RunSummary>& runs) {
   double max_x = 1, max_y = 1;
   for (const RunSummary& r : runs) {
     Series s{r.name, kColors[color % std::size(kColors)], false, {}};
-    color += 1 + (r.reads ? 1 : 0) + (r.writes ? 1 : 0);  // same colours as the latency chart
+    color += TableRows(r).size();  // the same colours as the latency chart
     const size_t whole = std::min(r.per_second.size(), static_cast<size_t>(std::max(1.0, std::floor(r.seconds))));
     for (size_t i = 0; i < whole; ++i) {
       s.points.emplace_back(static_cast<double>(i) + 0.5, static_cast<double>(r.per_second[i]));
@@ -265,12 +263,22 @@ RunSummary Summarize(std::string name, const LoadResult& result) {
   run.events = result.events;
   run.errors = result.errors;
   run.latency = Summarize(result.latency_ns);
-  if (result.reads + result.writes > 0) {
+  if (result.read_latency_ns.count() + result.write_latency_ns.count() > 0) {
     run.reads = Summarize(result.read_latency_ns);
     run.writes = Summarize(result.write_latency_ns);
   }
   run.per_second = result.per_second;
   return run;
+}
+
+std::vector<TableRow> TableRows(const RunSummary& run) {
+  std::vector<TableRow> rows = {
+      {run.name, run.requests_per_second(), run.events_per_second(), run.errors, &run.latency}};
+  const double seconds = run.seconds > 0 ? run.seconds : 1;
+  for (const auto& [suffix, part] : {std::pair{" (reads)", &run.reads}, std::pair{" (writes)", &run.writes}}) {
+    if (*part) rows.push_back({run.name + suffix, (*part)->count / seconds, (*part)->count / seconds, 0, &**part});
+  }
+  return rows;
 }
 
 std::string ToJson(const RunSummary& run) {
@@ -341,17 +349,15 @@ std::string RenderHtml(std::string_view title, const std::vector<RunSummary>& ru
       "<h1>{0}</h1>\n<table><tr><th>run</th><th>requests/s</th><th>events/s</th><th>errors</th><th>p50 us</th>"
       "<th>p90 us</th><th>p99 us</th><th>p99.9 us</th><th>max us</th></tr>\n",
       Escape(title));
-  auto row = [&](const std::string& name, double rps, double eps, uint64_t errors, const LatencySummary& l) {
-    out += fmt::format(
-        "<tr><td>{}</td><td>{:.0f}</td><td>{:.0f}</td><td>{}</td><td>{:.0f}</td><td>{:.0f}</td><td>{:.0f}</td>"
-        "<td>{:.0f}</td><td>{:.0f}</td></tr>\n",
-        Escape(name), rps, eps, errors, l.p50, l.p90, l.p99, l.p999, l.max);
-  };
   for (const RunSummary& r : runs) {
-    row(r.name, r.requests_per_second(), r.events_per_second(), r.errors, r.latency);
-    const double s = r.seconds > 0 ? r.seconds : 1;
-    if (r.reads) row(r.name + " (reads)", r.reads->count / s, r.reads->count / s, 0, *r.reads);
-    if (r.writes) row(r.name + " (writes)", r.writes->count / s, r.writes->count / s, 0, *r.writes);
+    for (const TableRow& row : TableRows(r)) {
+      const LatencySummary& l = *row.latency;
+      out += fmt::format(
+          "<tr><td>{}</td><td>{:.0f}</td><td>{:.0f}</td><td>{}</td><td>{:.0f}</td><td>{:.0f}</td><td>{:.0f}</td>"
+          "<td>{:.0f}</td><td>{:.0f}</td></tr>\n",
+          Escape(row.name), row.requests_per_second, row.events_per_second, row.errors, l.p50, l.p90, l.p99,
+          l.p999, l.max);
+    }
   }
   out += "</table>\n";
   out += LatencyChart(runs);

@@ -37,6 +37,16 @@ struct RunSummary {
 LatencySummary Summarize(const Histogram& latency_ns);
 RunSummary Summarize(std::string name, const LoadResult& result);
 
+// The rows a run shows in a results table: the run, then its reads and its writes if it
+// is a mixed run.
+struct TableRow {
+  std::string name;
+  double requests_per_second, events_per_second;
+  uint64_t errors;
+  const LatencySummary* latency;  // into the RunSummary
+};
+std::vector<TableRow> TableRows(const RunSummary& run);
+
 std::string ToJson(const RunSummary& run);
 // Parses what ToJson wrote; false with *error on anything else.
 bool FromJson(std::string_view json, RunSummary* run, std::string* error);

@@ -36,8 +36,8 @@ TEST(LoadResultTest, CountsPerSecondAndPerKind) {
   const LoadResult r = SampleResult();
   EXPECT_EQ(r.requests, 1000u);
   EXPECT_EQ(r.errors, 1u);
-  EXPECT_EQ(r.reads, 100u);
-  EXPECT_EQ(r.writes, 900u);
+  EXPECT_EQ(r.read_latency_ns.count(), 100u);
+  EXPECT_EQ(r.write_latency_ns.count(), 900u);
   ASSERT_EQ(r.per_second.size(), 4u);
   EXPECT_EQ(r.per_second[0], 333u);  // 3 ms .. 999 ms
   EXPECT_EQ(r.per_second[1], 333u);
@@ -112,7 +112,7 @@ TEST(ReportTest, JsonRejectsOtherDocuments) {
 TEST(ReportTest, HtmlIsSelfContainedWithBothCharts) {
   const RunSummary a = Summarize("devstate <GET>", SampleResult());
   LoadResult plain = SampleResult();
-  plain.reads = plain.writes = 0;  // not a mixed run
+  plain.read_latency_ns = plain.write_latency_ns = Histogram();  // not a mixed run
   const RunSummary b = Summarize("redis-server", plain);
   const std::string html = RenderHtml("devstate & redis", {a, b});
   EXPECT_EQ(Count(html, "<svg"), 2u);
