@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,9 @@ class DeviceService {
 
   // The live record under `key`, or null. Served from memory.
   virtual RecordPtr Get(std::string_view key) const = 0;
+
+  // A hint that `keys` are about to be read with Get (see Keyspace::Prefetch).
+  virtual void Prefetch(std::span<const std::string_view> keys) const = 0;
 
   // OK while the store accepts writes; the reason it refuses them otherwise.
   virtual Status WriteStatus() const = 0;

@@ -31,6 +31,7 @@ class Service final : public DeviceService {
   void Ingest(std::vector<Event> events, Ingest::Done done) override;
   void CountRejected(uint64_t n) override;
   RecordPtr Get(std::string_view key) const override { return store_->Get(key); }
+  void Prefetch(std::span<const std::string_view> keys) const override { store_->Prefetch(keys); }
   Status WriteStatus() const override { return store_->WriteStatus(); }
   MqttState mqtt_state() const override;
   std::vector<DeadLetter> DeadLetters(size_t limit) const override;

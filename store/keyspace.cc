@@ -1,5 +1,6 @@
 #include "store/keyspace.h"
 
+#include <algorithm>
 #include <mutex>
 #include <vector>
 
@@ -21,8 +22,34 @@ RecordPtr Keyspace::Get(std::string_view key) const {
   const uint64_t hash = Hash(key);
   const Shard& shard = shards_[ShardOf(hash)];
   std::shared_lock lock(shard.mu);
-  auto it = shard.table.find(Probe{hash, key});
-  return it == shard.table.end() ? nullptr : it->second;
+  const KeyNode* node = shard.table.Find(hash, key);
+  return node == nullptr ? nullptr : node->record;
+}
+
+void Keyspace::Prefetch(std::span<const std::string_view> keys) const {
+  // A lookup is a chain of dependent loads: slot, node, record, value. Each pass below
+  // starts one link of the chain for every key and moves on without waiting; by the time
+  // the next pass comes back to a key, its line has (mostly) arrived. The keys' misses
+  // overlap instead of following one another. Each step holds the shard's lock, since a
+  // writer may resize the table or free a node in between.
+  uint64_t hashes[kPrefetchMax];
+  const size_t n = std::min(keys.size(), kPrefetchMax);
+  for (size_t i = 0; i < n; ++i) hashes[i] = Hash(keys[i]);
+  auto pass = [&](auto step) {
+    for (size_t i = 0; i < n; ++i) {
+      const Shard& shard = shards_[ShardOf(hashes[i])];
+      std::shared_lock lock(shard.mu);
+      step(shard.table, i);
+    }
+  };
+  pass([&](const KeyTable& t, size_t i) { t.PrefetchSlot(hashes[i]); });
+  pass([&](const KeyTable& t, size_t i) { t.PrefetchNode(hashes[i]); });
+  pass([&](const KeyTable& t, size_t i) {
+    if (const KeyNode* node = t.Find(hashes[i], keys[i])) PrefetchLine(node->record.get());
+  });
+  pass([&](const KeyTable& t, size_t i) {
+    if (const KeyNode* node = t.Find(hashes[i], keys[i])) PrefetchLine(node->record->value.data());
+  });
 }
 
 void Keyspace::Put(std::string_view key, RecordPtr record) {
@@ -32,10 +59,9 @@ void Keyspace::Put(std::string_view key, RecordPtr record) {
   {
     std::unique_lock lock(shard.mu);
     const bool expires = record->expire_at_ms != 0;
-    auto it = shard.table.find(Probe{hash, key});
-    if (it != shard.table.end()) {
-      old = std::move(it->second);
-      it->second = std::move(record);
+    if (KeyNode* node = shard.table.Find(hash, key); node != nullptr) {
+      old = std::move(node->record);
+      node->record = std::move(record);
       const bool expired_before = old->expire_at_ms != 0;
       if (expires != expired_before) {
         if (expires) {
@@ -46,8 +72,9 @@ void Keyspace::Put(std::string_view key, RecordPtr record) {
       }
       return;
     }
-    auto node = shard.table.emplace(StoredKey{hash, std::string(key)}, std::move(record)).first;
-    shard.order.insert(Position{hash, node->first.key, &node->second});
+    KeyNode* node = KeyNode::New(hash, key, std::move(record));
+    shard.table.Insert(node);
+    shard.order.insert(Position{hash, node});
     if (expires) with_expiry_.fetch_add(1, std::memory_order_relaxed);
   }
   size_.fetch_add(1, std::memory_order_relaxed);
@@ -59,12 +86,12 @@ bool Keyspace::Erase(std::string_view key) {
   RecordPtr old;
   {
     std::unique_lock lock(shard.mu);
-    auto it = shard.table.find(Probe{hash, key});
-    if (it == shard.table.end()) return false;
-    old = std::move(it->second);
+    KeyNode* node = shard.table.Remove(hash, key);
+    if (node == nullptr) return false;
+    old = std::move(node->record);
     if (old->expire_at_ms != 0) with_expiry_.fetch_sub(1, std::memory_order_relaxed);
     shard.order.erase(shard.order.find(Probe{hash, key}));  // before the key it views goes away
-    shard.table.erase(it);
+    KeyNode::Delete(node);
   }
   size_.fetch_sub(1, std::memory_order_relaxed);
   return true;
@@ -89,7 +116,7 @@ uint64_t Keyspace::Scan(uint64_t cursor, size_t count, const ScanFn& fn) const {
           break;
         }
         last_hash = it->hash;
-        batch.emplace_back(std::string(it->key), *it->record);
+        batch.emplace_back(std::string(it->node->key()), it->node->record);
       }
     }
     // Visit outside the lock, so a slow visitor never blocks the committer.

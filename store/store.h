@@ -44,6 +44,9 @@ class Store {
   // The live (present, unexpired) record under `key`, or null.
   RecordPtr Get(std::string_view key) const;
 
+  // See Keyspace::Prefetch.
+  void Prefetch(std::span<const std::string_view> keys) const { keyspace_.Prefetch(keys); }
+
   // Submits one atomic write; see CommitPipeline::Submit and CommitCallback.
   void Write(std::vector<Mutation> mutations, CommitCallback done);
 

@@ -13,9 +13,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <array>
 #include <chrono>
 #include <deque>
 #include <optional>
+#include <span>
 
 #include "api/resp/commands.h"
 
@@ -142,20 +144,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadNext() {
     while (!reading_ && !closing_ && pending_.size() < limits().max_pipeline) {
       if (Paused()) break;
-      size_t used = 0;
-      const auto r = parser_.Next(Unparsed(), &used, &args_);
-      in_.consume(used);
-      if (r == RequestParser::Result::kError) return Fatal("ERR " + parser_.error());
-      if (r == RequestParser::Result::kIncomplete) {
-        if (in_.size() > limits().max_query_buffer) {
-          spdlog::warn("resp: closing client {} ({}): query buffer over {} bytes", client_->id, client_->addr,
-                       limits().max_query_buffer);
-          return Close();
-        }
-        WriteNext();  // everything parsed so far is answered or pending: send what is ready
-        return ReadMore();
-      }
-      OnCommand();
+      if (parsed_next_ == parsed_count_ && !ParseAhead()) return;
+      Parsed& command = parsed_[parsed_next_++];
+      OnCommand(command.spec, command.args);
       if (ready_.size() > limits().max_output_buffer) {
         spdlog::warn("resp: closing client {} ({}): {} reply bytes over the output buffer limit", client_->id,
                      client_->addr, ready_.size());
@@ -163,6 +154,56 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }
     WriteNext();
+  }
+
+  // Parses the commands waiting in in_ (up to kParseAhead) into parsed_, then tells the
+  // store which keys the reads among them will look up, so their memory misses overlap.
+  // False when there is none to run: a protocol error (answered, closing) or an
+  // incomplete command (reading more).
+  bool ParseAhead() {
+    parsed_next_ = parsed_count_ = 0;
+    auto r = RequestParser::Result::kCommand;
+    while (parsed_count_ < kParseAhead) {
+      if (parsed_.size() == parsed_count_) parsed_.emplace_back();
+      Parsed& command = parsed_[parsed_count_];
+      size_t used = 0;
+      r = parser_.Next(Unparsed(), &used, &command.args);
+      in_.consume(used);
+      if (r != RequestParser::Result::kCommand) break;
+      command.spec = FindCommand(command.args[0]);
+      ++parsed_count_;
+    }
+    if (parsed_count_ > 0) {
+      PrefetchReads();
+      return true;  // an error or a partial command after these is met again next time
+    }
+    if (r == RequestParser::Result::kError) {
+      Fatal("ERR " + parser_.error());
+      return false;
+    }
+    if (in_.size() > limits().max_query_buffer) {
+      spdlog::warn("resp: closing client {} ({}): query buffer over {} bytes", client_->id, client_->addr,
+                   limits().max_query_buffer);
+      Close();
+      return false;
+    }
+    WriteNext();  // everything parsed so far is answered or pending: send what is ready
+    ReadMore();
+    return false;
+  }
+
+  void PrefetchReads() {
+    std::array<std::string_view, Keyspace::kPrefetchMax> keys;
+    size_t n = 0;
+    for (size_t c = 0; c < parsed_count_ && n < keys.size(); ++c) {
+      const CommandSpec* spec = parsed_[c].spec;
+      const std::vector<std::string>& args = parsed_[c].args;
+      if (spec == nullptr || !(spec->flags & kReadonly) || spec->first_key <= 0 || spec->step <= 0) continue;
+      const int argc = static_cast<int>(args.size());
+      const int last = spec->last_key < 0 ? argc + spec->last_key : std::min(spec->last_key, argc - 1);
+      for (int i = spec->first_key; i <= last && n < keys.size(); i += spec->step) keys[n++] = args[i];
+    }
+    if (n > 1) server_->service->Prefetch(std::span(keys.data(), n));  // one key has no misses to overlap
   }
 
   void ReadMore() {
@@ -176,13 +217,12 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  void OnCommand() {
-    const CommandSpec* spec = FindCommand(args_[0]);
+  void OnCommand(const CommandSpec* spec, std::vector<std::string>& args) {
     const bool exec = spec != nullptr && spec->name == "exec";
     const bool transactional =
         client_->in_multi || exec || (spec != nullptr && (spec->name == "multi" || spec->name == "discard"));
     const bool write = spec != nullptr && (spec->flags & kWrite) && !client_->in_multi;
-    if (pending_.empty() && !transactional) return Run(spec, nullptr);
+    if (pending_.empty() && !transactional) return Run(spec, nullptr, args);
     auto slot = std::make_shared<Slot>();
     slot->write = write;
     slot->barrier = exec;
@@ -193,22 +233,21 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     pending_.push_back(slot);
     if (blocked) {
-      slot->deferred = std::move(args_);
-      args_.clear();
+      slot->deferred = std::move(args);
+      args.clear();
     } else {
-      Execute(slot, args_);
+      Execute(slot, args);
     }
   }
 
   void Execute(const std::shared_ptr<Slot>& slot, std::vector<std::string>& args) {
     if (Transaction(slot, args)) return;
-    Run(FindCommand(args[0]), slot, &args);
+    Run(FindCommand(args[0]), slot, args);
   }
 
   // Runs one command. With no slot (nothing ahead of it), an immediate reply goes straight
   // to ready_; a command that defers its reply gets a slot at that moment.
-  void Run(const CommandSpec* spec, std::shared_ptr<Slot> slot, std::vector<std::string>* args = nullptr) {
-    std::vector<std::string>& argv = args ? *args : args_;
+  void Run(const CommandSpec* spec, std::shared_ptr<Slot> slot, std::vector<std::string>& argv) {
     client_->last_command.assign(spec ? spec->name : std::string_view("unknown"));
     server_->service->metrics().resp_commands.fetch_add(1, std::memory_order_relaxed);
     struct DeferState {
@@ -496,6 +535,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   static constexpr size_t kReadSize = 16 * 1024;
+  static constexpr size_t kParseAhead = 32;
   static constexpr std::chrono::seconds kHandshakeTimeout{10};
 
   api::Stream stream_;
@@ -505,7 +545,15 @@ class Session : public std::enable_shared_from_this<Session> {
   RequestParser parser_;
   std::shared_ptr<ClientState> client_;
   beast::flat_buffer in_;          // received, not yet parsed
-  std::vector<std::string> args_;  // the command being parsed (reused: its strings keep capacity)
+  // Commands parsed from in_ and not run yet: parsed_[parsed_next_, parsed_count_). The
+  // entries are reused, so their strings keep their capacity from command to command.
+  struct Parsed {
+    const CommandSpec* spec = nullptr;
+    std::vector<std::string> args;
+  };
+  std::vector<Parsed> parsed_;
+  size_t parsed_next_ = 0;
+  size_t parsed_count_ = 0;
   std::deque<std::shared_ptr<Slot>> pending_;  // commands not answered in order yet
   std::string ready_;              // replies ready to send, in order
   std::string out_;                // the write in flight

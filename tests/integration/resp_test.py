@@ -249,6 +249,28 @@ class RespTest(unittest.TestCase):
             self.assertEqual(p.execute(), expected)
         r.close()
 
+    def test_long_pipeline_in_one_packet_answers_every_command_in_order(self):
+        # Many commands in one read (more than the server parses ahead at once, with reads
+        # whose keys it prefetches): every reply comes back in order; a protocol error at the
+        # end is answered after all of them, then the connection closes; QUIT in the middle
+        # runs nothing after it.
+        def cmd(*args):
+            return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+        for i in range(0, 200, 2):
+            self.r.set(f"pa:{i}", f"v{i}")
+        request, expected = b"", b""
+        for i in range(200):
+            key = b"pa:%d" % i
+            request += [cmd(b"GET", key), cmd(b"EXISTS", key), cmd(b"MGET", key, b"pa:0", b"pa:nope")][i % 3]
+            present = i % 2 == 0
+            value = b"$%d\r\nv%d\r\n" % (len(b"v%d" % i), i) if present else b"$-1\r\n"
+            expected += [value, b":%d\r\n" % present, b"*3\r\n" + value + b"$2\r\nv0\r\n$-1\r\n"][i % 3]
+        out = resp_exchange(self.ds.resp_port, request + b"*1\r\n+PING\r\n")
+        self.assertEqual(out, expected + b"-ERR Protocol error: expected '$', got '+'\r\n")
+        out = resp_exchange(self.ds.resp_port, cmd(b"GET", b"pa:0") + cmd(b"QUIT") + cmd(b"SET", b"pa:quit", b"x"))
+        self.assertEqual(out, b"$2\r\nv0\r\n+OK\r\n")
+        self.assertIsNone(self.r.get("pa:quit"))
+
     def test_malformed_protocol_gets_error_then_close(self):
         out = resp_exchange(self.ds.resp_port, b"*1\r\n+PING\r\n")
         self.assertEqual(out, b"-ERR Protocol error: expected '$', got '+'\r\n")

@@ -140,6 +140,51 @@ TEST(KeyspaceTest, ConcurrentReadersSeeWholeValues) {
   EXPECT_GT(reads.load(), 0);
 }
 
+TEST(KeyspaceTest, PrefetchChangesNothing) {
+  Keyspace ks;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 100; ++i) keys.push_back("pf:" + std::to_string(i));
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  ks.Prefetch(views);  // an empty keyspace
+  for (int i = 0; i < 100; i += 2) ks.Put(keys[i], Value(keys[i]));
+  ks.Prefetch(views);  // present and absent keys, more than kPrefetchMax of them
+  ks.Prefetch({});
+  EXPECT_EQ(ks.Size(), 50u);
+  for (int i = 0; i < 100; ++i) {
+    RecordPtr r = ks.Get(keys[i]);
+    ASSERT_EQ(r != nullptr, i % 2 == 0) << keys[i];
+    if (r) {
+      EXPECT_EQ(r->value, keys[i]);
+    }
+  }
+}
+
+TEST(KeyspaceTest, PrefetchWhileWritersResizeAndErase) {
+  // Prefetch follows pointers into the tables; a writer growing, shrinking and freeing
+  // nodes at the same time must never leave it reading freed memory (ASan watches).
+  Keyspace ks;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 2000; ++i) keys.push_back("churn:" + std::to_string(i));
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int round = 0; !stop; ++round) {
+      for (const auto& k : keys) ks.Put(k, Value(std::string(40, static_cast<char>('a' + round % 26))));
+      for (const auto& k : keys) ks.Erase(k);
+    }
+  });
+  std::vector<std::string_view> views;
+  for (int n = 0; n < 20000; ++n) {
+    views.clear();
+    for (int j = 0; j < 16; ++j) views.push_back(keys[(n * 16 + j) % keys.size()]);
+    ks.Prefetch(views);
+    if (RecordPtr r = ks.Get(views[0])) {
+      EXPECT_EQ(r->value.size(), 40u);
+    }
+  }
+  stop = true;
+  writer.join();
+}
+
 TEST(KeyspaceTest, CountsKeysWithExpiry) {
   Keyspace ks;
   auto with = [](int64_t at) {
