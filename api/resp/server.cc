@@ -147,6 +147,11 @@ class Session : public std::enable_shared_from_this<Session> {
       if (parsed_next_ == parsed_count_ && !ParseAhead()) return;
       Parsed& command = parsed_[parsed_next_++];
       OnCommand(command.spec, command.args);
+      // Reused strings keep their capacity, but not a large value's: 32 reused entries
+      // must not pin 32 of the biggest values a client ever sent.
+      for (std::string& arg : command.args) {
+        if (arg.capacity() > kKeptArgBytes) std::string().swap(arg);
+      }
       if (ready_.size() > limits().max_output_buffer) {
         spdlog::warn("resp: closing client {} ({}): {} reply bytes over the output buffer limit", client_->id,
                      client_->addr, ready_.size());
@@ -536,6 +541,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   static constexpr size_t kReadSize = 16 * 1024;
   static constexpr size_t kParseAhead = 32;
+  static constexpr size_t kKeptArgBytes = 16 * 1024;
   static constexpr std::chrono::seconds kHandshakeTimeout{10};
 
   api::Stream stream_;
