@@ -35,7 +35,7 @@ class DeviceService {
   virtual RecordPtr Get(std::string_view key) const = 0;
 
   // A hint that `keys` are about to be read with Get (see Keyspace::Prefetch).
-  virtual void Prefetch(std::span<const std::string_view> keys) const = 0;
+  virtual void Prefetch(std::span<const std::string_view> /*keys*/) const {}
 
   // OK while the store accepts writes; the reason it refuses them otherwise.
   virtual Status WriteStatus() const = 0;

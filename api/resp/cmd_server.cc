@@ -591,9 +591,11 @@ void CmdCommand(Call& call) {
       return call.reply.Error("ERR Invalid number of arguments specified for command");
     }
     if (c->first_key == 0) return call.reply.Error("ERR The command has no key arguments");
-    const int last = c->last_key < 0 ? n + c->last_key : c->last_key;
     std::vector<std::string_view> keys;
-    for (int k = c->first_key; k <= last && k < n; k += c->step) keys.push_back(call.args[2 + k]);
+    ForEachKeyIndex(*c, n, [&](int k) {
+      keys.push_back(call.args[2 + k]);
+      return true;
+    });
     call.reply.Array(keys.size());
     for (auto k : keys) call.reply.Bulk(k);
     return;

@@ -230,18 +230,15 @@ std::string AccessError(ClientState& client, ServerState& server, const CommandS
     LogDenied(client, server, "command", context, std::string(spec->name));
     return fmt::format("NOPERM User {} has no permissions to run the '{}' command", user.name, name);
   }
-  if (spec->first_key > 0) {
-    const bool write = spec->flags & kWrite;
-    const int n = static_cast<int>(args.size());
-    const int last = spec->last_key < 0 ? n + spec->last_key : spec->last_key;
-    for (int i = spec->first_key; i <= last && i < n; i += std::max(1, spec->step)) {
-      if (!user.AllowsKey(args[i], write)) {
-        LogDenied(client, server, "key", context, args[i]);
-        return "NOPERM No permissions to access a key";
-      }
-    }
-  }
-  return {};
+  const bool write = spec->flags & kWrite;
+  std::string denied;
+  ForEachKeyIndex(*spec, static_cast<int>(args.size()), [&](int i) {
+    if (user.AllowsKey(args[i], write)) return true;
+    LogDenied(client, server, "key", context, args[i]);
+    denied = "NOPERM No permissions to access a key";
+    return false;
+  });
+  return denied;
 }
 
 bool Authenticate(ClientState& client, ServerState& server, std::string_view name, std::string_view password,

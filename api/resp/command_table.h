@@ -7,6 +7,7 @@
 // encoded reply; the connection keeps replies in request order either way.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -126,6 +127,17 @@ struct CommandSpec {
   std::string_view summary;
   std::vector<CommandSpec> subcommands = {};
 };
+
+// Calls visit(i) for the argument index of each key of a command of `argc` arguments (its
+// name included), as spec's key positions say, until visit returns false.
+template <typename Visit>
+void ForEachKeyIndex(const CommandSpec& spec, int argc, Visit visit) {
+  if (spec.first_key <= 0) return;
+  const int last = spec.last_key < 0 ? argc + spec.last_key : std::min(spec.last_key, argc - 1);
+  for (int i = spec.first_key; i <= last; i += std::max(1, spec.step)) {
+    if (!visit(i)) return;
+  }
+}
 
 const std::vector<CommandSpec>& CommandTable();
 const CommandSpec* FindCommand(std::string_view name);  // case-insensitive

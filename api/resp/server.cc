@@ -104,6 +104,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // once unless something ahead is still deferred (commits keep submission order).
   struct Slot {
     std::optional<std::vector<std::string>> deferred;
+    const CommandSpec* spec = nullptr;  // of the deferred command
     bool write = false;
     bool barrier = false;  // EXEC: nothing after it runs before it is answered
     bool ready = false;
@@ -203,10 +204,11 @@ class Session : public std::enable_shared_from_this<Session> {
     for (size_t c = 0; c < parsed_count_ && n < keys.size(); ++c) {
       const CommandSpec* spec = parsed_[c].spec;
       const std::vector<std::string>& args = parsed_[c].args;
-      if (spec == nullptr || !(spec->flags & kReadonly) || spec->first_key <= 0 || spec->step <= 0) continue;
-      const int argc = static_cast<int>(args.size());
-      const int last = spec->last_key < 0 ? argc + spec->last_key : std::min(spec->last_key, argc - 1);
-      for (int i = spec->first_key; i <= last && n < keys.size(); i += spec->step) keys[n++] = args[i];
+      if (spec == nullptr || !(spec->flags & kReadonly)) continue;
+      ForEachKeyIndex(*spec, static_cast<int>(args.size()), [&](int i) {
+        keys[n++] = args[i];
+        return n < keys.size();
+      });
     }
     if (n > 1) server_->service->Prefetch(std::span(keys.data(), n));  // one key has no misses to overlap
   }
@@ -239,15 +241,16 @@ class Session : public std::enable_shared_from_this<Session> {
     pending_.push_back(slot);
     if (blocked) {
       slot->deferred = std::move(args);
+      slot->spec = spec;
       args.clear();
     } else {
-      Execute(slot, args);
+      Execute(slot, spec, args);
     }
   }
 
-  void Execute(const std::shared_ptr<Slot>& slot, std::vector<std::string>& args) {
-    if (Transaction(slot, args)) return;
-    Run(FindCommand(args[0]), slot, args);
+  void Execute(const std::shared_ptr<Slot>& slot, const CommandSpec* spec, std::vector<std::string>& args) {
+    if (Transaction(slot, spec, args)) return;
+    Run(spec, slot, args);
   }
 
   // Runs one command. With no slot (nothing ahead of it), an immediate reply goes straight
@@ -326,8 +329,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // MULTI, EXEC, DISCARD and queueing inside a transaction; false for anything else.
-  bool Transaction(const std::shared_ptr<Slot>& slot, std::vector<std::string>& args) {
-    const std::string name = Lower(args[0]);
+  bool Transaction(const std::shared_ptr<Slot>& slot, const CommandSpec* spec, std::vector<std::string>& args) {
+    const std::string_view name = spec != nullptr ? spec->name : std::string_view();
     ClientState& c = *client_;
     ReplyWriter w(&slot->reply, c.protocol);
     auto done = [&] {
@@ -337,7 +340,7 @@ class Session : public std::enable_shared_from_this<Session> {
     };
     const bool transaction_command = name == "multi" || name == "exec" || name == "discard";
     if (transaction_command || (c.in_multi && name != "quit" && name != "reset")) {
-      if (const CommandSpec* spec = FindCommand(args[0]); spec != nullptr && server_->acl != nullptr) {
+      if (spec != nullptr && server_->acl != nullptr) {
         const std::string denied =
             AccessError(c, *server_, *spec, args, c.in_multi && !transaction_command ? "multi" : "toplevel");
         if (!denied.empty()) {
@@ -386,11 +389,10 @@ class Session : public std::enable_shared_from_this<Session> {
       return true;
     }
     if (!c.in_multi || name == "quit" || name == "reset") return false;
-    if (name == "watch" || name == "unwatch") {
+    if (EqualsNoCase(args[0], "watch") || EqualsNoCase(args[0], "unwatch")) {  // not in the table
       w.Error("ERR WATCH inside MULTI is not allowed");
       return done();
     }
-    const CommandSpec* spec = FindCommand(args[0]);
     const int n = static_cast<int>(args.size());
     if (spec == nullptr) {
       c.multi_failed = true;
@@ -464,7 +466,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!all_ready && (!slot->write || slot->barrier)) break;
         std::vector<std::string> args = std::move(*slot->deferred);
         slot->deferred.reset();
-        Execute(slot, args);
+        Execute(slot, slot->spec, args);
       }
       all_ready = all_ready && slot->ready;
       if (slot->barrier && !slot->ready) break;  // nothing passes an unanswered EXEC

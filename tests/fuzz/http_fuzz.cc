@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <map>
-#include <span>
 #include <string>
 #include <string_view>
 
@@ -36,7 +35,6 @@ class FakeService : public devstate::DeviceService {
     auto it = records_.find(std::string(key));
     return it == records_.end() ? nullptr : it->second;
   }
-  void Prefetch(std::span<const std::string_view>) const override {}
   devstate::Status WriteStatus() const override { return devstate::Status::OK(); }
   devstate::MqttState mqtt_state() const override { return devstate::MqttState::kDisabled; }
   std::vector<devstate::DeadLetter> DeadLetters(size_t) const override {

@@ -14,18 +14,13 @@
 #include "store/store.h"
 #include "tests/unit/fault_fs.h"
 #include "tests/unit/temp_dir.h"
+#include "tests/unit/test_records.h"
 
 namespace devstate {
 namespace {
 
 using testing::FaultEnv;
 using testing::TempDir;
-
-RecordPtr Value(std::string v) {
-  auto r = std::make_shared<Record>();
-  r->value = std::move(v);
-  return r;
-}
 
 // Captures one write's outcome.
 struct Outcome {

@@ -5,16 +5,10 @@
 #include <atomic>
 
 #include "tests/unit/temp_dir.h"
+#include "tests/unit/test_records.h"
 
 namespace devstate {
 namespace {
-
-RecordPtr Value(std::string v, int64_t expire_at_ms) {
-  auto r = std::make_shared<Record>();
-  r->value = std::move(v);
-  r->expire_at_ms = expire_at_ms;
-  return r;
-}
 
 TEST(ExpirySweeperTest, RemovesUntouchedExpiredKeysDurablyAndSparesTheRest) {
   testing::TempDir dir;

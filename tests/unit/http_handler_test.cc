@@ -39,7 +39,6 @@ class FakeService : public DeviceService {
     auto it = records.find(std::string(key));
     return it == records.end() ? nullptr : it->second;
   }
-  void Prefetch(std::span<const std::string_view>) const override {}
   Status WriteStatus() const override { return refuse; }
   MqttState mqtt_state() const override { return mqtt; }
   std::vector<DeadLetter> DeadLetters(size_t limit) const override {

@@ -6,14 +6,10 @@
 #include <random>
 #include <string>
 
+#include "tests/unit/test_records.h"
+
 namespace devstate {
 namespace {
-
-RecordPtr Value(std::string v) {
-  auto r = std::make_shared<Record>();
-  r->value = std::move(v);
-  return r;
-}
 
 TEST(KeyTableTest, EmptyFindsNothing) {
   KeyTable t;

@@ -8,14 +8,10 @@
 #include <thread>
 #include <vector>
 
+#include "tests/unit/test_records.h"
+
 namespace devstate {
 namespace {
-
-RecordPtr Value(std::string v) {
-  auto r = std::make_shared<Record>();
-  r->value = std::move(v);
-  return r;
-}
 
 TEST(KeyspaceTest, PutGetErase) {
   Keyspace ks;
