@@ -87,7 +87,7 @@ bool Service::Stop() {
   stopped_ = true;
   const bool clean = mqtt_ ? mqtt_->Stop() : true;
   if (sweeper_) sweeper_->Stop();
-  store_->Close();
+  if (store_) store_->Close();  // null when Open failed before the store opened
   return clean;
 }
 

@@ -5,6 +5,9 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <filesystem>
+#include <system_error>
+
 namespace devstate {
 namespace {
 
@@ -45,6 +48,14 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* jo
   // from ~430 us to ~290 us. (It needs a single memtable writer, which the pipeline is.)
   opts.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
   opts.allow_concurrent_memtable_write = false;
+
+  if (options.env == nullptr) {
+    // RocksDB makes only the last directory; an operator's /var/lib/devstate/data should
+    // work without a mkdir first. (A test's own Env sees its own file system.)
+    std::error_code ec;
+    std::filesystem::create_directories(options.dir, ec);
+    if (ec) return Status::IOError("cannot create directory '" + options.dir + "': " + ec.message());
+  }
 
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(opts, options.dir, &db);
