@@ -47,8 +47,15 @@ class DeviceService {
   virtual int64_t NowMs() const = 0;
 
   // The generic key-value face (RESP). Write commits atomically through the same pipeline
-  // as ingest; `done` runs on the committer thread.
+  // as ingest; `done` runs on the committing thread.
   virtual void Write(std::vector<Mutation> mutations, CommitCallback done) = 0;
+  // An event loop's writes: queued without waking the committer, then committed by
+  // CommitQueued() at the end of the loop's turn (see CommitPipeline::Queue). A service
+  // without a pipeline of its own may simply Write.
+  virtual void QueueWrite(std::vector<Mutation> mutations, CommitCallback done) {
+    Write(std::move(mutations), std::move(done));
+  }
+  virtual void CommitQueued() {}
   virtual size_t KeyCount() const = 0;  // includes expired keys not yet removed
   virtual size_t KeysWithExpiry() const = 0;
   // See Keyspace::Scan; records may be expired (check Record::ExpiredAt).

@@ -1,5 +1,7 @@
 #include "service/expiry_sweeper.h"
 
+#include "store/thread_name.h"
+
 #include <string>
 #include <vector>
 
@@ -7,6 +9,7 @@ namespace devstate {
 
 void ExpirySweeper::Start() {
   thread_ = std::thread([this] {
+    SetThreadName("ds-expiry");
     std::unique_lock lock(mu_);
     while (!stopping_) {
       lock.unlock();

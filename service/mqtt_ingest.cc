@@ -1,5 +1,7 @@
 #include "service/mqtt_ingest.h"
 
+#include "store/thread_name.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -68,7 +70,10 @@ void MqttIngest::Start() {
     cv_.notify_all();
   });
   state_ = MqttState::kConnecting;
-  supervisor_ = std::thread([this] { Supervise(); });
+  supervisor_ = std::thread([this] {
+    SetThreadName("ds-mqtt");
+    Supervise();
+  });
 }
 
 void MqttIngest::SetError(std::string error) {

@@ -40,6 +40,10 @@ class Service final : public DeviceService {
   void Write(std::vector<Mutation> mutations, CommitCallback done) override {
     store_->Write(std::move(mutations), std::move(done));
   }
+  void QueueWrite(std::vector<Mutation> mutations, CommitCallback done) override {
+    store_->Queue(std::move(mutations), std::move(done));
+  }
+  void CommitQueued() override { store_->CommitQueued(); }
   size_t KeyCount() const override { return store_->keyspace().Size(); }
   size_t KeysWithExpiry() const override { return store_->keyspace().WithExpiry(); }
   uint64_t Scan(uint64_t cursor, size_t count, const Keyspace::ScanFn& fn) const override {

@@ -1,5 +1,7 @@
 #include "store/commit_pipeline.h"
 
+#include "store/thread_name.h"
+
 #include <rocksdb/write_batch.h>
 
 #include "store/clock.h"
@@ -17,12 +19,23 @@ CommitPipeline::CommitPipeline(Journal* journal, Keyspace* keyspace, Replication
         if (options.max_group_mutations == 0) options.max_group_mutations = 1;
         return std::move(options);
       }()) {
-  committer_ = std::thread([this] { Run(); });
+  committer_ = std::thread([this] {
+    SetThreadName("ds-committer");
+    Run();
+  });
 }
 
 CommitPipeline::~CommitPipeline() { Stop(); }
 
 void CommitPipeline::Submit(std::vector<Mutation> mutations, CommitCallback done) {
+  Enqueue(std::move(mutations), std::move(done), /*wake=*/true);
+}
+
+void CommitPipeline::Queue(std::vector<Mutation> mutations, CommitCallback done) {
+  Enqueue(std::move(mutations), std::move(done), /*wake=*/false);
+}
+
+void CommitPipeline::Enqueue(std::vector<Mutation> mutations, CommitCallback done, bool wake) {
   Status rejected;
   {
     std::lock_guard lock(mu_);
@@ -31,13 +44,33 @@ void CommitPipeline::Submit(std::vector<Mutation> mutations, CommitCallback done
     } else if (stopping_) {
       rejected = Status::Shutdown("the store is shutting down");
     } else {
+      queued_mutations_ += mutations.size();
       queue_.push_back(Request{std::move(mutations), std::move(done)});
-      work_.notify_one();
+      if (wake && !committing_) work_.notify_one();  // a running committer looks again when done
       return;
     }
   }
   writes_.fetch_add(1, std::memory_order_relaxed);
   done(rejected, 0);
+}
+
+void CommitPipeline::CommitQueued() {
+  std::vector<Request> group;
+  {
+    std::lock_guard lock(mu_);
+    if (committing_ || queue_.empty()) return;
+    if (queued_mutations_ > options_.max_inline_mutations) {
+      work_.notify_one();
+      return;
+    }
+    committing_ = true;
+    TakeGroup(&group);
+  }
+  CommitGroup(&group);
+  writes_.fetch_add(group.size(), std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  committing_ = false;
+  if (!queue_.empty() || stopping_) work_.notify_one();
 }
 
 void CommitPipeline::Stop() {
@@ -66,21 +99,28 @@ void CommitPipeline::Run() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      work_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      work_.wait(lock, [this] { return (!queue_.empty() || stopping_) && !committing_; });
       if (queue_.empty()) return;  // stopping, and everything queued is committed
-      size_t taken = 0;
-      while (!queue_.empty() &&
-             (group.empty() ||
-              taken + queue_.front().mutations.size() <= options_.max_group_mutations)) {
-        taken += queue_.front().mutations.size();
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      committing_ = true;
+      TakeGroup(&group);
     }
     CommitGroup(&group);
     writes_.fetch_add(group.size(), std::memory_order_relaxed);
     group.clear();
+    std::lock_guard lock(mu_);
+    committing_ = false;
   }
+}
+
+void CommitPipeline::TakeGroup(std::vector<Request>* group) {
+  size_t taken = 0;
+  while (!queue_.empty() &&
+         (group->empty() || taken + queue_.front().mutations.size() <= options_.max_group_mutations)) {
+    taken += queue_.front().mutations.size();
+    group->push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  queued_mutations_ -= taken;
 }
 
 void CommitPipeline::CommitGroup(std::vector<Request>* group) {
@@ -176,6 +216,7 @@ void CommitPipeline::Refuse(const Status& cause) {
     refused_ = refused;
     refusing_.store(true, std::memory_order_release);
     queued.swap(queue_);
+    queued_mutations_ = 0;
   }
   for (Request& r : queued) r.done(refused, 0);
   writes_.fetch_add(queued.size(), std::memory_order_relaxed);

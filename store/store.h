@@ -49,6 +49,11 @@ class Store {
 
   // Submits one atomic write; see CommitPipeline::Submit and CommitCallback.
   void Write(std::vector<Mutation> mutations, CommitCallback done);
+  // An event loop's writes; see CommitPipeline::Queue and CommitQueued.
+  void Queue(std::vector<Mutation> mutations, CommitCallback done) {
+    pipeline_->Queue(std::move(mutations), std::move(done));
+  }
+  void CommitQueued() { pipeline_->CommitQueued(); }
 
   // Write and wait for the outcome. *seq (optional) receives the group's journal position.
   Status WriteAndWait(std::vector<Mutation> mutations, uint64_t* seq = nullptr);

@@ -1,5 +1,7 @@
 #include "api/http/server.h"
 
+#include "store/thread_name.h"
+
 #include "api/listener.h"
 #include "api/stream.h"
 
@@ -386,7 +388,12 @@ Status Server::Start() {
   if (!s.ok()) return s;
   port_ = acceptor_.local_endpoint().port();
   Accept();
-  for (int i = 0; i < shared_->options.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  for (int i = 0; i < shared_->options.threads; ++i) {
+    threads_.emplace_back([this] {
+      SetThreadName("ds-http");
+      ioc_.run();
+    });
+  }
   return Status::OK();
 }
 

@@ -1,5 +1,7 @@
 #include "api/resp/server.h"
 
+#include "store/thread_name.h"
+
 #include "api/listener.h"
 #include "api/stream.h"
 
@@ -28,21 +30,41 @@ using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 namespace beast = boost::beast;
 
-namespace {
-
 class Session;
+
+namespace {
 // The session whose command is running on this thread, so an inline reply skips the post.
 thread_local const Session* tls_running = nullptr;
 
 std::string Endpoint(const tcp::endpoint& e) {
   return fmt::format("{}:{}", e.address().to_string(), e.port());
 }
+}  // namespace
+
+// Sessions holding commit replies not yet taken in. The committer answers a group's writes
+// one after another, often for dozens of connections; each wake-up of the event loop costs
+// a system call or two on the committer thread, so the sessions queue here and one post
+// takes in all of them (inline on a single-threaded loop, through its strand otherwise).
+class ReadySessions : public std::enable_shared_from_this<ReadySessions> {
+ public:
+  explicit ReadySessions(net::any_io_executor loop) : loop_(std::move(loop)) {}
+  void Add(std::shared_ptr<Session> session);
+
+ private:
+  void Drain();
+
+  const net::any_io_executor loop_;
+  std::mutex mu_;
+  std::vector<std::shared_ptr<Session>> sessions_;  // guarded by mu_
+  bool posted_ = false;                              // guarded by mu_
+};
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, net::ssl::context* tls, std::shared_ptr<ServerState> server)
+  Session(tcp::socket socket, net::ssl::context* tls, std::shared_ptr<ServerState> server,
+          std::shared_ptr<ReadySessions> ready_sessions)
       : stream_(std::move(socket), tls), timer_(stream_.get_executor()), pause_(stream_.get_executor()),
-        server_(std::move(server)), parser_(server_->limits.parser), client_(std::make_shared<ClientState>()) {
+        server_(std::move(server)), ready_sessions_(std::move(ready_sessions)), parser_(server_->limits.parser), client_(std::make_shared<ClientState>()) {
     server_->service->metrics().resp_connections.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -98,6 +120,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  friend class ReadySessions;  // takes in commit replies (TakeCompleted)
+
   // A command whose reply is not in ready_ yet: one that waits for a commit, or one that
   // waits for commands ahead of it. A read must see every write the connection sent before
   // it, so it waits (deferred) until everything ahead is answered; a write is handed on at
@@ -296,7 +320,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // From the committer thread: hands a reply to the session. Replies of one commit group
-  // (often many per connection when it pipelines writes) share one post to the session.
+  // (often many per connection when it pipelines writes) are taken in together.
   void Complete(const std::shared_ptr<Slot>& slot, std::string reply) {
     {
       std::lock_guard lock(completed_mu_);
@@ -304,19 +328,22 @@ class Session : public std::enable_shared_from_this<Session> {
       if (completion_posted_) return;
       completion_posted_ = true;
     }
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
-      std::vector<std::pair<std::shared_ptr<Slot>, std::string>> done;
-      {
-        std::lock_guard lock(self->completed_mu_);
-        done.swap(self->completed_);
-        self->completion_posted_ = false;
-      }
-      for (auto& [slot, reply] : done) {
-        slot->reply = std::move(reply);
-        slot->ready = true;
-      }
-      self->Continue();
-    });
+    ready_sessions_->Add(shared_from_this());
+  }
+
+  // On the session's executor: takes in the replies Complete queued.
+  void TakeCompleted() {
+    std::vector<std::pair<std::shared_ptr<Slot>, std::string>> done;
+    {
+      std::lock_guard lock(completed_mu_);
+      done.swap(completed_);
+      completion_posted_ = false;
+    }
+    for (auto& [slot, reply] : done) {
+      slot->reply = std::move(reply);
+      slot->ready = true;
+    }
+    Continue();
   }
 
   // Moves the replies at the front of the pipeline that are ready into ready_.
@@ -480,10 +507,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (writes_.empty()) return;
     PendingWrites batch = std::move(writes_);
     writes_ = PendingWrites();
-    server_->service->Write(std::move(batch.mutations),
-                            [finishers = std::move(batch.finishers)](const Status& s, uint64_t) {
-                              for (const auto& finish : finishers) finish(s);
-                            });
+    // Committed at the end of this event-loop turn (Server's loop), with every other
+    // connection's writes of the turn.
+    server_->service->QueueWrite(std::move(batch.mutations),
+                                 [finishers = std::move(batch.finishers)](const Status& s, uint64_t) {
+                                   for (const auto& finish : finishers) finish(s);
+                                 });
   }
 
   void WriteNext() {
@@ -550,6 +579,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::steady_timer timer_;  // TLS handshake, then idle timeout
   net::steady_timer pause_;  // after a failed AUTH
   std::shared_ptr<ServerState> server_;
+  std::shared_ptr<ReadySessions> ready_sessions_;
   RequestParser parser_;
   std::shared_ptr<ClientState> client_;
   beast::flat_buffer in_;          // received, not yet parsed
@@ -579,6 +609,30 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t failures_seen_ = 0;
 };
 
+void ReadySessions::Add(std::shared_ptr<Session> session) {
+  {
+    std::lock_guard lock(mu_);
+    sessions_.push_back(std::move(session));
+    if (posted_) return;
+    posted_ = true;
+  }
+  net::post(loop_, [self = shared_from_this()] { self->Drain(); });
+}
+
+void ReadySessions::Drain() {
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard lock(mu_);
+    sessions.swap(sessions_);
+    posted_ = false;
+  }
+  for (std::shared_ptr<Session>& session : sessions) {
+    net::any_io_executor executor = session->stream_.get_executor();
+    net::dispatch(executor, [session = std::move(session)] { session->TakeCompleted(); });
+  }
+}
+
+namespace {
 std::string RandomHex40() {
   unsigned char bytes[20];
   if (RAND_bytes(bytes, sizeof bytes) != 1) {
@@ -592,7 +646,10 @@ std::string RandomHex40() {
 }  // namespace
 
 Server::Server(DeviceService* service, ServerOptions options)
-    : options_(std::move(options)), acceptor_(ioc_), state_(std::make_shared<ServerState>()) {
+    : options_(std::move(options)),
+      acceptor_(ioc_),
+      state_(std::make_shared<ServerState>()),
+      ready_sessions_(std::make_shared<ReadySessions>(ioc_.get_executor())) {
   state_->service = service;
   state_->acl = options_.acl != nullptr ? options_.acl : &own_acl_;
   state_->limits = options_.limits;
@@ -610,7 +667,12 @@ Status Server::Start() {
   port_ = acceptor_.local_endpoint().port();
   state_->port = port_;
   Accept();
-  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  for (int i = 0; i < options_.threads; ++i) {
+    threads_.emplace_back([this] {
+      SetThreadName("ds-resp");
+      RunLoop();
+    });
+  }
   return Status::OK();
 }
 
@@ -626,10 +688,22 @@ void Server::Accept() {
         std::lock_guard lock(state_->clients_mu);
         clients = state_->clients.size();
       }
-      std::make_shared<Session>(std::move(socket), options_.tls.get(), state_)->Run(clients >= state_->limits.max_clients);
+      std::make_shared<Session>(std::move(socket), options_.tls.get(), state_, ready_sessions_)->Run(clients >= state_->limits.max_clients);
     }
     Accept();
   });
+}
+
+// Like io_context::run, with a turn end: once every handler that is ready has run, the
+// writes the turn's commands queued are committed (on this thread when no group is being
+// committed), and their replies go out in the next turn.
+void Server::RunLoop() {
+  DeviceService* service = state_->service;
+  while (ioc_.run_one() > 0) {
+    while (ioc_.poll_one() > 0) {
+    }
+    service->CommitQueued();
+  }
 }
 
 void Server::Stop() {

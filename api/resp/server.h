@@ -25,6 +25,8 @@
 
 namespace devstate::resp {
 
+class ReadySessions;
+
 struct ServerOptions {
   std::string bind = "127.0.0.1";
   uint16_t port = 6379;  // 0: any free port
@@ -46,12 +48,14 @@ class Server {
 
  private:
   void Accept();
+  void RunLoop();
 
   ServerOptions options_;
   acl::Acl own_acl_;  // used when options_.acl is null
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::shared_ptr<ServerState> state_;
+  std::shared_ptr<ReadySessions> ready_sessions_;  // sessions with commit replies to take in
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
 };

@@ -36,13 +36,25 @@ struct Outcome {
   }
 };
 
+// Captures one write's outcome and the thread that delivered it.
+struct ThreadOutcome : Outcome {
+  std::thread::id thread;
+  CommitCallback callback() {
+    return [this](const Status& s, uint64_t seq) {
+      thread = std::this_thread::get_id();
+      promise.set_value({s, seq});
+    };
+  }
+};
+
 class PipelineTest : public ::testing::Test {
  protected:
-  void Open(ReplicationGate* gate = nullptr) {
+  void Open(ReplicationGate* gate = nullptr, size_t max_group_mutations = 8192) {
     StoreOptions options;
     options.dir = dir_.Sub("db");
     options.env = fault_.env.get();
     options.gate = gate;
+    options.max_group_mutations = max_group_mutations;
     ASSERT_TRUE(Store::Open(options, &store_).ok());
   }
   std::vector<Mutation> Put(const std::string& k, const std::string& v) {
@@ -258,6 +270,84 @@ TEST_F(PipelineTest, ReplicationGateFailureWithholdsTheAcknowledgement) {
   EXPECT_EQ(s.code(), Status::Code::kNoReplicas);
   EXPECT_TRUE(store_->WriteStatus().ok()) << "a missing quorum does not poison the journal";
   EXPECT_EQ(store_->Get("k")->value, "v") << "memory stays equal to the local journal";
+}
+
+TEST_F(PipelineTest, QueuedWritesCommitOnTheCallingThread) {
+  Open();
+  ThreadOutcome a, b;
+  store_->Queue(Put("a", "1"), a.callback());
+  store_->Queue(Put("b", "2"), b.callback());
+  store_->CommitQueued();
+  // Both were committed, in one group, before CommitQueued returned, and answered here.
+  ASSERT_TRUE(a.ready());
+  ASSERT_TRUE(b.ready());
+  EXPECT_EQ(a.thread, std::this_thread::get_id());
+  EXPECT_EQ(b.thread, std::this_thread::get_id());
+  auto [sa, seq_a] = a.get();
+  auto [sb, seq_b] = b.get();
+  EXPECT_TRUE(sa.ok() && sb.ok());
+  EXPECT_EQ(seq_a, seq_b);
+  EXPECT_EQ(store_->stats().groups, 1u);
+  EXPECT_EQ(store_->Get("b")->value, "2");
+  store_->CommitQueued();  // nothing queued: returns at once
+  EXPECT_EQ(store_->stats().groups, 1u);
+}
+
+TEST_F(PipelineTest, CommitQueuedLeavesTheQueueToABusyCommitter) {
+  Open();
+  fault_.fs->HoldSyncs();
+  ThreadOutcome first, queued;
+  store_->Write(Put("k", "1"), first.callback());
+  ASSERT_TRUE(fault_.fs->WaitForBlockedSyncs(1));  // the committer thread is mid-group
+  store_->Queue(Put("k", "2"), queued.callback());
+  store_->CommitQueued();  // would block on the held sync if it committed a second group
+  EXPECT_FALSE(queued.ready());
+  fault_.fs->ReleaseSyncs();
+  auto [s1, seq1] = first.get();
+  auto [s2, seq2] = queued.get();
+  EXPECT_TRUE(s1.ok() && s2.ok());
+  EXPECT_GT(seq2, seq1) << "the queued write commits after the running group";
+  EXPECT_NE(queued.thread, std::this_thread::get_id());
+  EXPECT_EQ(store_->Get("k")->value, "2");
+}
+
+TEST_F(PipelineTest, CallerCommitsOneGroupAndWakesTheCommitterForTheRest) {
+  Open(nullptr, /*max_group_mutations=*/1);
+  ThreadOutcome a, b;
+  store_->Queue(Put("a", "1"), a.callback());
+  store_->Queue(Put("b", "2"), b.callback());
+  store_->CommitQueued();
+  ASSERT_TRUE(a.ready());
+  EXPECT_EQ(a.thread, std::this_thread::get_id());
+  // The second group is the committer thread's: it was woken, not left waiting for
+  // another CommitQueued.
+  auto [sb, seq_b] = b.get();
+  EXPECT_TRUE(sb.ok());
+  EXPECT_NE(b.thread, std::this_thread::get_id());
+  EXPECT_GT(seq_b, a.get().second);
+}
+
+TEST_F(PipelineTest, ManyQueuedWritesGoToTheCommitterThread) {
+  Open();
+  const size_t n = PipelineOptions().max_inline_mutations + 1;
+  std::vector<std::unique_ptr<ThreadOutcome>> outs;
+  for (size_t i = 0; i < n; ++i) {
+    outs.push_back(std::make_unique<ThreadOutcome>());
+    store_->Queue(Put("k" + std::to_string(i), "v"), outs.back()->callback());
+  }
+  store_->CommitQueued();  // too many to commit here: the committer thread is woken
+  for (auto& o : outs) {
+    EXPECT_TRUE(o->get().first.ok());
+    EXPECT_NE(o->thread, std::this_thread::get_id());
+  }
+}
+
+TEST_F(PipelineTest, QueuedWritesAreCommittedByClose) {
+  Open();
+  Outcome out;
+  store_->Queue(Put("k", "v"), out.callback());
+  store_->Close();  // no CommitQueued: the pipeline still commits what it holds
+  EXPECT_TRUE(out.get().first.ok());
 }
 
 TEST_F(PipelineTest, CloseCommitsWhatIsQueuedThenRefuses) {
