@@ -17,12 +17,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <set>
 #include <mutex>
 #include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
+
+#include <absl/container/btree_set.h>
 
 #include "store/key_table.h"
 #include "store/record.h"
@@ -92,7 +93,10 @@ class Keyspace {
     // guarded by mu: owns keys and records; point reads and writes in O(1).
     KeyTable table;
     // guarded by mu: the same keys in (hash, key) order, which scans and cursors walk.
-    std::set<Position, Less> order;
+    // A B-tree: a new key's insert misses the cache a few times instead of once per level
+    // of a red-black tree (~20 at 1M keys; that walk was 4% of a SET -P 1 profile), and
+    // a key costs ~16 bytes here instead of a 48-byte tree node.
+    absl::btree_set<Position, Less> order;
   };
 
   static size_t ShardOf(uint64_t hash) { return hash >> (64 - kShardBits); }
