@@ -1,9 +1,9 @@
 #include "service/expiry_sweeper.h"
 
-#include "store/thread_name.h"
-
 #include <string>
 #include <vector>
+
+#include "store/thread_name.h"
 
 namespace devstate {
 

@@ -1,13 +1,13 @@
 #include "service/mqtt_ingest.h"
 
-#include "store/thread_name.h"
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 #include <mqtt/async_client.h>
+
+#include "store/thread_name.h"
 
 namespace devstate {
 

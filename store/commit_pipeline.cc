@@ -1,10 +1,9 @@
 #include "store/commit_pipeline.h"
 
-#include "store/thread_name.h"
-
 #include <rocksdb/write_batch.h>
 
 #include "store/clock.h"
+#include "store/thread_name.h"
 
 #include <chrono>
 #include <string_view>

@@ -79,7 +79,8 @@ class CommitPipeline {
   // If no group is being committed and at most max_inline_mutations are queued, commits
   // them on the calling thread, completing their waiters there. Otherwise returns at once,
   // having woken the committer thread if it is idle: it (or the running group's
-  // committer, when done) takes the queue.
+  // committer, when done) takes the queue. The caller blocks through the group's fsync
+  // and replication gate, so a gate must never need the caller's thread to make progress.
   void CommitQueued();
 
   // Commits everything already queued, then stops the committer. Later writes fail with

@@ -1,9 +1,8 @@
 #include "api/http/server.h"
 
-#include "store/thread_name.h"
-
 #include "api/listener.h"
 #include "api/stream.h"
+#include "store/thread_name.h"
 
 #include <spdlog/spdlog.h>
 

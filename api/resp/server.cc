@@ -1,7 +1,5 @@
 #include "api/resp/server.h"
 
-#include "store/thread_name.h"
-
 #include "api/listener.h"
 #include "api/stream.h"
 
@@ -22,6 +20,7 @@
 #include <span>
 
 #include "api/resp/commands.h"
+#include "store/thread_name.h"
 
 namespace devstate::resp {
 
@@ -41,10 +40,10 @@ std::string Endpoint(const tcp::endpoint& e) {
 }
 }  // namespace
 
-// Sessions holding commit replies not yet taken in. The committer answers a group's writes
-// one after another, often for dozens of connections; each wake-up of the event loop costs
-// a system call or two on the committer thread, so the sessions queue here and one post
-// takes in all of them (inline on a single-threaded loop, through its strand otherwise).
+// Sessions holding commit replies not yet taken in. A commit answers its group's writes one
+// after another, often for dozens of connections; waking the event loop costs the committer
+// thread a system call or two each time, so the sessions queue here and one post takes in
+// all of them (inline on a single-threaded loop, through each session's strand otherwise).
 class ReadySessions : public std::enable_shared_from_this<ReadySessions> {
  public:
   explicit ReadySessions(net::any_io_executor loop) : loop_(std::move(loop)) {}
@@ -63,8 +62,13 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, net::ssl::context* tls, std::shared_ptr<ServerState> server,
           std::shared_ptr<ReadySessions> ready_sessions)
-      : stream_(std::move(socket), tls), timer_(stream_.get_executor()), pause_(stream_.get_executor()),
-        server_(std::move(server)), ready_sessions_(std::move(ready_sessions)), parser_(server_->limits.parser), client_(std::make_shared<ClientState>()) {
+      : stream_(std::move(socket), tls),
+        timer_(stream_.get_executor()),
+        pause_(stream_.get_executor()),
+        server_(std::move(server)),
+        ready_sessions_(std::move(ready_sessions)),
+        parser_(server_->limits.parser),
+        client_(std::make_shared<ClientState>()) {
     server_->service->metrics().resp_connections.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -319,8 +323,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (slot && slot->ready) FlushReady();
   }
 
-  // From the committer thread: hands a reply to the session. Replies of one commit group
-  // (often many per connection when it pipelines writes) are taken in together.
+  // From the committing thread (the committer thread, or this loop at the end of a turn):
+  // hands a reply to the session. Replies of one commit group (often many per connection
+  // when it pipelines writes) are taken in together.
   void Complete(const std::shared_ptr<Slot>& slot, std::string reply) {
     {
       std::lock_guard lock(completed_mu_);
@@ -688,7 +693,9 @@ void Server::Accept() {
         std::lock_guard lock(state_->clients_mu);
         clients = state_->clients.size();
       }
-      std::make_shared<Session>(std::move(socket), options_.tls.get(), state_, ready_sessions_)->Run(clients >= state_->limits.max_clients);
+      auto session =
+          std::make_shared<Session>(std::move(socket), options_.tls.get(), state_, ready_sessions_);
+      session->Run(clients >= state_->limits.max_clients);
     }
     Accept();
   });
