@@ -701,13 +701,18 @@ void Server::Accept() {
   });
 }
 
-// Like io_context::run, with a turn end: once every handler that is ready has run, the
-// writes the turn's commands queued are committed (on this thread when no group is being
-// committed), and their replies go out in the next turn.
+// Like io_context::run, with a turn end: once every handler that is ready has run, or the
+// turn has lasted kMaxTurn, the writes the turn's commands queued are committed (on this
+// thread when no group is being committed), and their replies go out in the next turn.
+// Without the bound, a steady stream of reads kept a turn going and the writes waiting:
+// 90% GET / 10% SET on 50 connections, SET p50 3.8 ms and p99 7.4 ms; with 1 ms, 1.6 ms
+// and 2.5 ms, and GET p99 1.0 ms. (300 us cost a third of the throughput.)
 void Server::RunLoop() {
+  constexpr auto kMaxTurn = std::chrono::milliseconds(1);
   DeviceService* service = state_->service;
   while (ioc_.run_one() > 0) {
-    while (ioc_.poll_one() > 0) {
+    const auto turn_end = std::chrono::steady_clock::now() + kMaxTurn;
+    while (std::chrono::steady_clock::now() < turn_end && ioc_.poll_one() > 0) {
     }
     service->CommitQueued();
   }
