@@ -49,6 +49,9 @@ for sig in TERM INT; do
   pid=$!
   for _ in $(seq 200); do grep -q ready "$work/log-$sig" && break; sleep 0.05; done
   check "SIGTERM/INT: ready ($sig)" 'grep -q ready "$work/log-$sig"'
+  names=$(cat /proc/"$pid"/task/*/comm 2>/dev/null | sort -u | tr '\n' ' ')
+  check "threads are named ($sig): $names" \
+    '(for t in ds-committer ds-resp ds-http ds-expiry; do grep -qw "$t" <<<"$names" || exit 1; done)'
   kill -"$sig" "$pid"
   wait "$pid"; rc=$?
   check "SIG$sig: exit 0" '[ $rc = 0 ]'
