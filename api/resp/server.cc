@@ -48,6 +48,8 @@ class ReadySessions : public std::enable_shared_from_this<ReadySessions> {
  public:
   explicit ReadySessions(net::any_io_executor loop) : loop_(std::move(loop)) {}
   void Add(std::shared_ptr<Session> session);
+  // Drops the sessions waiting to be taken in (at shutdown, once the loop is stopped).
+  void Clear();
 
  private:
   void Drain();
@@ -624,6 +626,12 @@ void ReadySessions::Add(std::shared_ptr<Session> session) {
   net::post(loop_, [self = shared_from_this()] { self->Drain(); });
 }
 
+void ReadySessions::Clear() {
+  std::vector<std::shared_ptr<Session>> sessions;
+  std::lock_guard lock(mu_);
+  sessions.swap(sessions_);
+}
+
 void ReadySessions::Drain() {
   std::vector<std::shared_ptr<Session>> sessions;
   {
@@ -664,7 +672,12 @@ Server::Server(DeviceService* service, ServerOptions options)
   state_->started_ms = service->NowMs();
 }
 
-Server::~Server() { Stop(); }
+Server::~Server() {
+  Stop();
+  // Replies that arrived after the loop stopped were never taken in: their sessions hold
+  // ready_sessions_ and it holds them, so break the cycle before the loop goes away.
+  ready_sessions_->Clear();
+}
 
 Status Server::Start() {
   Status s = api::Listen(&acceptor_, options_.bind, options_.port, "RESP", "resp");

@@ -9,70 +9,16 @@
 #include <optional>
 
 #include "service/device_record.h"
+#include "tests/unit/fake_service.h"
 
 namespace devstate::http {
 namespace {
 
+using testing::FakeService;
+
 using beast_http::field;
 using beast_http::status;
 using beast_http::verb;
-
-// Commits at once, in memory, with the real merge; can be told to refuse writes.
-class FakeService : public DeviceService {
- public:
-  void Ingest(std::vector<Event> events, devstate::Ingest::Done done) override {
-    ++commits;
-    if (!refuse.ok()) return done(refuse, {});
-    std::vector<IngestResult> results;
-    for (Event& e : events) {
-      auto result = std::make_shared<IngestResult>();
-      Mutation m = MergeMutation(std::move(e), result, [] { return int64_t{42}; });
-      auto it = records.find(m.key);
-      Change c = m.apply(it == records.end() ? nullptr : it->second);
-      if (c.kind == Change::Kind::kPut) records[m.key] = c.record;
-      results.push_back(*result);
-    }
-    done(Status::OK(), std::move(results));
-  }
-  void CountRejected(uint64_t n) override { rejected += n; }
-  RecordPtr Get(std::string_view key) const override {
-    auto it = records.find(std::string(key));
-    return it == records.end() ? nullptr : it->second;
-  }
-  Status WriteStatus() const override { return refuse; }
-  MqttState mqtt_state() const override { return mqtt; }
-  std::vector<DeadLetter> DeadLetters(size_t limit) const override {
-    std::vector<DeadLetter> out(letters.rbegin(), letters.rend());
-    if (out.size() > limit) out.resize(limit);
-    return out;
-  }
-  uint64_t DeadLetterTotal() const override { return letters.size(); }
-  int64_t NowMs() const override { return 1000; }
-  void Write(std::vector<Mutation>, CommitCallback done) override { done(Status::OK(), 1); }
-  size_t KeyCount() const override { return records.size(); }
-  uint64_t Scan(uint64_t cursor, size_t count, const Keyspace::ScanFn& fn) const override {
-    uint64_t i = 0;
-    for (const auto& [key, record] : records) {
-      if (i++ < cursor) continue;
-      fn(key, record);
-      if (--count == 0) return i < records.size() ? i : 0;
-    }
-    return 0;
-  }
-  uint64_t JournalPosition() const override { return 0; }
-  uint64_t ExpiredKeys() const override { return 0; }
-  size_t KeysWithExpiry() const override { return 0; }
-  Metrics& metrics() override { return metrics_; }
-  std::string MetricsText() const override { return "devstate_test 1\n"; }
-  Metrics metrics_;
-
-  std::map<std::string, RecordPtr> records;
-  Status refuse;
-  MqttState mqtt = MqttState::kDisabled;
-  std::vector<DeadLetter> letters;
-  uint64_t rejected = 0;
-  int commits = 0;
-};
 
 class HttpHandlerTest : public ::testing::Test {
  protected:
