@@ -62,14 +62,9 @@ void CommitPipeline::CommitQueued() {
       work_.notify_one();
       return;
     }
-    committing_ = true;
     TakeGroup(&group);
   }
-  CommitGroup(&group);
-  writes_.fetch_add(group.size(), std::memory_order_relaxed);
-  std::lock_guard lock(mu_);
-  committing_ = false;
-  if (!queue_.empty() || stopping_) work_.notify_one();
+  CommitTaken(&group);
 }
 
 void CommitPipeline::Stop() {
@@ -100,18 +95,15 @@ void CommitPipeline::Run() {
       std::unique_lock lock(mu_);
       work_.wait(lock, [this] { return (!queue_.empty() || stopping_) && !committing_; });
       if (queue_.empty()) return;  // stopping, and everything queued is committed
-      committing_ = true;
       TakeGroup(&group);
     }
-    CommitGroup(&group);
-    writes_.fetch_add(group.size(), std::memory_order_relaxed);
+    CommitTaken(&group);
     group.clear();
-    std::lock_guard lock(mu_);
-    committing_ = false;
   }
 }
 
 void CommitPipeline::TakeGroup(std::vector<Request>* group) {
+  committing_ = true;
   size_t taken = 0;
   while (!queue_.empty() &&
          (group->empty() || taken + queue_.front().mutations.size() <= options_.max_group_mutations)) {
@@ -120,6 +112,15 @@ void CommitPipeline::TakeGroup(std::vector<Request>* group) {
     queue_.pop_front();
   }
   queued_mutations_ -= taken;
+}
+
+void CommitPipeline::CommitTaken(std::vector<Request>* group) {
+  CommitGroup(group);
+  writes_.fetch_add(group->size(), std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  committing_ = false;
+  // The committer thread may be waiting out a caller's group; it is not woken otherwise.
+  if (!queue_.empty() || stopping_) work_.notify_one();
 }
 
 void CommitPipeline::CommitGroup(std::vector<Request>* group) {

@@ -100,8 +100,10 @@ class CommitPipeline {
 
   void Enqueue(std::vector<Mutation> mutations, CommitCallback done, bool wake);
   void Run();
-  // Moves the next group from queue_ into *group. Requires mu_.
+  // Moves the next group from queue_ into *group and marks it being committed. Requires mu_.
   void TakeGroup(std::vector<Request>* group);
+  // Commits a group from TakeGroup (on whichever thread took it), then lets the next in.
+  void CommitTaken(std::vector<Request>* group);
   void CommitGroup(std::vector<Request>* group);
   void Refuse(const Status& cause);
 
