@@ -1,5 +1,6 @@
 // Server: the RESP listener. One Session per connection, all on `threads` event-loop
-// threads (1 by default: on small machines extra threads only add handoffs).
+// threads (1 by default: on small machines extra threads only add handoffs). Plain TCP
+// runs on api::EventLoop (one per thread, connections dealt out in turn); TLS on Asio.
 //
 // A session parses every command already buffered, runs reads at once and hands writes to
 // the commit pipeline, and sends replies in command order, several per write. A read that
@@ -9,7 +10,7 @@
 // gets an error reply, then the connection is closed.
 //
 // Start/Stop from one thread; destroy only after the store is closed (late commit
-// callbacks post to the server's executor).
+// callbacks post to the server's loops).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -20,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/event_loop.h"
 #include "api/resp/command_table.h"
 #include "store/status.h"
 
@@ -47,15 +49,23 @@ class Server {
   ServerState& state() { return *state_; }
 
  private:
-  void Accept();
-  void RunLoop();
+  class Listener;
+  void AcceptReady();  // plain TCP
+  void AcceptTls();
+  void RunTlsLoop();
 
   ServerOptions options_;
   acl::Acl own_acl_;  // used when options_.acl is null
-  boost::asio::io_context ioc_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::io_context ioc_;  // TLS connections
+  boost::asio::ip::tcp::acceptor acceptor_;  // the listening socket
   std::shared_ptr<ServerState> state_;
-  std::shared_ptr<ReadySessions> ready_sessions_;  // sessions with commit replies to take in
+  // Plain TCP: one loop per thread, each with its queue of sessions with commit replies.
+  std::vector<std::unique_ptr<api::EventLoop>> loops_;
+  std::vector<std::shared_ptr<ReadySessions>> loop_ready_;
+  std::unique_ptr<Listener> listener_;
+  api::EventLoop::Watch* listen_watch_ = nullptr;
+  size_t next_loop_ = 0;
+  std::shared_ptr<ReadySessions> tls_ready_;  // TLS: sessions with commit replies to take in
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
 };
