@@ -108,7 +108,8 @@ class LoopTimer final : public Timer {
 // The socket is registered once for both directions, edge-triggered. It is known to be
 // readable from an EPOLLIN edge until a recv comes back short (the kernel queue was
 // emptied, so the next byte to arrive brings a new edge) or finds nothing; so a request
-// costs one recv, and a read that waits costs no system call at all.
+// costs one recv, and a read that waits costs no system call at all. Once the peer has
+// hung up it stays readable: the end of the stream comes with no edge of its own.
 class LoopTransport final : public Transport, public api::EventLoop::Watcher {
  public:
   LoopTransport(api::EventLoop* loop, int fd) : loop_(loop), fd_(fd) {}
@@ -154,6 +155,7 @@ class LoopTransport final : public Transport, public api::EventLoop::Watcher {
 
   void OnEvents(uint32_t events) override {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) hung_up_ = true;
     Completion wrote, read;
     if (write_.done && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) wrote = TryWrite();
     if (read_.done && readable_) read = TryRead();
@@ -206,7 +208,9 @@ class LoopTransport final : public Transport, public api::EventLoop::Watcher {
       readable_ = false;
       return {};
     }
-    if (n > 0 && static_cast<size_t>(n) < read_.size) readable_ = false;
+    // Short: the queue is empty, unless the peer has closed (its FIN came with the data's
+    // edge, and the end of the stream is still to be read; no edge will announce it).
+    if (n > 0 && static_cast<size_t>(n) < read_.size && !hung_up_) readable_ = false;
     if (n <= 0) return Fail(read_.done);  // end of stream or an error
     return {std::exchange(read_.done, nullptr), true, static_cast<size_t>(n)};
   }
@@ -247,6 +251,7 @@ class LoopTransport final : public Transport, public api::EventLoop::Watcher {
   int fd_;
   api::EventLoop::Watch* watch_ = nullptr;
   bool readable_ = false;  // until an edge says otherwise (one comes at once if data waits)
+  bool hung_up_ = false;   // the peer closed or reset: reads never wait again
   Op read_;
   WriteOp write_;
 };

@@ -11,6 +11,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -56,9 +57,10 @@ class HeldWrites : public testing::FakeService {
 
 class RespServerTest : public ::testing::Test {
  protected:
-  void Start() {
+  void Start(int threads = 1) {
     ServerOptions options;
     options.port = 0;
+    options.threads = threads;
     server_ = std::make_unique<Server>(&service_, options);
     ASSERT_TRUE(server_->Start().ok());
     client_.connect(tcp::endpoint(net::ip::address_v4::loopback(), server_->port()));
@@ -89,6 +91,31 @@ TEST_F(RespServerTest, WritesQueuedInATurnAreCommittedAtItsEnd) {
   std::lock_guard lock(service_.mu);
   EXPECT_EQ(service_.groups, 1);
   EXPECT_EQ(service_.mutations_held, 3u);
+}
+
+TEST_F(RespServerTest, ConnectionsAreServedOnEveryLoop) {
+  // Two loops: connections alternate between them, the second loop's handed over by a
+  // post from the first (which accepts). Each answers its own pipeline, in order.
+  Start(2);
+  std::vector<std::unique_ptr<tcp::socket>> clients;
+  for (int i = 0; i < 6; ++i) {
+    auto c = std::make_unique<tcp::socket>(io_);
+    c->connect(tcp::endpoint(net::ip::address_v4::loopback(), server_->port()));
+    timeval timeout{10, 0};
+    setsockopt(c->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    clients.push_back(std::move(c));
+  }
+  const std::string set = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+  const std::string ping = "*2\r\n$4\r\nPING\r\n$1\r\nx\r\n";
+  for (auto& c : clients) net::write(*c, net::buffer(set + ping + set));
+  for (auto& c : clients) {
+    std::string out(17, '\0');
+    boost::system::error_code ec;
+    out.resize(net::read(*c, net::buffer(out), ec));
+    EXPECT_EQ(out, "+OK\r\n$1\r\nx\r\n+OK\r\n");
+  }
+  std::lock_guard lock(service_.mu);
+  EXPECT_EQ(service_.mutations_held, 12u);
 }
 
 TEST_F(RespServerTest, ACommitAnsweringAfterStopFreesItsSession) {
