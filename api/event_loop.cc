@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -68,6 +69,13 @@ void EventLoop::Run() {
     if (n < 0 && errno != EINTR) {
       spdlog::error("event loop: epoll_wait: {}", std::strerror(errno));
       break;
+    }
+    if (!next_turn_.empty()) {
+      std::vector<Watch*> again;
+      again.swap(next_turn_);
+      for (Watch* watch : again) {
+        if (watch->watcher != nullptr) watch->watcher->OnEvents(EPOLLIN);
+      }
     }
     for (int i = 0; i < n; ++i) {
       auto* watch = static_cast<Watch*>(events[i].data.ptr);
@@ -147,7 +155,7 @@ void EventLoop::RunTimers() {
 }
 
 int EventLoop::WaitMs() const {
-  if (!tasks_.empty()) return 0;
+  if (!tasks_.empty() || !next_turn_.empty()) return 0;
   if (timers_.empty()) return -1;
   const auto until = timers_.begin()->first.first - Clock::now();
   if (until <= Clock::duration::zero()) return 0;
@@ -175,6 +183,13 @@ void EventLoop::Remove(Watch* watch) {
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, watch->fd, nullptr);
   watch->watcher = nullptr;
   retired_.push_back(watch);
+  std::erase(next_turn_, watch);
+}
+
+void EventLoop::NextTurn(Watch* watch) {
+  if (watch != nullptr && std::find(next_turn_.begin(), next_turn_.end(), watch) == next_turn_.end()) {
+    next_turn_.push_back(watch);
+  }
 }
 
 EventLoop::TimerId EventLoop::RunAfter(std::chrono::milliseconds delay, Task task) {

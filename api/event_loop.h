@@ -72,6 +72,10 @@ class EventLoop {
   // Stops telling the watcher (call it before closing the fd). The registration is freed
   // at the end of the turn, so an event already collected for it is dropped.
   void Remove(Watch* watch);
+  // Tells the watcher EPOLLIN again at the start of the next turn, as if an edge had come:
+  // for a socket that still has data, so one connection's stream cannot hold a turn (and
+  // the other connections, and the turn's commit) for as long as it keeps sending.
+  void NextTurn(Watch* watch);
 
   TimerId RunAfter(std::chrono::milliseconds delay, Task task);
   void Cancel(const TimerId& id);
@@ -84,7 +88,7 @@ class EventLoop {
 
   bool RunTasks();  // false if there was nothing to run
   void RunTimers();
-  int WaitMs() const;  // epoll_wait's timeout: 0 with tasks ready, else until the next timer
+  int WaitMs() const;  // epoll_wait's timeout: 0 with work ready, else until the next timer
   void Wake();
 
   int epoll_fd_ = -1;
@@ -93,6 +97,7 @@ class EventLoop {
   std::atomic<bool> stop_{false};
   std::unordered_set<Watch*> watches_;
   std::vector<Watch*> retired_;  // removed this turn, freed at its end
+  std::vector<Watch*> next_turn_;  // told EPOLLIN at the start of the next turn
   std::vector<Task> tasks_;             // deferred, or posted from this thread
   std::mutex posted_mu_;
   std::vector<Task> posted_;  // from other threads; guarded by posted_mu_

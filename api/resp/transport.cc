@@ -109,7 +109,9 @@ class LoopTimer final : public Timer {
 // readable from an EPOLLIN edge until a recv comes back short (the kernel queue was
 // emptied, so the next byte to arrive brings a new edge) or finds nothing; so a request
 // costs one recv, and a read that waits costs no system call at all. Once the peer has
-// hung up it stays readable: the end of the stream comes with no edge of its own.
+// hung up it stays readable: the end of the stream comes with no edge of its own. A read
+// that could go ahead at once waits for the next turn: each connection reads once per
+// turn, as in Redis, so a client that streams cannot hold the others back.
 class LoopTransport final : public Transport, public api::EventLoop::Watcher {
  public:
   LoopTransport(api::EventLoop* loop, int fd) : loop_(loop), fd_(fd) {}
@@ -128,7 +130,8 @@ class LoopTransport final : public Transport, public api::EventLoop::Watcher {
   void ReadSome(char* data, size_t size, IoHandler done) override {
     read_ = {data, size, std::move(done)};
     if (fd_ < 0) return Defer(Fail(read_.done));
-    if (readable_) Defer(TryRead());
+    // Data waiting: read it in the next turn, so each connection reads once per turn.
+    if (readable_) loop_->NextTurn(watch_);
   }
 
   void Write(const char* data, size_t size, IoHandler done) override {

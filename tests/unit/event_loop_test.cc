@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <string>
 #include <thread>
@@ -245,6 +246,40 @@ TEST_F(LoopTransportTest, AReadThatFillsTheBufferDoesNotWaitForAnotherEdge) {
     received += bytes;
   }
   EXPECT_EQ(received, sent);
+}
+
+TEST_F(LoopTransportTest, AConnectionReadsOncePerTurn) {
+  // 64 KB waiting, read 4 KB at a time, each read started from the last one's handler:
+  // every read must wait for a turn of its own, or a client that keeps its socket full
+  // would hold the loop (every other connection, and the turn's commit) until it stops.
+  const std::string sent(64 * 1024, 'x');
+  SendAll(peer_, sent);
+  int turns = 0;
+  int reads = 0;
+  size_t received = 0;
+  std::string buffer(4096, '\0');
+  std::promise<void> done;
+  std::function<void()> read_more = [&] {
+    io_->ReadSome(buffer.data(), buffer.size(), [&](bool ok, size_t n) {
+      ++reads;
+      received += n;
+      if (!ok || received >= sent.size()) return done.set_value();
+      read_more();
+    });
+  };
+  t_.Run([&] {
+    t_.loop.SetTurnEnd([&] { ++turns; });
+    read_more();
+    return 0;
+  });
+  done.get_future().wait();
+  const int turns_seen = t_.Run([&] {
+    t_.loop.SetTurnEnd(nullptr);
+    return turns;
+  });
+  EXPECT_EQ(received, sent.size());
+  EXPECT_EQ(reads, 16);
+  EXPECT_GE(turns_seen, reads);
 }
 
 TEST_F(LoopTransportTest, EndOfStreamAndCloseFailTheRead) {
