@@ -157,11 +157,14 @@ class LoopTransport final : public Transport, public api::EventLoop::Watcher {
   std::unique_ptr<Timer> NewTimer() override { return std::make_unique<LoopTimer>(loop_); }
 
   void OnEvents(uint32_t events) override {
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
+    const bool read_edge = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+    if (read_edge) readable_ = true;
     if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) hung_up_ = true;
     Completion wrote, read;
     if (write_.done && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) wrote = TryWrite();
-    if (read_.done && readable_) read = TryRead();
+    // A read waiting with data known to be there is read by the next turn's EPOLLIN, not
+    // by a send's EPOLLOUT in this one.
+    if (read_.done && readable_ && read_edge) read = TryRead();
     // Either handler may end the connection, and this transport with it: run them last.
     if (wrote.done) wrote.Run();
     if (read.done) read.Run();
