@@ -84,6 +84,7 @@ struct ServerState {
   std::atomic<uint64_t> next_client_id{1};
   std::atomic<uint64_t> total_connections{0};
   std::atomic<uint64_t> rejected_connections{0};
+  std::atomic<uint64_t> accept_errors{0};  // accepts that failed (out of descriptors, memory)
   std::atomic<uint64_t> total_commands{0};
   std::atomic<uint64_t> keyspace_hits{0};
   std::atomic<uint64_t> keyspace_misses{0};

@@ -736,10 +736,18 @@ void Server::AcceptReady() {
     const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        // Out of descriptors or memory: the connection stays queued until the next one
-        // arrives and wakes this again.
-        spdlog::warn("resp: accept: {}", std::strerror(errno));
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      state_->accept_errors.fetch_add(1, std::memory_order_relaxed);
+      if (!accept_retry_) {
+        // Out of descriptors or memory. The connection stays queued, and no new edge will
+        // come for it (the socket is edge-triggered): try again shortly, and say so then,
+        // once per retry rather than once per failure (and not while out of descriptors).
+        accept_retry_ = true;
+        loops_[0]->RunAfter(kAcceptRetry, [this, error = errno] {
+          spdlog::warn("resp: cannot accept a connection: {}; trying again", std::strerror(error));
+          accept_retry_ = false;
+          AcceptReady();
+        });
       }
       return;
     }

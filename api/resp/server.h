@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -65,6 +66,8 @@ class Server {
   std::unique_ptr<Listener> listener_;
   api::EventLoop::Watch* listen_watch_ = nullptr;
   size_t next_loop_ = 0;
+  static constexpr std::chrono::milliseconds kAcceptRetry{100};  // after EMFILE and the like
+  bool accept_retry_ = false;  // a retry is scheduled (on the first loop)
   std::shared_ptr<ReadySessions> tls_ready_;  // TLS: sessions with commit replies to take in
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;

@@ -4,8 +4,11 @@
 #include "api/resp/server.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -116,6 +119,35 @@ TEST_F(RespServerTest, ConnectionsAreServedOnEveryLoop) {
   }
   std::lock_guard lock(service_.mu);
   EXPECT_EQ(service_.mutations_held, 12u);
+}
+
+TEST_F(RespServerTest, AConnectionRefusedForWantOfDescriptorsIsAcceptedLater) {
+  Start();
+  tcp::socket late(io_);
+  late.open(tcp::v4());
+  // No descriptor left: the lowest free one becomes the limit, so the server's accept
+  // fails with EMFILE while the kernel still completes the connection.
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int lowest_free = dup(0);
+  ASSERT_GE(lowest_free, 0);
+  close(lowest_free);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  late.connect(tcp::endpoint(net::ip::address_v4::loopback(), server_->port()));
+  for (int i = 0; i < 10000 && server_->state().accept_errors.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_GT(server_->state().accept_errors.load(), 0u);
+  // No other connection arrives to wake the listener: only the retry can accept it.
+  net::write(late, net::buffer(std::string("*1\r\n$4\r\nPING\r\n")));
+  pollfd readable{late.native_handle(), POLLIN, 0};
+  ASSERT_EQ(poll(&readable, 1, 10000), 1) << "the connection was never accepted";
+  char reply[7];
+  EXPECT_EQ(recv(late.native_handle(), reply, sizeof reply, MSG_WAITALL), 7);
+  EXPECT_EQ(std::string(reply, 7), "+PONG\r\n");
 }
 
 TEST_F(RespServerTest, ACommitAnsweringAfterStopFreesItsSession) {
