@@ -125,7 +125,7 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .min = 0,
        .max = 65535},
       {.name = "resp.threads",
-       .doc = "threads serving RESP connections",
+       .doc = "RESP event-loop threads; connections are dealt out among them (1 is fastest on 2 cores)",
        .field = &Config::resp_threads,
        .min = 1,
        .max = 256},
