@@ -21,14 +21,9 @@ EventLoop::~EventLoop() {
   // Queued tasks, timers and the handlers registered sockets hold may own what uses this
   // loop (a session owns its socket's registration and timers); drop them while the
   // loop's members are still whole, until nothing is left.
+  std::vector<Task> tasks;
   for (;;) {
-    std::vector<Task> tasks;
-    tasks.swap(tasks_);
-    {
-      std::lock_guard lock(posted_mu_);
-      tasks.insert(tasks.end(), std::make_move_iterator(posted_.begin()), std::make_move_iterator(posted_.end()));
-      posted_.clear();
-    }
+    TakeTasks(&tasks);
     std::map<TimerId, Task> timers;
     timers.swap(timers_);
     if (tasks.empty() && timers.empty() && watches_.empty()) break;
@@ -130,16 +125,18 @@ void EventLoop::Wake() {
   [[maybe_unused]] ssize_t r = ::write(wake_fd_, &one, sizeof one);
 }
 
+void EventLoop::TakeTasks(std::vector<Task>* batch) {
+  batch->clear();
+  batch->swap(tasks_);
+  std::lock_guard lock(posted_mu_);
+  batch->insert(batch->end(), std::make_move_iterator(posted_.begin()), std::make_move_iterator(posted_.end()));
+  posted_.clear();
+}
+
 bool EventLoop::RunTasks() {
   std::vector<Task> batch;
   for (bool ran = false;; ran = true) {
-    batch.clear();
-    batch.swap(tasks_);
-    {
-      std::lock_guard lock(posted_mu_);
-      batch.insert(batch.end(), std::make_move_iterator(posted_.begin()), std::make_move_iterator(posted_.end()));
-      posted_.clear();
-    }
+    TakeTasks(&batch);
     if (batch.empty()) return ran;
     for (Task& task : batch) task();
   }

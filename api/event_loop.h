@@ -87,6 +87,8 @@ class EventLoop {
   static constexpr int kMaxEvents = 256;
 
   bool RunTasks();  // false if there was nothing to run
+  // Replaces *batch with the deferred tasks, then those posted from other threads.
+  void TakeTasks(std::vector<Task>* batch);
   void RunTimers();
   int WaitMs() const;  // epoll_wait's timeout: 0 with work ready, else until the next timer
   void Wake();

@@ -753,21 +753,15 @@ void Server::AcceptReady() {
     }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    state_->total_connections.fetch_add(1, std::memory_order_relaxed);
-    size_t clients;
-    {
-      std::lock_guard lock(state_->clients_mu);
-      clients = state_->clients.size();
-    }
     const size_t index = next_loop_++ % loops_.size();
     api::EventLoop* loop = loops_[index].get();
-    auto start = [loop, fd, state = state_, ready = loop_ready_[index], over_capacity = clients >= state_->limits.max_clients] {
+    auto start = [this, loop, fd, ready = loop_ready_[index]] {
       std::unique_ptr<Transport> io = NewLoopTransport(loop, fd);
       if (!io) {
         spdlog::warn("resp: cannot watch a new connection: {}", std::strerror(errno));
         return;
       }
-      std::make_shared<Session>(std::move(io), state, ready)->Run(over_capacity);
+      Open(std::move(io), ready);
     };
     if (index == 0) {
       start();
@@ -783,18 +777,22 @@ void Server::AcceptTls() {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
       socket.set_option(tcp::no_delay(true), ec);
-      state_->total_connections.fetch_add(1, std::memory_order_relaxed);
-      size_t clients;
-      {
-        std::lock_guard lock(state_->clients_mu);
-        clients = state_->clients.size();
-      }
-      auto session = std::make_shared<Session>(NewAsioTransport(std::move(socket), options_.tls.get()), state_,
-                                               tls_ready_);
-      session->Run(clients >= state_->limits.max_clients);
+      Open(NewAsioTransport(std::move(socket), options_.tls.get()), tls_ready_);
     }
     AcceptTls();
   });
+}
+
+// A new connection: counts it and starts its session, which refuses it when max_clients
+// are open already.
+void Server::Open(std::unique_ptr<Transport> io, std::shared_ptr<ReadySessions> ready) {
+  state_->total_connections.fetch_add(1, std::memory_order_relaxed);
+  size_t clients;
+  {
+    std::lock_guard lock(state_->clients_mu);
+    clients = state_->clients.size();
+  }
+  std::make_shared<Session>(std::move(io), state_, std::move(ready))->Run(clients >= state_->limits.max_clients);
 }
 
 // Like io_context::run, with a turn end: once every handler that is ready has run, or the

@@ -29,6 +29,7 @@
 namespace devstate::resp {
 
 class ReadySessions;
+class Transport;
 
 struct ServerOptions {
   std::string bind = "127.0.0.1";
@@ -53,6 +54,7 @@ class Server {
   class Listener;
   void AcceptReady();  // plain TCP
   void AcceptTls();
+  void Open(std::unique_ptr<Transport> io, std::shared_ptr<ReadySessions> ready);  // either kind
   void RunTlsLoop();
 
   ServerOptions options_;
