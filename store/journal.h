@@ -50,8 +50,9 @@ class Journal {
   uint64_t LastSequence() const;
 
  private:
-  explicit Journal(rocksdb::DB* db);
+  Journal(std::unique_ptr<rocksdb::Env> env, rocksdb::DB* db);
 
+  std::unique_ptr<rocksdb::Env> env_;  // RocksDB's files, seen through SizedLogFileSystem; outlives db_
   std::unique_ptr<rocksdb::DB> db_;
 };
 

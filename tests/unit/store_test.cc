@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,22 @@ std::string NewestLog(const std::string& dir) {
   return newest;
 }
 
+// Where the newest log's records end. A live log is sized ahead of its data (the journal
+// preallocates it), and the rest of the file is zeros.
+uint64_t DataEnd(const std::string& log) {
+  std::ifstream in(log, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t last = bytes.find_last_not_of('\0');
+  return last == std::string::npos ? 0 : last + 1;
+}
+
+// Writes `bytes` over the log at `offset`, keeping its size.
+void Overwrite(const std::string& log, uint64_t offset, const std::string& bytes) {
+  std::fstream out(log, std::ios::in | std::ios::out | std::ios::binary);
+  out.seekp(static_cast<std::streamoff>(offset));
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
 TEST(StoreTest, RecoversEveryWriteAfterReopen) {
   TempDir dir;
   {
@@ -91,21 +108,31 @@ TEST(StoreTest, RecoversFromACrashImage) {
 }
 
 TEST(StoreTest, DropsATornTailAndKeepsEverythingBefore) {
-  TempDir dir;
-  auto live = OpenAt(dir.Sub("db"));
-  for (int i = 0; i < 300; ++i) ASSERT_TRUE(PutOne(live.get(), "k" + std::to_string(i), Value(std::string(100, 'x'))).ok());
-  CopyCrashImage(dir.Sub("db"), dir.Sub("crash"));
-  const std::string log = NewestLog(dir.Sub("crash"));
-  ASSERT_FALSE(log.empty());
-  // The crash tore the last record: cut it in the middle.
-  fs::resize_file(log, fs::file_size(log) - 50);
-  auto store = OpenAt(dir.Sub("crash"));
-  ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->keyspace().Size(), 299u);
-  EXPECT_EQ(store->Get("k299"), nullptr);
-  EXPECT_EQ(store->Get("k298")->value, std::string(100, 'x'));
-  // And the store is writable again after recovery.
-  EXPECT_TRUE(PutOne(store.get(), "after", Value("1")).ok());
+  // A torn last record: cut short (the file ends inside it), or with its end never written
+  // (zeros, inside the log's preallocated size).
+  for (const bool cut : {true, false}) {
+    SCOPED_TRACE(cut ? "cut short" : "zeroed end");
+    TempDir dir;
+    auto live = OpenAt(dir.Sub("db"));
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(PutOne(live.get(), "k" + std::to_string(i), Value(std::string(100, 'x'))).ok());
+    CopyCrashImage(dir.Sub("db"), dir.Sub("crash"));
+    const std::string log = NewestLog(dir.Sub("crash"));
+    ASSERT_FALSE(log.empty());
+    const uint64_t end = DataEnd(log);
+    ASSERT_GT(end, 50u);
+    if (cut) {
+      fs::resize_file(log, end - 50);
+    } else {
+      Overwrite(log, end - 50, std::string(50, '\0'));
+    }
+    auto store = OpenAt(dir.Sub("crash"));
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(store->keyspace().Size(), 299u);
+    EXPECT_EQ(store->Get("k299"), nullptr);
+    EXPECT_EQ(store->Get("k298")->value, std::string(100, 'x'));
+    // And the store is writable again after recovery.
+    EXPECT_TRUE(PutOne(store.get(), "after", Value("1")).ok());
+  }
 }
 
 TEST(StoreTest, IgnoresGarbageAfterTheLastRecord) {
@@ -113,13 +140,29 @@ TEST(StoreTest, IgnoresGarbageAfterTheLastRecord) {
   auto live = OpenAt(dir.Sub("db"));
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(PutOne(live.get(), "k" + std::to_string(i), Value("v")).ok());
   CopyCrashImage(dir.Sub("db"), dir.Sub("crash"));
-  {
-    std::ofstream out(NewestLog(dir.Sub("crash")), std::ios::app | std::ios::binary);
-    out << std::string(777, '\x5a');
-  }
+  const std::string log = NewestLog(dir.Sub("crash"));
+  Overwrite(log, DataEnd(log), std::string(777, '\x5a'));
   auto store = OpenAt(dir.Sub("crash"));
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->keyspace().Size(), 50u);
+}
+
+// The log's size is set once, ahead of its data, not grown by every commit: an fdatasync
+// then need not commit a size change through the file system's journal.
+TEST(StoreTest, TheLogIsSizedAheadOfItsData) {
+  TempDir dir;
+  auto store = OpenAt(dir.Sub("db"));
+  ASSERT_TRUE(PutOne(store.get(), "first", Value("v")).ok());
+  const std::string log = NewestLog(dir.Sub("db"));
+  ASSERT_FALSE(log.empty());
+  const uint64_t size = fs::file_size(log);
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(PutOne(store.get(), "k" + std::to_string(i), Value(std::string(100, 'x'))).ok());
+  EXPECT_EQ(fs::file_size(log), size);
+  EXPECT_GT(size, DataEnd(log) + (1u << 20));
+  // A clean close trims it to its data.
+  store.reset();
+  ASSERT_TRUE(fs::exists(log));
+  EXPECT_EQ(fs::file_size(log), DataEnd(log));
 }
 
 TEST(StoreTest, ExpiredRecordsAreDroppedAtRecovery) {
