@@ -130,7 +130,7 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
       n = s.clients.size();
     }
     section("Clients");
-    out += fmt::format("connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n", n, s.limits.max_clients);
+    out += fmt::format("connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n", n, s.max_clients.load());
   }
   if (want("memory", true)) {
     rusage usage{};
@@ -192,15 +192,99 @@ std::vector<std::pair<std::string, std::string>> ConfigParams(Call& call) {
       {"databases", "1"},
       {"port", std::to_string(call.server.port)},
       {"bind", call.server.announce_host},
-      {"maxclients", std::to_string(l.max_clients)},
-      {"timeout", std::to_string(l.idle_timeout_ms / 1000)},
+      {"maxclients", std::to_string(call.server.max_clients.load())},
+      {"timeout", std::to_string(call.server.idle_timeout_ms.load() / 1000)},
       {"proto-max-bulk-len", std::to_string(l.parser.max_bulk_bytes)},
-      {"client-query-buffer-limit", std::to_string(l.max_query_buffer)},
+      {"client-query-buffer-limit", std::to_string(call.server.max_query_buffer.load())},
       {"maxmemory", "0"},
       {"maxmemory-policy", "noeviction"},
       {"cluster-enabled", "yes"},
       {"min-replicas-to-write", "0"},
   };
+}
+
+// A Redis integer or memory argument: digits with an optional unit k, kb, m, mb, g or gb
+// (k = 1000, kb = 1024, ...), case-insensitive, as Redis's memtoll.
+bool ParseMemory(std::string_view text, int64_t* v) {
+  static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
+      {"kb", int64_t{1} << 10}, {"mb", int64_t{1} << 20}, {"gb", int64_t{1} << 30},
+      {"k", 1000},              {"m", 1000 * 1000},       {"g", 1000 * 1000 * 1000}};
+  const std::string lower = Lower(text);
+  for (const auto& [unit, scale] : kUnits) {
+    if (lower.size() > unit.size() && lower.ends_with(unit)) {
+      int64_t n = 0;
+      if (!ParseInt64(std::string_view(lower).substr(0, lower.size() - unit.size()), &n) ||
+          __builtin_mul_overflow(n, scale, v)) {
+        return false;
+      }
+      return true;
+    }
+  }
+  return ParseInt64(lower, v);
+}
+
+// CONFIG SET name value [name value ...], all or nothing as in Redis 7. Three settings
+// change while the server runs (maxclients, timeout, client-query-buffer-limit), within
+// the bounds of their config keys; every other setting CONFIG GET shows is fixed by
+// devstate's design or its config file, and accepts only the value it has (tools that
+// "set" appendfsync always or save "" on connect keep working).
+void ConfigSet(Call& call) {
+  ServerState& server = call.server;
+  const auto params = ConfigParams(call);
+  std::vector<std::function<void()>> changes;
+  std::vector<std::string> seen;
+  for (size_t i = 2; i + 1 < call.args.size(); i += 2) {
+    const std::string name = Lower(call.args[i]);
+    const std::string& value = call.args[i + 1];
+    auto failed = [&](std::string_view why) {
+      call.reply.Error(fmt::format("ERR CONFIG SET failed (possibly related to argument '{}') - {}", call.args[i], why));
+    };
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) return failed("duplicate parameter");
+    seen.push_back(name);
+    // A run-time setting: parsed and range-checked now, applied once every pair passed.
+    auto tunable = [&](int64_t min, int64_t max, auto apply) {
+      int64_t v = 0;
+      if (!ParseMemory(value, &v)) {
+        failed("argument couldn't be parsed into an integer");
+        return false;
+      }
+      if (v < min || v > max) {
+        failed(fmt::format("argument must be between {} and {} inclusive", min, max));
+        return false;
+      }
+      changes.push_back([apply, v] { apply(v); });
+      return true;
+    };
+    if (name == "maxclients") {
+      if (!tunable(1, 1000000, [&server](int64_t v) { server.max_clients = static_cast<size_t>(v); })) return;
+    } else if (name == "timeout") {
+      if (!tunable(0, 31536000, [&server](int64_t v) {
+            server.idle_timeout_ms = v * 1000;
+            std::lock_guard lock(server.clients_mu);  // existing connections too, as in Redis
+            for (const auto& [id, client] : server.clients) {
+              if (client->rearm_idle) client->rearm_idle();
+            }
+          })) {
+        return;
+      }
+    } else if (name == "client-query-buffer-limit") {
+      if (!tunable(int64_t{1} << 16, int64_t{1} << 32,
+                   [&server](int64_t v) { server.max_query_buffer = static_cast<size_t>(v); })) {
+        return;
+      }
+    } else {
+      auto it = std::find_if(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
+      if (it == params.end()) {
+        return call.reply.Error(
+            fmt::format("ERR Unknown option or number of arguments for CONFIG SET - '{}'", call.args[i]));
+      }
+      if (Lower(value) != Lower(it->second)) {
+        return failed(fmt::format("devstate does not change it at run time (it is '{}')", it->second));
+      }
+    }
+  }
+  for (const auto& change : changes) change();
+  call.reply.Ok();
 }
 
 }  // namespace
@@ -514,12 +598,7 @@ void CmdConfig(Call& call) {
     }
     return;
   }
-  if (sub == "set" && call.args.size() >= 4) {
-    return call.reply.Error(fmt::format(
-        "ERR CONFIG SET failed (possibly related to argument '{}') - devstate is configured by its config "
-        "file and command line",
-        call.args[2]));
-  }
+  if (sub == "set" && call.args.size() >= 4 && call.args.size() % 2 == 0) return ConfigSet(call);
   if (sub == "resetstat" && call.args.size() == 2) {
     call.server.total_commands = 0;
     call.server.keyspace_hits = 0;

@@ -49,6 +49,7 @@ struct ClientState {
   std::string last_command;
   bool readonly = false;  // READONLY (cluster replicas reads); accepted, no effect here
   std::function<void()> close;  // closes this connection from any thread (CLIENT KILL)
+  std::function<void()> rearm_idle;  // from any thread: re-read the idle timeout (CONFIG SET)
   // MULTI ... EXEC: the queued commands, and whether one was refused while queueing.
   bool in_multi = false;
   bool multi_failed = false;
@@ -61,6 +62,8 @@ struct ClientState {
   uint64_t auth_failures = 0;  // failed AUTH/HELLO AUTH; each pauses this connection
 };
 
+// The limits a server starts with. max_clients, idle_timeout_ms and max_query_buffer are
+// then read from ServerState's atomics, which CONFIG SET may change while it runs.
 struct ServerLimits {
   ParserLimits parser;
   size_t max_query_buffer = 64 << 20;   // unparsed bytes one client may send ahead
@@ -76,6 +79,10 @@ struct ServerState {
   DeviceService* service = nullptr;
   acl::Acl* acl = nullptr;  // users and permissions; never null in a running server
   ServerLimits limits;
+  // The limits CONFIG SET changes at run time: set from `limits` at start, read at each use.
+  std::atomic<size_t> max_clients{0};
+  std::atomic<int64_t> idle_timeout_ms{0};  // 0: never
+  std::atomic<size_t> max_query_buffer{0};
   std::string run_id;        // 40 hex characters, new at every start
   std::string node_id;       // the cluster node id (40 hex characters)
   std::string announce_host = "127.0.0.1";

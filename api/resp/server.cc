@@ -90,6 +90,11 @@ class Session : public std::enable_shared_from_this<Session> {
         if (auto self = weak.lock()) self->Close();
       });
     };
+    client_->rearm_idle = [weak, post = io_->Poster()] {
+      post([weak] {
+        if (auto self = weak.lock()) self->ArmIdle();
+      });
+    };
     if (!over_capacity) {
       std::lock_guard lock(server_->clients_mu);
       server_->clients.emplace(client_->id, client_);
@@ -209,9 +214,9 @@ class Session : public std::enable_shared_from_this<Session> {
       Fatal("ERR " + parser_.error());
       return false;
     }
-    if (in_.size() > limits().max_query_buffer) {
+    if (const size_t limit = server_->max_query_buffer.load(std::memory_order_relaxed); in_.size() > limit) {
       spdlog::warn("resp: closing client {} ({}): query buffer over {} bytes", client_->id, client_->addr,
-                   limits().max_query_buffer);
+                   limit);
       Close();
       return false;
     }
@@ -547,14 +552,19 @@ class Session : public std::enable_shared_from_this<Session> {
     WriteNext();
   }
 
+  // Closes the connection once it has been idle for the server's idle timeout, which
+  // CONFIG SET may change meanwhile: each firing reads it again, and 0 disarms.
   void ArmIdle() {
-    if (limits().idle_timeout_ms <= 0 || closed_) return;
+    if (closed_) return;
+    const int64_t timeout = server_->idle_timeout_ms.load(std::memory_order_relaxed);
+    if (timeout <= 0) return timer_->Cancel();
     const int64_t idle_for = server_->service->NowMs() - client_->last_active_ms.load();
-    const auto wait = std::chrono::milliseconds(std::max<int64_t>(1, limits().idle_timeout_ms - idle_for));
+    const auto wait = std::chrono::milliseconds(std::max<int64_t>(1, timeout - idle_for));
     timer_->Start(wait, [self = shared_from_this()] {
       if (self->closed_) return;
+      const int64_t timeout = self->server_->idle_timeout_ms.load(std::memory_order_relaxed);
       const int64_t idle = self->server_->service->NowMs() - self->client_->last_active_ms.load();
-      if (idle >= self->limits().idle_timeout_ms && self->pending_.empty()) return self->Close();
+      if (timeout > 0 && idle >= timeout && self->pending_.empty()) return self->Close();
       self->ArmIdle();
     });
   }
@@ -668,6 +678,9 @@ Server::Server(DeviceService* service, ServerOptions options)
   state_->service = service;
   state_->acl = options_.acl != nullptr ? options_.acl : &own_acl_;
   state_->limits = options_.limits;
+  state_->max_clients = options_.limits.max_clients;
+  state_->idle_timeout_ms = options_.limits.idle_timeout_ms;
+  state_->max_query_buffer = options_.limits.max_query_buffer;
   state_->run_id = RandomHex40();
   state_->node_id = RandomHex40();
   state_->announce_host = options_.bind == "0.0.0.0" ? "127.0.0.1" : options_.bind;
@@ -792,7 +805,7 @@ void Server::Open(std::unique_ptr<Transport> io, std::shared_ptr<ReadySessions> 
     std::lock_guard lock(state_->clients_mu);
     clients = state_->clients.size();
   }
-  std::make_shared<Session>(std::move(io), state_, std::move(ready))->Run(clients >= state_->limits.max_clients);
+  std::make_shared<Session>(std::move(io), state_, std::move(ready))->Run(clients >= state_->max_clients.load(std::memory_order_relaxed));
 }
 
 // Like io_context::run, with a turn end: once every handler that is ready has run, or the

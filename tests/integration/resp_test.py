@@ -361,6 +361,70 @@ class RespToolsTest(unittest.TestCase):
             self.assertEqual(ds.stop(), 0)
             work.cleanup()
 
+    def test_config_set(self):
+        """CONFIG SET changes maxclients, timeout and client-query-buffer-limit at run time,
+        for connections already open too; fixed settings take only the value they have."""
+        work = WorkDir("respconfig")
+        ds = Devstate(work.path)
+        r = redis.Redis(port=ds.resp_port, decode_responses=True)
+        try:
+            self.assertEqual(r.config_get("timeout"), {"timeout": "0"})
+            # Fixed settings: their own value is accepted, another is refused; tools that
+            # "set" these on connect keep working.
+            self.assertTrue(r.config_set("appendfsync", "always"))
+            self.assertTrue(r.config_set("save", ""))
+            with self.assertRaisesRegex(redis.ResponseError, "possibly related to argument 'appendonly'"):
+                r.config_set("appendonly", "no")
+            with self.assertRaisesRegex(redis.ResponseError, "Unknown option or number of arguments for CONFIG SET - 'nosuch'"):
+                r.config_set("nosuch", "1")
+            with self.assertRaisesRegex(redis.ResponseError, "couldn't be parsed into an integer"):
+                r.config_set("timeout", "soon")
+            with self.assertRaisesRegex(redis.ResponseError, "must be between 1 and 1000000 inclusive"):
+                r.config_set("maxclients", "0")
+            # All or nothing: one bad pair and nothing changes.
+            with self.assertRaises(redis.ResponseError):
+                r.execute_command("CONFIG", "SET", "timeout", "5", "appendonly", "no")
+            self.assertEqual(r.config_get("timeout"), {"timeout": "0"})
+
+            # timeout reaches a connection opened before it, and 0 disarms it again.
+            with socket.create_connection(("127.0.0.1", ds.resp_port), timeout=1.5) as idle:
+                with self.assertRaises(socket.timeout):
+                    idle.recv(10)  # idle for 1.5 s and open: no timeout yet
+                self.assertTrue(r.config_set("timeout", "1"))
+                self.assertEqual(r.config_get("timeout"), {"timeout": "1"})
+                idle.settimeout(10)
+                self.assertEqual(idle.recv(10), b"")  # now closed by the server
+            self.assertTrue(r.config_set("timeout", "0"))
+            with socket.create_connection(("127.0.0.1", ds.resp_port), timeout=1.5) as kept:
+                with self.assertRaises(socket.timeout):
+                    kept.recv(10)  # still open after the old 1 s timeout
+
+            # maxclients: with the cap at the connections open now, the next one is refused.
+            open_now = len(r.client_list())
+            self.assertTrue(r.config_set("maxclients", str(open_now)))
+            self.assertEqual(r.info("clients")["maxclients"], open_now)
+            self.assertEqual(resp_exchange(ds.resp_port, b"PING\r\nQUIT\r\n"),
+                             b"-ERR max number of clients reached\r\n")
+            self.assertTrue(r.config_set("maxclients", "100"))
+            self.assertEqual(resp_exchange(ds.resp_port, b"PING\r\nQUIT\r\n"), b"+PONG\r\n+OK\r\n")
+
+            # client-query-buffer-limit, with Redis's memory units.
+            self.assertTrue(r.config_set("client-query-buffer-limit", "128kb"))
+            self.assertEqual(r.config_get("client-query-buffer-limit"), {"client-query-buffer-limit": "131072"})
+            with socket.create_connection(("127.0.0.1", ds.resp_port), timeout=5) as s:
+                closed = False
+                try:
+                    s.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$300000\r\n" + b"x" * 200000)
+                    closed = s.recv(100) == b""
+                except OSError:
+                    closed = True
+                self.assertTrue(closed)  # 200 KB unparsed passes the 128 KB limit
+            self.assertTrue(r.set("qb", "x" * 100000))  # a command that fits still does
+        finally:
+            r.close()
+            self.assertEqual(ds.stop(), 0)
+            work.cleanup()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
