@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -47,6 +48,15 @@ def port_open(port):
         return False
 
 
+def tail(path, lines=25):
+    """The last lines of a server's log, for a failure message."""
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError as e:
+        return f"({e})"
+
+
 class Mosquitto:
     """Mosquitto from the project's config/mosquitto.conf, on its own port and directory."""
 
@@ -65,7 +75,8 @@ class Mosquitto:
         self.conf = os.path.join(self.dir, "mosquitto.conf")
         with open(self.conf, "w") as f:
             f.write(conf)
-        self.log = open(os.path.join(self.dir, "log"), "w")
+        self.log_path = os.path.join(self.dir, "log")
+        self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stdout=self.log,
                                      stderr=subprocess.STDOUT)
         wait_until(lambda: self.proc.poll() is None and port_open(self.port), 10, "mosquitto")
@@ -156,6 +167,9 @@ class WorkDir:
         self.path = tempfile.mkdtemp(prefix=f"devstate-{name}-")
 
     def cleanup(self):
+        if os.environ.get("DEVSTATE_KEEP_WORK"):  # post-mortem: logs and stores stay
+            print(f"kept {self.path}", file=sys.stderr)
+            return
         shutil.rmtree(self.path, ignore_errors=True)
 
 

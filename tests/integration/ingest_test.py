@@ -12,7 +12,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import paho.mqtt.client as mqtt  # noqa: E402  Debian python3-paho-mqtt
 
-from harness import Devstate, Mosquitto, WorkDir, free_port, raw_exchange, wait_until  # noqa: E402
+from harness import Devstate, Mosquitto, WorkDir, free_port, raw_exchange, tail, wait_until  # noqa: E402
 
 
 def publisher(broker_port, client_id):
@@ -52,8 +52,12 @@ class MqttIngestTest(unittest.TestCase):
         return body if status == 200 else None
 
     def wait_version(self, device_id, version):
-        return wait_until(lambda: (m := self.meta(device_id)) and m["version"] >= version and m,
-                          10, f"{device_id} at version {version}")
+        try:
+            return wait_until(lambda: (m := self.meta(device_id)) and m["version"] >= version and m,
+                              10, f"{device_id} at version {version}")
+        except AssertionError as e:  # say what devstate and the broker saw
+            raise AssertionError(f"{e}\n--- devstate log:\n{tail(self.ds.log_path)}"
+                                 f"--- mosquitto log:\n{tail(self.broker.log_path)}") from None
 
     def test_partial_events_merge_and_older_fields_lose(self):
         publish(self.pub, "devices/m1/state", {"status": "active", "temperature": 6.4, "ts": 1000})
