@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "api/resp/commands.h"
+#include "service/config.h"
 #include "service/version.h"
 
 namespace devstate::resp {
@@ -241,24 +242,29 @@ void ConfigSet(Call& call) {
     };
     if (std::find(seen.begin(), seen.end(), name) != seen.end()) return failed("duplicate parameter");
     seen.push_back(name);
-    // A run-time setting: parsed and range-checked now, applied once every pair passed.
-    auto tunable = [&](int64_t min, int64_t max, auto apply) {
+    // A run-time setting: parsed and checked against the bounds of the config key it
+    // overrides now, applied once every pair passed.
+    auto tunable = [&](std::string_view config_key, auto apply) {
+      const auto& keys = ConfigKeys();
+      const auto key = std::find_if(keys.begin(), keys.end(), [&](const ConfigKey& k) { return k.name == config_key; });
       int64_t v = 0;
       if (!ParseMemory(value, &v)) {
         failed("argument couldn't be parsed into an integer");
         return false;
       }
-      if (v < min || v > max) {
-        failed(fmt::format("argument must be between {} and {} inclusive", min, max));
+      if (v < key->min || v > key->max) {
+        failed(fmt::format("argument must be between {} and {} inclusive", key->min, key->max));
         return false;
       }
       changes.push_back([apply, v] { apply(v); });
       return true;
     };
     if (name == "maxclients") {
-      if (!tunable(1, 1000000, [&server](int64_t v) { server.max_clients = static_cast<size_t>(v); })) return;
+      if (!tunable("resp.max_clients", [&server](int64_t v) { server.max_clients = static_cast<size_t>(v); })) {
+        return;
+      }
     } else if (name == "timeout") {
-      if (!tunable(0, 31536000, [&server](int64_t v) {
+      if (!tunable("resp.idle_timeout_s", [&server](int64_t v) {
             server.idle_timeout_ms = v * 1000;
             std::lock_guard lock(server.clients_mu);  // existing connections too, as in Redis
             for (const auto& [id, client] : server.clients) {
@@ -268,7 +274,7 @@ void ConfigSet(Call& call) {
         return;
       }
     } else if (name == "client-query-buffer-limit") {
-      if (!tunable(int64_t{1} << 16, int64_t{1} << 32,
+      if (!tunable("limits.max_query_buffer_bytes",
                    [&server](int64_t v) { server.max_query_buffer = static_cast<size_t>(v); })) {
         return;
       }
