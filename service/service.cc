@@ -134,6 +134,10 @@ std::string Service::MetricsText() const {
                static_cast<double>(ExpiredKeys()), &out);
   RenderMetric("devstate_journal_position", "gauge", "RocksDB sequence number of the last commit group.",
                static_cast<double>(store_->LastSequence()), &out);
+  RenderMetric("devstate_store_background_jobs", "gauge",
+               "RocksDB flushes and compactions running or pending (upkeep of the store's tables, off the "
+               "commit path).",
+               static_cast<double>(store_->BackgroundJobs()), &out);
   const PipelineStats stats = store_->stats();
   RenderMetric("devstate_commit_writes_total", "counter", "Writes completed by the commit pipeline.",
                static_cast<double>(stats.writes), &out);

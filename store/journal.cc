@@ -114,4 +114,14 @@ Status Journal::Load(const LoadFn& fn) {
 
 uint64_t Journal::LastSequence() const { return db_->GetLatestSequenceNumber(); }
 
+uint64_t Journal::BackgroundJobs() const {
+  uint64_t jobs = 0;
+  for (const char* property : {"rocksdb.num-running-flushes", "rocksdb.num-running-compactions",
+                               "rocksdb.mem-table-flush-pending", "rocksdb.compaction-pending"}) {
+    uint64_t n = 0;
+    if (db_->GetIntProperty(property, &n)) jobs += n;
+  }
+  return jobs;
+}
+
 }  // namespace devstate

@@ -49,6 +49,10 @@ class Journal {
 
   uint64_t LastSequence() const;
 
+  // RocksDB flushes and compactions running or waiting to run: the upkeep of the snapshot
+  // in its tables, done by RocksDB's own threads, never on the commit path. 0 when idle.
+  uint64_t BackgroundJobs() const;
+
  private:
   Journal(std::unique_ptr<rocksdb::Env> env, rocksdb::DB* db);
 

@@ -60,6 +60,8 @@ class Store {
 
   Status WriteStatus() const { return pipeline_->WriteStatus(); }
   uint64_t LastSequence() const;
+  // See Journal::BackgroundJobs; 0 once closed.
+  uint64_t BackgroundJobs() const { return journal_ ? journal_->BackgroundJobs() : 0; }
   const Keyspace& keyspace() const { return keyspace_; }
   PipelineStats stats() const { return pipeline_->stats(); }
   int64_t NowMs() const { return now_ms_(); }

@@ -3,10 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/unit/temp_dir.h"
@@ -163,6 +166,32 @@ TEST(StoreTest, TheLogIsSizedAheadOfItsData) {
   store.reset();
   ASSERT_TRUE(fs::exists(log));
   EXPECT_EQ(fs::file_size(log), DataEnd(log));
+}
+
+// Past one memtable (64 MB) of writes RocksDB flushes it to a table on its own threads; the
+// store reports that work while it runs and 0 once it is done.
+TEST(StoreTest, ReportsRocksDbBackgroundWorkUntilItSettles) {
+  TempDir dir;
+  auto store = OpenAt(dir.Sub("db"));
+  EXPECT_EQ(store->BackgroundJobs(), 0u);
+  bool seen = false;
+  std::mt19937_64 random(7);
+  for (int batch = 0; batch < 100 && !seen; ++batch) {
+    std::vector<Mutation> writes;
+    for (int i = 0; i < 1000; ++i) {
+      std::string value(1000, '\0');
+      for (char& c : value) c = static_cast<char>(random());
+      writes.push_back(Mutation::Put("k" + std::to_string(batch * 1000 + i), Value(std::move(value))));
+    }
+    ASSERT_TRUE(store->WriteAndWait(std::move(writes)).ok());
+    seen = store->BackgroundJobs() > 0;
+  }
+  EXPECT_TRUE(seen) << "no flush after 100 MB of writes";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (store->BackgroundJobs() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(store->BackgroundJobs(), 0u);
 }
 
 TEST(StoreTest, ExpiredRecordsAreDroppedAtRecovery) {
