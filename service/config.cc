@@ -17,13 +17,6 @@ namespace {
 using S = std::string Config::*;
 using I = int64_t Config::*;
 
-const ConfigKey* FindKey(std::string_view name) {
-  for (const ConfigKey& key : ConfigKeys()) {
-    if (key.name == name) return &key;
-  }
-  return nullptr;
-}
-
 Status CheckInteger(const ConfigKey& key, int64_t v, Config* config) {
   if (v < key.min || v > key.max) {
     return Status::InvalidArgument(
@@ -265,6 +258,13 @@ const std::vector<ConfigKey>& ConfigKeys() {
   return keys;
 }
 
+const ConfigKey* FindConfigKey(std::string_view name) {
+  for (const ConfigKey& key : ConfigKeys()) {
+    if (key.name == name) return &key;
+  }
+  return nullptr;
+}
+
 std::string ConfigValueText(const Config& config, const ConfigKey& key) {
   return std::visit(
       [&](auto member) -> std::string {
@@ -315,7 +315,7 @@ Status ApplyToml(std::string_view toml_text, std::string_view origin, Config* co
     }
     for (auto&& [name, value] : *table) {
       const std::string full = fmt::format("{}.{}", section.str(), name.str());
-      const ConfigKey* key = FindKey(full);
+      const ConfigKey* key = FindConfigKey(full);
       if (key == nullptr) {
         return Status::InvalidArgument(fmt::format("{}: unknown key '{}'", origin, full));
       }

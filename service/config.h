@@ -89,6 +89,9 @@ struct ConfigKey {
 
 const std::vector<ConfigKey>& ConfigKeys();
 
+// The key named `name` ("section.key"), or nullptr.
+const ConfigKey* FindConfigKey(std::string_view name);
+
 // The current value of `key` in `config`, as text.
 std::string ConfigValueText(const Config& config, const ConfigKey& key);
 

@@ -224,15 +224,36 @@ bool ParseMemory(std::string_view text, int64_t* v) {
   return ParseInt64(lower, v);
 }
 
-// CONFIG SET name value [name value ...], all or nothing as in Redis 7. Three settings
-// change while the server runs (maxclients, timeout, client-query-buffer-limit), within
-// the bounds of their config keys; every other setting CONFIG GET shows is fixed by
+// The settings CONFIG SET changes while the server runs, each within the bounds of the
+// config key it overrides.
+struct RuntimeSetting {
+  std::string_view name;
+  std::string_view config_key;
+  void (*apply)(ServerState& server, int64_t value);
+};
+
+constexpr RuntimeSetting kRuntimeSettings[] = {
+    {"maxclients", "resp.max_clients",
+     [](ServerState& server, int64_t v) { server.max_clients = static_cast<size_t>(v); }},
+    {"timeout", "resp.idle_timeout_s",
+     [](ServerState& server, int64_t v) {
+       server.idle_timeout_ms = v * 1000;
+       std::lock_guard lock(server.clients_mu);  // existing connections too, as in Redis
+       for (const auto& [id, client] : server.clients) {
+         if (client->rearm_idle) client->rearm_idle();
+       }
+     }},
+    {"client-query-buffer-limit", "limits.max_query_buffer_bytes",
+     [](ServerState& server, int64_t v) { server.max_query_buffer = static_cast<size_t>(v); }},
+};
+
+// CONFIG SET name value [name value ...], all or nothing as in Redis 7: the run-time
+// settings above take new values; every other setting CONFIG GET shows is fixed by
 // devstate's design or its config file, and accepts only the value it has (tools that
 // "set" appendfsync always or save "" on connect keep working).
 void ConfigSet(Call& call) {
-  ServerState& server = call.server;
   const auto params = ConfigParams(call);
-  std::vector<std::function<void()>> changes;
+  std::vector<std::pair<const RuntimeSetting*, int64_t>> changes;  // applied once every pair passed
   std::vector<std::string> seen;
   for (size_t i = 2; i + 1 < call.args.size(); i += 2) {
     const std::string name = Lower(call.args[i]);
@@ -242,54 +263,28 @@ void ConfigSet(Call& call) {
     };
     if (std::find(seen.begin(), seen.end(), name) != seen.end()) return failed("duplicate parameter");
     seen.push_back(name);
-    // A run-time setting: parsed and checked against the bounds of the config key it
-    // overrides now, applied once every pair passed.
-    auto tunable = [&](std::string_view config_key, auto apply) {
-      const auto& keys = ConfigKeys();
-      const auto key = std::find_if(keys.begin(), keys.end(), [&](const ConfigKey& k) { return k.name == config_key; });
+    const auto setting = std::find_if(std::begin(kRuntimeSettings), std::end(kRuntimeSettings),
+                                      [&](const RuntimeSetting& s) { return s.name == name; });
+    if (setting != std::end(kRuntimeSettings)) {
+      const ConfigKey* key = FindConfigKey(setting->config_key);
       int64_t v = 0;
-      if (!ParseMemory(value, &v)) {
-        failed("argument couldn't be parsed into an integer");
-        return false;
-      }
+      if (!ParseMemory(value, &v)) return failed("argument couldn't be parsed into an integer");
       if (v < key->min || v > key->max) {
-        failed(fmt::format("argument must be between {} and {} inclusive", key->min, key->max));
-        return false;
+        return failed(fmt::format("argument must be between {} and {} inclusive", key->min, key->max));
       }
-      changes.push_back([apply, v] { apply(v); });
-      return true;
-    };
-    if (name == "maxclients") {
-      if (!tunable("resp.max_clients", [&server](int64_t v) { server.max_clients = static_cast<size_t>(v); })) {
-        return;
-      }
-    } else if (name == "timeout") {
-      if (!tunable("resp.idle_timeout_s", [&server](int64_t v) {
-            server.idle_timeout_ms = v * 1000;
-            std::lock_guard lock(server.clients_mu);  // existing connections too, as in Redis
-            for (const auto& [id, client] : server.clients) {
-              if (client->rearm_idle) client->rearm_idle();
-            }
-          })) {
-        return;
-      }
-    } else if (name == "client-query-buffer-limit") {
-      if (!tunable("limits.max_query_buffer_bytes",
-                   [&server](int64_t v) { server.max_query_buffer = static_cast<size_t>(v); })) {
-        return;
-      }
-    } else {
-      auto it = std::find_if(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
-      if (it == params.end()) {
-        return call.reply.Error(
-            fmt::format("ERR Unknown option or number of arguments for CONFIG SET - '{}'", call.args[i]));
-      }
-      if (Lower(value) != Lower(it->second)) {
-        return failed(fmt::format("devstate does not change it at run time (it is '{}')", it->second));
-      }
+      changes.emplace_back(setting, v);
+      continue;
+    }
+    auto fixed = std::find_if(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
+    if (fixed == params.end()) {
+      return call.reply.Error(
+          fmt::format("ERR Unknown option or number of arguments for CONFIG SET - '{}'", call.args[i]));
+    }
+    if (Lower(value) != Lower(fixed->second)) {
+      return failed(fmt::format("devstate does not change it at run time (it is '{}')", fixed->second));
     }
   }
-  for (const auto& change : changes) change();
+  for (const auto& [setting, v] : changes) setting->apply(call.server, v);
   call.reply.Ok();
 }
 
