@@ -59,8 +59,9 @@ Status EventLoop::Init() {
 void EventLoop::Run() {
   thread_ = std::this_thread::get_id();
   epoll_event events[kMaxEvents];
+  int n = 0;
   while (!stop_.load(std::memory_order_acquire)) {
-    const int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, WaitMs());
+    n = Wait(events, n > 0);
     if (n < 0 && errno != EINTR) {
       spdlog::error("event loop: epoll_wait: {}", std::strerror(errno));
       break;
@@ -158,6 +159,18 @@ int EventLoop::WaitMs() const {
   if (until <= Clock::duration::zero()) return 0;
   // Rounded up: waking a little early would only spin until the timer is due.
   return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(until).count());
+}
+
+int EventLoop::Wait(epoll_event* events, bool had_events) {
+  const int64_t poll_us = busy_poll_us_.load(std::memory_order_relaxed);
+  if (had_events && poll_us > 0 && WaitMs() != 0) {
+    const Clock::time_point until = Clock::now() + std::chrono::microseconds(poll_us);
+    do {
+      const int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, 0);
+      if (n != 0) return n;
+    } while (Clock::now() < until);
+  }
+  return ::epoll_wait(epoll_fd_, events, kMaxEvents, WaitMs());
 }
 
 EventLoop::Watch* EventLoop::Add(int fd, Watcher* watcher) {

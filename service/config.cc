@@ -137,6 +137,12 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .field = &Config::resp_max_pipeline,
        .min = 1,
        .max = 1 << 20},
+      {.name = "resp.busy_poll_us",
+       .doc = "after serving, a RESP thread polls this long for more before it sleeps: "
+              "faster replies, for CPU while requests come closer than this (0: never)",
+       .field = &Config::resp_busy_poll_us,
+       .min = 0,
+       .max = 10000},
       {.name = "resp.tls",
        .doc = "the RESP listener speaks TLS only (tls.cert, tls.key)",
        .field = &Config::resp_tls},

@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
   resp_options.bind = config.resp_bind;
   resp_options.port = static_cast<uint16_t>(config.resp_port);
   resp_options.threads = static_cast<int>(config.resp_threads);
+  resp_options.busy_poll = std::chrono::microseconds(config.resp_busy_poll_us);
   resp_options.limits.parser.max_bulk_bytes = static_cast<size_t>(config.limits_max_bulk_bytes);
   resp_options.limits.parser.max_multibulk = static_cast<size_t>(config.limits_max_multibulk);
   resp_options.limits.max_query_buffer = static_cast<size_t>(config.limits_max_query_buffer_bytes);

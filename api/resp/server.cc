@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/rand.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -658,6 +659,14 @@ std::string RandomHex40() {
   return out;
 }
 
+// The CPUs this process may run on (its affinity mask), at least 1.
+int UsableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
+
 }  // namespace
 
 // Accepts plain-TCP connections on the first loop and hands each to the loops in turn.
@@ -716,10 +725,13 @@ Status Server::Start() {
     return Status::OK();
   }
   DeviceService* service = state_->service;
+  const std::chrono::microseconds busy_poll = UsableCpus() > 1 ? options_.busy_poll : std::chrono::microseconds(0);
+  if (busy_poll != options_.busy_poll) spdlog::info("resp: one CPU to run on, so no busy polling");
   for (int i = 0; i < std::max(1, options_.threads); ++i) {
     auto loop = std::make_unique<api::EventLoop>();
     s = loop->Init();
     if (!s.ok()) return s;
+    loop->SetBusyPoll(busy_poll);
     // The turn's end: commit the writes its commands queued, as Redis's beforeSleep does.
     loop->SetTurnEnd([service] { service->CommitQueued(); });
     loop_ready_.push_back(std::make_shared<ReadySessions>([l = loop.get()](Task task) { l->Post(std::move(task)); }));

@@ -35,6 +35,9 @@ struct ServerOptions {
   std::string bind = "127.0.0.1";
   uint16_t port = 6379;  // 0: any free port
   int threads = 1;
+  // Plain TCP: each loop polls this long after a turn before it sleeps (api::EventLoop's
+  // SetBusyPoll). Not with one CPU to run on, where polling would keep the clients off it.
+  std::chrono::microseconds busy_poll{0};
   ServerLimits limits;
   std::shared_ptr<boost::asio::ssl::context> tls;  // set: the listener speaks TLS only
   acl::Acl* acl = nullptr;  // not owned; null: the default user only (no auth)

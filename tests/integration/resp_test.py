@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import redis  # noqa: E402  Debian python3-redis
 from redis.cluster import RedisCluster  # noqa: E402
 
-from harness import Devstate, WorkDir, raw_exchange as resp_exchange, wait_until  # noqa: E402
+from harness import Devstate, WorkDir, raw_exchange as resp_exchange, tail, wait_until  # noqa: E402
 
 
 class RespTest(unittest.TestCase):
@@ -347,6 +347,40 @@ class RespToolsTest(unittest.TestCase):
             self.assertEqual(out.stdout.count("requests per second"), 5)
         finally:
             self.assertEqual(ds.stop(), 0)
+            work.cleanup()
+
+    def test_busy_polling_stops_when_clients_stop_and_is_off_on_one_cpu(self):
+        """After serving, a RESP thread polls for more (resp.busy_poll_us) and then sleeps:
+        an idle server burns no CPU. With one CPU to run on it never polls."""
+        def cpu_seconds(pid):
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        work = WorkDir("resppoll")
+        ds = Devstate(work.path, args=["--resp.busy_poll_us=10000"])  # the most it allows
+        try:
+            out = subprocess.run(["redis-benchmark", "-p", str(ds.resp_port), "-t", "get", "-n", "20000",
+                                  "-c", "10", "-q"], capture_output=True, text=True, timeout=120)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            before = cpu_seconds(ds.proc.pid)
+            time.sleep(1.0)  # a window of no requests, measured
+            self.assertLess(cpu_seconds(ds.proc.pid) - before, 0.2)  # polling forever: ~1.0
+            self.assertNotIn("no busy polling", tail(ds.log_path, 100))
+        finally:
+            self.assertEqual(ds.stop(), 0)
+        cpus = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(cpus)})  # the child inherits the mask
+        try:
+            one = Devstate(work.path, args=["--resp.busy_poll_us=10000"], store_dir=os.path.join(work.path, "one"))
+        finally:
+            os.sched_setaffinity(0, cpus)
+        try:
+            self.assertEqual(subprocess.run(["redis-cli", "-p", str(one.resp_port), "PING"], capture_output=True,
+                                            text=True, timeout=30).stdout.strip(), "PONG")
+            self.assertIn("resp: one CPU to run on, so no busy polling", tail(one.log_path, 100))
+        finally:
+            self.assertEqual(one.stop(), 0)
             work.cleanup()
 
     def test_idle_timeout(self):

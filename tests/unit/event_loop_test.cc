@@ -1,5 +1,5 @@
 // The RESP server's own event loop and its plain-TCP transport, on real loopback sockets:
-// turn order, timers, registrations removed mid-turn, teardown, and the edge-triggered
+// turn order, timers, busy polling, registrations removed mid-turn, teardown, and the edge-triggered
 // reads and writes (a read that fills the buffer must not wait for another edge; a write
 // larger than the socket buffer must resume when the peer reads).
 #include "api/event_loop.h"
@@ -10,7 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <future>
 #include <string>
@@ -176,6 +179,76 @@ TEST(EventLoopTest, DestroyingTheLoopAbandonsItsWatchersAndDropsItsWork) {
   EXPECT_EQ(r.abandoned, 1);
   EXPECT_EQ(held.use_count(), 1);
   ::close(fd), ::close(peer);
+}
+
+// A thread of this process, from /proc: how often it has slept, and whether it sleeps now.
+long VoluntarySwitches(pid_t tid) {
+  std::ifstream status("/proc/self/task/" + std::to_string(tid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("voluntary_ctxt_switches:", 0) == 0) return std::stol(line.substr(line.find(':') + 1));
+  }
+  return -1;
+}
+
+char State(pid_t tid) {
+  std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t paren = all.rfind(')');  // the name may hold spaces; the state follows it
+  return paren == std::string::npos || paren + 2 >= all.size() ? '?' : all[paren + 2];
+}
+
+// Counts the bytes a socket receives, on the loop.
+class ByteCounter : public EventLoop::Watcher {
+ public:
+  explicit ByteCounter(int fd) : fd_(fd) {}
+  void OnEvents(uint32_t events) override {
+    if ((events & EPOLLIN) == 0) return;
+    char buf[64];
+    ssize_t n;
+    while ((n = ::recv(fd_, buf, sizeof buf, 0)) > 0) bytes += n;
+  }
+  void Abandon() override {}
+  std::atomic<long> bytes{0};
+
+ private:
+  const int fd_;
+};
+
+// How often the loop's thread slept between an event and one that came 20 ms later.
+long SleepsAcrossAGap(std::chrono::microseconds busy_poll) {
+  LoopThread t;
+  t.loop.SetBusyPoll(busy_poll);
+  auto [fd, peer] = TcpPair();
+  ByteCounter counter(fd);
+  const pid_t tid = t.Run([&] {
+    EXPECT_NE(t.loop.Add(fd, &counter), nullptr);
+    return ::gettid();
+  });
+  auto received = [&](long want) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (counter.bytes.load() < want && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    return counter.bytes.load() == want;
+  };
+  SendAll(peer, "a");
+  EXPECT_TRUE(received(1));
+  const long before = VoluntarySwitches(tid);
+  std::this_thread::sleep_for(20ms);  // the gap between two requests, not a wait for anything
+  SendAll(peer, "b");
+  EXPECT_TRUE(received(2));
+  const long slept = VoluntarySwitches(tid) - before;
+  // Polling ends: an idle loop sleeps once the poll time has passed.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (State(tid) != 'S' && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(State(tid), 'S');
+  t.Join();
+  ::close(fd), ::close(peer);
+  return slept;
+}
+
+TEST(EventLoopTest, BusyPollingTakesTheNextEventWithoutSleepingThenSleeps) {
+  EXPECT_GE(SleepsAcrossAGap(0us), 1);      // without it the loop sleeps in the gap
+  EXPECT_EQ(SleepsAcrossAGap(500ms), 0);    // with it the loop is still polling when "b" comes
 }
 
 // ---- the plain-TCP transport on the loop ----
