@@ -217,10 +217,10 @@ class ByteCounter : public EventLoop::Watcher {
 
 // How often the loop's thread slept between an event and one that came 20 ms later.
 long SleepsAcrossAGap(std::chrono::microseconds busy_poll) {
+  auto [fd, peer] = TcpPair();
+  ByteCounter counter(fd);  // outlives the loop, which abandons the registration
   LoopThread t;
   t.loop.SetBusyPoll(busy_poll);
-  auto [fd, peer] = TcpPair();
-  ByteCounter counter(fd);
   const pid_t tid = t.Run([&] {
     EXPECT_NE(t.loop.Add(fd, &counter), nullptr);
     return ::gettid();
