@@ -138,8 +138,8 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .min = 1,
        .max = 1 << 20},
       {.name = "resp.busy_poll_us",
-       .doc = "after serving, a RESP thread polls this long for more before it sleeps: "
-              "faster replies, for CPU while requests come closer than this (0: never)",
+       .doc = "after serving, a plain-TCP RESP thread polls this long for more before it "
+              "sleeps: faster replies, for CPU while requests come closer than this (0: never)",
        .field = &Config::resp_busy_poll_us,
        .min = 0,
        .max = 10000},
