@@ -553,21 +553,17 @@ class Session : public std::enable_shared_from_this<Session> {
     WriteNext();
   }
 
-  // Closes the connection once it has been idle for the server's idle timeout, which
-  // CONFIG SET may change meanwhile: each firing reads it again, and 0 disarms.
+  // Closes the connection once it has been idle for the server's idle timeout (with no
+  // command still running), else waits until it could be. CONFIG SET may change the
+  // timeout meanwhile: each firing reads it again, and 0 disarms.
   void ArmIdle() {
     if (closed_) return;
     const int64_t timeout = server_->idle_timeout_ms.load(std::memory_order_relaxed);
     if (timeout <= 0) return timer_->Cancel();
     const int64_t idle_for = server_->service->NowMs() - client_->last_active_ms.load();
+    if (idle_for >= timeout && pending_.empty()) return Close();
     const auto wait = std::chrono::milliseconds(std::max<int64_t>(1, timeout - idle_for));
-    timer_->Start(wait, [self = shared_from_this()] {
-      if (self->closed_) return;
-      const int64_t timeout = self->server_->idle_timeout_ms.load(std::memory_order_relaxed);
-      const int64_t idle = self->server_->service->NowMs() - self->client_->last_active_ms.load();
-      if (timeout > 0 && idle >= timeout && self->pending_.empty()) return self->Close();
-      self->ArmIdle();
-    });
+    timer_->Start(wait, [self = shared_from_this()] { self->ArmIdle(); });
   }
 
   void Close() {
