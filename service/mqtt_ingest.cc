@@ -69,7 +69,6 @@ void MqttIngest::Start() {
     lost_ = true;
     cv_.notify_all();
   });
-  state_ = MqttState::kConnecting;
   supervisor_ = std::thread([this] {
     SetThreadName("ds-mqtt");
     Supervise();

@@ -93,7 +93,9 @@ class MqttIngest {
   std::unique_ptr<mqtt::async_client> client_;
   EventParser parser_;  // used only on Paho's callback thread
   std::thread supervisor_;
-  std::atomic<MqttState> state_{MqttState::kDisabled};
+  // Connecting from construction, not from Start: devstate's HTTP listener is up before
+  // Start runs, and /readyz must not say ready while nothing is subscribed yet.
+  std::atomic<MqttState> state_{MqttState::kConnecting};
   std::atomic<uint64_t> messages_{0};
 
   mutable std::mutex mu_;  // guards the fields below

@@ -20,5 +20,16 @@ TEST(DeviceIdFromTopicTest, NoPlusMeansTheBodyCarriesTheId) {
   EXPECT_EQ(DeviceIdFromTopic("devices/+/state", "devices"), "");
 }
 
+// devstate's HTTP listener starts before MqttIngest::Start, and /readyz is ready when MQTT
+// is connected or disabled: a configured ingest that has not subscribed yet must say
+// connecting, or a client that waits for /readyz publishes into a broker with no
+// subscriber and the events are dropped (seen as lost events in mqtt_no_loss_test).
+TEST(MqttIngestTest, IsConnectingFromConstructionUntilSubscribed) {
+  MqttOptions options;
+  options.broker = "tcp://127.0.0.1:1";
+  MqttIngest ingest(options, nullptr, nullptr, [] { return int64_t{0}; });
+  EXPECT_EQ(ingest.state(), MqttState::kConnecting);
+}
+
 }  // namespace
 }  // namespace devstate
