@@ -48,6 +48,21 @@ def port_open(port):
         return False
 
 
+def http_request(port, method, path, body=None, headers=None, https=None):
+    """One request on a fresh connection to 127.0.0.1:port: (status, headers, body).
+    `https`: an ssl.SSLContext when the listener speaks TLS."""
+    if https:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=https)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
 def tail(path, lines=25):
     """The last lines of a server's log, for a failure message."""
     try:
@@ -134,16 +149,7 @@ class Devstate:
         return self.proc.returncode
 
     def request(self, method, path, body=None, headers=None):
-        if self.https:
-            conn = http.client.HTTPSConnection("127.0.0.1", self.http_port, timeout=10, context=self.https)
-        else:
-            conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            return r.status, dict(r.getheaders()), r.read()
-        finally:
-            conn.close()
+        return http_request(self.http_port, method, path, body, headers, self.https)
 
     def get(self, path, headers=None):
         return self.request("GET", path, headers=headers)

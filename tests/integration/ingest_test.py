@@ -12,7 +12,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import paho.mqtt.client as mqtt  # noqa: E402  Debian python3-paho-mqtt
 
-from harness import Devstate, Mosquitto, WorkDir, free_port, raw_exchange, tail, wait_until  # noqa: E402
+from harness import BIN, Devstate, Mosquitto, WorkDir, free_port, http_request, raw_exchange, tail, wait_until  # noqa: E402
 
 
 def publisher(broker_port, client_id):
@@ -158,6 +158,36 @@ class BrokerDownTest(unittest.TestCase):
             wait_until(lambda: ds.get_json("/readyz")[0] == 503, 20, "readyz to notice the broker left")
         finally:
             self.assertEqual(ds.stop(), 0)
+            work.cleanup()
+
+
+class ReadinessTest(unittest.TestCase):
+    def test_not_ready_before_the_subscription_exists(self):
+        """/readyz, polled from the moment devstate starts, says ready only once MQTT is
+        subscribed: a client that waits for it and then publishes loses nothing. (The HTTP
+        listener opens before MQTT ingest starts; it used to say "mqtt":"disabled" then.)"""
+        work = WorkDir("readiness")
+        broker = Mosquitto(work.path)
+        http_port = free_port()
+        proc = subprocess.Popen([BIN, f"--store.dir={work.path}/store", f"--http.port={http_port}",
+                                 "--resp.port=0", f"--mqtt.broker={broker.uri}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            first_ready = None
+            deadline = time.monotonic() + 20
+            while first_ready is None and time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    status, _, body = http_request(http_port, "GET", "/readyz")
+                    if status == 200:
+                        first_ready = json.loads(body)
+                except OSError:
+                    pass  # not listening yet: ask again at once, the window is milliseconds
+            self.assertIsNotNone(first_ready, "devstate never became ready")
+            self.assertEqual(first_ready["mqtt"], "connected")
+        finally:
+            proc.terminate()
+            self.assertEqual(proc.wait(20), 0)
+            broker.stop()
             work.cleanup()
 
 
