@@ -8,6 +8,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <filesystem>
+#include <string>
 #include <system_error>
 
 namespace devstate {
@@ -21,14 +22,68 @@ Status FromRocks(const rocksdb::Status& s) {
   return Status::IOError(s.ToString());
 }
 
-// Every commit ends in an fdatasync of the write-ahead log. RocksDB preallocates a log's
-// blocks with fallocate(FALLOC_FL_KEEP_SIZE), so each append still grows the file's size, and
-// each fdatasync must also commit that inode change through the file system's own journal.
-// Preallocating without KEEP_SIZE sets the size once per log (write_buffer_size * 1.1, ~70
-// MB), so an fdatasync carries the data and the extent it fills. Measured with
-// devstate-store-bench on this machine's ext4: a one-writer commit 222-228 us instead of
-// 276-305 us. A crash leaves the log's unwritten tail as zeros, which RocksDB's log reader
-// skips (the format of preallocated logs); a clean close trims the file to its data.
+// Every commit ends in an fdatasync of the write-ahead log, and what that fdatasync must
+// write besides the data is most of its cost here. Two steps keep it to the data:
+//
+// 1. RocksDB preallocates a log's blocks with fallocate(FALLOC_FL_KEEP_SIZE), so each append
+//    still grows the file's size and each fdatasync commits that inode change through the
+//    file system's own journal. Preallocating without KEEP_SIZE sets the size once per log
+//    (write_buffer_size * 1.1, ~70 MB). Measured with devstate-store-bench on this
+//    machine's ext4: a one-writer commit 222-228 us instead of 276-305 us.
+// 2. Preallocated blocks are "unwritten" extents: the first write into one must convert it,
+//    again through the file system's journal. ZeroAheadLog writes zeros a chunk ahead of the
+//    data, so a commit overwrites blocks that are already written and one fdatasync per
+//    chunk carries the conversion. PostgreSQL zero-fills its WAL segments for the same
+//    reason (wal_init_zero). Measured with a C program doing 4000-byte write + fdatasync
+//    5000 times into a preallocated file, 3 alternating rounds: 272-278 us per commit
+//    without zeroing, 182-192 us zeroing 128 KiB chunks ahead.
+//
+// Neither changes what a reader sees: preallocated blocks read as zeros, written zeros are
+// zeros. A crash leaves the log's tail as zeros, which RocksDB's log reader skips (the
+// format of preallocated logs); a clean close trims the file to its data.
+constexpr size_t kZeroChunk = 128 * 1024;
+
+class ZeroAheadLog : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  ZeroAheadLog(std::unique_ptr<rocksdb::FSWritableFile> log,
+               std::unique_ptr<rocksdb::FSRandomRWFile> zeroer)
+      : FSWritableFileOwnerWrapper(std::move(log)), zeroer_(std::move(zeroer)) {}
+
+  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                           rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = ZeroAhead(data.size(), options, dbg);
+    return s.ok() ? target()->Append(data, options, dbg) : s;
+  }
+  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                           const rocksdb::DataVerificationInfo& info,
+                           rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = ZeroAhead(data.size(), options, dbg);
+    return s.ok() ? target()->Append(data, options, info, dbg) : s;
+  }
+  rocksdb::IOStatus Close(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus zeroer = zeroer_->Close(options, dbg);
+    rocksdb::IOStatus s = target()->Close(options, dbg);  // trims the file to its data
+    return s.ok() ? zeroer : s;
+  }
+
+ private:
+  // Makes sure the next `bytes` of the log land on blocks already written with zeros.
+  rocksdb::IOStatus ZeroAhead(size_t bytes, const rocksdb::IOOptions& options,
+                              rocksdb::IODebugContext* dbg) {
+    static const std::string kZeros(kZeroChunk, '\0');
+    const uint64_t end = target()->GetFileSize(options, dbg) + bytes;
+    while (zeroed_ < end) {
+      rocksdb::IOStatus s = zeroer_->Write(zeroed_, kZeros, options, dbg);
+      if (!s.ok()) return s;
+      zeroed_ += kZeroChunk;
+    }
+    return rocksdb::IOStatus::OK();
+  }
+
+  const std::unique_ptr<rocksdb::FSRandomRWFile> zeroer_;  // a second handle on the log
+  uint64_t zeroed_ = 0;  // [0, zeroed_) holds data or written zeros
+};
+
 class SizedLogFileSystem : public rocksdb::FileSystemWrapper {
  public:
   using FileSystemWrapper::FileSystemWrapper;
@@ -39,6 +94,23 @@ class SizedLogFileSystem : public rocksdb::FileSystemWrapper {
     rocksdb::FileOptions log = target()->OptimizeForLogWrite(options, db_options);
     log.fallocate_with_keep_size = false;
     return log;
+  }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = target()->NewWritableFile(name, options, result, dbg);
+    if (!s.ok() || !IsLog(name) || options.use_direct_writes) return s;
+    std::unique_ptr<rocksdb::FSRandomRWFile> zeroer;
+    if (target()->NewRandomRWFile(name, rocksdb::FileOptions(), &zeroer, dbg).ok()) {
+      *result = std::make_unique<ZeroAheadLog>(std::move(*result), std::move(zeroer));
+    }
+    return s;
+  }
+
+ private:
+  static bool IsLog(const std::string& name) {
+    return name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0;
   }
 };
 

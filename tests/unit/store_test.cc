@@ -1,7 +1,12 @@
 // Recovery: the keyspace is rebuilt from the journal at open; a torn tail is dropped.
 #include "store/store.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -166,6 +171,51 @@ TEST(StoreTest, TheLogIsSizedAheadOfItsData) {
   store.reset();
   ASSERT_TRUE(fs::exists(log));
   EXPECT_EQ(fs::file_size(log), DataEnd(log));
+}
+
+// The first offset of `path` that lies in a preallocated, never written ("unwritten")
+// extent; the file's size if there is none. Fails the test if the file system cannot say.
+uint64_t FirstUnwrittenOffset(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY);
+  EXPECT_GE(fd, 0) << path;
+  if (fd < 0) return 0;
+  constexpr uint32_t kExtents = 256;
+  alignas(fiemap) char buffer[sizeof(fiemap) + kExtents * sizeof(fiemap_extent)] = {};
+  auto* map = reinterpret_cast<fiemap*>(buffer);
+  map->fm_length = FIEMAP_MAX_OFFSET;
+  map->fm_flags = FIEMAP_FLAG_SYNC;
+  map->fm_extent_count = kExtents;
+  const int rc = ioctl(fd, FS_IOC_FIEMAP, map);
+  close(fd);
+  EXPECT_EQ(rc, 0) << "FIEMAP on " << path << ": the test needs ext4 or xfs";
+  for (uint32_t i = 0; rc == 0 && i < map->fm_mapped_extents; ++i) {
+    if (map->fm_extents[i].fe_flags & FIEMAP_EXTENT_UNWRITTEN) return map->fm_extents[i].fe_logical;
+  }
+  return fs::file_size(path);
+}
+
+// Preallocated blocks are "unwritten" extents, and the first write into one makes the
+// fdatasync after it convert the extent through the file system's journal. The journal
+// writes zeros ahead of the log's data, so a commit lands on blocks already written.
+TEST(StoreTest, TheLogIsWrittenWithZerosAheadOfItsData) {
+  TempDir dir;
+  auto store = OpenAt(dir.Sub("db"));
+  ASSERT_TRUE(PutOne(store.get(), "first", Value("v")).ok());
+  const std::string log = NewestLog(dir.Sub("db"));
+  ASSERT_FALSE(log.empty());
+  ASSERT_LT(DataEnd(log), 4096u);
+  // Without zeroing, only the page the record went into is written.
+  EXPECT_GE(FirstUnwrittenOffset(log), 64u * 1024);
+  for (int i = 0; i < 3000; ++i) ASSERT_TRUE(PutOne(store.get(), "k" + std::to_string(i), Value(std::string(100, 'x'))).ok());
+  EXPECT_GT(DataEnd(log), 256u * 1024);
+  EXPECT_GE(FirstUnwrittenOffset(log), DataEnd(log));
+  // The zeros stay a bounded step ahead: the rest of the preallocation is left alone.
+  EXPECT_LT(FirstUnwrittenOffset(log), DataEnd(log) + (1u << 20));
+  // A clean close still trims the log to its data, and it reopens with every write.
+  store.reset();
+  EXPECT_EQ(fs::file_size(log), DataEnd(log));
+  store = OpenAt(dir.Sub("db"));
+  EXPECT_EQ(store->keyspace().Size(), 3001u);
 }
 
 // Past one memtable (64 MB) of writes RocksDB flushes it to a table on its own threads; the
