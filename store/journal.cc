@@ -36,7 +36,9 @@ Status FromRocks(const rocksdb::Status& s) {
 //    chunk carries the conversion. PostgreSQL zero-fills its WAL segments for the same
 //    reason (wal_init_zero). Measured with a C program doing 4000-byte write + fdatasync
 //    5000 times into a preallocated file, 3 alternating rounds: 272-278 us per commit
-//    without zeroing, 182-192 us zeroing 128 KiB chunks ahead.
+//    without zeroing, 182-192 us zeroing 128 KiB chunks ahead. devstate-store-bench, 50
+//    writers: 65.0k against 56.9k writes/s. A lone writer's small commits mostly land in a
+//    page already converted, and gain ~2%.
 //
 // Neither changes what a reader sees: preallocated blocks read as zeros, written zeros are
 // zeros. A crash leaves the log's tail as zeros, which RocksDB's log reader skips (the
