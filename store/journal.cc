@@ -43,6 +43,7 @@ Status FromRocks(const rocksdb::Status& s) {
 // Neither changes what a reader sees: preallocated blocks read as zeros, written zeros are
 // zeros. A crash leaves the log's tail as zeros, which RocksDB's log reader skips (the
 // format of preallocated logs); a clean close trims the file to its data.
+// LogFileSystem does both for the write-ahead logs (*.log) RocksDB creates through it.
 constexpr size_t kZeroChunk = 128 * 1024;
 
 class ZeroAheadLog : public rocksdb::FSWritableFileOwnerWrapper {
@@ -86,10 +87,10 @@ class ZeroAheadLog : public rocksdb::FSWritableFileOwnerWrapper {
   uint64_t zeroed_ = 0;  // [0, zeroed_) holds data or written zeros
 };
 
-class SizedLogFileSystem : public rocksdb::FileSystemWrapper {
+class LogFileSystem : public rocksdb::FileSystemWrapper {
  public:
   using FileSystemWrapper::FileSystemWrapper;
-  const char* Name() const override { return "SizedLogFileSystem"; }
+  const char* Name() const override { return "LogFileSystem"; }
 
   rocksdb::FileOptions OptimizeForLogWrite(const rocksdb::FileOptions& options,
                                            const rocksdb::DBOptions& db_options) const override {
@@ -131,7 +132,7 @@ Journal::~Journal() {
 Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* journal) {
   rocksdb::Env* base = options.env != nullptr ? options.env : rocksdb::Env::Default();
   std::unique_ptr<rocksdb::Env> env =
-      rocksdb::NewCompositeEnv(std::make_shared<SizedLogFileSystem>(base->GetFileSystem()));
+      rocksdb::NewCompositeEnv(std::make_shared<LogFileSystem>(base->GetFileSystem()));
   rocksdb::Options opts;
   opts.create_if_missing = true;
   opts.env = env.get();
