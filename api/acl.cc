@@ -63,7 +63,8 @@ Status ForEachLine(const std::string& path, Fn&& fn) {
     const std::vector<std::string_view> words = Words(line);
     if (words.empty() || words[0][0] == '#') continue;
     s = fn(std::string_view(line), words);
-    if (!s.ok()) return Status::InvalidArgument(fmt::format("{}:{}: {}", path, number, s.message()));
+    if (!s.ok())
+      return Status::InvalidArgument(fmt::format("{}:{}: {}", path, number, s.message()));
   }
   return Status::OK();
 }
@@ -77,7 +78,8 @@ std::shared_ptr<const User> DefaultDefault() {
 
 bool ValidName(std::string_view name) {
   return !name.empty() && std::none_of(name.begin(), name.end(), [](char c) {
-    return std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c));
+    return std::isspace(static_cast<unsigned char>(c)) ||
+           std::iscntrl(static_cast<unsigned char>(c));
   });
 }
 
@@ -89,20 +91,24 @@ std::string Sha256Hex(std::string_view text) {
   EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
   std::string hex;
   hex.reserve(2 * length);
-  for (unsigned int i = 0; i < length; ++i) fmt::format_to(std::back_inserter(hex), "{:02x}", digest[i]);
+  for (unsigned int i = 0; i < length; ++i)
+    fmt::format_to(std::back_inserter(hex), "{:02x}", digest[i]);
   return hex;
 }
 
 const std::vector<std::string_view>& Categories() {
   static const std::vector<std::string_view> categories = {
-      "keyspace", "read",  "write",     "set",       "sortedset", "list",     "hash",
-      "string",   "bitmap", "hyperloglog", "geo",    "stream",    "pubsub",   "admin",
-      "fast",     "slow",  "blocking",  "dangerous", "connection", "transaction", "scripting"};
+      "keyspace", "read",   "write",       "set",       "sortedset",  "list",        "hash",
+      "string",   "bitmap", "hyperloglog", "geo",       "stream",     "pubsub",      "admin",
+      "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting"};
   return categories;
 }
 
 Status User::Apply(std::string_view rule) {
-  auto syntax = [&] { return Status::InvalidArgument(fmt::format("Error in ACL SETUSER modifier '{}': Syntax error", rule)); };
+  auto syntax = [&] {
+    return Status::InvalidArgument(
+        fmt::format("Error in ACL SETUSER modifier '{}': Syntax error", rule));
+  };
   if (rule.empty()) return syntax();
   const std::string lower = Lower(rule);
   if (lower == "on") {
@@ -148,10 +154,11 @@ Status User::Apply(std::string_view rule) {
   } else if (rule[0] == '#' || rule[0] == '!') {
     const std::string hash = Lower(rule.substr(1));
     if (!IsSha256Hex(hash)) {
-      return Status::InvalidArgument(fmt::format(
-          "Error in ACL SETUSER modifier '{}': The password hash must be exactly 64 characters and contain "
-          "only lowercase hexadecimal characters",
-          rule));
+      return Status::InvalidArgument(
+          fmt::format("Error in ACL SETUSER modifier '{}': The password hash must be exactly 64 "
+                      "characters and contain "
+                      "only lowercase hexadecimal characters",
+                      rule));
     }
     auto it = std::find(password_hashes.begin(), password_hashes.end(), hash);
     if (rule[0] == '#') {
@@ -185,8 +192,8 @@ Status User::Apply(std::string_view rule) {
       r.name = Lower(name.substr(1));
       const auto& all = Categories();
       if (r.name != "all" && std::find(all.begin(), all.end(), r.name) == all.end()) {
-        return Status::InvalidArgument(
-            fmt::format("Error in ACL SETUSER modifier '{}': Unknown command or category name in ACL", rule));
+        return Status::InvalidArgument(fmt::format(
+            "Error in ACL SETUSER modifier '{}': Unknown command or category name in ACL", rule));
       }
     } else {
       if (name.empty() || name.find_first_of("@~&") != std::string_view::npos) return syntax();
@@ -210,13 +217,15 @@ bool User::CheckPassword(std::string_view password) const {
   return match;
 }
 
-bool User::AllowsCommand(std::string_view command, const std::vector<std::string_view>& categories) const {
+bool User::AllowsCommand(std::string_view command,
+                         const std::vector<std::string_view>& categories) const {
   const size_t bar = command.find('|');
   const std::string_view parent = command.substr(0, bar);
   for (auto it = rules.rbegin(); it != rules.rend(); ++it) {
     bool matches;
     if (it->category) {
-      matches = it->name == "all" || std::find(categories.begin(), categories.end(), it->name) != categories.end();
+      matches = it->name == "all" ||
+                std::find(categories.begin(), categories.end(), it->name) != categories.end();
     } else {
       matches = it->name == command || (bar != std::string_view::npos && it->name == parent);
     }
@@ -227,13 +236,15 @@ bool User::AllowsCommand(std::string_view command, const std::vector<std::string
 
 bool User::AllowsKey(std::string_view key, bool write) const {
   for (const KeyPattern& k : keys) {
-    if ((write ? k.write : k.read) && (k.pattern == "*" || api::GlobMatch(k.pattern, key))) return true;
+    if ((write ? k.write : k.read) && (k.pattern == "*" || api::GlobMatch(k.pattern, key)))
+      return true;
   }
   return false;
 }
 
 bool User::AllowsEverything() const {
-  const bool all_commands = !rules.empty() && rules.back().allow && rules.back().category && rules.back().name == "all";
+  const bool all_commands =
+      !rules.empty() && rules.back().allow && rules.back().category && rules.back().name == "all";
   return all_commands && std::any_of(keys.begin(), keys.end(), [](const KeyPattern& k) {
            return k.read && k.write && k.pattern == "*";
          });
@@ -254,7 +265,8 @@ std::string User::Describe() const {
   if (channels.empty()) out += " resetchannels";
   for (const std::string& c : channels) out += " &" + c;
   if (rules.empty()) out += " -@all";
-  for (const CommandRule& r : rules) out += fmt::format(" {}{}{}", r.allow ? '+' : '-', r.category ? "@" : "", r.name);
+  for (const CommandRule& r : rules)
+    out += fmt::format(" {}{}{}", r.allow ? '+' : '-', r.category ? "@" : "", r.name);
   return out;
 }
 
@@ -281,16 +293,17 @@ Acl::Acl() {
 
 Status Acl::Load(const std::string& acl_file, const std::string& token_file) {
   auto state = std::make_shared<State>();
-  Status s = ForEachLine(acl_file, [&](std::string_view line, const std::vector<std::string_view>&) {
-    auto user = std::make_shared<User>();
-    Status parsed = ParseUserLine(line, user.get());
-    if (!parsed.ok()) return parsed;
-    if (state->users.count(user->name)) {
-      return Status::InvalidArgument(fmt::format("duplicate user '{}'", user->name));
-    }
-    state->users.emplace(user->name, std::move(user));
-    return Status::OK();
-  });
+  Status s =
+      ForEachLine(acl_file, [&](std::string_view line, const std::vector<std::string_view>&) {
+        auto user = std::make_shared<User>();
+        Status parsed = ParseUserLine(line, user.get());
+        if (!parsed.ok()) return parsed;
+        if (state->users.count(user->name)) {
+          return Status::InvalidArgument(fmt::format("duplicate user '{}'", user->name));
+        }
+        state->users.emplace(user->name, std::move(user));
+        return Status::OK();
+      });
   if (!s.ok()) return s;
   if (!state->users.count("default")) state->users.emplace("default", DefaultDefault());
   s = ForEachLine(token_file, [&](std::string_view, const std::vector<std::string_view>& words) {
@@ -301,9 +314,11 @@ Status Acl::Load(const std::string& acl_file, const std::string& token_file) {
     std::string hash;
     if (words[1][0] == '#') {
       hash = Lower(words[1].substr(1));
-      if (!IsSha256Hex(hash)) return Status::InvalidArgument("a hashed token must be '#' and 64 hex characters");
+      if (!IsSha256Hex(hash))
+        return Status::InvalidArgument("a hashed token must be '#' and 64 hex characters");
     } else {
-      if (words[1].size() < 16) return Status::InvalidArgument("a token must be at least 16 characters");
+      if (words[1].size() < 16)
+        return Status::InvalidArgument("a token must be at least 16 characters");
       hash = Sha256Hex(words[1]);
     }
     state->tokens[hash] = std::string(words[0]);
@@ -325,7 +340,11 @@ Status Acl::Reload() {
     acl_file = acl_file_;
     token_file = token_file_;
   }
-  if (acl_file.empty()) return Status::InvalidArgument("This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.");
+  if (acl_file.empty())
+    return Status::InvalidArgument(
+        "This Redis instance is not configured to use an ACL file. You may want to specify users "
+        "via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis "
+        "configuration file set) in order to store users in the Redis configuration.");
   return Load(acl_file, token_file);
 }
 
@@ -347,7 +366,8 @@ std::shared_ptr<const User> Acl::Find(std::string_view name) const {
   return it == s->users.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<const User> Acl::Authenticate(std::string_view name, std::string_view password) const {
+std::shared_ptr<const User> Acl::Authenticate(std::string_view name,
+                                              std::string_view password) const {
   auto user = Find(name);
   if (user && user->CheckPassword(password)) return user;
   return nullptr;
@@ -388,7 +408,8 @@ void Acl::Log(LogEntry entry, int64_t now_ms) {
 
 std::vector<LogEntry> Acl::LogEntries(size_t count) const {
   std::lock_guard lock(mu_);
-  std::vector<LogEntry> out(log_.begin(), log_.begin() + static_cast<ptrdiff_t>(std::min(count, log_.size())));
+  std::vector<LogEntry> out(log_.begin(),
+                            log_.begin() + static_cast<ptrdiff_t>(std::min(count, log_.size())));
   return out;
 }
 

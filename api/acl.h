@@ -62,7 +62,8 @@ struct User {
 
   bool CheckPassword(std::string_view password) const;
   // `command` is "get" or "client|kill"; `categories` without '@'.
-  bool AllowsCommand(std::string_view command, const std::vector<std::string_view>& categories) const;
+  bool AllowsCommand(std::string_view command,
+                     const std::vector<std::string_view>& categories) const;
   bool AllowsKey(std::string_view key, bool write) const;
   // +@all last and a read-write `*` key pattern: every check would pass (the common
   // default user), so callers may skip building what they would check.
@@ -76,9 +77,9 @@ Status ParseUserLine(std::string_view line, User* user);
 
 // A user named in a failed authentication or denied a command (ACL LOG).
 struct LogEntry {
-  std::string reason;    // "auth", "command", "key"
-  std::string context;   // "toplevel", "multi", "http"
-  std::string object;    // the command or key; for auth, "AUTH" / "HELLO" / "http"
+  std::string reason;   // "auth", "command", "key"
+  std::string context;  // "toplevel", "multi", "http"
+  std::string object;   // the command or key; for auth, "AUTH" / "HELLO" / "http"
   std::string username;
   std::string client_info;
   int64_t created_ms = 0;

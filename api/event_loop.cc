@@ -1,8 +1,8 @@
 #include "api/event_loop.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <sched.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -131,7 +131,8 @@ void EventLoop::TakeTasks(std::vector<Task>* batch) {
   batch->clear();
   batch->swap(tasks_);
   std::lock_guard lock(posted_mu_);
-  batch->insert(batch->end(), std::make_move_iterator(posted_.begin()), std::make_move_iterator(posted_.end()));
+  batch->insert(batch->end(), std::make_move_iterator(posted_.begin()),
+                std::make_move_iterator(posted_.end()));
   posted_.clear();
 }
 
@@ -205,7 +206,8 @@ void EventLoop::Remove(Watch* watch) {
 }
 
 void EventLoop::NextTurn(Watch* watch) {
-  if (watch != nullptr && std::find(next_turn_.begin(), next_turn_.end(), watch) == next_turn_.end()) {
+  if (watch != nullptr &&
+      std::find(next_turn_.begin(), next_turn_.end(), watch) == next_turn_.end()) {
     next_turn_.push_back(watch);
   }
 }

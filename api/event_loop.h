@@ -98,7 +98,9 @@ class EventLoop {
 
   // Thread-safe: after a turn that had events, poll up to this long for more before
   // sleeping (0, the default: never poll). Takes effect from the next turn.
-  void SetBusyPoll(std::chrono::microseconds poll) { busy_poll_us_.store(poll.count(), std::memory_order_relaxed); }
+  void SetBusyPoll(std::chrono::microseconds poll) {
+    busy_poll_us_.store(poll.count(), std::memory_order_relaxed);
+  }
 
  private:
   static constexpr int kMaxEvents = 256;
@@ -119,9 +121,9 @@ class EventLoop {
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> busy_poll_us_{0};
   std::unordered_set<Watch*> watches_;
-  std::vector<Watch*> retired_;  // removed this turn, freed at its end
+  std::vector<Watch*> retired_;    // removed this turn, freed at its end
   std::vector<Watch*> next_turn_;  // told EPOLLIN at the start of the next turn
-  std::vector<Task> tasks_;             // deferred, or posted from this thread
+  std::vector<Task> tasks_;        // deferred, or posted from this thread
   std::mutex posted_mu_;
   std::vector<Task> posted_;  // from other threads; guarded by posted_mu_
   std::map<TimerId, Task> timers_;

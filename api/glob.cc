@@ -7,7 +7,9 @@ namespace devstate::api {
 
 bool GlobMatch(std::string_view p, std::string_view s, bool nocase) {
   auto eq = [nocase](char a, char b) {
-    return nocase ? std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)) : a == b;
+    return nocase ? std::tolower(static_cast<unsigned char>(a)) ==
+                        std::tolower(static_cast<unsigned char>(b))
+                  : a == b;
   };
   size_t pi = 0, si = 0;
   size_t star_p = std::string_view::npos, star_s = 0;

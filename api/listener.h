@@ -17,8 +17,8 @@ namespace devstate::api {
 
 // Binds and listens (SO_REUSEADDR, so a restart finds its port free). `name` ("HTTP") and
 // `key` ("http") word the errors: a bad address names the config key `<key>.bind`.
-inline Status Listen(boost::asio::ip::tcp::acceptor* acceptor, const std::string& bind, uint16_t port,
-                     std::string_view name, std::string_view key) {
+inline Status Listen(boost::asio::ip::tcp::acceptor* acceptor, const std::string& bind,
+                     uint16_t port, std::string_view name, std::string_view key) {
   namespace net = boost::asio;
   boost::system::error_code ec;
   const auto address = net::ip::make_address(bind, ec);
@@ -28,7 +28,9 @@ inline Status Listen(boost::asio::ip::tcp::acceptor* acceptor, const std::string
   if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) acceptor->bind(endpoint, ec);
   if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
-  if (ec) return Status::IOError(fmt::format("cannot listen for {} on {}:{}: {}", name, bind, port, ec.message()));
+  if (ec)
+    return Status::IOError(
+        fmt::format("cannot listen for {} on {}:{}: {}", name, bind, port, ec.message()));
   return Status::OK();
 }
 

@@ -51,18 +51,19 @@ class Stream {
   template <class Handler>
   void AsyncReadSome(boost::asio::mutable_buffer buffer, Handler&& handler) {
     if (tls_) return tls_->async_read_some(buffer, std::forward<Handler>(handler));
-    socket_.async_wait(tcp::socket::wait_read,
-                       [this, buffer, handler = std::forward<Handler>(handler)](error_code ec) mutable {
-                         size_t n = 0;
-                         if (!ec) {
-                           n = socket_.read_some(buffer, ec);
-                           if (ec == boost::asio::error::would_block) {
-                             return AsyncReadSome(buffer, std::move(handler));
-                           }
-                           if (!ec && n == 0) ec = boost::asio::error::eof;
-                         }
-                         handler(ec, n);
-                       });
+    socket_.async_wait(
+        tcp::socket::wait_read,
+        [this, buffer, handler = std::forward<Handler>(handler)](error_code ec) mutable {
+          size_t n = 0;
+          if (!ec) {
+            n = socket_.read_some(buffer, ec);
+            if (ec == boost::asio::error::would_block) {
+              return AsyncReadSome(buffer, std::move(handler));
+            }
+            if (!ec && n == 0) ec = boost::asio::error::eof;
+          }
+          handler(ec, n);
+        });
   }
 
   // Writes all of `buffer`; it must stay valid until the handler runs.

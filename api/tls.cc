@@ -18,7 +18,8 @@ std::string OpenSslError() {
 
 }  // namespace
 
-Status MakeServerTlsContext(const TlsOptions& options, std::shared_ptr<boost::asio::ssl::context>* out) {
+Status MakeServerTlsContext(const TlsOptions& options,
+                            std::shared_ptr<boost::asio::ssl::context>* out) {
   namespace ssl = boost::asio::ssl;
   if (options.cert.empty() || options.key.empty()) {
     return Status::InvalidArgument("TLS needs tls.cert and tls.key");
@@ -26,7 +27,8 @@ Status MakeServerTlsContext(const TlsOptions& options, std::shared_ptr<boost::as
   auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
   SSL_CTX* ctx = context->native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // TLS 1.2: ECDHE key exchange with AES-GCM or ChaCha20-Poly1305 only. TLS 1.3's own
   // suites are all AEAD and stay at OpenSSL's defaults.
   SSL_CTX_set_cipher_list(ctx,
@@ -40,7 +42,8 @@ Status MakeServerTlsContext(const TlsOptions& options, std::shared_ptr<boost::as
     return Status::InvalidArgument(fmt::format("tls.key '{}': {}", options.key, OpenSslError()));
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    return Status::InvalidArgument(fmt::format("tls.key '{}' does not match tls.cert '{}'", options.key, options.cert));
+    return Status::InvalidArgument(
+        fmt::format("tls.key '{}' does not match tls.cert '{}'", options.key, options.cert));
   }
   if (options.verify_clients != "no" && !options.verify_clients.empty()) {
     if (options.ca.empty()) return Status::InvalidArgument("tls.verify_clients needs tls.ca");

@@ -18,6 +18,7 @@ struct TlsOptions {
 };
 
 // Loads the files and checks that the key matches the certificate.
-Status MakeServerTlsContext(const TlsOptions& options, std::shared_ptr<boost::asio::ssl::context>* context);
+Status MakeServerTlsContext(const TlsOptions& options,
+                            std::shared_ptr<boost::asio::ssl::context>* context);
 
 }  // namespace devstate::api

@@ -10,7 +10,11 @@
 
 #include <fmt/format.h>
 
-#include <utility>  // before asio: boost 1.74's awaitable.hpp needs std::exchange
+// First and unsorted: boost 1.74's awaitable.hpp needs std::exchange and
+// does not include <utility> itself.
+// clang-format off
+#include <utility>
+// clang-format on
 #include <boost/asio.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -53,8 +57,8 @@ LoadResult RunClosedLoop(const Options& options, std::string* error) {
   std::condition_variable cv;
   int finished = 0;
   const auto start = Clock::now();
-  const auto end =
-      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.seconds));
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(options.seconds));
   for (int t = 0; t < threads; ++t) {
     results[t].start = start;
     results[t].live = &live[t];

@@ -3,15 +3,17 @@
 // GET /devices/<id>: what Beast itself costs on this machine, measured in the same run.
 //
 //   constant-http-server PORT
-#include <utility>  // before asio: boost 1.74 awaitable.hpp needs std::exchange
+// First and unsorted: boost 1.74's awaitable.hpp needs std::exchange and
+// does not include <utility> itself.
+// clang-format off
+#include <utility>
+// clang-format on
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
-
-
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -27,10 +29,11 @@ class Session : public std::enable_shared_from_this<Session> {
   explicit Session(tcp::socket socket) : stream_(std::move(socket)) {}
   void Read() {
     request_ = {};
-    http::async_read(stream_, buffer_, request_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return;
-      self->Write();
-    });
+    http::async_read(stream_, buffer_, request_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return;
+                       self->Write();
+                     });
   }
 
  private:
@@ -41,10 +44,11 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.keep_alive(request_.keep_alive());
     response_.body() = kBody;
     response_.prepare_payload();
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec || !self->response_.keep_alive()) return;
-      self->Read();
-    });
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec || !self->response_.keep_alive()) return;
+                        self->Read();
+                      });
   }
 
   beast::tcp_stream stream_;
@@ -71,7 +75,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   net::io_context ioc(1);
-  tcp::acceptor acceptor(ioc, {net::ip::make_address("127.0.0.1"), static_cast<uint16_t>(std::atoi(argv[1]))});
+  tcp::acceptor acceptor(
+      ioc, {net::ip::make_address("127.0.0.1"), static_cast<uint16_t>(std::atoi(argv[1]))});
   Accept(acceptor);
   ioc.run();
 }

@@ -19,7 +19,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(net::io_context& ioc, const HttpLoadOptions& options, int id, Clock::time_point end,
              LoadResult* result)
-      : socket_(ioc), timer_(ioc), options_(options), id_(id), end_(end), result_(result),
+      : socket_(ioc),
+        timer_(ioc),
+        options_(options),
+        id_(id),
+        end_(end),
+        result_(result),
         rng_(static_cast<uint64_t>(id) * 7919 + 1),
         schedule_(Clock::now(), options.rate > 0 ? options.rate : 1, options.connections, id) {}
 
@@ -49,7 +54,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Ledger mode: this connection's own devices, so each device's seq only grows.
   std::string LedgerDevice() const {
-    const uint64_t per_connection = std::max<uint64_t>(1, options_.devices / std::max(1, options_.connections));
+    const uint64_t per_connection =
+        std::max<uint64_t>(1, options_.devices / std::max(1, options_.connections));
     return fmt::format("ldg-{}-{}", id_, n_ % per_connection);
   }
 
@@ -64,8 +70,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     if (get) {
       const uint64_t device = (static_cast<uint64_t>(id_) * 7919 + ++n_) % options_.devices;
-      fmt::format_to(std::back_inserter(request_), "GET /devices/dev-{} HTTP/1.1\r\nHost: {}\r\n\r\n",
-                     device, options_.host);
+      fmt::format_to(std::back_inserter(request_),
+                     "GET /devices/dev-{} HTTP/1.1\r\nHost: {}\r\n\r\n", device, options_.host);
       return;
     }
     std::string target;
@@ -81,8 +87,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     fmt::format_to(std::back_inserter(request_),
                    "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
-                   target, options_.host, options_.batch <= 1 ? "application/json" : "application/x-ndjson",
-                   body_.size());
+                   target, options_.host,
+                   options_.batch <= 1 ? "application/json" : "application/x-ndjson", body_.size());
     request_ += body_;
   }
 
@@ -127,7 +133,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::string_view header(in_.data(), header_bytes);
     for (size_t pos = 0; (pos = header.find("\r\n", pos)) != std::string_view::npos;) {
       pos += 2;
-      if (header.size() - pos > 15 && strncasecmp(header.data() + pos, "content-length:", 15) == 0) {
+      if (header.size() - pos > 15 &&
+          strncasecmp(header.data() + pos, "content-length:", 15) == 0) {
         length = std::strtoull(header.data() + pos + 15, nullptr, 10);
         break;
       }
@@ -145,7 +152,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (options_.ledger != nullptr && status_ == 200 && options_.batch <= 1) {
       // {"version":N,"stale":false}
       const size_t at = in_.find("\"version\":");
-      if (at < length) options_.ledger->Append({last_device_, n_, std::strtoull(in_.c_str() + at + 10, nullptr, 10)});
+      if (at < length)
+        options_.ledger->Append(
+            {last_device_, n_, std::strtoull(in_.c_str() + at + 10, nullptr, 10)});
     }
     in_.erase(0, length);
     const auto now = Clock::now();
@@ -153,7 +162,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // Redis GET of a missing key is.
     const bool ok = (status_ >= 200 && status_ < 300) || (kind_ == OpKind::kRead && status_ == 404);
     if (ok) {
-      const bool batch = options_.batch > 1 && options_.scenario == HttpLoadOptions::Scenario::kIngest;
+      const bool batch =
+          options_.batch > 1 && options_.scenario == HttpLoadOptions::Scenario::kIngest;
       result_->Ok(now, now - sent_, batch ? static_cast<uint64_t>(options_.batch) : 1, kind_);
     } else {
       result_->Error();

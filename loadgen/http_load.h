@@ -23,7 +23,7 @@ struct HttpLoadOptions {
   int connections = 64;
   int threads = 1;
   double seconds = 10;
-  int batch = 1;          // ingest: events per request; 1 = POST /devices/<id>, else POST /events
+  int batch = 1;  // ingest: events per request; 1 = POST /devices/<id>, else POST /events
   uint64_t devices = 10000;
   double rate = 0;        // >0: open loop at this many requests/s in all; 0: closed loop
   bool progress = false;  // print a progress line to stderr each second

@@ -61,11 +61,12 @@ VerifyReport VerifyLedger(const std::vector<LedgerEntry>& entries, const FetchDe
   for (const auto& [device, want] : wanted) {
     const std::optional<DeviceSnapshot> have = fetch(device);
     if (!have) {
-      report.problems.push_back(fmt::format("{}: missing (acknowledged seq {} version {})", device, want.seq,
-                                            want.version));
+      report.problems.push_back(fmt::format("{}: missing (acknowledged seq {} version {})", device,
+                                            want.seq, want.version));
     } else if (have->seq < want.seq || have->version < want.version) {
-      report.problems.push_back(fmt::format("{}: has seq {} version {}, acknowledged seq {} version {}", device,
-                                            have->seq, have->version, want.seq, want.version));
+      report.problems.push_back(
+          fmt::format("{}: has seq {} version {}, acknowledged seq {} version {}", device,
+                      have->seq, have->version, want.seq, want.version));
     }
   }
   return report;

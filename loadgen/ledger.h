@@ -51,8 +51,8 @@ struct DeviceSnapshot {
 using FetchDevice = std::function<std::optional<DeviceSnapshot>(const std::string& device)>;
 
 struct VerifyReport {
-  uint64_t writes = 0;   // ledger entries
-  uint64_t devices = 0;  // distinct devices checked
+  uint64_t writes = 0;                // ledger entries
+  uint64_t devices = 0;               // distinct devices checked
   std::vector<std::string> problems;  // one line per device with a lost write
   bool ok() const { return problems.empty(); }
 };

@@ -2,8 +2,8 @@
 //
 //   devstate-loadgen http-ingest --port 8080 --connections 64 --seconds 10 [--batch 100]
 //   devstate-loadgen http-get    --port 8080 --connections 64 --seconds 10
-//   devstate-loadgen http-mixed  --port 8080 --read-percent 90      GETs and POSTs on the same devices
-//   devstate-loadgen resp-get    --port 6379 --connections 50 --pipeline 16 --keys 1000000
+//   devstate-loadgen http-mixed  --port 8080 --read-percent 90      GETs and POSTs on the same
+//   devices devstate-loadgen resp-get    --port 6379 --connections 50 --pipeline 16 --keys 1000000
 //   devstate-loadgen resp-set    --port 6379 --connections 50 --pipeline 1 --value-bytes 100
 //   devstate-loadgen resp-mixed  --port 6379 --read-percent 90      GETs and SETs on the same keys
 //   devstate-loadgen http-ingest --port 8080 --rate 5000 ...   open loop: 5000 requests/s in all
@@ -19,15 +19,14 @@
 // (with the percentile curve and completions per second), --html FILE an HTML report with
 // latency and throughput charts. A progress line goes to stderr each second (by default
 // when stderr is a terminal).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -53,17 +52,22 @@ struct Output {
   bool progress = isatty(STDERR_FILENO) == 1;
 
   void AddTo(CLI::App* sub) {
-    sub->add_option("--label", label, "name of the run in the table and reports (default: the scenario and its options)");
+    sub->add_option(
+        "--label", label,
+        "name of the run in the table and reports (default: the scenario and its options)");
     sub->add_option("--json", json_path, "also write the result as JSON to this file");
-    sub->add_option("--html", html_path, "also write an HTML report with latency and throughput charts");
+    sub->add_option("--html", html_path,
+                    "also write an HTML report with latency and throughput charts");
     sub->add_flag("--header", header, "print the table header first");
-    sub->add_flag("--progress,!--no-progress", progress, "a progress line on stderr each second (default: if a terminal)");
+    sub->add_flag("--progress,!--no-progress", progress,
+                  "a progress line on stderr each second (default: if a terminal)");
   }
 };
 
 // Where and how hard every load scenario drives: the fields all scenario options share.
 template <typename Options>
-void AddLoadOptions(CLI::App* sub, Options& o, const std::string& connections, const std::string& unit) {
+void AddLoadOptions(CLI::App* sub, Options& o, const std::string& connections,
+                    const std::string& unit) {
   sub->add_option("--host", o.host, "server address");
   sub->add_option("--port", o.port, "server port")->required();
   sub->add_option("--connections,-c", o.connections, connections);
@@ -82,7 +86,8 @@ bool WriteFile(const std::string& path, const std::string& content) {
 
 // The end of every load scenario: an error (exit 2), or the result row (exit 1 if any
 // request failed or none succeeded). Mixed runs add a row each for reads and writes.
-int Finish(const std::string& name, const LoadResult& result, const std::string& error, const Output& output) {
+int Finish(const std::string& name, const LoadResult& result, const std::string& error,
+           const Output& output) {
   if (!error.empty()) {
     std::fprintf(stderr, "devstate-loadgen: %s\n", error.c_str());
     return 2;
@@ -90,23 +95,29 @@ int Finish(const std::string& name, const LoadResult& result, const std::string&
   const devstate::loadgen::RunSummary run =
       devstate::loadgen::Summarize(output.label.empty() ? name : output.label, result);
   if (output.header) {
-    fmt::print("| run | requests/s | events/s | errors | p50 us | p90 us | p99 us | p99.9 us | max us |\n");
+    fmt::print(
+        "| run | requests/s | events/s | errors | p50 us | p90 us | p99 us | p99.9 us | max us "
+        "|\n");
     fmt::print("|---|---|---|---|---|---|---|---|---|\n");
   }
   for (const devstate::loadgen::TableRow& row : devstate::loadgen::TableRows(run)) {
     const devstate::loadgen::LatencySummary& l = *row.latency;
-    fmt::print("| {} | {:.0f} | {:.0f} | {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} |\n", row.name,
-               row.requests_per_second, row.events_per_second, row.errors, l.p50, l.p90, l.p99, l.p999, l.max);
+    fmt::print("| {} | {:.0f} | {:.0f} | {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} |\n",
+               row.name, row.requests_per_second, row.events_per_second, row.errors, l.p50, l.p90,
+               l.p99, l.p999, l.max);
   }
   bool written = true;
-  if (!output.json_path.empty()) written &= WriteFile(output.json_path, devstate::loadgen::ToJson(run));
-  if (!output.html_path.empty()) written &= WriteFile(output.html_path, devstate::loadgen::RenderHtml(run.name, {run}));
+  if (!output.json_path.empty())
+    written &= WriteFile(output.json_path, devstate::loadgen::ToJson(run));
+  if (!output.html_path.empty())
+    written &= WriteFile(output.html_path, devstate::loadgen::RenderHtml(run.name, {run}));
   if (!written) return 2;
   return result.errors > 0 || result.requests == 0 ? 1 : 0;
 }
 
 // `report`: one HTML report from the JSON results of several runs.
-int Report(const std::string& title, const std::string& out_path, const std::vector<std::string>& inputs) {
+int Report(const std::string& title, const std::string& out_path,
+           const std::vector<std::string>& inputs) {
   std::vector<devstate::loadgen::RunSummary> runs;
   for (const std::string& path : inputs) {
     std::ifstream in(path);
@@ -115,7 +126,8 @@ int Report(const std::string& title, const std::string& out_path, const std::vec
     devstate::loadgen::RunSummary run;
     std::string error;
     if (!in || !devstate::loadgen::FromJson(text.str(), &run, &error)) {
-      std::fprintf(stderr, "devstate-loadgen: %s: %s\n", path.c_str(), in ? error.c_str() : "cannot read");
+      std::fprintf(stderr, "devstate-loadgen: %s: %s\n", path.c_str(),
+                   in ? error.c_str() : "cannot read");
       return 2;
     }
     runs.push_back(std::move(run));
@@ -172,12 +184,15 @@ int Verify(const std::string& host, uint16_t port, const std::string& ledger_pat
   };
   const devstate::loadgen::VerifyReport report = devstate::loadgen::VerifyLedger(entries, fetch);
   if (io_failed) {
-    std::fprintf(stderr, "devstate-loadgen: lost the connection to %s:%u while verifying\n", host.c_str(), port);
+    std::fprintf(stderr, "devstate-loadgen: lost the connection to %s:%u while verifying\n",
+                 host.c_str(), port);
     return 2;
   }
   for (const std::string& p : report.problems) fmt::print("LOST {}\n", p);
   fmt::print("verify: {} acknowledged writes over {} devices: {}\n", report.writes, report.devices,
-             report.ok() ? "all visible" : fmt::format("{} devices lost acknowledged writes", report.problems.size()));
+             report.ok()
+                 ? "all visible"
+                 : fmt::format("{} devices lost acknowledged writes", report.problems.size()));
   return report.ok() ? 0 : 1;
 }
 
@@ -191,15 +206,17 @@ int main(int argc, char** argv) {
   std::string ledger_path;
   for (const char* name : {"http-ingest", "http-get", "http-mixed"}) {
     const std::string n = name;
-    CLI::App* sub = app.add_subcommand(name, n == "http-ingest" ? "POST device events (one per request, or batches)"
-                                             : n == "http-get"  ? "GET /devices/<id>"
-                                                                : "GET /devices/<id> and POST events on the same devices");
+    CLI::App* sub = app.add_subcommand(
+        name, n == "http-ingest" ? "POST device events (one per request, or batches)"
+              : n == "http-get"  ? "GET /devices/<id>"
+                                 : "GET /devices/<id> and POST events on the same devices");
     AddLoadOptions(sub, options, "keep-alive connections", "requests");
     sub->add_option("--devices", options.devices, "distinct device ids");
     output.AddTo(sub);
     if (n == "http-ingest") {
       sub->add_option("--batch", options.batch, "events per request (>1: POST /events NDJSON)");
-      sub->add_option("--ledger", ledger_path, "append each acknowledged write (device seq version) to FILE");
+      sub->add_option("--ledger", ledger_path,
+                      "append each acknowledged write (device seq version) to FILE");
     }
     if (n == "http-mixed") {
       sub->add_option("--read-percent", options.read_percent, "share of requests that are reads")
@@ -208,7 +225,8 @@ int main(int argc, char** argv) {
   }
   devstate::loadgen::MqttLoadOptions mqtt;
   {
-    CLI::App* sub = app.add_subcommand("mqtt-publish", "devices publishing state events through an MQTT broker");
+    CLI::App* sub = app.add_subcommand("mqtt-publish",
+                                       "devices publishing state events through an MQTT broker");
     AddLoadOptions(sub, mqtt, "MQTT connections (the devices are spread over them)", "messages");
     sub->add_option("--qos", mqtt.qos, "0 or 1")->check(CLI::IsMember({0, 1}));
     sub->add_option("--inflight", mqtt.inflight, "unacknowledged messages per connection");
@@ -221,7 +239,8 @@ int main(int argc, char** argv) {
   uint16_t verify_port = 8080;
   verify->add_option("--host", verify_host, "server address");
   verify->add_option("--port", verify_port, "HTTP port")->required();
-  verify->add_option("--ledger", ledger_path, "the ledger an http-ingest --ledger run wrote")->required();
+  verify->add_option("--ledger", ledger_path, "the ledger an http-ingest --ledger run wrote")
+      ->required();
   RespLoadOptions resp;
   for (const char* name : {"resp-get", "resp-set", "resp-mixed"}) {
     const std::string n = name;
@@ -229,15 +248,18 @@ int main(int argc, char** argv) {
                                              : n == "resp-set" ? "SET random keys"
                                                                : "GET and SET random keys");
     AddLoadOptions(sub, resp, "connections", "commands");
-    sub->add_option("--pipeline,-P", resp.pipeline, "commands in flight per connection (closed loop)");
+    sub->add_option("--pipeline,-P", resp.pipeline,
+                    "commands in flight per connection (closed loop)");
     sub->add_option("--keys,-r", resp.keys, "keys drawn at random from key:0..N-1");
     sub->add_option("--value-bytes", resp.value_bytes, "SET value size");
     output.AddTo(sub);
     if (n == "resp-mixed") {
-      sub->add_option("--read-percent", resp.read_percent, "share of commands that are GETs")->check(CLI::Range(0, 100));
+      sub->add_option("--read-percent", resp.read_percent, "share of commands that are GETs")
+          ->check(CLI::Range(0, 100));
     }
   }
-  CLI::App* report = app.add_subcommand("report", "one HTML report (table and charts) from the --json files of runs");
+  CLI::App* report = app.add_subcommand(
+      "report", "one HTML report (table and charts) from the --json files of runs");
   std::string report_title = "devstate-loadgen report";
   std::string report_out;
   std::vector<std::string> report_inputs;
@@ -264,8 +286,10 @@ int main(int argc, char** argv) {
     std::string error;
     LoadResult result = devstate::loadgen::RunRespLoad(resp, &error);
     std::string name = fmt::format("{} -c {} -P {}", scenario, resp.connections, resp.pipeline);
-    if (resp.scenario == RespLoadOptions::Scenario::kMixed) name += fmt::format(" --read-percent {}", resp.read_percent);
-    if (resp.rate > 0) name = fmt::format("{} -c {} --rate {:.0f}", scenario, resp.connections, resp.rate);
+    if (resp.scenario == RespLoadOptions::Scenario::kMixed)
+      name += fmt::format(" --read-percent {}", resp.read_percent);
+    if (resp.rate > 0)
+      name = fmt::format("{} -c {} --rate {:.0f}", scenario, resp.connections, resp.rate);
     return Finish(name, result, error, output);
   }
   options.scenario = scenario == "http-get"     ? HttpLoadOptions::Scenario::kGet
@@ -287,8 +311,10 @@ int main(int argc, char** argv) {
   }
   LoadResult result = devstate::loadgen::RunHttpLoad(options, &error);
   std::string name = fmt::format("{} -c {}", scenario, options.connections);
-  if (options.scenario == HttpLoadOptions::Scenario::kIngest) name += fmt::format(" --batch {}", options.batch);
-  if (options.scenario == HttpLoadOptions::Scenario::kMixed) name += fmt::format(" --read-percent {}", options.read_percent);
+  if (options.scenario == HttpLoadOptions::Scenario::kIngest)
+    name += fmt::format(" --batch {}", options.batch);
+  if (options.scenario == HttpLoadOptions::Scenario::kMixed)
+    name += fmt::format(" --read-percent {}", options.read_percent);
   if (options.rate > 0) name += fmt::format(" --rate {:.0f}", options.rate);
   return Finish(name, result, error, output);
 }

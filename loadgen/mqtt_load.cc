@@ -40,7 +40,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(net::io_context& ioc, const MqttLoadOptions& options, int id, Clock::time_point end,
              LoadResult* result)
-      : socket_(ioc), timer_(ioc), deadline_(ioc), options_(options), id_(id), end_(end), result_(result),
+      : socket_(ioc),
+        timer_(ioc),
+        deadline_(ioc),
+        options_(options),
+        id_(id),
+        end_(end),
+        result_(result),
         schedule_(Clock::now(), options.rate > 0 ? options.rate : 1, options.connections, id),
         sent_at_(65536) {}
 
@@ -56,31 +62,36 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void SendConnect() {
     std::string body;
     AppendString(&body, "MQTT");
-    body.push_back(4);       // protocol level 3.1.1
-    body.push_back(0x02);    // clean session
+    body.push_back(4);     // protocol level 3.1.1
+    body.push_back(0x02);  // clean session
     body.push_back(0);
-    body.push_back(60);      // keep-alive seconds
+    body.push_back(60);  // keep-alive seconds
     AppendString(&body, fmt::format("devstate-loadgen-{}-{}", getpid(), id_));
     out_.push_back(0x10);
     AppendRemainingLength(&out_, body.size());
     out_ += body;
-    net::async_write(socket_, net::buffer(out_), [self = shared_from_this()](boost::system::error_code ec, size_t) {
-      if (ec) return self->Fail();
-      self->out_.clear();
-      self->in_.resize(4);
-      net::async_read(self->socket_, net::buffer(self->in_), [self](boost::system::error_code ec, size_t) {
-        // CONNACK: 0x20 0x02 flags return-code
-        if (ec || self->in_[0] != 0x20 || self->in_[3] != 0) return self->Fail();
-        self->in_.clear();
-        // Whatever is still unacknowledged 5 s after the end counts as an error.
-        self->deadline_.expires_at(self->end_ + std::chrono::seconds(5));
-        self->deadline_.async_wait([self](boost::system::error_code ec) {
-          if (!ec) self->Fail();
-        });
-        self->Read();
-        self->Pump();
-      });
-    });
+    net::async_write(socket_, net::buffer(out_),
+                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                       if (ec) return self->Fail();
+                       self->out_.clear();
+                       self->in_.resize(4);
+                       net::async_read(
+                           self->socket_, net::buffer(self->in_),
+                           [self](boost::system::error_code ec, size_t) {
+                             // CONNACK: 0x20 0x02 flags return-code
+                             if (ec || self->in_[0] != 0x20 || self->in_[3] != 0)
+                               return self->Fail();
+                             self->in_.clear();
+                             // Whatever is still unacknowledged 5 s after the end counts as an
+                             // error.
+                             self->deadline_.expires_at(self->end_ + std::chrono::seconds(5));
+                             self->deadline_.async_wait([self](boost::system::error_code ec) {
+                               if (!ec) self->Fail();
+                             });
+                             self->Read();
+                             self->Pump();
+                           });
+                     });
   }
 
   // Queues publishes while the window and the schedule allow, then writes them.
@@ -115,19 +126,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
     failed_ = true;  // nothing more is counted
     writing_ = true;
     out_.assign("\xe0\x00", 2);
-    net::async_write(socket_, net::buffer(out_), [self = shared_from_this()](boost::system::error_code, size_t) {
-      boost::system::error_code ignored;
-      self->socket_.close(ignored);
-      self->timer_.cancel(ignored);
-      self->deadline_.cancel(ignored);
-    });
+    net::async_write(socket_, net::buffer(out_),
+                     [self = shared_from_this()](boost::system::error_code, size_t) {
+                       boost::system::error_code ignored;
+                       self->socket_.close(ignored);
+                       self->timer_.cancel(ignored);
+                       self->deadline_.cancel(ignored);
+                     });
   }
 
   void AppendPublish(Clock::time_point sent) {
     ++n_;
-    const uint64_t device = (n_ * static_cast<uint64_t>(options_.connections) + static_cast<uint64_t>(id_)) %
-                            options_.devices;
-    const std::string topic = fmt::format(fmt::runtime(options_.topic), fmt::format("dev-{}", device));
+    const uint64_t device =
+        (n_ * static_cast<uint64_t>(options_.connections) + static_cast<uint64_t>(id_)) %
+        options_.devices;
+    const std::string topic =
+        fmt::format(fmt::runtime(options_.topic), fmt::format("dev-{}", device));
     const std::string payload = Payload(device);
     const bool qos1 = options_.qos == 1;
     pending_.push_back(static_cast<char>(qos1 ? 0x32 : 0x30));
@@ -152,27 +166,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
     pending_.clear();
     out_sent_.swap(pending_sent_);
     pending_sent_.clear();
-    net::async_write(socket_, net::buffer(out_), [self = shared_from_this()](boost::system::error_code ec, size_t) {
-      self->writing_ = false;
-      if (ec) return self->Fail();
-      const auto now = Clock::now();
-      for (Clock::time_point sent : self->out_sent_) self->Done(now, sent);  // QoS 0: sent is done
-      self->out_sent_.clear();
-      self->Pump();
-    });
+    net::async_write(socket_, net::buffer(out_),
+                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                       self->writing_ = false;
+                       if (ec) return self->Fail();
+                       const auto now = Clock::now();
+                       for (Clock::time_point sent : self->out_sent_)
+                         self->Done(now, sent);  // QoS 0: sent is done
+                       self->out_sent_.clear();
+                       self->Pump();
+                     });
   }
 
   void Read() {
     const size_t old = in_.size();
     in_.resize(old + 4096);
-    socket_.async_read_some(net::buffer(in_.data() + old, 4096),
-                            [self = shared_from_this(), old](boost::system::error_code ec, size_t n) {
-                              self->in_.resize(old + n);
-                              if (self->failed_) return;
-                              if (ec) return self->Fail();
-                              self->Parse();
-                              self->Read();
-                            });
+    socket_.async_read_some(
+        net::buffer(in_.data() + old, 4096),
+        [self = shared_from_this(), old](boost::system::error_code ec, size_t n) {
+          self->in_.resize(old + n);
+          if (self->failed_) return;
+          if (ec) return self->Fail();
+          self->Parse();
+          self->Read();
+        });
   }
 
   // PUBACKs (0x40 0x02 id): each completes its publish. Other packets are skipped.
@@ -192,7 +209,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       if (!complete || in_.size() - i < length) break;
       if ((static_cast<uint8_t>(in_[at]) & 0xf0) == 0x40 && length == 2) {
-        const uint16_t id = static_cast<uint16_t>((static_cast<uint8_t>(in_[i]) << 8) | static_cast<uint8_t>(in_[i + 1]));
+        const uint16_t id = static_cast<uint16_t>((static_cast<uint8_t>(in_[i]) << 8) |
+                                                  static_cast<uint8_t>(in_[i + 1]));
         Done(now, sent_at_[id]);
       }
       at = i + length;
@@ -219,16 +237,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string Payload(uint64_t device) const {
     const auto now = std::chrono::system_clock::now();
     const std::time_t secs = std::chrono::system_clock::to_time_t(now);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
     std::tm utc{};
     gmtime_r(&secs, &utc);
     return fmt::format(
         "{{\"deviceId\":\"dev-{}\",\"status\":\"{}\",\"temperature\":{:.1f},\"batteryLevel\":{},"
-        "\"latitude\":{:.4f},\"longitude\":{:.4f},\"lastSeenAt\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\"}}",
-        device, n_ % 50 == 0 ? "idle" : "active", -5.0 + static_cast<double>((n_ * 37 + device) % 300) / 10.0,
+        "\"latitude\":{:.4f},\"longitude\":{:.4f},\"lastSeenAt\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:"
+        "02}.{:03}Z\"}}",
+        device, n_ % 50 == 0 ? "idle" : "active",
+        -5.0 + static_cast<double>((n_ * 37 + device) % 300) / 10.0,
         100 - (n_ / 100 + device) % 100, 52.52 + static_cast<double>(device % 100) / 1000.0,
-        13.40 + static_cast<double>(device % 77) / 1000.0, utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
-        utc.tm_hour, utc.tm_min, utc.tm_sec, ms);
+        13.40 + static_cast<double>(device % 77) / 1000.0, utc.tm_year + 1900, utc.tm_mon + 1,
+        utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, ms);
   }
 
   tcp::socket socket_;
@@ -239,7 +261,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const Clock::time_point end_;
   LoadResult* result_;  // owned by this connection's thread
   OpenLoopSchedule schedule_;
-  Clock::time_point next_{};  // open loop: the next intended send time, once drawn
+  Clock::time_point next_{};                // open loop: the next intended send time, once drawn
   std::vector<Clock::time_point> sent_at_;  // QoS 1: by packet id
   std::vector<Clock::time_point> pending_sent_, out_sent_;  // QoS 0: per message in a write
   std::string pending_, out_, in_;

@@ -19,7 +19,8 @@ class OpenLoopSchedule {
   // `rate`: requests per second for the whole run; this connection is `id` of `connections`.
   OpenLoopSchedule(Clock::time_point start, double rate, int connections, int id)
       : start_(start),
-        interval_(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(connections / rate))),
+        interval_(std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(connections / rate))),
         offset_(interval_ * id / connections) {}
 
   // The intended send time of the next request (advances the schedule).

@@ -21,8 +21,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(net::io_context& ioc, const RespLoadOptions& options, int id, Clock::time_point end,
              LoadResult* result)
-      : socket_(ioc), timer_(ioc), options_(options), end_(end), result_(result),
-        rng_(static_cast<uint64_t>(id) * 7919 + 1), value_(options.value_bytes, 'v'),
+      : socket_(ioc),
+        timer_(ioc),
+        options_(options),
+        end_(end),
+        result_(result),
+        rng_(static_cast<uint64_t>(id) * 7919 + 1),
+        value_(options.value_bytes, 'v'),
         schedule_(Clock::now(), options.rate > 0 ? options.rate : 1, options.connections, id) {}
 
   void Start(const tcp::endpoint& endpoint) {
@@ -87,10 +92,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
       kind = get ? OpKind::kRead : OpKind::kWrite;
     }
     if (get) {
-      fmt::format_to(std::back_inserter(pending_), "*2\r\n$3\r\nGET\r\n${}\r\n{}\r\n", key.size(), key);
+      fmt::format_to(std::back_inserter(pending_), "*2\r\n$3\r\nGET\r\n${}\r\n{}\r\n", key.size(),
+                     key);
     } else {
-      fmt::format_to(std::back_inserter(pending_), "*3\r\n$3\r\nSET\r\n${}\r\n{}\r\n${}\r\n{}\r\n", key.size(), key,
-                     value_.size(), value_);
+      fmt::format_to(std::back_inserter(pending_), "*3\r\n$3\r\nSET\r\n${}\r\n{}\r\n${}\r\n{}\r\n",
+                     key.size(), key, value_.size(), value_);
     }
     outstanding_.push_back({sent, kind});
   }
@@ -100,23 +106,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
     writing_ = true;
     out_.swap(pending_);
     pending_.clear();
-    net::async_write(socket_, net::buffer(out_), [self = shared_from_this()](boost::system::error_code ec, size_t) {
-      self->writing_ = false;
-      if (ec) return self->Fail();
-      self->Flush();
-    });
+    net::async_write(socket_, net::buffer(out_),
+                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                       self->writing_ = false;
+                       if (ec) return self->Fail();
+                       self->Flush();
+                     });
   }
 
   void Read() {
     const size_t old = in_.size();
     in_.resize(old + 16384);
-    socket_.async_read_some(net::buffer(in_.data() + old, 16384),
-                            [self = shared_from_this(), old](boost::system::error_code ec, size_t n) {
-                              self->in_.resize(old + n);
-                              if (self->stopped_) return;
-                              if (ec) return self->Fail();
-                              self->OnData();
-                            });
+    socket_.async_read_some(
+        net::buffer(in_.data() + old, 16384),
+        [self = shared_from_this(), old](boost::system::error_code ec, size_t n) {
+          self->in_.resize(old + n);
+          if (self->stopped_) return;
+          if (ec) return self->Fail();
+          self->OnData();
+        });
   }
 
   // Every complete reply answers the oldest outstanding command.
@@ -168,7 +176,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // (a closed-loop batch cut off by the end of the run is not).
   void Fail() {
     if (stopped_) return;
-    if (open_loop() || Clock::now() < end_) result_->Error(std::max<size_t>(1, outstanding_.size()));
+    if (open_loop() || Clock::now() < end_)
+      result_->Error(std::max<size_t>(1, outstanding_.size()));
     Stop();
   }
 

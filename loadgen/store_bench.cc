@@ -7,17 +7,16 @@
 // the next (a closed loop, like a client connection waiting for +OK). Prints a Markdown
 // table: durable writes/s, latency percentiles, and mean writes per fsync (group size).
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -234,17 +233,20 @@ int main(int argc, char** argv) {
 
   const Result& floor = results[0];
   const Result* one = results.size() > 1 ? &results[1] : nullptr;
-  fmt::print("| run | writes/s | p50 us | p99 us | p99.9 us | max us | writes per fsync | "
-             "p50 / floor p50 | writes/s / 1-writer |\n|---|---|---|---|---|---|---|---|---|\n");
+  fmt::print(
+      "| run | writes/s | p50 us | p99 us | p99.9 us | max us | writes per fsync | "
+      "p50 / floor p50 | writes/s / 1-writer |\n|---|---|---|---|---|---|---|---|---|\n");
   for (const Result& r : results) {
-    fmt::print("| {} | {:.0f} | {} | {} | {} | {} | {:.1f} | {:.2f}x | {} |\n", r.name,
-               r.ops_per_sec, Micros(r.latency.Percentile(0.5)), Micros(r.latency.Percentile(0.99)),
-               Micros(r.latency.Percentile(0.999)), Micros(r.latency.max()), r.per_sync,
-               static_cast<double>(r.latency.Percentile(0.5)) / floor.latency.Percentile(0.5),
-               &r == &floor || !one ? "" : fmt::format("{:.1f}x", r.ops_per_sec / one->ops_per_sec));
+    fmt::print(
+        "| {} | {:.0f} | {} | {} | {} | {} | {:.1f} | {:.2f}x | {} |\n", r.name, r.ops_per_sec,
+        Micros(r.latency.Percentile(0.5)), Micros(r.latency.Percentile(0.99)),
+        Micros(r.latency.Percentile(0.999)), Micros(r.latency.max()), r.per_sync,
+        static_cast<double>(r.latency.Percentile(0.5)) / floor.latency.Percentile(0.5),
+        &r == &floor || !one ? "" : fmt::format("{:.1f}x", r.ops_per_sec / one->ops_per_sec));
   }
-  fmt::print("\nTime inside the journal commit (RocksDB write + fsync) per group:\n\n"
-             "| run | p50 us | p99 us |\n|---|---|---|\n");
+  fmt::print(
+      "\nTime inside the journal commit (RocksDB write + fsync) per group:\n\n"
+      "| run | p50 us | p99 us |\n|---|---|---|\n");
   for (size_t i = 0; i < commit_hists.size(); ++i) {
     fmt::print("| {} | {} | {} |\n", results[i + 1].name, Micros(commit_hists[i].Percentile(0.5)),
                Micros(commit_hists[i].Percentile(0.99)));

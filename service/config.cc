@@ -1,13 +1,13 @@
 #include "service/config.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
+#include <CLI/CLI.hpp>
 #include <charconv>
 #include <fstream>
 #include <optional>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "service/version.h"
 
@@ -31,8 +31,8 @@ Status CheckString(const ConfigKey& key, std::string_view v, Config* config) {
     bool allowed = false;
     for (std::string_view c : key.choices) allowed = allowed || c == v;
     if (!allowed) {
-      return Status::InvalidArgument(fmt::format("{} must be one of {}, not '{}'", key.name,
-                                                 fmt::join(key.choices, ", "), v));
+      return Status::InvalidArgument(
+          fmt::format("{} must be one of {}, not '{}'", key.name, fmt::join(key.choices, ", "), v));
     }
   }
   config->*std::get<S>(key.field) = std::string(v);
@@ -58,9 +58,7 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .field = &Config::store_max_group_mutations,
        .min = 1,
        .max = 1 << 20},
-      {.name = "http.bind",
-       .doc = "address of the HTTP listener",
-       .field = &Config::http_bind},
+      {.name = "http.bind", .doc = "address of the HTTP listener", .field = &Config::http_bind},
       {.name = "http.port",
        .doc = "port of the HTTP listener (0: any free port, logged at start)",
        .field = &Config::http_port,
@@ -118,7 +116,8 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .min = 0,
        .max = 65535},
       {.name = "resp.threads",
-       .doc = "RESP event-loop threads; connections are dealt out among them (1 is fastest on 2 cores)",
+       .doc = "RESP event-loop threads; connections are dealt out among them (1 is fastest on 2 "
+              "cores)",
        .field = &Config::resp_threads,
        .min = 1,
        .max = 256},
@@ -149,9 +148,7 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {.name = "tls.cert",
        .doc = "PEM certificate chain of the TLS listeners, leaf first",
        .field = &Config::tls_cert},
-      {.name = "tls.key",
-       .doc = "PEM private key of tls.cert",
-       .field = &Config::tls_key},
+      {.name = "tls.key", .doc = "PEM private key of tls.cert", .field = &Config::tls_key},
       {.name = "tls.ca",
        .doc = "PEM CA bundle that client certificates must chain to (with tls.verify_clients)",
        .field = &Config::tls_ca},
@@ -160,7 +157,8 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .field = &Config::tls_verify_clients,
        .choices = {"no", "optional", "yes"}},
       {.name = "acl.file",
-       .doc = "users in Redis ACL-file syntax (user NAME on >pass ~device:* +@read); empty: default user only",
+       .doc = "users in Redis ACL-file syntax (user NAME on >pass ~device:* +@read); empty: "
+              "default user only",
        .field = &Config::acl_file},
       {.name = "acl.tokens_file",
        .doc = "HTTP bearer tokens, one '<user> <token>' (or '<user> #<sha256-hex>') per line",
@@ -180,7 +178,8 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .doc = "fixed client id of the persistent session",
        .field = &Config::mqtt_client_id},
       {.name = "mqtt.ack",
-       .doc = "after_commit: PUBACK after the fsync; on_receipt: PUBACK at once (a crash loses the group in flight)",
+       .doc = "after_commit: PUBACK after the fsync; on_receipt: PUBACK at once (a crash loses the "
+              "group in flight)",
        .field = &Config::mqtt_ack,
        .choices = {"after_commit", "on_receipt"}},
       {.name = "mqtt.keepalive_s",
@@ -213,9 +212,7 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {.name = "mqtt.cert",
        .doc = "PEM client certificate presented to the broker (optional)",
        .field = &Config::mqtt_cert},
-      {.name = "mqtt.key",
-       .doc = "PEM private key of mqtt.cert",
-       .field = &Config::mqtt_key},
+      {.name = "mqtt.key", .doc = "PEM private key of mqtt.cert", .field = &Config::mqtt_key},
       {.name = "limits.max_event_bytes",
        .doc = "largest event payload (MQTT message, HTTP event, batch item)",
        .field = &Config::limits_max_event_bytes,
@@ -290,7 +287,8 @@ Status SetConfigFromText(const ConfigKey& key, std::string_view text, Config* co
     int64_t v = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (ec != std::errc() || end != text.data() + text.size()) {
-      return Status::InvalidArgument(fmt::format("{} must be an integer, not '{}'", key.name, text));
+      return Status::InvalidArgument(
+          fmt::format("{} must be an integer, not '{}'", key.name, text));
     }
     return CheckInteger(key, v, config);
   }
@@ -299,7 +297,8 @@ Status SetConfigFromText(const ConfigKey& key, std::string_view text, Config* co
   } else if (text == "false" || text == "no" || text == "off" || text == "0") {
     config->*std::get<bool Config::*>(key.field) = false;
   } else {
-    return Status::InvalidArgument(fmt::format("{} must be true or false, not '{}'", key.name, text));
+    return Status::InvalidArgument(
+        fmt::format("{} must be true or false, not '{}'", key.name, text));
   }
   return Status::OK();
 }
@@ -408,7 +407,8 @@ Status ParseCommandLine(int argc, const char* const* argv, Config* config, Comma
 
   if (!config_file.empty()) {
     std::ifstream in(config_file);
-    if (!in) return Status::InvalidArgument(fmt::format("cannot read config file '{}'", config_file));
+    if (!in)
+      return Status::InvalidArgument(fmt::format("cannot read config file '{}'", config_file));
     std::stringstream text;
     text << in.rdbuf();
     Status s = ApplyToml(text.str(), config_file, config);

@@ -24,10 +24,10 @@ namespace devstate {
 struct DeadLetter {
   uint64_t id = 0;  // 1, 2, ... in arrival order
   int64_t time_ms = 0;
-  std::string source;         // e.g. "mqtt:devices/7/state"
+  std::string source;  // e.g. "mqtt:devices/7/state"
   std::string reason;
-  std::string payload_head;   // the first bytes of the payload, as received
-  uint64_t payload_bytes = 0; // the whole payload's size
+  std::string payload_head;    // the first bytes of the payload, as received
+  uint64_t payload_bytes = 0;  // the whole payload's size
 };
 
 class DeadLetterLog {

@@ -110,7 +110,8 @@ Status FromRecord(const Record& stored, DeviceRecord* record) {
     std::string name;
     FieldState field;
     uint64_t time;
-    if (!GetLengthPrefixed(&in, &name) || !GetVarint64(&in, &time) || !GetLengthPrefixed(&in, &field.json)) {
+    if (!GetLengthPrefixed(&in, &name) || !GetVarint64(&in, &time) ||
+        !GetLengthPrefixed(&in, &field.json)) {
       return Status::Corruption("device record field is truncated");
     }
     field.time_ms = TimeFromBits(time);

@@ -41,9 +41,9 @@ struct FieldState {
 struct DeviceRecord {
   std::string device_id;
   std::map<std::string, FieldState, std::less<>> fields;  // by name: rendering is deterministic
-  int64_t last_seen_ms = 0;   // latest event time applied
-  uint64_t version = 0;       // grows by one with every change
-  int64_t updated_at_ms = 0;  // server time of the last change
+  int64_t last_seen_ms = 0;                               // latest event time applied
+  uint64_t version = 0;                                   // grows by one with every change
+  int64_t updated_at_ms = 0;                              // server time of the last change
 
   bool operator==(const DeviceRecord&) const = default;
 };

@@ -64,8 +64,8 @@ Status EventParser::ParseBatch(std::string_view body, int64_t receive_ms, size_t
       // Measured minified: whitespace between events is the batch's, not the event's.
       const size_t bytes = simdjson::minify(element).size();
       if (bytes > limits_.max_bytes) {
-        item.status = Status::InvalidArgument(fmt::format(
-            "event is {} bytes, more than the limit of {}", bytes, limits_.max_bytes));
+        item.status = Status::InvalidArgument(
+            fmt::format("event is {} bytes, more than the limit of {}", bytes, limits_.max_bytes));
         continue;
       }
       item.status = FromObject(object, {}, receive_ms, &item.event);
@@ -89,8 +89,8 @@ Status EventParser::ParseBatch(std::string_view body, int64_t receive_ms, size_t
 Status EventParser::Parse(std::string_view payload, std::string_view path_id, int64_t receive_ms,
                           Event* event) {
   if (payload.size() > limits_.max_bytes) {
-    return Status::InvalidArgument(
-        fmt::format("event is {} bytes, more than the limit of {}", payload.size(), limits_.max_bytes));
+    return Status::InvalidArgument(fmt::format("event is {} bytes, more than the limit of {}",
+                                               payload.size(), limits_.max_bytes));
   }
   if (!path_id.empty() && !ValidDeviceId(path_id)) {
     return Status::InvalidArgument("device id must match [A-Za-z0-9._:-]{1,128}");
@@ -109,7 +109,8 @@ Status EventParser::Parse(std::string_view payload, std::string_view path_id, in
   }
   if (error == simdjson::UTF8_ERROR) return Status::InvalidArgument("event is not valid UTF-8");
   if (error) {
-    return Status::InvalidArgument(fmt::format("event is not valid JSON: {}", simdjson::error_message(error)));
+    return Status::InvalidArgument(
+        fmt::format("event is not valid JSON: {}", simdjson::error_message(error)));
   }
   simdjson::dom::object object;
   if (root.get(object)) return Status::InvalidArgument("event must be a JSON object");
@@ -131,8 +132,8 @@ Status EventParser::FromObject(simdjson::dom::object object, std::string_view pa
         return Status::InvalidArgument("deviceId must be a string matching [A-Za-z0-9._:-]{1,128}");
       }
       if (!path_id.empty() && id != path_id) {
-        return Status::InvalidArgument(
-            fmt::format("deviceId '{}' does not match the device '{}' of the topic or path", id, path_id));
+        return Status::InvalidArgument(fmt::format(
+            "deviceId '{}' does not match the device '{}' of the topic or path", id, path_id));
       }
       event->device_id.assign(id);
     } else if (key == "ts") {
@@ -144,22 +145,26 @@ Status EventParser::FromObject(simdjson::dom::object object, std::string_view pa
       std::string_view text;
       std::optional<int64_t> ms;
       if (value.get(text) || !(ms = ParseRfc3339(text))) {
-        return Status::InvalidArgument("lastSeenAt must be an RFC 3339 time, e.g. 2026-11-22T08:00:00Z");
+        return Status::InvalidArgument(
+            "lastSeenAt must be an RFC 3339 time, e.g. 2026-11-22T08:00:00Z");
       }
       seen_at = *ms;
       have_seen_at = true;
     } else {
       if (event->fields.size() == limits_.max_fields) {
-        return Status::InvalidArgument(fmt::format("event has more than {} fields", limits_.max_fields));
+        return Status::InvalidArgument(
+            fmt::format("event has more than {} fields", limits_.max_fields));
       }
       for (const EventField& f : event->fields) {
-        if (f.name == key) return Status::InvalidArgument(fmt::format("field '{}' appears twice", key));
+        if (f.name == key)
+          return Status::InvalidArgument(fmt::format("field '{}' appears twice", key));
       }
       event->fields.push_back(EventField{std::string(key), simdjson::minify(value)});
     }
   }
   if (event->device_id.empty()) {
-    return Status::InvalidArgument("event has no device id (deviceId in the body, or the topic or path)");
+    return Status::InvalidArgument(
+        "event has no device id (deviceId in the body, or the topic or path)");
   }
   // `ts` wins over `lastSeenAt` when a device sends both.
   event->time_from_device = have_ts || have_seen_at;

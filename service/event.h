@@ -25,9 +25,9 @@ struct EventField {
 
 struct Event {
   std::string device_id;
-  int64_t time_ms = 0;               // event time, epoch ms (UTC)
-  bool time_from_device = false;     // from `ts` or `lastSeenAt`, not the receive time
-  std::vector<EventField> fields;    // document order; names unique
+  int64_t time_ms = 0;             // event time, epoch ms (UTC)
+  bool time_from_device = false;   // from `ts` or `lastSeenAt`, not the receive time
+  std::vector<EventField> fields;  // document order; names unique
 };
 
 struct EventLimits {

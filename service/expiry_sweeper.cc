@@ -33,9 +33,10 @@ void ExpirySweeper::Stop() {
 size_t ExpirySweeper::SweepOnce() {
   const int64_t now = store_->NowMs();
   std::vector<std::string> expired;
-  cursor_ = store_->keyspace().Scan(cursor_, keys_per_pass_, [&](const std::string& key, const RecordPtr& r) {
-    if (r->ExpiredAt(now)) expired.push_back(key);
-  });
+  cursor_ = store_->keyspace().Scan(cursor_, keys_per_pass_,
+                                    [&](const std::string& key, const RecordPtr& r) {
+                                      if (r->ExpiredAt(now)) expired.push_back(key);
+                                    });
   if (expired.empty()) return 0;
   std::vector<Mutation> mutations;
   mutations.reserve(expired.size());
@@ -45,7 +46,8 @@ size_t ExpirySweeper::SweepOnce() {
     mutations.push_back(Mutation{std::move(key), [](const RecordPtr&) { return Change::None(); }});
   }
   const size_t n = mutations.size();
-  if (store_->WriteAndWait(std::move(mutations)).ok()) expired_.fetch_add(n, std::memory_order_relaxed);
+  if (store_->WriteAndWait(std::move(mutations)).ok())
+    expired_.fetch_add(n, std::memory_order_relaxed);
   return n;
 }
 

@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
   s = devstate::Service::Open(config, &service);
   if (!s.ok()) return Fail("cannot open store at '" + config.store_dir + "': " + s.ToString());
   spdlog::info("devstate {}: store '{}' holds {} keys at journal position {}", devstate::kVersion,
-               config.store_dir, service->store().keyspace().Size(), service->store().LastSequence());
+               config.store_dir, service->store().keyspace().Size(),
+               service->store().LastSequence());
 
   devstate::acl::Acl acl;
   s = acl.Load(config.acl_file, config.acl_tokens_file);
@@ -108,7 +109,8 @@ int main(int argc, char** argv) {
   resp_options.limits.parser.max_bulk_bytes = static_cast<size_t>(config.limits_max_bulk_bytes);
   resp_options.limits.parser.max_multibulk = static_cast<size_t>(config.limits_max_multibulk);
   resp_options.limits.max_query_buffer = static_cast<size_t>(config.limits_max_query_buffer_bytes);
-  resp_options.limits.max_output_buffer = static_cast<size_t>(config.limits_max_output_buffer_bytes);
+  resp_options.limits.max_output_buffer =
+      static_cast<size_t>(config.limits_max_output_buffer_bytes);
   resp_options.limits.max_clients = static_cast<size_t>(config.resp_max_clients);
   resp_options.limits.idle_timeout_ms = config.resp_idle_timeout_s * 1000;
   resp_options.limits.max_pipeline = static_cast<size_t>(config.resp_max_pipeline);
@@ -119,9 +121,10 @@ int main(int argc, char** argv) {
   s = resp_server.Start();
   if (!s.ok()) return Fail(s.message());
   service->Start();
-  spdlog::info("devstate ready: http{} on {}:{}, resp{} on {}:{}, {} users{}, mqtt {}", config.http_tls ? "s" : "",
-               config.http_bind, http_server.port(), config.resp_tls ? " (tls)" : "", config.resp_bind,
-               resp_server.port(), acl.Users().size(), acl.auth_required() ? " (auth required)" : "",
+  spdlog::info("devstate ready: http{} on {}:{}, resp{} on {}:{}, {} users{}, mqtt {}",
+               config.http_tls ? "s" : "", config.http_bind, http_server.port(),
+               config.resp_tls ? " (tls)" : "", config.resp_bind, resp_server.port(),
+               acl.Users().size(), acl.auth_required() ? " (auth required)" : "",
                config.mqtt_broker.empty() ? std::string("disabled")
                                           : config.mqtt_broker + " topic " + config.mqtt_topic);
 

@@ -39,8 +39,8 @@ struct Metrics {
   std::atomic<uint64_t> resp_commands{0};
   std::atomic<uint64_t> auth_failures{0};           // failed RESP AUTH/HELLO and HTTP credentials
   std::atomic<uint64_t> tls_handshake_failures{0};  // HTTP and RESP listeners
-  MetricHistogram commit_group_mutations;  // mutations per journal group
-  MetricHistogram commit_seconds;          // journal write + fsync per group
+  MetricHistogram commit_group_mutations;           // mutations per journal group
+  MetricHistogram commit_seconds;                   // journal write + fsync per group
 
   void ObserveGroup(size_t mutations, int64_t micros) {
     commit_group_mutations.Observe(static_cast<double>(mutations));

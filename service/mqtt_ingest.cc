@@ -1,11 +1,11 @@
 #include "service/mqtt_ingest.h"
 
 #include <fmt/format.h>
+#include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
-#include <mqtt/async_client.h>
 
 #include "store/thread_name.h"
 
@@ -13,10 +13,14 @@ namespace devstate {
 
 const char* MqttStateName(MqttState state) {
   switch (state) {
-    case MqttState::kDisabled: return "disabled";
-    case MqttState::kConnecting: return "connecting";
-    case MqttState::kConnected: return "connected";
-    case MqttState::kStalled: return "stalled";
+    case MqttState::kDisabled:
+      return "disabled";
+    case MqttState::kConnecting:
+      return "connecting";
+    case MqttState::kConnected:
+      return "connected";
+    case MqttState::kStalled:
+      return "stalled";
   }
   return "unknown";
 }
@@ -115,7 +119,8 @@ void MqttIngest::Supervise() {
       token->wait();
       const mqtt::subscribe_response response = token->get_subscribe_response();
       for (auto code : response.get_reason_codes()) {
-        if (code > 1) error = fmt::format("broker refused the subscription to '{}'", options_.topic);
+        if (code > 1)
+          error = fmt::format("broker refused the subscription to '{}'", options_.topic);
       }
     } catch (const mqtt::exception& e) {
       error = e.what();
@@ -136,7 +141,8 @@ void MqttIngest::Supervise() {
     }
     if (!stalled_) state_ = MqttState::kConnecting;
     last_error_ = error;
-    spdlog::warn("mqtt: cannot reach {}: {}; retrying in {} ms", options_.broker, error, backoff_ms);
+    spdlog::warn("mqtt: cannot reach {}: {}; retrying in {} ms", options_.broker, error,
+                 backoff_ms);
     lock.unlock();
     try {
       // Connected but not subscribed: drop the session's connection and start over.
@@ -161,8 +167,8 @@ void MqttIngest::DeadLetter(std::string_view topic, std::string_view payload,
   Status s = dead_letters_->Append(std::move(letter));
   if (!s.ok()) {
     // Still not silent: the log line carries what the dead letter would have.
-    spdlog::error("mqtt: cannot record a dead letter ({}): topic '{}', reason '{}'",
-                  s.ToString(), topic, reason);
+    spdlog::error("mqtt: cannot record a dead letter ({}): topic '{}', reason '{}'", s.ToString(),
+                  topic, reason);
     return;
   }
   ingest_->counters().dead_lettered.fetch_add(1, std::memory_order_relaxed);
@@ -184,7 +190,8 @@ void MqttIngest::OnMessage(std::string_view topic, std::string_view payload) {
   if (!options_.ack_after_commit) {
     const std::string where(topic);
     ingest_->Submit(std::move(events), [where](const Status& s, std::vector<IngestResult> r) {
-      if (!s.ok()) spdlog::error("mqtt: event from '{}' acknowledged but lost: {}", where, s.ToString());
+      if (!s.ok())
+        spdlog::error("mqtt: event from '{}' acknowledged but lost: {}", where, s.ToString());
     });
     return;
   }
@@ -196,9 +203,10 @@ void MqttIngest::OnMessage(std::string_view topic, std::string_view payload) {
   }
   // The store refuses writes: never acknowledge. Hold this message (returning would send
   // the PUBACK) until the process ends; the broker redelivers it to the next devstate.
-  spdlog::error("mqtt: store refused an event from '{}' ({}); MQTT intake stalled, the message "
-                "stays unacknowledged at the broker",
-                topic, s.ToString());
+  spdlog::error(
+      "mqtt: store refused an event from '{}' ({}); MQTT intake stalled, the message "
+      "stays unacknowledged at the broker",
+      topic, s.ToString());
   std::unique_lock lock(mu_);
   stalled_ = true;
   state_ = MqttState::kStalled;
@@ -223,7 +231,8 @@ bool MqttIngest::Stop() {
     }
   }
   try {
-    if (client_ && client_->is_connected()) client_->disconnect()->wait_for(std::chrono::seconds(2));
+    if (client_ && client_->is_connected())
+      client_->disconnect()->wait_for(std::chrono::seconds(2));
   } catch (const mqtt::exception& e) {
     spdlog::warn("mqtt: disconnect: {}", e.what());
   }

@@ -88,9 +88,10 @@ std::optional<int64_t> ParseRfc3339(std::string_view s) {
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
-  const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  const int64_t ms = ((days * 24 + hour) * 60 + minute - offset_minutes) * 60000 +
-                     int64_t{second} * 1000 + millis;
+  const int64_t days =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t ms =
+      ((days * 24 + hour) * 60 + minute - offset_minutes) * 60000 + int64_t{second} * 1000 + millis;
   if (ms < kMinTimeMs || ms > kMaxTimeMs) return std::nullopt;
   return ms;
 }

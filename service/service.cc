@@ -14,7 +14,9 @@ namespace {
 Status MqttPassword(const Config& config, std::string* password) {
   if (!config.mqtt_password_file.empty()) {
     std::ifstream in(config.mqtt_password_file);
-    if (!in) return Status::InvalidArgument(fmt::format("cannot read mqtt.password_file '{}'", config.mqtt_password_file));
+    if (!in)
+      return Status::InvalidArgument(
+          fmt::format("cannot read mqtt.password_file '{}'", config.mqtt_password_file));
     std::getline(in, *password);
     if (!password->empty() && password->back() == '\r') password->pop_back();
     return Status::OK();
@@ -35,7 +37,9 @@ Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
   store_options.dir = config.store_dir;
   store_options.max_group_mutations = static_cast<size_t>(config.store_max_group_mutations);
   Metrics* metrics = svc->metrics_.get();
-  store_options.on_group = [metrics](size_t mutations, int64_t micros) { metrics->ObserveGroup(mutations, micros); };
+  store_options.on_group = [metrics](size_t mutations, int64_t micros) {
+    metrics->ObserveGroup(mutations, micros);
+  };
   Status s = Store::Open(store_options, &svc->store_);
   if (!s.ok()) return s;
   s = DeadLetterLog::Open(config.store_dir + "/deadletters.log",
@@ -110,17 +114,20 @@ uint64_t Service::DeadLetterTotal() const { return dead_letters_->total(); }
 std::string Service::MetricsText() const {
   std::string out;
   const IngestCounters& c = ingest_->counters();
-  out += "# HELP devstate_ingest_events_total Device events by outcome: changed, stale (no change), "
-         "rejected (invalid), conflict (key holds a non-device value), failed (store refused).\n"
-         "# TYPE devstate_ingest_events_total counter\n";
+  out +=
+      "# HELP devstate_ingest_events_total Device events by outcome: changed, stale (no change), "
+      "rejected (invalid), conflict (key holds a non-device value), failed (store refused).\n"
+      "# TYPE devstate_ingest_events_total counter\n";
   fmt::format_to(std::back_inserter(out),
                  "devstate_ingest_events_total{{outcome=\"changed\"}} {}\n"
                  "devstate_ingest_events_total{{outcome=\"stale\"}} {}\n"
                  "devstate_ingest_events_total{{outcome=\"rejected\"}} {}\n"
                  "devstate_ingest_events_total{{outcome=\"conflict\"}} {}\n"
                  "devstate_ingest_events_total{{outcome=\"failed\"}} {}\n",
-                 c.changed.load(), c.stale.load(), c.rejected.load(), c.conflict.load(), c.failed.load());
-  RenderMetric("devstate_dead_letters_total", "counter", "Payloads recorded in the dead-letter log.",
+                 c.changed.load(), c.stale.load(), c.rejected.load(), c.conflict.load(),
+                 c.failed.load());
+  RenderMetric("devstate_dead_letters_total", "counter",
+               "Payloads recorded in the dead-letter log.",
                static_cast<double>(dead_letters_->total()), &out);
   RenderMetric("devstate_mqtt_messages_total", "counter", "MQTT messages received.",
                static_cast<double>(mqtt_ ? mqtt_->messages() : 0), &out);
@@ -128,30 +135,38 @@ std::string Service::MetricsText() const {
                mqtt_state() == MqttState::kConnected ? 1 : 0, &out);
   RenderMetric("devstate_store_writable", "gauge", "1 while the store accepts writes.",
                store_->WriteStatus().ok() ? 1 : 0, &out);
-  RenderMetric("devstate_keyspace_keys", "gauge", "Keys in memory (expired keys not yet removed included).",
+  RenderMetric("devstate_keyspace_keys", "gauge",
+               "Keys in memory (expired keys not yet removed included).",
                static_cast<double>(store_->keyspace().Size()), &out);
   RenderMetric("devstate_expired_keys_total", "counter", "Expired keys removed by the sweeper.",
                static_cast<double>(ExpiredKeys()), &out);
-  RenderMetric("devstate_journal_position", "gauge", "RocksDB sequence number of the last commit group.",
+  RenderMetric("devstate_journal_position", "gauge",
+               "RocksDB sequence number of the last commit group.",
                static_cast<double>(store_->LastSequence()), &out);
-  RenderMetric("devstate_store_background_jobs", "gauge",
-               "RocksDB flushes and compactions running or pending (upkeep of the store's tables, off the "
-               "commit path).",
-               static_cast<double>(store_->BackgroundJobs()), &out);
+  RenderMetric(
+      "devstate_store_background_jobs", "gauge",
+      "RocksDB flushes and compactions running or pending (upkeep of the store's tables, off the "
+      "commit path).",
+      static_cast<double>(store_->BackgroundJobs()), &out);
   const PipelineStats stats = store_->stats();
-  RenderMetric("devstate_commit_writes_total", "counter", "Writes completed by the commit pipeline.",
-               static_cast<double>(stats.writes), &out);
-  RenderMetric("devstate_commit_groups_total", "counter", "Commit groups written and fsync'd to the journal.",
+  RenderMetric("devstate_commit_writes_total", "counter",
+               "Writes completed by the commit pipeline.", static_cast<double>(stats.writes), &out);
+  RenderMetric("devstate_commit_groups_total", "counter",
+               "Commit groups written and fsync'd to the journal.",
                static_cast<double>(stats.groups), &out);
   metrics_->commit_group_mutations.Render("devstate_commit_group_mutations",
-                                          "Mutations carried by one commit group (one fsync).", &out);
-  metrics_->commit_seconds.Render("devstate_commit_seconds", "Journal write and fsync time per commit group.",
-                                  &out);
-  out += "# HELP devstate_http_responses_total HTTP responses by status code.\n"
-         "# TYPE devstate_http_responses_total counter\n";
+                                          "Mutations carried by one commit group (one fsync).",
+                                          &out);
+  metrics_->commit_seconds.Render("devstate_commit_seconds",
+                                  "Journal write and fsync time per commit group.", &out);
+  out +=
+      "# HELP devstate_http_responses_total HTTP responses by status code.\n"
+      "# TYPE devstate_http_responses_total counter\n";
   for (size_t code = 100; code < metrics_->http_responses.size(); ++code) {
     const uint64_t n = metrics_->http_responses[code].load(std::memory_order_relaxed);
-    if (n > 0) fmt::format_to(std::back_inserter(out), "devstate_http_responses_total{{code=\"{}\"}} {}\n", code, n);
+    if (n > 0)
+      fmt::format_to(std::back_inserter(out), "devstate_http_responses_total{{code=\"{}\"}} {}\n",
+                     code, n);
   }
   RenderMetric("devstate_http_connections", "gauge", "Open HTTP connections.",
                static_cast<double>(metrics_->http_connections.load()), &out);

@@ -10,8 +10,8 @@
 
 #include "service/config.h"
 #include "service/dead_letters.h"
-#include "service/expiry_sweeper.h"
 #include "service/device_service.h"
+#include "service/expiry_sweeper.h"
 #include "service/ingest.h"
 #include "service/mqtt_ingest.h"
 #include "store/store.h"

@@ -2,13 +2,13 @@
 
 #include <rocksdb/write_batch.h>
 
-#include "store/clock.h"
-#include "store/thread_name.h"
-
 #include <chrono>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+
+#include "store/clock.h"
+#include "store/thread_name.h"
 
 namespace devstate {
 CommitPipeline::CommitPipeline(Journal* journal, Keyspace* keyspace, ReplicationGate* gate,
@@ -105,8 +105,8 @@ void CommitPipeline::Run() {
 void CommitPipeline::TakeGroup(std::vector<Request>* group) {
   committing_ = true;
   size_t taken = 0;
-  while (!queue_.empty() &&
-         (group->empty() || taken + queue_.front().mutations.size() <= options_.max_group_mutations)) {
+  while (!queue_.empty() && (group->empty() || taken + queue_.front().mutations.size() <=
+                                                   options_.max_group_mutations)) {
     taken += queue_.front().mutations.size();
     group->push_back(std::move(queue_.front()));
     queue_.pop_front();
@@ -209,8 +209,8 @@ void CommitPipeline::CommitGroup(std::vector<Request>* group) {
 
 void CommitPipeline::Refuse(const Status& cause) {
   std::deque<Request> queued;
-  Status refused = Status::WriteRefused("writes refused after a journal failure: " +
-                                        cause.ToString());
+  Status refused =
+      Status::WriteRefused("writes refused after a journal failure: " + cause.ToString());
   {
     std::lock_guard lock(mu_);
     refused_ = refused;

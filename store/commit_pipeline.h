@@ -113,13 +113,13 @@ class CommitPipeline {
   const PipelineOptions options_;
 
   mutable std::mutex mu_;
-  std::condition_variable work_;      // signalled when queue_ gains work, a caller's group
-                                      // is done with more queued, or stopping_ is set
-  std::deque<Request> queue_;         // guarded by mu_
-  size_t queued_mutations_ = 0;       // guarded by mu_; in queue_
-  bool committing_ = false;           // guarded by mu_; a group is being committed
-  bool stopping_ = false;             // guarded by mu_
-  Status refused_;                    // guarded by mu_; not OK once the journal failed
+  std::condition_variable work_;       // signalled when queue_ gains work, a caller's group
+                                       // is done with more queued, or stopping_ is set
+  std::deque<Request> queue_;          // guarded by mu_
+  size_t queued_mutations_ = 0;        // guarded by mu_; in queue_
+  bool committing_ = false;            // guarded by mu_; a group is being committed
+  bool stopping_ = false;              // guarded by mu_
+  Status refused_;                     // guarded by mu_; not OK once the journal failed
   std::atomic<bool> refusing_{false};  // mirrors !refused_.ok() for a lock-free check
 
   std::atomic<uint64_t> writes_{0};

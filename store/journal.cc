@@ -63,7 +63,8 @@ class ZeroAheadLog : public rocksdb::FSWritableFileOwnerWrapper {
     rocksdb::IOStatus s = ZeroAhead(data.size(), options, dbg);
     return s.ok() ? target()->Append(data, options, info, dbg) : s;
   }
-  rocksdb::IOStatus Close(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
+  rocksdb::IOStatus Close(const rocksdb::IOOptions& options,
+                          rocksdb::IODebugContext* dbg) override {
     rocksdb::IOStatus zeroer = zeroer_->Close(options, dbg);
     rocksdb::IOStatus s = target()->Close(options, dbg);  // trims the file to its data
     return s.ok() ? zeroer : s;
@@ -119,7 +120,8 @@ class LogFileSystem : public rocksdb::FileSystemWrapper {
 
 }  // namespace
 
-Journal::Journal(std::unique_ptr<rocksdb::Env> env, rocksdb::DB* db) : env_(std::move(env)), db_(db) {}
+Journal::Journal(std::unique_ptr<rocksdb::Env> env, rocksdb::DB* db)
+    : env_(std::move(env)), db_(db) {}
 
 Journal::~Journal() {
   if (db_) {
@@ -155,7 +157,8 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* jo
     // work without a mkdir first. (A test's own Env sees its own file system.)
     std::error_code ec;
     std::filesystem::create_directories(options.dir, ec);
-    if (ec) return Status::IOError("cannot create directory '" + options.dir + "': " + ec.message());
+    if (ec)
+      return Status::IOError("cannot create directory '" + options.dir + "': " + ec.message());
   }
 
   rocksdb::DB* db = nullptr;

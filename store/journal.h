@@ -56,7 +56,8 @@ class Journal {
  private:
   Journal(std::unique_ptr<rocksdb::Env> env, rocksdb::DB* db);
 
-  std::unique_ptr<rocksdb::Env> env_;  // RocksDB's files, seen through journal.cc's LogFileSystem; outlives db_
+  std::unique_ptr<rocksdb::Env>
+      env_;  // RocksDB's files, seen through journal.cc's LogFileSystem; outlives db_
   std::unique_ptr<rocksdb::DB> db_;
 };
 

@@ -11,6 +11,8 @@
 // once however the keyspace changes in between (the guarantee Redis SCAN gives).
 #pragma once
 
+#include <absl/container/btree_set.h>
+
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -21,8 +23,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-
-#include <absl/container/btree_set.h>
 
 #include "store/key_table.h"
 #include "store/record.h"

@@ -4,14 +4,22 @@ namespace devstate {
 
 const char* CodeName(Status::Code code) {
   switch (code) {
-    case Status::Code::kOk: return "OK";
-    case Status::Code::kNotFound: return "NotFound";
-    case Status::Code::kInvalidArgument: return "InvalidArgument";
-    case Status::Code::kCorruption: return "Corruption";
-    case Status::Code::kIOError: return "IOError";
-    case Status::Code::kWriteRefused: return "WriteRefused";
-    case Status::Code::kNoReplicas: return "NoReplicas";
-    case Status::Code::kShutdown: return "Shutdown";
+    case Status::Code::kOk:
+      return "OK";
+    case Status::Code::kNotFound:
+      return "NotFound";
+    case Status::Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Status::Code::kCorruption:
+      return "Corruption";
+    case Status::Code::kIOError:
+      return "IOError";
+    case Status::Code::kWriteRefused:
+      return "WriteRefused";
+    case Status::Code::kNoReplicas:
+      return "NoReplicas";
+    case Status::Code::kShutdown:
+      return "Shutdown";
   }
   return "Unknown";
 }

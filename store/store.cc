@@ -2,10 +2,10 @@
 
 #include <rocksdb/write_batch.h>
 
-#include "store/clock.h"
-
 #include <future>
 #include <utility>
+
+#include "store/clock.h"
 
 namespace devstate {
 
@@ -78,8 +78,9 @@ void Store::Write(std::vector<Mutation> mutations, CommitCallback done) {
 Status Store::WriteAndWait(std::vector<Mutation> mutations, uint64_t* seq) {
   std::promise<std::pair<Status, uint64_t>> promise;
   auto future = promise.get_future();
-  Write(std::move(mutations),
-        [&promise](const Status& s, uint64_t n) { promise.set_value({s, n}); });
+  Write(std::move(mutations), [&promise](const Status& s, uint64_t n) {
+    promise.set_value({s, n});
+  });
   auto [status, n] = future.get();
   if (seq != nullptr) *seq = n;
   return status;

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <simdjson.h>
-
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -60,7 +59,8 @@ std::string_view Trim(std::string_view s) {
 bool EqualsNoCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
       return false;
     }
   }
@@ -77,7 +77,8 @@ bool AcceptsContentType(const Request& req, bool ndjson) {
       EqualsNoCase(type.substr(type.size() - 5), "+json")) {
     return true;
   }
-  return ndjson && (EqualsNoCase(type, "application/x-ndjson") || EqualsNoCase(type, "application/ndjson"));
+  return ndjson &&
+         (EqualsNoCase(type, "application/x-ndjson") || EqualsNoCase(type, "application/ndjson"));
 }
 
 std::string_view QueryParam(std::string_view query, std::string_view name) {
@@ -167,7 +168,8 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
   if (text.empty() || text.size() % 4 != 0 || text.size() > 4096) return std::nullopt;
   std::string out(text.size() / 4 * 3, '\0');
   const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
   if (n < 0) return std::nullopt;
   size_t length = static_cast<size_t>(n);
   for (size_t i = text.size(); i > 0 && text[i - 1] == '=' && length > 0; --i) --length;  // padding
@@ -177,7 +179,8 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
 
 }  // namespace
 
-bool Handler::Identify(const Request& req, std::shared_ptr<const acl::User>* user, Response* denied) const {
+bool Handler::Identify(const Request& req, std::shared_ptr<const acl::User>* user,
+                       Response* denied) const {
   acl::Acl& acl = *options_.acl;
   const std::string_view authorization = Trim(req[field::authorization]);
   auto refuse = [&](std::string_view message) {
@@ -187,7 +190,8 @@ bool Handler::Identify(const Request& req, std::shared_ptr<const acl::User>* use
   };
   if (authorization.empty()) {
     *user = acl.DefaultUser();
-    return *user != nullptr || refuse("authentication required: send Authorization: Basic or Bearer");
+    return *user != nullptr ||
+           refuse("authentication required: send Authorization: Basic or Bearer");
   }
   const size_t space = authorization.find(' ');
   const std::string_view scheme = authorization.substr(0, space);
@@ -259,8 +263,9 @@ void Handler::Handle(const Request& req, Reply reply) const {
   auto permit = [&](std::string_view command, const std::vector<std::string_view>& categories,
                     std::string_view device_id, bool write) {
     if (Permits(user.get(), command, categories, device_id, write)) return true;
-    error(status::forbidden, fmt::format("user '{}' may not {} {}", user->name, req.method_string(),
-                                         device_id.empty() ? path : std::string_view(DeviceKey(device_id))));
+    error(status::forbidden,
+          fmt::format("user '{}' may not {} {}", user->name, req.method_string(),
+                      device_id.empty() ? path : std::string_view(DeviceKey(device_id))));
     return false;
   };
   auto only = [&](beast_http::verb allowed, std::string_view allow) {
@@ -275,7 +280,8 @@ void Handler::Handle(const Request& req, Reply reply) const {
   if (path.substr(0, 9) == "/devices/") {
     const std::string_view id = path.substr(9);
     if (id.find('/') != std::string_view::npos) return error(status::not_found, "no such resource");
-    if (!ValidDeviceId(id)) return error(status::bad_request, "device id must match [A-Za-z0-9._:-]{1,128}");
+    if (!ValidDeviceId(id))
+      return error(status::bad_request, "device id must match [A-Za-z0-9._:-]{1,128}");
     if (method == beast_http::verb::get) {
       if (permit("get", kGetCategories, id, false)) reply(GetDevice(req, id, query));
       return;
@@ -336,8 +342,8 @@ void Handler::PostDevice(const Request& req, std::string_view id, Reply reply) c
   if (req.body().size() > options_.limits.max_bytes) {
     service_->CountRejected(1);
     return reply(Error(status::payload_too_large,
-                       fmt::format("event is {} bytes, more than the limit of {}", req.body().size(),
-                                   options_.limits.max_bytes),
+                       fmt::format("event is {} bytes, more than the limit of {}",
+                                   req.body().size(), options_.limits.max_bytes),
                        version, keep_alive));
   }
   std::vector<Event> events(1);
@@ -349,7 +355,8 @@ void Handler::PostDevice(const Request& req, std::string_view id, Reply reply) c
   service_->Ingest(std::move(events), [reply = std::move(reply), version, keep_alive](
                                           const Status& s, std::vector<IngestResult> results) {
     const Status& outcome = s.ok() ? results[0].status : s;
-    if (!outcome.ok()) return reply(Error(StatusFor(outcome), outcome.message(), version, keep_alive));
+    if (!outcome.ok())
+      return reply(Error(StatusFor(outcome), outcome.message(), version, keep_alive));
     reply(Make(status::ok,
                fmt::format("{{\"version\":{},\"stale\":{}}}", results[0].version,
                            results[0].outcome == MergeOutcome::kStale),
@@ -378,9 +385,10 @@ void Handler::PostEvents(const Request& req, const acl::User* user, Reply reply)
   // The batch is one write: a device the user may not write refuses all of it.
   for (const BatchItem& item : items) {
     if (item.status.ok() && !Permits(user, "set", kSetCategories, item.event.device_id, true)) {
-      return reply(Error(status::forbidden,
-                         fmt::format("user '{}' may not write device '{}'", user->name, item.event.device_id),
-                         version, keep_alive));
+      return reply(Error(
+          status::forbidden,
+          fmt::format("user '{}' may not write device '{}'", user->name, item.event.device_id),
+          version, keep_alive));
     }
   }
   // Per item: its error, or its device id (the results come back for the valid ones only).
@@ -461,8 +469,9 @@ Response Handler::GetDevice(const Request& req, std::string_view id, std::string
     DeviceRecord device;
     Status s = FromRecord(*record, &device);
     if (!s.ok()) return Json(req, status::internal_server_error, ErrorBody(s.message()));
-    body = "{\"state\":" + record->value + fmt::format(",\"version\":{},\"updatedAt\":\"{}\",\"fields\":{{",
-                                                       device.version, FormatRfc3339(device.updated_at_ms));
+    body = "{\"state\":" + record->value +
+           fmt::format(",\"version\":{},\"updatedAt\":\"{}\",\"fields\":{{", device.version,
+                       FormatRfc3339(device.updated_at_ms));
     bool first = true;
     for (const auto& [name, f] : device.fields) {
       if (!first) body.push_back(',');
@@ -511,15 +520,19 @@ Response Handler::ListDevices(const Request& req, std::string_view query) const 
   size_t limit = 100;
   const std::string_view cursor_text = QueryParam(query, "cursor");
   if (!cursor_text.empty()) {
-    auto [end, ec] = std::from_chars(cursor_text.data(), cursor_text.data() + cursor_text.size(), cursor);
+    auto [end, ec] =
+        std::from_chars(cursor_text.data(), cursor_text.data() + cursor_text.size(), cursor);
     if (ec != std::errc() || end != cursor_text.data() + cursor_text.size()) {
-      return Json(req, status::bad_request, ErrorBody("cursor must be the value a previous page returned"));
+      return Json(req, status::bad_request,
+                  ErrorBody("cursor must be the value a previous page returned"));
     }
   }
   const std::string_view limit_text = QueryParam(query, "limit");
   if (!limit_text.empty()) {
-    auto [end, ec] = std::from_chars(limit_text.data(), limit_text.data() + limit_text.size(), limit);
-    if (ec != std::errc() || end != limit_text.data() + limit_text.size() || limit == 0 || limit > 1000) {
+    auto [end, ec] =
+        std::from_chars(limit_text.data(), limit_text.data() + limit_text.size(), limit);
+    if (ec != std::errc() || end != limit_text.data() + limit_text.size() || limit == 0 ||
+        limit > 1000) {
       return Json(req, status::bad_request, ErrorBody("limit must be an integer 1..1000"));
     }
   }
@@ -534,7 +547,8 @@ Response Handler::ListDevices(const Request& req, std::string_view query) const 
       constexpr std::string_view kPrefix = "device:", kSuffix = ":latest";
       if (key.size() <= kPrefix.size() + kSuffix.size()) return;
       if (n++ > 0) ids.push_back(',');
-      AppendJsonString(&ids, std::string_view(key).substr(kPrefix.size(), key.size() - kPrefix.size() - kSuffix.size()));
+      AppendJsonString(&ids, std::string_view(key).substr(
+                                 kPrefix.size(), key.size() - kPrefix.size() - kSuffix.size()));
     });
   } while (cursor != 0 && n < limit);
   return Json(req, status::ok,
@@ -546,9 +560,10 @@ Response Handler::Ready(const Request& req) const {
   const Status store = service_->WriteStatus();
   const MqttState mqtt = service_->mqtt_state();
   const bool ready = store.ok() && (mqtt == MqttState::kConnected || mqtt == MqttState::kDisabled);
-  std::string body = fmt::format("{{\"ready\":{},\"store\":{},\"mqtt\":\"{}\"}}", ready,
-                                 store.ok() ? "\"writable\"" : JsonString("refusing writes: " + store.message()),
-                                 MqttStateName(mqtt));
+  std::string body =
+      fmt::format("{{\"ready\":{},\"store\":{},\"mqtt\":\"{}\"}}", ready,
+                  store.ok() ? "\"writable\"" : JsonString("refusing writes: " + store.message()),
+                  MqttStateName(mqtt));
   return Json(req, ready ? status::ok : status::service_unavailable, std::move(body));
 }
 

@@ -47,8 +47,7 @@ struct HandlerOptions {
 
 class Handler {
  public:
-  Handler(DeviceService* service, HandlerOptions options)
-      : service_(service), options_(options) {}
+  Handler(DeviceService* service, HandlerOptions options) : service_(service), options_(options) {}
 
   void Handle(const Request& request, Reply reply) const;
 
@@ -59,11 +58,13 @@ class Handler {
  private:
   // The user a request's credentials name; false (with `denied` set to a 401) if it has
   // none and needs them, or they are wrong.
-  bool Identify(const Request& request, std::shared_ptr<const acl::User>* user, Response* denied) const;
+  bool Identify(const Request& request, std::shared_ptr<const acl::User>* user,
+                Response* denied) const;
   // Whether `user` (null: no ACL) may run `command` on the key of `device_id` (empty: no
   // key); logs a denial.
-  bool Permits(const acl::User* user, std::string_view command, const std::vector<std::string_view>& categories,
-               std::string_view device_id, bool write) const;
+  bool Permits(const acl::User* user, std::string_view command,
+               const std::vector<std::string_view>& categories, std::string_view device_id,
+               bool write) const;
   void PostDevice(const Request& request, std::string_view id, Reply reply) const;
   void PostEvents(const Request& request, const acl::User* user, Reply reply) const;
   Response GetDevice(const Request& request, std::string_view id, std::string_view query) const;

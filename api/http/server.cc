@@ -1,9 +1,5 @@
 #include "api/http/server.h"
 
-#include "api/listener.h"
-#include "api/stream.h"
-#include "store/thread_name.h"
-
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -12,6 +8,10 @@
 #include <boost/beast/core.hpp>
 #include <deque>
 #include <optional>
+
+#include "api/listener.h"
+#include "api/stream.h"
+#include "store/thread_name.h"
 
 namespace devstate::http {
 
@@ -36,14 +36,17 @@ thread_local const Session* tls_dispatching = nullptr;
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<ServerShared> shared)
-      : stream_(std::move(socket), shared->options.tls.get()), timer_(stream_.get_executor()),
+      : stream_(std::move(socket), shared->options.tls.get()),
+        timer_(stream_.get_executor()),
         shared_(std::move(shared)) {
     shared_->connections.fetch_add(1, std::memory_order_relaxed);
-    if (shared_->metrics) shared_->metrics->http_connections.fetch_add(1, std::memory_order_relaxed);
+    if (shared_->metrics)
+      shared_->metrics->http_connections.fetch_add(1, std::memory_order_relaxed);
   }
   ~Session() {
     shared_->connections.fetch_sub(1, std::memory_order_relaxed);
-    if (shared_->metrics) shared_->metrics->http_connections.fetch_sub(1, std::memory_order_relaxed);
+    if (shared_->metrics)
+      shared_->metrics->http_connections.fetch_sub(1, std::memory_order_relaxed);
   }
 
   void Run(bool over_capacity) {
@@ -132,18 +135,25 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadMore(Phase phase) {
     reading_ = true;
     switch (phase) {
-      case Phase::kIdle: read_deadline_ = Clock::now() + options().idle_timeout; break;
-      case Phase::kHeader: read_deadline_ = header_deadline_; break;
-      case Phase::kBody: read_deadline_ = body_deadline_; break;
+      case Phase::kIdle:
+        read_deadline_ = Clock::now() + options().idle_timeout;
+        break;
+      case Phase::kHeader:
+        read_deadline_ = header_deadline_;
+        break;
+      case Phase::kBody:
+        read_deadline_ = body_deadline_;
+        break;
     }
     Arm(/*strict=*/phase != Phase::kIdle);
-    stream_.AsyncReadSome(buffer_.prepare(kReadSize), [self = shared_from_this()](beast::error_code ec, size_t n) {
-      self->buffer_.commit(n);
-      self->reading_ = false;
-      self->read_deadline_ = Clock::time_point::max();
-      if (ec) return self->OnReadError(ec);
-      self->ReadNext();
-    });
+    stream_.AsyncReadSome(buffer_.prepare(kReadSize),
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            self->buffer_.commit(n);
+                            self->reading_ = false;
+                            self->read_deadline_ = Clock::time_point::max();
+                            if (ec) return self->OnReadError(ec);
+                            self->ReadNext();
+                          });
   }
 
   // Makes sure the timer fires by the earliest deadline. Idle and write deadlines are lax
@@ -159,7 +169,8 @@ class Session : public std::enable_shared_from_this<Session> {
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec == net::error::operation_aborted || self->closed_) return;
       self->armed_ = Clock::time_point::max();
-      if (std::min(self->read_deadline_, self->write_deadline_) <= Clock::now()) return self->Close();
+      if (std::min(self->read_deadline_, self->write_deadline_) <= Clock::now())
+        return self->Close();
       self->Arm(/*strict=*/true);
     });
   }
@@ -168,8 +179,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool CheckHeader() {
     const auto length = parser_->content_length();
     if (length && *length > options().max_body_bytes) {
-      Refuse(status::payload_too_large, fmt::format("body is {} bytes, more than the limit of {} bytes",
-                                                    *length, options().max_body_bytes));
+      Refuse(status::payload_too_large,
+             fmt::format("body is {} bytes, more than the limit of {} bytes", *length,
+                         options().max_body_bytes));
       return false;
     }
     const auto& req = parser_->get();
@@ -177,11 +189,11 @@ class Session : public std::enable_shared_from_this<Session> {
         beast::iequals(req[beast_http::field::expect], "100-continue")) {
       writing_ = true;
       stream_.AsyncWrite(net::buffer(kContinue),
-                       [self = shared_from_this()](beast::error_code ec, size_t) {
-                         self->writing_ = false;
-                         if (ec) return self->Close();
-                         self->WriteNext();
-                       });
+                         [self = shared_from_this()](beast::error_code ec, size_t) {
+                           self->writing_ = false;
+                           if (ec) return self->Close();
+                           self->WriteNext();
+                         });
     }
     return true;
   }
@@ -189,13 +201,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnReadError(beast::error_code ec) {
     reading_ = false;
     if (ec == beast_http::error::body_limit) {
-      return Refuse(status::payload_too_large,
-                    fmt::format("body is larger than the limit of {} bytes", options().max_body_bytes));
+      return Refuse(
+          status::payload_too_large,
+          fmt::format("body is larger than the limit of {} bytes", options().max_body_bytes));
     }
     if (ec == beast_http::error::header_limit) {
-      return Refuse(status::request_header_fields_too_large,
-                    fmt::format("headers are larger than the limit of {} bytes",
-                                options().max_header_bytes));
+      return Refuse(
+          status::request_header_fields_too_large,
+          fmt::format("headers are larger than the limit of {} bytes", options().max_header_bytes));
     }
     if (ec == beast::error::timeout || ec == beast_http::error::end_of_stream ||
         ec == net::error::eof || ec == net::error::connection_reset ||
@@ -228,21 +241,23 @@ class Session : public std::enable_shared_from_this<Session> {
     // is stored directly; one from the committer thread is posted back to the strand.
     tls_dispatching = this;
     const bool credentials = request.count(beast_http::field::authorization) > 0;
-    shared_->handler->Handle(request, [self = shared_from_this(), slot, credentials](Response response) {
-      if (tls_dispatching == self.get()) {
-        slot->response = std::move(response);
-        if (credentials && slot->response.result() == status::unauthorized) return self->Delay(slot);
-        slot->ready = true;
-        return;
-      }
-      net::post(self->stream_.get_executor(),
-                [self, slot, response = std::move(response)]() mutable {
-                  slot->response = std::move(response);
-                  slot->ready = true;
-                  self->DispatchDeferred();
-                  self->WriteNext();
-                });
-    });
+    shared_->handler->Handle(request,
+                             [self = shared_from_this(), slot, credentials](Response response) {
+                               if (tls_dispatching == self.get()) {
+                                 slot->response = std::move(response);
+                                 if (credentials && slot->response.result() == status::unauthorized)
+                                   return self->Delay(slot);
+                                 slot->ready = true;
+                                 return;
+                               }
+                               net::post(self->stream_.get_executor(),
+                                         [self, slot, response = std::move(response)]() mutable {
+                                           slot->response = std::move(response);
+                                           slot->ready = true;
+                                           self->DispatchDeferred();
+                                           self->WriteNext();
+                                         });
+                             });
     tls_dispatching = nullptr;
     if (slot->ready) WriteNext();
   }
@@ -250,7 +265,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Wrong credentials: the 401 (and so everything after it on this connection) waits
   // auth_failure_delay, so one connection cannot try passwords quickly.
   void Delay(const std::shared_ptr<Slot>& slot) {
-    auto timer = std::make_shared<net::steady_timer>(stream_.get_executor(), options().auth_failure_delay);
+    auto timer =
+        std::make_shared<net::steady_timer>(stream_.get_executor(), options().auth_failure_delay);
     timer->async_wait([self = shared_from_this(), slot, timer](beast::error_code) {
       slot->ready = true;
       self->WriteNext();
@@ -304,10 +320,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     write_deadline_ = Clock::now() + options().body_timeout;
     Arm(/*strict=*/false);
-    stream_.AsyncWrite(net::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->write_deadline_ = Clock::time_point::max();
-      self->OnWrite(ec);
-    });
+    stream_.AsyncWrite(net::buffer(out_),
+                       [self = shared_from_this()](beast::error_code ec, size_t) {
+                         self->write_deadline_ = Clock::time_point::max();
+                         self->OnWrite(ec);
+                       });
   }
 
   // HTTP/1.x serialisation of a response with a complete body: cheaper than Beast's
@@ -376,9 +393,7 @@ Server::Server(const Handler* handler, ServerOptions options, Metrics* metrics)
   shared_->options = std::move(options);
 }
 
-Server::~Server() {
-  Stop();
-}
+Server::~Server() { Stop(); }
 
 size_t Server::connections() const { return shared_->connections.load(std::memory_order_relaxed); }
 
@@ -402,8 +417,8 @@ void Server::Accept() {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
       socket.set_option(tcp::no_delay(true), ec);
-      const bool over = shared_->connections.load(std::memory_order_relaxed) >=
-                        shared_->options.max_connections;
+      const bool over =
+          shared_->connections.load(std::memory_order_relaxed) >= shared_->options.max_connections;
       std::make_shared<Session>(std::move(socket), shared_)->Run(over);
     }
     Accept();

@@ -15,14 +15,16 @@ constexpr uint8_t kStringType = 0;  // service/device_record.h kStringRecordType
 
 RecordPtr Live(Call& call, std::string_view key) {
   RecordPtr r = call.service().Get(key);
-  (r ? call.server.keyspace_hits : call.server.keyspace_misses).fetch_add(1, std::memory_order_relaxed);
+  (r ? call.server.keyspace_hits : call.server.keyspace_misses)
+      .fetch_add(1, std::memory_order_relaxed);
   return r;
 }
 
 // Submits `mutations`; when committed, `answer(writer)` writes the reply.
 template <typename Answer>
 void Commit(Call& call, std::vector<Mutation> mutations, Answer answer) {
-  auto finish = [respond = call.defer(), protocol = call.protocol(), answer = std::move(answer)](const Status& s) {
+  auto finish = [respond = call.defer(), protocol = call.protocol(),
+                 answer = std::move(answer)](const Status& s) {
     std::string out;
     ReplyWriter w(&out, protocol);
     if (!s.ok()) {
@@ -77,18 +79,25 @@ void Expire(Call& call, bool millis) {
       when = w;
       return true;
     };
-    bool ok = opt == "nx" ? set(kNx) : opt == "xx" ? set(kXx) : opt == "gt" ? set(kGt) : opt == "lt" ? set(kLt) : false;
+    bool ok = opt == "nx"   ? set(kNx)
+              : opt == "xx" ? set(kXx)
+              : opt == "gt" ? set(kGt)
+              : opt == "lt" ? set(kLt)
+                            : false;
     if (!ok) {
       if (opt == "nx" || opt == "xx" || opt == "gt" || opt == "lt") {
-        return call.reply.Error("ERR NX and XX, GT or LT options at the same time are not compatible");
+        return call.reply.Error(
+            "ERR NX and XX, GT or LT options at the same time are not compatible");
       }
       return call.reply.Error(fmt::format("ERR Unsupported option {}", call.args[i]));
     }
   }
   const int64_t now = call.service().NowMs();
   const int64_t ms = millis ? amount : amount * 1000;
-  if ((!millis && (amount > INT64_MAX / 1000 || amount < INT64_MIN / 1000)) || (ms > 0 && now > INT64_MAX - ms)) {
-    return call.reply.Error(fmt::format("ERR invalid expire time in '{}' command", millis ? "pexpire" : "expire"));
+  if ((!millis && (amount > INT64_MAX / 1000 || amount < INT64_MIN / 1000)) ||
+      (ms > 0 && now > INT64_MAX - ms)) {
+    return call.reply.Error(
+        fmt::format("ERR invalid expire time in '{}' command", millis ? "pexpire" : "expire"));
   }
   const int64_t at = now + ms;
   auto changed = std::make_shared<bool>(false);
@@ -142,16 +151,18 @@ void CmdSet(Call& call) {
       get = true;
     } else if (opt == "keepttl" && !have_expire) {
       keepttl = true;
-    } else if ((opt == "ex" || opt == "px" || opt == "exat" || opt == "pxat") && !have_expire && !keepttl &&
-               i + 1 < call.args.size()) {
+    } else if ((opt == "ex" || opt == "px" || opt == "exat" || opt == "pxat") && !have_expire &&
+               !keepttl && i + 1 < call.args.size()) {
       int64_t v = 0;
       if (!ParseInt64(call.args[++i], &v)) return call.reply.Error(kNotInteger);
       if (v <= 0) return call.reply.Error("ERR invalid expire time in 'set' command");
       const bool seconds = opt == "ex" || opt == "exat";
-      if (seconds && v > INT64_MAX / 1000) return call.reply.Error("ERR invalid expire time in 'set' command");
+      if (seconds && v > INT64_MAX / 1000)
+        return call.reply.Error("ERR invalid expire time in 'set' command");
       const int64_t ms = seconds ? v * 1000 : v;
       const bool relative = opt == "ex" || opt == "px";
-      if (relative && ms > INT64_MAX - now) return call.reply.Error("ERR invalid expire time in 'set' command");
+      if (relative && ms > INT64_MAX - now)
+        return call.reply.Error("ERR invalid expire time in 'set' command");
       expire_at = relative ? now + ms : ms;
       have_expire = true;
     } else {
@@ -161,10 +172,13 @@ void CmdSet(Call& call) {
   if (!nx && !xx && !get && !keepttl) {
     // The common SET: the record is built here and simply replaces whatever is there.
     if (have_expire && expire_at <= now) {
-      return Commit(call, {Mutation::Delete(std::move(call.args[1]))}, [](ReplyWriter& w) { w.Ok(); });
+      return Commit(call, {Mutation::Delete(std::move(call.args[1]))},
+                    [](ReplyWriter& w) { w.Ok(); });
     }
-    return Commit(call, {Mutation::Put(std::move(call.args[1]), StringRecord(std::move(call.args[2]), expire_at))},
-                  [](ReplyWriter& w) { w.Ok(); });
+    return Commit(
+        call,
+        {Mutation::Put(std::move(call.args[1]), StringRecord(std::move(call.args[2]), expire_at))},
+        [](ReplyWriter& w) { w.Ok(); });
   }
   struct Outcome {
     bool set = false;
@@ -172,8 +186,8 @@ void CmdSet(Call& call) {
   };
   auto outcome = std::make_shared<Outcome>();
   // The pipeline calls apply exactly once, so the value can move into the record.
-  Mutation m{call.args[1], [value = std::move(call.args[2]), nx, xx, keepttl, expire_at, outcome, now,
-                            get](const RecordPtr& current) mutable {
+  Mutation m{call.args[1], [value = std::move(call.args[2]), nx, xx, keepttl, expire_at, outcome,
+                            now, get](const RecordPtr& current) mutable {
                if (get) outcome->old = current;
                if ((nx && current) || (xx && !current)) return Change::None();
                outcome->set = true;
@@ -198,7 +212,8 @@ void CmdSet(Call& call) {
 
 void CmdSetnx(Call& call) {
   auto set = std::make_shared<bool>(false);
-  Mutation m{call.args[1], [value = std::move(call.args[2]), set](const RecordPtr& current) mutable {
+  Mutation m{call.args[1],
+             [value = std::move(call.args[2]), set](const RecordPtr& current) mutable {
                if (current) return Change::None();
                *set = true;
                return Change::Put(StringRecord(std::move(value), 0));
@@ -211,7 +226,8 @@ void CmdMset(Call& call) {
   std::vector<Mutation> mutations;
   mutations.reserve(call.args.size() / 2);
   for (size_t i = 1; i + 1 < call.args.size(); i += 2) {
-    mutations.push_back(Mutation::Put(std::move(call.args[i]), StringRecord(std::move(call.args[i + 1]), 0)));
+    mutations.push_back(
+        Mutation::Put(std::move(call.args[i]), StringRecord(std::move(call.args[i + 1]), 0)));
   }
   Commit(call, std::move(mutations), [](ReplyWriter& w) { w.Ok(); });
 }
@@ -254,7 +270,8 @@ void CmdKeys(Call& call) {
 void CmdScan(Call& call) {
   uint64_t cursor = 0;
   {
-    auto [end, ec] = std::from_chars(call.args[1].data(), call.args[1].data() + call.args[1].size(), cursor);
+    auto [end, ec] =
+        std::from_chars(call.args[1].data(), call.args[1].data() + call.args[1].size(), cursor);
     if (ec != std::errc() || end != call.args[1].data() + call.args[1].size()) {
       return call.reply.Error("ERR invalid cursor");
     }
@@ -280,13 +297,14 @@ void CmdScan(Call& call) {
   }
   const int64_t now = call.service().NowMs();
   std::vector<std::string> keys;
-  const uint64_t next = call.service().Scan(cursor, static_cast<size_t>(std::min<int64_t>(count, 100000)),
-                                            [&](const std::string& key, const RecordPtr& r) {
-                                              if (r->ExpiredAt(now)) return;
-                                              if (match && !GlobMatch(pattern, key)) return;
-                                              if (!type.empty() && type != "string") return;
-                                              keys.push_back(key);
-                                            });
+  const uint64_t next =
+      call.service().Scan(cursor, static_cast<size_t>(std::min<int64_t>(count, 100000)),
+                          [&](const std::string& key, const RecordPtr& r) {
+                            if (r->ExpiredAt(now)) return;
+                            if (match && !GlobMatch(pattern, key)) return;
+                            if (!type.empty() && type != "string") return;
+                            keys.push_back(key);
+                          });
   call.reply.Array(2);
   call.reply.Bulk(std::to_string(next));
   call.reply.Array(keys.size());

@@ -2,10 +2,9 @@
 // whose one shard owns all 16384 slots (as MemoryDB does), so cluster clients work as is.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-
-#include <algorithm>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "api/resp/commands.h"
@@ -16,16 +15,18 @@ namespace devstate::resp {
 namespace {
 
 constexpr std::string_view kRedisVersion = "7.0.15";  // the Redis this speaks like
-constexpr std::string_view kWrongPass = "WRONGPASS invalid username-password pair or user is disabled.";
+constexpr std::string_view kWrongPass =
+    "WRONGPASS invalid username-password pair or user is disabled.";
 
 void ClientLine(const ClientState& c, int64_t now_ms, std::string* out) {
-  fmt::format_to(std::back_inserter(*out),
-                 "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 "
-                 "multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 "
-                 "events=r cmd={} user=default redir=-1 resp={}\n",
-                 c.id, c.addr, c.laddr, c.name, (now_ms - c.created_ms) / 1000,
-                 (now_ms - c.last_active_ms.load()) / 1000, c.last_command.empty() ? "NULL" : c.last_command,
-                 c.protocol);
+  fmt::format_to(
+      std::back_inserter(*out),
+      "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 "
+      "multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 "
+      "events=r cmd={} user=default redir=-1 resp={}\n",
+      c.id, c.addr, c.laddr, c.name, (now_ms - c.created_ms) / 1000,
+      (now_ms - c.last_active_ms.load()) / 1000, c.last_command.empty() ? "NULL" : c.last_command,
+      c.protocol);
 }
 
 void WriteSpec(ReplyWriter& w, const CommandSpec& c) {
@@ -104,7 +105,8 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
   auto want = [&](std::string_view section, bool in_default) {
     if (wanted.empty()) return in_default;
     for (const std::string& w : wanted) {
-      if (w == section || w == "all" || w == "everything" || (w == "default" && in_default)) return true;
+      if (w == section || w == "all" || w == "everything" || (w == "default" && in_default))
+        return true;
     }
     return false;
   };
@@ -118,8 +120,10 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
   if (want("server", true)) {
     section("Server");
     out += fmt::format(
-        "redis_version:{}\r\ndevstate_version:{}\r\nredis_mode:cluster\r\nos:Linux\r\narch_bits:64\r\n"
-        "multiplexing_api:epoll\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n"
+        "redis_version:{}\r\ndevstate_version:{}\r\nredis_mode:cluster\r\nos:Linux\r\narch_bits:"
+        "64\r\n"
+        "multiplexing_api:epoll\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{"
+        "}\r\n"
         "uptime_in_days:{}\r\nexecutable:devstate\r\n",
         kRedisVersion, kVersion, getpid(), s.run_id, s.port, (now - s.started_ms) / 1000,
         (now - s.started_ms) / 86400000);
@@ -131,26 +135,30 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
       n = s.clients.size();
     }
     section("Clients");
-    out += fmt::format("connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n", n, s.max_clients.load());
+    out += fmt::format("connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n", n,
+                       s.max_clients.load());
   }
   if (want("memory", true)) {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     section("Memory");
-    out += fmt::format("used_memory:{}\r\nused_memory_rss:{}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\n",
-                       usage.ru_maxrss * 1024, usage.ru_maxrss * 1024);
+    out += fmt::format(
+        "used_memory:{}\r\nused_memory_rss:{}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\n",
+        usage.ru_maxrss * 1024, usage.ru_maxrss * 1024);
   }
   if (want("persistence", true)) {
     section("Persistence");
     out += fmt::format(
         "loading:0\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:{}\r\n"
-        "journal:rocksdb\r\njournal_sync:always\r\njournal_position:{}\r\nrdb_changes_since_last_save:0\r\n",
+        "journal:rocksdb\r\njournal_sync:always\r\njournal_position:{}\r\nrdb_changes_since_last_"
+        "save:0\r\n",
         call.service().WriteStatus().ok() ? "ok" : "err", call.service().JournalPosition());
   }
   if (want("stats", true)) {
     section("Stats");
     out += fmt::format(
-        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\n"
+        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}"
+        "\r\n"
         "keyspace_hits:{}\r\nkeyspace_misses:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\n",
         s.total_connections.load(), s.total_commands.load(), s.rejected_connections.load(),
         s.keyspace_hits.load(), s.keyspace_misses.load(), call.service().ExpiredKeys());
@@ -158,7 +166,8 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
   if (want("replication", true)) {
     section("Replication");
     out += fmt::format(
-        "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\n"
+        "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}"
+        "\r\n"
         "master_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{}\r\n",
         s.run_id, call.service().JournalPosition());
   }
@@ -177,7 +186,8 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
     section("Keyspace");
     const size_t keys = call.service().KeyCount();
     if (keys > 0) {
-      out += fmt::format("db0:keys={},expires={},avg_ttl=0\r\n", keys, call.service().KeysWithExpiry());
+      out += fmt::format("db0:keys={},expires={},avg_ttl=0\r\n", keys,
+                         call.service().KeysWithExpiry());
     }
   }
   return out;
@@ -208,8 +218,8 @@ std::vector<std::pair<std::string, std::string>> ConfigParams(Call& call) {
 // (k = 1000, kb = 1024, ...), case-insensitive, as Redis's memtoll.
 bool ParseMemory(std::string_view text, int64_t* v) {
   static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
-      {"kb", int64_t{1} << 10}, {"mb", int64_t{1} << 20}, {"gb", int64_t{1} << 30},
-      {"k", 1000},              {"m", 1000 * 1000},       {"g", 1000 * 1000 * 1000}};
+      {"kb", int64_t{1} << 10}, {"mb", int64_t{1} << 20}, {"gb", int64_t{1} << 30}, {"k", 1000},
+      {"m", 1000 * 1000},       {"g", 1000 * 1000 * 1000}};
   const std::string lower = Lower(text);
   for (const auto& [unit, scale] : kUnits) {
     if (lower.size() > unit.size() && lower.ends_with(unit)) {
@@ -259,9 +269,11 @@ void ConfigSet(Call& call) {
     const std::string name = Lower(call.args[i]);
     const std::string& value = call.args[i + 1];
     auto failed = [&](std::string_view why) {
-      call.reply.Error(fmt::format("ERR CONFIG SET failed (possibly related to argument '{}') - {}", call.args[i], why));
+      call.reply.Error(fmt::format("ERR CONFIG SET failed (possibly related to argument '{}') - {}",
+                                   call.args[i], why));
     };
-    if (std::find(seen.begin(), seen.end(), name) != seen.end()) return failed("duplicate parameter");
+    if (std::find(seen.begin(), seen.end(), name) != seen.end())
+      return failed("duplicate parameter");
     seen.push_back(name);
     const auto setting = std::find_if(std::begin(kRuntimeSettings), std::end(kRuntimeSettings),
                                       [&](const RuntimeSetting& s) { return s.name == name; });
@@ -270,18 +282,21 @@ void ConfigSet(Call& call) {
       int64_t v = 0;
       if (!ParseMemory(value, &v)) return failed("argument couldn't be parsed into an integer");
       if (v < key->min || v > key->max) {
-        return failed(fmt::format("argument must be between {} and {} inclusive", key->min, key->max));
+        return failed(
+            fmt::format("argument must be between {} and {} inclusive", key->min, key->max));
       }
       changes.emplace_back(setting, v);
       continue;
     }
-    auto fixed = std::find_if(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
+    auto fixed =
+        std::find_if(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
     if (fixed == params.end()) {
-      return call.reply.Error(
-          fmt::format("ERR Unknown option or number of arguments for CONFIG SET - '{}'", call.args[i]));
+      return call.reply.Error(fmt::format(
+          "ERR Unknown option or number of arguments for CONFIG SET - '{}'", call.args[i]));
     }
     if (Lower(value) != Lower(fixed->second)) {
-      return failed(fmt::format("devstate does not change it at run time (it is '{}')", fixed->second));
+      return failed(
+          fmt::format("devstate does not change it at run time (it is '{}')", fixed->second));
     }
   }
   for (const auto& [setting, v] : changes) setting->apply(call.server, v);
@@ -317,7 +332,8 @@ void CmdReset(Call& call) {
 
 void CmdSelect(Call& call) {
   int64_t db = 0;
-  if (!ParseInt64(call.args[1], &db)) return call.reply.Error("ERR value is not an integer or out of range");
+  if (!ParseInt64(call.args[1], &db))
+    return call.reply.Error("ERR value is not an integer or out of range");
   if (db != 0) return call.reply.Error("ERR SELECT is not allowed in cluster mode");
   call.reply.Ok();
 }
@@ -352,8 +368,10 @@ void CmdHello(Call& call) {
   }
   if (call.server.acl != nullptr && !call.client.user) {
     return call.reply.Error(
-        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH "
-        "<user> <pass> option can be used to authenticate the client and select the RESP protocol version at "
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+        "<proto> AUTH "
+        "<user> <pass> option can be used to authenticate the client and select the RESP protocol "
+        "version at "
         "the same time");
   }
   call.client.protocol = protocol;
@@ -381,10 +399,12 @@ void CmdAuth(Call& call) {
   const bool named = call.args.size() == 3;
   if (!named && call.server.acl != nullptr && !call.server.acl->auth_required()) {
     return call.reply.Error(
-        "ERR AUTH <password> called without any password configured for the default user. Are you sure "
+        "ERR AUTH <password> called without any password configured for the default user. Are you "
+        "sure "
         "your configuration is correct?");
   }
-  const std::string_view user = named ? std::string_view(call.args[1]) : std::string_view("default");
+  const std::string_view user =
+      named ? std::string_view(call.args[1]) : std::string_view("default");
   if (!Authenticate(call.client, call.server, user, call.args.back(), "AUTH")) {
     return call.reply.Error(kWrongPass);
   }
@@ -426,9 +446,11 @@ void CmdAcl(Call& call) {
     }
     std::vector<std::string_view> names;
     for (const CommandSpec& c : CommandTable()) {
-      if (std::find(c.categories.begin(), c.categories.end(), category) != c.categories.end()) names.push_back(c.name);
+      if (std::find(c.categories.begin(), c.categories.end(), category) != c.categories.end())
+        names.push_back(c.name);
       for (const CommandSpec& sc : c.subcommands) {
-        if (std::find(sc.categories.begin(), sc.categories.end(), category) != sc.categories.end()) {
+        if (std::find(sc.categories.begin(), sc.categories.end(), category) !=
+            sc.categories.end()) {
           names.push_back(sc.name);
         }
       }
@@ -451,7 +473,8 @@ void CmdAcl(Call& call) {
         return w.Ok();
       }
       int64_t v = 0;
-      if (!ParseInt64(call.args[2], &v) || v < 0) return w.Error("ERR value is out of range, must be positive");
+      if (!ParseInt64(call.args[2], &v) || v < 0)
+        return w.Error("ERR value is out of range, must be positive");
       count = static_cast<size_t>(v);
     }
     const int64_t now = call.service().NowMs();
@@ -485,24 +508,32 @@ void CmdAcl(Call& call) {
   if (sub == "help" && n == 2) {
     static const std::vector<std::string_view> lines = {
         "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "CAT [<category>]", "    List all commands that belong to <category>, or all command categories",
+        "CAT [<category>]",
+        "    List all commands that belong to <category>, or all command categories",
         "    when no category is specified.",
-        "LIST", "    Show users details in config file format.",
-        "LOAD", "    Reload users from the ACL file.",
-        "LOG [<count> | RESET]", "    Show the ACL log entries.",
-        "USERS", "    List all the registered usernames.",
-        "WHOAMI", "    Return the current connection username."};
+        "LIST",
+        "    Show users details in config file format.",
+        "LOAD",
+        "    Reload users from the ACL file.",
+        "LOG [<count> | RESET]",
+        "    Show the ACL log entries.",
+        "USERS",
+        "    List all the registered usernames.",
+        "WHOAMI",
+        "    Return the current connection username."};
     w.Array(lines.size());
     for (std::string_view line : lines) w.Simple(line);
     return;
   }
-  if (sub == "setuser" || sub == "deluser" || sub == "save" || sub == "genpass" || sub == "getuser" ||
-      sub == "dryrun") {
-    return w.Error(fmt::format(
-        "ERR ACL {} is not supported: users live in the ACL file (acl.file); edit it and run ACL LOAD",
-        Lower(call.args[1])));
+  if (sub == "setuser" || sub == "deluser" || sub == "save" || sub == "genpass" ||
+      sub == "getuser" || sub == "dryrun") {
+    return w.Error(
+        fmt::format("ERR ACL {} is not supported: users live in the ACL file (acl.file); edit it "
+                    "and run ACL LOAD",
+                    Lower(call.args[1])));
   }
-  w.Error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.", call.args[1]));
+  w.Error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+                      call.args[1]));
 }
 
 void CmdInfo(Call& call) {
@@ -523,7 +554,8 @@ void CmdClient(Call& call) {
   if (sub == "setname" && n == 3) {
     for (char c : call.args[2]) {
       if (c < '!' || c > '~') {
-        return call.reply.Error("ERR Client names cannot contain spaces, newlines or special characters.");
+        return call.reply.Error(
+            "ERR Client names cannot contain spaces, newlines or special characters.");
       }
     }
     call.client.name = call.args[2];
@@ -550,7 +582,8 @@ void CmdClient(Call& call) {
       for (size_t i = 2; i + 1 < n; i += 2) {
         const std::string f = Lower(call.args[i]);
         if (f == "id") {
-          if (!ParseInt64(call.args[i + 1], &by_id)) return call.reply.Error("ERR client-id should be greater than 0");
+          if (!ParseInt64(call.args[i + 1], &by_id))
+            return call.reply.Error("ERR client-id should be greater than 0");
         } else if (f == "addr") {
           by_addr = call.args[i + 1];
         } else if (f == "skipme" || f == "laddr" || f == "type" || f == "user") {
@@ -564,7 +597,8 @@ void CmdClient(Call& call) {
     int64_t killed = 0;
     std::lock_guard lock(call.server.clients_mu);
     for (const auto& [id, c] : call.server.clients) {
-      if ((by_id >= 0 && static_cast<int64_t>(id) == by_id) || (!by_addr.empty() && c->addr == by_addr)) {
+      if ((by_id >= 0 && static_cast<int64_t>(id) == by_id) ||
+          (!by_addr.empty() && c->addr == by_addr)) {
         if (c->close) c->close();
         ++killed;
       }
@@ -575,8 +609,9 @@ void CmdClient(Call& call) {
     }
     return call.reply.Integer(killed);
   }
-  call.reply.Error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-                               call.args[1]));
+  call.reply.Error(
+      fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                  call.args[1]));
 }
 
 void CmdConfig(Call& call) {
@@ -607,8 +642,9 @@ void CmdConfig(Call& call) {
     call.server.rejected_connections = 0;
     return call.reply.Ok();
   }
-  call.reply.Error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
-                               call.args[1]));
+  call.reply.Error(
+      fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
+                  call.args[1]));
 }
 
 void CmdTime(Call& call) {
@@ -627,7 +663,8 @@ void CmdCommand(Call& call) {
     return;
   }
   const std::string sub = Lower(call.args[1]);
-  if (sub == "count" && call.args.size() == 2) return call.reply.Integer(static_cast<int64_t>(table.size()));
+  if (sub == "count" && call.args.size() == 2)
+    return call.reply.Integer(static_cast<int64_t>(table.size()));
   if (sub == "list") {
     call.reply.Array(table.size());
     for (const CommandSpec& c : table) call.reply.Bulk(c.name);
@@ -680,8 +717,9 @@ void CmdCommand(Call& call) {
     for (auto k : keys) call.reply.Bulk(k);
     return;
   }
-  call.reply.Error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
-                               call.args[1]));
+  call.reply.Error(
+      fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
+                  call.args[1]));
 }
 
 void CmdCluster(Call& call) {
@@ -728,20 +766,24 @@ void CmdCluster(Call& call) {
   }
   if (sub == "info" && n == 2) {
     return w.Verbatim(
-        "cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:16384\r\ncluster_slots_pfail:0\r\n"
-        "cluster_slots_fail:0\r\ncluster_known_nodes:1\r\ncluster_size:1\r\ncluster_current_epoch:1\r\n"
-        "cluster_my_epoch:1\r\ncluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n"
+        "cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:16384\r\ncluster_"
+        "slots_pfail:0\r\n"
+        "cluster_slots_fail:0\r\ncluster_known_nodes:1\r\ncluster_size:1\r\ncluster_current_epoch:"
+        "1\r\n"
+        "cluster_my_epoch:1\r\ncluster_stats_messages_sent:0\r\ncluster_stats_messages_received:"
+        "0\r\n"
         "total_cluster_links_buffer_limit_exceeded:0\r\n");
   }
   if (sub == "myid" && n == 2) return w.Bulk(s.node_id);
   if (sub == "nodes" && n == 2) {
-    return w.Verbatim(fmt::format("{} {}:{}@{} myself,master - 0 0 1 connected 0-16383\n", s.node_id,
-                                  s.announce_host, s.port, s.port + 10000));
+    return w.Verbatim(fmt::format("{} {}:{}@{} myself,master - 0 0 1 connected 0-16383\n",
+                                  s.node_id, s.announce_host, s.port, s.port + 10000));
   }
   if (sub == "keyslot" && n == 3) return w.Integer(KeySlot(call.args[2]));
   if (sub == "countkeysinslot" && n == 3) {
     int64_t slot = 0;
-    if (!ParseInt64(call.args[2], &slot) || slot < 0 || slot > 16383) return w.Error("ERR Invalid slot");
+    if (!ParseInt64(call.args[2], &slot) || slot < 0 || slot > 16383)
+      return w.Error("ERR Invalid slot");
     const int64_t now = call.service().NowMs();
     int64_t count = 0;
     uint64_t cursor = 0;
@@ -752,8 +794,9 @@ void CmdCluster(Call& call) {
     } while (cursor != 0);
     return w.Integer(count);
   }
-  w.Error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLUSTER HELP.",
-                      call.args[1]));
+  w.Error(
+      fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLUSTER HELP.",
+                  call.args[1]));
 }
 
 void CmdReadonly(Call& call) {

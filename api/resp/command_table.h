@@ -47,8 +47,8 @@ struct ClientState {
   int64_t created_ms = 0;
   std::atomic<int64_t> last_active_ms{0};
   std::string last_command;
-  bool readonly = false;  // READONLY (cluster replicas reads); accepted, no effect here
-  std::function<void()> close;  // closes this connection from any thread (CLIENT KILL)
+  bool readonly = false;             // READONLY (cluster replicas reads); accepted, no effect here
+  std::function<void()> close;       // closes this connection from any thread (CLIENT KILL)
   std::function<void()> rearm_idle;  // from any thread: re-read the idle timeout (CONFIG SET)
   // MULTI ... EXEC: the queued commands, and whether one was refused while queueing.
   bool in_multi = false;
@@ -83,8 +83,8 @@ struct ServerState {
   std::atomic<size_t> max_clients{0};
   std::atomic<int64_t> idle_timeout_ms{0};  // 0: never
   std::atomic<size_t> max_query_buffer{0};
-  std::string run_id;        // 40 hex characters, new at every start
-  std::string node_id;       // the cluster node id (40 hex characters)
+  std::string run_id;   // 40 hex characters, new at every start
+  std::string node_id;  // the cluster node id (40 hex characters)
   std::string announce_host = "127.0.0.1";
   uint16_t port = 0;
   int64_t started_ms = 0;
@@ -129,7 +129,7 @@ struct CommandSpec {
   std::string_view name;  // lower case; "cluster|slots" for a subcommand
   int arity;              // >0 exactly that many arguments (with the name), <0 at least -arity
   uint32_t flags;
-  int first_key, last_key, step;  // last_key -1: to the end
+  int first_key, last_key, step;             // last_key -1: to the end
   std::vector<std::string_view> categories;  // ACL categories, without '@'
   Handler handler;
   std::string_view summary;
@@ -159,12 +159,13 @@ void Dispatch(Call& call, const CommandSpec* spec);
 // (NOAUTH, NOPERM), which is also logged to ACL LOG. `spec` is the command, its
 // subcommand resolved from args[1] when it has any.
 std::string AccessError(ClientState& client, ServerState& server, const CommandSpec& spec,
-                        const std::vector<std::string>& args, std::string_view context = "toplevel");
+                        const std::vector<std::string>& args,
+                        std::string_view context = "toplevel");
 
 // Makes `client` the user `name` if `password` is right; false (and the failure counted,
 // logged and recorded in ACL LOG) if not.
-bool Authenticate(ClientState& client, ServerState& server, std::string_view name, std::string_view password,
-                  std::string_view object);
+bool Authenticate(ClientState& client, ServerState& server, std::string_view name,
+                  std::string_view password, std::string_view object);
 
 // Errors worded as Redis words them.
 std::string WrongArity(std::string_view command);

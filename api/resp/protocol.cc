@@ -34,8 +34,8 @@ RequestParser::Result RequestParser::Next(std::string_view in, size_t* consumed,
   while (offset < in.size()) {
     const std::string_view rest = in.substr(offset);
     size_t used = 0;
-    const Result r = rest.front() == '*' ? ParseMultibulk(rest, &used, args)
-                                         : ParseInline(rest, &used, args);
+    const Result r =
+        rest.front() == '*' ? ParseMultibulk(rest, &used, args) : ParseInline(rest, &used, args);
     if (r != Result::kCommand) {
       *consumed = offset;
       return r;
@@ -79,7 +79,8 @@ RequestParser::Result RequestParser::ParseMultibulk(std::string_view in, size_t*
   };
   std::string_view text;
   if (!line(&text)) {
-    if (in.size() > limits_.max_inline_bytes) return Fail("Protocol error: too big mbulk count string");
+    if (in.size() > limits_.max_inline_bytes)
+      return Fail("Protocol error: too big mbulk count string");
     return Result::kIncomplete;
   }
   int64_t count = 0;
@@ -94,7 +95,8 @@ RequestParser::Result RequestParser::ParseMultibulk(std::string_view in, size_t*
   // Arguments are assigned into *args in place, so a caller that reuses its vector reuses
   // the strings' memory from command to command.
   std::vector<std::string>& parsed = *args;
-  if (parsed.size() < static_cast<size_t>(std::min<int64_t>(count, 1024))) parsed.resize(static_cast<size_t>(std::min<int64_t>(count, 1024)));
+  if (parsed.size() < static_cast<size_t>(std::min<int64_t>(count, 1024)))
+    parsed.resize(static_cast<size_t>(std::min<int64_t>(count, 1024)));
   for (int64_t i = 0; i < count; ++i) {
     if (pos >= in.size()) return Result::kIncomplete;
     if (in[pos] != '$') {
@@ -142,7 +144,12 @@ bool SplitInline(std::string_view line, std::vector<std::string>* args) {
         }
         if (line[i] == '\\' && i + 1 < n) {
           const char c = line[i + 1];
-          current.push_back(c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c == 'b' ? '\b' : c == 'a' ? '\a' : c);
+          current.push_back(c == 'n'   ? '\n'
+                            : c == 'r' ? '\r'
+                            : c == 't' ? '\t'
+                            : c == 'b' ? '\b'
+                            : c == 'a' ? '\a'
+                                       : c);
           i += 2;
           continue;
         }

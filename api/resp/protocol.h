@@ -19,9 +19,9 @@
 namespace devstate::resp {
 
 struct ParserLimits {
-  size_t max_bulk_bytes = 8 << 20;       // limits.max_bulk_bytes
-  size_t max_multibulk = 1024 * 1024;    // arguments in one command
-  size_t max_inline_bytes = 64 * 1024;   // one inline command line
+  size_t max_bulk_bytes = 8 << 20;      // limits.max_bulk_bytes
+  size_t max_multibulk = 1024 * 1024;   // arguments in one command
+  size_t max_inline_bytes = 64 * 1024;  // one inline command line
 };
 
 class RequestParser {
@@ -59,12 +59,12 @@ class ReplyWriter {
   void Error(std::string_view s);  // s without the leading '-', e.g. "ERR syntax error"
   void Integer(int64_t n);
   void Bulk(std::string_view s);
-  void Null();                     // RESP2 $-1, RESP3 _
-  void NullArray();                // RESP2 *-1, RESP3 _
+  void Null();       // RESP2 $-1, RESP3 _
+  void NullArray();  // RESP2 *-1, RESP3 _
   void Array(size_t n);
-  void Map(size_t pairs);          // RESP3 %, RESP2 a flat array of 2n
-  void Set(size_t n);              // RESP3 ~, RESP2 an array
-  void Double(double d);           // RESP3 ,  RESP2 a bulk string
+  void Map(size_t pairs);             // RESP3 %, RESP2 a flat array of 2n
+  void Set(size_t n);                 // RESP3 ~, RESP2 an array
+  void Double(double d);              // RESP3 ,  RESP2 a bulk string
   void Verbatim(std::string_view s);  // RESP3 =txt:, RESP2 a bulk string
   void Ok() { Simple("OK"); }
 

@@ -1,7 +1,5 @@
 #include "api/resp/server.h"
 
-#include "api/listener.h"
-
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,15 +10,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <array>
 #include <chrono>
 #include <deque>
 #include <optional>
 #include <span>
 
 #include "api/event_loop.h"
+#include "api/listener.h"
 #include "api/resp/commands.h"
 #include "api/resp/transport.h"
 #include "store/thread_name.h"
@@ -56,7 +55,7 @@ class ReadySessions : public std::enable_shared_from_this<ReadySessions> {
   const std::function<void(Task)> post_;  // onto the loop the sessions run on
   std::mutex mu_;
   std::vector<std::shared_ptr<Session>> sessions_;  // guarded by mu_
-  bool posted_ = false;                              // guarded by mu_
+  bool posted_ = false;                             // guarded by mu_
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -116,7 +115,8 @@ class Session : public std::enable_shared_from_this<Session> {
         self->timer_->Cancel();
         if (!error.empty()) {
           spdlog::debug("resp: TLS handshake with {} failed: {}", self->client_->addr, error);
-          self->server_->service->metrics().tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+          self->server_->service->metrics().tls_handshake_failures.fetch_add(
+              1, std::memory_order_relaxed);
           return self->Close();
         }
         self->Start(over_capacity);
@@ -156,13 +156,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // cannot try passwords faster than one per auth_failure_delay_ms.
   bool Paused() {
     if (paused_) return true;
-    if (client_->auth_failures == failures_seen_ || limits().auth_failure_delay_ms <= 0) return false;
+    if (client_->auth_failures == failures_seen_ || limits().auth_failure_delay_ms <= 0)
+      return false;
     failures_seen_ = client_->auth_failures;
     paused_ = true;
-    pause_->Start(std::chrono::milliseconds(limits().auth_failure_delay_ms), [self = shared_from_this()] {
-      self->paused_ = false;
-      if (!self->closed_) self->ReadNext();
-    });
+    pause_->Start(std::chrono::milliseconds(limits().auth_failure_delay_ms),
+                  [self = shared_from_this()] {
+                    self->paused_ = false;
+                    if (!self->closed_) self->ReadNext();
+                  });
     return true;
   }
 
@@ -182,8 +184,8 @@ class Session : public std::enable_shared_from_this<Session> {
         if (arg.capacity() > kKeptArgBytes) std::string().swap(arg);
       }
       if (ready_.size() > limits().max_output_buffer) {
-        spdlog::warn("resp: closing client {} ({}): {} reply bytes over the output buffer limit", client_->id,
-                     client_->addr, ready_.size());
+        spdlog::warn("resp: closing client {} ({}): {} reply bytes over the output buffer limit",
+                     client_->id, client_->addr, ready_.size());
         return Close();
       }
     }
@@ -215,9 +217,10 @@ class Session : public std::enable_shared_from_this<Session> {
       Fatal("ERR " + parser_.error());
       return false;
     }
-    if (const size_t limit = server_->max_query_buffer.load(std::memory_order_relaxed); in_.size() > limit) {
-      spdlog::warn("resp: closing client {} ({}): query buffer over {} bytes", client_->id, client_->addr,
-                   limit);
+    if (const size_t limit = server_->max_query_buffer.load(std::memory_order_relaxed);
+        in_.size() > limit) {
+      spdlog::warn("resp: closing client {} ({}): query buffer over {} bytes", client_->id,
+                   client_->addr, limit);
       Close();
       return false;
     }
@@ -238,25 +241,28 @@ class Session : public std::enable_shared_from_this<Session> {
         return n < keys.size();
       });
     }
-    if (n > 1) server_->service->Prefetch(std::span(keys.data(), n));  // one key has no misses to overlap
+    if (n > 1)
+      server_->service->Prefetch(std::span(keys.data(), n));  // one key has no misses to overlap
   }
 
   void ReadMore() {
     reading_ = true;
     const net::mutable_buffer space = in_.prepare(kReadSize);
-    io_->ReadSome(static_cast<char*>(space.data()), space.size(), [self = shared_from_this()](bool ok, size_t n) {
-      self->in_.commit(n);
-      self->reading_ = false;
-      if (!ok) return self->Close();
-      self->client_->last_active_ms = self->server_->service->NowMs();
-      self->ReadNext();
-    });
+    io_->ReadSome(static_cast<char*>(space.data()), space.size(),
+                  [self = shared_from_this()](bool ok, size_t n) {
+                    self->in_.commit(n);
+                    self->reading_ = false;
+                    if (!ok) return self->Close();
+                    self->client_->last_active_ms = self->server_->service->NowMs();
+                    self->ReadNext();
+                  });
   }
 
   void OnCommand(const CommandSpec* spec, std::vector<std::string>& args) {
     const bool exec = spec != nullptr && spec->name == "exec";
     const bool transactional =
-        client_->in_multi || exec || (spec != nullptr && (spec->name == "multi" || spec->name == "discard"));
+        client_->in_multi || exec ||
+        (spec != nullptr && (spec->name == "multi" || spec->name == "discard"));
     const bool write = spec != nullptr && (spec->flags & kWrite) && !client_->in_multi;
     if (pending_.empty() && !transactional) return Run(spec, nullptr, args);
     auto slot = std::make_shared<Slot>();
@@ -277,7 +283,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  void Execute(const std::shared_ptr<Slot>& slot, const CommandSpec* spec, std::vector<std::string>& args) {
+  void Execute(const std::shared_ptr<Slot>& slot, const CommandSpec* spec,
+               std::vector<std::string>& args) {
     if (Transaction(slot, spec, args)) return;
     Run(spec, slot, args);
   }
@@ -292,7 +299,11 @@ class Session : public std::enable_shared_from_this<Session> {
       std::shared_ptr<Slot>* slot;
       bool deferred = false;
     } state{this, &slot};
-    Call call{argv, *client_, *server_, ReplyWriter(slot ? &slot->reply : &ready_, client_->protocol), {}};
+    Call call{argv,
+              *client_,
+              *server_,
+              ReplyWriter(slot ? &slot->reply : &ready_, client_->protocol),
+              {}};
     call.batch = &writes_;
     call.defer = [&state]() -> Responder {
       state.deferred = true;
@@ -362,7 +373,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // MULTI, EXEC, DISCARD and queueing inside a transaction; false for anything else.
-  bool Transaction(const std::shared_ptr<Slot>& slot, const CommandSpec* spec, std::vector<std::string>& args) {
+  bool Transaction(const std::shared_ptr<Slot>& slot, const CommandSpec* spec,
+                   std::vector<std::string>& args) {
     const std::string_view name = spec != nullptr ? spec->name : std::string_view();
     ClientState& c = *client_;
     ReplyWriter w(&slot->reply, c.protocol);
@@ -374,8 +386,8 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool transaction_command = name == "multi" || name == "exec" || name == "discard";
     if (transaction_command || (c.in_multi && name != "quit" && name != "reset")) {
       if (spec != nullptr && server_->acl != nullptr) {
-        const std::string denied =
-            AccessError(c, *server_, *spec, args, c.in_multi && !transaction_command ? "multi" : "toplevel");
+        const std::string denied = AccessError(
+            c, *server_, *spec, args, c.in_multi && !transaction_command ? "multi" : "toplevel");
         if (!denied.empty()) {
           c.multi_failed = c.multi_failed || (c.in_multi && !transaction_command);
           w.Error(denied);
@@ -515,10 +527,11 @@ class Session : public std::enable_shared_from_this<Session> {
     writes_ = PendingWrites();
     // Committed at the end of this event-loop turn (Server's loop), with every other
     // connection's writes of the turn.
-    server_->service->QueueWrite(std::move(batch.mutations),
-                                 [finishers = std::move(batch.finishers)](const Status& s, uint64_t) {
-                                   for (const auto& finish : finishers) finish(s);
-                                 });
+    server_->service->QueueWrite(
+        std::move(batch.mutations),
+        [finishers = std::move(batch.finishers)](const Status& s, uint64_t) {
+          for (const auto& finish : finishers) finish(s);
+        });
   }
 
   void WriteNext() {
@@ -526,8 +539,8 @@ class Session : public std::enable_shared_from_this<Session> {
     FlushReady();
     if (writing_ || closed_ || ready_.empty()) return;
     if (ready_.size() > limits().max_output_buffer) {
-      spdlog::warn("resp: closing client {} ({}): {} reply bytes over the output buffer limit", client_->id,
-                   client_->addr, ready_.size());
+      spdlog::warn("resp: closing client {} ({}): {} reply bytes over the output buffer limit",
+                   client_->id, client_->addr, ready_.size());
       return Close();
     }
     out_.swap(ready_);
@@ -588,7 +601,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<ReadySessions> ready_sessions_;
   RequestParser parser_;
   std::shared_ptr<ClientState> client_;
-  beast::flat_buffer in_;          // received, not yet parsed
+  beast::flat_buffer in_;  // received, not yet parsed
   // Commands parsed from in_ and not run yet: parsed_[parsed_next_, parsed_count_). The
   // entries are reused, so their strings keep their capacity from command to command.
   struct Parsed {
@@ -599,10 +612,10 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t parsed_next_ = 0;
   size_t parsed_count_ = 0;
   std::deque<std::shared_ptr<Slot>> pending_;  // commands not answered in order yet
-  std::string ready_;              // replies ready to send, in order
-  std::string out_;                // the write in flight
+  std::string ready_;                          // replies ready to send, in order
+  std::string out_;                            // the write in flight
   bool close_after_ready_ = false;  // ready_ ends with a reply after which we close (QUIT, errors)
-  std::mutex completed_mu_;  // guards the two below, filled by the committer thread
+  std::mutex completed_mu_;         // guards the two below, filled by the committer thread
   std::vector<std::pair<std::shared_ptr<Slot>, std::string>> completed_;
   bool completion_posted_ = false;
   PendingWrites writes_;  // writes of the commands parsed in this pass, not yet submitted
@@ -677,9 +690,7 @@ class Server::Listener final : public api::EventLoop::Watcher {
 };
 
 Server::Server(DeviceService* service, ServerOptions options)
-    : options_(std::move(options)),
-      acceptor_(ioc_),
-      state_(std::make_shared<ServerState>()) {
+    : options_(std::move(options)), acceptor_(ioc_), state_(std::make_shared<ServerState>()) {
   state_->service = service;
   state_->acl = options_.acl != nullptr ? options_.acl : &own_acl_;
   state_->limits = options_.limits;
@@ -708,9 +719,8 @@ Status Server::Start() {
   port_ = acceptor_.local_endpoint().port();
   state_->port = port_;
   if (options_.tls) {
-    tls_ready_ = std::make_shared<ReadySessions>([executor = ioc_.get_executor()](Task task) {
-      net::post(executor, std::move(task));
-    });
+    tls_ready_ = std::make_shared<ReadySessions>(
+        [executor = ioc_.get_executor()](Task task) { net::post(executor, std::move(task)); });
     AcceptTls();
     for (int i = 0; i < options_.threads; ++i) {
       threads_.emplace_back([this] {
@@ -721,7 +731,8 @@ Status Server::Start() {
     return Status::OK();
   }
   DeviceService* service = state_->service;
-  const std::chrono::microseconds busy_poll = UsableCpus() > 1 ? options_.busy_poll : std::chrono::microseconds(0);
+  const std::chrono::microseconds busy_poll =
+      UsableCpus() > 1 ? options_.busy_poll : std::chrono::microseconds(0);
   if (busy_poll != options_.busy_poll) spdlog::info("resp: one CPU to run on, so no busy polling");
   for (int i = 0; i < std::max(1, options_.threads); ++i) {
     auto loop = std::make_unique<api::EventLoop>();
@@ -730,7 +741,8 @@ Status Server::Start() {
     loop->SetBusyPoll(busy_poll);
     // The turn's end: commit the writes its commands queued, as Redis's beforeSleep does.
     loop->SetTurnEnd([service] { service->CommitQueued(); });
-    loop_ready_.push_back(std::make_shared<ReadySessions>([l = loop.get()](Task task) { l->Post(std::move(task)); }));
+    loop_ready_.push_back(
+        std::make_shared<ReadySessions>([l = loop.get()](Task task) { l->Post(std::move(task)); }));
     loops_.push_back(std::move(loop));
   }
   error_code ec;
@@ -754,7 +766,8 @@ Status Server::Start() {
 // edge-triggered), each onto the next loop.
 void Server::AcceptReady() {
   for (;;) {
-    const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd =
+        ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -813,7 +826,8 @@ void Server::Open(std::unique_ptr<Transport> io, std::shared_ptr<ReadySessions> 
     std::lock_guard lock(state_->clients_mu);
     clients = state_->clients.size();
   }
-  std::make_shared<Session>(std::move(io), state_, std::move(ready))->Run(clients >= state_->max_clients.load(std::memory_order_relaxed));
+  std::make_shared<Session>(std::move(io), state_, std::move(ready))
+      ->Run(clients >= state_->max_clients.load(std::memory_order_relaxed));
 }
 
 // Like io_context::run, with a turn end: once every handler that is ready has run, or the

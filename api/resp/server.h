@@ -61,8 +61,8 @@ class Server {
   void RunTlsLoop();
 
   ServerOptions options_;
-  acl::Acl own_acl_;  // used when options_.acl is null
-  boost::asio::io_context ioc_;  // TLS connections
+  acl::Acl own_acl_;                         // used when options_.acl is null
+  boost::asio::io_context ioc_;              // TLS connections
   boost::asio::ip::tcp::acceptor acceptor_;  // the listening socket
   std::shared_ptr<ServerState> state_;
   // Plain TCP: one loop per thread, each with its queue of sessions with commit replies.
@@ -72,7 +72,7 @@ class Server {
   api::EventLoop::Watch* listen_watch_ = nullptr;
   size_t next_loop_ = 0;
   static constexpr std::chrono::milliseconds kAcceptRetry{100};  // after EMFILE and the like
-  bool accept_retry_ = false;  // a retry is scheduled (on the first loop)
+  bool accept_retry_ = false;                 // a retry is scheduled (on the first loop)
   std::shared_ptr<ReadySessions> tls_ready_;  // TLS: sessions with commit replies to take in
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;

@@ -22,7 +22,9 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-std::string Format(const tcp::endpoint& e) { return fmt::format("{}:{}", e.address().to_string(), e.port()); }
+std::string Format(const tcp::endpoint& e) {
+  return fmt::format("{}:{}", e.address().to_string(), e.port());
+}
 
 // ---- Asio (TLS) ----
 
@@ -60,23 +62,26 @@ class AsioTransport final : public Transport {
     return ec ? std::string() : Format(e);
   }
   void Handshake(std::function<void(std::string_view)> done) override {
-    stream_.AsyncHandshake([done = std::move(done)](error_code ec) { done(ec ? ec.message() : std::string()); });
+    stream_.AsyncHandshake(
+        [done = std::move(done)](error_code ec) { done(ec ? ec.message() : std::string()); });
   }
   void ReadSome(char* data, size_t size, IoHandler done) override {
-    stream_.AsyncReadSome(net::buffer(data, size), [done = std::move(done)](error_code ec, size_t n) { done(!ec, n); });
+    stream_.AsyncReadSome(net::buffer(data, size),
+                          [done = std::move(done)](error_code ec, size_t n) { done(!ec, n); });
   }
   void Write(const char* data, size_t size, IoHandler done) override {
-    stream_.AsyncWrite(net::buffer(data, size), [done = std::move(done)](error_code ec, size_t n) { done(!ec, n); });
+    stream_.AsyncWrite(net::buffer(data, size),
+                       [done = std::move(done)](error_code ec, size_t n) { done(!ec, n); });
   }
   void Close() override { stream_.Close(tcp::socket::shutdown_both); }
   void Post(Task task) override { net::post(stream_.get_executor(), std::move(task)); }
   void Dispatch(Task task) override { net::dispatch(stream_.get_executor(), std::move(task)); }
   std::function<void(Task)> Poster() const override {
-    return [executor = stream_.get_executor()](Task task) {
-      net::post(executor, std::move(task));
-    };
+    return [executor = stream_.get_executor()](Task task) { net::post(executor, std::move(task)); };
   }
-  std::unique_ptr<Timer> NewTimer() override { return std::make_unique<AsioTimer>(stream_.get_executor()); }
+  std::unique_ptr<Timer> NewTimer() override {
+    return std::make_unique<AsioTimer>(stream_.get_executor());
+  }
 
  private:
   mutable api::Stream stream_;
@@ -223,7 +228,8 @@ class LoopTransport final : public Transport, public api::EventLoop::Watcher {
 
   Completion TryWrite() {
     while (write_.sent < write_.size) {
-      const ssize_t n = ::send(fd_, write_.data + write_.sent, write_.size - write_.sent, MSG_NOSIGNAL);
+      const ssize_t n =
+          ::send(fd_, write_.data + write_.sent, write_.size - write_.sent, MSG_NOSIGNAL);
       if (n >= 0) {
         write_.sent += static_cast<size_t>(n);
       } else if (errno == EAGAIN || errno == EWOULDBLOCK) {

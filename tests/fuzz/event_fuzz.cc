@@ -23,6 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   devstate::Event again;
   if (!state_parser.Parse(state, "", 0, &again).ok()) std::abort();  // rendered state is valid JSON
   devstate::DeviceRecord back;
-  if (!devstate::FromRecord(*devstate::ToRecord(record), &back).ok() || !(back == record)) std::abort();
+  if (!devstate::FromRecord(*devstate::ToRecord(record), &back).ok() || !(back == record))
+    std::abort();
   return 0;
 }

@@ -37,15 +37,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   (void)seeded;
   static const devstate::http::Handler handler(
-      &service, devstate::http::HandlerOptions{.limits = devstate::EventLimits{.max_bytes = 4096}, .max_batch_events = 64});
+      &service, devstate::http::HandlerOptions{.limits = devstate::EventLimits{.max_bytes = 4096},
+                                               .max_batch_events = 64});
   if (size == 0) return 0;
   std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
-  static const boost::beast::http::verb kMethods[] = {boost::beast::http::verb::get, boost::beast::http::verb::post,
+  static const boost::beast::http::verb kMethods[] = {boost::beast::http::verb::get,
+                                                      boost::beast::http::verb::post,
                                                       boost::beast::http::verb::delete_};
   const std::string_view target = Take(&in);
   const std::string_view type = Take(&in);
   const std::string_view etag = Take(&in);
-  if (target.empty() || target.front() != '/') return 0;  // Beast only hands over origin-form targets
+  if (target.empty() || target.front() != '/')
+    return 0;  // Beast only hands over origin-form targets
   Request req{kMethods[data[0] % 3], target, 11};
   req.set(boost::beast::http::field::content_type, type);
   if (!etag.empty()) req.set(boost::beast::http::field::if_none_match, etag);

@@ -12,7 +12,8 @@
 #include "api/resp/protocol.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  devstate::resp::ParserLimits limits{.max_bulk_bytes = 4096, .max_multibulk = 64, .max_inline_bytes = 1024};
+  devstate::resp::ParserLimits limits{
+      .max_bulk_bytes = 4096, .max_multibulk = 64, .max_inline_bytes = 1024};
   devstate::resp::RequestParser parser(limits);
   std::string_view in(reinterpret_cast<const char*>(data), size);
   std::vector<std::string> args;
@@ -24,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (r != devstate::resp::RequestParser::Result::kCommand) return 0;
     if (args.empty() || used == 0) std::abort();  // a command consumes bytes and has a name
     std::string encoded = "*" + std::to_string(args.size()) + "\r\n";
-    for (const std::string& a : args) encoded += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+    for (const std::string& a : args)
+      encoded += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
     devstate::resp::RequestParser again(devstate::resp::ParserLimits{});
     std::vector<std::string> back;
     size_t used_back = 0;

@@ -2,12 +2,11 @@
 // acknowledged write; the parent kill -9s it at random instants, reopens the store and
 // checks that every acknowledged write is there, whole.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <map>

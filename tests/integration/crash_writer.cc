@@ -43,9 +43,10 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "crash_writer: write failed: %s\n", w.ToString().c_str());
           std::_Exit(1);
         }
-        const std::string line = "ack " + key + " " + std::to_string(round) + " " +
-                                 std::to_string(n) + "\n";
-        if (::write(1, line.data(), line.size()) != static_cast<ssize_t>(line.size())) std::_Exit(1);
+        const std::string line =
+            "ack " + key + " " + std::to_string(round) + " " + std::to_string(n) + "\n";
+        if (::write(1, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+          std::_Exit(1);
       }
     });
   }

@@ -22,13 +22,15 @@ User Parse(std::string_view line) {
 }
 
 std::string WriteTemp(std::string_view name, std::string_view text) {
-  const auto path = std::filesystem::temp_directory_path() / (std::string("acl_test_") + std::string(name));
+  const auto path =
+      std::filesystem::temp_directory_path() / (std::string("acl_test_") + std::string(name));
   std::ofstream(path) << text;
   return path.string();
 }
 
 TEST(AclTest, Sha256OfAKnownString) {
-  EXPECT_EQ(Sha256Hex("example-password"), "a4b7fbda9179055ba005b83fe1d9d558c85e5f6afc2ce4071439ecdab864b98e");
+  EXPECT_EQ(Sha256Hex("example-password"),
+            "a4b7fbda9179055ba005b83fe1d9d558c85e5f6afc2ce4071439ecdab864b98e");
 }
 
 TEST(AclTest, PasswordsAreKeptHashed) {
@@ -116,7 +118,8 @@ TEST(AclTest, SyntaxErrorsAreWordedAsRedis) {
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("Unknown command or category name in ACL"), std::string::npos);
   s = ParseUserLine("user x on bogus", &user);
-  EXPECT_NE(s.message().find("Error in ACL SETUSER modifier 'bogus': Syntax error"), std::string::npos);
+  EXPECT_NE(s.message().find("Error in ACL SETUSER modifier 'bogus': Syntax error"),
+            std::string::npos);
   EXPECT_FALSE(ParseUserLine("user x #abc", &user).ok());  // not a sha256
   EXPECT_FALSE(ParseUserLine("notuser x on", &user).ok());
   EXPECT_FALSE(ParseUserLine("user", &user).ok());
@@ -132,7 +135,8 @@ TEST(AclTest, DefaultUserIsOpenUnlessTheFileSaysOtherwise) {
   ASSERT_TRUE(acl.Load(file, "").ok());
   EXPECT_FALSE(acl.auth_required());  // default not declared: still on nopass
 
-  const std::string closed = WriteTemp("closed", "# comment\n\nuser default off\nuser a on >pw ~* +@all\n");
+  const std::string closed =
+      WriteTemp("closed", "# comment\n\nuser default off\nuser a on >pw ~* +@all\n");
   const uint64_t before = acl.generation();
   ASSERT_TRUE(acl.Load(closed, "").ok());
   EXPECT_GT(acl.generation(), before);
@@ -159,7 +163,8 @@ TEST(AclTest, LoadErrorsNameFileAndLineAndChangeNothing) {
 
 TEST(AclTest, BearerTokens) {
   Acl acl;
-  const std::string users = WriteTemp("tok_users", "user default off\nuser reader on >r ~* +@read\nuser off off ~* +@all\n");
+  const std::string users = WriteTemp(
+      "tok_users", "user default off\nuser reader on >r ~* +@read\nuser off off ~* +@all\n");
   const std::string tokens = WriteTemp(
       "tokens", "reader 0123456789abcdef-token\noff #" + Sha256Hex("disabled-user-token") + "\n");
   ASSERT_TRUE(acl.Load(users, tokens).ok());

@@ -34,8 +34,9 @@ TEST(ConfigTest, FileThenCommandLineOverrides) {
 
 TEST(ConfigTest, RejectsUnknownKeysBadTypesAndBounds) {
   Config c;
-  EXPECT_NE(ApplyToml("[store]\nbogus = 1\n", "f.toml", &c).message().find("unknown key 'store.bogus'"),
-            std::string::npos);
+  EXPECT_NE(
+      ApplyToml("[store]\nbogus = 1\n", "f.toml", &c).message().find("unknown key 'store.bogus'"),
+      std::string::npos);
   EXPECT_NE(ApplyToml("[store]\ndir = 5\n", "f.toml", &c).message().find("must be a string"),
             std::string::npos);
   EXPECT_NE(ApplyToml("[store]\nmax_group_mutations = 0\n", "f.toml", &c).message().find("between"),

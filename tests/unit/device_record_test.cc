@@ -26,8 +26,9 @@ TEST(DeviceRecordTest, PartialEventsMergeFieldByField) {
   EXPECT_EQ(Merge(Ev(1000, {{"status", "\"active\""}, {"temperature", "6.4"}}), 50, &r),
             MergeOutcome::kChanged);
   EXPECT_EQ(Merge(Ev(2000, {{"temperature", "7.1"}}), 60, &r), MergeOutcome::kChanged);
-  EXPECT_EQ(RenderState(r),
-            R"({"deviceId":"d1","status":"active","temperature":7.1,"lastSeenAt":"1970-01-01T00:00:02.000Z"})");
+  EXPECT_EQ(
+      RenderState(r),
+      R"({"deviceId":"d1","status":"active","temperature":7.1,"lastSeenAt":"1970-01-01T00:00:02.000Z"})");
   EXPECT_EQ(r.version, 2u);
   EXPECT_EQ(r.updated_at_ms, 60);
   EXPECT_EQ(r.fields["status"].time_ms, 1000);
@@ -49,7 +50,8 @@ TEST(DeviceRecordTest, DuplicatesAndEqualTimesChangeNothing) {
   Merge(Ev(1000, {{"a", "1"}}), 0, &r);
   const DeviceRecord before = r;
   EXPECT_EQ(Merge(Ev(1000, {{"a", "1"}}), 99, &r), MergeOutcome::kStale);
-  EXPECT_EQ(Merge(Ev(1000, {{"a", "2"}}), 99, &r), MergeOutcome::kStale) << "equal time keeps the stored value";
+  EXPECT_EQ(Merge(Ev(1000, {{"a", "2"}}), 99, &r), MergeOutcome::kStale)
+      << "equal time keeps the stored value";
   EXPECT_EQ(Merge(Ev(500, {{"a", "3"}}), 99, &r), MergeOutcome::kStale);
   EXPECT_EQ(r, before);
 }
@@ -98,11 +100,13 @@ TEST(DeviceRecordTest, RecordRoundTripsThroughTheStoreEncoding) {
 TEST(DeviceRecordTest, PropertyOrderAndDuplicatesDoNotMatter) {
   std::mt19937_64 rng(20261122);
   const std::vector<std::string> names = {"status", "temperature", "battery", "gps", "mode"};
-  const std::vector<std::string> values = {"1", "2.5", "\"on\"", "\"off\"", "null", R"({"x":1})", "[true]"};
+  const std::vector<std::string> values = {"1",    "2.5",        "\"on\"", "\"off\"",
+                                           "null", R"({"x":1})", "[true]"};
   for (int trial = 0; trial < 500; ++trial) {
     std::vector<Event> events;
     std::vector<int64_t> times(1 + rng() % 12);
-    for (size_t i = 0; i < times.size(); ++i) times[i] = static_cast<int64_t>(i * 1000 + rng() % 1000);
+    for (size_t i = 0; i < times.size(); ++i)
+      times[i] = static_cast<int64_t>(i * 1000 + rng() % 1000);
     for (int64_t t : times) {
       std::vector<std::pair<std::string, std::string>> fields;
       for (const auto& n : names) {

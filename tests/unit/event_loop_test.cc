@@ -1,7 +1,7 @@
 // The RESP server's own event loop and its plain-TCP transport, on real loopback sockets:
-// turn order, timers, busy polling, registrations removed mid-turn, teardown, and the edge-triggered
-// reads and writes (a read that fills the buffer must not wait for another edge; a write
-// larger than the socket buffer must resume when the peer reads).
+// turn order, timers, busy polling, registrations removed mid-turn, teardown, and the
+// edge-triggered reads and writes (a read that fills the buffer must not wait for another edge; a
+// write larger than the socket buffer must resume when the peer reads).
 #include "api/event_loop.h"
 
 #include <gtest/gtest.h>
@@ -14,13 +14,13 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
-#include <iterator>
-#include <memory>
-#include <tuple>
 #include <functional>
 #include <future>
+#include <iterator>
+#include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -189,7 +189,8 @@ long VoluntarySwitches(pid_t tid) {
   std::ifstream status("/proc/self/task/" + std::to_string(tid) + "/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("voluntary_ctxt_switches:", 0) == 0) return std::stol(line.substr(line.find(':') + 1));
+    if (line.rfind("voluntary_ctxt_switches:", 0) == 0)
+      return std::stol(line.substr(line.find(':') + 1));
   }
   return -1;
 }
@@ -241,7 +242,8 @@ class PollingLoop {
     const long want = counter_->bytes.load() + 1;
     SendAll(peer_, "x");
     const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (counter_->bytes.load() < want && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    while (counter_->bytes.load() < want && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
     ASSERT_EQ(counter_->bytes.load(), want);
   }
   // How often the loop's thread slept between two events `gap` apart.
@@ -255,7 +257,8 @@ class PollingLoop {
   // Waits until the loop's thread sleeps; false if it has not within `limit`.
   bool SleepsWithin(std::chrono::milliseconds limit) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (State(tid_) != 'S' && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    while (State(tid_) != 'S' && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
     return State(tid_) == 'S';
   }
   pid_t tid() const { return tid_; }
@@ -332,7 +335,9 @@ class LoopTransportTest : public ::testing::Test {
     std::string buffer(size, '\0');
     std::promise<std::pair<bool, size_t>> result;
     t_.Run([&] {
-      io_->ReadSome(buffer.data(), buffer.size(), [&](bool ok, size_t n) { result.set_value({ok, n}); });
+      io_->ReadSome(buffer.data(), buffer.size(), [&](bool ok, size_t n) {
+        result.set_value({ok, n});
+      });
       return 0;
     });
     auto [ok, n] = result.get_future().get();

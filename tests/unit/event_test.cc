@@ -20,7 +20,10 @@ class EventTest : public ::testing::Test {
 };
 
 TEST_F(EventTest, ParsesFieldsAndTime) {
-  ASSERT_TRUE(Parse(R"({"status":"active","temperature":6.4,"gps":{"lat":1,"lon":2},"tags":[1, 2],"gone":null,"ts":1700000000000})").ok());
+  ASSERT_TRUE(
+      Parse(
+          R"({"status":"active","temperature":6.4,"gps":{"lat":1,"lon":2},"tags":[1, 2],"gone":null,"ts":1700000000000})")
+          .ok());
   EXPECT_EQ(event_.device_id, "dev-1");
   EXPECT_EQ(event_.time_ms, 1700000000000);
   EXPECT_TRUE(event_.time_from_device);
@@ -104,7 +107,8 @@ class BatchTest : public ::testing::Test {
 };
 
 TEST_F(BatchTest, ArrayGivesOneItemPerElementWithItsOwnStatus) {
-  ASSERT_TRUE(Parse(R"( [{"deviceId":"a","x":1}, 7, {"x":2}, {"deviceId":"b","ts":9,"y":[1]}] )").ok());
+  ASSERT_TRUE(
+      Parse(R"( [{"deviceId":"a","x":1}, 7, {"x":2}, {"deviceId":"b","ts":9,"y":[1]}] )").ok());
   ASSERT_EQ(items_.size(), 4u);
   EXPECT_TRUE(items_[0].status.ok());
   EXPECT_EQ(items_[0].event.device_id, "a");
@@ -125,7 +129,8 @@ TEST_F(BatchTest, NdjsonSkipsBlankLinesAndJudgesEachLine) {
 }
 
 TEST_F(BatchTest, PerEventLimitsApplyInsideABatch) {
-  const std::string big = R"([{"deviceId":"a","x":")" + std::string(80, 'z') + R"("},{"deviceId":"b","n":{"o":1}}])";
+  const std::string big =
+      R"([{"deviceId":"a","x":")" + std::string(80, 'z') + R"("},{"deviceId":"b","n":{"o":1}}])";
   ASSERT_TRUE(Parse(big).ok());
   EXPECT_NE(items_[0].status.message().find("more than the limit of 64"), std::string::npos);
   EXPECT_TRUE(items_[1].status.ok());

@@ -20,8 +20,10 @@ TEST(ExpirySweeperTest, RemovesUntouchedExpiredKeysDurablyAndSparesTheRest) {
     std::unique_ptr<Store> store;
     ASSERT_TRUE(Store::Open(options, &store).ok());
     std::vector<Mutation> writes;
-    for (int i = 0; i < 300; ++i) writes.push_back(Mutation::Put("short:" + std::to_string(i), Value("x", 2000)));
-    for (int i = 0; i < 50; ++i) writes.push_back(Mutation::Put("long:" + std::to_string(i), Value("y", 90000)));
+    for (int i = 0; i < 300; ++i)
+      writes.push_back(Mutation::Put("short:" + std::to_string(i), Value("x", 2000)));
+    for (int i = 0; i < 50; ++i)
+      writes.push_back(Mutation::Put("long:" + std::to_string(i), Value("y", 90000)));
     writes.push_back(Mutation::Put("forever", Value("z", 0)));
     ASSERT_TRUE(store->WriteAndWait(std::move(writes)).ok());
     ASSERT_EQ(store->keyspace().Size(), 351u);
@@ -57,7 +59,8 @@ TEST(ExpirySweeperTest, RunsOnItsOwnThread) {
   now = 2000;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (store->keyspace().Size() != 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling a condition, with a deadline
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(1));  // polling a condition, with a deadline
   }
   EXPECT_EQ(store->keyspace().Size(), 0u);
   sweeper.Stop();

@@ -32,7 +32,8 @@ TEST(HistogramTest, SmallValuesAreExact) {
 }
 
 void ExpectClose(uint64_t got, double want) {
-  EXPECT_LE(std::abs(static_cast<double>(got) - want), want * 0.02 + 1) << "got " << got << " want " << want;
+  EXPECT_LE(std::abs(static_cast<double>(got) - want), want * 0.02 + 1)
+      << "got " << got << " want " << want;
 }
 
 TEST(HistogramTest, PercentilesOfAUniformDistribution) {

@@ -1,6 +1,4 @@
 // The HTTP API as a function: requests in, responses out, against a fake service.
-#include "api/http/handler.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,6 +6,7 @@
 #include <map>
 #include <optional>
 
+#include "api/http/handler.h"
 #include "service/device_record.h"
 #include "tests/unit/fake_service.h"
 
@@ -46,8 +45,8 @@ class HttpHandlerTest : public ::testing::Test {
   }
 
   FakeService service_;
-  Handler handler_{&service_, HandlerOptions{.limits = EventLimits{.max_bytes = 256},
-                                             .max_batch_events = 3}};
+  Handler handler_{&service_,
+                   HandlerOptions{.limits = EventLimits{.max_bytes = 256}, .max_batch_events = 3}};
   const Handler* active_ = &handler_;  // the handler Call uses
 };
 
@@ -63,7 +62,8 @@ TEST_F(HttpHandlerTest, PostDeviceCommitsAndReportsTheVersion) {
   EXPECT_EQ(Post("/devices/d1", R"({"temp":3,"ts":11})").body(), R"({"version":2,"stale":true})");
   r = Get("/devices/d1");
   EXPECT_EQ(r.result(), status::ok);
-  EXPECT_EQ(r.body(), R"({"deviceId":"d1","status":"on","temp":3,"lastSeenAt":"1970-01-01T00:00:00.011Z"})");
+  EXPECT_EQ(r.body(),
+            R"({"deviceId":"d1","status":"on","temp":3,"lastSeenAt":"1970-01-01T00:00:00.011Z"})");
   EXPECT_EQ(r[field::etag], "\"2\"");
 }
 
@@ -79,7 +79,8 @@ TEST_F(HttpHandlerTest, PostDeviceErrors) {
   EXPECT_EQ(r.result(), status::unsupported_media_type);
   EXPECT_EQ(r.body(), R"({"error":"Content-Type must be application/json"})");
   EXPECT_EQ(Post("/devices/d1", R"({"a":1})", "").result(), status::unsupported_media_type);
-  EXPECT_EQ(Post("/devices/d1", R"({"a":1})", "Application/JSON; charset=utf-8").result(), status::ok);
+  EXPECT_EQ(Post("/devices/d1", R"({"a":1})", "Application/JSON; charset=utf-8").result(),
+            status::ok);
   r = Post("/devices/d1", R"({"a":")" + std::string(300, 'x') + "\"}");
   EXPECT_EQ(r.result(), status::payload_too_large);
   EXPECT_EQ(service_.rejected, 4u);  // the three bad bodies and the oversized one
@@ -106,7 +107,8 @@ TEST_F(HttpHandlerTest, StoreRefusingWritesIs503AndNotReady) {
   EXPECT_EQ(Post("/events", R"([{"deviceId":"a"}])").result(), status::service_unavailable);
   r = Get("/readyz");
   EXPECT_EQ(r.result(), status::service_unavailable);
-  EXPECT_EQ(r.body(), R"({"ready":false,"store":"refusing writes: journal sync failed","mqtt":"disabled"})");
+  EXPECT_EQ(r.body(),
+            R"({"ready":false,"store":"refusing writes: journal sync failed","mqtt":"disabled"})");
   EXPECT_EQ(Get("/healthz").result(), status::ok);
 }
 
@@ -136,22 +138,26 @@ TEST_F(HttpHandlerTest, BatchArrayAndNdjsonInOneCommitWithPerItemResults) {
   Response r = Post("/events", R"([{"deviceId":"a","x":1,"ts":5},{"deviceId":"b","y":2},{"x":3}])");
   EXPECT_EQ(r.result(), status::ok);
   EXPECT_EQ(service_.commits, 1);
-  EXPECT_EQ(r.body(),
-            R"({"accepted":2,"stale":0,"rejected":1,"results":[{"deviceId":"a","version":1,"stale":false},)"
-            R"j({"deviceId":"b","version":1,"stale":false},{"error":"event has no device id (deviceId in the body, or the topic or path)"}]})j");
-  r = Post("/events", "{\"deviceId\":\"a\",\"x\":0,\"ts\":4}\n{\"deviceId\":\"a\",\"z\":1,\"ts\":6}\n",
+  EXPECT_EQ(
+      r.body(),
+      R"({"accepted":2,"stale":0,"rejected":1,"results":[{"deviceId":"a","version":1,"stale":false},)"
+      R"j({"deviceId":"b","version":1,"stale":false},{"error":"event has no device id (deviceId in the body, or the topic or path)"}]})j");
+  r = Post("/events",
+           "{\"deviceId\":\"a\",\"x\":0,\"ts\":4}\n{\"deviceId\":\"a\",\"z\":1,\"ts\":6}\n",
            "application/x-ndjson");
   EXPECT_EQ(r.result(), status::ok);
   EXPECT_EQ(service_.commits, 2);
-  EXPECT_EQ(r.body(),
-            R"({"accepted":2,"stale":1,"rejected":0,"results":[{"deviceId":"a","version":1,"stale":true},)"
-            R"({"deviceId":"a","version":2,"stale":false}]})");
+  EXPECT_EQ(
+      r.body(),
+      R"({"accepted":2,"stale":1,"rejected":0,"results":[{"deviceId":"a","version":1,"stale":true},)"
+      R"({"deviceId":"a","version":2,"stale":false}]})");
 }
 
 TEST_F(HttpHandlerTest, BatchErrors) {
   EXPECT_EQ(Post("/events", "[").result(), status::bad_request);
   EXPECT_EQ(Post("/events", "[]").result(), status::bad_request);
-  Response r = Post("/events", R"([{"deviceId":"a"},{"deviceId":"b"},{"deviceId":"c"},{"deviceId":"d"}])");
+  Response r =
+      Post("/events", R"([{"deviceId":"a"},{"deviceId":"b"},{"deviceId":"c"},{"deviceId":"d"}])");
   EXPECT_EQ(r.result(), status::bad_request);
   EXPECT_EQ(r.body(), R"({"error":"batch has more than 3 events"})");
   r = Post("/events", R"([1,2])");  // nothing valid: 400, nothing committed
@@ -168,17 +174,20 @@ TEST_F(HttpHandlerTest, GetDeviceEtagAnd304AndMetaView) {
   Response r = Get("/devices/d1", {{field::if_none_match, "\"1\""}});
   EXPECT_EQ(r.result(), status::not_modified);
   EXPECT_TRUE(r.body().empty());
-  EXPECT_EQ(Get("/devices/d1", {{field::if_none_match, "\"0\", W/\"1\""}}).result(), status::not_modified);
+  EXPECT_EQ(Get("/devices/d1", {{field::if_none_match, "\"0\", W/\"1\""}}).result(),
+            status::not_modified);
   EXPECT_EQ(Get("/devices/d1", {{field::if_none_match, "\"7\""}}).result(), status::ok);
   r = Get("/devices/d1?view=meta");
-  EXPECT_EQ(r.body(),
-            R"({"state":{"deviceId":"d1","a":1,"lastSeenAt":"1970-01-01T00:00:01.000Z"},"version":1,)"
-            R"("updatedAt":"1970-01-01T00:00:00.042Z","fields":{"a":{"time":"1970-01-01T00:00:01.000Z"},)"
-            R"("gone":{"time":"1970-01-01T00:00:01.000Z","deleted":true}}})");
+  EXPECT_EQ(
+      r.body(),
+      R"({"state":{"deviceId":"d1","a":1,"lastSeenAt":"1970-01-01T00:00:01.000Z"},"version":1,)"
+      R"("updatedAt":"1970-01-01T00:00:00.042Z","fields":{"a":{"time":"1970-01-01T00:00:01.000Z"},)"
+      R"("gone":{"time":"1970-01-01T00:00:01.000Z","deleted":true}}})");
 }
 
 TEST_F(HttpHandlerTest, ListDevicesPagesThroughDeviceRecordsOnly) {
-  for (int i = 0; i < 5; ++i) ASSERT_EQ(Post("/devices/d" + std::to_string(i), R"({"a":1})").result(), status::ok);
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(Post("/devices/d" + std::to_string(i), R"({"a":1})").result(), status::ok);
   auto plain = std::make_shared<Record>();
   service_.records["device:str:latest"] = plain;  // a RESP string: not a device
   service_.records["other"] = plain;
@@ -212,13 +221,15 @@ TEST_F(HttpHandlerTest, RoutesAndMethods) {
 
 TEST_F(HttpHandlerTest, DeadLettersNewestFirstTextOrBase64) {
   service_.letters.push_back(DeadLetter{1, 0, "mqtt:devices/1/state", "bad \"json\"", "{oops", 5});
-  service_.letters.push_back(DeadLetter{2, 1000, "mqtt:devices/2/state", "not UTF-8", "\xff\xfe", 2});
+  service_.letters.push_back(
+      DeadLetter{2, 1000, "mqtt:devices/2/state", "not UTF-8", "\xff\xfe", 2});
   service_.letters.push_back(DeadLetter{3, 2000, "mqtt:x", "cut", "caf\xc3", 9});  // é cut short
   Response r = Get("/deadletters?limit=2");
   EXPECT_EQ(r.result(), status::ok);
-  EXPECT_EQ(r.body(),
-            R"({"total":3,"entries":[{"id":3,"time":"1970-01-01T00:00:02.000Z","source":"mqtt:x","reason":"cut","payloadBytes":9,"payloadHead":"caf"},)"
-            R"({"id":2,"time":"1970-01-01T00:00:01.000Z","source":"mqtt:devices/2/state","reason":"not UTF-8","payloadBytes":2,"payloadHeadBase64":"//4="}]})");
+  EXPECT_EQ(
+      r.body(),
+      R"({"total":3,"entries":[{"id":3,"time":"1970-01-01T00:00:02.000Z","source":"mqtt:x","reason":"cut","payloadBytes":9,"payloadHead":"caf"},)"
+      R"({"id":2,"time":"1970-01-01T00:00:01.000Z","source":"mqtt:devices/2/state","reason":"not UTF-8","payloadBytes":2,"payloadHeadBase64":"//4="}]})");
   EXPECT_NE(Get("/deadletters").body().find(R"("reason":"bad \"json\"")"), std::string::npos);
   EXPECT_EQ(Get("/deadletters?limit=0").result(), status::bad_request);
   EXPECT_EQ(Get("/deadletters?limit=x").result(), status::bad_request);
@@ -249,9 +260,10 @@ class HttpAuthTest : public HttpHandlerTest {
   static std::pair<field, std::string> Basic(std::string_view base64) {
     return {field::authorization, "Basic " + std::string(base64)};
   }
-  Response As(verb method, std::string target, std::pair<field, std::string> auth, std::string body = {}) {
-    return Call(method, std::move(target), std::move(body), method == verb::post ? "application/json" : "",
-                {std::move(auth)});
+  Response As(verb method, std::string target, std::pair<field, std::string> auth,
+              std::string body = {}) {
+    return Call(method, std::move(target), std::move(body),
+                method == verb::post ? "application/json" : "", {std::move(auth)});
   }
 
   std::string users_;
@@ -270,21 +282,25 @@ TEST_F(HttpAuthTest, CredentialsAreRequiredWhenTheDefaultUserIsOff) {
   EXPECT_NE(r[field::www_authenticate].find("Basic"), std::string_view::npos);
   EXPECT_EQ(As(verb::get, "/devices/a1", Basic(kWrong)).result(), status::unauthorized);
   EXPECT_EQ(As(verb::get, "/devices/a1", Basic("!!notbase64")).result(), status::unauthorized);
-  EXPECT_EQ(As(verb::get, "/devices/a1", {field::authorization, "Digest x"}).result(), status::unauthorized);
+  EXPECT_EQ(As(verb::get, "/devices/a1", {field::authorization, "Digest x"}).result(),
+            status::unauthorized);
   EXPECT_EQ(service_.metrics().auth_failures.load(), 2u);  // wrong password, bad base64
-  EXPECT_EQ(Get("/healthz").result(), status::ok);          // probes stay open
+  EXPECT_EQ(Get("/healthz").result(), status::ok);         // probes stay open
   EXPECT_EQ(Get("/readyz").result(), status::ok);
 }
 
 TEST_F(HttpAuthTest, RulesDecideWhatEachUserMayDo) {
   EXPECT_EQ(As(verb::post, "/devices/a1", Basic(kWriter), R"({"t":1})").result(), status::ok);
   EXPECT_EQ(As(verb::get, "/devices/a1", Basic(kReader)).result(), status::ok);
-  EXPECT_EQ(As(verb::get, "/devices/a1", {field::authorization, "Bearer reader-token-0123456789"}).result(),
+  EXPECT_EQ(As(verb::get, "/devices/a1", {field::authorization, "Bearer reader-token-0123456789"})
+                .result(),
             status::ok);
-  EXPECT_EQ(As(verb::get, "/devices/a1", {field::authorization, "Bearer wrong-token-0123456789"}).result(),
+  EXPECT_EQ(As(verb::get, "/devices/a1", {field::authorization, "Bearer wrong-token-0123456789"})
+                .result(),
             status::unauthorized);
   // read-only user: no writes; key pattern device:a* excludes b1
-  EXPECT_EQ(As(verb::post, "/devices/a1", Basic(kReader), R"({"t":2})").result(), status::forbidden);
+  EXPECT_EQ(As(verb::post, "/devices/a1", Basic(kReader), R"({"t":2})").result(),
+            status::forbidden);
   EXPECT_EQ(As(verb::get, "/devices/b1", Basic(kReader)).result(), status::forbidden);
   EXPECT_EQ(As(verb::get, "/devices", Basic(kReader)).result(), status::ok);
   // -@admin: no dead letters; INFO-like /metrics is allowed
@@ -302,8 +318,9 @@ TEST_F(HttpAuthTest, ABatchWithOneForbiddenDeviceWritesNothing) {
   EXPECT_EQ(r.result(), status::forbidden);
   EXPECT_NE(r.body().find("b1"), std::string::npos);
   EXPECT_EQ(service_.commits, 0);
-  EXPECT_EQ(As(verb::post, "/events", w, R"([{"deviceId":"a1","t":1},{"deviceId":"a2","t":1}])").result(),
-            status::ok);
+  EXPECT_EQ(
+      As(verb::post, "/events", w, R"([{"deviceId":"a1","t":1},{"deviceId":"a2","t":1}])").result(),
+      status::ok);
   EXPECT_EQ(service_.commits, 1);
 }
 

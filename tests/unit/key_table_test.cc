@@ -38,7 +38,9 @@ TEST(KeyTableTest, MatchesModelUnderChurnWithCollisions) {
     KeyTable t;
     std::map<std::string, std::string> model;
     std::mt19937_64 rng(hash_range);
-    auto hash_of = [&](const std::string& k) { return std::hash<std::string>{}(k) % hash_range * 0x9e3779b97f4a7c15ull; };
+    auto hash_of = [&](const std::string& k) {
+      return std::hash<std::string>{}(k) % hash_range * 0x9e3779b97f4a7c15ull;
+    };
     for (int step = 0; step < 4000; ++step) {
       const std::string key = "k" + std::to_string(rng() % 300);
       const uint64_t h = hash_of(key);
@@ -64,7 +66,8 @@ TEST(KeyTableTest, MatchesModelUnderChurnWithCollisions) {
           const std::string k = "k" + std::to_string(i);
           const KeyNode* n = t.Find(hash_of(k), k);
           auto it = model.find(k);
-          ASSERT_EQ(n != nullptr, it != model.end()) << "range " << hash_range << " step " << step << " " << k;
+          ASSERT_EQ(n != nullptr, it != model.end())
+              << "range " << hash_range << " step " << step << " " << k;
           if (n != nullptr) {
             EXPECT_EQ(n->record->value, it->second);
           }

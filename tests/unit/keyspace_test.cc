@@ -34,8 +34,13 @@ TEST(KeyspaceTest, KeysOfEveryLength) {
   // Empty, short (inside std::string's own buffer), long and binary keys behave the same
   // for reads, erasure and scans.
   Keyspace ks;
-  std::vector<std::string> keys = {"", std::string(1, '\0'), std::string(39, 'k'), std::string(40, 'k'),
-                                   std::string(41, 'k'), std::string(1000, 'x'), std::string("a\0b", 3)};
+  std::vector<std::string> keys = {"",
+                                   std::string(1, '\0'),
+                                   std::string(39, 'k'),
+                                   std::string(40, 'k'),
+                                   std::string(41, 'k'),
+                                   std::string(1000, 'x'),
+                                   std::string("a\0b", 3)};
   for (size_t i = 0; i < keys.size(); ++i) ks.Put(keys[i], Value(std::to_string(i)));
   EXPECT_EQ(ks.Size(), keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -164,7 +169,8 @@ TEST(KeyspaceTest, PrefetchWhileWritersResizeAndErase) {
   std::atomic<bool> stop{false};
   std::thread writer([&] {
     for (int round = 0; !stop; ++round) {
-      for (const auto& k : keys) ks.Put(k, Value(std::string(40, static_cast<char>('a' + round % 26))));
+      for (const auto& k : keys)
+        ks.Put(k, Value(std::string(40, static_cast<char>('a' + round % 26))));
       for (const auto& k : keys) ks.Erase(k);
     }
   });

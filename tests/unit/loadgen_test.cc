@@ -65,13 +65,15 @@ TEST(LedgerTest, RoundTripsThroughTheFile) {
 
 TEST(LedgerTest, VerifyPassesWhenEveryAcknowledgedWriteIsVisible) {
   const std::vector<LedgerEntry> entries = {{"a", 1, 1}, {"a", 5, 2}, {"b", 2, 1}};
-  std::map<std::string, DeviceSnapshot> server = {{"a", {5, 2}}, {"b", {9, 4}}};  // b moved on: fine
+  std::map<std::string, DeviceSnapshot> server = {{"a", {5, 2}},
+                                                  {"b", {9, 4}}};  // b moved on: fine
   int fetches = 0;
-  const VerifyReport r = VerifyLedger(entries, [&](const std::string& d) -> std::optional<DeviceSnapshot> {
-    ++fetches;
-    auto it = server.find(d);
-    return it == server.end() ? std::nullopt : std::optional(it->second);
-  });
+  const VerifyReport r =
+      VerifyLedger(entries, [&](const std::string& d) -> std::optional<DeviceSnapshot> {
+        ++fetches;
+        auto it = server.find(d);
+        return it == server.end() ? std::nullopt : std::optional(it->second);
+      });
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(r.writes, 3u);
   EXPECT_EQ(r.devices, 2u);
@@ -82,13 +84,15 @@ TEST(LedgerTest, VerifyReportsAMissingWrite) {
   const std::vector<LedgerEntry> entries = {{"a", 1, 1}, {"a", 5, 2}, {"b", 2, 1}, {"gone", 1, 1}};
   // a lost its last acknowledged write (seq 5); "gone" lost everything; b is intact.
   std::map<std::string, DeviceSnapshot> server = {{"a", {1, 1}}, {"b", {2, 1}}};
-  const VerifyReport r = VerifyLedger(entries, [&](const std::string& d) -> std::optional<DeviceSnapshot> {
-    auto it = server.find(d);
-    return it == server.end() ? std::nullopt : std::optional(it->second);
-  });
+  const VerifyReport r =
+      VerifyLedger(entries, [&](const std::string& d) -> std::optional<DeviceSnapshot> {
+        auto it = server.find(d);
+        return it == server.end() ? std::nullopt : std::optional(it->second);
+      });
   EXPECT_FALSE(r.ok());
   ASSERT_EQ(r.problems.size(), 2u);
-  EXPECT_NE(r.problems[0].find("a: has seq 1 version 1, acknowledged seq 5 version 2"), std::string::npos)
+  EXPECT_NE(r.problems[0].find("a: has seq 1 version 1, acknowledged seq 5 version 2"),
+            std::string::npos)
       << r.problems[0];
   EXPECT_NE(r.problems[1].find("gone: missing"), std::string::npos) << r.problems[1];
 }

@@ -1,8 +1,7 @@
-#include "api/resp/protocol.h"
-
 #include <gtest/gtest.h>
 
 #include "api/resp/command_table.h"
+#include "api/resp/protocol.h"
 
 namespace devstate::resp {
 namespace {
@@ -61,11 +60,13 @@ TEST(RespParserTest, LimitsAndMalformedInputAreErrors) {
   ParserLimits small{.max_bulk_bytes = 16, .max_multibulk = 4, .max_inline_bytes = 32};
   EXPECT_EQ(ParseOne("*1\r\n$17\r\n", small).args[0], "Protocol error: invalid bulk length");
   EXPECT_EQ(ParseOne("*5\r\n", small).args[0], "Protocol error: invalid multibulk length");
-  EXPECT_EQ(ParseOne(std::string(40, 'a'), small).args[0], "Protocol error: too big inline request");
+  EXPECT_EQ(ParseOne(std::string(40, 'a'), small).args[0],
+            "Protocol error: too big inline request");
   EXPECT_EQ(ParseOne("*x\r\n").args[0], "Protocol error: invalid multibulk length");
   EXPECT_EQ(ParseOne("*1\r\n$-1\r\n").args[0], "Protocol error: invalid bulk length");
   EXPECT_EQ(ParseOne("*1\r\n+PING\r\n").args[0], "Protocol error: expected '$', got '+'");
-  EXPECT_EQ(ParseOne("*1\r\n$4\r\nPINGxx").args[0], "Protocol error: bulk string is not followed by CRLF");
+  EXPECT_EQ(ParseOne("*1\r\n$4\r\nPINGxx").args[0],
+            "Protocol error: bulk string is not followed by CRLF");
   // A huge declared bulk within the limit is simply incomplete: nothing is allocated for it.
   EXPECT_EQ(ParseOne("*1\r\n$16\r\nabc", small).result, Result::kIncomplete);
 }
@@ -84,8 +85,11 @@ TEST(RespReplyTest, Resp2AndResp3) {
     w->Integer(1);
     w->Verbatim("x");
   }
-  EXPECT_EQ(a, "+OK\r\n-ERR bad  thing\r\n:-7\r\n$2\r\nhi\r\n$-1\r\n*2\r\n$1\r\nk\r\n:1\r\n$1\r\nx\r\n");
-  EXPECT_EQ(b, "+OK\r\n-ERR bad  thing\r\n:-7\r\n$2\r\nhi\r\n_\r\n%1\r\n$1\r\nk\r\n:1\r\n=5\r\ntxt:x\r\n");
+  EXPECT_EQ(
+      a, "+OK\r\n-ERR bad  thing\r\n:-7\r\n$2\r\nhi\r\n$-1\r\n*2\r\n$1\r\nk\r\n:1\r\n$1\r\nx\r\n");
+  EXPECT_EQ(
+      b,
+      "+OK\r\n-ERR bad  thing\r\n:-7\r\n$2\r\nhi\r\n_\r\n%1\r\n$1\r\nk\r\n:1\r\n=5\r\ntxt:x\r\n");
 }
 
 TEST(RespKeySlotTest, MatchesRedisCluster) {

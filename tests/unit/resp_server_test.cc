@@ -1,8 +1,6 @@
 // The RESP server's event loop against a service whose commits the test controls: writes
 // queued in a turn are committed at the turn's end, and a commit that answers after the
 // server stopped leaves nothing alive behind.
-#include "api/resp/server.h"
-
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -20,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/resp/server.h"
 #include "tests/unit/fake_service.h"
 
 namespace devstate::resp {

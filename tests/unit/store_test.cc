@@ -90,7 +90,9 @@ TEST(StoreTest, RecoversEveryWriteAfterReopen) {
   TempDir dir;
   {
     auto store = OpenAt(dir.Sub("db"));
-    for (int i = 0; i < 1000; ++i) ASSERT_TRUE(PutOne(store.get(), "k" + std::to_string(i), Value("v" + std::to_string(i))).ok());
+    for (int i = 0; i < 1000; ++i)
+      ASSERT_TRUE(
+          PutOne(store.get(), "k" + std::to_string(i), Value("v" + std::to_string(i))).ok());
     std::vector<Mutation> del;
     del.push_back(Mutation::Delete("k7"));
     ASSERT_TRUE(store->WriteAndWait(std::move(del)).ok());
@@ -108,7 +110,8 @@ TEST(StoreTest, RecoversEveryWriteAfterReopen) {
 TEST(StoreTest, RecoversFromACrashImage) {
   TempDir dir;
   auto live = OpenAt(dir.Sub("db"));
-  for (int i = 0; i < 300; ++i) ASSERT_TRUE(PutOne(live.get(), "k" + std::to_string(i), Value("v")).ok());
+  for (int i = 0; i < 300; ++i)
+    ASSERT_TRUE(PutOne(live.get(), "k" + std::to_string(i), Value("v")).ok());
   CopyCrashImage(dir.Sub("db"), dir.Sub("crash"));
   auto store = OpenAt(dir.Sub("crash"));
   EXPECT_EQ(store->keyspace().Size(), 300u);
@@ -122,7 +125,8 @@ TEST(StoreTest, DropsATornTailAndKeepsEverythingBefore) {
     SCOPED_TRACE(cut ? "cut short" : "zeroed end");
     TempDir dir;
     auto live = OpenAt(dir.Sub("db"));
-    for (int i = 0; i < 300; ++i) ASSERT_TRUE(PutOne(live.get(), "k" + std::to_string(i), Value(std::string(100, 'x'))).ok());
+    for (int i = 0; i < 300; ++i)
+      ASSERT_TRUE(PutOne(live.get(), "k" + std::to_string(i), Value(std::string(100, 'x'))).ok());
     CopyCrashImage(dir.Sub("db"), dir.Sub("crash"));
     const std::string log = NewestLog(dir.Sub("crash"));
     ASSERT_FALSE(log.empty());
@@ -146,7 +150,8 @@ TEST(StoreTest, DropsATornTailAndKeepsEverythingBefore) {
 TEST(StoreTest, IgnoresGarbageAfterTheLastRecord) {
   TempDir dir;
   auto live = OpenAt(dir.Sub("db"));
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(PutOne(live.get(), "k" + std::to_string(i), Value("v")).ok());
+  for (int i = 0; i < 50; ++i)
+    ASSERT_TRUE(PutOne(live.get(), "k" + std::to_string(i), Value("v")).ok());
   CopyCrashImage(dir.Sub("db"), dir.Sub("crash"));
   const std::string log = NewestLog(dir.Sub("crash"));
   Overwrite(log, DataEnd(log), std::string(777, '\x5a'));
@@ -164,7 +169,8 @@ TEST(StoreTest, TheLogIsSizedAheadOfItsData) {
   const std::string log = NewestLog(dir.Sub("db"));
   ASSERT_FALSE(log.empty());
   const uint64_t size = fs::file_size(log);
-  for (int i = 0; i < 200; ++i) ASSERT_TRUE(PutOne(store.get(), "k" + std::to_string(i), Value(std::string(100, 'x'))).ok());
+  for (int i = 0; i < 200; ++i)
+    ASSERT_TRUE(PutOne(store.get(), "k" + std::to_string(i), Value(std::string(100, 'x'))).ok());
   EXPECT_EQ(fs::file_size(log), size);
   EXPECT_GT(size, DataEnd(log) + (1u << 20));
   // A clean close trims it to its data.
@@ -206,7 +212,8 @@ TEST(StoreTest, TheLogIsWrittenWithZerosAheadOfItsData) {
   ASSERT_LT(DataEnd(log), 4096u);
   // Without zeroing, only the page the record went into is written.
   EXPECT_GE(FirstUnwrittenOffset(log), 64u * 1024);
-  for (int i = 0; i < 3000; ++i) ASSERT_TRUE(PutOne(store.get(), "k" + std::to_string(i), Value(std::string(100, 'x'))).ok());
+  for (int i = 0; i < 3000; ++i)
+    ASSERT_TRUE(PutOne(store.get(), "k" + std::to_string(i), Value(std::string(100, 'x'))).ok());
   EXPECT_GT(DataEnd(log), 256u * 1024);
   EXPECT_GE(FirstUnwrittenOffset(log), DataEnd(log));
   // The zeros stay a bounded step ahead: the rest of the preallocation is left alone.
@@ -231,7 +238,8 @@ TEST(StoreTest, ReportsRocksDbBackgroundWorkUntilItSettles) {
     for (int i = 0; i < 1000; ++i) {
       std::string value(1000, '\0');
       for (char& c : value) c = static_cast<char>(random());
-      writes.push_back(Mutation::Put("k" + std::to_string(batch * 1000 + i), Value(std::move(value))));
+      writes.push_back(
+          Mutation::Put("k" + std::to_string(batch * 1000 + i), Value(std::move(value))));
     }
     ASSERT_TRUE(store->WriteAndWait(std::move(writes)).ok());
     seen = store->BackgroundJobs() > 0;
