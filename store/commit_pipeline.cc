@@ -1,16 +1,92 @@
 #include "store/commit_pipeline.h"
 
+#include <absl/time/time.h>
 #include <rocksdb/write_batch.h>
 
 #include <chrono>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 
 #include "store/clock.h"
 #include "store/thread_name.h"
 
 namespace devstate {
+
+void ApplyTo(Mutation& m, KeyView& view) {
+  if (m.txn) return m.txn(view);
+  Change change = m.apply(view.Get(m.key));
+  switch (change.kind) {
+    case Change::Kind::kNone:
+      break;
+    case Change::Kind::kPut:
+      view.Put(m.key, std::move(change.record));
+      break;
+    case Change::Kind::kDelete:
+      view.Delete(m.key);
+      break;
+  }
+}
+
+// A group's view of the store while it is applied: its own changes, over the groups
+// written and not yet published (the overlay), over the keyspace. Changes go to the
+// group's batch and its staged records.
+class CommitPipeline::View final : public KeyView {
+ public:
+  View(CommitPipeline* pipeline, Group* group, rocksdb::WriteBatch* batch, int64_t now)
+      : pipeline_(pipeline), group_(group), batch_(batch), now_(now) {}
+
+  RecordPtr Get(std::string_view key) override {
+    if (auto it = group_->staged.find(std::string(key)); it != group_->staged.end()) {
+      return it->second;
+    }
+    if (group_->cleared) return nullptr;
+    RecordPtr current = pipeline_->Committed(key);
+    if (current && current->ExpiredAt(now_)) {
+      // An expired record is gone for every reader; remove it durably with this group.
+      batch_->Delete(key);
+      group_->staged.emplace(std::string(key), nullptr);
+      return nullptr;
+    }
+    return current;
+  }
+
+  void Put(std::string_view key, RecordPtr record) override {
+    batch_->Put(key, EncodeRecord(*record));
+    group_->staged.insert_or_assign(std::string(key), std::move(record));
+  }
+
+  void Delete(std::string_view key) override {
+    if (!Get(key)) return;
+    batch_->Delete(key);
+    group_->staged.insert_or_assign(std::string(key), nullptr);
+  }
+
+  void Clear() override {
+    // One range delete covers every key the journal holds (the keyspace and the overlay
+    // are in it) and those this group put before: O(1) in the journal, as FLUSHALL is one
+    // entry in Redis's AOF.
+    std::string last;
+    bool any = pipeline_->journal_->LastKey(&last);
+    for (const auto& [key, record] : group_->staged) {
+      if (record && (!any || key > last)) {
+        last = key;
+        any = true;
+      }
+    }
+    if (any) batch_->DeleteRange(std::string_view(), last + '\0');
+    group_->staged.clear();
+    group_->cleared = true;
+  }
+
+  int64_t NowMs() const override { return now_; }
+
+ private:
+  CommitPipeline* const pipeline_;
+  Group* const group_;
+  rocksdb::WriteBatch* const batch_;
+  const int64_t now_;
+};
+
 CommitPipeline::CommitPipeline(Journal* journal, Keyspace* keyspace, ReplicationGate* gate,
                                PipelineOptions options)
     : journal_(journal), keyspace_(keyspace), gate_(gate), options_([&] {
@@ -18,13 +94,17 @@ CommitPipeline::CommitPipeline(Journal* journal, Keyspace* keyspace, Replication
         if (options.max_group_mutations == 0) options.max_group_mutations = 1;
         return std::move(options);
       }()) {
+  gate_->SetListener(this);
   committer_ = std::thread([this] {
     SetThreadName("ds-committer");
     Run();
   });
 }
 
-CommitPipeline::~CommitPipeline() { Stop(); }
+CommitPipeline::~CommitPipeline() {
+  Stop();
+  gate_->SetListener(nullptr);
+}
 
 void CommitPipeline::Submit(std::vector<Mutation> mutations, CommitCallback done) {
   Enqueue(std::move(mutations), std::move(done), /*wake=*/true);
@@ -35,17 +115,17 @@ void CommitPipeline::Queue(std::vector<Mutation> mutations, CommitCallback done)
 }
 
 void CommitPipeline::Enqueue(std::vector<Mutation> mutations, CommitCallback done, bool wake) {
-  Status rejected;
-  {
-    std::lock_guard lock(mu_);
-    if (!refused_.ok()) {
-      rejected = refused_;
+  Status rejected = WriteStatus();
+  if (rejected.ok()) {
+    absl::MutexLock lock(&mu_);
+    if (!poisoned_.ok() || !refusal_.ok()) {
+      rejected = !poisoned_.ok() ? poisoned_ : refusal_;
     } else if (stopping_) {
       rejected = Status::Shutdown("the store is shutting down");
     } else {
       queued_mutations_ += mutations.size();
       queue_.push_back(Request{std::move(mutations), std::move(done)});
-      if (wake && !committing_) work_.notify_one();  // a running committer looks again when done
+      if (wake && !committing_) work_.Signal();  // a running committer looks again when done
       return;
     }
   }
@@ -56,10 +136,10 @@ void CommitPipeline::Enqueue(std::vector<Mutation> mutations, CommitCallback don
 void CommitPipeline::CommitQueued() {
   std::vector<Request> group;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (committing_ || queue_.empty()) return;
     if (queued_mutations_ > options_.max_inline_mutations) {
-      work_.notify_one();
+      work_.Signal();
       return;
     }
     TakeGroup(&group);
@@ -69,37 +149,83 @@ void CommitPipeline::CommitQueued() {
 
 void CommitPipeline::Stop() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
+    if (stopping_ && !committer_.joinable()) return;
     stopping_ = true;
-    work_.notify_one();
+    work_.Signal();
   }
   if (committer_.joinable()) committer_.join();
+  // Groups still waiting for their quorum get the ack timeout to receive it; then their
+  // writers are told the store stopped (the outcome is unknown to them).
+  {
+    absl::MutexLock lock(&publish_mu_);
+    publish_mu_.AwaitWithTimeout(
+        absl::Condition(
+            +[](std::deque<std::unique_ptr<Group>>* pending) { return pending->empty(); },
+            &pending_),
+        absl::FromChrono(options_.ack_timeout));
+  }
+  SetRefusal(Status::Shutdown("the store is shutting down"));
 }
 
 Status CommitPipeline::WriteStatus() const {
-  if (!refusing_.load(std::memory_order_acquire)) return Status::OK();
-  std::lock_guard lock(mu_);
-  return refused_;
+  if (refusing_.load(std::memory_order_acquire)) {
+    absl::MutexLock lock(&mu_);
+    if (!poisoned_.ok()) return poisoned_;
+    if (!refusal_.ok()) return refusal_;
+  }
+  if (quorum_lost_.load(std::memory_order_acquire)) {
+    return Status::NoReplicas(
+        "a write was not acknowledged by the replicas in time; writes resume once they hold it");
+  }
+  return gate_->Admission();
 }
 
 PipelineStats CommitPipeline::stats() const {
-  return PipelineStats{writes_.load(std::memory_order_relaxed),
-                       mutations_.load(std::memory_order_relaxed),
-                       groups_.load(std::memory_order_relaxed)};
+  return PipelineStats{
+      writes_.load(std::memory_order_relaxed), mutations_.load(std::memory_order_relaxed),
+      groups_.load(std::memory_order_relaxed), pending_count_.load(std::memory_order_relaxed)};
 }
 
 void CommitPipeline::Run() {
   std::vector<Request> group;
   for (;;) {
+    bool expire = false;
     {
-      std::unique_lock lock(mu_);
-      work_.wait(lock, [this] { return (!queue_.empty() || stopping_) && !committing_; });
-      if (queue_.empty()) return;  // stopping, and everything queued is committed
-      TakeGroup(&group);
+      absl::MutexLock lock(&mu_);
+      while (committing_ || (queue_.empty() && !stopping_)) {
+        const auto deadline = NextDeadline();
+        if (!deadline) {
+          work_.Wait(&mu_);
+          continue;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= *deadline) {
+          expire = true;
+          break;
+        }
+        work_.WaitWithTimeout(&mu_, absl::FromChrono(*deadline - now));
+      }
+      if (!expire) {
+        if (queue_.empty()) return;  // stopping, and everything queued is committed
+        TakeGroup(&group);
+      }
+    }
+    if (expire) {
+      ExpireDeadlines(std::chrono::steady_clock::now());
+      continue;
     }
     CommitTaken(&group);
     group.clear();
   }
+}
+
+std::optional<std::chrono::steady_clock::time_point> CommitPipeline::NextDeadline() const {
+  absl::MutexLock lock(&publish_mu_);
+  for (const auto& g : pending_) {
+    if (!g->answered && g->last_seq != 0) return g->deadline;
+  }
+  return std::nullopt;
 }
 
 void CommitPipeline::TakeGroup(std::vector<Request>* group) {
@@ -115,111 +241,244 @@ void CommitPipeline::TakeGroup(std::vector<Request>* group) {
 }
 
 void CommitPipeline::CommitTaken(std::vector<Request>* group) {
+  const size_t writes = group->size();
   CommitGroup(group);
-  writes_.fetch_add(group->size(), std::memory_order_relaxed);
-  std::lock_guard lock(mu_);
+  writes_.fetch_add(writes, std::memory_order_relaxed);
+  absl::MutexLock lock(&mu_);
   committing_ = false;
   // The committer thread may be waiting out a caller's group; it is not woken otherwise.
-  if (!queue_.empty() || stopping_) work_.notify_one();
+  if (!queue_.empty() || stopping_) work_.Signal();
 }
 
-void CommitPipeline::CommitGroup(std::vector<Request>* group) {
+RecordPtr CommitPipeline::Committed(std::string_view key) const {
+  // Only the committing thread adds pending groups, and it is the caller: when none is
+  // pending, none can appear during this read.
+  if (pending_count_.load(std::memory_order_acquire) > 0) {
+    absl::MutexLock lock(&publish_mu_);
+    if (auto it = overlay_.find(std::string(key)); it != overlay_.end()) return it->second.record;
+    if (overlay_cleared_by_ != 0) return nullptr;
+    return keyspace_->Get(key);
+  }
+  return keyspace_->Get(key);
+}
+
+void CommitPipeline::CommitGroup(std::vector<Request>* requests) {
+  auto group = std::make_unique<Group>();
+  group->requests = std::move(*requests);
   if (refusing_.load(std::memory_order_acquire)) {
-    Status refused = WriteStatus();
-    for (Request& r : *group) r.done(refused, 0);
+    const Status refused = WriteStatus();
+    for (Request& r : group->requests) r.done(refused, 0);
     return;
   }
 
-  const int64_t now = options_.now_ms();
   rocksdb::WriteBatch batch;
-  // The group's view of each key it touches: the committed record overlaid with the
-  // group's earlier changes (null: deleted). Keys point into the group's mutations.
-  std::unordered_map<std::string_view, RecordPtr> staged;
+  View view(this, group.get(), &batch, options_.now_ms());
   size_t applied = 0;
-  for (Request& request : *group) {
+  for (Request& request : group->requests) {
     for (Mutation& m : request.mutations) {
-      RecordPtr current;
-      auto it = staged.find(m.key);
-      if (it != staged.end()) {
-        current = it->second;
-      } else {
-        current = keyspace_->Get(m.key);
-        if (current && current->ExpiredAt(now)) {
-          // An expired record is gone for every reader; remove it durably with this group.
-          batch.Delete(m.key);
-          current = nullptr;
-          staged.emplace(m.key, nullptr);
-        }
-      }
-      Change change = m.apply(current);
+      ApplyTo(m, view);
       ++applied;
-      switch (change.kind) {
-        case Change::Kind::kNone:
-          break;
-        case Change::Kind::kPut:
-          batch.Put(m.key, EncodeRecord(*change.record));
-          staged[m.key] = std::move(change.record);
-          break;
-        case Change::Kind::kDelete:
-          if (current) {
-            batch.Delete(m.key);
-            staged[m.key] = nullptr;
-          }
-          break;
-      }
     }
   }
   mutations_.fetch_add(applied, std::memory_order_relaxed);
 
-  if (batch.Count() == 0) {
-    // Nothing changed: every outcome rests on state that is already committed.
-    const uint64_t seq = journal_->LastSequence();
-    for (Request& r : *group) r.done(Status::OK(), seq);
+  if (batch.Count() > 0) {
+    const uint64_t first = journal_->LastSequence() + 1;
+    group->last_seq = first + batch.Count() - 1;
+    // The replicas' copies start now, overlapping the local fsync.
+    gate_->Send(GroupRef{first, group->last_seq, batch.Data()});
+    const auto start = std::chrono::steady_clock::now();
+    uint64_t seq = 0;
+    Status s = journal_->Commit(&batch, &seq);
+    if (!s.ok()) {
+      Refuse(s);
+      for (Request& r : group->requests) r.done(s, 0);
+      return;
+    }
+    groups_.fetch_add(1, std::memory_order_relaxed);
+    if (options_.on_group) {
+      options_.on_group(applied, std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::steady_clock::now() - start)
+                                     .count());
+    }
+  }
+
+  const bool synchronous = gate_->Synchronous();
+  if (synchronous && pending_count_.load(std::memory_order_acquire) == 0) {
+    // The single-node path: durable is acknowledged. Publish only now: readers never see
+    // a write before it is in the journal.
+    PublishToKeyspace(*group);
+    const uint64_t seq = group->last_seq != 0 ? group->last_seq : journal_->LastSequence();
+    for (Request& r : group->requests) r.done(Status::OK(), seq);
     return;
   }
-
-  const auto start = std::chrono::steady_clock::now();
-  uint64_t seq = 0;
-  Status s = journal_->Commit(&batch, &seq);
-  if (!s.ok()) {
-    Refuse(s);
-    for (Request& r : *group) r.done(s, 0);
-    return;
+  {
+    absl::MutexLock lock(&publish_mu_);
+    group->id = next_group_id_++;
+    group->deadline = std::chrono::steady_clock::now() + options_.ack_timeout;
+    for (const auto& [key, record] : group->staged) {
+      overlay_.insert_or_assign(key, Overlaid{record, group->id});
+    }
+    if (group->cleared) overlay_cleared_by_ = group->id;
+    if (synchronous && group->last_seq > quorum_seq_) quorum_seq_ = group->last_seq;
+    pending_.push_back(std::move(group));
+    pending_count_.fetch_add(1, std::memory_order_release);
   }
-  groups_.fetch_add(1, std::memory_order_relaxed);
-  if (options_.on_group) {
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - start)
-                            .count();
-    options_.on_group(applied, micros);
+  {
+    absl::MutexLock lock(&mu_);
+    work_.Signal();  // the committer thread watches the new group's deadline
   }
+  CompleteAcknowledged();
+}
 
-  const Status quorum = gate_->AwaitQuorum(seq, batch.Data());
+void CommitPipeline::OnQuorum(uint64_t seq) {
+  {
+    absl::MutexLock lock(&publish_mu_);
+    if (seq <= quorum_seq_) return;
+    quorum_seq_ = seq;
+  }
+  CompleteAcknowledged();
+}
 
-  // Publish only now: readers never see a write before it is in the journal.
-  for (auto& [key, record] : staged) {
+void CommitPipeline::PublishToKeyspace(const Group& group) {
+  if (group.cleared) keyspace_->Clear();
+  for (const auto& [key, record] : group.staged) {
     if (record) {
-      keyspace_->Put(key, std::move(record));
+      keyspace_->Put(key, record);
     } else {
       keyspace_->Erase(key);
     }
   }
-  for (Request& r : *group) r.done(quorum, seq);
+}
+
+void CommitPipeline::Unoverlay(const Group& group) {
+  for (const auto& [key, record] : group.staged) {
+    auto it = overlay_.find(key);
+    if (it != overlay_.end() && it->second.group == group.id) overlay_.erase(it);
+  }
+  if (overlay_cleared_by_ == group.id) overlay_cleared_by_ = 0;
+}
+
+void CommitPipeline::CompleteAcknowledged() {
+  absl::MutexLock complete(&complete_mu_);
+  for (;;) {
+    std::unique_ptr<Group> group;
+    uint64_t seq = 0;
+    {
+      absl::MutexLock lock(&publish_mu_);
+      if (pending_.empty()) break;
+      Group& front = *pending_.front();
+      if (front.last_seq > quorum_seq_) break;
+      // Keyspace first, then the overlay: a committer that misses the overlay finds the
+      // keyspace already updated.
+      PublishToKeyspace(front);
+      Unoverlay(front);
+      group = std::move(pending_.front());
+      pending_.pop_front();
+      pending_count_.fetch_sub(1, std::memory_order_release);
+      if (group->last_seq != 0) last_published_seq_ = group->last_seq;
+      seq = last_published_seq_;
+      if (timed_out_ && !AnyTimedOut()) {
+        timed_out_ = false;
+        quorum_lost_.store(false, std::memory_order_release);
+      }
+    }
+    if (!group->answered) {
+      for (Request& r : group->requests) r.done(Status::OK(), seq);
+    }
+  }
+}
+
+bool CommitPipeline::AnyTimedOut() const {
+  for (const auto& g : pending_) {
+    if (g->answered) return true;
+  }
+  return false;
+}
+
+void CommitPipeline::ExpireDeadlines(std::chrono::steady_clock::time_point now) {
+  absl::MutexLock complete(&complete_mu_);
+  std::vector<Request*> expired;
+  {
+    absl::MutexLock lock(&publish_mu_);
+    for (auto& g : pending_) {
+      if (g->answered || g->deadline > now) continue;
+      g->answered = true;
+      for (Request& r : g->requests) expired.push_back(&r);
+    }
+    if (!expired.empty()) {
+      timed_out_ = true;
+      quorum_lost_.store(true, std::memory_order_release);
+    }
+  }
+  // The groups stay pending (answered), so the requests stay put while complete_mu_ is held.
+  const Status late = Status::NoReplicas(
+      "not enough replicas acknowledged the write in time; it may still take effect");
+  for (Request* r : expired) r->done(late, 0);
+}
+
+void CommitPipeline::SetRefusal(const Status& why) {
+  std::deque<Request> queued;
+  {
+    absl::MutexLock lock(&mu_);
+    refusal_ = why;
+    refusing_.store(!poisoned_.ok() || !why.ok(), std::memory_order_release);
+    if (!why.ok()) {
+      queued.swap(queue_);
+      queued_mutations_ = 0;
+    }
+  }
+  for (Request& r : queued) r.done(why, 0);
+  writes_.fetch_add(queued.size(), std::memory_order_relaxed);
+  if (why.ok()) return;
+  // Groups waiting for their quorum: memory follows the local journal, which holds them;
+  // their writers hear `why`, since this node will not learn whether the quorum came.
+  absl::MutexLock complete(&complete_mu_);
+  std::deque<std::unique_ptr<Group>> pending;
+  {
+    absl::MutexLock lock(&publish_mu_);
+    for (auto& g : pending_) PublishToKeyspace(*g);
+    pending.swap(pending_);
+    pending_count_.store(0, std::memory_order_release);
+    overlay_.clear();
+    overlay_cleared_by_ = 0;
+    timed_out_ = false;
+    quorum_lost_.store(false, std::memory_order_release);
+  }
+  for (auto& g : pending) {
+    if (g->answered) continue;
+    for (Request& r : g->requests) r.done(why, 0);
+  }
 }
 
 void CommitPipeline::Refuse(const Status& cause) {
-  std::deque<Request> queued;
-  Status refused =
+  const Status refused =
       Status::WriteRefused("writes refused after a journal failure: " + cause.ToString());
+  std::deque<Request> queued;
   {
-    std::lock_guard lock(mu_);
-    refused_ = refused;
+    absl::MutexLock lock(&mu_);
+    poisoned_ = refused;
     refusing_.store(true, std::memory_order_release);
     queued.swap(queue_);
     queued_mutations_ = 0;
   }
   for (Request& r : queued) r.done(refused, 0);
   writes_.fetch_add(queued.size(), std::memory_order_relaxed);
+  // Nothing written before the failure is acknowledged after it: the journal's state is
+  // unknown. Writers still waiting hear why.
+  absl::MutexLock complete(&complete_mu_);
+  std::deque<std::unique_ptr<Group>> pending;
+  {
+    absl::MutexLock lock(&publish_mu_);
+    pending.swap(pending_);
+    pending_count_.store(0, std::memory_order_release);
+    overlay_.clear();
+    overlay_cleared_by_ = 0;
+  }
+  for (auto& g : pending) {
+    if (g->answered) continue;
+    for (Request& r : g->requests) r.done(refused, 0);
+  }
 }
 
 }  // namespace devstate

@@ -1,34 +1,52 @@
-// CommitPipeline: the single writer of the store (DESIGN.md §2).
+// CommitPipeline: the single writer of the store (DESIGN.md §2 and §5).
 //
 // Writers Submit() mutations from any thread. One committer at a time takes everything
-// queued (a group), applies each mutation in order against the current records, writes the
-// whole group as one RocksDB WriteBatch with sync = true, waits for the replication gate,
-// then publishes the new records to the keyspace and completes every waiter. One fsync thus
-// serves every write that queued while the previous one ran.
+// queued (a group), applies each mutation in order against the current records, hands the
+// group to the replication gate, writes it as one RocksDB WriteBatch with sync = true, and
+// then lets the next group in. One fsync thus serves every write that queued while the
+// previous one ran.
 //
-// The committer is the pipeline's own thread, or an event loop that Queue()s the writes of
-// one turn and then calls CommitQueued(): when no group is being committed it commits them
-// itself, as Redis does before it sleeps. That saves two thread wake-ups per group and, on
-// a small machine, keeps the CPU quiet while the fsync runs (measured here: an fdatasync
-// takes 0.29 ms on an idle CPU, 0.62 ms beside one busy thread). Either way one group is
-// committed at a time, in queue order.
+// Acknowledgement follows the gate. With a synchronous gate (no replicas required) a group
+// is published to the keyspace and its writers answered right after its fsync. Otherwise
+// the group waits, in order, for the gate's OnQuorum: its records sit in an overlay that
+// later groups read and merge on (so writes keep their order) but readers of the keyspace
+// never see, and the next group's fsync does not wait for it. A group that is not
+// acknowledged within `ack_timeout` answers its writers NoReplicas (outcome unknown), stays
+// invisible, and makes the pipeline refuse writes until the quorum catches up with it.
+// Groups that change nothing are answered in the same order, so a stale or refused write
+// is never answered before the state it read is acknowledged.
+//
+// Committers: the pipeline's own thread, or an event loop that Queue()s the writes of one
+// turn and then calls CommitQueued(): when no group is being committed it commits them
+// itself, as Redis does before it sleeps. That saves two thread wake-ups per group and
+// keeps the CPU quiet while the fsync runs (docs/BENCHMARKS.md, "Commit pipeline").
+// Either way one group is committed at a time, in queue order. Mutation functions, the
+// journal and the gate's Send run on that committing thread; writers' callbacks run on the
+// thread that completes their group (the committer, the inline event loop, or the gate's
+// thread via OnQuorum).
 //
 // A failed journal write poisons the pipeline (leveldb's background error): the group's
 // waiters, everything queued and every later write get an error, and nothing more is
 // acknowledged. WriteStatus() says whether writes are accepted.
 //
-// Thread safety: Submit, WriteStatus and stats are safe from any thread. The journal,
-// keyspace and gate must outlive the pipeline; only the pipeline writes to them.
+// Thread safety: every public method is safe from any thread. The journal, keyspace and
+// gate must outlive the pipeline; only the pipeline writes to the keyspace.
 #pragma once
 
+#include <absl/base/thread_annotations.h>
+#include <absl/synchronization/mutex.h>
+
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
+#include <memory>
+#include <optional>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "store/journal.h"
@@ -41,34 +59,37 @@ namespace devstate {
 struct PipelineOptions {
   // Upper bound on mutations per group (a write's mutations are never split), so one group
   // cannot delay the writes behind it without bound.
-  size_t max_group_mutations = 8192;
+  size_t max_group_mutations = 0;
   // CommitQueued() commits on the calling thread only up to this many queued mutations;
   // more go to the committer thread, so the caller's next turn of CPU work overlaps their
   // fsync. 0: never inline.
-  size_t max_inline_mutations = 64;
+  size_t max_inline_mutations = 0;
+  // How long a group may wait for the gate's quorum before its writers get NoReplicas.
+  std::chrono::milliseconds ack_timeout{0};
   // Wall clock in Unix epoch milliseconds, for expiry.
   std::function<int64_t()> now_ms;
   // Observer of each synced group (size in mutations, microseconds spent in the journal
-  // commit), for metrics. Called on the committer thread.
+  // commit), for metrics. Called on the committing thread.
   std::function<void(size_t mutations, int64_t commit_micros)> on_group;
 };
 
 struct PipelineStats {
-  uint64_t writes = 0;     // submitted writes completed (any outcome)
-  uint64_t mutations = 0;  // mutations applied
-  uint64_t groups = 0;     // groups written to the journal
+  uint64_t writes = 0;          // submitted writes completed (any outcome)
+  uint64_t mutations = 0;       // mutations applied
+  uint64_t groups = 0;          // groups written to the journal
+  uint64_t unacknowledged = 0;  // groups written, waiting for the gate's quorum
 };
 
-class CommitPipeline {
+class CommitPipeline final : public QuorumListener {
  public:
   CommitPipeline(Journal* journal, Keyspace* keyspace, ReplicationGate* gate,
                  PipelineOptions options);
-  ~CommitPipeline();
+  ~CommitPipeline() override;
   CommitPipeline(const CommitPipeline&) = delete;
   CommitPipeline& operator=(const CommitPipeline&) = delete;
 
   // Queues one atomic write (its mutations land in the same group) and calls `done` with
-  // its outcome. An empty write completes at once with OK.
+  // its outcome. An empty write completes (in order) with OK.
   void Submit(std::vector<Mutation> mutations, CommitCallback done);
 
   // Like Submit, but does not wake the committer thread: the caller promises to call
@@ -77,50 +98,107 @@ class CommitPipeline {
   void Queue(std::vector<Mutation> mutations, CommitCallback done);
 
   // If no group is being committed and at most max_inline_mutations are queued, commits
-  // them on the calling thread, completing their waiters there. Otherwise returns at once,
-  // having woken the committer thread if it is idle: it (or the running group's
-  // committer, when done) takes the queue. The caller blocks through the group's fsync
-  // and replication gate, so a gate must never need the caller's thread to make progress.
+  // them on the calling thread through their local fsync (and, with a synchronous gate,
+  // completes their waiters there). Otherwise returns at once, having woken the committer
+  // thread if it is idle. Never waits for replicas.
   void CommitQueued();
 
   // Commits everything already queued, then stops the committer. Later writes fail with
-  // Status::Shutdown. Idempotent.
+  // Status::Shutdown; groups still waiting for the quorum are answered with Shutdown
+  // (their outcome is unknown to the writer). Idempotent.
   void Stop();
+
+  // Writes are refused with `why` while it is not OK (a replica: they belong to the
+  // primary), and accepted again once it is OK. Queued writes fail with `why`; groups
+  // waiting for the quorum answer their writers with `why` and are published as they are
+  // in the local journal, so memory equals the journal. Does not wait for a group being
+  // committed: call it from a thread that is not committing.
+  void SetRefusal(const Status& why);
 
   // OK while writes are accepted; otherwise why they are refused.
   Status WriteStatus() const;
 
   PipelineStats stats() const;
 
+  // QuorumListener: every group up to `seq` is held by the replicas the gate requires.
+  void OnQuorum(uint64_t seq) override;
+
  private:
   struct Request {
     std::vector<Mutation> mutations;
     CommitCallback done;
   };
+  // A group between its apply and its acknowledgement.
+  struct Group {
+    std::vector<Request> requests;
+    // Its changes, key by key (null: deleted), to publish when acknowledged.
+    std::unordered_map<std::string, RecordPtr> staged;
+    bool cleared = false;   // Clear() ran in it: publishing empties the keyspace first
+    uint64_t last_seq = 0;  // 0: the group wrote nothing
+    std::chrono::steady_clock::time_point deadline;
+    bool answered = false;  // writers already told (a timeout); publish still to come
+    uint64_t id = 0;
+  };
+  class View;
 
   void Enqueue(std::vector<Mutation> mutations, CommitCallback done, bool wake);
   void Run();
-  // Moves the next group from queue_ into *group and marks it being committed. Requires mu_.
-  void TakeGroup(std::vector<Request>* group);
+  // Moves the next group from queue_ into *group and marks it being committed.
+  void TakeGroup(std::vector<Request>* group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Commits a group from TakeGroup (on whichever thread took it), then lets the next in.
   void CommitTaken(std::vector<Request>* group);
-  void CommitGroup(std::vector<Request>* group);
+  void CommitGroup(std::vector<Request>* requests);
   void Refuse(const Status& cause);
+  // The record a group being applied reads for `key` when it has not changed it itself:
+  // the overlay's, else the keyspace's. Called by the committing thread.
+  RecordPtr Committed(std::string_view key) const ABSL_LOCKS_EXCLUDED(publish_mu_);
+  // Publishes and answers the acknowledged groups at the front of pending_.
+  void CompleteAcknowledged() ABSL_LOCKS_EXCLUDED(complete_mu_, publish_mu_);
+  void PublishToKeyspace(const Group& group);
+  // Drops the group's records from the overlay (those a later group has not replaced).
+  void Unoverlay(const Group& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(publish_mu_);
+  bool AnyTimedOut() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(publish_mu_);
+  // The earliest deadline of a pending group whose writers are not answered yet.
+  std::optional<std::chrono::steady_clock::time_point> NextDeadline() const
+      ABSL_LOCKS_EXCLUDED(publish_mu_);
+  // Answers the writers of pending groups whose deadline passed.
+  void ExpireDeadlines(std::chrono::steady_clock::time_point now)
+      ABSL_LOCKS_EXCLUDED(complete_mu_, publish_mu_);
 
   Journal* const journal_;
   Keyspace* const keyspace_;
   ReplicationGate* const gate_;
   const PipelineOptions options_;
 
-  mutable std::mutex mu_;
-  std::condition_variable work_;       // signalled when queue_ gains work, a caller's group
-                                       // is done with more queued, or stopping_ is set
-  std::deque<Request> queue_;          // guarded by mu_
-  size_t queued_mutations_ = 0;        // guarded by mu_; in queue_
-  bool committing_ = false;            // guarded by mu_; a group is being committed
-  bool stopping_ = false;              // guarded by mu_
-  Status refused_;                     // guarded by mu_; not OK once the journal failed
-  std::atomic<bool> refusing_{false};  // mirrors !refused_.ok() for a lock-free check
+  mutable absl::Mutex mu_;
+  absl::CondVar work_;  // signalled when queue_ gains work, a caller's group is done with
+                        // more queued, a deadline is set, or stopping_ is set
+  std::deque<Request> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_mutations_ ABSL_GUARDED_BY(mu_) = 0;  // in queue_
+  bool committing_ ABSL_GUARDED_BY(mu_) = false;      // a group is being committed
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  Status poisoned_ ABSL_GUARDED_BY(mu_);  // not OK once the journal failed
+  Status refusal_ ABSL_GUARDED_BY(mu_);   // SetRefusal's reason
+  std::atomic<bool> refusing_{false};     // poisoned_ or refusal_ is not OK: a lock-free check
+
+  // Groups written and not yet published, oldest first, and the overlay of their records
+  // that later groups read. Taken after mu_ when both are needed.
+  mutable absl::Mutex publish_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::deque<std::unique_ptr<Group>> pending_ ABSL_GUARDED_BY(publish_mu_);
+  struct Overlaid {
+    RecordPtr record;  // null: deleted
+    uint64_t group = 0;
+  };
+  std::unordered_map<std::string, Overlaid> overlay_ ABSL_GUARDED_BY(publish_mu_);
+  uint64_t overlay_cleared_by_ ABSL_GUARDED_BY(publish_mu_) = 0;  // a pending group cleared all
+  uint64_t quorum_seq_ ABSL_GUARDED_BY(publish_mu_) = 0;  // highest seq the gate acknowledged
+  uint64_t last_published_seq_ ABSL_GUARDED_BY(publish_mu_) = 0;
+  uint64_t next_group_id_ ABSL_GUARDED_BY(publish_mu_) = 1;
+  bool timed_out_ ABSL_GUARDED_BY(publish_mu_) = false;  // a pending group passed its deadline
+  std::atomic<bool> quorum_lost_{false};                 // mirrors timed_out_ for WriteStatus
+  std::atomic<size_t> pending_count_{0};  // pending_.size(), for the lock-free fast path
+  // Completing groups runs on one thread at a time, so writers hear in order.
+  absl::Mutex complete_mu_ ABSL_ACQUIRED_BEFORE(publish_mu_);
 
   std::atomic<uint64_t> writes_{0};
   std::atomic<uint64_t> mutations_{0};

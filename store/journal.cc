@@ -192,6 +192,16 @@ Status Journal::Load(const LoadFn& fn) {
 
 uint64_t Journal::LastSequence() const { return db_->GetLatestSequenceNumber(); }
 
+bool Journal::LastKey(std::string* key) const {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  it->SeekToLast();
+  if (!it->Valid()) return false;
+  key->assign(it->key().data(), it->key().size());
+  return true;
+}
+
 uint64_t Journal::BackgroundJobs() const {
   uint64_t jobs = 0;
   for (const char* property : {"rocksdb.num-running-flushes", "rocksdb.num-running-compactions",

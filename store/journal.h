@@ -49,6 +49,9 @@ class Journal {
 
   uint64_t LastSequence() const;
 
+  // The greatest key stored (false when there is none): the end of FLUSHALL's range delete.
+  bool LastKey(std::string* key) const;
+
   // RocksDB flushes and compactions running or waiting to run: the upkeep of the snapshot
   // in its tables, done by RocksDB's own threads, never on the commit path. 0 when idle.
   uint64_t BackgroundJobs() const;

@@ -18,10 +18,15 @@ void KeyNode::Delete(KeyNode* node) {
   ::operator delete(node);
 }
 
-KeyTable::~KeyTable() {
+KeyTable::~KeyTable() { Clear(); }
+
+void KeyTable::Clear() {
   for (const Slot& s : slots_) {
     if (s.node != nullptr) KeyNode::Delete(s.node);
   }
+  std::vector<Slot>().swap(slots_);
+  mask_ = 0;
+  size_ = 0;
 }
 
 void KeyTable::Insert(KeyNode* node) {

@@ -79,6 +79,9 @@ class KeyTable {
   // Takes `node`, whose key must not be in the table.
   void Insert(KeyNode* node);
 
+  // Deletes every node.
+  void Clear();
+
   // Removes the node of `key` and hands it back (the caller deletes it), or null.
   KeyNode* Remove(uint64_t hash, std::string_view key);
 

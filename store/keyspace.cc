@@ -21,7 +21,7 @@ uint64_t Keyspace::Hash(std::string_view key) {
 RecordPtr Keyspace::Get(std::string_view key) const {
   const uint64_t hash = Hash(key);
   const Shard& shard = shards_[ShardOf(hash)];
-  std::shared_lock lock(shard.mu);
+  ReadLock lock(&shard.mu);
   const KeyNode* node = shard.table.Find(hash, key);
   return node == nullptr ? nullptr : node->record;
 }
@@ -38,7 +38,7 @@ void Keyspace::Prefetch(std::span<const std::string_view> keys) const {
   auto pass = [&](auto step) {
     for (size_t i = 0; i < n; ++i) {
       const Shard& shard = shards_[ShardOf(hashes[i])];
-      std::shared_lock lock(shard.mu);
+      ReadLock lock(&shard.mu);
       step(shard.table, i);
     }
   };
@@ -57,7 +57,7 @@ void Keyspace::Put(std::string_view key, RecordPtr record) {
   Shard& shard = shards_[ShardOf(hash)];
   RecordPtr old;  // released outside the lock
   {
-    std::unique_lock lock(shard.mu);
+    WriteLock lock(&shard.mu);
     const bool expires = record->expire_at_ms != 0;
     if (KeyNode* node = shard.table.Find(hash, key); node != nullptr) {
       old = std::move(node->record);
@@ -85,7 +85,7 @@ bool Keyspace::Erase(std::string_view key) {
   Shard& shard = shards_[ShardOf(hash)];
   RecordPtr old;
   {
-    std::unique_lock lock(shard.mu);
+    WriteLock lock(&shard.mu);
     KeyNode* node = shard.table.Remove(hash, key);
     if (node == nullptr) return false;
     old = std::move(node->record);
@@ -95,6 +95,22 @@ bool Keyspace::Erase(std::string_view key) {
   }
   size_.fetch_sub(1, std::memory_order_relaxed);
   return true;
+}
+
+void Keyspace::Clear() {
+  for (Shard& shard : shards_) {
+    size_t removed = 0;
+    size_t expiring = 0;
+    {
+      WriteLock lock(&shard.mu);
+      removed = shard.table.size();
+      for (const Position& p : shard.order) expiring += p.node->record->expire_at_ms != 0 ? 1 : 0;
+      shard.order.clear();
+      shard.table.Clear();
+    }
+    size_.fetch_sub(removed, std::memory_order_relaxed);
+    with_expiry_.fetch_sub(expiring, std::memory_order_relaxed);
+  }
 }
 
 uint64_t Keyspace::Scan(uint64_t cursor, size_t count, const ScanFn& fn) const {
@@ -107,7 +123,7 @@ uint64_t Keyspace::Scan(uint64_t cursor, size_t count, const ScanFn& fn) const {
     uint64_t last_hash = 0;
     bool stopped = false;
     {
-      std::shared_lock lock(shard.mu);
+      ReadLock lock(&shard.mu);
       auto it = shard.order.lower_bound(Probe{cursor, std::string_view()});
       for (; it != shard.order.end(); ++it) {
         // Never split the keys of one hash between two calls: the cursor names a hash.

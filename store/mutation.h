@@ -1,16 +1,23 @@
-// Mutation: one change to one key, computed on the commit pipeline's thread.
+// Mutation: one change to the store, computed by the committer inside a commit group.
 //
 // Writers that depend on the current value (merging a device event, SET NX, SET GET) do
 // not read-modify-write from outside: they hand the pipeline an `apply` function, which it
-// calls in commit order with the key's current committed record (including the changes of
-// earlier mutations in the same group), so concurrent writers never lose each other's
-// updates. `apply` runs on the committer thread: it must be quick, must not block and must
-// not throw. It may record what it decided in state it captured (for the writer's reply).
+// calls in commit order with the key's current record (including the changes of earlier
+// groups not yet acknowledged, and of earlier mutations in the same group), so concurrent
+// writers never lose each other's updates. A write over several keys (MULTI/EXEC, RENAME,
+// FLUSHALL) hands it a `txn` function instead, which reads and changes any keys through a
+// KeyView; it runs atomically: no other write interleaves with it.
+//
+// `apply` and `txn` run on whichever thread commits the group (the pipeline's committer
+// thread, or an event loop that commits its turn's writes inline, see CommitPipeline): they
+// must be quick, must not block and must not throw. They may record what they decided in
+// state they captured, for the writer's reply.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "store/record.h"
@@ -29,26 +36,55 @@ struct Change {
   static Change Delete() { return {Kind::kDelete, nullptr}; }
 };
 
-// Receives the key's current record: null when the key is absent or expired.
-using ApplyFn = std::function<Change(const RecordPtr& current)>;
-
-struct Mutation {
-  std::string key;
-  ApplyFn apply;
-
-  static Mutation Put(std::string key, RecordPtr record) {
-    return {std::move(key), [r = std::move(record)](const RecordPtr&) { return Change::Put(r); }};
-  }
-  static Mutation Delete(std::string key) {
-    return {std::move(key), [](const RecordPtr&) { return Change::Delete(); }};
-  }
+// The store as a write inside a commit group sees it. Not thread-safe; valid only during
+// the txn call it is handed to.
+class KeyView {
+ public:
+  virtual ~KeyView() = default;
+  // The live record under `key`: null when absent or expired.
+  virtual RecordPtr Get(std::string_view key) = 0;
+  virtual void Put(std::string_view key, RecordPtr record) = 0;
+  // Removes `key` if present.
+  virtual void Delete(std::string_view key) = 0;
+  // Removes every key (FLUSHALL).
+  virtual void Clear() = 0;
+  // The group's clock (Unix epoch ms): one instant for every write of the group.
+  virtual int64_t NowMs() const = 0;
 };
 
-// Called exactly once per submitted write, when its group's outcome is known: OK only after
-// the group is synced to the journal (and acknowledged by the replication gate) and
-// published to the keyspace. `seq` is the journal position of the group (0 on failure).
-// It runs on the committer thread (or the submitter's, when the write is refused at once),
-// so it must be quick: hand the result to the connection's own executor.
+// Receives the key's current record: null when the key is absent or expired.
+using ApplyFn = std::function<Change(const RecordPtr& current)>;
+using TxnFn = std::function<void(KeyView& view)>;
+
+struct Mutation {
+  std::string key;  // the key `apply` changes
+  ApplyFn apply;
+  TxnFn txn = nullptr;  // when set, runs instead of `apply` (and `key` is unused)
+
+  static Mutation Put(std::string key, RecordPtr record) {
+    return {std::move(key), [r = std::move(record)](const RecordPtr&) { return Change::Put(r); },
+            nullptr};
+  }
+  static Mutation Delete(std::string key) {
+    return {std::move(key), [](const RecordPtr&) { return Change::Delete(); }, nullptr};
+  }
+  static Mutation Apply(std::string key, ApplyFn apply) {
+    return {std::move(key), std::move(apply), nullptr};
+  }
+  static Mutation Txn(TxnFn txn) { return {std::string(), nullptr, std::move(txn)}; }
+};
+
+// Applies `m` to `view` (apply or txn), as the pipeline does. Used by MULTI/EXEC, which
+// runs a transaction's commands, and their mutations, inside one txn.
+void ApplyTo(Mutation& m, KeyView& view);
+
+// Called exactly once per submitted write, when its outcome is known: OK only after the
+// group is synced to the journal, acknowledged by the replication gate and published to
+// the keyspace. `seq` is the journal position that answers for the write (0 on failure).
+// It runs on whichever thread completes the group (the committer thread, an event loop
+// that committed inline, or the replication gate's thread when replicas acknowledge), or
+// on the submitter's thread when the write is refused at once: it must be quick and hand
+// the result to the connection's own executor.
 using CommitCallback = std::function<void(const Status& status, uint64_t seq)>;
 
 }  // namespace devstate

@@ -20,6 +20,12 @@ const char* CodeName(Status::Code code) {
       return "NoReplicas";
     case Status::Code::kShutdown:
       return "Shutdown";
+    case Status::Code::kWrongType:
+      return "WrongType";
+    case Status::Code::kNotPrimary:
+      return "NotPrimary";
+    case Status::Code::kNoSpace:
+      return "NoSpace";
   }
   return "Unknown";
 }

@@ -23,6 +23,9 @@ class [[nodiscard]] Status {
     kWriteRefused,  // the store refuses writes after an earlier journal failure
     kNoReplicas,    // not enough replicas acknowledged the write
     kShutdown,      // the store is closing
+    kWrongType,     // the key holds a value of another type than the operation needs
+    kNotPrimary,    // this node is a replica: writes belong to the primary
+    kNoSpace,       // the journal's disk is full: writes wait for space, reads go on
   };
 
   Status() = default;
@@ -37,6 +40,9 @@ class [[nodiscard]] Status {
   static Status WriteRefused(std::string_view msg) { return Status(Code::kWriteRefused, msg); }
   static Status NoReplicas(std::string_view msg) { return Status(Code::kNoReplicas, msg); }
   static Status Shutdown(std::string_view msg) { return Status(Code::kShutdown, msg); }
+  static Status WrongType(std::string_view msg) { return Status(Code::kWrongType, msg); }
+  static Status NotPrimary(std::string_view msg) { return Status(Code::kNotPrimary, msg); }
+  static Status NoSpace(std::string_view msg) { return Status(Code::kNoSpace, msg); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

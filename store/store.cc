@@ -1,7 +1,5 @@
 #include "store/store.h"
 
-#include <rocksdb/write_batch.h>
-
 #include <future>
 #include <utility>
 
@@ -19,6 +17,8 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
 
   PipelineOptions popts;
   popts.max_group_mutations = options.max_group_mutations;
+  popts.max_inline_mutations = options.max_inline_mutations;
+  popts.ack_timeout = options.ack_timeout;
   popts.now_ms = store->now_ms_;
   popts.on_group = options.on_group;
   ReplicationGate* gate = options.gate != nullptr ? options.gate : &store->no_replicas_;
@@ -29,25 +29,13 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
 }
 
 Status Store::Recover() {
-  const int64_t now = now_ms_();
-  rocksdb::WriteBatch expired;
-  Status s = journal_->Load([&](std::string_view key, std::string_view value) {
+  return journal_->Load([&](std::string_view key, std::string_view value) {
     auto record = std::make_shared<Record>();
     Status d = DecodeRecord(value, record.get());
     if (!d.ok()) return Status::Corruption("key '" + std::string(key) + "': " + d.message());
-    if (record->ExpiredAt(now)) {
-      expired.Delete(rocksdb::Slice(key.data(), key.size()));
-    } else {
-      keyspace_.Put(key, std::move(record));
-    }
+    keyspace_.Put(key, std::move(record));
     return Status::OK();
   });
-  if (!s.ok()) return s;
-  if (expired.Count() > 0) {
-    uint64_t seq = 0;
-    s = journal_->Commit(&expired, &seq);
-  }
-  return s;
 }
 
 Store::~Store() { Close(); }

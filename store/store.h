@@ -1,14 +1,20 @@
 // Store: the durable keyspace, as the rest of devstate sees it.
 //
 // Reads come from memory (Keyspace) and never touch the journal. Writes go through the one
-// CommitPipeline and complete only after their group is synced to the journal. At Open the
-// keyspace is rebuilt from the journal, so it holds exactly what was acknowledged before a
-// crash (and possibly writes whose acknowledgement was lost with the crash).
+// CommitPipeline and complete only after their group is synced to the journal (and
+// acknowledged by the replication gate). At Open the keyspace is rebuilt from the journal,
+// so it holds exactly what was acknowledged before a crash (and possibly writes whose
+// acknowledgement was lost with the crash). Open writes nothing: expired records are loaded
+// (reads skip them) and the primary's expiry sweeper removes them through the pipeline, so
+// a replica's journal never gains a write of its own.
+//
+// The defaults below are the config table's defaults too (service/config.cc reads them).
 //
 // Thread safety: every method is safe from any thread. Close (or the destructor) must not
 // race with writes that expect to succeed: they fail with Status::Shutdown after it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,7 +35,10 @@ struct StoreOptions {
   std::string dir;
   rocksdb::Env* env = nullptr;      // fault injection in tests; not owned
   ReplicationGate* gate = nullptr;  // not owned; null means a single node (NoReplicas)
+  // See PipelineOptions.
   size_t max_group_mutations = 8192;
+  size_t max_inline_mutations = 64;
+  std::chrono::milliseconds ack_timeout{2000};
   std::function<int64_t()> now_ms;  // wall clock in epoch ms; defaults to the system clock
   std::function<void(size_t mutations, int64_t commit_micros)> on_group;
 };
@@ -64,6 +73,7 @@ class Store {
   uint64_t BackgroundJobs() const { return journal_ ? journal_->BackgroundJobs() : 0; }
   const Keyspace& keyspace() const { return keyspace_; }
   PipelineStats stats() const { return pipeline_->stats(); }
+  CommitPipeline& pipeline() { return *pipeline_; }
   int64_t NowMs() const { return now_ms_(); }
 
   // Commits what is queued, stops the pipeline and closes the journal. Idempotent.

@@ -1,6 +1,7 @@
 // The commit pipeline against a real RocksDB journal whose syncs the test can hold or fail.
 #include "store/commit_pipeline.h"
 
+#include <absl/synchronization/mutex.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -234,42 +235,171 @@ TEST_F(PipelineTest, FailedSyncRefusesTheGroupAndEveryLaterWrite) {
   EXPECT_EQ(store_->Get("before")->value, "1") << "reads keep working";
 }
 
-// A gate that records what it saw, and whether the group was visible while it waited.
-class RecordingGate : public ReplicationGate {
+// A gate that requires replicas: it records each group it is sent and acknowledges only
+// when the test says so, from the test's thread.
+class ManualGate : public ReplicationGate {
  public:
-  Store* store = nullptr;
-  std::vector<uint64_t> seqs;
-  bool visible_during_wait = false;
-  Status answer;
-  Status AwaitQuorum(uint64_t seq, std::string_view batch) override {
-    seqs.push_back(seq);
-    EXPECT_FALSE(batch.empty());
-    visible_during_wait = visible_during_wait || store->Get("k") != nullptr;
-    return answer;
+  bool Synchronous() const override { return false; }
+  Status Admission() const override {
+    absl::MutexLock lock(&mu);
+    return admission;
   }
+  void Send(const GroupRef& group) override {
+    EXPECT_FALSE(group.batch.empty());
+    absl::MutexLock lock(&mu);
+    sent.push_back(group.last_seq);
+  }
+  void SetListener(QuorumListener* l) override { listener = l; }
+  void Ack(uint64_t seq) { listener->OnQuorum(seq); }
+  size_t Sent() const {
+    absl::MutexLock lock(&mu);
+    return sent.size();
+  }
+  uint64_t SentSeq(size_t i) const {
+    absl::MutexLock lock(&mu);
+    return sent.at(i);
+  }
+
+  mutable absl::Mutex mu;
+  Status admission ABSL_GUARDED_BY(mu);
+  std::vector<uint64_t> sent ABSL_GUARDED_BY(mu);
+  QuorumListener* listener = nullptr;
 };
 
-TEST_F(PipelineTest, ReplicationGateRunsBetweenSyncAndPublish) {
-  RecordingGate gate;
-  Open(&gate);
-  gate.store = store_.get();
-  uint64_t seq = 0;
-  ASSERT_TRUE(store_->WriteAndWait(Put("k", "v"), &seq).ok());
-  ASSERT_EQ(gate.seqs.size(), 1u);
-  EXPECT_EQ(gate.seqs[0], seq);
-  EXPECT_FALSE(gate.visible_during_wait);
-  EXPECT_EQ(store_->Get("k")->value, "v");
+// Waits (with a deadline) until `predicate` holds.
+template <typename P>
+bool Eventually(P predicate) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!predicate()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
-TEST_F(PipelineTest, ReplicationGateFailureWithholdsTheAcknowledgement) {
-  RecordingGate gate;
-  gate.answer = Status::NoReplicas("0 of 1 replicas acknowledged");
-  Open(&gate);
-  gate.store = store_.get();
-  Status s = store_->WriteAndWait(Put("k", "v"));
-  EXPECT_EQ(s.code(), Status::Code::kNoReplicas);
-  EXPECT_TRUE(store_->WriteStatus().ok()) << "a missing quorum does not poison the journal";
-  EXPECT_EQ(store_->Get("k")->value, "v") << "memory stays equal to the local journal";
+class GatePipelineTest : public PipelineTest {
+ protected:
+  void OpenWithGate(std::chrono::milliseconds ack_timeout = std::chrono::seconds(30)) {
+    StoreOptions options;
+    options.dir = dir_.Sub("db");
+    options.env = fault_.env.get();
+    options.gate = &gate_;
+    options.ack_timeout = ack_timeout;
+    ASSERT_TRUE(Store::Open(options, &store_).ok());
+  }
+  ManualGate gate_;
+};
+
+TEST_F(GatePipelineTest, AGroupIsAnsweredAndVisibleOnlyOnceTheGateAcknowledgesIt) {
+  OpenWithGate();
+  Outcome out;
+  store_->Write(Put("k", "v"), out.callback());
+  ASSERT_TRUE(Eventually([&] { return store_->stats().unacknowledged == 1; }));
+  // Written and fsync'd locally, sent to the replicas, not acknowledged by them.
+  EXPECT_EQ(gate_.Sent(), 1u);
+  EXPECT_EQ(store_->LastSequence(), gate_.SentSeq(0));
+  EXPECT_FALSE(out.ready());
+  EXPECT_EQ(store_->Get("k"), nullptr) << "a write a failover could still erase is not visible";
+  gate_.Ack(gate_.SentSeq(0));
+  auto [status, seq] = out.get();
+  EXPECT_TRUE(status.ok());
+  EXPECT_EQ(seq, gate_.SentSeq(0));
+  EXPECT_EQ(store_->Get("k")->value, "v");
+  EXPECT_EQ(store_->stats().unacknowledged, 0u);
+}
+
+TEST_F(GatePipelineTest, TheNextGroupCommitsWhileThePreviousWaitsAndMergesOnIt) {
+  OpenWithGate();
+  Outcome first, second;
+  store_->Write(Put("list", "a"), first.callback());
+  ASSERT_TRUE(Eventually([&] { return gate_.Sent() == 1; }));
+  // The second group reads the first's record although it is not acknowledged yet.
+  std::vector<Mutation> append;
+  append.push_back(Mutation::Apply("list", [](const RecordPtr& cur) {
+    return Change::Put(Value((cur ? cur->value : std::string()) + "b"));
+  }));
+  store_->Write(std::move(append), second.callback());
+  ASSERT_TRUE(Eventually([&] { return gate_.Sent() == 2; }))
+      << "the second group's local write did not wait for the first group's replicas";
+  EXPECT_EQ(store_->stats().unacknowledged, 2u);
+  EXPECT_FALSE(first.ready());
+  EXPECT_FALSE(second.ready());
+  // One acknowledgement of the later position answers both, in order.
+  gate_.Ack(gate_.SentSeq(1));
+  EXPECT_TRUE(first.get().first.ok());
+  EXPECT_TRUE(second.get().first.ok());
+  EXPECT_EQ(store_->Get("list")->value, "ab");
+}
+
+TEST_F(GatePipelineTest, AWriteThatChangesNothingWaitsForTheStateItRead) {
+  OpenWithGate();
+  Outcome put, nx;
+  store_->Write(Put("k", "v"), put.callback());
+  ASSERT_TRUE(Eventually([&] { return gate_.Sent() == 1; }));
+  auto refused = std::make_shared<bool>(false);
+  std::vector<Mutation> setnx;
+  setnx.push_back(Mutation::Apply("k", [refused](const RecordPtr& cur) {
+    *refused = cur != nullptr;
+    return cur ? Change::None() : Change::Put(Value("w"));
+  }));
+  store_->Write(std::move(setnx), nx.callback());
+  ASSERT_TRUE(Eventually([&] { return store_->stats().unacknowledged == 2; }));
+  EXPECT_EQ(gate_.Sent(), 1u) << "a group that changes nothing is not sent";
+  EXPECT_FALSE(nx.ready()) << "its answer rests on a write that is not acknowledged";
+  gate_.Ack(gate_.SentSeq(0));
+  EXPECT_TRUE(put.get().first.ok());
+  EXPECT_TRUE(nx.get().first.ok());
+  EXPECT_TRUE(*refused);
+}
+
+TEST_F(GatePipelineTest, ATimedOutGroupFailsItsWritersStaysInvisibleAndLaterPublishes) {
+  OpenWithGate(std::chrono::milliseconds(50));
+  Outcome out;
+  store_->Write(Put("k", "v"), out.callback());
+  auto [status, seq] = out.get();
+  EXPECT_EQ(status.code(), Status::Code::kNoReplicas);
+  EXPECT_EQ(store_->Get("k"), nullptr);
+  // The node takes no writes until the replicas hold what it wrote.
+  EXPECT_EQ(store_->WriteStatus().code(), Status::Code::kNoReplicas);
+  EXPECT_EQ(store_->WriteAndWait(Put("later", "x")).code(), Status::Code::kNoReplicas);
+  // The replicas catch up: the group becomes visible and writes are taken again.
+  gate_.Ack(gate_.SentSeq(0));
+  EXPECT_TRUE(Eventually([&] { return store_->Get("k") != nullptr; }));
+  EXPECT_TRUE(store_->WriteStatus().ok());
+  Outcome later;
+  store_->Write(Put("later", "x"), later.callback());
+  ASSERT_TRUE(Eventually([&] { return gate_.Sent() == 2; }));
+  gate_.Ack(gate_.SentSeq(1));
+  EXPECT_TRUE(later.get().first.ok());
+}
+
+TEST_F(GatePipelineTest, AdmissionRefusesAWriteAtOnce) {
+  OpenWithGate();
+  {
+    absl::MutexLock lock(&gate_.mu);
+    gate_.admission = Status::NoReplicas("0 of 1 replicas connected");
+  }
+  EXPECT_EQ(store_->WriteAndWait(Put("k", "v")).code(), Status::Code::kNoReplicas);
+  EXPECT_EQ(gate_.Sent(), 0u);
+  EXPECT_EQ(store_->WriteStatus().code(), Status::Code::kNoReplicas);
+}
+
+TEST_F(GatePipelineTest, ARefusalAnswersWaitingWritersAndPublishesWhatTheJournalHolds) {
+  OpenWithGate();
+  Outcome out;
+  store_->Write(Put("k", "v"), out.callback());
+  ASSERT_TRUE(Eventually([&] { return store_->stats().unacknowledged == 1; }));
+  store_->pipeline().SetRefusal(Status::NotPrimary("this node is now a replica"));
+  EXPECT_EQ(out.get().first.code(), Status::Code::kNotPrimary);
+  EXPECT_EQ(store_->Get("k")->value, "v") << "memory follows the local journal";
+  EXPECT_EQ(store_->WriteAndWait(Put("x", "y")).code(), Status::Code::kNotPrimary);
+  store_->pipeline().SetRefusal(Status::OK());
+  std::thread acker([&] {
+    Eventually([&] { return gate_.Sent() == 2; });
+    gate_.Ack(gate_.SentSeq(1));
+  });
+  EXPECT_TRUE(store_->WriteAndWait(Put("x", "y")).ok());
+  acker.join();
 }
 
 TEST_F(PipelineTest, QueuedWritesCommitOnTheCallingThread) {
@@ -329,7 +459,7 @@ TEST_F(PipelineTest, CallerCommitsOneGroupAndWakesTheCommitterForTheRest) {
 
 TEST_F(PipelineTest, ManyQueuedWritesGoToTheCommitterThread) {
   Open();
-  const size_t n = PipelineOptions().max_inline_mutations + 1;
+  const size_t n = StoreOptions().max_inline_mutations + 1;
   std::vector<std::unique_ptr<ThreadOutcome>> outs;
   for (size_t i = 0; i < n; ++i) {
     outs.push_back(std::make_unique<ThreadOutcome>());
