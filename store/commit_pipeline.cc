@@ -125,7 +125,10 @@ void CommitPipeline::Enqueue(std::vector<Mutation> mutations, CommitCallback don
     } else {
       queued_mutations_ += mutations.size();
       queue_.push_back(Request{std::move(mutations), std::move(done)});
-      if (wake && !committing_) work_.Signal();  // a running committer looks again when done
+      if (wake) {
+        wake_ = true;
+        if (!committing_) work_.Signal();  // a running committer looks again when done
+      }
       return;
     }
   }
@@ -139,6 +142,7 @@ void CommitPipeline::CommitQueued() {
     absl::MutexLock lock(&mu_);
     if (committing_ || queue_.empty()) return;
     if (queued_mutations_ > options_.max_inline_mutations) {
+      wake_ = true;
       work_.Signal();
       return;
     }
@@ -193,7 +197,7 @@ void CommitPipeline::Run() {
     bool expire = false;
     {
       absl::MutexLock lock(&mu_);
-      while (committing_ || (queue_.empty() && !stopping_)) {
+      while (committing_ || ((queue_.empty() || !wake_) && !stopping_)) {
         const auto deadline = NextDeadline();
         if (!deadline) {
           work_.Wait(&mu_);
@@ -208,6 +212,7 @@ void CommitPipeline::Run() {
       }
       if (!expire) {
         if (queue_.empty()) return;  // stopping, and everything queued is committed
+        wake_ = false;
         TakeGroup(&group);
       }
     }
@@ -246,8 +251,10 @@ void CommitPipeline::CommitTaken(std::vector<Request>* group) {
   writes_.fetch_add(writes, std::memory_order_relaxed);
   absl::MutexLock lock(&mu_);
   committing_ = false;
-  // The committer thread may be waiting out a caller's group; it is not woken otherwise.
-  if (!queue_.empty() || stopping_) work_.Signal();
+  // What queued meanwhile is the committer thread's to take, whoever committed this group:
+  // a caller's CommitQueued may have returned early while this group ran.
+  if (!queue_.empty()) wake_ = true;
+  if (wake_ || stopping_) work_.Signal();
 }
 
 RecordPtr CommitPipeline::Committed(std::string_view key) const {

@@ -176,6 +176,10 @@ class CommitPipeline final : public QuorumListener {
   std::deque<Request> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_mutations_ ABSL_GUARDED_BY(mu_) = 0;  // in queue_
   bool committing_ ABSL_GUARDED_BY(mu_) = false;      // a group is being committed
+  // The committer thread should take the queue: set by Submit, by CommitQueued handing a
+  // large queue over, and after a group when more is queued. Queue() alone leaves it for
+  // the caller's CommitQueued.
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   Status poisoned_ ABSL_GUARDED_BY(mu_);  // not OK once the journal failed
   Status refusal_ ABSL_GUARDED_BY(mu_);   // SetRefusal's reason

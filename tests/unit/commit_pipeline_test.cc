@@ -287,6 +287,8 @@ class GatePipelineTest : public PipelineTest {
     options.ack_timeout = ack_timeout;
     ASSERT_TRUE(Store::Open(options, &store_).ok());
   }
+  // The store must go before the gate it uses (the base's store_ outlives gate_).
+  void TearDown() override { store_.reset(); }
   ManualGate gate_;
 };
 
