@@ -10,17 +10,12 @@
 #include <sstream>
 
 #include "api/glob.h"
+#include "service/text.h"
 
 namespace devstate::acl {
 namespace {
 
 constexpr size_t kMaxLogEntries = 128;  // as Redis's acllog-max-len default
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool IsSha256Hex(std::string_view s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {

@@ -7,13 +7,12 @@
 // Busy polling (SetBusyPoll): after a turn that had events, the loop polls for more for a
 // while before it sleeps. A request that arrives while the loop sleeps pays for waking it,
 // and the sender's CPU pays most of that (the kernel queues the wake-up there); on a
-// loaded client that is the difference between 47k and 54k GET/s at -c 50 -P 1
-// (docs/BENCHMARKS.md). Helio, Dragonfly's I/O layer, spins before its epoll_wait for the
-// same reason. The price is CPU: up to the whole thread while requests come less than the
-// poll time apart; an idle loop polls once, after its last turn, then sleeps. Polling
-// yields the CPU between polls and stops once another thread has taken it, so a client
-// or a RocksDB flush on the same CPU is not kept waiting (redis-benchmark --threads 2 on
-// 2 cores: 0.89x redis-server's GET/s polling without yielding, 1.04x with).
+// loaded client that shows in GET/s at -c 50 -P 1 (docs/BENCHMARKS.md). Helio, Dragonfly's I/O
+// layer, spins before its epoll_wait for the same reason. The price is CPU: up to the whole thread
+// while requests come less than the poll time apart; an idle loop polls once, after its last turn,
+// then sleeps. Polling yields the CPU between polls and stops once another thread has taken it, so
+// a client or a RocksDB flush on the same CPU is not kept waiting (docs/BENCHMARKS.md, "Figures
+// moved out of the code").
 //
 // Why not Asio for this: Asio re-arms a socket's read interest with an epoll_ctl before
 // every wait (or, with async_read_some, tries a recv that finds nothing), so a request

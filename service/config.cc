@@ -58,6 +58,24 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .field = &Config::store_max_group_mutations,
        .min = 1,
        .max = 1 << 20},
+      {.name = "store.max_inline_mutations",
+       .doc = "a RESP event loop commits a turn's writes itself (no thread hand-off) up to this "
+              "many mutations; more go to the committer thread (0: never)",
+       .field = &Config::store_max_inline_mutations,
+       .min = 0,
+       .max = 1 << 20},
+      {.name = "expiry.sweep_interval_ms",
+       .doc = "active expiry: the pause between passes over the keyspace that found few "
+              "expired keys (a pass that finds many goes on at once)",
+       .field = &Config::expiry_sweep_interval_ms,
+       .min = 1,
+       .max = 3600000},
+      {.name = "expiry.sweep_keys",
+       .doc = "active expiry: keys one pass looks at; their expired ones are deleted through "
+              "the commit pipeline",
+       .field = &Config::expiry_sweep_keys,
+       .min = 1,
+       .max = 1000000},
       {.name = "http.bind", .doc = "address of the HTTP listener", .field = &Config::http_bind},
       {.name = "http.port",
        .doc = "port of the HTTP listener (0: any free port, logged at start)",
@@ -361,6 +379,25 @@ std::string ConfigReference() {
                        ConfigValueText(defaults, key), key.doc);
   }
   return out;
+}
+
+StoreOptions StoreOptionsFrom(const Config& config) {
+  StoreOptions o;
+  o.dir = config.store_dir;
+  o.max_group_mutations = static_cast<size_t>(config.store_max_group_mutations);
+  o.max_inline_mutations = static_cast<size_t>(config.store_max_inline_mutations);
+  return o;
+}
+
+EventLimits EventLimitsFrom(const Config& config) {
+  EventLimits limits;
+  limits.max_bytes = static_cast<size_t>(config.limits_max_event_bytes);
+  return limits;
+}
+
+SweepOptions SweepOptionsFrom(const Config& config) {
+  return SweepOptions{std::chrono::milliseconds(config.expiry_sweep_interval_ms),
+                      static_cast<size_t>(config.expiry_sweep_keys)};
 }
 
 Status ParseCommandLine(int argc, const char* const* argv, Config* config, CommandLine* cli) {

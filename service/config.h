@@ -1,10 +1,12 @@
 // Config: every setting of the devstate process, and the one table that describes them.
 //
 // Each key has a name (`section.key`), a type, a default (the member initialiser below),
-// bounds or choices, and a line of documentation. The table drives everything else: the
-// TOML file is checked against it (an unknown key is an error), every key is also a
-// command-line option `--section.key=value` that overrides the file, `--help` lists the keys
-// with defaults, and docs/CONFIG.md is generated from it (`devstate --config-reference`).
+// bounds or choices, and a line of documentation. A default is defined once: where the
+// setting belongs to a store or service struct, the initialiser reads that struct's
+// default; the api/ option structs keep none and are built from Config (api/options.h). The table
+// drives everything else: the TOML file is checked against it (an unknown key is an error), every
+// key is also a command-line option `--section.key=value` that overrides the file, `--help` lists
+// the keys with defaults, and docs/CONFIG.md is generated from it (`devstate --config-reference`).
 #pragma once
 
 #include <cstdint>
@@ -13,14 +15,21 @@
 #include <variant>
 #include <vector>
 
+#include "service/event.h"
+#include "service/expiry_sweeper.h"
 #include "store/status.h"
+#include "store/store.h"
 
 namespace devstate {
 
 struct Config {
   // [store]
   std::string store_dir = "./data";
-  int64_t store_max_group_mutations = 8192;
+  int64_t store_max_group_mutations = static_cast<int64_t>(StoreOptions{}.max_group_mutations);
+  int64_t store_max_inline_mutations = static_cast<int64_t>(StoreOptions{}.max_inline_mutations);
+  // [expiry]
+  int64_t expiry_sweep_interval_ms = SweepOptions{}.interval.count();
+  int64_t expiry_sweep_keys = static_cast<int64_t>(SweepOptions{}.keys_per_pass);
   // [http]
   std::string http_bind = "127.0.0.1";
   int64_t http_port = 8080;
@@ -66,7 +75,7 @@ struct Config {
   std::string mqtt_cert;
   std::string mqtt_key;
   // [limits]
-  int64_t limits_max_event_bytes = 64 << 10;
+  int64_t limits_max_event_bytes = static_cast<int64_t>(EventLimits{}.max_bytes);
   int64_t limits_max_batch_events = 10000;
   int64_t limits_max_bulk_bytes = 8 << 20;
   int64_t limits_max_multibulk = 1024 * 1024;
@@ -110,6 +119,11 @@ struct CommandLine {
   enum class Action { kRun, kHelp, kVersion, kReference } action = Action::kRun;
   std::string help_text;  // for kHelp
 };
+
+// The options of the store and service structs, from the config.
+StoreOptions StoreOptionsFrom(const Config& config);
+EventLimits EventLimitsFrom(const Config& config);
+SweepOptions SweepOptionsFrom(const Config& config);
 
 // Parses argv: `--config FILE` is read first, then each `--section.key=value` overrides it.
 Status ParseCommandLine(int argc, const char* const* argv, Config* config, CommandLine* cli);

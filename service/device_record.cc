@@ -94,7 +94,7 @@ uint64_t DeviceVersion(const Record& stored) {
 
 Status FromRecord(const Record& stored, DeviceRecord* record) {
   if (stored.type != kDeviceRecordType) {
-    return Status::InvalidArgument("the key holds a value that is not a device record");
+    return Status::WrongType("the key holds a value that is not a device record");
   }
   std::string_view in = stored.meta;
   uint64_t last_seen, version, updated_at, count;

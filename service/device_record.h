@@ -21,13 +21,11 @@
 #include <string_view>
 
 #include "service/event.h"
+#include "service/record_types.h"
 #include "store/mutation.h"
 #include "store/record.h"
 
 namespace devstate {
-
-inline constexpr uint8_t kStringRecordType = 0;  // a plain Redis string (RESP SET)
-inline constexpr uint8_t kDeviceRecordType = 2;
 
 std::string DeviceKey(std::string_view device_id);  // "device:<id>:latest"
 

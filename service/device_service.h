@@ -22,11 +22,20 @@
 
 namespace devstate {
 
+// This node's place in its shard (DESIGN.md §5): the primary takes writes; a replica
+// serves reads and sends writes to its primary.
+struct RoleInfo {
+  bool primary = true;
+  std::string primary_host;  // a replica's primary (RESP address), when known
+  uint16_t primary_port = 0;
+};
+
 class DeviceService {
  public:
   virtual ~DeviceService() = default;
 
-  // Commits `events` as one write; see Ingest::Submit. `done` runs on the committer thread.
+  // Commits `events` as one write; see Ingest::Submit. `done` runs on the thread that
+  // completes the commit (see CommitCallback): hand the result over and return.
   virtual void Ingest(std::vector<Event> events, Ingest::Done done) = 0;
   // Counts payloads refused before they reached the store (for metrics).
   virtual void CountRejected(uint64_t n) = 0;
@@ -46,8 +55,10 @@ class DeviceService {
 
   virtual int64_t NowMs() const = 0;
 
+  virtual RoleInfo Role() const { return RoleInfo(); }
+
   // The generic key-value face (RESP). Write commits atomically through the same pipeline
-  // as ingest; `done` runs on the committing thread.
+  // as ingest; `done` runs on the thread that completes the commit (see CommitCallback).
   virtual void Write(std::vector<Mutation> mutations, CommitCallback done) = 0;
   // An event loop's writes: queued without waking the committer, then committed by
   // CommitQueued() at the end of the loop's turn (see CommitPipeline::Queue). A service

@@ -19,10 +19,16 @@
 
 namespace devstate {
 
+// The defaults are the config table's (expiry.sweep_interval_ms, expiry.sweep_keys).
+struct SweepOptions {
+  std::chrono::milliseconds interval{100};  // between passes that found few expired keys
+  size_t keys_per_pass = 1000;
+};
+
 class ExpirySweeper {
  public:
-  ExpirySweeper(Store* store, std::chrono::milliseconds interval, size_t keys_per_pass)
-      : store_(store), interval_(interval), keys_per_pass_(keys_per_pass) {}
+  ExpirySweeper(Store* store, SweepOptions options)
+      : store_(store), interval_(options.interval), keys_per_pass_(options.keys_per_pass) {}
   ~ExpirySweeper() { Stop(); }
 
   void Start();

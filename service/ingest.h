@@ -2,8 +2,10 @@
 //
 // Submit turns validated Events into ONE atomic store write (one commit group, one fsync)
 // whose mutations merge each event into its device record in commit order, and reports
-// every event's outcome once the write is durable. The callback runs on the committer
-// thread: hand the result to your own executor and return.
+// every event's outcome once the write is durable (and acknowledged by the replicas the
+// gate requires). The callback runs on the thread that completes the commit (the
+// committer, a RESP loop committing inline, or the replication gate's thread): hand the
+// result to your own executor and return.
 //
 // IngestCounters are the outcomes since start, read by /metrics and INFO. Thread-safe.
 #pragma once

@@ -12,6 +12,7 @@
 #include "api/acl.h"
 #include "api/http/handler.h"
 #include "api/http/server.h"
+#include "api/options.h"
 #include "api/resp/server.h"
 #include "api/tls.h"
 #include "service/config.h"
@@ -78,43 +79,16 @@ int main(int argc, char** argv) {
     s = devstate::api::MakeServerTlsContext(tls_options, &tls);
     if (!s.ok()) return Fail(s.message());
   }
-  const auto auth_failure_delay = std::chrono::milliseconds(config.acl_auth_failure_delay_ms);
 
-  devstate::http::HandlerOptions handler_options;
+  devstate::http::HandlerOptions handler_options = devstate::api::HttpHandlerOptions(config);
   handler_options.acl = &acl;
-  handler_options.limits = service->event_limits();
-  handler_options.max_batch_events = static_cast<size_t>(config.limits_max_batch_events);
   devstate::http::Handler handler(service.get(), handler_options);
-  devstate::http::ServerOptions http_options;
-  http_options.bind = config.http_bind;
-  http_options.port = static_cast<uint16_t>(config.http_port);
-  http_options.threads = static_cast<int>(config.http_threads);
-  http_options.max_body_bytes = static_cast<size_t>(config.http_max_body_bytes);
-  http_options.max_header_bytes = static_cast<size_t>(config.http_max_header_bytes);
-  http_options.header_timeout = std::chrono::milliseconds(config.http_header_timeout_ms);
-  http_options.body_timeout = std::chrono::milliseconds(config.http_body_timeout_ms);
-  http_options.idle_timeout = std::chrono::milliseconds(config.http_idle_timeout_ms);
-  http_options.max_connections = static_cast<size_t>(config.http_max_connections);
-  http_options.max_pipeline = static_cast<size_t>(config.http_max_pipeline);
-  http_options.auth_failure_delay = auth_failure_delay;
+  devstate::http::ServerOptions http_options = devstate::api::HttpServerOptions(config);
   if (config.http_tls) http_options.tls = tls;
   devstate::http::Server http_server(&handler, http_options, &service->metrics());
   s = http_server.Start();
   if (!s.ok()) return Fail(s.message());
-  devstate::resp::ServerOptions resp_options;
-  resp_options.bind = config.resp_bind;
-  resp_options.port = static_cast<uint16_t>(config.resp_port);
-  resp_options.threads = static_cast<int>(config.resp_threads);
-  resp_options.busy_poll = std::chrono::microseconds(config.resp_busy_poll_us);
-  resp_options.limits.parser.max_bulk_bytes = static_cast<size_t>(config.limits_max_bulk_bytes);
-  resp_options.limits.parser.max_multibulk = static_cast<size_t>(config.limits_max_multibulk);
-  resp_options.limits.max_query_buffer = static_cast<size_t>(config.limits_max_query_buffer_bytes);
-  resp_options.limits.max_output_buffer =
-      static_cast<size_t>(config.limits_max_output_buffer_bytes);
-  resp_options.limits.max_clients = static_cast<size_t>(config.resp_max_clients);
-  resp_options.limits.idle_timeout_ms = config.resp_idle_timeout_s * 1000;
-  resp_options.limits.max_pipeline = static_cast<size_t>(config.resp_max_pipeline);
-  resp_options.limits.auth_failure_delay_ms = auth_failure_delay.count();
+  devstate::resp::ServerOptions resp_options = devstate::api::RespServerOptions(config);
   resp_options.acl = &acl;
   if (config.resp_tls) resp_options.tls = tls;
   devstate::resp::Server resp_server(service.get(), resp_options);

@@ -33,9 +33,7 @@ Status MqttPassword(const Config& config, std::string* password) {
 
 Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
   std::unique_ptr<Service> svc(new Service(config));
-  StoreOptions store_options;
-  store_options.dir = config.store_dir;
-  store_options.max_group_mutations = static_cast<size_t>(config.store_max_group_mutations);
+  StoreOptions store_options = StoreOptionsFrom(config);
   Metrics* metrics = svc->metrics_.get();
   store_options.on_group = [metrics](size_t mutations, int64_t micros) {
     metrics->ObserveGroup(mutations, micros);
@@ -75,14 +73,10 @@ Service::~Service() {
   if (!stopped_) (void)Stop();
 }
 
-EventLimits Service::event_limits() const {
-  EventLimits limits;
-  limits.max_bytes = static_cast<size_t>(config_.limits_max_event_bytes);
-  return limits;
-}
+EventLimits Service::event_limits() const { return EventLimitsFrom(config_); }
 
 void Service::Start() {
-  sweeper_ = std::make_unique<ExpirySweeper>(store_.get(), std::chrono::milliseconds(100), 1000);
+  sweeper_ = std::make_unique<ExpirySweeper>(store_.get(), SweepOptionsFrom(config_));
   sweeper_->Start();
   if (mqtt_) mqtt_->Start();
 }

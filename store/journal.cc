@@ -28,17 +28,13 @@ Status FromRocks(const rocksdb::Status& s) {
 // 1. RocksDB preallocates a log's blocks with fallocate(FALLOC_FL_KEEP_SIZE), so each append
 //    still grows the file's size and each fdatasync commits that inode change through the
 //    file system's own journal. Preallocating without KEEP_SIZE sets the size once per log
-//    (write_buffer_size * 1.1, ~70 MB). Measured with devstate-store-bench on this
-//    machine's ext4: a one-writer commit 222-228 us instead of 276-305 us.
+//    (write_buffer_size * 1.1, ~70 MB).
 // 2. Preallocated blocks are "unwritten" extents: the first write into one must convert it,
 //    again through the file system's journal. ZeroAheadLog writes zeros a chunk ahead of the
 //    data, so a commit overwrites blocks that are already written and one fdatasync per
 //    chunk carries the conversion. PostgreSQL zero-fills its WAL segments for the same
-//    reason (wal_init_zero). Measured with a C program doing 4000-byte write + fdatasync
-//    5000 times into a preallocated file, 3 alternating rounds: 272-278 us per commit
-//    without zeroing, 182-192 us zeroing 128 KiB chunks ahead. devstate-store-bench, 50
-//    writers: 65.0k against 56.9k writes/s. A lone writer's small commits mostly land in a
-//    page already converted, and gain ~2%.
+//    reason (wal_init_zero).
+// What each step saved is measured in docs/BENCHMARKS.md, "Commit pipeline".
 //
 // Neither changes what a reader sees: preallocated blocks read as zeros, written zeros are
 // zeros. A crash leaves the log's tail as zeros, which RocksDB's log reader skips (the
@@ -146,9 +142,8 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* jo
   opts.avoid_flush_during_shutdown = false;
   // devstate never reads through RocksDB's memtable: the keyspace serves every read and
   // RocksDB is only iterated once, at recovery. An append-only vector memtable makes the
-  // insert on the commit path O(1) instead of a skiplist insert; measured on this machine
-  // it cuts the CPU of a 36-write group from ~130 us to ~47 us and its synced commit
-  // from ~430 us to ~290 us. (It needs a single memtable writer, which the pipeline is.)
+  // insert on the commit path O(1) instead of a skiplist insert (docs/BENCHMARKS.md,
+  // "Commit pipeline"). It needs a single memtable writer, which the pipeline is.
   opts.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
   opts.allow_concurrent_memtable_write = false;
 

@@ -2,8 +2,10 @@
 // the synchronous journal. Every Commit is one WriteBatch written with sync = true; the
 // RocksDB sequence number after it is the journal position of that commit group.
 //
-// Thread safety: Commit is called by the commit pipeline's single thread only; Load is
-// called once, before the pipeline starts. LastSequence may be called from any thread.
+// Thread safety: Commit is called by whichever thread commits a group for the pipeline
+// (its committer thread, or a RESP event loop committing its turn inline), one at a time;
+// Load is called once, before the pipeline starts. LastSequence and LastKey may be called
+// from any thread.
 #pragma once
 
 #include <cstdint>

@@ -35,13 +35,14 @@ namespace devstate::http {
 namespace beast_http = boost::beast::http;
 using Request = beast_http::request<beast_http::string_body>;
 using Response = beast_http::response<beast_http::string_body>;
-// Called exactly once per request: at once for reads and errors, from the committer
-// thread for writes (so it must only hand the response over, not write it).
+// Called exactly once per request: at once for reads and errors, from the thread that
+// completes the commit for writes (so it must only hand the response over, not write it).
 using Reply = std::function<void(Response)>;
 
+// Built from the config table by api::HttpHandlerOptions (api/options.h).
 struct HandlerOptions {
   EventLimits limits;
-  size_t max_batch_events = 10000;
+  size_t max_batch_events = 0;
   acl::Acl* acl = nullptr;  // not owned; null: no authentication, every request allowed
 };
 

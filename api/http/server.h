@@ -2,7 +2,9 @@
 //
 // One Session per connection, on its own strand. Each connection reads requests ahead of
 // its responses (pipelining) up to `max_pipeline` in flight and answers them in order; a
-// write that completes on the committer thread is posted back to the session's strand.
+// write completes on whichever thread completes its commit (the committer, a RESP loop
+// committing inline, the replication gate's thread) and is posted back to the session's
+// strand.
 // Bounds: header and body sizes (431/413, then close), a header timeout from the first
 // byte of a request, a body timeout, an idle timeout between requests, and a connection
 // cap (503, then close). A slow or stuck client only holds its own session.
@@ -28,19 +30,21 @@
 
 namespace devstate::http {
 
+// Built from the config table by api::HttpServerOptions (api/options.h), the one place
+// the http.* keys become fields; no field has a default of its own.
 struct ServerOptions {
-  std::string bind = "127.0.0.1";
-  uint16_t port = 8080;  // 0: any free port
-  int threads = 2;
-  size_t max_body_bytes = 8 << 20;
-  size_t max_header_bytes = 16 << 10;
-  std::chrono::milliseconds header_timeout{10000};
-  std::chrono::milliseconds body_timeout{30000};
-  std::chrono::milliseconds idle_timeout{60000};
-  size_t max_connections = 10000;
-  size_t max_pipeline = 16;
-  std::chrono::milliseconds auth_failure_delay{200};  // a 401 for wrong credentials waits this long
-  std::shared_ptr<boost::asio::ssl::context> tls;     // set: the listener speaks TLS only
+  std::string bind;
+  uint16_t port = 0;  // 0: any free port
+  int threads = 0;
+  size_t max_body_bytes = 0;
+  size_t max_header_bytes = 0;
+  std::chrono::milliseconds header_timeout{0};
+  std::chrono::milliseconds body_timeout{0};
+  std::chrono::milliseconds idle_timeout{0};
+  size_t max_connections = 0;
+  size_t max_pipeline = 0;
+  std::chrono::milliseconds auth_failure_delay{0};  // a 401 for wrong credentials waits this long
+  std::shared_ptr<boost::asio::ssl::context> tls;   // set: the listener speaks TLS only
 };
 
 struct ServerShared;  // what every session needs: handler, options, counters

@@ -1,55 +1,21 @@
-// Strings and the keyspace: GET MGET SET SETNX MSET DEL UNLINK EXISTS TYPE KEYS SCAN DBSIZE
-// TTL PTTL EXPIRE PEXPIRE PERSIST. Reads come from memory; writes are mutations through the
-// commit pipeline, answered after the fsync.
+// The keyspace: DEL UNLINK EXISTS TYPE KEYS SCAN DBSIZE TTL PTTL EXPIRE PEXPIRE PERSIST
+// FLUSHDB FLUSHALL. Reads come from memory; writes are mutations through the commit
+// pipeline, answered once committed, so an expiry time or a flush survives a restart.
 #include <fmt/format.h>
 
-#include <charconv>
 #include <memory>
 
 #include "api/resp/commands.h"
+#include "api/resp/write.h"
+#include "service/record_types.h"
 
 namespace devstate::resp {
 namespace {
 
-constexpr uint8_t kStringType = 0;  // service/device_record.h kStringRecordType
+constexpr std::string_view kSyntax = "ERR syntax error";
+constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
 
-RecordPtr Live(Call& call, std::string_view key) {
-  RecordPtr r = call.service().Get(key);
-  (r ? call.server.keyspace_hits : call.server.keyspace_misses)
-      .fetch_add(1, std::memory_order_relaxed);
-  return r;
-}
-
-// Submits `mutations`; when committed, `answer(writer)` writes the reply.
-template <typename Answer>
-void Commit(Call& call, std::vector<Mutation> mutations, Answer answer) {
-  auto finish = [respond = call.defer(), protocol = call.protocol(),
-                 answer = std::move(answer)](const Status& s) {
-    std::string out;
-    ReplyWriter w(&out, protocol);
-    if (!s.ok()) {
-      w.Error(StoreError(s));
-    } else {
-      answer(w);
-    }
-    respond(std::move(out));
-  };
-  if (call.batch != nullptr) {
-    for (Mutation& m : mutations) call.batch->mutations.push_back(std::move(m));
-    call.batch->finishers.push_back(std::move(finish));
-    return;
-  }
-  call.service().Write(std::move(mutations),
-                       [finish = std::move(finish)](const Status& s, uint64_t) { finish(s); });
-}
-
-RecordPtr StringRecord(std::string value, int64_t expire_at_ms) {
-  auto r = std::make_shared<Record>();
-  r->type = kStringType;
-  r->value = std::move(value);
-  r->expire_at_ms = expire_at_ms;
-  return r;
-}
+int64_t Now(Call& call) { return call.view ? call.view->NowMs() : call.service().NowMs(); }
 
 RecordPtr WithExpiry(const Record& current, int64_t expire_at_ms) {
   auto r = std::make_shared<Record>(current);
@@ -57,190 +23,74 @@ RecordPtr WithExpiry(const Record& current, int64_t expire_at_ms) {
   return r;
 }
 
-const char* kSyntax = "ERR syntax error";
-const char* kNotInteger = "ERR value is not an integer or out of range";
-
 void Ttl(Call& call, bool millis) {
   RecordPtr r = Live(call, call.args[1]);
   if (!r) return call.reply.Integer(-2);
   if (r->expire_at_ms == 0) return call.reply.Integer(-1);
-  const int64_t left = std::max<int64_t>(0, r->expire_at_ms - call.service().NowMs());
+  const int64_t left = std::max<int64_t>(0, r->expire_at_ms - Now(call));
   call.reply.Integer(millis ? left : (left + 500) / 1000);
 }
 
+// EXPIRE and PEXPIRE as Redis 7.0's expireGenericCommand: options first (NX excludes the
+// others, GT excludes LT, XX combines with GT or LT), then the number, then the key.
 void Expire(Call& call, bool millis) {
-  int64_t amount = 0;
-  if (!ParseInt64(call.args[2], &amount)) return call.reply.Error(kNotInteger);
-  enum { kAlways, kNx, kXx, kGt, kLt } when = kAlways;
+  bool nx = false, xx = false, gt = false, lt = false;
   for (size_t i = 3; i < call.args.size(); ++i) {
     const std::string opt = Lower(call.args[i]);
-    auto set = [&](auto w) {
-      if (when != kAlways && when != w) return false;
-      when = w;
-      return true;
-    };
-    bool ok = opt == "nx"   ? set(kNx)
-              : opt == "xx" ? set(kXx)
-              : opt == "gt" ? set(kGt)
-              : opt == "lt" ? set(kLt)
-                            : false;
-    if (!ok) {
-      if (opt == "nx" || opt == "xx" || opt == "gt" || opt == "lt") {
-        return call.reply.Error(
-            "ERR NX and XX, GT or LT options at the same time are not compatible");
-      }
+    if (opt == "nx") {
+      nx = true;
+    } else if (opt == "xx") {
+      xx = true;
+    } else if (opt == "gt") {
+      gt = true;
+    } else if (opt == "lt") {
+      lt = true;
+    } else {
       return call.reply.Error(fmt::format("ERR Unsupported option {}", call.args[i]));
     }
   }
-  const int64_t now = call.service().NowMs();
-  const int64_t ms = millis ? amount : amount * 1000;
-  if ((!millis && (amount > INT64_MAX / 1000 || amount < INT64_MIN / 1000)) ||
-      (ms > 0 && now > INT64_MAX - ms)) {
-    return call.reply.Error(
-        fmt::format("ERR invalid expire time in '{}' command", millis ? "pexpire" : "expire"));
+  if (nx && (xx || gt || lt)) {
+    return call.reply.Error("ERR NX and XX, GT or LT options at the same time are not compatible");
   }
-  const int64_t at = now + ms;
+  if (gt && lt) {
+    return call.reply.Error("ERR GT and LT options at the same time are not compatible");
+  }
+  int64_t when = 0;
+  if (!ParseInt64(call.args[2], &when)) return call.reply.Error(kNotInteger);
+  const std::string invalid =
+      fmt::format("ERR invalid expire time in '{}' command", millis ? "pexpire" : "expire");
+  if (!millis) {
+    if (when > INT64_MAX / 1000 || when < INT64_MIN / 1000) return call.reply.Error(invalid);
+    when *= 1000;
+  }
+  const int64_t now = Now(call);
+  if (when > INT64_MAX - now) return call.reply.Error(invalid);
+  const int64_t at = when + now;
   auto changed = std::make_shared<bool>(false);
-  Mutation m{call.args[1], [at, now, when, changed](const RecordPtr& current) {
-               if (!current) return Change::None();
-               const int64_t ttl_now = current->expire_at_ms;  // 0: persistent (infinite)
-               if ((when == kNx && ttl_now != 0) || (when == kXx && ttl_now == 0) ||
-                   (when == kGt && (ttl_now == 0 || at <= ttl_now)) ||
-                   (when == kLt && ttl_now != 0 && at >= ttl_now)) {
-                 return Change::None();
-               }
-               *changed = true;
-               if (at <= now) return Change::Delete();  // a time in the past deletes the key
-               return Change::Put(WithExpiry(*current, at));
-             }};
-  Commit(call, {std::move(m)}, [changed](ReplyWriter& w) { w.Integer(*changed ? 1 : 0); });
-}
-
-}  // namespace
-
-void CmdGet(Call& call) {
-  RecordPtr r = Live(call, call.args[1]);
-  if (!r) return call.reply.Null();
-  call.reply.Bulk(r->value);
-}
-
-void CmdMget(Call& call) {
-  call.reply.Array(call.args.size() - 1);
-  for (size_t i = 1; i < call.args.size(); ++i) {
-    RecordPtr r = Live(call, call.args[i]);
-    if (r) {
-      call.reply.Bulk(r->value);
-    } else {
-      call.reply.Null();
+  Mutation m = Mutation::Apply(call.args[1], [=](const RecordPtr& current) {
+    if (!current) return Change::None();
+    const int64_t ttl = current->expire_at_ms;  // 0: none (an infinite TTL)
+    if ((nx && ttl != 0) || (xx && ttl == 0) || (gt && (ttl == 0 || at <= ttl)) ||
+        (lt && ttl != 0 && at >= ttl)) {
+      return Change::None();
     }
-  }
-}
-
-void CmdSet(Call& call) {
-  bool nx = false, xx = false, get = false, keepttl = false;
-  int64_t expire_at = 0;
-  bool have_expire = false;
-  const int64_t now = call.service().NowMs();
-  for (size_t i = 3; i < call.args.size(); ++i) {
-    const std::string opt = Lower(call.args[i]);
-    if (opt == "nx" && !xx) {
-      nx = true;
-    } else if (opt == "xx" && !nx) {
-      xx = true;
-    } else if (opt == "get") {
-      get = true;
-    } else if (opt == "keepttl" && !have_expire) {
-      keepttl = true;
-    } else if ((opt == "ex" || opt == "px" || opt == "exat" || opt == "pxat") && !have_expire &&
-               !keepttl && i + 1 < call.args.size()) {
-      int64_t v = 0;
-      if (!ParseInt64(call.args[++i], &v)) return call.reply.Error(kNotInteger);
-      if (v <= 0) return call.reply.Error("ERR invalid expire time in 'set' command");
-      const bool seconds = opt == "ex" || opt == "exat";
-      if (seconds && v > INT64_MAX / 1000)
-        return call.reply.Error("ERR invalid expire time in 'set' command");
-      const int64_t ms = seconds ? v * 1000 : v;
-      const bool relative = opt == "ex" || opt == "px";
-      if (relative && ms > INT64_MAX - now)
-        return call.reply.Error("ERR invalid expire time in 'set' command");
-      expire_at = relative ? now + ms : ms;
-      have_expire = true;
-    } else {
-      return call.reply.Error(kSyntax);
-    }
-  }
-  if (!nx && !xx && !get && !keepttl) {
-    // The common SET: the record is built here and simply replaces whatever is there.
-    if (have_expire && expire_at <= now) {
-      return Commit(call, {Mutation::Delete(std::move(call.args[1]))},
-                    [](ReplyWriter& w) { w.Ok(); });
-    }
-    return Commit(
-        call,
-        {Mutation::Put(std::move(call.args[1]), StringRecord(std::move(call.args[2]), expire_at))},
-        [](ReplyWriter& w) { w.Ok(); });
-  }
-  struct Outcome {
-    bool set = false;
-    RecordPtr old;
-  };
-  auto outcome = std::make_shared<Outcome>();
-  // The pipeline calls apply exactly once, so the value can move into the record.
-  Mutation m{call.args[1], [value = std::move(call.args[2]), nx, xx, keepttl, expire_at, outcome,
-                            now, get](const RecordPtr& current) mutable {
-               if (get) outcome->old = current;
-               if ((nx && current) || (xx && !current)) return Change::None();
-               outcome->set = true;
-               const int64_t at = keepttl && current ? current->expire_at_ms : expire_at;
-               if (at != 0 && at <= now) return current ? Change::Delete() : Change::None();
-               return Change::Put(StringRecord(std::move(value), at));
-             }};
-  Commit(call, {std::move(m)}, [outcome, get](ReplyWriter& w) {
-    if (get) {
-      if (outcome->old) {
-        w.Bulk(outcome->old->value);
-      } else {
-        w.Null();
-      }
-    } else if (outcome->set) {
-      w.Ok();
-    } else {
-      w.Null();
-    }
+    *changed = true;
+    if (at <= now) return Change::Delete();  // a time in the past deletes the key
+    return Change::Put(WithExpiry(*current, at));
   });
-}
-
-void CmdSetnx(Call& call) {
-  auto set = std::make_shared<bool>(false);
-  Mutation m{call.args[1],
-             [value = std::move(call.args[2]), set](const RecordPtr& current) mutable {
-               if (current) return Change::None();
-               *set = true;
-               return Change::Put(StringRecord(std::move(value), 0));
-             }};
-  Commit(call, {std::move(m)}, [set](ReplyWriter& w) { w.Integer(*set ? 1 : 0); });
-}
-
-void CmdMset(Call& call) {
-  if (call.args.size() % 2 != 1) return call.reply.Error(WrongArity("mset"));
-  std::vector<Mutation> mutations;
-  mutations.reserve(call.args.size() / 2);
-  for (size_t i = 1; i + 1 < call.args.size(); i += 2) {
-    mutations.push_back(
-        Mutation::Put(std::move(call.args[i]), StringRecord(std::move(call.args[i + 1]), 0)));
-  }
-  Commit(call, std::move(mutations), [](ReplyWriter& w) { w.Ok(); });
+  Commit(call, {std::move(m)}, [changed](ReplyWriter& w) { w.Integer(*changed ? 1 : 0); });
 }
 
 void CmdDel(Call& call) {
   auto removed = std::make_shared<int64_t>(0);
   std::vector<Mutation> mutations;
   for (size_t i = 1; i < call.args.size(); ++i) {
-    mutations.push_back(Mutation{std::move(call.args[i]), [removed](const RecordPtr& current) {
-                                   if (!current) return Change::None();
-                                   ++*removed;
-                                   return Change::Delete();
-                                 }});
+    mutations.push_back(
+        Mutation::Apply(std::move(call.args[i]), [removed](const RecordPtr& current) {
+          if (!current) return Change::None();
+          ++*removed;
+          return Change::Delete();
+        }));
   }
   Commit(call, std::move(mutations), [removed](ReplyWriter& w) { w.Integer(*removed); });
 }
@@ -251,11 +101,14 @@ void CmdExists(Call& call) {
   call.reply.Integer(n);
 }
 
-void CmdType(Call& call) { call.reply.Simple(Live(call, call.args[1]) ? "string" : "none"); }
+void CmdType(Call& call) {
+  RecordPtr r = Live(call, call.args[1]);
+  call.reply.Simple(r ? RedisTypeName(r->type) : "none");
+}
 
 void CmdKeys(Call& call) {
   const std::string& pattern = call.args[1];
-  const int64_t now = call.service().NowMs();
+  const int64_t now = Now(call);
   std::vector<std::string> keys;
   uint64_t cursor = 0;
   do {
@@ -269,40 +122,36 @@ void CmdKeys(Call& call) {
 
 void CmdScan(Call& call) {
   uint64_t cursor = 0;
-  {
-    auto [end, ec] =
-        std::from_chars(call.args[1].data(), call.args[1].data() + call.args[1].size(), cursor);
-    if (ec != std::errc() || end != call.args[1].data() + call.args[1].size()) {
-      return call.reply.Error("ERR invalid cursor");
-    }
-  }
+  if (!ParseCursor(call.args[1], &cursor)) return call.reply.Error("ERR invalid cursor");
   std::string pattern;
   bool match = false;
   int64_t count = 10;
   std::string type;
-  for (size_t i = 2; i < call.args.size(); ++i) {
+  bool typed = false;
+  for (size_t i = 2; i < call.args.size(); i += 2) {
     const std::string opt = Lower(call.args[i]);
     if (i + 1 >= call.args.size()) return call.reply.Error(kSyntax);
-    if (opt == "match") {
-      pattern = call.args[++i];
-      match = pattern != "*";
-    } else if (opt == "count") {
-      if (!ParseInt64(call.args[++i], &count)) return call.reply.Error(kNotInteger);
+    if (opt == "count") {
+      if (!ParseInt64(call.args[i + 1], &count)) return call.reply.Error(kNotInteger);
       if (count < 1) return call.reply.Error(kSyntax);
+    } else if (opt == "match") {
+      pattern = call.args[i + 1];
+      match = pattern != "*";
     } else if (opt == "type") {
-      type = Lower(call.args[++i]);
+      type = Lower(call.args[i + 1]);
+      typed = true;
     } else {
       return call.reply.Error(kSyntax);
     }
   }
-  const int64_t now = call.service().NowMs();
+  const int64_t now = Now(call);
   std::vector<std::string> keys;
   const uint64_t next =
       call.service().Scan(cursor, static_cast<size_t>(std::min<int64_t>(count, 100000)),
                           [&](const std::string& key, const RecordPtr& r) {
                             if (r->ExpiredAt(now)) return;
                             if (match && !GlobMatch(pattern, key)) return;
-                            if (!type.empty() && type != "string") return;
+                            if (typed && type != RedisTypeName(r->type)) return;
                             keys.push_back(key);
                           });
   call.reply.Array(2);
@@ -319,12 +168,75 @@ void CmdPexpire(Call& call) { Expire(call, true); }
 
 void CmdPersist(Call& call) {
   auto changed = std::make_shared<bool>(false);
-  Mutation m{call.args[1], [changed](const RecordPtr& current) {
-               if (!current || current->expire_at_ms == 0) return Change::None();
-               *changed = true;
-               return Change::Put(WithExpiry(*current, 0));
-             }};
+  Mutation m = Mutation::Apply(call.args[1], [changed](const RecordPtr& current) {
+    if (!current || current->expire_at_ms == 0) return Change::None();
+    *changed = true;
+    return Change::Put(WithExpiry(*current, 0));
+  });
   Commit(call, {std::move(m)}, [changed](ReplyWriter& w) { w.Integer(*changed ? 1 : 0); });
+}
+
+// FLUSHDB and FLUSHALL [ASYNC|SYNC]: one range delete in the journal, through the commit
+// pipeline like any write, so nothing comes back after a restart and replicas drop the
+// same keys. There is one database, so both do the same.
+void CmdFlush(Call& call) {
+  if (call.args.size() > 2) return call.reply.Error(kSyntax);
+  if (call.args.size() == 2 && !EqualsNoCase(call.args[1], "async") &&
+      !EqualsNoCase(call.args[1], "sync")) {
+    return call.reply.Error(kSyntax);
+  }
+  Commit(call, {Mutation::Txn([](KeyView& view) { view.Clear(); })},
+         [](ReplyWriter& w) { w.Ok(); });
+}
+
+}  // namespace
+
+void AddKeyCommands(std::vector<CommandSpec>* t) {
+  const std::vector<std::string_view> read = {"keyspace", "read", "fast"};
+  const std::vector<std::string_view> write = {"keyspace", "write", "fast"};
+  const std::vector<std::string_view> flush = {"keyspace", "write", "slow", "dangerous"};
+  t->insert(
+      t->end(),
+      {
+          {"del", -2, kWrite, 1, -1, 1, {"keyspace", "write", "slow"}, CmdDel, "Delete a key"},
+          {"unlink", -2, kWrite | kFast, 1, -1, 1, write, CmdDel, "Delete a key"},
+          {"exists", -2, kReadonly | kFast, 1, -1, 1, read, CmdExists, "Determine if a key exists"},
+          {"type", 2, kReadonly | kFast, 1, 1, 1, read, CmdType,
+           "Determine the type stored at key"},
+          {"keys",
+           2,
+           kReadonly,
+           0,
+           0,
+           0,
+           {"keyspace", "read", "slow", "dangerous"},
+           CmdKeys,
+           "Find all keys matching the given pattern"},
+          {"scan",
+           -2,
+           kReadonly,
+           0,
+           0,
+           0,
+           {"keyspace", "read", "slow"},
+           CmdScan,
+           "Incrementally iterate the keys space"},
+          {"dbsize", 1, kReadonly | kFast, 0, 0, 0, read, CmdDbsize,
+           "Return the number of keys in the selected database"},
+          {"ttl", 2, kReadonly | kFast, 1, 1, 1, read, CmdTtl,
+           "Get the time to live for a key in seconds"},
+          {"pttl", 2, kReadonly | kFast, 1, 1, 1, read, CmdPttl,
+           "Get the time to live for a key in milliseconds"},
+          {"expire", -3, kWrite | kFast, 1, 1, 1, write, CmdExpire,
+           "Set a key's time to live in seconds (NX XX GT LT)"},
+          {"pexpire", -3, kWrite | kFast, 1, 1, 1, write, CmdPexpire,
+           "Set a key's time to live in milliseconds (NX XX GT LT)"},
+          {"persist", 2, kWrite | kFast, 1, 1, 1, write, CmdPersist,
+           "Remove the expiration from a key"},
+          {"flushdb", -1, kWrite, 0, 0, 0, flush, CmdFlush,
+           "Remove all keys from the current database"},
+          {"flushall", -1, kWrite, 0, 0, 0, flush, CmdFlush, "Remove all keys from all databases"},
+      });
 }
 
 }  // namespace devstate::resp

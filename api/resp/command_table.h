@@ -1,10 +1,15 @@
-// The RESP command table: one row per command, the single source of truth for dispatch,
-// arity checks, key positions (for cluster clients), ACL categories and `COMMAND` output.
+// The RESP command table: one row per command and per subcommand ("client|setname"), the
+// single source of truth for dispatch, arity, key positions (for cluster clients), ACL
+// categories and `COMMAND` output. Each family of commands keeps its rows next to its
+// handlers (cmd_*.cc) and adds them to the table at start.
 //
 // A handler gets a Call: the parsed arguments, the client's state, the server's shared
-// state, and a ReplyWriter for an immediate reply. A write command instead takes a
-// Responder with Defer() and calls it once, later (from the committer thread), with its
-// encoded reply; the connection keeps replies in request order either way.
+// state, and a ReplyWriter for an immediate reply. A write command hands its mutations to
+// Commit() (write.h), which answers later, from the thread that completes the commit;
+// the connection keeps replies in request order either way.
+//
+// Thread safety: the table is built once and read-only after; Dispatch runs on the
+// connection's thread, or on the committing thread for the commands of an EXEC.
 #pragma once
 
 #include <algorithm>
@@ -22,6 +27,7 @@
 #include "api/glob.h"
 #include "api/resp/protocol.h"
 #include "service/device_service.h"
+#include "service/text.h"
 
 namespace devstate::resp {
 
@@ -35,9 +41,13 @@ enum CommandFlag : uint32_t {
   kStale = 1 << 6,
   kNoAuth = 1 << 7,
   kDenyOom = 1 << 8,
+  kNoQueue = 1 << 9,  // runs at once inside MULTI instead of being queued (Redis queues all
+                      // but MULTI EXEC DISCARD WATCH QUIT RESET)
 };
 
-// What a connection knows about itself (CLIENT INFO/LIST, HELLO, RESET).
+// What a connection knows about itself (CLIENT INFO/LIST, HELLO, RESET). Fields are
+// written on the connection's thread (or the committing thread, for an EXEC's commands,
+// while the connection waits for its reply); CLIENT LIST reads the atomics from others.
 struct ClientState {
   uint64_t id = 0;
   std::string name;
@@ -47,7 +57,7 @@ struct ClientState {
   int64_t created_ms = 0;
   std::atomic<int64_t> last_active_ms{0};
   std::string last_command;
-  bool readonly = false;             // READONLY (cluster replicas reads); accepted, no effect here
+  bool readonly = false;             // READONLY: a replica serves this connection's reads
   std::function<void()> close;       // closes this connection from any thread (CLIENT KILL)
   std::function<void()> rearm_idle;  // from any thread: re-read the idle timeout (CONFIG SET)
   // MULTI ... EXEC: the queued commands, and whether one was refused while queueing.
@@ -60,18 +70,25 @@ struct ClientState {
   std::string username;
   uint64_t acl_generation = 0;
   uint64_t auth_failures = 0;  // failed AUTH/HELLO AUTH; each pauses this connection
+  // Buffers, as CLIENT LIST reports them (qbuf, qbuf-free, rbs, omem): kept current by the
+  // connection, read by others.
+  std::atomic<size_t> query_buffer{0};       // received, not parsed yet
+  std::atomic<size_t> query_buffer_free{0};  // room left in the read buffer
+  std::atomic<size_t> read_buffer{0};        // the read buffer's capacity
+  std::atomic<size_t> output_buffer{0};      // replies not yet written to the socket
+  std::atomic<size_t> multi_commands{0};     // queued in MULTI (-1 when not in one)
 };
 
 // The limits a server starts with. max_clients, idle_timeout_ms and max_query_buffer are
 // then read from ServerState's atomics, which CONFIG SET may change while it runs.
 struct ServerLimits {
   ParserLimits parser;
-  size_t max_query_buffer = 64 << 20;   // unparsed bytes one client may send ahead
-  size_t max_output_buffer = 64 << 20;  // reply bytes one client may leave unread
-  size_t max_clients = 10000;
-  int64_t idle_timeout_ms = 0;          // 0: never
-  int64_t auth_failure_delay_ms = 200;  // a connection pauses this long after a failed AUTH
-  size_t max_pipeline = 1024;           // commands in flight per connection
+  size_t max_query_buffer = 0;   // unparsed bytes one client may send ahead
+  size_t max_output_buffer = 0;  // reply bytes one client may leave unread
+  size_t max_clients = 0;
+  int64_t idle_timeout_ms = 0;        // 0: never
+  int64_t auth_failure_delay_ms = 0;  // a connection pauses this long after a failed AUTH
+  size_t max_pipeline = 0;            // commands in flight per connection
 };
 
 // State shared by every connection of one RESP server. Thread-safe.
@@ -93,6 +110,7 @@ struct ServerState {
   std::atomic<uint64_t> rejected_connections{0};
   std::atomic<uint64_t> accept_errors{0};  // accepts that failed (out of descriptors, memory)
   std::atomic<uint64_t> total_commands{0};
+  std::atomic<uint64_t> error_replies{0};  // INFO's total_error_replies
   std::atomic<uint64_t> keyspace_hits{0};
   std::atomic<uint64_t> keyspace_misses{0};
 
@@ -119,6 +137,9 @@ struct Call {
   std::function<Responder()> defer;  // or take this, and answer later
   bool close_after = false;          // QUIT: close once this reply is written
   PendingWrites* batch = nullptr;    // if set, writes join it instead of committing alone
+  // Inside an EXEC: the transaction's view of the store. Reads and writes go through it
+  // and are answered at once; the EXEC's commit answers for all of them.
+  KeyView* view = nullptr;
   DeviceService& service() { return *server.service; }
   int protocol() const { return client.protocol; }
 };
@@ -126,12 +147,12 @@ struct Call {
 using Handler = void (*)(Call& call);
 
 struct CommandSpec {
-  std::string_view name;  // lower case; "cluster|slots" for a subcommand
+  std::string_view name;  // lower case; "client|setname" for a subcommand
   int arity;              // >0 exactly that many arguments (with the name), <0 at least -arity
   uint32_t flags;
   int first_key, last_key, step;             // last_key -1: to the end
   std::vector<std::string_view> categories;  // ACL categories, without '@'
-  Handler handler;
+  Handler handler;                           // null for a container ("client")
   std::string_view summary;
   std::vector<CommandSpec> subcommands = {};
 };
@@ -148,16 +169,23 @@ void ForEachKeyIndex(const CommandSpec& spec, int argc, Visit visit) {
 }
 
 const std::vector<CommandSpec>& CommandTable();
-const CommandSpec* FindCommand(std::string_view name);  // case-insensitive
+const CommandSpec* FindCommand(std::string_view name);  // case-insensitive, top level
+// The subcommand row `sub` of the container `spec` (case-insensitive), or null.
+const CommandSpec* FindSubcommand(const CommandSpec& spec, std::string_view sub);
+// The row a command runs as: its subcommand's for a container named with one, else its
+// own (null for an unknown command).
+const CommandSpec* ResolveCommand(const std::vector<std::string>& args);
 
-// Checks arity and runs the command (answering through `call`); `spec` is
-// FindCommand(call.args[0]) when the caller has it already.
+// Runs a command as Redis's processCommand does, answering through `call`: unknown
+// command or subcommand, arity, authentication and ACL, cluster checks (CROSSSLOT), then
+// inside MULTI queueing, else the handler. `spec` is FindCommand(args[0]) when the
+// caller has it already.
 void Dispatch(Call& call);
 void Dispatch(Call& call, const CommandSpec* spec);
 
 // Authentication and ACL for one command: empty if `client` may run it, else the error
-// (NOAUTH, NOPERM), which is also logged to ACL LOG. `spec` is the command, its
-// subcommand resolved from args[1] when it has any.
+// (NOAUTH, NOPERM), which is also logged to ACL LOG. `spec` is the row the command runs
+// as (its subcommand's, when it has one).
 std::string AccessError(ClientState& client, ServerState& server, const CommandSpec& spec,
                         const std::vector<std::string>& args,
                         std::string_view context = "toplevel");
@@ -167,9 +195,10 @@ std::string AccessError(ClientState& client, ServerState& server, const CommandS
 bool Authenticate(ClientState& client, ServerState& server, std::string_view name,
                   std::string_view password, std::string_view object);
 
-// Errors worded as Redis words them.
-std::string WrongArity(std::string_view command);
+// Errors worded as Redis 7.0 words them.
+std::string WrongArity(std::string_view command);  // command: "get" or "client|setname"
 std::string UnknownCommand(const std::vector<std::string>& args);
+std::string UnknownSubcommand(std::string_view container, std::string_view sub);
 std::string StoreError(const Status& s);
 
 // The cluster hash slot of a key (CRC16 of the key or its {hash tag}, mod 16384).

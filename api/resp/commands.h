@@ -1,49 +1,22 @@
-// Handlers of the command table, by family (private to api/resp).
+// The command families (private to api/resp). Each cmd_*.cc file holds one family's
+// handlers and the table rows that name them, and adds the rows at start.
 #pragma once
+
+#include <vector>
 
 #include "api/resp/command_table.h"
 
 namespace devstate::resp {
 
-// cmd_keys.cc: strings and the keyspace
-void CmdGet(Call& call);
-void CmdMget(Call& call);
-void CmdSet(Call& call);
-void CmdSetnx(Call& call);
-void CmdMset(Call& call);
-void CmdDel(Call& call);
-void CmdExists(Call& call);
-void CmdType(Call& call);
-void CmdKeys(Call& call);
-void CmdScan(Call& call);
-void CmdDbsize(Call& call);
-void CmdTtl(Call& call);
-void CmdPttl(Call& call);
-void CmdExpire(Call& call);
-void CmdPexpire(Call& call);
-void CmdPersist(Call& call);
+void AddStringCommands(std::vector<CommandSpec>* table);       // cmd_string.cc
+void AddKeyCommands(std::vector<CommandSpec>* table);          // cmd_keys.cc
+void AddConnectionCommands(std::vector<CommandSpec>* table);   // cmd_connection.cc
+void AddAclCommands(std::vector<CommandSpec>* table);          // cmd_acl.cc
+void AddServerCommands(std::vector<CommandSpec>* table);       // cmd_server.cc: INFO CONFIG TIME
+void AddClusterCommands(std::vector<CommandSpec>* table);      // cmd_cluster.cc: CLUSTER COMMAND
+void AddTransactionCommands(std::vector<CommandSpec>* table);  // cmd_multi.cc
 
-// cmd_server.cc: connection, server and cluster
-void CmdPing(Call& call);
-void CmdEcho(Call& call);
-void CmdQuit(Call& call);
-void CmdReset(Call& call);
-void CmdSelect(Call& call);
-void CmdHello(Call& call);
-void CmdAuth(Call& call);
-void CmdAcl(Call& call);
-void CmdInfo(Call& call);
-void CmdClient(Call& call);
-void CmdConfig(Call& call);
-void CmdTime(Call& call);
-void CmdCommand(Call& call);
-void CmdCluster(Call& call);
-void CmdReadonly(Call& call);
-void CmdReadwrite(Call& call);
-
-// Shared helpers.
-bool ParseInt64(std::string_view text, int64_t* v);
-bool EqualsNoCase(std::string_view a, std::string_view b);
-std::string Lower(std::string_view s);
+// A container's HELP subcommand: its subcommands, each with its summary.
+void ContainerHelp(Call& call);
 
 }  // namespace devstate::resp

@@ -197,6 +197,7 @@ void ReplyWriter::Simple(std::string_view s) {
 }
 
 void ReplyWriter::Error(std::string_view s) {
+  if (errors_ != nullptr) errors_->fetch_add(1, std::memory_order_relaxed);
   out_->push_back('-');
   // A reply line must not break: newlines in a message become spaces.
   for (char c : s) out_->push_back(c == '\r' || c == '\n' ? ' ' : c);

@@ -11,6 +11,7 @@
 // class is thread-safe; each connection has its own.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -53,7 +54,9 @@ bool SplitInline(std::string_view line, std::vector<std::string>* args);
 
 class ReplyWriter {
  public:
-  ReplyWriter(std::string* out, int protocol) : out_(out), protocol_(protocol) {}
+  // `errors` (optional) counts the error replies written (INFO's total_error_replies).
+  ReplyWriter(std::string* out, int protocol, std::atomic<uint64_t>* errors = nullptr)
+      : out_(out), protocol_(protocol), errors_(errors) {}
 
   void Simple(std::string_view s);
   void Error(std::string_view s);  // s without the leading '-', e.g. "ERR syntax error"
@@ -70,10 +73,12 @@ class ReplyWriter {
 
   int protocol() const { return protocol_; }
   std::string* out() { return out_; }
+  std::atomic<uint64_t>* error_counter() const { return errors_; }
 
  private:
   std::string* out_;
   int protocol_;
+  std::atomic<uint64_t>* errors_;
 };
 
 }  // namespace devstate::resp

@@ -31,10 +31,12 @@ namespace devstate::resp {
 class ReadySessions;
 class Transport;
 
+// Built from the config table by api::RespServerOptions (api/options.h), the one place
+// the resp.* and limits.* keys become fields; no field has a default of its own.
 struct ServerOptions {
-  std::string bind = "127.0.0.1";
-  uint16_t port = 6379;  // 0: any free port
-  int threads = 1;
+  std::string bind;
+  uint16_t port = 0;  // 0: any free port
+  int threads = 0;
   // Plain TCP: each loop polls this long after a turn before it sleeps (api::EventLoop's
   // SetBusyPoll). Not with one CPU to run on, where polling would keep the clients off it.
   std::chrono::microseconds busy_poll{0};

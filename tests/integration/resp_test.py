@@ -48,13 +48,16 @@ class RespTest(unittest.TestCase):
         self.assertEqual(self.cli("set", "cli:a", "y", "xx", "get"), "hello world\n")
         self.assertEqual(self.cli("setnx", "cli:b", "1"), "1\n")
         self.assertEqual(self.cli("setnx", "cli:b", "2"), "0\n")
-        self.assertEqual(self.cli("mset", "cli:c", "3", "cli:d", "4"), "OK\n")
-        self.assertEqual(self.cli("--raw", "mget", "cli:c", "cli:none", "cli:d"), "3\n\n4\n")
-        self.assertEqual(self.cli("exists", "cli:c", "cli:d", "cli:none"), "2\n")
-        self.assertEqual(self.cli("type", "cli:c"), "string\n")
+        # Multi-key commands name keys of one slot, as on any Redis Cluster ({hash tag}).
+        self.assertEqual(self.cli("mset", "{cli}:c", "3", "{cli}:d", "4"), "OK\n")
+        self.assertEqual(self.cli("--raw", "mget", "{cli}:c", "{cli}:none", "{cli}:d"), "3\n\n4\n")
+        self.assertEqual(self.cli("exists", "{cli}:c", "{cli}:d", "{cli}:none"), "2\n")
+        self.assertEqual(self.cli("mset", "cli:c", "3", "cli:d", "4"),
+                         "CROSSSLOT Keys in request don't hash to the same slot\n\n")
+        self.assertEqual(self.cli("type", "{cli}:c"), "string\n")
         self.assertEqual(self.cli("type", "cli:none"), "none\n")
-        self.assertEqual(self.cli("del", "cli:c", "cli:none"), "1\n")
-        self.assertEqual(self.cli("unlink", "cli:d"), "1\n")
+        self.assertEqual(self.cli("del", "{cli}:c", "{cli}:none"), "1\n")
+        self.assertEqual(self.cli("unlink", "{cli}:d"), "1\n")
         self.assertEqual(self.cli("echo", "hi"), "hi\n")
         self.assertEqual(self.cli("select", "0"), "OK\n")
         self.assertIn("ERR", self.cli("select", "1"))
@@ -166,11 +169,11 @@ class RespTest(unittest.TestCase):
     def test_redis_py_plain(self):
         r = self.r
         self.assertTrue(r.ping())
-        self.assertTrue(r.set("py:1", "a"))
-        self.assertEqual(r.get("py:1"), "a")
-        self.assertEqual(r.mget(["py:1", "py:none"]), ["a", None])
+        self.assertTrue(r.set("{py}:1", "a"))
+        self.assertEqual(r.get("{py}:1"), "a")
+        self.assertEqual(r.mget(["{py}:1", "{py}:none"]), ["a", None])
         with r.pipeline() as p:  # MULTI/EXEC
-            p.set("py:2", "b").get("py:2").mget("py:1", "py:2")
+            p.set("{py}:2", "b").get("{py}:2").mget("{py}:1", "{py}:2")
             self.assertEqual(p.execute(), [True, "b", ["a", "b"]])
         with r.pipeline(transaction=False) as p:
             for i in range(100):
@@ -257,17 +260,18 @@ class RespTest(unittest.TestCase):
         def cmd(*args):
             return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
         for i in range(0, 200, 2):
-            self.r.set(f"pa:{i}", f"v{i}")
+            self.r.set(f"{{pa}}:{i}", f"v{i}")
         request, expected = b"", b""
         for i in range(200):
-            key = b"pa:%d" % i
-            request += [cmd(b"GET", key), cmd(b"EXISTS", key), cmd(b"MGET", key, b"pa:0", b"pa:nope")][i % 3]
+            key = b"{pa}:%d" % i
+            request += [cmd(b"GET", key), cmd(b"EXISTS", key),
+                        cmd(b"MGET", key, b"{pa}:0", b"{pa}:nope")][i % 3]
             present = i % 2 == 0
             value = b"$%d\r\nv%d\r\n" % (len(b"v%d" % i), i) if present else b"$-1\r\n"
             expected += [value, b":%d\r\n" % present, b"*3\r\n" + value + b"$2\r\nv0\r\n$-1\r\n"][i % 3]
         out = resp_exchange(self.ds.resp_port, request + b"*1\r\n+PING\r\n")
         self.assertEqual(out, expected + b"-ERR Protocol error: expected '$', got '+'\r\n")
-        out = resp_exchange(self.ds.resp_port, cmd(b"GET", b"pa:0") + cmd(b"QUIT") + cmd(b"SET", b"pa:quit", b"x"))
+        out = resp_exchange(self.ds.resp_port, cmd(b"GET", b"{pa}:0") + cmd(b"QUIT") + cmd(b"SET", b"pa:quit", b"x"))
         self.assertEqual(out, b"$2\r\nv0\r\n+OK\r\n")
         self.assertIsNone(self.r.get("pa:quit"))
 
@@ -337,14 +341,16 @@ class RespToolsTest(unittest.TestCase):
         work = WorkDir("respbench")
         ds = Devstate(work.path)
         try:
-            out = subprocess.run(["redis-benchmark", "-p", str(ds.resp_port), "-t", "ping,set,get,mset",
+            # Not MSET: its random keys span slots, which a cluster refuses (CROSSSLOT), and
+            # redis-benchmark --cluster will not drive a one-shard cluster.
+            out = subprocess.run(["redis-benchmark", "-p", str(ds.resp_port), "-t", "ping,set,get",
                                   "-P", "16", "-n", "20000", "-r", "10000", "-q"],
                                  capture_output=True, text=True, timeout=300)
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertNotIn("rror", out.stdout + out.stderr)
-            for test in ("PING_INLINE", "PING_MBULK", "SET", "GET", "MSET"):
+            for test in ("PING_INLINE", "PING_MBULK", "SET", "GET"):
                 self.assertIn(f"{test}", out.stdout)
-            self.assertEqual(out.stdout.count("requests per second"), 5)
+            self.assertEqual(out.stdout.count("requests per second"), 4)
         finally:
             self.assertEqual(ds.stop(), 0)
             work.cleanup()

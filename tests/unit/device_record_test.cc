@@ -88,7 +88,7 @@ TEST(DeviceRecordTest, RecordRoundTripsThroughTheStoreEncoding) {
   EXPECT_EQ(back, r);
   Record plain;
   plain.value = "hello";
-  EXPECT_EQ(FromRecord(plain, &back).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(FromRecord(plain, &back).code(), Status::Code::kWrongType);
   Record damaged = *stored;
   damaged.meta.resize(damaged.meta.size() - 3);
   EXPECT_EQ(FromRecord(damaged, &back).code(), Status::Code::kCorruption);
@@ -164,7 +164,7 @@ TEST(DeviceRecordTest, MergeMutationRunsInThePipeline) {
   set.push_back(Mutation::Put("device:d1:latest", plain));
   ASSERT_TRUE(store->WriteAndWait(std::move(set)).ok());
   IngestResult conflict = ingest(Ev(2000, {{"a", "2"}}));
-  EXPECT_EQ(conflict.status.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(conflict.status.code(), Status::Code::kWrongType);
   EXPECT_EQ(store->Get("device:d1:latest")->value, "{}");
 }
 

@@ -28,7 +28,7 @@ TEST(ExpirySweeperTest, RemovesUntouchedExpiredKeysDurablyAndSparesTheRest) {
     ASSERT_TRUE(store->WriteAndWait(std::move(writes)).ok());
     ASSERT_EQ(store->keyspace().Size(), 351u);
 
-    ExpirySweeper sweeper(store.get(), std::chrono::milliseconds(10), 100);
+    ExpirySweeper sweeper(store.get(), SweepOptions{std::chrono::milliseconds(10), 100});
     EXPECT_EQ(sweeper.SweepOnce(), 0u);  // nothing has expired yet
     now = 5000;
     size_t removed = 0;
@@ -54,7 +54,7 @@ TEST(ExpirySweeperTest, RunsOnItsOwnThread) {
   std::unique_ptr<Store> store;
   ASSERT_TRUE(Store::Open(options, &store).ok());
   ASSERT_TRUE(store->WriteAndWait({Mutation::Put("k", Value("v", 1500))}).ok());
-  ExpirySweeper sweeper(store.get(), std::chrono::milliseconds(5), 100);
+  ExpirySweeper sweeper(store.get(), SweepOptions{std::chrono::milliseconds(5), 100});
   sweeper.Start();
   now = 2000;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

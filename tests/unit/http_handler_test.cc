@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "api/http/handler.h"
+#include "api/options.h"
 #include "service/device_record.h"
 #include "tests/unit/fake_service.h"
 
@@ -268,7 +269,11 @@ class HttpAuthTest : public HttpHandlerTest {
 
   std::string users_;
   acl::Acl acl_;
-  Handler auth_handler_{&service_, HandlerOptions{.acl = &acl_}};
+  Handler auth_handler_{&service_, [this] {
+                          HandlerOptions o = api::HttpHandlerOptions(Config{});
+                          o.acl = &acl_;
+                          return o;
+                        }()};
 };
 
 // base64("writer:wpass"), base64("reader:rpass"), base64("reader:wrong")

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "api/resp/command_table.h"
 #include "api/resp/protocol.h"
 
@@ -99,6 +101,57 @@ TEST(RespKeySlotTest, MatchesRedisCluster) {
   EXPECT_EQ(KeySlot("{user1000}.following"), KeySlot("{user1000}.followers"));
   EXPECT_EQ(KeySlot("{}foo"), KeySlot("{}foo"));
   EXPECT_NE(KeySlot("{}foo"), KeySlot("foo"));  // an empty tag does not count: the whole key hashes
+}
+
+namespace glob_table {
+// Generated from redis-server 7.0.15: KEYS k:<pattern> over k:<each key>.
+const std::vector<std::string> kGlobKeys = {
+    "pab", "pa", "p]b", "p-b", "pb",    "p^b", "a*b", "axb", "hello", "hallo", "h\\llo", "ab", "a",
+    "[",   "p[", "abc", "aXc", "\xffz", "Az",  "zz",  "a-b", "ac",    "a]",    "a\\",    "ba"};
+const std::vector<std::pair<std::string, std::vector<std::string>>> kGlobMatches = {
+    {"p[a-]b", {"pa", "pb"}},
+    {"p[a-]", {"pa"}},
+    {"p[a-", {"pa"}},
+    {"p[", {}},
+    {"[", {}},
+    {"a\\*b", {"a*b"}},
+    {"h[^e]llo", {"h\\llo", "hallo"}},
+    {"h[\\]]llo", {}},
+    {"*", {"Az",  "[",   "a",   "a*b", "a-b",    "aXc",   "a\\",   "a]",  "ab",
+           "abc", "ac",  "axb", "ba",  "h\\llo", "hallo", "hello", "p-b", "p[",
+           "p]b", "p^b", "pa",  "pab", "pb",     "zz",    "\xffz"}},
+    {"a*", {"a", "a*b", "a-b", "aXc", "a\\", "a]", "ab", "abc", "ac", "axb"}},
+    {"*b", {"a*b", "a-b", "ab", "axb", "p-b", "p]b", "p^b", "pab", "pb"}},
+    {"a?b", {"a*b", "a-b", "axb"}},
+    {"a[b-]", {"a]", "ab"}},
+    {"[z-a]z", {"zz"}},
+    {"[a-\xff]z", {"Az", "\xffz"}},
+    {"a[]]", {}},
+    {"a[\\", {"a\\"}},
+    {"a\\", {"a\\"}},
+    {"[^a]*",
+     {"Az", "[", "ba", "h\\llo", "hallo", "hello", "p-b", "p[", "p]b", "p^b", "pa", "pab", "pb",
+      "zz", "\xffz"}},
+    {"**b", {"a*b", "a-b", "ab", "axb", "p-b", "p]b", "p^b", "pab", "pb"}},
+    {"a*c*", {"aXc", "abc", "ac"}},
+    {"[a-c-e]*", {"a", "a*b", "a-b", "aXc", "a\\", "a]", "ab", "abc", "ac", "axb", "ba"}},
+    {"p[^a-]b", {"p["}},
+    {"H?LLO", {}},
+    {"*[A-C]*", {"Az"}},
+};
+}  // namespace glob_table
+
+// Every pattern selects exactly the keys redis-server 7.0.15 selects, quirks included
+// (KEYS p[a-]b matches "pa" and "pb" but not "pab").
+TEST(RespGlobTest, MatchesExactlyWhatRedisMatches) {
+  for (const auto& [pattern, expected] : glob_table::kGlobMatches) {
+    std::vector<std::string> got;
+    for (const std::string& key : glob_table::kGlobKeys) {
+      if (GlobMatch(pattern, key)) got.push_back(key);
+    }
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, expected) << "pattern " << pattern;
+  }
 }
 
 TEST(RespGlobTest, RedisPatterns) {

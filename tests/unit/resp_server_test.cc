@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/options.h"
 #include "api/resp/server.h"
 #include "tests/unit/fake_service.h"
 
@@ -60,7 +61,7 @@ class HeldWrites : public testing::FakeService {
 class RespServerTest : public ::testing::Test {
  protected:
   void Start(int threads = 1) {
-    ServerOptions options;
+    ServerOptions options = api::RespServerOptions(Config{});
     options.port = 0;
     options.threads = threads;
     server_ = std::make_unique<Server>(&service_, options);

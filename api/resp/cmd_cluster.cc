@@ -1,0 +1,281 @@
+// Cluster and command introspection: CLUSTER SLOTS SHARDS INFO MYID NODES KEYSLOT
+// COUNTKEYSINSLOT, COMMAND COUNT INFO DOCS GETKEYS LIST. devstate presents itself as a Redis
+// Cluster whose one shard owns all 16384 slots (as MemoryDB does), so cluster clients work
+// as they are; COMMAND is generated from the command table's rows.
+#include <fmt/format.h>
+
+#include "api/resp/commands.h"
+
+namespace devstate::resp {
+namespace {
+
+void WriteSpec(ReplyWriter& w, const CommandSpec& c) {
+  w.Array(10);
+  w.Bulk(c.name);
+  w.Integer(c.arity);
+  std::vector<std::string_view> flags;
+  if (c.flags & kWrite) flags.push_back("write");
+  if (c.flags & kReadonly) flags.push_back("readonly");
+  if (c.flags & kDenyOom) flags.push_back("denyoom");
+  if (c.flags & kAdmin) flags.push_back("admin");
+  if (c.flags & kNoScript) flags.push_back("noscript");
+  if (c.flags & kLoading) flags.push_back("loading");
+  if (c.flags & kStale) flags.push_back("stale");
+  if (c.flags & kFast) flags.push_back("fast");
+  if (c.flags & kNoAuth) flags.push_back("no_auth");
+  w.Set(flags.size());
+  for (auto f : flags) w.Simple(f);
+  w.Integer(c.first_key);
+  w.Integer(c.last_key);
+  w.Integer(c.step);
+  w.Set(c.categories.size());
+  for (auto cat : c.categories) w.Simple(fmt::format("@{}", cat));
+  w.Array(0);  // tips
+  // Key specs: one range spec, as Redis derives from (first, last, step).
+  if (c.first_key > 0) {
+    w.Array(1);
+    w.Map(3);
+    w.Bulk("flags");
+    w.Set(1);
+    w.Simple((c.flags & kWrite) ? "RW" : "RO");
+    w.Bulk("begin_search");
+    w.Map(2);
+    w.Bulk("type");
+    w.Bulk("index");
+    w.Bulk("spec");
+    w.Map(1);
+    w.Bulk("index");
+    w.Integer(c.first_key);
+    w.Bulk("find_keys");
+    w.Map(2);
+    w.Bulk("type");
+    w.Bulk("range");
+    w.Bulk("spec");
+    w.Map(3);
+    w.Bulk("lastkey");
+    w.Integer(c.last_key < 0 ? c.last_key : c.last_key - c.first_key);
+    w.Bulk("keystep");
+    w.Integer(c.step);
+    w.Bulk("limit");
+    w.Integer(0);
+  } else {
+    w.Array(0);
+  }
+  w.Array(c.subcommands.size());
+  for (const CommandSpec& sub : c.subcommands) WriteSpec(w, sub);
+}
+void WriteDocs(ReplyWriter& w, const CommandSpec& c) {
+  w.Bulk(c.name);
+  w.Map(c.subcommands.empty() ? 3 : 4);
+  w.Bulk("summary");
+  w.Bulk(c.summary);
+  w.Bulk("since");
+  w.Bulk("1.0.0");
+  w.Bulk("group");
+  w.Bulk(c.categories.empty() ? "generic" : c.categories.front());
+  if (!c.subcommands.empty()) {
+    w.Bulk("subcommands");
+    w.Map(c.subcommands.size());
+    for (const CommandSpec& sub : c.subcommands) WriteDocs(w, sub);
+  }
+}
+
+void CmdClusterSlots(Call& call) {
+  ServerState& s = call.server;
+  ReplyWriter& w = call.reply;
+  w.Array(1);
+  w.Array(3);
+  w.Integer(0);
+  w.Integer(16383);
+  w.Array(3);
+  w.Bulk(s.announce_host);
+  w.Integer(s.port);
+  w.Bulk(s.node_id);
+}
+
+void CmdClusterShards(Call& call) {
+  ServerState& s = call.server;
+  ReplyWriter& w = call.reply;
+  w.Array(1);
+  w.Map(2);
+  w.Bulk("slots");
+  w.Array(2);
+  w.Integer(0);
+  w.Integer(16383);
+  w.Bulk("nodes");
+  w.Array(1);
+  w.Map(7);
+  w.Bulk("id");
+  w.Bulk(s.node_id);
+  w.Bulk("port");
+  w.Integer(s.port);
+  w.Bulk("ip");
+  w.Bulk(s.announce_host);
+  w.Bulk("endpoint");
+  w.Bulk(s.announce_host);
+  w.Bulk("role");
+  w.Bulk("master");
+  w.Bulk("replication-offset");
+  w.Integer(static_cast<int64_t>(call.service().JournalPosition()));
+  w.Bulk("health");
+  w.Bulk("online");
+}
+
+void CmdClusterInfo(Call& call) {
+  call.reply.Verbatim(
+      "cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:16384\r\n"
+      "cluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:1\r\n"
+      "cluster_size:1\r\ncluster_current_epoch:1\r\ncluster_my_epoch:1\r\n"
+      "cluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n"
+      "total_cluster_links_buffer_limit_exceeded:0\r\n");
+}
+
+void CmdClusterMyid(Call& call) { call.reply.Bulk(call.server.node_id); }
+
+void CmdClusterNodes(Call& call) {
+  const ServerState& s = call.server;
+  call.reply.Verbatim(fmt::format("{} {}:{}@{} myself,master - 0 0 1 connected 0-16383\n",
+                                  s.node_id, s.announce_host, s.port, s.port + 10000));
+}
+
+void CmdClusterKeyslot(Call& call) { call.reply.Integer(KeySlot(call.args[2])); }
+
+void CmdClusterCountkeysinslot(Call& call) {
+  int64_t slot = 0;
+  if (!ParseInt64(call.args[2], &slot) || slot < 0 || slot > 16383) {
+    return call.reply.Error("ERR Invalid slot");
+  }
+  const int64_t now = call.service().NowMs();
+  int64_t count = 0;
+  uint64_t cursor = 0;
+  do {
+    cursor = call.service().Scan(cursor, 4096, [&](const std::string& key, const RecordPtr& r) {
+      if (!r->ExpiredAt(now) && KeySlot(key) == slot) ++count;
+    });
+  } while (cursor != 0);
+  call.reply.Integer(count);
+}
+
+void CmdCommand(Call& call) {
+  const auto& table = CommandTable();
+  call.reply.Array(table.size());
+  for (const CommandSpec& c : table) WriteSpec(call.reply, c);
+}
+
+void CmdCommandCount(Call& call) {
+  call.reply.Integer(static_cast<int64_t>(CommandTable().size()));
+}
+
+void CmdCommandList(Call& call) {
+  const auto& table = CommandTable();
+  call.reply.Array(table.size());
+  for (const CommandSpec& c : table) call.reply.Bulk(c.name);
+}
+
+// The row a name in COMMAND INFO/DOCS means: "client" or "client|setname".
+const CommandSpec* Named(std::string_view name) {
+  const size_t bar = name.find('|');
+  const CommandSpec* spec = FindCommand(name.substr(0, bar));
+  if (spec == nullptr || bar == std::string_view::npos) return spec;
+  return FindSubcommand(*spec, name.substr(bar + 1));
+}
+
+void CmdCommandInfo(Call& call) {
+  if (call.args.size() == 2) return CmdCommand(call);
+  call.reply.Array(call.args.size() - 2);
+  for (size_t i = 2; i < call.args.size(); ++i) {
+    if (const CommandSpec* c = Named(call.args[i])) {
+      WriteSpec(call.reply, *c);
+    } else {
+      call.reply.NullArray();
+    }
+  }
+}
+
+void CmdCommandDocs(Call& call) {
+  std::vector<const CommandSpec*> wanted;
+  if (call.args.size() == 2) {
+    for (const CommandSpec& c : CommandTable()) wanted.push_back(&c);
+  } else {
+    for (size_t i = 2; i < call.args.size(); ++i) {
+      if (const CommandSpec* c = Named(call.args[i])) wanted.push_back(c);
+    }
+  }
+  call.reply.Map(wanted.size());
+  for (const CommandSpec* c : wanted) WriteDocs(call.reply, *c);
+}
+
+void CmdCommandGetkeys(Call& call) {
+  const std::vector<std::string> command(call.args.begin() + 2, call.args.end());
+  const CommandSpec* c = ResolveCommand(command);
+  if (c == nullptr) return call.reply.Error("ERR Invalid command specified");
+  const int n = static_cast<int>(command.size());
+  if ((c->arity > 0 && n != c->arity) || (c->arity < 0 && n < -c->arity)) {
+    return call.reply.Error("ERR Invalid number of arguments specified for command");
+  }
+  if (c->first_key == 0) return call.reply.Error("ERR The command has no key arguments");
+  std::vector<std::string_view> keys;
+  ForEachKeyIndex(*c, n, [&](int k) {
+    keys.push_back(command[k]);
+    return true;
+  });
+  call.reply.Array(keys.size());
+  for (auto k : keys) call.reply.Bulk(k);
+}
+
+}  // namespace
+
+void AddClusterCommands(std::vector<CommandSpec>* t) {
+  const uint32_t any = kStale | kLoading;
+  const std::vector<std::string_view> slow = {"slow"};
+  const std::vector<std::string_view> conn = {"slow", "connection"};
+  t->push_back({"cluster",
+                -2,
+                0,
+                0,
+                0,
+                0,
+                slow,
+                nullptr,
+                "A container for cluster commands",
+                {
+                    {"cluster|slots", 2, any, 0, 0, 0, slow, CmdClusterSlots,
+                     "Get array of cluster slot to node mappings"},
+                    {"cluster|shards", 2, any, 0, 0, 0, slow, CmdClusterShards,
+                     "Get array of cluster shards"},
+                    {"cluster|info", 2, any, 0, 0, 0, slow, CmdClusterInfo,
+                     "Provides info about the cluster state"},
+                    {"cluster|myid", 2, any, 0, 0, 0, slow, CmdClusterMyid, "Return the node id"},
+                    {"cluster|nodes", 2, any, 0, 0, 0, slow, CmdClusterNodes,
+                     "Get cluster config for the node"},
+                    {"cluster|keyslot", 3, any, 0, 0, 0, slow, CmdClusterKeyslot,
+                     "Returns the hash slot of the key"},
+                    {"cluster|countkeysinslot", 3, any, 0, 0, 0, slow, CmdClusterCountkeysinslot,
+                     "Return the number of local keys in the slot"},
+                    {"cluster|help", 2, any, 0, 0, 0, slow, ContainerHelp, "Show helpful text"},
+                }});
+  t->push_back({"command",
+                -1,
+                any,
+                0,
+                0,
+                0,
+                conn,
+                CmdCommand,
+                "Get array of Redis command details",
+                {
+                    {"command|count", 2, any, 0, 0, 0, conn, CmdCommandCount,
+                     "Get total number of Redis commands"},
+                    {"command|info", -2, any, 0, 0, 0, conn, CmdCommandInfo,
+                     "Get array of specific Redis command details"},
+                    {"command|docs", -2, any, 0, 0, 0, conn, CmdCommandDocs,
+                     "Get array of specific Redis command documentation"},
+                    {"command|getkeys", -3, any, 0, 0, 0, conn, CmdCommandGetkeys,
+                     "Extract keys given a full Redis command"},
+                    {"command|list", -2, any, 0, 0, 0, conn, CmdCommandList,
+                     "Get an array of command names"},
+                    {"command|help", 2, any, 0, 0, 0, conn, ContainerHelp, "Show helpful text"},
+                }});
+}
+
+}  // namespace devstate::resp

@@ -1,0 +1,84 @@
+// Transactions: MULTI EXEC DISCARD, as Redis's multi.c. The dispatcher queues the
+// commands sent after MULTI (Dispatch, "QUEUED") and marks the transaction failed when one
+// is refused; EXEC then runs the queued commands inside ONE commit group, in order,
+// against the group's view of the store: atomic (all in one journal write) and isolated
+// (no other write interleaves), as Redis's EXEC is. Its reply, the array of theirs, goes
+// out once that group is committed and acknowledged.
+#include <memory>
+
+#include "api/resp/commands.h"
+#include "api/resp/write.h"
+
+namespace devstate::resp {
+namespace {
+
+void EndTransaction(ClientState& c) {
+  c.in_multi = false;
+  c.multi_failed = false;
+  c.queued.clear();
+  c.multi_commands = 0;
+}
+
+void CmdMulti(Call& call) {
+  ClientState& c = call.client;
+  if (c.in_multi) return call.reply.Error("ERR MULTI calls can not be nested");
+  EndTransaction(c);
+  c.in_multi = true;
+  call.reply.Ok();
+}
+
+void CmdDiscard(Call& call) {
+  if (!call.client.in_multi) return call.reply.Error("ERR DISCARD without MULTI");
+  EndTransaction(call.client);
+  call.reply.Ok();
+}
+
+void CmdExec(Call& call) {
+  ClientState& c = call.client;
+  if (!c.in_multi) return call.reply.Error("ERR EXEC without MULTI");
+  if (c.multi_failed) {
+    EndTransaction(c);
+    return call.reply.Error("EXECABORT Transaction discarded because of previous errors.");
+  }
+  auto commands = std::make_shared<std::vector<std::vector<std::string>>>(std::move(c.queued));
+  EndTransaction(c);
+  auto replies = std::make_shared<std::string>();
+  // The txn runs on the committing thread while this connection waits for EXEC's reply
+  // (nothing after an EXEC runs before it is answered), so the client and server state
+  // it touches are not used concurrently; the pending reply keeps the connection alive.
+  ClientState* client = &c;
+  ServerState* server = &call.server;
+  Mutation txn = Mutation::Txn([commands, replies, client, server](KeyView& view) {
+    for (std::vector<std::string>& args : *commands) {
+      Call inner{args, *client, *server,
+                 ReplyWriter(replies.get(), client->protocol, &server->error_replies), {}};
+      inner.view = &view;
+      // A command inside EXEC answers at once (Commit applies to the view): a reply
+      // handed over later would land out of place, so there is none.
+      inner.defer = [replies]() -> Responder {
+        return [replies](std::string reply) { replies->append(reply); };
+      };
+      Dispatch(inner);
+    }
+  });
+  Commit(call, {std::move(txn)}, [commands, replies](ReplyWriter& w) {
+    w.Array(commands->size());
+    w.out()->append(*replies);
+  });
+}
+
+}  // namespace
+
+void AddTransactionCommands(std::vector<CommandSpec>* t) {
+  const uint32_t base = kNoScript | kLoading | kStale | kNoQueue;
+  t->insert(t->end(), {
+      {"multi", 1, base | kFast, 0, 0, 0, {"fast", "transaction"}, CmdMulti,
+       "Mark the start of a transaction block"},
+      {"exec", 1, base, 0, 0, 0, {"slow", "transaction"}, CmdExec,
+       "Execute all commands issued after MULTI"},
+      {"discard", 1, base | kFast, 0, 0, 0, {"fast", "transaction"}, CmdDiscard,
+       "Discard all commands issued after MULTI"},
+  });
+}
+
+}  // namespace devstate::resp

@@ -1,0 +1,149 @@
+// Dispatch: every command's way in, checked once, in the order of Redis 7.0's
+// processCommand: the command (and subcommand) exists, its arity, authentication, ACL,
+// cluster routing (CROSSSLOT), then MULTI queueing, then the handler. A command refused
+// inside MULTI marks the transaction failed (EXECABORT), as Redis's flagTransaction does.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "api/resp/command_table.h"
+
+namespace devstate::resp {
+namespace {
+
+std::string ClientInfoLine(const ClientState& c) {
+  return fmt::format("id={} addr={} laddr={} name={} user={}", c.id, c.addr, c.laddr, c.name,
+                     c.username);
+}
+
+void LogDenied(ClientState& client, ServerState& server, std::string reason,
+               std::string_view context, std::string object) {
+  acl::LogEntry entry;
+  entry.reason = std::move(reason);
+  entry.context = std::string(context);
+  entry.object = std::move(object);
+  entry.username = client.username;
+  entry.client_info = ClientInfoLine(client);
+  server.acl->Log(std::move(entry), server.service->NowMs());
+}
+
+bool ArityOk(const CommandSpec& spec, size_t argc) {
+  const int n = static_cast<int>(argc);
+  return !((spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity));
+}
+
+// Redis Cluster refuses a command whose keys live in different slots; devstate presents
+// itself as a cluster, so an application tested on it must not break on a real one.
+bool SameSlot(const CommandSpec& spec, const std::vector<std::string>& args) {
+  int first = -1;
+  bool same = true;
+  ForEachKeyIndex(spec, static_cast<int>(args.size()), [&](int i) {
+    const int slot = KeySlot(args[i]);
+    if (first < 0) first = slot;
+    same = slot == first;
+    return same;
+  });
+  return same;
+}
+
+// A refusal: inside MULTI it fails the transaction; an EXEC refused (its arity) discards
+// it, answered as Redis's execCommandAbort.
+void Reject(Call& call, const CommandSpec* spec, std::string_view error) {
+  ClientState& c = call.client;
+  if (spec != nullptr && spec->name == "exec") {
+    c.in_multi = false;
+    c.multi_failed = false;
+    c.queued.clear();
+    c.multi_commands = 0;
+    std::string_view why = error.substr(0, 4) == "ERR " ? error.substr(4) : error;
+    return call.reply.Error(fmt::format("EXECABORT Transaction discarded because of: {}", why));
+  }
+  if (c.in_multi) c.multi_failed = true;
+  call.reply.Error(error);
+}
+
+}  // namespace
+
+std::string AccessError(ClientState& client, ServerState& server, const CommandSpec& spec,
+                        const std::vector<std::string>& args, std::string_view context) {
+  if (server.acl == nullptr) return {};
+  if (client.acl_generation != server.acl->generation()) {  // ACL LOAD: the user may have changed
+    client.acl_generation = server.acl->generation();
+    if (client.user) {
+      client.user = server.acl->Find(client.username);
+      if (client.user && !client.user->enabled) client.user = nullptr;
+    }
+  }
+  if (!client.user) {
+    if (spec.flags & kNoAuth) return {};
+    return "NOAUTH Authentication required.";
+  }
+  const acl::User& user = *client.user;
+  if (user.AllowsEverything()) return {};
+  if (!user.AllowsCommand(spec.name, spec.categories)) {
+    LogDenied(client, server, "command", context, std::string(spec.name));
+    return fmt::format("NOPERM this user has no permissions to run the '{}' command", spec.name);
+  }
+  const bool write = spec.flags & kWrite;
+  std::string denied;
+  ForEachKeyIndex(spec, static_cast<int>(args.size()), [&](int i) {
+    if (user.AllowsKey(args[i], write)) return true;
+    LogDenied(client, server, "key", context, args[i]);
+    denied = "NOPERM this user has no permissions to access one of the keys used as arguments";
+    return false;
+  });
+  return denied;
+}
+
+bool Authenticate(ClientState& client, ServerState& server, std::string_view name,
+                  std::string_view password, std::string_view object) {
+  if (server.acl == nullptr) return name == "default";
+  auto user = server.acl->Authenticate(name, password);
+  if (user) {
+    client.user = std::move(user);
+    client.username = std::string(name);
+    client.acl_generation = server.acl->generation();
+    return true;
+  }
+  ++client.auth_failures;
+  server.service->metrics().auth_failures.fetch_add(1, std::memory_order_relaxed);
+  acl::LogEntry entry;
+  entry.reason = "auth";
+  entry.context = "toplevel";
+  entry.object = std::string(object);
+  entry.username = std::string(name);
+  entry.client_info = ClientInfoLine(client);
+  server.acl->Log(std::move(entry), server.service->NowMs());
+  spdlog::warn("resp: failed authentication as '{}' from {} (client {})", name, client.addr,
+               client.id);
+  return false;
+}
+
+void Dispatch(Call& call) { Dispatch(call, FindCommand(call.args[0])); }
+
+void Dispatch(Call& call, const CommandSpec* spec) {
+  const std::vector<std::string>& args = call.args;
+  if (spec == nullptr) return Reject(call, nullptr, UnknownCommand(args));
+  if (!spec->subcommands.empty() && args.size() >= 2) {
+    const CommandSpec* sub = FindSubcommand(*spec, args[1]);
+    if (sub == nullptr) return Reject(call, nullptr, UnknownSubcommand(spec->name, args[1]));
+    spec = sub;
+  }
+  if (!ArityOk(*spec, args.size())) return Reject(call, spec, WrongArity(spec->name));
+  const std::string denied = AccessError(call.client, call.server, *spec, args,
+                                         call.client.in_multi || call.view ? "multi" : "toplevel");
+  if (!denied.empty()) return Reject(call, spec, denied);
+  if (spec->first_key > 0 && spec->last_key != spec->first_key && !SameSlot(*spec, args)) {
+    return Reject(call, spec, "CROSSSLOT Keys in request don't hash to the same slot");
+  }
+  call.server.total_commands.fetch_add(1, std::memory_order_relaxed);
+  if (call.client.in_multi && !(spec->flags & kNoQueue)) {
+    call.client.queued.push_back(args);
+    call.client.multi_commands = call.client.queued.size();
+    return call.reply.Simple("QUEUED");
+  }
+  spec->handler(call);
+}
+
+}  // namespace devstate::resp

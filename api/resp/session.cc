@@ -1,0 +1,411 @@
+#include "api/resp/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <span>
+
+namespace devstate::resp {
+
+namespace {
+// The session whose command is running on this thread: a reply that arrives during that
+// command's own dispatch (a write refused at once) is taken in directly, not posted.
+thread_local const Session* running_session = nullptr;
+
+// The row a command runs as, for its kind and CLIENT LIST's cmd=.
+const CommandSpec* RunsAs(const CommandSpec* spec, const std::vector<std::string>& args) {
+  if (spec == nullptr || spec->subcommands.empty() || args.size() < 2) return spec;
+  const CommandSpec* sub = FindSubcommand(*spec, args[1]);
+  return sub != nullptr ? sub : spec;
+}
+}  // namespace
+
+void ReadySessions::Add(std::shared_ptr<Session> session) {
+  {
+    absl::MutexLock lock(&mu_);
+    sessions_.push_back(std::move(session));
+    if (posted_) return;
+    posted_ = true;
+  }
+  post_([self = shared_from_this()] { self->Drain(); });
+}
+
+void ReadySessions::Clear() {
+  std::vector<std::shared_ptr<Session>> sessions;
+  absl::MutexLock lock(&mu_);
+  sessions.swap(sessions_);
+}
+
+void ReadySessions::Drain() {
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    absl::MutexLock lock(&mu_);
+    sessions.swap(sessions_);
+    posted_ = false;
+  }
+  for (std::shared_ptr<Session>& session : sessions) {
+    Transport& io = *session->io_;
+    io.Dispatch([session = std::move(session)] { session->TakeCompleted(); });
+  }
+}
+
+Session::Session(std::unique_ptr<Transport> io, std::shared_ptr<ServerState> server,
+                 std::shared_ptr<ReadySessions> ready_sessions)
+    : io_(std::move(io)),
+      timer_(io_->NewTimer()),
+      pause_(io_->NewTimer()),
+      server_(std::move(server)),
+      ready_sessions_(std::move(ready_sessions)),
+      parser_(server_->limits.parser),
+      client_(std::make_shared<ClientState>()) {
+  server_->service->metrics().resp_connections.fetch_add(1, std::memory_order_relaxed);
+}
+
+Session::~Session() {
+  server_->service->metrics().resp_connections.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard lock(server_->clients_mu);
+  server_->clients.erase(client_->id);
+}
+
+void Session::Run(bool over_capacity) {
+  client_->id = server_->next_client_id.fetch_add(1);
+  client_->created_ms = server_->service->NowMs();
+  client_->last_active_ms = client_->created_ms;
+  client_->addr = io_->RemoteAddress();
+  client_->laddr = io_->LocalAddress();
+  std::weak_ptr<Session> weak = shared_from_this();
+  client_->close = [weak, post = io_->Poster()] {
+    post([weak] {
+      if (auto self = weak.lock()) self->Close();
+    });
+  };
+  client_->rearm_idle = [weak, post = io_->Poster()] {
+    post([weak] {
+      if (auto self = weak.lock()) self->ArmIdle();
+    });
+  };
+  if (!over_capacity) {
+    std::lock_guard lock(server_->clients_mu);
+    server_->clients.emplace(client_->id, client_);
+  }
+  if (server_->acl != nullptr) {
+    client_->user = server_->acl->DefaultUser();
+    client_->username = "default";
+    client_->acl_generation = server_->acl->generation();
+  }
+  io_->Dispatch([self = shared_from_this(), over_capacity] {
+    if (!self->io_->tls()) return self->Start(over_capacity);
+    // A TLS client has this long to finish its handshake.
+    self->timer_->Start(kHandshakeTimeout, [self] {
+      if (!self->handshaken_) self->Close();
+    });
+    self->io_->Handshake([self, over_capacity](std::string_view error) {
+      self->handshaken_ = true;
+      self->timer_->Cancel();
+      if (!error.empty()) {
+        spdlog::debug("resp: TLS handshake with {} failed: {}", self->client_->addr, error);
+        self->server_->service->metrics().tls_handshake_failures.fetch_add(
+            1, std::memory_order_relaxed);
+        return self->Close();
+      }
+      self->Start(over_capacity);
+    });
+  });
+}
+
+void Session::Start(bool over_capacity) {
+  if (over_capacity) {
+    server_->rejected_connections.fetch_add(1, std::memory_order_relaxed);
+    return Fatal("ERR max number of clients reached");
+  }
+  ArmIdle();
+  ReadNext();
+}
+
+// After a failed AUTH the connection reads nothing more for a while, so one connection
+// cannot try passwords faster than one per auth_failure_delay_ms.
+bool Session::Paused() {
+  if (paused_) return true;
+  if (client_->auth_failures == failures_seen_ || limits().auth_failure_delay_ms <= 0) {
+    return false;
+  }
+  failures_seen_ = client_->auth_failures;
+  paused_ = true;
+  pause_->Start(std::chrono::milliseconds(limits().auth_failure_delay_ms),
+                [self = shared_from_this()] {
+                  self->paused_ = false;
+                  if (!self->closed_) self->ReadNext();
+                });
+  return true;
+}
+
+std::string_view Session::Unparsed() const {
+  return {static_cast<const char*>(in_.data().data()), in_.size()};
+}
+
+void Session::ReadNext() {
+  while (!reading_ && !closing_ && order_.size() < limits().max_pipeline) {
+    if (Paused()) break;
+    if (parsed_next_ == parsed_count_ && !ParseAhead()) return;
+    Parsed& command = parsed_[parsed_next_++];
+    OnCommand(command.spec, command.args);
+    // Reused strings keep their capacity, but not a large value's: 32 reused entries
+    // must not pin 32 of the biggest values a client ever sent.
+    for (std::string& arg : command.args) {
+      if (arg.capacity() > kKeptArgBytes) std::string().swap(arg);
+    }
+    if (ready_.size() > limits().max_output_buffer) {
+      spdlog::warn("resp: closing client {} ({}): {} reply bytes over the output buffer limit",
+                   client_->id, client_->addr, ready_.size());
+      return Close();
+    }
+  }
+  WriteNext();
+}
+
+// Parses the commands waiting in in_ (up to kParseAhead) into parsed_, then tells the
+// store which keys the reads among them will look up, so their memory misses overlap.
+// False when there is none to run: a protocol error (answered, closing) or an incomplete
+// command (reading more).
+bool Session::ParseAhead() {
+  parsed_next_ = parsed_count_ = 0;
+  auto r = RequestParser::Result::kCommand;
+  while (parsed_count_ < kParseAhead) {
+    if (parsed_.size() == parsed_count_) parsed_.emplace_back();
+    Parsed& command = parsed_[parsed_count_];
+    size_t used = 0;
+    r = parser_.Next(Unparsed(), &used, &command.args);
+    in_.consume(used);
+    if (r != RequestParser::Result::kCommand) break;
+    command.spec = FindCommand(command.args[0]);
+    ++parsed_count_;
+  }
+  PublishBufferSizes();
+  if (parsed_count_ > 0) {
+    PrefetchReads();
+    return true;  // an error or a partial command after these is met again next time
+  }
+  if (r == RequestParser::Result::kError) {
+    Fatal("ERR " + parser_.error());
+    return false;
+  }
+  if (const size_t limit = server_->max_query_buffer.load(std::memory_order_relaxed);
+      in_.size() > limit) {
+    spdlog::warn("resp: closing client {} ({}): query buffer over {} bytes", client_->id,
+                 client_->addr, limit);
+    Close();
+    return false;
+  }
+  WriteNext();  // everything parsed so far is answered or pending: send what is ready
+  ReadMore();
+  return false;
+}
+
+void Session::PrefetchReads() {
+  std::array<std::string_view, Keyspace::kPrefetchMax> keys;
+  size_t n = 0;
+  for (size_t c = 0; c < parsed_count_ && n < keys.size(); ++c) {
+    const CommandSpec* spec = parsed_[c].spec;
+    const std::vector<std::string>& args = parsed_[c].args;
+    if (spec == nullptr || !(spec->flags & kReadonly)) continue;
+    ForEachKeyIndex(*spec, static_cast<int>(args.size()), [&](int i) {
+      keys[n++] = args[i];
+      return n < keys.size();
+    });
+  }
+  // One key has no misses to overlap.
+  if (n > 1) server_->service->Prefetch(std::span(keys.data(), n));
+}
+
+void Session::ReadMore() {
+  reading_ = true;
+  const auto space = in_.prepare(kReadSize);
+  io_->ReadSome(static_cast<char*>(space.data()), space.size(),
+                [self = shared_from_this()](bool ok, size_t n) {
+                  self->in_.commit(n);
+                  self->reading_ = false;
+                  if (!ok) return self->Close();
+                  self->client_->last_active_ms = self->server_->service->NowMs();
+                  self->ReadNext();
+                });
+}
+
+void Session::OnCommand(const CommandSpec* spec, std::vector<std::string>& args) {
+  const CommandSpec* runs_as = RunsAs(spec, args);
+  const bool barrier = runs_as != nullptr && runs_as->name == "exec";
+  const bool write = runs_as != nullptr && (runs_as->flags & kWrite) && !client_->in_multi;
+  const auto kind = barrier ? ReplyOrder::Kind::kBarrier
+                    : write ? ReplyOrder::Kind::kWrite
+                            : ReplyOrder::Kind::kRead;
+  if (order_.empty() && kind != ReplyOrder::Kind::kBarrier) return Execute(nullptr, spec, args);
+  const bool may_run = order_.MayRun(kind);
+  std::shared_ptr<Slot> slot = order_.Add(kind);
+  if (may_run) return Execute(std::move(slot), spec, args);
+  slot->waiting = true;
+  slot->args = std::move(args);
+  slot->spec = spec;
+  args.clear();
+}
+
+// Runs one command. With no slot (nothing ahead of it), an immediate reply goes straight to
+// ready_; a command that defers its reply gets a slot at that moment.
+void Session::Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec,
+                      std::vector<std::string>& argv) {
+  const CommandSpec* runs_as = RunsAs(spec, argv);
+  client_->last_command.assign(runs_as ? runs_as->name : std::string_view("NULL"));
+  server_->service->metrics().resp_commands.fetch_add(1, std::memory_order_relaxed);
+  bool deferred = false;
+  Call call{argv, *client_, *server_,
+            ReplyWriter(slot ? &slot->reply : &ready_, client_->protocol, &server_->error_replies),
+            {}};
+  call.batch = &writes_;
+  call.defer = [this, &slot, &deferred]() -> Responder {
+    deferred = true;
+    if (!slot) slot = order_.Add(ReplyOrder::Kind::kWrite);
+    return [self = shared_from_this(), slot = slot](std::string reply) {
+      if (running_session == self.get()) {  // answered inline (a write refused at once)
+        slot->reply = std::move(reply);
+        slot->ready = true;
+        return;
+      }
+      self->Complete(slot, std::move(reply));
+    };
+  };
+  running_session = this;
+  Dispatch(call, spec);
+  running_session = nullptr;
+  if (slot && !deferred) slot->ready = true;
+  if (call.close_after) {
+    closing_ = true;
+    if (slot) {
+      slot->close_after = true;
+    } else {
+      close_after_ready_ = true;
+    }
+  }
+  if (slot && slot->ready) FlushReady();
+}
+
+// From the thread that completes a commit (the committer, this loop at the end of a turn,
+// or the replication gate's thread): hands a reply to the session. Replies of one commit
+// group (often many per connection when it pipelines writes) are taken in together.
+void Session::Complete(const std::shared_ptr<Slot>& slot, std::string reply) {
+  {
+    absl::MutexLock lock(&completed_mu_);
+    completed_.emplace_back(slot, std::move(reply));
+    if (completion_posted_) return;
+    completion_posted_ = true;
+  }
+  ready_sessions_->Add(shared_from_this());
+}
+
+// On the session's executor: takes in the replies Complete queued.
+void Session::TakeCompleted() {
+  std::vector<std::pair<std::shared_ptr<Slot>, std::string>> done;
+  {
+    absl::MutexLock lock(&completed_mu_);
+    done.swap(completed_);
+    completion_posted_ = false;
+  }
+  for (auto& [slot, reply] : done) {
+    slot->reply = std::move(reply);
+    slot->ready = true;
+  }
+  Continue();
+}
+
+// Moves the replies at the front of the pipeline that are ready into ready_.
+void Session::FlushReady() {
+  if (!close_after_ready_ && order_.TakeReady(&ready_)) close_after_ready_ = true;
+}
+
+// A reply arrived: run what was waiting for it, then write what is ready.
+void Session::Continue() {
+  while (std::shared_ptr<Slot> slot = order_.NextRunnable()) {
+    std::vector<std::string> args = std::move(slot->args);
+    const CommandSpec* spec = slot->spec;
+    Execute(std::move(slot), spec, args);
+  }
+  WriteNext();
+  ReadNext();
+}
+
+// Commits the writes gathered from the commands parsed so far, as one store write.
+void Session::SubmitWrites() {
+  if (writes_.empty()) return;
+  PendingWrites batch = std::move(writes_);
+  writes_ = PendingWrites();
+  // Committed at the end of this event-loop turn (Server's loop), with every other
+  // connection's writes of the turn.
+  server_->service->QueueWrite(
+      std::move(batch.mutations),
+      [finishers = std::move(batch.finishers)](const Status& s, uint64_t) {
+        for (const auto& finish : finishers) finish(s);
+      });
+}
+
+void Session::WriteNext() {
+  SubmitWrites();
+  FlushReady();
+  PublishBufferSizes();
+  if (writing_ || closed_ || ready_.empty()) return;
+  if (ready_.size() > limits().max_output_buffer) {
+    spdlog::warn("resp: closing client {} ({}): {} reply bytes over the output buffer limit",
+                 client_->id, client_->addr, ready_.size());
+    return Close();
+  }
+  out_.swap(ready_);
+  ready_.clear();
+  const bool last = close_after_ready_;
+  writing_ = true;
+  io_->Write(out_.data(), out_.size(), [self = shared_from_this(), last](bool ok, size_t) {
+    self->writing_ = false;
+    self->out_.clear();
+    if (!ok || last) return self->Close();
+    self->WriteNext();
+    self->ReadNext();
+  });
+}
+
+// A protocol error or refusal: answer it (after the replies still owed), then close.
+void Session::Fatal(std::string_view message) {
+  closing_ = true;
+  std::shared_ptr<Slot> slot = order_.Add(ReplyOrder::Kind::kRead);
+  ReplyWriter(&slot->reply, client_->protocol, &server_->error_replies).Error(message);
+  slot->ready = true;
+  slot->close_after = true;
+  WriteNext();
+}
+
+// Closes the connection once it has been idle for the server's idle timeout (with no
+// command still running), else waits until it could be. CONFIG SET may change the timeout
+// meanwhile: each firing reads it again, and 0 disarms.
+void Session::ArmIdle() {
+  if (closed_) return;
+  const int64_t timeout = server_->idle_timeout_ms.load(std::memory_order_relaxed);
+  if (timeout <= 0) return timer_->Cancel();
+  const int64_t idle_for = server_->service->NowMs() - client_->last_active_ms.load();
+  if (idle_for >= timeout && order_.empty()) return Close();
+  const auto wait = std::chrono::milliseconds(std::max<int64_t>(1, timeout - idle_for));
+  timer_->Start(wait, [self = shared_from_this()] { self->ArmIdle(); });
+}
+
+void Session::Close() {
+  closing_ = true;
+  SubmitWrites();  // commands already accepted still run, as in Redis
+  if (closed_) return;
+  closed_ = true;
+  io_->Close();
+  timer_->Cancel();
+  pause_->Cancel();
+}
+
+void Session::PublishBufferSizes() {
+  ClientState& c = *client_;
+  c.query_buffer.store(in_.size(), std::memory_order_relaxed);
+  c.query_buffer_free.store(in_.capacity() - in_.size(), std::memory_order_relaxed);
+  c.read_buffer.store(in_.capacity(), std::memory_order_relaxed);
+  c.output_buffer.store(ready_.size() + out_.size(), std::memory_order_relaxed);
+}
+
+}  // namespace devstate::resp

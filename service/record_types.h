@@ -1,0 +1,24 @@
+// The tags in Record::type: how the service reads a record's `value` and `meta`. They are
+// written to the journal, so a tag's number never changes. Every layer that looks at a
+// record's type includes this header; none keeps a copy of a number.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace devstate {
+
+inline constexpr uint8_t kStringRecordType = 0;  // a Redis string: value = the bytes
+inline constexpr uint8_t kDeviceRecordType = 2;  // a device record (device_record.h)
+
+// What Redis's TYPE answers for a record of `type`: a device record reads as a string.
+inline std::string_view RedisTypeName(uint8_t type) {
+  switch (type) {
+    case kStringRecordType:
+    case kDeviceRecordType:
+      return "string";
+  }
+  return "none";
+}
+
+}  // namespace devstate

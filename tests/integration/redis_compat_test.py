@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+"""Redis-exact behaviour, checked against the real thing: each scenario sends the same
+commands to redis-server 7.0.15 (cluster mode, one node owning all 16384 slots, as devstate
+presents itself) and to devstate, and the raw reply bytes must be equal. Both servers load
+the same ACL users. Then what a comparison cannot show: FLUSHALL survives a restart, CLIENT
+LIST reports real buffers, INFO counts error replies."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Devstate, WorkDir, free_port, port_open, wait_until  # noqa: E402
+
+ACL = """user default on nopass ~* &* +@all
+user limited on >limitedpw ~{p}* +get +set +client +config|help
+"""
+
+
+class Raw:
+    """A RESP2 connection that returns each reply as the exact bytes the server sent."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        self.buf += chunk
+
+    def _line(self, at):
+        while True:
+            end = self.buf.find(b"\r\n", at)
+            if end >= 0:
+                return end
+            self._fill()
+
+    def _reply_end(self, at):
+        end = self._line(at)
+        kind, head = self.buf[at:at + 1], self.buf[at + 1:end]
+        if kind in (b"+", b"-", b":", b",", b"#", b"(", b"_"):
+            return end + 2
+        if kind in (b"$", b"=", b"!"):
+            n = int(head)
+            if n < 0:
+                return end + 2
+            while len(self.buf) < end + 2 + n + 2:
+                self._fill()
+            return end + 2 + n + 2
+        if kind in (b"*", b"~", b">", b"%", b"|"):
+            n = int(head)
+            if kind in (b"%", b"|"):
+                n *= 2
+            at = end + 2
+            for _ in range(max(n, 0)):
+                at = self._reply_end(at)
+            return at
+        raise ValueError(f"unexpected reply {self.buf[at:end]!r}")
+
+    def call(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.sock.sendall(out)
+        end = self._reply_end(0)
+        reply, self.buf = self.buf[:end], self.buf[end:]
+        return reply
+
+
+class RedisServer:
+    def __init__(self, workdir, aclfile):
+        self.dir = os.path.join(workdir, "redis")
+        os.makedirs(self.dir)
+        self.port = free_port()
+        self.log = open(os.path.join(self.dir, "log"), "w")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+             "--save", "", "--appendonly", "no", "--cluster-enabled", "yes",
+             "--cluster-config-file", os.path.join(self.dir, "nodes.conf"), "--aclfile", aclfile],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(lambda: self.proc.poll() is None and port_open(self.port), 10, "redis-server")
+        c = Raw(self.port)
+        assert c.call("CLUSTER", "ADDSLOTSRANGE", 0, 16383) == b"+OK\r\n"
+        wait_until(lambda: b"cluster_state:ok" in c.call("CLUSTER", "INFO"), 10, "cluster ok")
+        c.close()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.log.close()
+
+
+class RedisCompatTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.work = WorkDir("compat")
+        cls.aclfile = os.path.join(cls.work.path, "users.acl")
+        with open(cls.aclfile, "w") as f:
+            f.write(ACL)
+        cls.redis = RedisServer(cls.work.path, cls.aclfile)
+        cls.ds = Devstate(cls.work.path, args=[f"--acl.file={cls.aclfile}"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.redis.stop()
+        rc = cls.ds.stop()
+        cls.work.cleanup()
+        assert rc == 0, f"devstate exited {rc}"
+
+    def same(self, *commands, auth=None):
+        """Runs `commands` on a fresh connection to each server; the replies must be equal."""
+        replies = []
+        for port in (self.redis.port, self.ds.resp_port):
+            c = Raw(port)
+            try:
+                if auth:
+                    self.assertEqual(c.call("AUTH", *auth), b"+OK\r\n")
+                replies.append([c.call(*cmd) for cmd in commands])
+            finally:
+                c.close()
+        for cmd, want, got in zip(commands, *replies):
+            self.assertEqual(got, want, f"devstate answered {cmd} differently from redis-server")
+        return replies[1]
+
+    def test_expire_options(self):
+        self.same(("SET", "{e}k", "v"), ("EXPIRE", "{e}k", 100), ("EXPIRE", "{e}k", 200, "XX", "GT"),
+                  ("TTL", "{e}k"), ("EXPIRE", "{e}k", 150, "XX", "GT"), ("EXPIRE", "{e}k", 50, "LT", "XX"),
+                  ("TTL", "{e}k"), ("EXPIRE", "{e}k", 50, "GT", "LT"), ("EXPIRE", "{e}k", 50, "NX", "XX"),
+                  ("EXPIRE", "{e}k", 50, "NX", "GT"), ("EXPIRE", "{e}k", 50, "bogus"),
+                  ("EXPIRE", "{e}k", "abc", "GT", "LT"), ("EXPIRE", "{e}k", "0100"),
+                  ("PEXPIRE", "{e}k", 900000, "XX", "GT"), ("PEXPIRE", "{e}k", 5, "GT", "LT"),
+                  ("PERSIST", "{e}k"), ("EXPIRE", "{e}k", 10, "XX"), ("EXPIRE", "{e}k", 10, "GT"),
+                  ("EXPIRE", "{e}k", 10, "LT"), ("TTL", "{e}k"), ("EXPIRE", "{e}none", 10),
+                  ("EXPIRE", "{e}k", 9223372036854775807), ("EXPIRE", "{e}k", -1), ("EXISTS", "{e}k"))
+
+    def test_transactions(self):
+        self.same(("MULTI",), ("SET", "{m}a", 1), ("RESET",), ("EXEC",), ("GET", "{m}a"))
+        self.same(("MULTI", "x"), ("EXEC", "x"), ("DISCARD", "x"), ("MULTI",), ("SET", "{m}b", 1),
+                  ("EXEC", "x"), ("EXEC",), ("GET", "{m}b"))
+        self.same(("MULTI",), ("DISCARD", "x"), ("SET", "{m}c", 1), ("EXEC",), ("GET", "{m}c"))
+        self.same(("MULTI",), ("SET", "{m}d", 1), ("NOSUCH",), ("EXEC",), ("GET", "{m}d"))
+        self.same(("MULTI",), ("MULTI",), ("SET", "{m}e", "x"), ("INCR_NONE",), ("DISCARD",),
+                  ("DISCARD",), ("EXEC",))
+        self.same(("MULTI",), ("SET", "{m}f", 1), ("GET", "{m}f"), ("SET", "{m}f", 2, "GET"),
+                  ("DEL", "{m}f", "{m}g"), ("EXEC",))
+
+    def test_client_names(self):
+        self.same(("HELLO", 3, "SETNAME", "a b"), ("CLIENT", "SETNAME", "a b"),
+                  ("CLIENT", "SETNAME", "a\nb"), ("CLIENT", "GETNAME"), ("CLIENT", "SETNAME", "ok-name"),
+                  ("CLIENT", "GETNAME"), ("HELLO", 2, "SETNAME", "x\ty"), ("CLIENT", "GETNAME"))
+
+    def test_cross_slot(self):
+        self.same(("MSET", "a", 1, "b", 2), ("MGET", "a", "b"), ("DEL", "a", "b"), ("EXISTS", "a", "b"),
+                  ("UNLINK", "a", "b"), ("MSET", "{x}a", 1, "{x}b", 2), ("MGET", "{x}a", "{x}b"),
+                  ("DEL", "{x}a", "{x}b"), ("MSET", "a", 1, "a", 2), ("GET", "a"), ("DEL", "a"))
+
+    def test_integers_and_options(self):
+        self.same(("SCAN", "+0", "MATCH", "nomatch:*", "COUNT", 100000), ("SCAN", "abc"),
+                  ("SCAN", "0", "COUNT", 0), ("SCAN", "0", "COUNT", "01"), ("SCAN", "0", "MATCH"),
+                  ("SET", "{i}k", "v", "EX", 10, "EX", 20), ("TTL", "{i}k"),
+                  ("SET", "{i}k", "v", "EX", 10, "PX", 20), ("SET", "{i}k", "v", "EX", "abc"),
+                  ("SET", "{i}k", "v", "EX", 0), ("SET", "{i}k", "v", "KEEPTTL", "EX", 1),
+                  ("SET", "{i}k", "v", "EX", "+5"), ("SET", "{i}k", "v", "NX", "XX"),
+                  ("SET", "{i}k", "w", "XX", "GET"), ("SET", "{i}k", "v", "EX", "abc", "NX", "XX"),
+                  ("SET", "{i}k", "v", "PXAT", 1), ("GET", "{i}k"), ("SELECT", "00"), ("SELECT", 1))
+
+    def test_glob(self):
+        for key in ("{g}pa", "{g}pb", "{g}pab", "{g}p-b", "{g}p]b"):
+            self.same(("SET", key, 1))
+        for pattern in ("{g}p[a-]b", "{g}p[a-]", "{g}p[^a-]b", "{g}p[b-a]*", "{g}p\\]b"):
+            got = []
+            for port in (self.redis.port, self.ds.resp_port):
+                c = Raw(port)
+                got.append(sorted(c.call("KEYS", pattern).split(b"\r\n")))
+                c.close()
+            self.assertEqual(got[1], got[0], pattern)
+
+    def test_error_texts(self):
+        self.same(("CLIENT", "SETNAME"), ("CLIENT", "FOO"), ("CLIENT",), ("CONFIG", "GET"),
+                  ("CONFIG", "NOPE", "x"), ("COMMAND", "NOPE"), ("CLUSTER", "NOPE"), ("ACL", "NOPE"),
+                  ("NOSUCH", "a", "b"), ("NOSUCH", "x" * 200, "y"), ("GET",), ("CLIENT", "KILL"),
+                  ("CLIENT", "GETNAME", "x"), ("ACL", "WHOAMI", "x"), ("PING", "a", "b"))
+
+    def test_acl_errors(self):
+        self.same(("GET", "{p}ok"), ("GET", "other"), ("SET", "other", 1), ("CONFIG", "GET", "maxclients"),
+                  ("DBSIZE",), ("MGET", "{p}a", "{p}b"),
+                  auth=("limited", "limitedpw"))
+
+    def test_flushall_is_journaled(self):
+        c = Raw(self.ds.resp_port)
+        for i in range(50):
+            c.call("SET", f"flush:{i}", i)
+        self.assertEqual(c.call("FLUSHALL"), b"+OK\r\n")
+        self.assertEqual(c.call("DBSIZE"), b":0\r\n")
+        c.call("SET", "after:flush", "x")
+        self.assertEqual(c.call("FLUSHDB", "bogus"), b"-ERR syntax error\r\n")
+        c.close()
+        self.ds.stop()
+        self.ds.start()
+        c = Raw(self.ds.resp_port)
+        self.assertEqual(c.call("DBSIZE"), b":1\r\n", "a key removed by FLUSHALL came back")
+        self.assertEqual(c.call("GET", "after:flush"), b"$1\r\nx\r\n")
+        self.assertEqual(c.call("FLUSHDB", "SYNC"), b"+OK\r\n")
+        c.close()
+
+    def test_client_list_buffers_and_error_count(self):
+        idle = Raw(self.ds.resp_port)
+        idle.call("CLIENT", "SETNAME", "partial")
+        # Half a command: its bytes wait in the query buffer.
+        idle.sock.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\n" + b"x" * 40)
+        c = Raw(self.ds.resp_port)
+
+        def line():
+            listing = c.call("CLIENT", "LIST").decode()
+            return next((ln for ln in listing.split("\n") if "name=partial" in ln), "")
+
+        def field(ln, name):
+            return int(ln.split(f" {name}=")[1].split(" ")[0])
+
+        ln = wait_until(lambda: line() if " qbuf=0 " not in line() else "", 10, "qbuf of the partial")
+        self.assertGreater(field(ln, "qbuf"), 40)
+        self.assertGreater(field(ln, "qbuf-free"), 0)
+        self.assertGreater(field(ln, "rbs"), 0)
+        self.assertGreater(field(ln, "tot-mem"), field(ln, "qbuf"))
+        before = int(c.call("INFO", "stats").decode().split("total_error_replies:")[1].split("\r")[0])
+        c.call("NOSUCH")
+        c.call("GET")
+        after = int(c.call("INFO", "stats").decode().split("total_error_replies:")[1].split("\r")[0])
+        self.assertEqual(after - before, 2)
+        idle.close()
+        c.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
