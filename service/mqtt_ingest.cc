@@ -195,24 +195,43 @@ void MqttIngest::OnMessage(std::string_view topic, std::string_view payload) {
     });
     return;
   }
-  std::vector<IngestResult> results;
-  s = ingest_->SubmitAndWait(std::move(events), &results);
-  if (s.ok()) {
-    if (!results[0].status.ok()) DeadLetter(topic, payload, results[0].status.message());
-    return;
+  // A full disk, or too few replicas, refuses writes for a while: hold the message (no
+  // PUBACK) and try it again once the store takes writes, so intake pauses and resumes by
+  // itself. A failed fsync refuses for good: then the message is held until the end.
+  for (;;) {
+    std::vector<IngestResult> results;
+    s = ingest_->SubmitAndWait(events, &results);
+    if (s.ok()) {
+      if (!results[0].status.ok()) DeadLetter(topic, payload, results[0].status.message());
+      std::lock_guard lock(mu_);
+      if (stalled_ && !stopping_) {
+        stalled_ = false;
+        state_ = lost_ ? MqttState::kConnecting : MqttState::kConnected;
+        spdlog::info("mqtt: the store takes writes again; intake resumed");
+      }
+      return;
+    }
+    const bool transient =
+        s.code() == Status::Code::kNoSpace || s.code() == Status::Code::kNoReplicas;
+    std::unique_lock lock(mu_);
+    if (!stalled_) {
+      spdlog::error(
+          "mqtt: store refused an event from '{}' ({}); MQTT intake {}, the message "
+          "stays unacknowledged at the broker",
+          topic, s.ToString(), transient ? "paused until it takes writes" : "stalled");
+    }
+    stalled_ = true;
+    state_ = MqttState::kStalled;
+    last_error_ = s.ToString();
+    cv_.notify_all();
+    if (!transient) {
+      cv_.wait(lock, [&] { return false; });  // released only by the end of the process
+    }
+    // Released by Stop (the message stays unacknowledged: returning from the callback
+    // during Stop would send its PUBACK, so wait for the process to end instead).
+    cv_.wait_for(lock, std::chrono::milliseconds(200));
+    if (stopping_) cv_.wait(lock, [&] { return false; });
   }
-  // The store refuses writes: never acknowledge. Hold this message (returning would send
-  // the PUBACK) until the process ends; the broker redelivers it to the next devstate.
-  spdlog::error(
-      "mqtt: store refused an event from '{}' ({}); MQTT intake stalled, the message "
-      "stays unacknowledged at the broker",
-      topic, s.ToString());
-  std::unique_lock lock(mu_);
-  stalled_ = true;
-  state_ = MqttState::kStalled;
-  last_error_ = s.ToString();
-  cv_.notify_all();
-  cv_.wait(lock, [&] { return false; });  // released only by the end of the process
 }
 
 bool MqttIngest::Stop() {

@@ -34,6 +34,18 @@ Status MqttPassword(const Config& config, std::string* password) {
 Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
   std::unique_ptr<Service> svc(new Service(config));
   StoreOptions store_options = StoreOptionsFrom(config);
+  store_options.log = [](LogLevel level, std::string_view line) {
+    switch (level) {
+      case LogLevel::kError:
+        return spdlog::error("{}", line);
+      case LogLevel::kWarn:
+        return spdlog::warn("{}", line);
+      case LogLevel::kInfo:
+        return spdlog::info("{}", line);
+      case LogLevel::kDebug:
+        return spdlog::debug("{}", line);
+    }
+  };
   Metrics* metrics = svc->metrics_.get();
   store_options.on_group = [metrics](size_t mutations, int64_t micros) {
     metrics->ObserveGroup(mutations, micros);

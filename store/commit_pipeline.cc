@@ -118,8 +118,8 @@ void CommitPipeline::Enqueue(std::vector<Mutation> mutations, CommitCallback don
   Status rejected = WriteStatus();
   if (rejected.ok()) {
     absl::MutexLock lock(&mu_);
-    if (!poisoned_.ok() || !refusal_.ok()) {
-      rejected = !poisoned_.ok() ? poisoned_ : refusal_;
+    if (!poisoned_.ok() || !refusal_.ok() || !no_space_.ok()) {
+      rejected = !poisoned_.ok() ? poisoned_ : !refusal_.ok() ? refusal_ : no_space_;
     } else if (stopping_) {
       rejected = Status::Shutdown("the store is shutting down");
     } else {
@@ -177,6 +177,7 @@ Status CommitPipeline::WriteStatus() const {
     absl::MutexLock lock(&mu_);
     if (!poisoned_.ok()) return poisoned_;
     if (!refusal_.ok()) return refusal_;
+    if (!no_space_.ok()) return no_space_;
   }
   if (quorum_lost_.load(std::memory_order_acquire)) {
     return Status::NoReplicas(
@@ -195,9 +196,17 @@ void CommitPipeline::Run() {
   std::vector<Request> group;
   for (;;) {
     bool expire = false;
+    bool resume = false;
     {
       absl::MutexLock lock(&mu_);
       while (committing_ || ((queue_.empty() || !wake_) && !stopping_)) {
+        if (!no_space_.ok() && !committing_) {
+          // Writes wait for disk space: try RocksDB's Resume now and then.
+          if (!work_.WaitWithTimeout(&mu_, absl::FromChrono(kResumeEvery))) continue;
+          resume = !no_space_.ok() && !stopping_;
+          if (resume) break;
+          continue;
+        }
         const auto deadline = NextDeadline();
         if (!deadline) {
           work_.Wait(&mu_);
@@ -210,11 +219,15 @@ void CommitPipeline::Run() {
         }
         work_.WaitWithTimeout(&mu_, absl::FromChrono(*deadline - now));
       }
-      if (!expire) {
+      if (!expire && !resume) {
         if (queue_.empty()) return;  // stopping, and everything queued is committed
         wake_ = false;
         TakeGroup(&group);
       }
+    }
+    if (resume) {
+      TryResume();
+      continue;
     }
     if (expire) {
       ExpireDeadlines(std::chrono::steady_clock::now());
@@ -290,15 +303,22 @@ void CommitPipeline::CommitGroup(std::vector<Request>* requests) {
   mutations_.fetch_add(applied, std::memory_order_relaxed);
 
   if (batch.Count() > 0) {
-    const uint64_t first = journal_->LastSequence() + 1;
-    group->last_seq = first + batch.Count() - 1;
-    // The replicas' copies start now, overlapping the local fsync.
-    gate_->Send(GroupRef{first, group->last_seq, batch.Data()});
     const auto start = std::chrono::steady_clock::now();
-    uint64_t seq = 0;
-    Status s = journal_->Commit(&batch, &seq);
+    uint64_t first = 0;
+    Status s = journal_->Append(&batch, &first, &group->last_seq);
+    if (s.ok()) {
+      // The replicas' copies start now, overlapping the local fsync; a group whose append
+      // failed was never sent.
+      gate_->Send(GroupRef{first, group->last_seq, batch.Data()});
+      s = journal_->Sync();
+      if (!s.ok()) s = Status::IOError("fsync: " + s.message());  // never "no space" here
+    }
     if (!s.ok()) {
-      Refuse(s);
+      if (s.code() == Status::Code::kNoSpace) {
+        RefuseForSpace(s);
+      } else {
+        Refuse(s);
+      }
       for (Request& r : group->requests) r.done(s, 0);
       return;
     }
@@ -429,7 +449,7 @@ void CommitPipeline::SetRefusal(const Status& why) {
   {
     absl::MutexLock lock(&mu_);
     refusal_ = why;
-    refusing_.store(!poisoned_.ok() || !why.ok(), std::memory_order_release);
+    refusing_.store(!poisoned_.ok() || !why.ok() || !no_space_.ok(), std::memory_order_release);
     if (!why.ok()) {
       queued.swap(queue_);
       queued_mutations_ = 0;
@@ -456,6 +476,42 @@ void CommitPipeline::SetRefusal(const Status& why) {
     if (g->answered) continue;
     for (Request& r : g->requests) r.done(why, 0);
   }
+}
+
+void CommitPipeline::RefuseForSpace(const Status& cause) {
+  const Status refused = Status::NoSpace(cause.message());
+  std::deque<Request> queued;
+  {
+    absl::MutexLock lock(&mu_);
+    if (no_space_.ok())
+      Log(LogLevel::kError, "writes refused: the journal's disk is full (" + cause.message() +
+                                "); they resume once it has room");
+    no_space_ = refused;
+    refusing_.store(true, std::memory_order_release);
+    queued.swap(queue_);
+    queued_mutations_ = 0;
+    work_.Signal();  // the committer thread starts trying to resume
+  }
+  for (Request& r : queued) r.done(refused, 0);
+  writes_.fetch_add(queued.size(), std::memory_order_relaxed);
+}
+
+void CommitPipeline::TryResume() {
+  // Nothing of the failed group reached the journal (Append refused it), so the journal's
+  // state is known: RocksDB flushes what it holds and takes writes again.
+  const Status s = journal_->Resume();
+  if (!s.ok()) {
+    Log(LogLevel::kDebug, "store: resume not yet possible: " + s.ToString());
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  no_space_ = Status::OK();
+  refusing_.store(!poisoned_.ok() || !refusal_.ok(), std::memory_order_release);
+  Log(LogLevel::kInfo, "store: the journal's disk has room again, writes resumed");
+}
+
+void CommitPipeline::Log(LogLevel level, const std::string& line) const {
+  if (options_.log) options_.log(level, line);
 }
 
 void CommitPipeline::Refuse(const Status& cause) {

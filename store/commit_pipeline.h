@@ -27,7 +27,11 @@
 //
 // A failed journal write poisons the pipeline (leveldb's background error): the group's
 // waiters, everything queued and every later write get an error, and nothing more is
-// acknowledged. WriteStatus() says whether writes are accepted.
+// acknowledged. The exception is a full disk: the log append refuses the group before
+// anything of it is written or sent to replicas, a known state, so the pipeline refuses
+// writes with NoSpace only until RocksDB's Resume() succeeds (tried every kResumeEvery),
+// then takes them again. A failed fsync stays fatal until restart. WriteStatus() says
+// whether writes are accepted.
 //
 // Thread safety: every public method is safe from any thread. The journal, keyspace and
 // gate must outlive the pipeline; only the pipeline writes to the keyspace.
@@ -71,6 +75,8 @@ struct PipelineOptions {
   // Observer of each synced group (size in mutations, microseconds spent in the journal
   // commit), for metrics. Called on the committing thread.
   std::function<void(size_t mutations, int64_t commit_micros)> on_group;
+  // Where the pipeline says that writes stopped or resumed (any thread).
+  LogFn log;
 };
 
 struct PipelineStats {
@@ -149,6 +155,10 @@ class CommitPipeline final : public QuorumListener {
   void CommitTaken(std::vector<Request>* group);
   void CommitGroup(std::vector<Request>* requests);
   void Refuse(const Status& cause);
+  void RefuseForSpace(const Status& cause);
+  void TryResume();
+  void Log(LogLevel level, const std::string& line) const;
+  static constexpr std::chrono::milliseconds kResumeEvery{500};
   // The record a group being applied reads for `key` when it has not changed it itself:
   // the overlay's, else the keyspace's. Called by the committing thread.
   RecordPtr Committed(std::string_view key) const ABSL_LOCKS_EXCLUDED(publish_mu_);
@@ -183,7 +193,8 @@ class CommitPipeline final : public QuorumListener {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   Status poisoned_ ABSL_GUARDED_BY(mu_);  // not OK once the journal failed
   Status refusal_ ABSL_GUARDED_BY(mu_);   // SetRefusal's reason
-  std::atomic<bool> refusing_{false};     // poisoned_ or refusal_ is not OK: a lock-free check
+  Status no_space_ ABSL_GUARDED_BY(mu_);  // the disk filled: refused until Resume succeeds
+  std::atomic<bool> refusing_{false};     // poisoned_, refusal_ or no_space_ is not OK
 
   // Groups written and not yet published, oldest first, and the overlay of their records
   // that later groups read. Taken after mu_ when both are needed.

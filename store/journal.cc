@@ -7,6 +7,9 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -16,6 +19,7 @@ namespace {
 
 Status FromRocks(const rocksdb::Status& s) {
   if (s.ok()) return Status::OK();
+  if (s.IsNoSpace()) return Status::NoSpace(s.ToString());
   if (s.IsCorruption()) return Status::Corruption(s.ToString());
   if (s.IsNotFound()) return Status::NotFound(s.ToString());
   if (s.IsInvalidArgument()) return Status::InvalidArgument(s.ToString());
@@ -84,6 +88,38 @@ class ZeroAheadLog : public rocksdb::FSWritableFileOwnerWrapper {
   uint64_t zeroed_ = 0;  // [0, zeroed_) holds data or written zeros
 };
 
+// RocksDB's info log, handed to the service's logger. RocksDB's default logger writes a LOG
+// file beside the journal; on a full disk its failed write was followed by a write to the
+// same file writer that Debian's librocksdb (built with assertions) aborts on, inside the
+// commit that hit the full disk. A callback has no file to fail.
+class CallbackLogger final : public rocksdb::Logger {
+ public:
+  explicit CallbackLogger(LogFn log)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL), log_(std::move(log)) {}
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (!log_ || level < GetInfoLogLevel()) return;
+    char line[1024];
+    const int n = std::vsnprintf(line, sizeof line, format, ap);
+    if (n < 0) return;
+    const size_t len = std::min(static_cast<size_t>(n), sizeof line - 1);
+    LogLevel ours = LogLevel::kDebug;
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
+      ours = LogLevel::kError;
+    } else if (level == rocksdb::InfoLogLevel::WARN_LEVEL) {
+      ours = LogLevel::kWarn;
+    }
+    log_(ours, "rocksdb: " + std::string(line, len));
+  }
+
+ private:
+  const LogFn log_;
+};
+
 class LogFileSystem : public rocksdb::FileSystemWrapper {
  public:
   using FileSystemWrapper::FileSystemWrapper;
@@ -138,7 +174,7 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* jo
   opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   opts.paranoid_checks = true;
   opts.max_background_jobs = 2;
-  opts.keep_log_file_num = 4;  // info logs, not the journal
+  opts.info_log = std::make_shared<CallbackLogger>(options.log);
   opts.avoid_flush_during_shutdown = false;
   // devstate never reads through RocksDB's memtable: the keyspace serves every read and
   // RocksDB is only iterated once, at recovery. An append-only vector memtable makes the
@@ -163,15 +199,27 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* jo
   return Status::OK();
 }
 
-Status Journal::Commit(rocksdb::WriteBatch* batch, uint64_t* seq) {
+Status Journal::Append(rocksdb::WriteBatch* batch, uint64_t* first, uint64_t* last) {
   rocksdb::WriteOptions wo;
-  wo.sync = true;  // the whole point: the log is fsync'd before Write returns
+  wo.sync = false;  // Sync() follows: the group's replicas are sent it in between
+  const uint32_t count = batch->Count();
   rocksdb::Status s = db_->Write(wo, batch);
   if (!s.ok()) return FromRocks(s);
-  // Only the pipeline's thread writes, so the latest sequence is this batch's last.
-  *seq = db_->GetLatestSequenceNumber();
+  // Only the pipeline's committing thread writes, so the latest sequence is this batch's last.
+  *last = db_->GetLatestSequenceNumber();
+  *first = *last + 1 - count;
   return Status::OK();
 }
+
+Status Journal::Sync() { return FromRocks(db_->SyncWAL()); }
+
+Status Journal::Commit(rocksdb::WriteBatch* batch, uint64_t* seq) {
+  uint64_t first = 0;
+  Status s = Append(batch, &first, seq);
+  return s.ok() ? Sync() : s;
+}
+
+Status Journal::Resume() { return FromRocks(db_->Resume()); }
 
 Status Journal::Load(const LoadFn& fn) {
   rocksdb::ReadOptions ro;

@@ -1,6 +1,6 @@
 // Journal: the durable copy of the keyspace, a RocksDB database whose write-ahead log is
-// the synchronous journal. Every Commit is one WriteBatch written with sync = true; the
-// RocksDB sequence number after it is the journal position of that commit group.
+// the synchronous journal. A commit group is one WriteBatch, appended to the log and then
+// synced; the RocksDB sequence numbers of its operations are its journal positions.
 //
 // Thread safety: Commit is called by whichever thread commits a group for the pipeline
 // (its committer thread, or a RESP event loop committing its turn inline), one at a time;
@@ -24,8 +24,14 @@ class WriteBatch;
 
 namespace devstate {
 
+// Where RocksDB's own log lines go (its "info log"): the service's logger, never a LOG
+// file in the store's directory, whose writes would fail with the disk they share.
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+using LogFn = std::function<void(LogLevel level, std::string_view line)>;
+
 struct JournalOptions {
   std::string dir;
+  LogFn log;  // null: RocksDB's lines are dropped
   // Optional; not owned and must outlive the journal. Tests pass an Env whose file
   // system fails or blocks syncs (leveldb-style fault injection).
   rocksdb::Env* env = nullptr;
@@ -41,9 +47,20 @@ class Journal {
   // crash is dropped (point-in-time recovery); everything synced before it is kept.
   static Status Open(const JournalOptions& options, std::unique_ptr<Journal>* journal);
 
-  // Writes `batch` and syncs the log. On success *seq is the sequence number of the last
-  // operation in the batch. A failure leaves the journal in an unknown state.
+  // Appends `batch` to the log, not yet synced; *first and *last are the journal positions
+  // of its first and last operation. NoSpace: the disk is full and nothing of the batch
+  // counts (RocksDB refuses writes until Resume); any other failure leaves the journal in
+  // an unknown state.
+  Status Append(rocksdb::WriteBatch* batch, uint64_t* first, uint64_t* last);
+  // Syncs the log: everything appended is durable once this returns OK. A failure leaves
+  // the journal in an unknown state: nothing may be acknowledged after it.
+  Status Sync();
+  // Append and Sync; *seq is the batch's last position.
   Status Commit(rocksdb::WriteBatch* batch, uint64_t* seq);
+  // After NoSpace: asks RocksDB to take writes again. It flushes the memtables first (so
+  // the log that failed is no longer needed at recovery), which needs free space: this
+  // fails with NoSpace until the disk has room.
+  Status Resume();
 
   // Calls fn for every stored key and encoded record, in key order.
   using LoadFn = std::function<Status(std::string_view key, std::string_view value)>;

@@ -10,7 +10,7 @@ namespace devstate {
 Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   std::unique_ptr<Store> store(new Store());
   store->now_ms_ = options.now_ms ? options.now_ms : SystemNowMs;
-  Status s = Journal::Open(JournalOptions{options.dir, options.env}, &store->journal_);
+  Status s = Journal::Open(JournalOptions{options.dir, options.log, options.env}, &store->journal_);
   if (!s.ok()) return s;
   s = store->Recover();
   if (!s.ok()) return s;
@@ -21,6 +21,7 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   popts.ack_timeout = options.ack_timeout;
   popts.now_ms = store->now_ms_;
   popts.on_group = options.on_group;
+  popts.log = options.log;
   ReplicationGate* gate = options.gate != nullptr ? options.gate : &store->no_replicas_;
   store->pipeline_ = std::make_unique<CommitPipeline>(store->journal_.get(), &store->keyspace_,
                                                       gate, std::move(popts));

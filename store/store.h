@@ -41,6 +41,7 @@ struct StoreOptions {
   std::chrono::milliseconds ack_timeout{2000};
   std::function<int64_t()> now_ms;  // wall clock in epoch ms; defaults to the system clock
   std::function<void(size_t mutations, int64_t commit_micros)> on_group;
+  LogFn log;  // RocksDB's own log lines (see JournalOptions)
 };
 
 class Store {

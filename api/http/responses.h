@@ -26,7 +26,7 @@ using beast_http::field;
 using beast_http::status;
 
 inline Response Make(status code, std::string body, unsigned version, bool keep_alive,
-              std::string_view content_type = "application/json") {
+                     std::string_view content_type = "application/json") {
   Response res{code, version};
   res.set(field::server, "devstate");
   res.set(field::content_type, content_type);
@@ -48,6 +48,10 @@ inline status StatusFor(const Status& s) {
     case Status::Code::kShutdown:
     case Status::Code::kNoReplicas:
       return status::service_unavailable;
+    case Status::Code::kNotPrimary:
+      return status::service_unavailable;  // the server answers a redirect before this
+    case Status::Code::kNoSpace:
+      return status::insufficient_storage;  // 507: writes resume once the disk has room
     case Status::Code::kWrongType:
       return status::conflict;  // the key holds something that is not a device record
     default:
@@ -107,6 +111,5 @@ inline bool ETagMatches(std::string_view if_none_match, std::string_view etag) {
 // The payload head as a JSON member: text when it is UTF-8 (a multi-byte character cut by
 // the head's length is dropped), base64 otherwise.
 void AppendPayloadHead(std::string* out, std::string_view head);
-
 
 }  // namespace devstate::http::internal

@@ -131,8 +131,8 @@ void AddAclCommands(std::vector<CommandSpec>* t) {
       {"acl|whoami", 2, base, 0, 0, 0, slow, CmdAclWhoami,
        "Return the name of the user associated to the current connection"},
   };
-  for (std::string_view name : {"acl|setuser", "acl|deluser", "acl|save", "acl|genpass",
-                                "acl|getuser", "acl|dryrun"}) {
+  for (std::string_view name :
+       {"acl|setuser", "acl|deluser", "acl|save", "acl|genpass", "acl|getuser", "acl|dryrun"}) {
     subs.push_back({name, -2, kAdmin | base, 0, 0, 0, admin, CmdAclFromFile,
                     "Not supported: users live in the ACL file"});
   }

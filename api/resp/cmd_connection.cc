@@ -40,8 +40,8 @@ std::string ClientLine(const ClientState& c, int64_t now_ms) {
       c.id, c.addr, c.laddr, c.name, (now_ms - c.created_ms) / 1000,
       (now_ms - c.last_active_ms.load()) / 1000, flags, multi, qbuf, qbuf_free, rbs, rbs, omem,
       rbs + omem + sizeof(ClientState), omem > 0 ? "rw" : "r",
-      c.last_command.empty() ? "NULL" : c.last_command,
-      c.username.empty() ? "default" : c.username, c.protocol);
+      c.last_command.empty() ? "NULL" : c.last_command, c.username.empty() ? "default" : c.username,
+      c.protocol);
 }
 
 void CmdPing(Call& call) {
@@ -233,46 +233,48 @@ void AddConnectionCommands(std::vector<CommandSpec>* t) {
   const std::vector<std::string_view> slow_conn = {"slow", "connection"};
   const std::vector<std::string_view> admin = {"admin", "slow", "dangerous", "connection"};
   const uint32_t any = kStale | kLoading;
-  t->insert(t->end(), {
-      {"ping", -1, kFast | any, 0, 0, 0, conn, CmdPing, "Ping the server"},
-      {"echo", 2, kFast | any, 0, 0, 0, conn, CmdEcho, "Echo the given string"},
-      {"quit", -1, kFast | any | kNoAuth | kNoQueue, 0, 0, 0, conn, CmdQuit,
-       "Close the connection"},
-      {"reset", 1, kFast | any | kNoAuth | kNoQueue, 0, 0, 0, conn, CmdReset,
-       "Reset the connection"},
-      {"select", 2, kFast | any, 0, 0, 0, conn, CmdSelect,
-       "Change the selected database (only 0 exists)"},
-      {"hello", -1, kFast | any | kNoAuth, 0, 0, 0, conn, CmdHello,
-       "Handshake with Redis (protocol 2 or 3)"},
-      {"auth", -2, kFast | any | kNoAuth, 0, 0, 0, conn, CmdAuth, "Authenticate to the server"},
-      {"readonly", 1, kFast | any, 0, 0, 0, conn, CmdReadonly,
-       "Enables read queries for a connection to a cluster replica node"},
-      {"readwrite", 1, kFast | any, 0, 0, 0, conn, CmdReadwrite,
-       "Disables read queries for a connection to a cluster replica node"},
-      {"client",
-       -2,
-       any,
-       0,
-       0,
-       0,
-       {"slow"},
-       nullptr,
-       "A container for client connection commands",
-       {
-           {"client|id", 2, any, 0, 0, 0, slow_conn, CmdClientId, "Returns the client ID"},
-           {"client|setname", 3, any, 0, 0, 0, slow_conn, CmdClientSetname,
-            "Set the current connection name"},
-           {"client|getname", 2, any, 0, 0, 0, slow_conn, CmdClientGetname,
-            "Get the current connection name"},
-           {"client|list", -2, kAdmin | any, 0, 0, 0, admin, CmdClientList,
-            "Get the list of client connections"},
-           {"client|info", 2, any, 0, 0, 0, slow_conn, CmdClientInfo,
-            "Returns information about the current client connection"},
-           {"client|kill", -3, kAdmin | any, 0, 0, 0, admin, CmdClientKill,
-            "Kill the connection of a client"},
-           {"client|help", 2, any, 0, 0, 0, slow_conn, ContainerHelp, "Show helpful text"},
-       }},
-  });
+  t->insert(
+      t->end(),
+      {
+          {"ping", -1, kFast | any, 0, 0, 0, conn, CmdPing, "Ping the server"},
+          {"echo", 2, kFast | any, 0, 0, 0, conn, CmdEcho, "Echo the given string"},
+          {"quit", -1, kFast | any | kNoAuth | kNoQueue, 0, 0, 0, conn, CmdQuit,
+           "Close the connection"},
+          {"reset", 1, kFast | any | kNoAuth | kNoQueue, 0, 0, 0, conn, CmdReset,
+           "Reset the connection"},
+          {"select", 2, kFast | any, 0, 0, 0, conn, CmdSelect,
+           "Change the selected database (only 0 exists)"},
+          {"hello", -1, kFast | any | kNoAuth, 0, 0, 0, conn, CmdHello,
+           "Handshake with Redis (protocol 2 or 3)"},
+          {"auth", -2, kFast | any | kNoAuth, 0, 0, 0, conn, CmdAuth, "Authenticate to the server"},
+          {"readonly", 1, kFast | any, 0, 0, 0, conn, CmdReadonly,
+           "Enables read queries for a connection to a cluster replica node"},
+          {"readwrite", 1, kFast | any, 0, 0, 0, conn, CmdReadwrite,
+           "Disables read queries for a connection to a cluster replica node"},
+          {"client",
+           -2,
+           any,
+           0,
+           0,
+           0,
+           {"slow"},
+           nullptr,
+           "A container for client connection commands",
+           {
+               {"client|id", 2, any, 0, 0, 0, slow_conn, CmdClientId, "Returns the client ID"},
+               {"client|setname", 3, any, 0, 0, 0, slow_conn, CmdClientSetname,
+                "Set the current connection name"},
+               {"client|getname", 2, any, 0, 0, 0, slow_conn, CmdClientGetname,
+                "Get the current connection name"},
+               {"client|list", -2, kAdmin | any, 0, 0, 0, admin, CmdClientList,
+                "Get the list of client connections"},
+               {"client|info", 2, any, 0, 0, 0, slow_conn, CmdClientInfo,
+                "Returns information about the current client connection"},
+               {"client|kill", -3, kAdmin | any, 0, 0, 0, admin, CmdClientKill,
+                "Kill the connection of a client"},
+               {"client|help", 2, any, 0, 0, 0, slow_conn, ContainerHelp, "Show helpful text"},
+           }},
+      });
 }
 
 }  // namespace devstate::resp

@@ -50,8 +50,11 @@ void CmdExec(Call& call) {
   ServerState* server = &call.server;
   Mutation txn = Mutation::Txn([commands, replies, client, server](KeyView& view) {
     for (std::vector<std::string>& args : *commands) {
-      Call inner{args, *client, *server,
-                 ReplyWriter(replies.get(), client->protocol, &server->error_replies), {}};
+      Call inner{args,
+                 *client,
+                 *server,
+                 ReplyWriter(replies.get(), client->protocol, &server->error_replies),
+                 {}};
       inner.view = &view;
       // A command inside EXEC answers at once (Commit applies to the view): a reply
       // handed over later would land out of place, so there is none.
@@ -72,13 +75,34 @@ void CmdExec(Call& call) {
 void AddTransactionCommands(std::vector<CommandSpec>* t) {
   const uint32_t base = kNoScript | kLoading | kStale | kNoQueue;
   t->insert(t->end(), {
-      {"multi", 1, base | kFast, 0, 0, 0, {"fast", "transaction"}, CmdMulti,
-       "Mark the start of a transaction block"},
-      {"exec", 1, base, 0, 0, 0, {"slow", "transaction"}, CmdExec,
-       "Execute all commands issued after MULTI"},
-      {"discard", 1, base | kFast, 0, 0, 0, {"fast", "transaction"}, CmdDiscard,
-       "Discard all commands issued after MULTI"},
-  });
+                          {"multi",
+                           1,
+                           base | kFast,
+                           0,
+                           0,
+                           0,
+                           {"fast", "transaction"},
+                           CmdMulti,
+                           "Mark the start of a transaction block"},
+                          {"exec",
+                           1,
+                           base,
+                           0,
+                           0,
+                           0,
+                           {"slow", "transaction"},
+                           CmdExec,
+                           "Execute all commands issued after MULTI"},
+                          {"discard",
+                           1,
+                           base | kFast,
+                           0,
+                           0,
+                           0,
+                           {"fast", "transaction"},
+                           CmdDiscard,
+                           "Discard all commands issued after MULTI"},
+                      });
 }
 
 }  // namespace devstate::resp

@@ -123,10 +123,10 @@ void CmdSet(Call& call) {
       return Commit(call, {Mutation::Delete(std::move(call.args[1]))},
                     [](ReplyWriter& w) { w.Ok(); });
     }
-    return Commit(call,
-                  {Mutation::Put(std::move(call.args[1]),
-                                 StringRecord(std::move(call.args[2]), expire_at))},
-                  [](ReplyWriter& w) { w.Ok(); });
+    return Commit(
+        call,
+        {Mutation::Put(std::move(call.args[1]), StringRecord(std::move(call.args[2]), expire_at))},
+        [](ReplyWriter& w) { w.Ok(); });
   }
   struct Outcome {
     bool set = false;
@@ -135,22 +135,21 @@ void CmdSet(Call& call) {
   };
   auto outcome = std::make_shared<Outcome>();
   // The pipeline calls apply exactly once, so the value can move into the record.
-  Mutation m = Mutation::Apply(
-      call.args[1], [value = std::move(call.args[2]), o, expire_at, outcome,
-                     now](const RecordPtr& current) mutable {
-        if (o.get && current) {
-          if (RedisTypeName(current->type) != "string") {
-            outcome->wrong_type = true;
-            return Change::None();
-          }
-          outcome->old = current;
-        }
-        if ((o.nx && current) || (o.xx && !current)) return Change::None();
-        outcome->set = true;
-        const int64_t at = o.keepttl && current ? current->expire_at_ms : expire_at;
-        if (at != 0 && at <= now) return current ? Change::Delete() : Change::None();
-        return Change::Put(StringRecord(std::move(value), at));
-      });
+  Mutation m = Mutation::Apply(call.args[1], [value = std::move(call.args[2]), o, expire_at,
+                                              outcome, now](const RecordPtr& current) mutable {
+    if (o.get && current) {
+      if (RedisTypeName(current->type) != "string") {
+        outcome->wrong_type = true;
+        return Change::None();
+      }
+      outcome->old = current;
+    }
+    if ((o.nx && current) || (o.xx && !current)) return Change::None();
+    outcome->set = true;
+    const int64_t at = o.keepttl && current ? current->expire_at_ms : expire_at;
+    if (at != 0 && at <= now) return current ? Change::Delete() : Change::None();
+    return Change::Put(StringRecord(std::move(value), at));
+  });
   Commit(call, {std::move(m)}, [outcome, get = o.get](ReplyWriter& w) {
     if (outcome->wrong_type) {
       w.Error("WRONGTYPE Operation against a key holding the wrong kind of value");
@@ -197,17 +196,25 @@ void CmdMset(Call& call) {
 void AddStringCommands(std::vector<CommandSpec>* t) {
   const std::vector<std::string_view> read = {"read", "string", "fast"};
   const std::vector<std::string_view> write = {"write", "string", "slow"};
-  t->insert(t->end(), {
-      {"get", 2, kReadonly | kFast, 1, 1, 1, read, CmdGet, "Get the value of a key"},
-      {"mget", -2, kReadonly | kFast, 1, -1, 1, read, CmdMget,
-       "Get the values of all the given keys"},
-      {"set", -3, kWrite | kDenyOom, 1, 1, 1, write, CmdSet,
-       "Set the string value of a key (EX PX EXAT PXAT NX XX GET KEEPTTL)"},
-      {"setnx", 3, kWrite | kDenyOom | kFast, 1, 1, 1, {"write", "string", "fast"}, CmdSetnx,
-       "Set the value of a key, only if the key does not exist"},
-      {"mset", -3, kWrite | kDenyOom, 1, -1, 2, write, CmdMset,
-       "Set multiple keys to multiple values"},
-  });
+  t->insert(t->end(),
+            {
+                {"get", 2, kReadonly | kFast, 1, 1, 1, read, CmdGet, "Get the value of a key"},
+                {"mget", -2, kReadonly | kFast, 1, -1, 1, read, CmdMget,
+                 "Get the values of all the given keys"},
+                {"set", -3, kWrite | kDenyOom, 1, 1, 1, write, CmdSet,
+                 "Set the string value of a key (EX PX EXAT PXAT NX XX GET KEEPTTL)"},
+                {"setnx",
+                 3,
+                 kWrite | kDenyOom | kFast,
+                 1,
+                 1,
+                 1,
+                 {"write", "string", "fast"},
+                 CmdSetnx,
+                 "Set the value of a key, only if the key does not exist"},
+                {"mset", -3, kWrite | kDenyOom, 1, -1, 2, write, CmdMset,
+                 "Set multiple keys to multiple values"},
+            });
 }
 
 }  // namespace devstate::resp

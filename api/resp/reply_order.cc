@@ -19,8 +19,8 @@ std::shared_ptr<ReplyOrder::Slot> ReplyOrder::Add(Kind kind) {
 }
 
 std::shared_ptr<ReplyOrder::Slot> ReplyOrder::NextRunnable() {
-  bool all_answered = true;     // everything ahead of the slot looked at is answered
-  bool open_barrier = false;    // an unanswered barrier is ahead
+  bool all_answered = true;   // everything ahead of the slot looked at is answered
+  bool open_barrier = false;  // an unanswered barrier is ahead
   for (const auto& slot : slots_) {
     if (slot->waiting) {
       const bool may = slot->kind == Kind::kWrite ? !open_barrier : all_answered;

@@ -31,7 +31,7 @@ class ReplyOrder {
     bool waiting = false;  // kept until it may run: args and spec below
     std::vector<std::string> args;
     const CommandSpec* spec = nullptr;
-    bool ready = false;  // answered: reply holds its bytes
+    bool ready = false;        // answered: reply holds its bytes
     bool close_after = false;  // the connection closes once this reply is written
     std::string reply;
   };

@@ -255,7 +255,9 @@ void Session::Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec,
   client_->last_command.assign(runs_as ? runs_as->name : std::string_view("NULL"));
   server_->service->metrics().resp_commands.fetch_add(1, std::memory_order_relaxed);
   bool deferred = false;
-  Call call{argv, *client_, *server_,
+  Call call{argv,
+            *client_,
+            *server_,
             ReplyWriter(slot ? &slot->reply : &ready_, client_->protocol, &server_->error_replies),
             {}};
   call.batch = &writes_;
@@ -337,11 +339,10 @@ void Session::SubmitWrites() {
   writes_ = PendingWrites();
   // Committed at the end of this event-loop turn (Server's loop), with every other
   // connection's writes of the turn.
-  server_->service->QueueWrite(
-      std::move(batch.mutations),
-      [finishers = std::move(batch.finishers)](const Status& s, uint64_t) {
-        for (const auto& finish : finishers) finish(s);
-      });
+  server_->service->QueueWrite(std::move(batch.mutations),
+                               [finishers = std::move(batch.finishers)](const Status& s, uint64_t) {
+                                 for (const auto& finish : finishers) finish(s);
+                               });
 }
 
 void Session::WriteNext() {

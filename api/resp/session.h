@@ -107,11 +107,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<Parsed> parsed_;
   size_t parsed_next_ = 0;
   size_t parsed_count_ = 0;
-  ReplyOrder order_;     // commands not answered in order yet
-  std::string ready_;    // replies ready to send, in order
-  std::string out_;      // the write in flight
+  ReplyOrder order_;                // commands not answered in order yet
+  std::string ready_;               // replies ready to send, in order
+  std::string out_;                 // the write in flight
   bool close_after_ready_ = false;  // ready_ ends with a reply after which we close
-  absl::Mutex completed_mu_;  // filled by the threads that complete commits
+  absl::Mutex completed_mu_;        // filled by the threads that complete commits
   std::vector<std::pair<std::shared_ptr<Slot>, std::string>> completed_
       ABSL_GUARDED_BY(completed_mu_);
   bool completion_posted_ ABSL_GUARDED_BY(completed_mu_) = false;

@@ -47,7 +47,7 @@ void Commit(Call& call, std::vector<Mutation> mutations, Answer answer) {
     return;
   }
   call.service().Write(std::move(mutations), [finish = std::move(finish)](
-                                                  const Status& s, uint64_t) mutable { finish(s); });
+                                                 const Status& s, uint64_t) mutable { finish(s); });
 }
 
 }  // namespace devstate::resp

@@ -235,6 +235,33 @@ TEST_F(PipelineTest, FailedSyncRefusesTheGroupAndEveryLaterWrite) {
   EXPECT_EQ(store_->Get("before")->value, "1") << "reads keep working";
 }
 
+TEST_F(PipelineTest, AFullDiskRefusesWritesUntilSpaceReturnsThenResumes) {
+  Open();
+  ASSERT_TRUE(store_->WriteAndWait(Put("before", "1")).ok());
+  fault_.fs->FailAppendsNoSpace(true);
+  Status full = store_->WriteAndWait(Put("k", "v"));
+  EXPECT_EQ(full.code(), Status::Code::kNoSpace) << full.ToString();
+  EXPECT_EQ(store_->Get("k"), nullptr) << "nothing unacknowledged is visible";
+  EXPECT_EQ(store_->WriteStatus().code(), Status::Code::kNoSpace);
+  EXPECT_EQ(store_->WriteAndWait(Put("k2", "v")).code(), Status::Code::kNoSpace);
+  EXPECT_EQ(store_->Get("before")->value, "1") << "reads go on";
+  // Space comes back: the pipeline resumes by itself, no restart.
+  fault_.fs->FailAppendsNoSpace(false);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!store_->WriteStatus().ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(store_->WriteStatus().ok()) << store_->WriteStatus().ToString();
+  ASSERT_TRUE(store_->WriteAndWait(Put("after", "2")).ok());
+  // Recovery holds every acknowledged write and none of the refused ones.
+  store_.reset();
+  Open();
+  EXPECT_EQ(store_->Get("before")->value, "1");
+  EXPECT_EQ(store_->Get("after")->value, "2");
+  EXPECT_EQ(store_->Get("k"), nullptr);
+  EXPECT_EQ(store_->Get("k2"), nullptr);
+}
+
 // A gate that requires replicas: it records each group it is sent and acknowledges only
 // when the test says so, from the test's thread.
 class ManualGate : public ReplicationGate {
@@ -373,6 +400,14 @@ TEST_F(GatePipelineTest, ATimedOutGroupFailsItsWritersStaysInvisibleAndLaterPubl
   ASSERT_TRUE(Eventually([&] { return gate_.Sent() == 2; }));
   gate_.Ack(gate_.SentSeq(1));
   EXPECT_TRUE(later.get().first.ok());
+}
+
+TEST_F(GatePipelineTest, AGroupTheFullDiskRefusedIsNeverSentToTheReplicas) {
+  OpenWithGate();
+  fault_.fs->FailAppendsNoSpace(true);
+  EXPECT_EQ(store_->WriteAndWait(Put("k", "v")).code(), Status::Code::kNoSpace);
+  EXPECT_EQ(gate_.Sent(), 0u) << "a replica must never hold a group its primary does not";
+  fault_.fs->FailAppendsNoSpace(false);
 }
 
 TEST_F(GatePipelineTest, AdmissionRefusesAWriteAtOnce) {

@@ -22,6 +22,8 @@ class FaultFs : public rocksdb::FileSystemWrapper {
 
   // Every later journal sync fails with an I/O error.
   void FailSyncs(bool fail) { fail_syncs_ = fail; }
+  // Every later append to the journal fails as on a full disk (ENOSPC).
+  void FailAppendsNoSpace(bool fail) { fail_appends_ = fail; }
 
   // While held, journal syncs block (before reaching the disk) until Release.
   void HoldSyncs() {
@@ -55,6 +57,17 @@ class FaultFs : public rocksdb::FileSystemWrapper {
    public:
     Wal(std::unique_ptr<rocksdb::FSWritableFile> file, FaultFs* fs)
         : FSWritableFileOwnerWrapper(std::move(file)), fs_(fs) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                             rocksdb::IODebugContext* d) override {
+      if (fs_->fail_appends_) return rocksdb::IOStatus::NoSpace("injected: disk full");
+      return target()->Append(data, o, d);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                             const rocksdb::DataVerificationInfo& info,
+                             rocksdb::IODebugContext* d) override {
+      if (fs_->fail_appends_) return rocksdb::IOStatus::NoSpace("injected: disk full");
+      return target()->Append(data, o, info, d);
+    }
     rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
       rocksdb::IOStatus s = fs_->BeforeSync();
       return s.ok() ? target()->Sync(o, d) : s;
@@ -82,6 +95,7 @@ class FaultFs : public rocksdb::FileSystemWrapper {
   }
 
   std::atomic<bool> fail_syncs_{false};
+  std::atomic<bool> fail_appends_{false};
   std::atomic<int> syncs_{0};
   std::mutex mu_;
   std::condition_variable cv_;
