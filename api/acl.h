@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/auth_throttle.h"
 #include "store/status.h"
 
 namespace devstate::acl {
@@ -109,6 +110,9 @@ class Acl {
   std::shared_ptr<const User> AuthenticateToken(std::string_view token) const;
   std::vector<std::shared_ptr<const User>> Users() const;
 
+  // Failed authentications, counted per address and per user for RESP and HTTP together.
+  AuthThrottle& throttle() { return throttle_; }
+
   // ACL LOG. Repeated entries (same reason, object, user, context) bump a count.
   void Log(LogEntry entry, int64_t now_ms);
   std::vector<LogEntry> LogEntries(size_t count) const;
@@ -128,6 +132,7 @@ class Acl {
   std::deque<LogEntry> log_;
   uint64_t next_log_id_ = 0;
   std::atomic<uint64_t> generation_{1};
+  AuthThrottle throttle_;
 };
 
 // The ACL categories Redis defines (ACL CAT).

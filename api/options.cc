@@ -14,7 +14,6 @@ http::ServerOptions HttpServerOptions(const Config& config) {
   o.idle_timeout = std::chrono::milliseconds(config.http_idle_timeout_ms);
   o.max_connections = static_cast<size_t>(config.http_max_connections);
   o.max_pipeline = static_cast<size_t>(config.http_max_pipeline);
-  o.auth_failure_delay = std::chrono::milliseconds(config.acl_auth_failure_delay_ms);
   return o;
 }
 
@@ -39,7 +38,14 @@ resp::ServerOptions RespServerOptions(const Config& config) {
   l.max_clients = static_cast<size_t>(config.resp_max_clients);
   l.idle_timeout_ms = config.resp_idle_timeout_s * 1000;
   l.max_pipeline = static_cast<size_t>(config.resp_max_pipeline);
-  l.auth_failure_delay_ms = config.acl_auth_failure_delay_ms;
+  return o;
+}
+
+acl::AuthThrottle::Options AuthThrottleOptions(const Config& config) {
+  acl::AuthThrottle::Options o;
+  o.base_delay = std::chrono::milliseconds(config.acl_auth_failure_delay_ms);
+  o.address_budget = static_cast<double>(config.acl_auth_failure_budget);
+  o.max_delay = std::chrono::milliseconds(config.acl_auth_max_delay_ms);
   return o;
 }
 

@@ -14,5 +14,6 @@ namespace devstate::api {
 http::ServerOptions HttpServerOptions(const Config& config);
 http::HandlerOptions HttpHandlerOptions(const Config& config);
 resp::ServerOptions RespServerOptions(const Config& config);
+acl::AuthThrottle::Options AuthThrottleOptions(const Config& config);
 
 }  // namespace devstate::api

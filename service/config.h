@@ -60,6 +60,8 @@ struct Config {
   std::string acl_file;
   std::string acl_tokens_file;
   int64_t acl_auth_failure_delay_ms = 200;
+  int64_t acl_auth_failure_budget = 10;
+  int64_t acl_auth_max_delay_ms = 10000;
   // [mqtt]
   std::string mqtt_broker = "tcp://127.0.0.1:1883";
   std::string mqtt_topic = "devices/+/state";

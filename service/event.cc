@@ -125,8 +125,16 @@ Status EventParser::FromObject(simdjson::dom::object object, std::string_view pa
   bool have_ts = false;
   int64_t ts = 0, seen_at = 0;
   bool have_seen_at = false;
+  bool have_id = false;
+  // Reserved keys appear once, as state fields must: a duplicate is refused, not settled by
+  // taking the last (which a reader of the JSON might not expect).
+  auto twice = [](std::string_view key) {
+    return Status::InvalidArgument(fmt::format("field '{}' appears twice", key));
+  };
   for (auto [key, value] : object) {
     if (key == "deviceId") {
+      if (have_id) return twice(key);
+      have_id = true;
       std::string_view id;
       if (value.get(id) || !ValidDeviceId(id)) {
         return Status::InvalidArgument("deviceId must be a string matching [A-Za-z0-9._:-]{1,128}");
@@ -137,11 +145,13 @@ Status EventParser::FromObject(simdjson::dom::object object, std::string_view pa
       }
       event->device_id.assign(id);
     } else if (key == "ts") {
+      if (have_ts) return twice(key);
       if (value.get(ts) || ts < 0 || ts > kMaxTimeMs) {
         return Status::InvalidArgument("ts must be an integer of epoch milliseconds");
       }
       have_ts = true;
     } else if (key == "lastSeenAt") {
+      if (have_seen_at) return twice(key);
       std::string_view text;
       std::optional<int64_t> ms;
       if (value.get(text) || !(ms = ParseRfc3339(text))) {
@@ -156,8 +166,7 @@ Status EventParser::FromObject(simdjson::dom::object object, std::string_view pa
             fmt::format("event has more than {} fields", limits_.max_fields));
       }
       for (const EventField& f : event->fields) {
-        if (f.name == key)
-          return Status::InvalidArgument(fmt::format("field '{}' appears twice", key));
+        if (f.name == key) return twice(key);
       }
       event->fields.push_back(EventField{std::string(key), simdjson::minify(value)});
     }

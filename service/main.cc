@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   devstate::acl::Acl acl;
   s = acl.Load(config.acl_file, config.acl_tokens_file);
   if (!s.ok()) return Fail(s.message());
+  acl.throttle().Configure(devstate::api::AuthThrottleOptions(config));
   std::shared_ptr<boost::asio::ssl::context> tls;
   if (config.http_tls || config.resp_tls) {
     devstate::api::TlsOptions tls_options;

@@ -37,7 +37,8 @@ struct Metrics {
   std::atomic<int64_t> http_connections{0};
   std::atomic<int64_t> resp_connections{0};
   std::atomic<uint64_t> resp_commands{0};
-  std::atomic<uint64_t> auth_failures{0};           // failed RESP AUTH/HELLO and HTTP credentials
+  std::atomic<uint64_t> auth_failures{0};   // failed RESP AUTH/HELLO and HTTP credentials
+  std::atomic<uint64_t> auth_throttled{0};  // authentication answers held by the failure budget
   std::atomic<uint64_t> tls_handshake_failures{0};  // HTTP and RESP listeners
   MetricHistogram commit_group_mutations;           // mutations per journal group
   MetricHistogram commit_seconds;                   // journal write + fsync per group

@@ -180,6 +180,10 @@ std::string Service::MetricsText() const {
                static_cast<double>(metrics_->resp_connections.load()), &out);
   RenderMetric("devstate_resp_commands_total", "counter", "RESP commands processed.",
                static_cast<double>(metrics_->resp_commands.load()), &out);
+  RenderMetric("devstate_auth_throttled_total", "counter",
+               "Authentication answers delayed because their address or user spent its failure "
+               "budget (acl.auth_failure_budget).",
+               static_cast<double>(metrics_->auth_throttled.load()), &out);
   RenderMetric("devstate_auth_failures_total", "counter",
                "Failed authentications (RESP AUTH and HELLO, HTTP credentials).",
                static_cast<double>(metrics_->auth_failures.load()), &out);

@@ -12,6 +12,12 @@
 
 namespace devstate {
 
+size_t Weight(const std::vector<Mutation>& mutations) {
+  size_t weight = 0;
+  for (const Mutation& m : mutations) weight += m.weight;
+  return weight;
+}
+
 void ApplyTo(Mutation& m, KeyView& view) {
   if (m.txn) return m.txn(view);
   Change change = m.apply(view.Get(m.key));
@@ -123,8 +129,9 @@ void CommitPipeline::Enqueue(std::vector<Mutation> mutations, CommitCallback don
     } else if (stopping_) {
       rejected = Status::Shutdown("the store is shutting down");
     } else {
-      queued_mutations_ += mutations.size();
-      queue_.push_back(Request{std::move(mutations), std::move(done)});
+      const size_t weight = Weight(mutations);
+      queued_mutations_ += weight;
+      queue_.push_back(Request{std::move(mutations), std::move(done), weight});
       if (wake) {
         wake_ = true;
         if (!committing_) work_.Signal();  // a running committer looks again when done
@@ -249,9 +256,9 @@ std::optional<std::chrono::steady_clock::time_point> CommitPipeline::NextDeadlin
 void CommitPipeline::TakeGroup(std::vector<Request>* group) {
   committing_ = true;
   size_t taken = 0;
-  while (!queue_.empty() && (group->empty() || taken + queue_.front().mutations.size() <=
-                                                   options_.max_group_mutations)) {
-    taken += queue_.front().mutations.size();
+  while (!queue_.empty() &&
+         (group->empty() || taken + queue_.front().weight <= options_.max_group_mutations)) {
+    taken += queue_.front().weight;
     group->push_back(std::move(queue_.front()));
     queue_.pop_front();
   }

@@ -133,6 +133,7 @@ class CommitPipeline final : public QuorumListener {
   struct Request {
     std::vector<Mutation> mutations;
     CommitCallback done;
+    size_t weight = 0;  // the keys its mutations may touch (Mutation::weight)
   };
   // A group between its apply and its acknowledgement.
   struct Group {
@@ -184,7 +185,7 @@ class CommitPipeline final : public QuorumListener {
   absl::CondVar work_;  // signalled when queue_ gains work, a caller's group is done with
                         // more queued, a deadline is set, or stopping_ is set
   std::deque<Request> queue_ ABSL_GUARDED_BY(mu_);
-  size_t queued_mutations_ ABSL_GUARDED_BY(mu_) = 0;  // in queue_
+  size_t queued_mutations_ ABSL_GUARDED_BY(mu_) = 0;  // their weight, in queue_
   bool committing_ ABSL_GUARDED_BY(mu_) = false;      // a group is being committed
   // The committer thread should take the queue: set by Submit, by CommitQueued handing a
   // large queue over, and after a group when more is queued. Queue() alone leaves it for

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "store/record.h"
 #include "store/status.h"
@@ -60,6 +61,9 @@ struct Mutation {
   std::string key;  // the key `apply` changes
   ApplyFn apply;
   TxnFn txn = nullptr;  // when set, runs instead of `apply` (and `key` is unused)
+  // The keys it may touch, which the pipeline's bounds count (a txn of a million keys is
+  // not committed inline by an event loop, nor counted as one write in a group).
+  size_t weight = 1;
 
   static Mutation Put(std::string key, RecordPtr record) {
     return {std::move(key), [r = std::move(record)](const RecordPtr&) { return Change::Put(r); },
@@ -71,8 +75,13 @@ struct Mutation {
   static Mutation Apply(std::string key, ApplyFn apply) {
     return {std::move(key), std::move(apply), nullptr};
   }
-  static Mutation Txn(TxnFn txn) { return {std::string(), nullptr, std::move(txn)}; }
+  static Mutation Txn(TxnFn txn, size_t weight = 1) {
+    return {std::string(), nullptr, std::move(txn), weight};
+  }
 };
+
+// The sum of the mutations' weights.
+size_t Weight(const std::vector<Mutation>& mutations);
 
 // Applies `m` to `view` (apply or txn), as the pipeline does. Used by MULTI/EXEC, which
 // runs a transaction's commands, and their mutations, inside one txn.

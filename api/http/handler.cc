@@ -53,9 +53,10 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
 
 }  // namespace
 
-bool Handler::Identify(const Request& req, std::shared_ptr<const acl::User>* user,
-                       Response* denied) const {
+bool Handler::Identify(const Request& req, Exchange* exchange,
+                       std::shared_ptr<const acl::User>* user, Response* denied) const {
   acl::Acl& acl = *options_.acl;
+  const auto now = acl::AuthThrottle::Clock::now();
   const std::string_view authorization = Trim(req[field::authorization]);
   auto refuse = [&](std::string_view message) {
     *denied = Error(status::unauthorized, message, req.version(), req.keep_alive());
@@ -71,6 +72,10 @@ bool Handler::Identify(const Request& req, std::shared_ptr<const acl::User>* use
   const std::string_view scheme = authorization.substr(0, space);
   const std::string_view credentials =
       space == std::string_view::npos ? std::string_view() : Trim(authorization.substr(space + 1));
+  // An address that spent its failure budget waits for every answer, right or wrong.
+  acl::AuthThrottle::Answer answer = acl.throttle().BeforeCheck(exchange->peer, now);
+  exchange->answer_delay = answer.wait;
+  if (answer.throttled) service_->metrics().auth_throttled.fetch_add(1, std::memory_order_relaxed);
   std::string name;
   if (EqualsNoCase(scheme, "Basic")) {
     const std::optional<std::string> decoded = DecodeBase64(credentials);
@@ -92,8 +97,17 @@ bool Handler::Identify(const Request& req, std::shared_ptr<const acl::User>* use
   entry.context = "http";
   entry.object = std::string(scheme);
   entry.username = name;
+  entry.client_info = fmt::format("addr={}", exchange->peer);
   acl.Log(std::move(entry), service_->NowMs());
-  spdlog::warn("http: failed authentication as '{}' ({} credentials)", name, scheme);
+  spdlog::warn("http: failed authentication as '{}' ({} credentials) from {}", name, scheme,
+               exchange->peer);
+  // A token names no user: only the address's budget counts it.
+  answer = acl.throttle().Failed(exchange->peer, name == "(token)" ? "" : name, now);
+  if (!answer.started.empty()) {
+    spdlog::warn("auth: failure budget spent by {}their answers are throttled", answer.started);
+  }
+  if (answer.throttled) service_->metrics().auth_throttled.fetch_add(1, std::memory_order_relaxed);
+  exchange->answer_delay = std::max(exchange->answer_delay, answer.wait);
   return refuse("invalid username-password pair, token, or user is disabled");
 }
 
@@ -119,7 +133,7 @@ bool Handler::Permits(const acl::User* user, std::string_view command,
   return false;
 }
 
-void Handler::Handle(const Request& req, Reply reply) const {
+void Handler::Handle(const Request& req, Exchange* exchange, Reply reply) const {
   const std::string_view target = req.target();
   const size_t qmark = target.find('?');
   const std::string_view path = target.substr(0, qmark);
@@ -131,7 +145,7 @@ void Handler::Handle(const Request& req, Reply reply) const {
   std::shared_ptr<const acl::User> user;
   if (options_.acl != nullptr && path != "/healthz" && path != "/readyz") {
     Response denied;
-    if (!Identify(req, &user, &denied)) return reply(std::move(denied));
+    if (!Identify(req, exchange, &user, &denied)) return reply(std::move(denied));
   }
   // False (and 403 sent) if the user may not do this.
   auto permit = [&](std::string_view command, const std::vector<std::string_view>& categories,

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <functional>
 #include <string_view>
 
@@ -50,7 +51,19 @@ class Handler {
  public:
   Handler(DeviceService* service, HandlerOptions options) : service_(service), options_(options) {}
 
-  void Handle(const Request& request, Reply reply) const;
+  // What the server knows of a request beyond its bytes, and what the handler tells it back.
+  struct Exchange {
+    std::string_view peer;  // the client's address (no port), for the failure budget
+    // Set when the answer must wait (wrong credentials, or an address that spent its
+    // authentication failure budget: acl::AuthThrottle); the server holds it this long.
+    std::chrono::milliseconds answer_delay{0};
+  };
+
+  void Handle(const Request& request, Exchange* exchange, Reply reply) const;
+  void Handle(const Request& request, Reply reply) const {
+    Exchange exchange;
+    Handle(request, &exchange, std::move(reply));
+  }
 
   // A JSON error response: {"error": message}.
   static Response Error(beast_http::status status, std::string_view message, unsigned version,
@@ -59,7 +72,7 @@ class Handler {
  private:
   // The user a request's credentials name; false (with `denied` set to a 401) if it has
   // none and needs them, or they are wrong.
-  bool Identify(const Request& request, std::shared_ptr<const acl::User>* user,
+  bool Identify(const Request& request, Exchange* exchange, std::shared_ptr<const acl::User>* user,
                 Response* denied) const;
   // Whether `user` (null: no ACL) may run `command` on the key of `device_id` (empty: no
   // key); logs a denial.

@@ -39,6 +39,9 @@ class Session : public std::enable_shared_from_this<Session> {
       : stream_(std::move(socket), shared->options.tls.get()),
         timer_(stream_.get_executor()),
         shared_(std::move(shared)) {
+    beast::error_code ec;
+    const auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = remote.address().to_string();
     shared_->connections.fetch_add(1, std::memory_order_relaxed);
     if (shared_->metrics)
       shared_->metrics->http_connections.fetch_add(1, std::memory_order_relaxed);
@@ -98,9 +101,30 @@ class Session : public std::enable_shared_from_this<Session> {
         StartRequest();
       }
       beast::error_code ec;
-      const size_t used = buffer_.size() == 0 ? 0 : parser_->put(buffer_.data(), ec);
+      const bool in_header = !parser_->is_header_done();
+      if (in_header) {
+        // Beast applies its header limit to the bytes of each put(), counting from where
+        // that call starts: fields taken in earlier calls are not counted, so a header
+        // block of twice the limit passed in two reads. The budget is the request's.
+        parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes - header_bytes_));
+      }
+      // The body is handed over at most max_header_bytes at a time: data chunks stream
+      // through in slices, but a chunk header or the trailer fields, which Beast must see
+      // whole, cannot be larger than that and still complete.
+      const auto data = buffer_.data();
+      const size_t window =
+          in_header ? data.size() : std::min(data.size(), options().max_header_bytes);
+      const size_t used = window == 0 ? 0 : parser_->put(net::buffer(data.data(), window), ec);
       buffer_.consume(used);
+      if (in_header) header_bytes_ += used;  // not eager until the header is done: all header
       if (ec && ec != beast_http::error::need_more) return OnReadError(ec);
+      // What Beast waits on without consuming (the rest of the header, a chunk header, a
+      // chunked body's trailer fields) is bounded by the same limit.
+      if (ec == beast_http::error::need_more &&
+          (in_header ? header_bytes_ : 0) + buffer_.size() > options().max_header_bytes) {
+        return OnReadError(beast_http::error::header_limit);
+      }
+      if (in_header && parser_->is_header_done()) parser_->eager(true);
       if (parser_->is_header_done() && !header_checked_) {
         header_checked_ = true;
         if (!CheckHeader()) return;
@@ -110,7 +134,7 @@ class Session : public std::enable_shared_from_this<Session> {
         OnRequest();
         continue;
       }
-      if (ec == beast_http::error::need_more || used == 0) {
+      if (used == 0 || buffer_.size() == 0) {
         return ReadMore(parser_->is_header_done() ? Phase::kBody : Phase::kHeader);
       }
     }
@@ -123,8 +147,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
     parser_->body_limit(options().max_body_bytes);
-    parser_->eager(true);
+    parser_->eager(false);  // the first put()s stop at the header's end: its bytes are counted
     header_checked_ = false;
+    header_bytes_ = 0;
     // The header timeout runs from the request's first byte, however it trickles in.
     header_deadline_ = Clock::now() + options().header_timeout;
   }
@@ -208,7 +233,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == beast_http::error::header_limit) {
       return Refuse(
           status::request_header_fields_too_large,
-          fmt::format("headers are larger than the limit of {} bytes", options().max_header_bytes));
+          fmt::format("headers (or chunked trailers) are larger than the limit of {} bytes",
+                      options().max_header_bytes));
     }
     if (ec == beast::error::timeout || ec == beast_http::error::end_of_stream ||
         ec == net::error::eof || ec == net::error::connection_reset ||
@@ -240,13 +266,15 @@ class Session : public std::enable_shared_from_this<Session> {
     // A reply made inside Handle (reads, errors) is on this session's strand already and
     // is stored directly; one from the committer thread is posted back to the strand.
     tls_dispatching = this;
-    const bool credentials = request.count(beast_http::field::authorization) > 0;
-    shared_->handler->Handle(request,
-                             [self = shared_from_this(), slot, credentials](Response response) {
+    Handler::Exchange exchange;
+    exchange.peer = peer_;
+    shared_->handler->Handle(request, &exchange,
+                             [self = shared_from_this(), slot, &exchange](Response response) {
                                if (tls_dispatching == self.get()) {
                                  slot->response = std::move(response);
-                                 if (credentials && slot->response.result() == status::unauthorized)
-                                   return self->Delay(slot);
+                                 if (exchange.answer_delay.count() > 0) {
+                                   return self->Delay(slot, exchange.answer_delay);
+                                 }
                                  slot->ready = true;
                                  return;
                                }
@@ -262,11 +290,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (slot->ready) WriteNext();
   }
 
-  // Wrong credentials: the 401 (and so everything after it on this connection) waits
-  // auth_failure_delay, so one connection cannot try passwords quickly.
-  void Delay(const std::shared_ptr<Slot>& slot) {
-    auto timer =
-        std::make_shared<net::steady_timer>(stream_.get_executor(), options().auth_failure_delay);
+  // Wrong credentials, or an address that spent its failure budget: the answer (and so
+  // everything after it on this connection) waits as acl::AuthThrottle says.
+  void Delay(const std::shared_ptr<Slot>& slot, std::chrono::milliseconds delay) {
+    auto timer = std::make_shared<net::steady_timer>(stream_.get_executor(), delay);
     timer->async_wait([self = shared_from_this(), slot, timer](beast::error_code) {
       slot->ready = true;
       self->WriteNext();
@@ -373,6 +400,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;
   bool closing_ = false;  // no more requests will be read
   bool header_checked_ = false;
+  std::string peer_;            // the client's address, for the authentication failure budget
+  size_t header_bytes_ = 0;     // of the request being read, start line and fields
   std::string out_;             // the bytes of the write in progress
   size_t in_write_ = 0;         // responses in it
   bool last_in_write_ = false;  // it ends with a response that closes the connection

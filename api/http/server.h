@@ -43,8 +43,7 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{0};
   size_t max_connections = 0;
   size_t max_pipeline = 0;
-  std::chrono::milliseconds auth_failure_delay{0};  // a 401 for wrong credentials waits this long
-  std::shared_ptr<boost::asio::ssl::context> tls;   // set: the listener speaks TLS only
+  std::shared_ptr<boost::asio::ssl::context> tls;  // set: the listener speaks TLS only
 };
 
 struct ServerShared;  // what every session needs: handler, options, counters

@@ -100,7 +100,7 @@ void CmdHello(Call& call) {
   for (; i < call.args.size(); ++i) {
     const size_t more = call.args.size() - 1 - i;
     if (EqualsNoCase(call.args[i], "auth") && more >= 2) {
-      if (!Authenticate(call.client, call.server, call.args[i + 1], call.args[i + 2], "HELLO")) {
+      if (!Authenticate(call, call.args[i + 1], call.args[i + 2], "HELLO")) {
         return call.reply.Error(kWrongPass);
       }
       i += 2;
@@ -145,7 +145,7 @@ void CmdAuth(Call& call) {
         "you sure your configuration is correct?");
   }
   const std::string_view user = named ? std::string_view(call.args[1]) : "default";
-  if (!Authenticate(call.client, call.server, user, call.args.back(), "AUTH")) {
+  if (!Authenticate(call, user, call.args.back(), "AUTH")) {
     return call.reply.Error(kWrongPass);
   }
   call.reply.Ok();

@@ -81,18 +81,20 @@ void Expire(Call& call, bool millis) {
   Commit(call, {std::move(m)}, [changed](ReplyWriter& w) { w.Integer(*changed ? 1 : 0); });
 }
 
+// One txn over the argument vector, moved as a whole (see CmdMset).
 void CmdDel(Call& call) {
   auto removed = std::make_shared<int64_t>(0);
-  std::vector<Mutation> mutations;
-  for (size_t i = 1; i < call.args.size(); ++i) {
-    mutations.push_back(
-        Mutation::Apply(std::move(call.args[i]), [removed](const RecordPtr& current) {
-          if (!current) return Change::None();
+  const size_t keys = call.args.size() - 1;
+  Mutation m = Mutation::Txn(
+      [args = std::move(call.args), removed](KeyView& view) {
+        for (size_t i = 1; i < args.size(); ++i) {
+          if (!view.Get(args[i])) continue;
+          view.Delete(args[i]);
           ++*removed;
-          return Change::Delete();
-        }));
-  }
-  Commit(call, std::move(mutations), [removed](ReplyWriter& w) { w.Integer(*removed); });
+        }
+      },
+      keys);
+  Commit(call, {std::move(m)}, [removed](ReplyWriter& w) { w.Integer(*removed); });
 }
 
 void CmdExists(Call& call) {

@@ -48,22 +48,26 @@ void CmdExec(Call& call) {
   // it touches are not used concurrently; the pending reply keeps the connection alive.
   ClientState* client = &c;
   ServerState* server = &call.server;
-  Mutation txn = Mutation::Txn([commands, replies, client, server](KeyView& view) {
-    for (std::vector<std::string>& args : *commands) {
-      Call inner{args,
-                 *client,
-                 *server,
-                 ReplyWriter(replies.get(), client->protocol, &server->error_replies),
-                 {}};
-      inner.view = &view;
-      // A command inside EXEC answers at once (Commit applies to the view): a reply
-      // handed over later would land out of place, so there is none.
-      inner.defer = [replies]() -> Responder {
-        return [replies](std::string reply) { replies->append(reply); };
-      };
-      Dispatch(inner);
-    }
-  });
+  size_t weight = 0;
+  for (const auto& args : *commands) weight += args.size();
+  Mutation txn = Mutation::Txn(
+      [commands, replies, client, server](KeyView& view) {
+        for (std::vector<std::string>& args : *commands) {
+          Call inner{args,
+                     *client,
+                     *server,
+                     ReplyWriter(replies.get(), client->protocol, &server->error_replies),
+                     {}};
+          inner.view = &view;
+          // A command inside EXEC answers at once (Commit applies to the view): a reply
+          // handed over later would land out of place, so there is none.
+          inner.defer = [replies]() -> Responder {
+            return [replies](std::string reply) { replies->append(reply); };
+          };
+          Dispatch(inner);
+        }
+      },
+      weight);
   Commit(call, {std::move(txn)}, [commands, replies](ReplyWriter& w) {
     w.Array(commands->size());
     w.out()->append(*replies);

@@ -178,15 +178,20 @@ void CmdSetnx(Call& call) {
   Commit(call, {std::move(m)}, [set](ReplyWriter& w) { w.Integer(*set ? 1 : 0); });
 }
 
+// One txn over the argument vector, moved as a whole: a command of a million arguments
+// costs the connection's thread nothing per key; the records are built on the thread that
+// commits the group.
 void CmdMset(Call& call) {
   if (call.args.size() % 2 != 1) return call.reply.Error(WrongArity("mset"));
-  std::vector<Mutation> mutations;
-  mutations.reserve(call.args.size() / 2);
-  for (size_t i = 1; i + 1 < call.args.size(); i += 2) {
-    mutations.push_back(
-        Mutation::Put(std::move(call.args[i]), StringRecord(std::move(call.args[i + 1]), 0)));
-  }
-  Commit(call, std::move(mutations), [](ReplyWriter& w) { w.Ok(); });
+  const size_t pairs = call.args.size() / 2;
+  Mutation m = Mutation::Txn(
+      [args = std::move(call.args)](KeyView& view) mutable {
+        for (size_t i = 1; i + 1 < args.size(); i += 2) {
+          view.Put(args[i], StringRecord(std::move(args[i + 1]), 0));
+        }
+      },
+      pairs);
+  Commit(call, {std::move(m)}, [](ReplyWriter& w) { w.Ok(); });
 }
 
 }  // namespace

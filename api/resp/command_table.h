@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -86,9 +87,8 @@ struct ServerLimits {
   size_t max_query_buffer = 0;   // unparsed bytes one client may send ahead
   size_t max_output_buffer = 0;  // reply bytes one client may leave unread
   size_t max_clients = 0;
-  int64_t idle_timeout_ms = 0;        // 0: never
-  int64_t auth_failure_delay_ms = 0;  // a connection pauses this long after a failed AUTH
-  size_t max_pipeline = 0;            // commands in flight per connection
+  int64_t idle_timeout_ms = 0;  // 0: never
+  size_t max_pipeline = 0;      // commands in flight per connection
 };
 
 // State shared by every connection of one RESP server. Thread-safe.
@@ -140,6 +140,9 @@ struct Call {
   // Inside an EXEC: the transaction's view of the store. Reads and writes go through it
   // and are answered at once; the EXEC's commit answers for all of them.
   KeyView* view = nullptr;
+  // Set by a handler whose reply must wait (a throttled authentication): the connection
+  // holds the reply, and what follows it, this long.
+  std::chrono::milliseconds reply_delay{0};
   DeviceService& service() { return *server.service; }
   int protocol() const { return client.protocol; }
 };
@@ -190,10 +193,12 @@ std::string AccessError(ClientState& client, ServerState& server, const CommandS
                         const std::vector<std::string>& args,
                         std::string_view context = "toplevel");
 
-// Makes `client` the user `name` if `password` is right; false (and the failure counted,
-// logged and recorded in ACL LOG) if not.
-bool Authenticate(ClientState& client, ServerState& server, std::string_view name,
-                  std::string_view password, std::string_view object);
+// Makes the caller's client the user `name` if `password` is right; false (and the failure
+// counted, logged and recorded in ACL LOG) if not. Sets call.reply_delay as the failure
+// budget says (acl::AuthThrottle): a failure's answer waits, and every answer to an
+// address that spent its budget.
+bool Authenticate(Call& call, std::string_view name, std::string_view password,
+                  std::string_view object);
 
 // Errors worded as Redis 7.0 words them.
 std::string WrongArity(std::string_view command);  // command: "get" or "client|setname"

@@ -96,28 +96,53 @@ std::string AccessError(ClientState& client, ServerState& server, const CommandS
   return denied;
 }
 
-bool Authenticate(ClientState& client, ServerState& server, std::string_view name,
-                  std::string_view password, std::string_view object) {
+namespace {
+// The address part of "ip:port" (IPv6 addresses have colons of their own).
+std::string_view Address(std::string_view peer) {
+  const size_t colon = peer.rfind(':');
+  return colon == std::string_view::npos ? peer : peer.substr(0, colon);
+}
+}  // namespace
+
+bool Authenticate(Call& call, std::string_view name, std::string_view password,
+                  std::string_view object) {
+  ClientState& client = call.client;
+  ServerState& server = call.server;
   if (server.acl == nullptr) return name == "default";
+  acl::AuthThrottle& throttle = server.acl->throttle();
+  const auto now = acl::AuthThrottle::Clock::now();
+  const std::string_view address = Address(client.addr);
+  acl::AuthThrottle::Answer answer = throttle.BeforeCheck(address, now);
   auto user = server.acl->Authenticate(name, password);
-  if (user) {
+  const bool authenticated = user != nullptr;
+  if (authenticated) {
     client.user = std::move(user);
     client.username = std::string(name);
     client.acl_generation = server.acl->generation();
-    return true;
+  } else {
+    ++client.auth_failures;
+    server.service->metrics().auth_failures.fetch_add(1, std::memory_order_relaxed);
+    acl::LogEntry entry;
+    entry.reason = "auth";
+    entry.context = "toplevel";
+    entry.object = std::string(object);
+    entry.username = std::string(name);
+    entry.client_info = ClientInfoLine(client);
+    server.acl->Log(std::move(entry), server.service->NowMs());
+    spdlog::warn("resp: failed authentication as '{}' from {} (client {})", name, client.addr,
+                 client.id);
+    const acl::AuthThrottle::Answer failed = throttle.Failed(address, name, now);
+    if (!failed.started.empty()) {
+      spdlog::warn("auth: failure budget spent by {}their answers are throttled", failed.started);
+    }
+    answer.wait = std::max(answer.wait, failed.wait);
+    answer.throttled = answer.throttled || failed.throttled;
   }
-  ++client.auth_failures;
-  server.service->metrics().auth_failures.fetch_add(1, std::memory_order_relaxed);
-  acl::LogEntry entry;
-  entry.reason = "auth";
-  entry.context = "toplevel";
-  entry.object = std::string(object);
-  entry.username = std::string(name);
-  entry.client_info = ClientInfoLine(client);
-  server.acl->Log(std::move(entry), server.service->NowMs());
-  spdlog::warn("resp: failed authentication as '{}' from {} (client {})", name, client.addr,
-               client.id);
-  return false;
+  if (answer.throttled) {
+    server.service->metrics().auth_throttled.fetch_add(1, std::memory_order_relaxed);
+  }
+  call.reply_delay = answer.wait;
+  return authenticated;
 }
 
 void Dispatch(Call& call) { Dispatch(call, FindCommand(call.args[0])); }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -31,33 +32,39 @@ RequestParser::Result RequestParser::Fail(std::string message) {
 RequestParser::Result RequestParser::Next(std::string_view in, size_t* consumed,
                                           std::vector<std::string>* args) {
   size_t offset = 0;
-  while (offset < in.size()) {
+  for (;;) {
     const std::string_view rest = in.substr(offset);
+    if (multibulk_left_ == 0 && rest.empty()) {
+      *consumed = offset;
+      return Result::kIncomplete;
+    }
     size_t used = 0;
-    const Result r =
-        rest.front() == '*' ? ParseMultibulk(rest, &used, args) : ParseInline(rest, &used, args);
+    const Result r = multibulk_left_ > 0 || rest.front() == '*' ? ParseMultibulk(rest, &used, args)
+                                                                : ParseInline(rest, &used, args);
+    offset += used;
     if (r != Result::kCommand) {
       *consumed = offset;
       return r;
     }
-    offset += used;
     if (!args->empty()) {
       *consumed = offset;
       return Result::kCommand;
     }
     // An empty line or "*0" runs nothing: skip it.
   }
-  *consumed = offset;
-  return Result::kIncomplete;
 }
 
 RequestParser::Result RequestParser::ParseInline(std::string_view in, size_t* consumed,
                                                  std::vector<std::string>* args) {
-  const size_t nl = in.find('\n');
+  // Search only what the last call did not: a line sent a byte at a time costs its length.
+  const size_t nl = in.find('\n', std::min(inline_scanned_, in.size()));
   if (nl == std::string_view::npos) {
     if (in.size() > limits_.max_inline_bytes) return Fail("Protocol error: too big inline request");
+    inline_scanned_ = in.size();
+    *consumed = 0;
     return Result::kIncomplete;
   }
+  inline_scanned_ = 0;
   if (nl > limits_.max_inline_bytes) return Fail("Protocol error: too big inline request");
   std::string_view line = in.substr(0, nl);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -70,6 +77,7 @@ RequestParser::Result RequestParser::ParseInline(std::string_view in, size_t* co
 RequestParser::Result RequestParser::ParseMultibulk(std::string_view in, size_t* consumed,
                                                     std::vector<std::string>* args) {
   size_t pos = 0;
+  *consumed = 0;
   auto line = [&](std::string_view* text) {
     const size_t cr = in.find("\r\n", pos);
     if (cr == std::string_view::npos) return false;
@@ -78,49 +86,71 @@ RequestParser::Result RequestParser::ParseMultibulk(std::string_view in, size_t*
     return true;
   };
   std::string_view text;
-  if (!line(&text)) {
-    if (in.size() > limits_.max_inline_bytes)
-      return Fail("Protocol error: too big mbulk count string");
-    return Result::kIncomplete;
-  }
-  int64_t count = 0;
-  if (!ParseLength(text.substr(1), &count) || count > static_cast<int64_t>(limits_.max_multibulk)) {
-    return Fail("Protocol error: invalid multibulk length");
-  }
-  if (count <= 0) {  // "*0" and "*-1" are no command at all
-    args->clear();
-    *consumed = pos;
-    return Result::kCommand;
-  }
-  // Arguments are assigned into *args in place, so a caller that reuses its vector reuses
-  // the strings' memory from command to command.
-  std::vector<std::string>& parsed = *args;
-  if (parsed.size() < static_cast<size_t>(std::min<int64_t>(count, 1024)))
-    parsed.resize(static_cast<size_t>(std::min<int64_t>(count, 1024)));
-  for (int64_t i = 0; i < count; ++i) {
-    if (pos >= in.size()) return Result::kIncomplete;
-    if (in[pos] != '$') {
-      return Fail(fmt::format("Protocol error: expected '$', got '{}'", in[pos]));
-    }
+  if (multibulk_left_ == 0) {  // a new command: its count line
     if (!line(&text)) {
-      if (in.size() - pos > 32) return Fail("Protocol error: too big bulk count string");
+      if (in.size() > limits_.max_inline_bytes) {
+        return Fail("Protocol error: too big mbulk count string");
+      }
       return Result::kIncomplete;
     }
-    int64_t len = 0;
-    if (!ParseLength(text.substr(1), &len) || len < 0 ||
-        static_cast<uint64_t>(len) > limits_.max_bulk_bytes) {
-      return Fail("Protocol error: invalid bulk length");
+    int64_t count = 0;
+    if (!ParseLength(text.substr(1), &count) ||
+        count > static_cast<int64_t>(limits_.max_multibulk)) {
+      return Fail("Protocol error: invalid multibulk length");
     }
-    if (in.size() - pos < static_cast<size_t>(len) + 2) return Result::kIncomplete;
-    if (in.substr(pos + static_cast<size_t>(len), 2) != "\r\n") {
+    *consumed = pos;
+    if (count <= 0) {  // "*0" and "*-1" are no command at all
+      args->clear();
+      return Result::kCommand;
+    }
+    multibulk_left_ = count;
+    bulk_len_ = -1;
+    partial_count_ = 0;
+    pending_bytes_ = 0;
+    if (partial_.size() < static_cast<size_t>(std::min<int64_t>(count, 1024))) {
+      partial_.resize(static_cast<size_t>(std::min<int64_t>(count, 1024)));
+    }
+  }
+  while (multibulk_left_ > 0) {
+    if (bulk_len_ < 0) {
+      if (pos >= in.size()) return Result::kIncomplete;
+      if (in[pos] != '$') {
+        return Fail(fmt::format("Protocol error: expected '$', got '{}'", in[pos]));
+      }
+      if (!line(&text)) {
+        if (in.size() - pos > 32) return Fail("Protocol error: too big bulk count string");
+        return Result::kIncomplete;
+      }
+      int64_t len = 0;
+      if (!ParseLength(text.substr(1), &len) || len < 0 ||
+          static_cast<uint64_t>(len) > limits_.max_bulk_bytes) {
+        return Fail("Protocol error: invalid bulk length");
+      }
+      bulk_len_ = len;
+      *consumed = pos;  // the header is taken; the payload waits in the caller's buffer
+    }
+    const size_t len = static_cast<size_t>(bulk_len_);
+    if (in.size() - pos < len + 2) return Result::kIncomplete;
+    if (in.substr(pos + len, 2) != "\r\n") {
       return Fail("Protocol error: bulk string is not followed by CRLF");
     }
-    if (parsed.size() <= static_cast<size_t>(i)) parsed.resize(static_cast<size_t>(i) + 1);
-    parsed[static_cast<size_t>(i)].assign(in.substr(pos, static_cast<size_t>(len)));
-    pos += static_cast<size_t>(len) + 2;
+    // Arguments are assigned in place, so strings reused from command to command keep
+    // their memory.
+    if (partial_.size() <= partial_count_) partial_.resize(partial_count_ + 1);
+    partial_[partial_count_++].assign(in.substr(pos, len));
+    pending_bytes_ += len;
+    pos += len + 2;
+    *consumed = pos;
+    bulk_len_ = -1;
+    --multibulk_left_;
   }
-  parsed.resize(static_cast<size_t>(count));
-  *consumed = pos;
+  // Complete: the vectors change places, so the parser reuses the caller's strings (their
+  // memory) next time, and a command of a million arguments is handed over in O(1).
+  args->swap(partial_);
+  args->resize(partial_count_);
+  if (partial_.size() > 1024) std::vector<std::string>().swap(partial_);  // a huge command's
+  partial_count_ = 0;
+  pending_bytes_ = 0;
   return Result::kCommand;
 }
 

@@ -2,10 +2,13 @@
 //
 // RequestParser takes commands from a connection's input buffer: multibulk requests
 // (`*<n>\r\n$<len>\r\n...`) as every client library sends them, and inline commands
-// (`PING\r\n`, `SET k "a b"\r\n`) as typed into telnet. It is incremental: a partial
-// request is left in the buffer until more bytes arrive. Limits are enforced before memory
-// is committed to a request: bulk length, argument count, inline line length. A protocol
-// error is final: the caller answers it and closes the connection, as Redis does.
+// (`PING\r\n`, `SET k "a b"\r\n`) as typed into telnet. It is incremental and keeps its
+// place, as Redis does (multibulklen, bulklen): the arguments of a command already read
+// are taken from the buffer (consumed) and kept here, and only the argument in progress
+// stays in the caller's buffer; an inline line is scanned for its end only once. So a
+// command costs time linear in its size however it is split across reads. Limits are
+// enforced before memory is committed: bulk length, argument count, inline line length.
+// A protocol error is final: the caller answers it and closes the connection.
 //
 // ReplyWriter appends replies to a string in the connection's protocol version. Neither
 // class is thread-safe; each connection has its own.
@@ -20,9 +23,9 @@
 namespace devstate::resp {
 
 struct ParserLimits {
-  size_t max_bulk_bytes = 8 << 20;      // limits.max_bulk_bytes
-  size_t max_multibulk = 1024 * 1024;   // arguments in one command
-  size_t max_inline_bytes = 64 * 1024;  // one inline command line
+  size_t max_bulk_bytes = 0;            // limits.max_bulk_bytes (api/options.h)
+  size_t max_multibulk = 0;             // limits.max_multibulk: arguments in one command
+  size_t max_inline_bytes = 64 * 1024;  // one inline command line, as Redis's
 };
 
 class RequestParser {
@@ -32,11 +35,16 @@ class RequestParser {
   explicit RequestParser(ParserLimits limits = {}) : limits_(limits) {}
 
   // Takes one command from the front of `input` into `*args`; *consumed is how many bytes
-  // the caller may drop (the command, and any empty lines skipped before it; on
-  // kIncomplete only those). kIncomplete: wait for more bytes. kError: error() says why.
+  // the caller must drop: the command's, or on kIncomplete those of the arguments already
+  // read (kept here) and of empty lines skipped. kIncomplete: call again with the rest
+  // and more bytes. kError: error() says why.
   Result Next(std::string_view input, size_t* consumed, std::vector<std::string>* args);
 
   const std::string& error() const { return error_; }
+
+  // Bytes of the command in progress that the parser holds (its arguments read so far):
+  // the client's query buffer counts them with its own.
+  size_t pending_bytes() const { return pending_bytes_; }
 
  private:
   Result ParseInline(std::string_view in, size_t* consumed, std::vector<std::string>* args);
@@ -45,6 +53,15 @@ class RequestParser {
 
   ParserLimits limits_;
   std::string error_;
+  // The multibulk command in progress: arguments still to read (0: none in progress), the
+  // length of the one whose header was read (-1: none), and those read so far.
+  int64_t multibulk_left_ = 0;
+  int64_t bulk_len_ = -1;
+  std::vector<std::string> partial_;
+  size_t partial_count_ = 0;
+  size_t pending_bytes_ = 0;
+  // An inline line in progress: how much of the buffer was already searched for '\n'.
+  size_t inline_scanned_ = 0;
 };
 
 // Splits an inline command line like Redis's sdssplitargs: spaces separate arguments,

@@ -34,6 +34,7 @@ class ReplyOrder {
     bool ready = false;        // answered: reply holds its bytes
     bool close_after = false;  // the connection closes once this reply is written
     std::string reply;
+    std::shared_ptr<void> hold;  // whatever the session keeps alive until it is answered
   };
 
   bool empty() const { return slots_.empty(); }

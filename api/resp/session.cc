@@ -53,7 +53,6 @@ Session::Session(std::unique_ptr<Transport> io, std::shared_ptr<ServerState> ser
                  std::shared_ptr<ReadySessions> ready_sessions)
     : io_(std::move(io)),
       timer_(io_->NewTimer()),
-      pause_(io_->NewTimer()),
       server_(std::move(server)),
       ready_sessions_(std::move(ready_sessions)),
       parser_(server_->limits.parser),
@@ -122,37 +121,28 @@ void Session::Start(bool over_capacity) {
   ReadNext();
 }
 
-// After a failed AUTH the connection reads nothing more for a while, so one connection
-// cannot try passwords faster than one per auth_failure_delay_ms.
-bool Session::Paused() {
-  if (paused_) return true;
-  if (client_->auth_failures == failures_seen_ || limits().auth_failure_delay_ms <= 0) {
-    return false;
-  }
-  failures_seen_ = client_->auth_failures;
-  paused_ = true;
-  pause_->Start(std::chrono::milliseconds(limits().auth_failure_delay_ms),
-                [self = shared_from_this()] {
-                  self->paused_ = false;
-                  if (!self->closed_) self->ReadNext();
-                });
-  return true;
-}
-
 std::string_view Session::Unparsed() const {
   return {static_cast<const char*>(in_.data().data()), in_.size()};
 }
 
 void Session::ReadNext() {
   while (!reading_ && !closing_ && order_.size() < limits().max_pipeline) {
-    if (Paused()) break;
+    // Back-pressure: while this client's replies wait for it to read, run nothing more of
+    // its (the write's completion resumes it). A client that does not read stalls itself,
+    // holding at most this much plus one reply, instead of making the loop build replies
+    // up to the output limit.
+    if (ready_.size() + out_.size() > kOutputPause) break;
     if (parsed_next_ == parsed_count_ && !ParseAhead()) return;
     Parsed& command = parsed_[parsed_next_++];
     OnCommand(command.spec, command.args);
-    // Reused strings keep their capacity, but not a large value's: 32 reused entries
-    // must not pin 32 of the biggest values a client ever sent.
-    for (std::string& arg : command.args) {
-      if (arg.capacity() > kKeptArgBytes) std::string().swap(arg);
+    // Reused strings keep their capacity, but not a large value's, nor a huge command's
+    // vector: 32 reused entries must not pin the biggest commands a client ever sent.
+    if (command.args.capacity() > kKeptArgs) {
+      std::vector<std::string>().swap(command.args);
+    } else {
+      for (std::string& arg : command.args) {
+        if (arg.capacity() > kKeptArgBytes) std::string().swap(arg);
+      }
     }
     if (ready_.size() > limits().max_output_buffer) {
       spdlog::warn("resp: closing client {} ({}): {} reply bytes over the output buffer limit",
@@ -189,8 +179,10 @@ bool Session::ParseAhead() {
     Fatal("ERR " + parser_.error());
     return false;
   }
+  // The query buffer is what the client sent ahead: the bytes not parsed yet and the
+  // arguments of the command in progress, which the parser holds.
   if (const size_t limit = server_->max_query_buffer.load(std::memory_order_relaxed);
-      in_.size() > limit) {
+      in_.size() + parser_.pending_bytes() > limit) {
     spdlog::warn("resp: closing client {} ({}): query buffer over {} bytes", client_->id,
                  client_->addr, limit);
     Close();
@@ -255,6 +247,7 @@ void Session::Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec,
   client_->last_command.assign(runs_as ? runs_as->name : std::string_view("NULL"));
   server_->service->metrics().resp_commands.fetch_add(1, std::memory_order_relaxed);
   bool deferred = false;
+  const size_t ready_before = ready_.size();
   Call call{argv,
             *client_,
             *server_,
@@ -276,6 +269,23 @@ void Session::Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec,
   running_session = this;
   Dispatch(call, spec);
   running_session = nullptr;
+  if (call.reply_delay.count() > 0 && !deferred) {
+    // A reply that must wait (a throttled authentication) waits in its slot, holding back
+    // what follows it as any unanswered command does.
+    if (!slot) {
+      slot = order_.Add(ReplyOrder::Kind::kRead);
+      slot->reply = ready_.substr(ready_before);
+      ready_.resize(ready_before);
+    }
+    std::shared_ptr<Timer> timer = io_->NewTimer();
+    timer->Start(call.reply_delay, [self = shared_from_this(), slot] {
+      slot->ready = true;
+      slot->hold.reset();
+      self->Continue();
+    });
+    slot->hold = std::move(timer);
+    deferred = true;
+  }
   if (slot && !deferred) slot->ready = true;
   if (call.close_after) {
     closing_ = true;
@@ -398,12 +408,11 @@ void Session::Close() {
   closed_ = true;
   io_->Close();
   timer_->Cancel();
-  pause_->Cancel();
 }
 
 void Session::PublishBufferSizes() {
   ClientState& c = *client_;
-  c.query_buffer.store(in_.size(), std::memory_order_relaxed);
+  c.query_buffer.store(in_.size() + parser_.pending_bytes(), std::memory_order_relaxed);
   c.query_buffer_free.store(in_.capacity() - in_.size(), std::memory_order_relaxed);
   c.read_buffer.store(in_.capacity(), std::memory_order_relaxed);
   c.output_buffer.store(ready_.size() + out_.size(), std::memory_order_relaxed);

@@ -8,9 +8,11 @@
 // replies of one commit group, often for many connections, are queued per session and
 // taken in by one post per loop (ReadySessions), not one wake-up per reply.
 //
-// Limits: query buffer (unparsed bytes), output buffer (a client that does not read its
-// replies is disconnected), commands in flight, idle timeout, TLS handshake timeout, and
-// a pause after a failed AUTH.
+// Limits: query buffer (unparsed bytes and the command in progress), output buffer (a
+// reply too large for it disconnects the client), commands in flight, idle timeout, TLS
+// handshake timeout; a failed AUTH's answer waits as the failure budget says
+// (acl::AuthThrottle). A client whose replies wait unread
+// beyond kOutputPause has its commands paused until it reads (back-pressure).
 #pragma once
 
 #include <absl/base/thread_annotations.h>
@@ -66,7 +68,6 @@ class Session : public std::enable_shared_from_this<Session> {
 
   const ServerLimits& limits() const { return server_->limits; }
   void Start(bool over_capacity);
-  bool Paused();
   std::string_view Unparsed() const;
   void ReadNext();
   bool ParseAhead();
@@ -88,11 +89,12 @@ class Session : public std::enable_shared_from_this<Session> {
   static constexpr size_t kReadSize = 16 * 1024;
   static constexpr size_t kParseAhead = 32;
   static constexpr size_t kKeptArgBytes = 16 * 1024;
+  static constexpr size_t kKeptArgs = 1024;
+  static constexpr size_t kOutputPause = 1 << 20;
   static constexpr std::chrono::seconds kHandshakeTimeout{10};
 
   std::unique_ptr<Transport> io_;
   std::unique_ptr<Timer> timer_;  // TLS handshake, then idle timeout
-  std::unique_ptr<Timer> pause_;  // after a failed AUTH
   std::shared_ptr<ServerState> server_;
   std::shared_ptr<ReadySessions> ready_sessions_;
   RequestParser parser_;
@@ -121,8 +123,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closing_ = false;  // no more commands will be read
   bool closed_ = false;
   bool handshaken_ = false;
-  bool paused_ = false;
-  uint64_t failures_seen_ = 0;
 };
 
 }  // namespace devstate::resp

@@ -193,3 +193,61 @@ def raw_exchange(port, data, timeout=5.0):
         except socket.timeout:
             pass
         return b"".join(chunks)
+
+
+class Raw:
+    """A RESP2 connection that returns each reply as the exact bytes the server sent."""
+
+    def __init__(self, port, source=None, timeout=10):
+        """`source`: a loopback address to connect from (127.0.0.2, ...), as another host."""
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        self.buf += chunk
+
+    def _line(self, at):
+        while True:
+            end = self.buf.find(b"\r\n", at)
+            if end >= 0:
+                return end
+            self._fill()
+
+    def _reply_end(self, at):
+        end = self._line(at)
+        kind, head = self.buf[at:at + 1], self.buf[at + 1:end]
+        if kind in (b"+", b"-", b":", b",", b"#", b"(", b"_"):
+            return end + 2
+        if kind in (b"$", b"=", b"!"):
+            n = int(head)
+            if n < 0:
+                return end + 2
+            while len(self.buf) < end + 2 + n + 2:
+                self._fill()
+            return end + 2 + n + 2
+        if kind in (b"*", b"~", b">", b"%", b"|"):
+            n = int(head)
+            if kind in (b"%", b"|"):
+                n *= 2
+            at = end + 2
+            for _ in range(max(n, 0)):
+                at = self._reply_end(at)
+            return at
+        raise ValueError(f"unexpected reply {self.buf[at:end]!r}")
+
+    def call(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.sock.sendall(out)
+        end = self._reply_end(0)
+        reply, self.buf = self.buf[:end], self.buf[end:]
+        return reply

@@ -5,74 +5,17 @@ presents itself) and to devstate, and the raw reply bytes must be equal. Both se
 the same ACL users. Then what a comparison cannot show: FLUSHALL survives a restart, CLIENT
 LIST reports real buffers, INFO counts error replies."""
 import os
-import socket
 import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Devstate, WorkDir, free_port, port_open, wait_until  # noqa: E402
+from harness import Devstate, Raw, WorkDir, free_port, port_open, wait_until  # noqa: E402
 
 ACL = """user default on nopass ~* &* +@all
 user limited on >limitedpw ~{p}* +get +set +client +config|help
 """
-
-
-class Raw:
-    """A RESP2 connection that returns each reply as the exact bytes the server sent."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
-
-    def close(self):
-        self.sock.close()
-
-    def _fill(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed")
-        self.buf += chunk
-
-    def _line(self, at):
-        while True:
-            end = self.buf.find(b"\r\n", at)
-            if end >= 0:
-                return end
-            self._fill()
-
-    def _reply_end(self, at):
-        end = self._line(at)
-        kind, head = self.buf[at:at + 1], self.buf[at + 1:end]
-        if kind in (b"+", b"-", b":", b",", b"#", b"(", b"_"):
-            return end + 2
-        if kind in (b"$", b"=", b"!"):
-            n = int(head)
-            if n < 0:
-                return end + 2
-            while len(self.buf) < end + 2 + n + 2:
-                self._fill()
-            return end + 2 + n + 2
-        if kind in (b"*", b"~", b">", b"%", b"|"):
-            n = int(head)
-            if kind in (b"%", b"|"):
-                n *= 2
-            at = end + 2
-            for _ in range(max(n, 0)):
-                at = self._reply_end(at)
-            return at
-        raise ValueError(f"unexpected reply {self.buf[at:end]!r}")
-
-    def call(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.sock.sendall(out)
-        end = self._reply_end(0)
-        reply, self.buf = self.buf[:end], self.buf[end:]
-        return reply
 
 
 class RedisServer:

@@ -70,6 +70,16 @@ TEST_F(EventTest, RejectsBadInputWithAReason) {
   EXPECT_NE(Reason(R"({"lastSeenAt":"2026-11-22"})").find("RFC 3339"), std::string::npos);
 }
 
+TEST_F(EventTest, ReservedKeysAppearOnceLikeStateFields) {
+  EXPECT_EQ(Reason(R"({"a":1,"a":2})"), "field 'a' appears twice");
+  EXPECT_EQ(Reason(R"({"deviceId":"dev-1","deviceId":"dev-1","a":1})"),
+            "field 'deviceId' appears twice");
+  EXPECT_EQ(Reason(R"({"ts":1,"a":1,"ts":2})"), "field 'ts' appears twice");
+  EXPECT_EQ(Reason(R"({"lastSeenAt":"2026-11-22T08:00:00Z","lastSeenAt":"2026-11-22T09:00:00Z"})"),
+            "field 'lastSeenAt' appears twice");
+  EXPECT_TRUE(Parse(R"({"ts":1,"lastSeenAt":"2026-11-22T08:00:00Z","a":1})").ok());
+}
+
 TEST_F(EventTest, EnforcesSizeDepthAndFieldLimits) {
   std::string big = R"({"a":")" + std::string(64 * 1024, 'x') + R"("})";
   EXPECT_NE(Reason(big).find("more than the limit of 65536"), std::string::npos);

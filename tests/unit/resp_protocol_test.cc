@@ -16,7 +16,9 @@ struct Parsed {
   size_t consumed;
 };
 
-Parsed ParseOne(std::string_view input, ParserLimits limits = {}) {
+constexpr ParserLimits kLimits{.max_bulk_bytes = 8 << 20, .max_multibulk = 1 << 20};
+
+Parsed ParseOne(std::string_view input, ParserLimits limits = kLimits) {
   RequestParser parser(limits);
   Parsed p;
   p.result = parser.Next(input, &p.consumed, &p.args);
@@ -26,7 +28,7 @@ Parsed ParseOne(std::string_view input, ParserLimits limits = {}) {
 
 TEST(RespParserTest, Multibulk) {
   const std::string in = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\na\r\nb!\r\n*1\r\n$4\r\nPING\r\n";
-  RequestParser parser;
+  RequestParser parser(kLimits);
   std::vector<std::string> args;
   size_t used = 0;
   ASSERT_EQ(parser.Next(in, &used, &args), Result::kCommand);
@@ -35,14 +37,64 @@ TEST(RespParserTest, Multibulk) {
   EXPECT_EQ(args, (std::vector<std::string>{"PING"}));
 }
 
-TEST(RespParserTest, EveryPrefixOfACommandIsIncomplete) {
-  const std::string in = "*2\r\n$3\r\nGET\r\n$10\r\n0123456789\r\n";
-  for (size_t n = 0; n < in.size(); ++n) {
-    Parsed p = ParseOne(in.substr(0, n));
-    EXPECT_EQ(p.result, Result::kIncomplete) << n;
-    EXPECT_EQ(p.consumed, 0u);
+// Feeds `in` to one parser in pieces of `step` bytes, as reads would deliver them, keeping
+// in a buffer only what the parser did not consume. Returns the commands parsed, and the
+// largest buffer the caller had to keep.
+std::vector<std::vector<std::string>> Feed(std::string_view in, size_t step, size_t* kept) {
+  RequestParser parser(kLimits);
+  std::string buffer;
+  std::vector<std::vector<std::string>> commands;
+  *kept = 0;
+  for (size_t at = 0; at < in.size(); at += step) {
+    buffer.append(in.substr(at, step));
+    for (;;) {
+      std::vector<std::string> args;
+      size_t used = 0;
+      const Result r = parser.Next(buffer, &used, &args);
+      buffer.erase(0, used);
+      if (r != Result::kCommand) {
+        EXPECT_EQ(r, Result::kIncomplete);
+        break;
+      }
+      commands.push_back(std::move(args));
+    }
+    *kept = std::max(*kept, buffer.size());
   }
-  EXPECT_EQ(ParseOne(in).result, Result::kCommand);
+  EXPECT_TRUE(buffer.empty());
+  return commands;
+}
+
+TEST(RespParserTest, ACommandSplitAnywhereParsesTheSame) {
+  const std::string in = "*2\r\n$3\r\nGET\r\n$10\r\n0123456789\r\nPING\r\n*1\r\n$4\r\nQUIT\r\n";
+  const std::vector<std::vector<std::string>> want = {{"GET", "0123456789"}, {"PING"}, {"QUIT"}};
+  for (size_t step = 1; step <= in.size(); ++step) {
+    size_t kept = 0;
+    EXPECT_EQ(Feed(in, step, &kept), want) << "pieces of " << step;
+  }
+  for (size_t n = 0; n < 30; ++n) {  // the first command is 30 bytes
+    EXPECT_EQ(ParseOne(std::string_view(in).substr(0, n)).result, Result::kIncomplete) << n;
+  }
+}
+
+// Redis keeps its place in a command between reads; so does the parser. A command of many
+// arguments whose last one arrives a byte at a time leaves only that argument in the
+// caller's buffer (the arguments before it were consumed and are kept by the parser), so
+// its cost is linear in its size, not quadratic.
+TEST(RespParserTest, OnlyTheArgumentInProgressWaitsInTheBuffer) {
+  std::string in = "*20001\r\n$4\r\nMSET\r\n";
+  for (int i = 0; i < 20000; ++i) in += "$5\r\nvalue\r\n";
+  size_t kept = 0;
+  const auto commands = Feed(in, 1, &kept);
+  ASSERT_EQ(commands.size(), 1u);
+  EXPECT_EQ(commands[0].size(), 20001u);
+  EXPECT_LE(kept, 12u) << "the buffer held more than one argument's bytes";
+  RequestParser parser(kLimits);
+  std::vector<std::string> args;
+  size_t used = 0;
+  EXPECT_EQ(parser.Next(std::string_view(in).substr(0, in.size() - 3), &used, &args),
+            Result::kIncomplete);
+  EXPECT_EQ(in.size() - 3 - used, 4u) << "all but the last argument's bytes are consumed";
+  EXPECT_EQ(parser.pending_bytes(), 4u + 5 * 19999);  // the arguments it holds
 }
 
 TEST(RespParserTest, InlineWithQuotes) {
