@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "store/clock.h"
+#include "store/replication/epochs.h"
 #include "store/thread_name.h"
 
 namespace devstate {
@@ -120,8 +121,15 @@ void CommitPipeline::Queue(std::vector<Mutation> mutations, CommitCallback done)
   Enqueue(std::move(mutations), std::move(done), /*wake=*/false);
 }
 
-void CommitPipeline::Enqueue(std::vector<Mutation> mutations, CommitCallback done, bool wake) {
-  Status rejected = WriteStatus();
+void CommitPipeline::BeginEpoch(uint64_t epoch, CommitCallback done) {
+  Enqueue({}, std::move(done), /*wake=*/true, epoch);
+}
+
+void CommitPipeline::Enqueue(std::vector<Mutation> mutations, CommitCallback done, bool wake,
+                             uint64_t epoch) {
+  // An epoch's marker is queued whether or not the replicas are there: it is the epoch's
+  // first group, and waits for them like any other once it is written.
+  Status rejected = epoch != 0 ? Status::OK() : WriteStatus();
   if (rejected.ok()) {
     absl::MutexLock lock(&mu_);
     if (!poisoned_.ok() || !refusal_.ok() || !no_space_.ok()) {
@@ -129,9 +137,9 @@ void CommitPipeline::Enqueue(std::vector<Mutation> mutations, CommitCallback don
     } else if (stopping_) {
       rejected = Status::Shutdown("the store is shutting down");
     } else {
-      const size_t weight = Weight(mutations);
+      const size_t weight = std::max<size_t>(Weight(mutations), 1);
       queued_mutations_ += weight;
-      queue_.push_back(Request{std::move(mutations), std::move(done), weight});
+      queue_.push_back(Request{std::move(mutations), std::move(done), weight, epoch});
       if (wake) {
         wake_ = true;
         if (!committing_) work_.Signal();  // a running committer looks again when done
@@ -301,7 +309,16 @@ void CommitPipeline::CommitGroup(std::vector<Request>* requests) {
   rocksdb::WriteBatch batch;
   View view(this, group.get(), &batch, options_.now_ms());
   size_t applied = 0;
+  uint64_t epoch = 0, epoch_seq = 0;  // a marker in this group, and its position
   for (Request& request : group->requests) {
+    if (request.epoch != 0) {
+      // One writer: the marker's position is the next after the journal's last and the
+      // operations this group holds before it.
+      epoch = request.epoch;
+      epoch_seq = journal_->LastSequence() + 1 + batch.Count();
+      batch.Put(journal_->meta(), EpochHistory::MarkerKey(epoch),
+                EpochHistory::MarkerValue(epoch_seq));
+    }
     for (Mutation& m : request.mutations) {
       ApplyTo(m, view);
       ++applied;
@@ -313,6 +330,7 @@ void CommitPipeline::CommitGroup(std::vector<Request>* requests) {
     const auto start = std::chrono::steady_clock::now();
     uint64_t first = 0;
     Status s = journal_->Append(&batch, &first, &group->last_seq);
+    if (s.ok() && epoch != 0 && options_.on_epoch) options_.on_epoch(epoch, epoch_seq);
     if (s.ok()) {
       // The replicas' copies start now, overlapping the local fsync; a group whose append
       // failed was never sent.

@@ -77,6 +77,10 @@ struct PipelineOptions {
   std::function<void(size_t mutations, int64_t commit_micros)> on_group;
   // Where the pipeline says that writes stopped or resumed (any thread).
   LogFn log;
+  // Told, on the committing thread, once the group holding an epoch marker (BeginEpoch) is
+  // appended to the journal and before it is sent to replicas: the epoch and the marker's
+  // position.
+  std::function<void(uint64_t epoch, uint64_t first_seq)> on_epoch;
 };
 
 struct PipelineStats {
@@ -109,6 +113,11 @@ class CommitPipeline final : public QuorumListener {
   // thread if it is idle. Never waits for replicas.
   void CommitQueued();
 
+  // Queues the marker of a new epoch (epochs.h), ahead of every later write: the group that
+  // carries it is the epoch's first. It is queued even when the replicas the gate requires
+  // are not there (admission does not apply); `done` hears its outcome like any write's.
+  void BeginEpoch(uint64_t epoch, CommitCallback done);
+
   // Commits everything already queued, then stops the committer. Later writes fail with
   // Status::Shutdown; groups still waiting for the quorum are answered with Shutdown
   // (their outcome is unknown to the writer). Idempotent.
@@ -133,7 +142,8 @@ class CommitPipeline final : public QuorumListener {
   struct Request {
     std::vector<Mutation> mutations;
     CommitCallback done;
-    size_t weight = 0;  // the keys its mutations may touch (Mutation::weight)
+    size_t weight = 0;   // the keys its mutations may touch (Mutation::weight)
+    uint64_t epoch = 0;  // not 0: this request is the marker of that epoch (BeginEpoch)
   };
   // A group between its apply and its acknowledgement.
   struct Group {
@@ -148,7 +158,7 @@ class CommitPipeline final : public QuorumListener {
   };
   class View;
 
-  void Enqueue(std::vector<Mutation> mutations, CommitCallback done, bool wake);
+  void Enqueue(std::vector<Mutation> mutations, CommitCallback done, bool wake, uint64_t epoch = 0);
   void Run();
   // Moves the next group from queue_ into *group and marks it being committed.
   void TakeGroup(std::vector<Request>* group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,16 +1,21 @@
 #include "store/journal.h"
 
+#include <fcntl.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
+#include <rocksdb/transaction_log.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <system_error>
 
@@ -152,15 +157,106 @@ class LogFileSystem : public rocksdb::FileSystemWrapper {
 
 }  // namespace
 
-Journal::Journal(std::unique_ptr<rocksdb::Env> env, rocksdb::DB* db)
-    : env_(std::move(env)), db_(db) {}
+Journal::Journal(std::string dir, std::unique_ptr<rocksdb::Env> env, rocksdb::Options options)
+    : dir_(std::move(dir)), env_(std::move(env)), options_(std::move(options)) {}
 
 Journal::~Journal() {
-  if (db_) {
-    // Close() reports errors that the destructor would swallow; nothing to do with them
-    // here beyond closing, since every acknowledged write was already synced.
-    (void)db_->Close();
+  WriteLock lock(&db_mu_);
+  CloseDb();
+}
+
+void Journal::CloseDb() {
+  if (!db_) return;
+  for (rocksdb::ColumnFamilyHandle* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
+  handles_.clear();
+  meta_ = nullptr;
+  // Close() reports errors that the destructor would swallow; nothing to do with them
+  // here beyond closing, since every acknowledged write was already synced.
+  (void)db_->Close();
+  db_.reset();
+}
+
+Status Journal::OpenDb() {
+  // The keyspace's records in the default column family; what the store keeps about the
+  // journal itself (epoch markers) in "meta", written in the same groups and replicated
+  // with them. Both use the same options.
+  const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options_)},
+      {"meta", rocksdb::ColumnFamilyOptions(options_)}};
+  rocksdb::DB* db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s =
+      rocksdb::DB::Open(rocksdb::DBOptions(options_), dir_, families, &handles, &db);
+  if (!s.ok()) return FromRocks(s);
+  db_.reset(db);
+  handles_ = std::move(handles);
+  meta_ = handles_.at(1);
+  return Status::OK();
+}
+
+namespace {
+
+// The files RocksDB keeps in its directory (what a full copy replaces); anything else
+// there (the service's own files, the replication staging directory) is left alone.
+bool IsRocksDbFile(const std::string& name) {
+  auto ends = [&](std::string_view suffix) {
+    return name.size() >= suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return name == "CURRENT" || name == "IDENTITY" || name == "LOCK" || name == "archive" ||
+         name.rfind("LOG", 0) == 0 || name.rfind("MANIFEST-", 0) == 0 ||
+         name.rfind("OPTIONS-", 0) == 0 || ends(".sst") || ends(".log") || ends(".blob") ||
+         ends(".dbtmp");
+}
+
+constexpr std::string_view kReplacing = "REPLACING";
+
+Status RemoveRocksDbFiles(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!IsRocksDbFile(name)) continue;
+    std::filesystem::remove_all(entry.path(), ec);
+    if (ec)
+      return Status::IOError("cannot remove '" + entry.path().string() + "': " + ec.message());
   }
+  return ec ? Status::IOError("cannot list '" + dir + "': " + ec.message()) : Status::OK();
+}
+
+void SyncDir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+Status Journal::Replace(const std::string& copy_dir) {
+  namespace fs = std::filesystem;
+  WriteLock lock(&db_mu_);
+  CloseDb();
+  // A marker first: a crash before the copy is complete leaves a directory that Open
+  // empties rather than a mix of two databases.
+  const fs::path marker = fs::path(dir_) / std::string(kReplacing);
+  { std::ofstream(marker) << "a full copy from the primary is being installed\n"; }
+  SyncDir(dir_);
+  Status s = RemoveRocksDbFiles(dir_);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(copy_dir, ec)) {
+    if (!s.ok()) break;
+    fs::rename(entry.path(), fs::path(dir_) / entry.path().filename(), ec);
+    if (ec) s = Status::IOError("cannot move '" + entry.path().string() + "': " + ec.message());
+  }
+  if (s.ok()) {
+    SyncDir(dir_);
+    s = OpenDb();
+  }
+  if (s.ok()) {
+    fs::remove(marker, ec);
+    SyncDir(dir_);
+  }
+  return s;
 }
 
 Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* journal) {
@@ -169,7 +265,7 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* jo
       rocksdb::NewCompositeEnv(std::make_shared<LogFileSystem>(base->GetFileSystem()));
   rocksdb::Options opts;
   opts.create_if_missing = true;
-  opts.env = env.get();
+  opts.env = env.get();  // the journal owns the Env, which outlives every open of db_
   // A crash can tear the last log record; drop it and keep every earlier (synced) one.
   opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   opts.paranoid_checks = true;
@@ -182,6 +278,11 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* jo
   // "Commit pipeline"). It needs a single memtable writer, which the pipeline is.
   opts.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
   opts.allow_concurrent_memtable_write = false;
+  // Replication: the log outlives its memtable this long (or up to this size), so a
+  // replica behind can catch up from it (ReadSince).
+  opts.WAL_ttl_seconds = options.wal_retention_s;
+  opts.WAL_size_limit_MB = options.wal_retention_mb;
+  opts.create_missing_column_families = true;
 
   if (options.env == nullptr) {
     // RocksDB makes only the last directory; an operator's /var/lib/devstate/data should
@@ -192,14 +293,26 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* jo
       return Status::IOError("cannot create directory '" + options.dir + "': " + ec.message());
   }
 
-  rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(opts, options.dir, &db);
-  if (!s.ok()) return FromRocks(s);
-  journal->reset(new Journal(std::move(env), db));
+  std::unique_ptr<Journal> j(new Journal(options.dir, std::move(env), std::move(opts)));
+  if (std::filesystem::exists(std::filesystem::path(options.dir) / std::string(kReplacing))) {
+    // A full copy was being installed when the process stopped: what is here is neither
+    // the old database nor the new one. Start empty; the primary sends a copy again.
+    if (options.log) {
+      options.log(LogLevel::kWarn, "store: an interrupted full copy is discarded; starting empty");
+    }
+    Status s = RemoveRocksDbFiles(options.dir);
+    if (!s.ok()) return s;
+    std::error_code ec;
+    std::filesystem::remove(std::filesystem::path(options.dir) / std::string(kReplacing), ec);
+  }
+  Status s = j->OpenDb();
+  if (!s.ok()) return s;
+  *journal = std::move(j);
   return Status::OK();
 }
 
 Status Journal::Append(rocksdb::WriteBatch* batch, uint64_t* first, uint64_t* last) {
+  ReadLock lock(&db_mu_);
   rocksdb::WriteOptions wo;
   wo.sync = false;  // Sync() follows: the group's replicas are sent it in between
   const uint32_t count = batch->Count();
@@ -211,7 +324,10 @@ Status Journal::Append(rocksdb::WriteBatch* batch, uint64_t* first, uint64_t* la
   return Status::OK();
 }
 
-Status Journal::Sync() { return FromRocks(db_->SyncWAL()); }
+Status Journal::Sync() {
+  ReadLock lock(&db_mu_);
+  return FromRocks(db_->SyncWAL());
+}
 
 Status Journal::Commit(rocksdb::WriteBatch* batch, uint64_t* seq) {
   uint64_t first = 0;
@@ -219,12 +335,57 @@ Status Journal::Commit(rocksdb::WriteBatch* batch, uint64_t* seq) {
   return s.ok() ? Sync() : s;
 }
 
-Status Journal::Resume() { return FromRocks(db_->Resume()); }
+Status Journal::Resume() {
+  ReadLock lock(&db_mu_);
+  return FromRocks(db_->Resume());
+}
 
-Status Journal::Load(const LoadFn& fn) {
+Status Journal::ReadSince(uint64_t seq, const GroupFn& fn) {
+  ReadLock lock(&db_mu_);
+  std::unique_ptr<rocksdb::TransactionLogIterator> it;
+  rocksdb::Status s = db_->GetUpdatesSince(seq, &it);
+  if (!s.ok())
+    return Status::NotFound("the log no longer holds position " + std::to_string(seq) + ": " +
+                            s.ToString());
+  bool first = true;
+  for (; it->Valid(); it->Next()) {
+    rocksdb::BatchResult batch = it->GetBatch();
+    // The first group returned must begin exactly at `seq` (a group boundary): a log that
+    // starts later has lost what a reader needs.
+    if (first && batch.sequence > seq) {
+      return Status::NotFound("the log starts at " + std::to_string(batch.sequence) + ", after " +
+                              std::to_string(seq));
+    }
+    first = false;
+    if (batch.sequence + batch.writeBatchPtr->Count() <= seq) continue;  // wholly before seq
+    if (!fn(batch.sequence, batch.writeBatchPtr->Data())) return Status::OK();
+  }
+  s = it->status();
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s);
+  return Status::OK();
+}
+
+Status Journal::Checkpoint(const std::string& dir, uint64_t* seq) {
+  ReadLock lock(&db_mu_);
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  if (!s.ok()) return FromRocks(s);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: the memtable is flushed first, so the copy is SST files only
+  // (no log to replay) and `seq` is everything it holds.
+  return FromRocks(checkpoint->CreateCheckpoint(dir, 0, seq));
+}
+
+Status Journal::Load(const LoadFn& fn) { return LoadFamily(nullptr, fn); }
+
+Status Journal::LoadMeta(const LoadFn& fn) { return LoadFamily(meta_, fn); }
+
+Status Journal::LoadFamily(rocksdb::ColumnFamilyHandle* family, const LoadFn& fn) {
+  ReadLock lock(&db_mu_);
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(ro, family != nullptr ? family : db_->DefaultColumnFamily()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     Status s = fn(std::string_view(it->key().data(), it->key().size()),
                   std::string_view(it->value().data(), it->value().size()));
@@ -233,9 +394,13 @@ Status Journal::Load(const LoadFn& fn) {
   return FromRocks(it->status());
 }
 
-uint64_t Journal::LastSequence() const { return db_->GetLatestSequenceNumber(); }
+uint64_t Journal::LastSequence() const {
+  ReadLock lock(&db_mu_);
+  return db_ ? db_->GetLatestSequenceNumber() : 0;
+}
 
 bool Journal::LastKey(std::string* key) const {
+  ReadLock lock(&db_mu_);
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
@@ -246,6 +411,8 @@ bool Journal::LastKey(std::string* key) const {
 }
 
 uint64_t Journal::BackgroundJobs() const {
+  ReadLock lock(&db_mu_);
+  if (!db_) return 0;
   uint64_t jobs = 0;
   for (const char* property : {"rocksdb.num-running-flushes", "rocksdb.num-running-compactions",
                                "rocksdb.mem-table-flush-pending", "rocksdb.compaction-pending"}) {

@@ -8,15 +8,20 @@
 // from any thread.
 #pragma once
 
+#include <rocksdb/options.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "store/rw_lock.h"
 #include "store/status.h"
 
 namespace rocksdb {
+class ColumnFamilyHandle;
 class DB;
 class Env;
 class WriteBatch;
@@ -32,6 +37,10 @@ using LogFn = std::function<void(LogLevel level, std::string_view line)>;
 struct JournalOptions {
   std::string dir;
   LogFn log;  // null: RocksDB's lines are dropped
+  // How long, and how much of, the write-ahead log is kept after its memtable is flushed,
+  // so a replica that fell behind can catch up from it (ReadSince) instead of copying all.
+  uint64_t wal_retention_s = 0;
+  uint64_t wal_retention_mb = 0;
   // Optional; not owned and must outlive the journal. Tests pass an Env whose file
   // system fails or blocks syncs (leveldb-style fault injection).
   rocksdb::Env* env = nullptr;
@@ -65,6 +74,26 @@ class Journal {
   // Calls fn for every stored key and encoded record, in key order.
   using LoadFn = std::function<Status(std::string_view key, std::string_view value)>;
   Status Load(const LoadFn& fn);
+  // The same over the "meta" column family: what the store keeps about the journal itself
+  // (the epoch markers of replication), never part of the keyspace.
+  Status LoadMeta(const LoadFn& fn);
+  rocksdb::ColumnFamilyHandle* meta() const { return meta_; }
+
+  // Calls fn with each group written from position `seq` on, in order: its first position
+  // and its WriteBatch bytes. NotFound if the log no longer holds `seq` (it was not kept:
+  // see wal_retention_*); stops early when fn returns false.
+  using GroupFn = std::function<bool(uint64_t first_seq, std::string_view batch)>;
+  Status ReadSince(uint64_t seq, const GroupFn& fn);
+
+  // A consistent copy of the database in `dir` (hard links where it can), and the position
+  // it holds everything up to.
+  Status Checkpoint(const std::string& dir, uint64_t* seq);
+
+  // Replaces the database with the copy in `copy_dir` (a Checkpoint streamed from the
+  // primary), whose files are moved in; the journal then continues from the copy's last
+  // position. A crash midway leaves a marker that makes the next Open start empty.
+  // Blocks the journal's readers on other threads meanwhile.
+  Status Replace(const std::string& copy_dir);
 
   uint64_t LastSequence() const;
 
@@ -76,11 +105,21 @@ class Journal {
   uint64_t BackgroundJobs() const;
 
  private:
-  Journal(std::unique_ptr<rocksdb::Env> env, rocksdb::DB* db);
+  Journal(std::string dir, std::unique_ptr<rocksdb::Env> env, rocksdb::Options options);
+  Status OpenDb() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  void CloseDb() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  Status LoadFamily(rocksdb::ColumnFamilyHandle* family, const LoadFn& fn);
 
-  std::unique_ptr<rocksdb::Env>
-      env_;  // RocksDB's files, seen through journal.cc's LogFileSystem; outlives db_
-  std::unique_ptr<rocksdb::DB> db_;
+  const std::string dir_;
+  // RocksDB's files, seen through journal.cc's LogFileSystem; outlives db_.
+  std::unique_ptr<rocksdb::Env> env_;
+  const rocksdb::Options options_;
+  // Held shared by every use of the database, exclusively while Replace swaps it, so a
+  // reader on another thread (INFO, metrics) never meets a closed one.
+  mutable RwLock db_mu_;
+  std::unique_ptr<rocksdb::DB> db_ ABSL_GUARDED_BY(db_mu_);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_ ABSL_GUARDED_BY(db_mu_);  // default, meta
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
 };
 
 }  // namespace devstate

@@ -1,5 +1,8 @@
 #include "store/store.h"
 
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
 #include <future>
 #include <utility>
 
@@ -10,10 +13,24 @@ namespace devstate {
 Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   std::unique_ptr<Store> store(new Store());
   store->now_ms_ = options.now_ms ? options.now_ms : SystemNowMs;
-  Status s = Journal::Open(JournalOptions{options.dir, options.log, options.env}, &store->journal_);
+  JournalOptions journal;
+  journal.dir = options.dir;
+  journal.log = options.log;
+  journal.env = options.env;
+  journal.wal_retention_s = options.wal_retention_s;
+  journal.wal_retention_mb = options.wal_retention_mb;
+  store->dir_ = options.dir;
+  Status s = Journal::Open(journal, &store->journal_);
   if (!s.ok()) return s;
   s = store->Recover();
   if (!s.ok()) return s;
+  uint64_t term = 0;
+  s = LoadTerm(options.dir, &term);
+  if (!s.ok()) return s;
+  {
+    absl::MutexLock lock(&store->term_mu_);
+    store->term_ = term;
+  }
 
   PipelineOptions popts;
   popts.max_group_mutations = options.max_group_mutations;
@@ -22,7 +39,21 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   popts.now_ms = store->now_ms_;
   popts.on_group = options.on_group;
   popts.log = options.log;
-  ReplicationGate* gate = options.gate != nullptr ? options.gate : &store->no_replicas_;
+  EpochHistory* epochs = &store->epochs_;
+  popts.on_epoch = [epochs](uint64_t epoch, uint64_t first_seq) {
+    epochs->Add(EpochHistory::Entry{epoch, first_seq});
+  };
+  ReplicationGate* gate = options.gate;
+  if (gate == nullptr) {
+    replication::HubOptions hub;
+    hub.min_replicas_ack = options.min_replicas_ack;
+    hub.staging_dir = store->StagingDir() + "/send";
+    hub.log = options.log;
+    hub.on_newer_epoch = options.on_newer_epoch;
+    store->hub_ = std::make_unique<replication::ReplicationHub>(store->journal_.get(),
+                                                                &store->epochs_, std::move(hub));
+    gate = store->hub_.get();
+  }
   store->pipeline_ = std::make_unique<CommitPipeline>(store->journal_.get(), &store->keyspace_,
                                                       gate, std::move(popts));
   *out = std::move(store);
@@ -30,11 +61,17 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
 }
 
 Status Store::Recover() {
-  return journal_->Load([&](std::string_view key, std::string_view value) {
+  Status s = journal_->Load([&](std::string_view key, std::string_view value) {
     auto record = std::make_shared<Record>();
     Status d = DecodeRecord(value, record.get());
     if (!d.ok()) return Status::Corruption("key '" + std::string(key) + "': " + d.message());
     keyspace_.Put(key, std::move(record));
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  return journal_->LoadMeta([&](std::string_view key, std::string_view value) {
+    EpochHistory::Entry entry;
+    if (EpochHistory::ParseMarker(key, value, &entry)) epochs_.Add(entry);
     return Status::OK();
   });
 }
@@ -44,6 +81,7 @@ Store::~Store() { Close(); }
 void Store::Close() {
   // The pipeline object stays, stopped, so a late Write gets Status::Shutdown.
   if (pipeline_) pipeline_->Stop();
+  if (hub_) hub_->Shutdown();  // its feeds read the journal
   if (journal_) {
     closed_sequence_ = journal_->LastSequence();
     journal_.reset();
@@ -73,6 +111,166 @@ Status Store::WriteAndWait(std::vector<Mutation> mutations, uint64_t* seq) {
   auto [status, n] = future.get();
   if (seq != nullptr) *seq = n;
   return status;
+}
+
+}  // namespace devstate
+
+namespace devstate {
+
+std::string Store::StagingDir() const { return dir_ + "/replication"; }
+
+uint64_t Store::Term() const {
+  absl::MutexLock lock(&term_mu_);
+  return std::max(term_, epochs_.Current());
+}
+
+Status Store::RaiseTerm(uint64_t term) {
+  absl::MutexLock lock(&term_mu_);
+  if (term <= term_) return Status::OK();
+  Status s = SaveTerm(dir_, term);
+  if (s.ok()) term_ = term;
+  return s;
+}
+
+Status Store::BecomePrimary(uint64_t* epoch) {
+  const uint64_t next = Term() + 1;
+  // The term first: even a crash before the marker is journaled never hands this epoch
+  // out twice.
+  Status s = RaiseTerm(next);
+  if (!s.ok()) return s;
+  pipeline_->SetRefusal(Status::OK());
+  // Queued ahead of every write of the new epoch; not waited for, since with replicas
+  // required its acknowledgement needs them, and they may attach only once this node
+  // serves. A marker the journal refuses poisons the pipeline like any write.
+  pipeline_->BeginEpoch(next, [](const Status&, uint64_t) {});
+  *epoch = next;
+  return Status::OK();
+}
+
+void Store::BecomeReplica(const Status& why) {
+  pipeline_->SetRefusal(why);
+  if (hub_) hub_->DetachAll("this node follows another primary now");
+}
+
+namespace {
+
+// A received group's operations, checked and decoded: records to put (null: delete), key
+// ranges to delete, epoch markers. Anything else, or a record that does not decode, makes
+// the group malformed.
+class GroupDecoder final : public rocksdb::WriteBatch::Handler {
+ public:
+  std::vector<Store::Replicated> changes;
+  std::vector<EpochHistory::Entry> epochs;
+
+  rocksdb::Status PutCF(uint32_t family, const rocksdb::Slice& key,
+                        const rocksdb::Slice& value) override {
+    if (family == 1) {
+      EpochHistory::Entry e;
+      if (EpochHistory::ParseMarker(key.ToStringView(), value.ToStringView(), &e)) {
+        epochs.push_back(e);
+      }
+      return rocksdb::Status::OK();
+    }
+    if (family != 0) return rocksdb::Status::Corruption("unknown column family");
+    auto record = std::make_shared<Record>();
+    Status d = DecodeRecord(value.ToStringView(), record.get());
+    if (!d.ok()) return rocksdb::Status::Corruption(d.message());
+    changes.push_back(Store::Replicated{key.ToString(), std::move(record), false, {}});
+    return rocksdb::Status::OK();
+  }
+  rocksdb::Status DeleteCF(uint32_t family, const rocksdb::Slice& key) override {
+    if (family == 0) changes.push_back(Store::Replicated{key.ToString(), nullptr, false, {}});
+    return family <= 1 ? rocksdb::Status::OK()
+                       : rocksdb::Status::Corruption("unknown column family");
+  }
+  rocksdb::Status SingleDeleteCF(uint32_t family, const rocksdb::Slice& key) override {
+    return DeleteCF(family, key);
+  }
+  rocksdb::Status DeleteRangeCF(uint32_t family, const rocksdb::Slice& begin,
+                                const rocksdb::Slice& end) override {
+    if (family != 0) return rocksdb::Status::Corruption("unknown column family");
+    changes.push_back(Store::Replicated{begin.ToString(), nullptr, true, end.ToString()});
+    return rocksdb::Status::OK();
+  }
+  rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return rocksdb::Status::Corruption("merge operations are not devstate's");
+  }
+  void LogData(const rocksdb::Slice&) override {}
+};
+
+}  // namespace
+
+Status Store::ApplyGroups(const std::vector<replication::GroupFrame>& groups) {
+  struct Decoded {
+    GroupDecoder decoder;
+  };
+  std::vector<Decoded> decoded(groups.size());
+  // Check everything before writing anything: a malformed group is never half applied.
+  uint64_t expect = journal_->LastSequence() + 1;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const replication::GroupFrame& g = groups[i];
+    if (g.first_seq != expect) {
+      return Status::Corruption("a group at position " + std::to_string(g.first_seq) +
+                                " does not follow " + std::to_string(expect - 1));
+    }
+    if (g.batch.size() < 12) return Status::Corruption("a group's batch is truncated");
+    rocksdb::WriteBatch batch{std::string(g.batch)};
+    if (batch.Count() != g.last_seq - g.first_seq + 1) {
+      return Status::Corruption("a group's operations do not match its positions");
+    }
+    rocksdb::Status s = batch.Iterate(&decoded[i].decoder);
+    if (!s.ok()) return Status::Corruption("a malformed group: " + s.ToString());
+    expect = g.last_seq + 1;
+  }
+  for (const replication::GroupFrame& g : groups) {
+    rocksdb::WriteBatch batch{std::string(g.batch)};
+    uint64_t first = 0, last = 0;
+    Status s = journal_->Append(&batch, &first, &last);
+    if (!s.ok()) return s;
+    if (first != g.first_seq || last != g.last_seq) {
+      return Status::IOError("the journal placed a group at " + std::to_string(first) +
+                             " instead of " + std::to_string(g.first_seq));
+    }
+  }
+  Status s = journal_->Sync();
+  if (!s.ok()) return Status::IOError("fsync: " + s.message());
+  for (Decoded& d : decoded) {
+    for (const EpochHistory::Entry& e : d.decoder.epochs) epochs_.Add(e);
+    PublishReplicated(std::move(d.decoder.changes));
+  }
+  return Status::OK();
+}
+
+void Store::PublishReplicated(std::vector<Replicated> changes) {
+  for (Replicated& c : changes) {
+    if (!c.range) {
+      if (c.record) {
+        keyspace_.Put(c.key, std::move(c.record));
+      } else {
+        keyspace_.Erase(c.key);
+      }
+      continue;
+    }
+    // A range delete (FLUSHALL): every key in [key, end).
+    std::vector<std::string> doomed;
+    uint64_t cursor = 0;
+    do {
+      cursor = keyspace_.Scan(cursor, 4096, [&](const std::string& k, const RecordPtr&) {
+        if (k >= c.key && k < c.end) doomed.push_back(k);
+      });
+    } while (cursor != 0);
+    for (const std::string& k : doomed) keyspace_.Erase(k);
+  }
+}
+
+Status Store::InstallCopy(const std::string& dir) {
+  loading_.store(true, std::memory_order_release);
+  Status s = journal_->Replace(dir);
+  keyspace_.Clear();
+  epochs_.Clear();
+  if (s.ok()) s = Recover();
+  loading_.store(false, std::memory_order_release);
+  return s;
 }
 
 }  // namespace devstate

@@ -14,6 +14,9 @@
 // race with writes that expect to succeed: they fail with Status::Shutdown after it.
 #pragma once
 
+#include <absl/synchronization/mutex.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -26,6 +29,9 @@
 #include "store/journal.h"
 #include "store/keyspace.h"
 #include "store/mutation.h"
+#include "store/replication/epochs.h"
+#include "store/replication/frames.h"
+#include "store/replication/hub.h"
 #include "store/replication_gate.h"
 #include "store/status.h"
 
@@ -33,8 +39,14 @@ namespace devstate {
 
 struct StoreOptions {
   std::string dir;
-  rocksdb::Env* env = nullptr;      // fault injection in tests; not owned
-  ReplicationGate* gate = nullptr;  // not owned; null means a single node (NoReplicas)
+  rocksdb::Env* env = nullptr;  // fault injection in tests; not owned
+  // Not owned; null: the store's own ReplicationHub is the gate (replicas may attach).
+  // Tests pass their own gate.
+  ReplicationGate* gate = nullptr;
+  // Replicas that must hold a group before its writers are answered (DESIGN.md §5).
+  size_t min_replicas_ack = 0;
+  // Told (any thread) when a replica has heard of a newer epoch than this node's.
+  std::function<void(uint64_t term)> on_newer_epoch;
   // See PipelineOptions.
   size_t max_group_mutations = 8192;
   size_t max_inline_mutations = 64;
@@ -42,6 +54,9 @@ struct StoreOptions {
   std::function<int64_t()> now_ms;  // wall clock in epoch ms; defaults to the system clock
   std::function<void(size_t mutations, int64_t commit_micros)> on_group;
   LogFn log;  // RocksDB's own log lines (see JournalOptions)
+  // How long, and how much of, the log is kept for replicas that fell behind.
+  uint64_t wal_retention_s = 3600;
+  uint64_t wal_retention_mb = 256;
 };
 
 class Store {
@@ -80,15 +95,61 @@ class Store {
   // Commits what is queued, stops the pipeline and closes the journal. Idempotent.
   void Close();
 
+  // ---- Replication (DESIGN.md §5) ----
+
+  // Starts a new epoch, above every epoch this node has heard of, and takes writes: this
+  // node is the primary. The epoch's marker is queued ahead of every later write (its
+  // group is the epoch's first); the call does not wait for it. *epoch is the new epoch.
+  Status BecomePrimary(uint64_t* epoch);
+  // Refuses writes with `why` (a NotPrimary status naming the primary) and detaches this
+  // node's own replicas: this node follows a primary.
+  void BecomeReplica(const Status& why);
+
+  uint64_t Epoch() const { return epochs_.Current(); }
+  // The highest epoch heard of: this node's own, or a peer's (RaiseTerm); kept durably.
+  uint64_t Term() const;
+  Status RaiseTerm(uint64_t term);
+  EpochHistory& epochs() { return epochs_; }
+  // The store's own gate, where replicas attach; null when the options named another.
+  replication::ReplicationHub* hub() { return hub_.get(); }
+
+  // A replica's writes: groups received from the primary, in order, each starting right
+  // after the journal's last position. They are appended, synced once, then published;
+  // epoch markers among them extend the history. Corruption: a group does not follow or is
+  // malformed (nothing of it is applied: drop the link and resync). Any other failure is
+  // the journal's: the replica must stop acknowledging.
+  Status ApplyGroups(const std::vector<replication::GroupFrame>& groups);
+  // Replaces everything with a full copy from the primary (a checkpoint in `dir`) and
+  // reloads the keyspace and the history from it; reads answer "loading" meanwhile.
+  Status InstallCopy(const std::string& dir);
+  bool loading() const { return loading_.load(std::memory_order_acquire); }
+  // Where full copies are staged (sent or received): a directory beside the journal's files.
+  std::string StagingDir() const;
+
+  // One operation of a received group, decoded: a put (record), a delete (null), or the
+  // deletion of the keys in [key, end) (range).
+  struct Replicated {
+    std::string key;
+    RecordPtr record;
+    bool range = false;
+    std::string end;
+  };
+
  private:
   Store() = default;
   Status Recover();
+  void PublishReplicated(std::vector<Replicated> changes);
 
+  std::string dir_;
   std::function<int64_t()> now_ms_;
-  NoReplicas no_replicas_;
   Keyspace keyspace_;
+  EpochHistory epochs_;
+  mutable absl::Mutex term_mu_;
+  uint64_t term_ ABSL_GUARDED_BY(term_mu_) = 0;
   std::unique_ptr<Journal> journal_;
+  std::unique_ptr<replication::ReplicationHub> hub_;
   std::unique_ptr<CommitPipeline> pipeline_;
+  std::atomic<bool> loading_{false};
   uint64_t closed_sequence_ = 0;
 };
 
