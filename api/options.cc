@@ -38,6 +38,8 @@ resp::ServerOptions RespServerOptions(const Config& config) {
   l.max_clients = static_cast<size_t>(config.resp_max_clients);
   l.idle_timeout_ms = config.resp_idle_timeout_s * 1000;
   l.max_pipeline = static_cast<size_t>(config.resp_max_pipeline);
+  o.announce_host = config.replication_announce;
+  o.replica_reads_need_readonly = config.replication_replica_reads == "readonly";
   return o;
 }
 

@@ -274,6 +274,63 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .field = &Config::limits_max_output_buffer_bytes,
        .min = 1 << 16,
        .max = int64_t{1} << 32},
+      {.name = "replication.replicaof",
+       .doc = "host:port (RESP) of the primary to follow; empty: this node is the primary "
+              "(REPLICAOF changes it at run time)",
+       .field = &Config::replication_replicaof},
+      {.name = "replication.announce",
+       .doc = "the host other nodes and clients reach this node at (CLUSTER SLOTS, MOVED, "
+              "HTTP 307); its ports are resp.port and http.port",
+       .field = &Config::replication_announce},
+      {.name = "replication.node_id",
+       .doc = "this node's id in the shard (40 hex characters); empty: made once and kept in "
+              "store.dir/NODE_ID",
+       .field = &Config::replication_node_id},
+      {.name = "replication.min_replicas_ack",
+       .doc = "replicas that must hold a write before it is acknowledged; a write that cannot "
+              "get them fails with -NOREPLICAS / 503, never silently downgraded (0: "
+              "asynchronous replication)",
+       .field = &Config::replication_min_replicas_ack,
+       .min = 0,
+       .max = 4},
+      {.name = "replication.ack_timeout_ms",
+       .doc = "how long a write waits for its replicas; then -NOREPLICAS (its outcome is "
+              "unknown: it may still take effect) and writes pause until they catch up",
+       .field = &Config::replication_ack_timeout_ms,
+       .min = 1,
+       .max = 3600000},
+      {.name = "replication.wal_retention_mb",
+       .doc = "journal log kept after it is flushed, so a replica behind catches up from it "
+              "instead of a full copy",
+       .field = &Config::replication_wal_retention_mb,
+       .min = 0,
+       .max = 1 << 20},
+      {.name = "replication.wal_retention_s",
+       .doc = "how long the flushed log is kept (with replication.wal_retention_mb)",
+       .field = &Config::replication_wal_retention_s,
+       .min = 0,
+       .max = 31536000},
+      {.name = "replication.user",
+       .doc = "ACL user a replica authenticates as to its primary (it needs +psync); empty: "
+              "the default user",
+       .field = &Config::replication_user},
+      {.name = "replication.password",
+       .doc = "that user's password; prefer replication.password_file or "
+              "$DEVSTATE_REPLICATION_PASSWORD",
+       .field = &Config::replication_password},
+      {.name = "replication.password_file",
+       .doc = "file whose first line is the replication password",
+       .field = &Config::replication_password_file},
+      {.name = "replication.tls",
+       .doc = "a replica reaches its primary's RESP port over TLS (tls.ca verifies it; "
+              "tls.cert and tls.key, if set, are presented)",
+       .field = &Config::replication_tls},
+      {.name = "replication.replica_reads",
+       .doc = "which connections a replica serves reads to: clients (those that sent READONLY, "
+              "and those that never asked for the cluster's layout) or readonly (only after "
+              "READONLY, as Redis Cluster: others get -MOVED)",
+       .field = &Config::replication_replica_reads,
+       .choices = {"clients", "readonly"}},
       {.name = "deadletters.max_entries",
        .doc = "dead letters kept (newest); the file is compacted at twice this",
        .field = &Config::deadletters_max_entries,
@@ -397,6 +454,10 @@ std::string ConfigReference() {
 StoreOptions StoreOptionsFrom(const Config& config) {
   StoreOptions o;
   o.dir = config.store_dir;
+  o.min_replicas_ack = static_cast<size_t>(config.replication_min_replicas_ack);
+  o.ack_timeout = std::chrono::milliseconds(config.replication_ack_timeout_ms);
+  o.wal_retention_mb = static_cast<uint64_t>(config.replication_wal_retention_mb);
+  o.wal_retention_s = static_cast<uint64_t>(config.replication_wal_retention_s);
   o.max_group_mutations = static_cast<size_t>(config.store_max_group_mutations);
   o.max_inline_mutations = static_cast<size_t>(config.store_max_inline_mutations);
   return o;

@@ -83,6 +83,19 @@ struct Config {
   int64_t limits_max_multibulk = 1024 * 1024;
   int64_t limits_max_query_buffer_bytes = 64 << 20;
   int64_t limits_max_output_buffer_bytes = 64 << 20;
+  // [replication]
+  std::string replication_replicaof;  // host:port of the primary; empty: this node is primary
+  std::string replication_announce = "127.0.0.1";  // the host others reach this node at
+  std::string replication_node_id;  // empty: generated once and kept in store.dir/NODE_ID
+  int64_t replication_min_replicas_ack = static_cast<int64_t>(StoreOptions{}.min_replicas_ack);
+  int64_t replication_ack_timeout_ms = StoreOptions{}.ack_timeout.count();
+  int64_t replication_wal_retention_mb = static_cast<int64_t>(StoreOptions{}.wal_retention_mb);
+  int64_t replication_wal_retention_s = static_cast<int64_t>(StoreOptions{}.wal_retention_s);
+  std::string replication_user;
+  std::string replication_password;
+  std::string replication_password_file;
+  bool replication_tls = false;
+  std::string replication_replica_reads = "clients";
   // [deadletters]
   int64_t deadletters_max_entries = 1000;
   int64_t deadletters_payload_bytes = 256;

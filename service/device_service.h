@@ -4,7 +4,10 @@
 // Implementations are thread-safe: every method may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,20 +18,13 @@
 #include "service/ingest.h"
 #include "service/metrics.h"
 #include "service/mqtt_ingest.h"
+#include "service/replication/role_view.h"
 #include "store/keyspace.h"
 #include "store/mutation.h"
 #include "store/record.h"
 #include "store/status.h"
 
 namespace devstate {
-
-// This node's place in its shard (DESIGN.md §5): the primary takes writes; a replica
-// serves reads and sends writes to its primary.
-struct RoleInfo {
-  bool primary = true;
-  std::string primary_host;  // a replica's primary (RESP address), when known
-  uint16_t primary_port = 0;
-};
 
 class DeviceService {
  public:
@@ -55,7 +51,29 @@ class DeviceService {
 
   virtual int64_t NowMs() const = 0;
 
-  virtual RoleInfo Role() const { return RoleInfo(); }
+  // ---- Replication (DESIGN.md §5) ----
+  // This node takes writes (cheap: read on every write command).
+  virtual bool IsPrimary() const { return true; }
+  // A full copy from the primary is being installed: reads answer "loading".
+  virtual bool Loading() const { return false; }
+  // This node and its shard, for INFO, ROLE, CLUSTER and redirects.
+  virtual RoleView Role() const { return RoleView(); }
+  // REPLICAOF, FAILOVER: `done` hears the outcome on another thread, never inline.
+  virtual void ChangeRole(RoleChange /*change*/, std::function<void(Status)> done) {
+    done(Status::InvalidArgument("this server does not replicate"));
+  }
+  // PSYNC from a replica: *reply is the answer line, *feed what the connection streams
+  // from now on. NotPrimary on a replica.
+  virtual Status AttachReplica(const replication::ReplicaHello& /*hello*/, std::string* /*reply*/,
+                               std::shared_ptr<replication::Feed>* /*feed*/) {
+    return Status::NotPrimary("this server does not replicate");
+  }
+  // WAIT: done(count) once `replicas` replicas hold `seq`, or at `timeout` (0: never).
+  virtual void WaitForReplicas(uint64_t /*seq*/, size_t /*replicas*/,
+                               std::chrono::milliseconds /*timeout*/,
+                               std::function<void(size_t count)> done) {
+    done(0);
+  }
 
   // The generic key-value face (RESP). Write commits atomically through the same pipeline
   // as ingest; `done` runs on the thread that completes the commit (see CommitCallback).

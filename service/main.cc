@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
 
   devstate::http::HandlerOptions handler_options = devstate::api::HttpHandlerOptions(config);
   handler_options.acl = &acl;
+  if (config.http_tls) handler_options.scheme = "https";
   devstate::http::Handler handler(service.get(), handler_options);
   devstate::http::ServerOptions http_options = devstate::api::HttpServerOptions(config);
   if (config.http_tls) http_options.tls = tls;
@@ -95,7 +96,8 @@ int main(int argc, char** argv) {
   devstate::resp::Server resp_server(service.get(), resp_options);
   s = resp_server.Start();
   if (!s.ok()) return Fail(s.message());
-  service->Start();
+  s = service->Start(resp_server.port(), http_server.port());
+  if (!s.ok()) return Fail(s.message());
   spdlog::info("devstate ready: http{} on {}:{}, resp{} on {}:{}, {} users{}, mqtt {}",
                config.http_tls ? "s" : "", config.http_bind, http_server.port(),
                config.resp_tls ? " (tls)" : "", config.resp_bind, resp_server.port(),

@@ -1,31 +1,93 @@
 #include "service/service.h"
 
 #include <fmt/format.h>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/ssl/context.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 namespace devstate {
 namespace {
 
-// The broker password: mqtt.password_file's first line, else $DEVSTATE_MQTT_PASSWORD, else
-// mqtt.password.
-Status MqttPassword(const Config& config, std::string* password) {
-  if (!config.mqtt_password_file.empty()) {
-    std::ifstream in(config.mqtt_password_file);
-    if (!in)
-      return Status::InvalidArgument(
-          fmt::format("cannot read mqtt.password_file '{}'", config.mqtt_password_file));
-    std::getline(in, *password);
-    if (!password->empty() && password->back() == '\r') password->pop_back();
+// The first line of `file`, else $`env`, else `value` (a password).
+Status Secret(const std::string& file, const char* env, const std::string& value, const char* key,
+              std::string* secret) {
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) return Status::InvalidArgument(fmt::format("cannot read {} '{}'", key, file));
+    std::getline(in, *secret);
+    if (!secret->empty() && secret->back() == '\r') secret->pop_back();
     return Status::OK();
   }
-  if (const char* env = std::getenv("DEVSTATE_MQTT_PASSWORD"); env != nullptr && *env != '\0') {
-    *password = env;
+  if (const char* v = std::getenv(env); v != nullptr && *v != '\0') {
+    *secret = v;
     return Status::OK();
   }
-  *password = config.mqtt_password;
+  *secret = value;
+  return Status::OK();
+}
+
+bool IsNodeId(const std::string& id) {
+  return id.size() == 40 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// replication.node_id, else the id kept in store.dir/NODE_ID, made at the first start.
+Status NodeId(const Config& config, std::string* id) {
+  if (!config.replication_node_id.empty()) {
+    if (!IsNodeId(config.replication_node_id))
+      return Status::InvalidArgument("replication.node_id must be 40 lower-case hex characters");
+    *id = config.replication_node_id;
+    return Status::OK();
+  }
+  const std::string path = config.store_dir + "/NODE_ID";
+  if (std::ifstream in(path); in) {
+    std::getline(in, *id);
+    if (IsNodeId(*id)) return Status::OK();
+    return Status::Corruption(fmt::format("{} does not hold a node id", path));
+  }
+  unsigned char bytes[20];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) return Status::IOError("no random bytes for a node id");
+  id->clear();
+  for (unsigned char b : bytes) fmt::format_to(std::back_inserter(*id), "{:02x}", b);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << *id << "\n";
+    out.flush();
+    if (!out) return Status::IOError(fmt::format("cannot write {}", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::IOError(fmt::format("cannot write {}: {}", path, ec.message()));
+  return Status::OK();
+}
+
+// A replica's TLS to its primary: TLS 1.2+, the primary verified against tls.ca, and
+// tls.cert/tls.key presented when set (a primary that verifies clients).
+Status ReplicationTls(const Config& config, std::shared_ptr<boost::asio::ssl::context>* out) {
+  namespace ssl = boost::asio::ssl;
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  boost::system::error_code ec;
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                   ec);
+  if (config.tls_ca.empty()) {
+    ctx->set_default_verify_paths(ec);
+  } else {
+    ctx->load_verify_file(config.tls_ca, ec);
+  }
+  if (ec) return Status::InvalidArgument("replication.tls: cannot load tls.ca: " + ec.message());
+  if (!config.tls_cert.empty() && !config.tls_key.empty()) {
+    ctx->use_certificate_chain_file(config.tls_cert, ec);
+    if (!ec) ctx->use_private_key_file(config.tls_key, ssl::context::pem, ec);
+    if (ec)
+      return Status::InvalidArgument("replication.tls: cannot load tls.cert/key: " + ec.message());
+  }
+  ctx->set_verify_mode(ssl::verify_peer);
+  *out = std::move(ctx);
   return Status::OK();
 }
 
@@ -50,8 +112,19 @@ Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
   store_options.on_group = [metrics](size_t mutations, int64_t micros) {
     metrics->ObserveGroup(mutations, micros);
   };
+  Service* self = svc.get();
+  store_options.on_newer_epoch = [self](uint64_t term) {
+    if (self->roles_) self->roles_->NewerEpochSeen(term);
+  };
   Status s = Store::Open(store_options, &svc->store_);
   if (!s.ok()) return s;
+  s = NodeId(config, &svc->node_id_);  // kept in the store's directory, which now exists
+  if (!s.ok()) return s;
+  if (!config.replication_replicaof.empty()) {
+    // Before any listener serves: a replica never takes a write of its own.
+    svc->store_->BecomeReplica(
+        Status::NotPrimary("this node starts as a replica of " + config.replication_replicaof));
+  }
   s = DeadLetterLog::Open(config.store_dir + "/deadletters.log",
                           static_cast<size_t>(config.deadletters_max_entries), &svc->dead_letters_);
   if (!s.ok()) return s;
@@ -66,17 +139,30 @@ Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
     mqtt.reconnect_min_ms = config.mqtt_reconnect_min_ms;
     mqtt.reconnect_max_ms = config.mqtt_reconnect_max_ms;
     mqtt.username = config.mqtt_username;
-    s = MqttPassword(config, &mqtt.password);
+    s = Secret(config.mqtt_password_file, "DEVSTATE_MQTT_PASSWORD", config.mqtt_password,
+               "mqtt.password_file", &mqtt.password);
     if (!s.ok()) return s;
     mqtt.ca = config.mqtt_ca;
     mqtt.cert = config.mqtt_cert;
     mqtt.key = config.mqtt_key;
     mqtt.limits = svc->event_limits();
     mqtt.dead_letter_payload_bytes = static_cast<size_t>(config.deadletters_payload_bytes);
-    Store* store = svc->store_.get();
-    svc->mqtt_ = std::make_unique<MqttIngest>(mqtt, svc->ingest_.get(), svc->dead_letters_.get(),
-                                              [store] { return store->NowMs(); });
+    svc->mqtt_options_ = std::move(mqtt);
   }
+  RolesOptions roles;
+  roles.node_id = svc->node_id_;
+  roles.announce_host = config.replication_announce;
+  roles.user = config.replication_user;
+  s = Secret(config.replication_password_file, "DEVSTATE_REPLICATION_PASSWORD",
+             config.replication_password, "replication.password_file", &roles.password);
+  if (!s.ok()) return s;
+  if (config.replication_tls) {
+    s = ReplicationTls(config, &roles.tls);
+    if (!s.ok()) return s;
+  }
+  roles.start_primary_work = [self] { self->StartPrimaryWork(); };
+  roles.stop_primary_work = [self] { self->StopPrimaryWork(); };
+  svc->roles_ = std::make_unique<Roles>(svc->store_.get(), std::move(roles));
   *service = std::move(svc);
   return Status::OK();
 }
@@ -87,18 +173,83 @@ Service::~Service() {
 
 EventLimits Service::event_limits() const { return EventLimitsFrom(config_); }
 
-void Service::Start() {
-  sweeper_ = std::make_unique<ExpirySweeper>(store_.get(), SweepOptionsFrom(config_));
-  sweeper_->Start();
-  if (mqtt_) mqtt_->Start();
+Status Service::Start(uint16_t resp_port, uint16_t http_port) {
+  roles_->SetPorts(resp_port, http_port);
+  return roles_->Begin(config_.replication_replicaof);
+}
+
+void Service::StartPrimaryWork() {
+  auto sweeper = std::make_shared<ExpirySweeper>(store_.get(), SweepOptionsFrom(config_));
+  std::shared_ptr<MqttIngest> mqtt;
+  if (mqtt_options_) {
+    Store* store = store_.get();
+    mqtt = std::make_shared<MqttIngest>(*mqtt_options_, ingest_.get(), dead_letters_.get(),
+                                        [store] { return store->NowMs(); });
+  }
+  {
+    std::lock_guard lock(work_mu_);
+    sweeper_ = sweeper;
+    mqtt_ = mqtt;
+  }
+  sweeper->Start();
+  if (mqtt) mqtt->Start();
+}
+
+void Service::StopPrimaryWork() {
+  std::shared_ptr<MqttIngest> mqtt;
+  std::shared_ptr<ExpirySweeper> sweeper;
+  {
+    std::lock_guard lock(work_mu_);
+    mqtt.swap(mqtt_);
+    sweeper.swap(sweeper_);
+  }
+  if (mqtt) {
+    std::lock_guard lock(work_mu_);
+    mqtt_messages_before_ += mqtt->messages();
+  }
+  if (mqtt && !mqtt->Stop()) {
+    // Its callback holds a message the store refused: that thread never returns to Paho,
+    // so the message is never acknowledged, and the next primary's session (the same
+    // client id) takes it over and gets it again.
+    spdlog::error("mqtt: intake stopped with a refused message held unacknowledged");
+    mqtt_clean_ = false;
+    new std::shared_ptr<MqttIngest>(std::move(mqtt));  // never destroyed: see above
+  }
+  if (sweeper) {
+    sweeper->Stop();
+    std::lock_guard lock(work_mu_);
+    expired_before_ += sweeper->expired();
+  }
+}
+
+uint64_t Service::MqttMessages() const {
+  std::lock_guard lock(work_mu_);
+  return mqtt_messages_before_ + (mqtt_ ? mqtt_->messages() : 0);
+}
+
+uint64_t Service::ExpiredKeys() const {
+  std::lock_guard lock(work_mu_);
+  return expired_before_ + (sweeper_ ? sweeper_->expired() : 0);
+}
+
+Status Service::AttachReplica(const replication::ReplicaHello& hello, std::string* reply,
+                              std::shared_ptr<replication::Feed>* feed) {
+  if (!roles_->primary() || store_->hub() == nullptr)
+    return Status::NotPrimary("this node is not a primary; replicas follow the primary");
+  Status s = store_->hub()->Attach(hello, reply, feed);
+  if (!s.ok()) return s;
+  const RoleView v = roles_->View();
+  // The replica learns whom it follows, and how its clients reach the primary.
+  *reply += fmt::format(" {} {}:{}:{}", node_id_, v.host, v.resp_port, v.http_port);
+  return Status::OK();
 }
 
 bool Service::Stop() {
+  if (stopped_) return mqtt_clean_;
   stopped_ = true;
-  const bool clean = mqtt_ ? mqtt_->Stop() : true;
-  if (sweeper_) sweeper_->Stop();
+  if (roles_) roles_->Stop();   // the replica link, MQTT intake, the sweeper
   if (store_) store_->Close();  // null when Open failed before the store opened
-  return clean;
+  return mqtt_clean_;
 }
 
 void Service::Ingest(std::vector<Event> events, Ingest::Done done) {
@@ -109,7 +260,12 @@ void Service::CountRejected(uint64_t n) {
   ingest_->counters().rejected.fetch_add(n, std::memory_order_relaxed);
 }
 
-MqttState Service::mqtt_state() const { return mqtt_ ? mqtt_->state() : MqttState::kDisabled; }
+MqttState Service::mqtt_state() const {
+  std::lock_guard lock(work_mu_);
+  if (mqtt_) return mqtt_->state();
+  // Configured, and this node is (or is about to start as) the primary: not subscribed yet.
+  return mqtt_options_ && roles_->primary() ? MqttState::kConnecting : MqttState::kDisabled;
+}
 
 std::vector<DeadLetter> Service::DeadLetters(size_t limit) const {
   return dead_letters_->Recent(limit);
@@ -136,7 +292,7 @@ std::string Service::MetricsText() const {
                "Payloads recorded in the dead-letter log.",
                static_cast<double>(dead_letters_->total()), &out);
   RenderMetric("devstate_mqtt_messages_total", "counter", "MQTT messages received.",
-               static_cast<double>(mqtt_ ? mqtt_->messages() : 0), &out);
+               static_cast<double>(MqttMessages()), &out);
   RenderMetric("devstate_mqtt_connected", "gauge", "1 while subscribed to the broker.",
                mqtt_state() == MqttState::kConnected ? 1 : 0, &out);
   RenderMetric("devstate_store_writable", "gauge", "1 while the store accepts writes.",

@@ -2,11 +2,15 @@
 // path, the dead-letter log and the MQTT ingester, and is the DeviceService the protocol
 // servers use.
 //
-// Open recovers the store; Start begins MQTT intake; Stop ends intake and closes the store
-// (finishing the commit in flight). Thread-safe after Open.
+// Open recovers the store (refusing writes at once when it starts as a replica); Start
+// takes this node's first role (Roles::Begin): a primary begins MQTT intake and expiry
+// sweeping, a replica follows its primary. Stop ends intake and the replica link and
+// closes the store (finishing the commit in flight). Thread-safe after Open.
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <optional>
 
 #include "service/config.h"
 #include "service/dead_letters.h"
@@ -14,6 +18,7 @@
 #include "service/expiry_sweeper.h"
 #include "service/ingest.h"
 #include "service/mqtt_ingest.h"
+#include "service/replication/roles.h"
 #include "store/store.h"
 
 namespace devstate {
@@ -23,7 +28,8 @@ class Service final : public DeviceService {
   static Status Open(const Config& config, std::unique_ptr<Service>* service);
   ~Service() override;
 
-  void Start();
+  // The listeners' ports (for the node's announce address), then the first role.
+  Status Start(uint16_t resp_port, uint16_t http_port);
   // Returns false if MQTT intake holds a message the store refused (see MqttIngest::Stop):
   // the process must then exit without unwinding.
   bool Stop();
@@ -50,24 +56,48 @@ class Service final : public DeviceService {
     return store_->keyspace().Scan(cursor, count, fn);
   }
   uint64_t JournalPosition() const override { return store_->LastSequence(); }
+  bool IsPrimary() const override { return roles_->primary(); }
+  bool Loading() const override { return store_->loading(); }
+  RoleView Role() const override { return roles_->View(); }
+  void ChangeRole(RoleChange change, std::function<void(Status)> done) override {
+    roles_->Change(std::move(change), std::move(done));
+  }
+  Status AttachReplica(const replication::ReplicaHello& hello, std::string* reply,
+                       std::shared_ptr<replication::Feed>* feed) override;
+  void WaitForReplicas(uint64_t seq, size_t replicas, std::chrono::milliseconds timeout,
+                       std::function<void(size_t)> done) override {
+    roles_->WaitForReplicas(seq, replicas, timeout, std::move(done));
+  }
   Metrics& metrics() override { return *metrics_; }
   std::string MetricsText() const override;
 
   Store& store() { return *store_; }
   const IngestCounters& counters() const { return ingest_->counters(); }
   EventLimits event_limits() const;
-  uint64_t ExpiredKeys() const override { return sweeper_ ? sweeper_->expired() : 0; }
+  uint64_t ExpiredKeys() const override;
+  const std::string& node_id() const { return node_id_; }
 
  private:
   explicit Service(const Config& config) : config_(config) {}
+  // The primary's work: MQTT intake and expiry sweeping (Roles starts and stops it).
+  void StartPrimaryWork();
+  void StopPrimaryWork();
+  uint64_t MqttMessages() const;
 
   const Config config_;
   std::unique_ptr<Metrics> metrics_ = std::make_unique<Metrics>();  // outlives the store
   std::unique_ptr<Store> store_;
   std::unique_ptr<DeadLetterLog> dead_letters_;
   std::unique_ptr<devstate::Ingest> ingest_;
-  std::unique_ptr<MqttIngest> mqtt_;
-  std::unique_ptr<ExpirySweeper> sweeper_;
+  std::string node_id_;
+  std::optional<MqttOptions> mqtt_options_;  // mqtt.broker is set
+  std::unique_ptr<Roles> roles_;
+  mutable std::mutex work_mu_;  // guards mqtt_ and sweeper_, which come and go with the role
+  std::shared_ptr<MqttIngest> mqtt_;
+  std::shared_ptr<ExpirySweeper> sweeper_;
+  uint64_t expired_before_ = 0;        // by sweepers of earlier terms as primary
+  uint64_t mqtt_messages_before_ = 0;  // by MQTT clients of earlier terms
+  bool mqtt_clean_ = true;             // false: an MQTT message the store refused is held
   bool stopped_ = false;
 };
 

@@ -155,7 +155,7 @@ void CommitPipeline::CommitQueued() {
   std::vector<Request> group;
   {
     absl::MutexLock lock(&mu_);
-    if (committing_ || queue_.empty()) return;
+    if (committing_ || paused_ || queue_.empty()) return;
     if (queued_mutations_ > options_.max_inline_mutations) {
       wake_ = true;
       work_.Signal();
@@ -187,6 +187,23 @@ void CommitPipeline::Stop() {
   SetRefusal(Status::Shutdown("the store is shutting down"));
 }
 
+void CommitPipeline::Pause() {
+  absl::MutexLock lock(&mu_);
+  paused_ = true;
+  mu_.Await(absl::Condition(
+      +[](bool* committing) { return !*committing; }, &committing_));
+}
+
+void CommitPipeline::Unpause() {
+  absl::MutexLock lock(&mu_);
+  if (!paused_) return;
+  paused_ = false;
+  if (!queue_.empty()) {
+    wake_ = true;
+    work_.Signal();
+  }
+}
+
 Status CommitPipeline::WriteStatus() const {
   if (refusing_.load(std::memory_order_acquire)) {
     absl::MutexLock lock(&mu_);
@@ -214,7 +231,7 @@ void CommitPipeline::Run() {
     bool resume = false;
     {
       absl::MutexLock lock(&mu_);
-      while (committing_ || ((queue_.empty() || !wake_) && !stopping_)) {
+      while (committing_ || ((queue_.empty() || !wake_ || paused_) && !stopping_)) {
         if (!no_space_.ok() && !committing_) {
           // Writes wait for disk space: try RocksDB's Resume now and then.
           if (!work_.WaitWithTimeout(&mu_, absl::FromChrono(kResumeEvery))) continue;

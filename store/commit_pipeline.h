@@ -130,6 +130,12 @@ class CommitPipeline final : public QuorumListener {
   // committed: call it from a thread that is not committing.
   void SetRefusal(const Status& why);
 
+  // Holds writes (FAILOVER): they queue, and nothing more is committed until Unpause, or
+  // until SetRefusal fails them. Returns once the group being committed, if any, is in the
+  // journal, so LastSequence() is final while paused.
+  void Pause();
+  void Unpause();
+
   // OK while writes are accepted; otherwise why they are refused.
   Status WriteStatus() const;
 
@@ -202,10 +208,11 @@ class CommitPipeline final : public QuorumListener {
   // the caller's CommitQueued.
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  Status poisoned_ ABSL_GUARDED_BY(mu_);  // not OK once the journal failed
-  Status refusal_ ABSL_GUARDED_BY(mu_);   // SetRefusal's reason
-  Status no_space_ ABSL_GUARDED_BY(mu_);  // the disk filled: refused until Resume succeeds
-  std::atomic<bool> refusing_{false};     // poisoned_, refusal_ or no_space_ is not OK
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;  // Pause: nothing is taken from queue_
+  Status poisoned_ ABSL_GUARDED_BY(mu_);      // not OK once the journal failed
+  Status refusal_ ABSL_GUARDED_BY(mu_);       // SetRefusal's reason
+  Status no_space_ ABSL_GUARDED_BY(mu_);      // the disk filled: refused until Resume succeeds
+  std::atomic<bool> refusing_{false};         // poisoned_, refusal_ or no_space_ is not OK
 
   // Groups written and not yet published, oldest first, and the overlay of their records
   // that later groups read. Taken after mu_ when both are needed.

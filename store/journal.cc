@@ -283,6 +283,10 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* jo
   opts.WAL_ttl_seconds = options.wal_retention_s;
   opts.WAL_size_limit_MB = options.wal_retention_mb;
   opts.create_missing_column_families = true;
+  // The meta family (epoch markers) changes rarely; flushed alone, the data family's flush
+  // would leave every log since the last marker pinned by meta's memtable, beyond the
+  // retention above. Flushing both together frees a log once its data is in tables.
+  opts.atomic_flush = true;
 
   if (options.env == nullptr) {
     // RocksDB makes only the last directory; an operator's /var/lib/devstate/data should
@@ -362,6 +366,10 @@ Status Journal::ReadSince(uint64_t seq, const GroupFn& fn) {
   }
   s = it->status();
   if (!s.ok() && !s.IsNotFound()) return FromRocks(s);
+  // Nothing at all from a position the journal has passed: its log is gone.
+  if (first && seq <= db_->GetLatestSequenceNumber()) {  // db_mu_ is held: not LastSequence()
+    return Status::NotFound("the log no longer holds position " + std::to_string(seq));
+  }
   return Status::OK();
 }
 

@@ -171,17 +171,25 @@ void Handler::Handle(const Request& req, Exchange* exchange, Reply reply) const 
     if (!ValidDeviceId(id))
       return error(status::bad_request, "device id must match [A-Za-z0-9._:-]{1,128}");
     if (method == beast_http::verb::get) {
-      if (permit("get", kGetCategories, id, false)) reply(GetDevice(req, id, query));
+      if (permit("get", kGetCategories, id, false)) {
+        Response res = GetDevice(req, id, query);
+        // How far this node's copy goes (on a replica: what it holds of the primary's).
+        res.set("X-Devstate-Position", std::to_string(service_->JournalPosition()));
+        reply(std::move(res));
+      }
       return;
     }
     if (method == beast_http::verb::post) {
-      if (permit("set", kSetCategories, id, true)) PostDevice(req, id, std::move(reply));
+      if (permit("set", kSetCategories, id, true) && !ToPrimary(req, reply)) {
+        PostDevice(req, id, std::move(reply));
+      }
       return;
     }
     return (void)only(beast_http::verb::get, "GET, POST");
   }
   if (path == "/events") {
-    if (only(beast_http::verb::post, "POST") && permit("set", kSetCategories, {}, true)) {
+    if (only(beast_http::verb::post, "POST") && permit("set", kSetCategories, {}, true) &&
+        !ToPrimary(req, reply)) {
       PostEvents(req, user.get(), std::move(reply));
     }
     return;
@@ -216,12 +224,43 @@ void Handler::Handle(const Request& req, Exchange* exchange, Reply reply) const 
   error(status::not_found, "no such resource");
 }
 
+bool Handler::ToPrimary(const Request& req, const Reply& reply) const {
+  if (service_->IsPrimary()) return false;
+  const RoleView role = service_->Role();
+  if (role.primary_http_port == 0) {
+    reply(Error(status::service_unavailable,
+                "this node is a replica and does not know its primary's HTTP address yet; retry",
+                req.version(), req.keep_alive()));
+    return true;
+  }
+  // 307 keeps the method and the body: the client sends the same write to the primary.
+  Response res = Error(status::temporary_redirect, "writes go to the primary", req.version(),
+                       req.keep_alive());
+  res.set(field::location, fmt::format("{}://{}:{}{}", options_.scheme, role.primary_host,
+                                       role.primary_http_port, std::string_view(req.target())));
+  reply(std::move(res));
+  return true;
+}
+
+// Ready: a primary that takes writes (and, with MQTT, is subscribed); a replica that is
+// streaming from its primary and not loading a full copy (it serves reads).
 Response Handler::Ready(const Request& req) const {
+  if (!service_->IsPrimary()) {
+    const RoleView role = service_->Role();
+    const bool ready = role.link.up && !service_->Loading();
+    std::string body = fmt::format(
+        "{{\"ready\":{},\"role\":\"replica\",\"link\":{},\"loading\":{}}}", ready,
+        role.link.up ? std::string("\"up\"")
+                     : JsonString("down" + (role.link.error.empty() ? std::string()
+                                                                    : ": " + role.link.error)),
+        service_->Loading());
+    return Json(req, ready ? status::ok : status::service_unavailable, std::move(body));
+  }
   const Status store = service_->WriteStatus();
   const MqttState mqtt = service_->mqtt_state();
   const bool ready = store.ok() && (mqtt == MqttState::kConnected || mqtt == MqttState::kDisabled);
   std::string body =
-      fmt::format("{{\"ready\":{},\"store\":{},\"mqtt\":\"{}\"}}", ready,
+      fmt::format("{{\"ready\":{},\"store\":{},\"mqtt\":\"{}\",\"role\":\"primary\"}}", ready,
                   store.ok() ? "\"writable\"" : JsonString("refusing writes: " + store.message()),
                   MqttStateName(mqtt));
   return Json(req, ready ? status::ok : status::service_unavailable, std::move(body));

@@ -45,6 +45,8 @@ struct HandlerOptions {
   EventLimits limits;
   size_t max_batch_events = 0;
   acl::Acl* acl = nullptr;  // not owned; null: no authentication, every request allowed
+  // The scheme of the primary's HTTP address in a replica's redirects (http.tls).
+  std::string scheme = "http";
 };
 
 class Handler {
@@ -82,6 +84,9 @@ class Handler {
   void PostDevice(const Request& request, std::string_view id, Reply reply) const;
   void PostEvents(const Request& request, const acl::User* user, Reply reply) const;
   Response GetDevice(const Request& request, std::string_view id, std::string_view query) const;
+  // On a replica: a write's answer (307 to the primary, or 503 while it is unknown); false
+  // on the primary, which takes the write itself.
+  bool ToPrimary(const Request& request, const Reply& reply) const;
   Response GetDeadLetters(const Request& request, std::string_view query) const;
   Response ListDevices(const Request& request, std::string_view query) const;
   Response Ready(const Request& request) const;

@@ -80,21 +80,70 @@ void WriteDocs(ReplyWriter& w, const CommandSpec& c) {
   }
 }
 
+// The shard as clients see it: the primary first, then its replicas. A replica knows its
+// primary and itself (not its siblings).
+struct ShardNode {
+  std::string id;
+  std::string host;
+  uint16_t port = 0;
+  bool primary = false;
+  bool self = false;
+  uint64_t offset = 0;
+  bool online = true;
+};
+
+std::vector<ShardNode> Shard(Call& call) {
+  const ServerState& s = call.server;
+  const RoleView v = call.service().Role();
+  std::vector<ShardNode> nodes;
+  const std::string my_id = v.node_id.empty() ? s.node_id : v.node_id;
+  ShardNode me{my_id, s.announce_host, s.port, v.primary, true, v.last_seq, true};
+  if (v.primary) {
+    nodes.push_back(me);
+    for (const auto& r : v.replicas) {
+      ShardNode n;
+      n.id = r.node_id;
+      uint16_t http = 0;
+      if (!SplitAnnounce(r.address, &n.host, &n.port, &http)) continue;
+      n.offset = r.acked_seq;
+      n.online = r.phase == replication::FeedPhase::kLive;
+      nodes.push_back(std::move(n));
+    }
+    return nodes;
+  }
+  if (v.primary_port != 0) {
+    ShardNode p;
+    p.id = v.primary_node_id.empty() ? std::string(40, '0') : v.primary_node_id;
+    p.host = v.primary_host;
+    p.port = v.primary_port;
+    p.primary = true;
+    p.offset = v.link.primary_seq;
+    p.online = v.link.up;
+    nodes.push_back(std::move(p));
+  }
+  nodes.push_back(me);
+  return nodes;
+}
+
 void CmdClusterSlots(Call& call) {
-  ServerState& s = call.server;
+  call.client.cluster_aware = true;
+  const std::vector<ShardNode> nodes = Shard(call);
   ReplyWriter& w = call.reply;
   w.Array(1);
-  w.Array(3);
+  w.Array(2 + nodes.size());
   w.Integer(0);
   w.Integer(16383);
-  w.Array(3);
-  w.Bulk(s.announce_host);
-  w.Integer(s.port);
-  w.Bulk(s.node_id);
+  for (const ShardNode& n : nodes) {
+    w.Array(3);
+    w.Bulk(n.host);
+    w.Integer(n.port);
+    w.Bulk(n.id);
+  }
 }
 
 void CmdClusterShards(Call& call) {
-  ServerState& s = call.server;
+  call.client.cluster_aware = true;
+  const std::vector<ShardNode> nodes = Shard(call);
   ReplyWriter& w = call.reply;
   w.Array(1);
   w.Map(2);
@@ -103,39 +152,56 @@ void CmdClusterShards(Call& call) {
   w.Integer(0);
   w.Integer(16383);
   w.Bulk("nodes");
-  w.Array(1);
-  w.Map(7);
-  w.Bulk("id");
-  w.Bulk(s.node_id);
-  w.Bulk("port");
-  w.Integer(s.port);
-  w.Bulk("ip");
-  w.Bulk(s.announce_host);
-  w.Bulk("endpoint");
-  w.Bulk(s.announce_host);
-  w.Bulk("role");
-  w.Bulk("master");
-  w.Bulk("replication-offset");
-  w.Integer(static_cast<int64_t>(call.service().JournalPosition()));
-  w.Bulk("health");
-  w.Bulk("online");
+  w.Array(nodes.size());
+  for (const ShardNode& n : nodes) {
+    w.Map(7);
+    w.Bulk("id");
+    w.Bulk(n.id);
+    w.Bulk("port");
+    w.Integer(n.port);
+    w.Bulk("ip");
+    w.Bulk(n.host);
+    w.Bulk("endpoint");
+    w.Bulk(n.host);
+    w.Bulk("role");
+    w.Bulk(n.primary ? "master" : "replica");
+    w.Bulk("replication-offset");
+    w.Integer(static_cast<int64_t>(n.offset));
+    w.Bulk("health");
+    w.Bulk(n.online ? "online" : "loading");
+  }
 }
 
 void CmdClusterInfo(Call& call) {
+  const size_t nodes = Shard(call).size();
   call.reply.Verbatim(
-      "cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:16384\r\n"
-      "cluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:1\r\n"
-      "cluster_size:1\r\ncluster_current_epoch:1\r\ncluster_my_epoch:1\r\n"
-      "cluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n"
-      "total_cluster_links_buffer_limit_exceeded:0\r\n");
+      fmt::format("cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:16384\r\n"
+                  "cluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:{}\r\n"
+                  "cluster_size:1\r\ncluster_current_epoch:{}\r\ncluster_my_epoch:{}\r\n"
+                  "cluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n"
+                  "total_cluster_links_buffer_limit_exceeded:0\r\n",
+                  nodes, std::max<uint64_t>(1, call.service().Role().term),
+                  std::max<uint64_t>(1, call.service().Role().epoch)));
 }
 
-void CmdClusterMyid(Call& call) { call.reply.Bulk(call.server.node_id); }
+void CmdClusterMyid(Call& call) {
+  const RoleView v = call.service().Role();
+  call.reply.Bulk(v.node_id.empty() ? call.server.node_id : v.node_id);
+}
 
 void CmdClusterNodes(Call& call) {
-  const ServerState& s = call.server;
-  call.reply.Verbatim(fmt::format("{} {}:{}@{} myself,master - 0 0 1 connected 0-16383\n",
-                                  s.node_id, s.announce_host, s.port, s.port + 10000));
+  call.client.cluster_aware = true;
+  const std::vector<ShardNode> nodes = Shard(call);
+  const std::string primary_id = !nodes.empty() && nodes.front().primary ? nodes.front().id : "-";
+  std::string out;
+  for (const ShardNode& n : nodes) {
+    std::string flags = n.self ? "myself," : "";
+    flags += n.primary ? "master" : "slave";
+    fmt::format_to(std::back_inserter(out), "{} {}:{}@{} {} {} 0 0 1 connected{}\n", n.id, n.host,
+                   n.port, n.port + 10000, flags, n.primary ? "-" : primary_id,
+                   n.primary ? " 0-16383" : "");
+  }
+  call.reply.Verbatim(out);
 }
 
 void CmdClusterKeyslot(Call& call) { call.reply.Integer(KeySlot(call.args[2])); }

@@ -15,6 +15,77 @@ namespace {
 
 constexpr std::string_view kRedisVersion = "7.0.15";  // the Redis this speaks like
 
+// INFO replication with Redis 7.0's fields (offsets are journal positions: a replica's
+// slave_repl_offset is its last fsync'd one), then devstate's own: the epoch, the highest
+// epoch heard of, and how many replicas must hold a write.
+std::string ReplicationInfo(Call& call) {
+  const RoleView v = call.service().Role();
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  std::string out;
+  auto line = [&out](std::string_view key, const auto& value) {
+    fmt::format_to(std::back_inserter(out), "{}:{}\r\n", key, value);
+  };
+  line("role", v.primary ? "master" : "slave");
+  if (!v.primary) {
+    line("master_host", v.primary_host);
+    line("master_port", v.primary_port);
+    line("master_link_status", v.link.up ? "up" : "down");
+    line("master_last_io_seconds_ago",
+         v.link.last_io_ms == 0 ? int64_t{-1} : (now - v.link.last_io_ms) / 1000);
+    line("master_sync_in_progress", v.link.copying ? 1 : 0);
+    line("slave_read_repl_offset", v.last_seq);
+    line("slave_repl_offset", v.last_seq);
+    if (v.link.copying) {
+      line("master_sync_total_bytes", v.link.copy_total);
+      line("master_sync_read_bytes", v.link.copy_bytes);
+      line("master_sync_left_bytes",
+           v.link.copy_total > v.link.copy_bytes ? v.link.copy_total - v.link.copy_bytes : 0);
+      line("master_sync_perc",
+           fmt::format("{:.2f}", v.link.copy_total == 0
+                                     ? 0.0
+                                     : 100.0 * static_cast<double>(v.link.copy_bytes) /
+                                           static_cast<double>(v.link.copy_total)));
+    }
+    if (!v.link.up && !v.link.error.empty()) line("master_link_down_reason", v.link.error);
+    line("slave_priority", 100);
+    line("slave_read_only", 1);
+    line("replica_announced", 1);
+    line("master_node_id", v.primary_node_id);
+    line("master_position", v.link.primary_seq);
+    line("full_copies_received", v.link.full_copies);
+  }
+  line("connected_slaves", v.replicas.size());
+  const auto steady_now = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < v.replicas.size(); ++i) {
+    const auto& r = v.replicas[i];
+    std::string host;
+    uint16_t resp = 0, http = 0;
+    SplitAnnounce(r.address, &host, &resp, &http);
+    const char* state = r.phase == replication::FeedPhase::kFullCopy ? "send_bulk" : "online";
+    const int64_t lag =
+        std::chrono::duration_cast<std::chrono::seconds>(steady_now - r.last_ack).count();
+    fmt::format_to(
+        std::back_inserter(out),
+        "slave{}:ip={},port={},state={},offset={},lag={},phase={},node_id={},lag_seq={}\r\n", i,
+        host, resp, state, r.acked_seq, lag, replication::FeedPhaseName(r.phase), r.node_id,
+        v.last_seq > r.acked_seq ? v.last_seq - r.acked_seq : 0);
+  }
+  line("master_failover_state", v.failover_state);
+  line("master_replid", v.primary ? v.node_id : v.primary_node_id);
+  line("master_replid2", "0000000000000000000000000000000000000000");
+  line("master_repl_offset", v.primary ? v.last_seq : v.link.primary_seq);
+  line("second_repl_offset", -1);
+  line("repl_backlog_active", 1);
+  line("epoch", v.epoch);
+  line("term", v.term);
+  line("min_replicas_ack", v.min_replicas_ack);
+  line("bytes_streamed", v.hub.bytes_streamed);
+  line("full_copies_sent", v.hub.full_copies);
+  return out;
+}
+
 std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
   auto want = [&](std::string_view section, bool in_default) {
     if (wanted.empty()) return in_default;
@@ -63,10 +134,11 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
   if (want("persistence", true)) {
     section("Persistence");
     out += fmt::format(
-        "loading:0\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:{}\r\n"
+        "loading:{}\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:{}\r\n"
         "journal:rocksdb\r\njournal_sync:always\r\njournal_position:{}\r\nrdb_changes_since_last_"
         "save:0\r\n",
-        call.service().WriteStatus().ok() ? "ok" : "err", call.service().JournalPosition());
+        call.service().Loading() ? 1 : 0, call.service().WriteStatus().ok() ? "ok" : "err",
+        call.service().JournalPosition());
   }
   if (want("stats", true)) {
     section("Stats");
@@ -81,11 +153,7 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
   }
   if (want("replication", true)) {
     section("Replication");
-    out += fmt::format(
-        "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}"
-        "\r\n"
-        "master_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{}\r\n",
-        s.run_id, call.service().JournalPosition());
+    out += ReplicationInfo(call);
   }
   if (want("cpu", true)) {
     rusage usage{};
@@ -126,7 +194,7 @@ std::vector<std::pair<std::string, std::string>> ConfigParams(Call& call) {
       {"maxmemory", "0"},
       {"maxmemory-policy", "noeviction"},
       {"cluster-enabled", "yes"},
-      {"min-replicas-to-write", "0"},
+      {"min-replicas-to-write", std::to_string(call.service().Role().min_replicas_ack)},
   };
 }
 

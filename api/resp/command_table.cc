@@ -22,6 +22,7 @@ std::vector<CommandSpec> BuildTable() {
   AddServerCommands(&table);
   AddClusterCommands(&table);
   AddTransactionCommands(&table);
+  AddReplicationCommands(&table);
   std::sort(table.begin(), table.end(), ByName);
   for (CommandSpec& c : table) std::sort(c.subcommands.begin(), c.subcommands.end(), ByName);
   return table;

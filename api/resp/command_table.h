@@ -27,6 +27,7 @@
 #include "api/acl.h"
 #include "api/glob.h"
 #include "api/resp/protocol.h"
+#include "api/resp/transport.h"
 #include "service/device_service.h"
 #include "service/text.h"
 
@@ -58,7 +59,10 @@ struct ClientState {
   int64_t created_ms = 0;
   std::atomic<int64_t> last_active_ms{0};
   std::string last_command;
-  bool readonly = false;             // READONLY: a replica serves this connection's reads
+  bool readonly = false;       // READONLY: a replica serves this connection's reads
+  bool cluster_aware = false;  // asked for the cluster's layout (CLUSTER SLOTS ...)
+  // The journal position of this connection's last acknowledged write (WAIT).
+  std::atomic<uint64_t> last_write_seq{0};
   std::function<void()> close;       // closes this connection from any thread (CLIENT KILL)
   std::function<void()> rearm_idle;  // from any thread: re-read the idle timeout (CONFIG SET)
   // MULTI ... EXEC: the queued commands, and whether one was refused while queueing.
@@ -103,6 +107,9 @@ struct ServerState {
   std::string run_id;   // 40 hex characters, new at every start
   std::string node_id;  // the cluster node id (40 hex characters)
   std::string announce_host = "127.0.0.1";
+  // A replica serves reads only to READONLY connections (else also to connections that
+  // never asked for the cluster's layout): replication.replica_reads.
+  bool replica_reads_need_readonly = false;
   uint16_t port = 0;
   int64_t started_ms = 0;
   std::atomic<uint64_t> next_client_id{1};
@@ -140,6 +147,9 @@ struct Call {
   // Inside an EXEC: the transaction's view of the store. Reads and writes go through it
   // and are answered at once; the EXEC's commit answers for all of them.
   KeyView* view = nullptr;
+  // Set by PSYNC: once its reply (and every earlier one) is written, the connection is
+  // handed to this, with the bytes received after the command, and is no longer RESP.
+  std::function<void(std::unique_ptr<Transport> io, std::string received)> take_over;
   // Set by a handler whose reply must wait (a throttled authentication): the connection
   // holds the reply, and what follows it, this long.
   std::chrono::milliseconds reply_delay{0};

@@ -15,6 +15,7 @@ void AddAclCommands(std::vector<CommandSpec>* table);          // cmd_acl.cc
 void AddServerCommands(std::vector<CommandSpec>* table);       // cmd_server.cc: INFO CONFIG TIME
 void AddClusterCommands(std::vector<CommandSpec>* table);      // cmd_cluster.cc: CLUSTER COMMAND
 void AddTransactionCommands(std::vector<CommandSpec>* table);  // cmd_multi.cc
+void AddReplicationCommands(std::vector<CommandSpec>* table);  // cmd_replication.cc
 
 // A container's HELP subcommand: its subcommands, each with its summary.
 void ContainerHelp(Call& call);

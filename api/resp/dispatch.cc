@@ -63,6 +63,27 @@ void Reject(Call& call, const CommandSpec* spec, std::string_view error) {
   call.reply.Error(error);
 }
 
+// On a replica: where a command goes instead of running here, or empty to run it. Writes
+// belong to the primary: -MOVED to it for a command with keys (cluster clients follow it),
+// -READONLY otherwise. Reads run here for READONLY connections and, unless
+// replication.replica_reads says readonly, for connections that never asked for the
+// cluster's layout (plain clients); a cluster client that did not send READONLY is sent to
+// the primary, as Redis Cluster does.
+std::string ReplicaRedirect(Call& call, const CommandSpec& spec) {
+  const bool write = spec.flags & kWrite;
+  if (!write) {
+    if (spec.first_key <= 0 || call.client.readonly) return {};
+    if (!call.server.replica_reads_need_readonly && !call.client.cluster_aware) return {};
+  }
+  if (spec.first_key <= 0) {
+    return write ? "READONLY You can't write against a read only replica." : "";
+  }
+  const RoleView role = call.service().Role();
+  if (role.primary_port == 0) return "READONLY You can't write against a read only replica.";
+  const int slot = KeySlot(call.args[static_cast<size_t>(spec.first_key)]);
+  return fmt::format("MOVED {} {}:{}", slot, role.primary_host, role.primary_port);
+}
+
 }  // namespace
 
 std::string AccessError(ClientState& client, ServerState& server, const CommandSpec& spec,
@@ -161,6 +182,13 @@ void Dispatch(Call& call, const CommandSpec* spec) {
   if (!denied.empty()) return Reject(call, spec, denied);
   if (spec->first_key > 0 && spec->last_key != spec->first_key && !SameSlot(*spec, args)) {
     return Reject(call, spec, "CROSSSLOT Keys in request don't hash to the same slot");
+  }
+  if (!(spec->flags & kLoading) && call.service().Loading()) {
+    return Reject(call, spec, "LOADING Redis is loading the dataset in memory");
+  }
+  if (!call.service().IsPrimary()) {
+    const std::string redirect = ReplicaRedirect(call, *spec);
+    if (!redirect.empty()) return Reject(call, spec, redirect);
   }
   call.server.total_commands.fetch_add(1, std::memory_order_relaxed);
   if (call.client.in_multi && !(spec->flags & kNoQueue)) {

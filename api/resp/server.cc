@@ -72,8 +72,13 @@ Server::Server(DeviceService* service, ServerOptions options)
   state_->idle_timeout_ms = options_.limits.idle_timeout_ms;
   state_->max_query_buffer = options_.limits.max_query_buffer;
   state_->run_id = RandomHex40();
-  state_->node_id = RandomHex40();
-  state_->announce_host = options_.bind == "0.0.0.0" ? "127.0.0.1" : options_.bind;
+  // The node's stable id when the service has one (replication), else one per run.
+  state_->node_id = service->Role().node_id;
+  if (state_->node_id.empty()) state_->node_id = RandomHex40();
+  state_->announce_host = !options_.announce_host.empty() ? options_.announce_host
+                          : options_.bind == "0.0.0.0"    ? "127.0.0.1"
+                                                          : options_.bind;
+  state_->replica_reads_need_readonly = options_.replica_reads_need_readonly;
   state_->started_ms = service->NowMs();
 }
 

@@ -43,6 +43,9 @@ struct ServerOptions {
   ServerLimits limits;
   std::shared_ptr<boost::asio::ssl::context> tls;  // set: the listener speaks TLS only
   acl::Acl* acl = nullptr;  // not owned; null: the default user only (no auth)
+  // Where clients reach this node (CLUSTER SLOTS, MOVED); empty: the bind address.
+  std::string announce_host;
+  bool replica_reads_need_readonly = false;  // replication.replica_reads = readonly
 };
 
 class Server {

@@ -44,6 +44,7 @@ void ReadySessions::Drain() {
     posted_ = false;
   }
   for (std::shared_ptr<Session>& session : sessions) {
+    if (!session->io_) continue;  // handed over (PSYNC): nothing is owed to it
     Transport& io = *session->io_;
     io.Dispatch([session = std::move(session)] { session->TakeCompleted(); });
   }
@@ -287,6 +288,10 @@ void Session::Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec,
     deferred = true;
   }
   if (slot && !deferred) slot->ready = true;
+  if (call.take_over) {
+    take_over_ = std::move(call.take_over);
+    closing_ = true;  // nothing after PSYNC is a command
+  }
   if (call.close_after) {
     closing_ = true;
     if (slot) {
@@ -349,16 +354,21 @@ void Session::SubmitWrites() {
   writes_ = PendingWrites();
   // Committed at the end of this event-loop turn (Server's loop), with every other
   // connection's writes of the turn.
-  server_->service->QueueWrite(std::move(batch.mutations),
-                               [finishers = std::move(batch.finishers)](const Status& s, uint64_t) {
-                                 for (const auto& finish : finishers) finish(s);
-                               });
+  server_->service->QueueWrite(
+      std::move(batch.mutations),
+      [finishers = std::move(batch.finishers), client = client_](const Status& s, uint64_t seq) {
+        // Before the replies: a WAIT this connection sends after them counts from here.
+        if (s.ok() && seq > client->last_write_seq.load(std::memory_order_relaxed))
+          client->last_write_seq.store(seq, std::memory_order_relaxed);
+        for (const auto& finish : finishers) finish(s);
+      });
 }
 
 void Session::WriteNext() {
   SubmitWrites();
   FlushReady();
   PublishBufferSizes();
+  if (take_over_ && !writing_ && !closed_ && ready_.empty() && order_.empty()) return HandOver();
   if (writing_ || closed_ || ready_.empty()) return;
   if (ready_.size() > limits().max_output_buffer) {
     spdlog::warn("resp: closing client {} ({}): {} reply bytes over the output buffer limit",
@@ -406,8 +416,19 @@ void Session::Close() {
   SubmitWrites();  // commands already accepted still run, as in Redis
   if (closed_) return;
   closed_ = true;
-  io_->Close();
+  if (io_) io_->Close();
   timer_->Cancel();
+}
+
+// PSYNC's reply is written: the connection becomes a replication stream. Commands the
+// replica pipelined after PSYNC would be a protocol error: the stream owner ends the link
+// on bytes that are not frames.
+void Session::HandOver() {
+  closed_ = true;
+  timer_->Cancel();
+  std::string received(Unparsed());
+  auto take_over = std::move(take_over_);
+  take_over(std::move(io_), std::move(received));
 }
 
 void Session::PublishBufferSizes() {

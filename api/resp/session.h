@@ -11,7 +11,8 @@
 // Limits: query buffer (unparsed bytes and the command in progress), output buffer (a
 // reply too large for it disconnects the client), commands in flight, idle timeout, TLS
 // handshake timeout; a failed AUTH's answer waits as the failure budget says
-// (acl::AuthThrottle). A client whose replies wait unread
+// (acl::AuthThrottle). PSYNC hands the connection over (Call::take_over) once its
+// reply is written. A client whose replies wait unread
 // beyond kOutputPause has its commands paused until it reads (back-pressure).
 #pragma once
 
@@ -85,6 +86,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void ArmIdle();
   void Close();
   void PublishBufferSizes();
+  void HandOver();
 
   static constexpr size_t kReadSize = 16 * 1024;
   static constexpr size_t kParseAhead = 32;
@@ -117,6 +119,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<std::pair<std::shared_ptr<Slot>, std::string>> completed_
       ABSL_GUARDED_BY(completed_mu_);
   bool completion_posted_ ABSL_GUARDED_BY(completed_mu_) = false;
+  // PSYNC: where the connection goes once every reply is written.
+  std::function<void(std::unique_ptr<Transport>, std::string)> take_over_;
   PendingWrites writes_;  // writes of the commands parsed in this pass, not yet submitted
   bool reading_ = false;
   bool writing_ = false;

@@ -23,19 +23,34 @@ inline RecordPtr Live(Call& call, std::string_view key) {
   return r;
 }
 
+// -MOVED to the primary for a key's slot when the primary is known, else -READONLY.
+inline std::string NotPrimaryError(DeviceService& service, int slot, const Status& s) {
+  if (slot >= 0) {
+    const RoleView role = service.Role();
+    if (!role.primary && role.primary_port != 0)
+      return "MOVED " + std::to_string(slot) + " " + role.primary_host + ":" +
+             std::to_string(role.primary_port);
+  }
+  return StoreError(s);
+}
+
 template <typename Answer>
 void Commit(Call& call, std::vector<Mutation> mutations, Answer answer) {
   if (call.view != nullptr) {
     for (Mutation& m : mutations) ApplyTo(m, *call.view);
     return answer(call.reply);
   }
+  // A write refused because this node stopped being primary while it waited (FAILOVER) is
+  // sent after the primary, as Dispatch sends the writes that arrive after.
+  const int slot = call.args.size() > 1 ? KeySlot(call.args[1]) : -1;
   auto finish = [respond = call.defer(), protocol = call.protocol(),
-                 errors = &call.server.error_replies,
+                 errors = &call.server.error_replies, service = &call.service(), slot,
                  answer = std::move(answer)](const Status& s) mutable {
     std::string out;
     ReplyWriter w(&out, protocol, errors);
     if (!s.ok()) {
-      w.Error(StoreError(s));
+      w.Error(s.code() == Status::Code::kNotPrimary ? NotPrimaryError(*service, slot, s)
+                                                    : StoreError(s));
     } else {
       answer(w);
     }

@@ -163,6 +163,7 @@ Status Applier::OnSnapshot(const Frame& frame, std::string* acks) {
                                   std::to_string(store_->LastSequence()) + ", not " +
                                   std::to_string(copy_seq_));
       }
+      ++copies_installed_;
       AppendAck(acks, store_->Term(), store_->LastSequence());
       return Status::OK();
     }

@@ -40,8 +40,9 @@ class Applier {
 
   uint64_t primary_seq() const { return primary_seq_; }  // from the last heartbeat or group
   bool copying() const { return copying_; }
-  uint64_t copy_bytes() const { return copy_bytes_; }    // received so far
+  uint64_t copy_bytes() const { return copy_bytes_; }  // received so far
   uint64_t copy_total() const { return copy_total_; }
+  uint64_t copies_installed() const { return copies_installed_; }
   // FAILOVER: the primary asks this node to take over in `epoch`.
   std::function<void(uint64_t epoch)> on_promote;
 
@@ -59,6 +60,7 @@ class Applier {
   uint64_t copy_bytes_ = 0;
   uint64_t copy_total_ = 0;
   uint64_t copy_seq_ = 0;
+  uint64_t copies_installed_ = 0;
   uint64_t promote_epoch_ = 0;  // a pending promotion, once primary_seq_ is held
   uint64_t promote_seq_ = 0;
 };

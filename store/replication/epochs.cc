@@ -28,7 +28,8 @@ std::string EpochHistory::MarkerValue(uint64_t first_seq) {
 }
 
 bool EpochHistory::ParseMarker(std::string_view key, std::string_view value, Entry* entry) {
-  if (key.size() != kMarkerPrefix.size() + 8 || key.substr(0, kMarkerPrefix.size()) != kMarkerPrefix) {
+  if (key.size() != kMarkerPrefix.size() + 8 ||
+      key.substr(0, kMarkerPrefix.size()) != kMarkerPrefix) {
     return false;
   }
   uint64_t epoch = 0;
@@ -43,8 +44,8 @@ bool EpochHistory::ParseMarker(std::string_view key, std::string_view value, Ent
 
 void EpochHistory::Add(Entry entry) {
   absl::MutexLock lock(&mu_);
-  if (!entries_.empty() && (entry.epoch <= entries_.back().epoch ||
-                            entry.first_seq < entries_.back().first_seq)) {
+  if (!entries_.empty() &&
+      (entry.epoch <= entries_.back().epoch || entry.first_seq < entries_.back().first_seq)) {
     return;
   }
   entries_.push_back(entry);

@@ -51,8 +51,8 @@ class EpochHistory {
   // Drops everything (a replica about to receive a full copy).
   void Clear();
 
-  uint64_t Current() const;                 // the last epoch, 0 if none
-  uint64_t EpochOf(uint64_t seq) const;     // the epoch that wrote `seq` (0: before any)
+  uint64_t Current() const;              // the last epoch, 0 if none
+  uint64_t EpochOf(uint64_t seq) const;  // the epoch that wrote `seq` (0: before any)
   std::vector<Entry> Entries() const;
 
   // Whether position `seq`, written in `epoch` on another node, is on this history, whose

@@ -95,7 +95,8 @@ FrameReader::Result FrameReader::Next(std::string_view in, Frame* frame, size_t*
     return Result::kError;
   }
   uint32_t length = 0;
-  for (int i = 0; i < 4; ++i) length |= static_cast<uint32_t>(static_cast<uint8_t>(in[1 + i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    length |= static_cast<uint32_t>(static_cast<uint8_t>(in[1 + i])) << (8 * i);
   if (length > kMaxFrame) {
     error_ = "frame of " + std::to_string(length) + " bytes is over the limit";
     return Result::kError;
@@ -129,7 +130,8 @@ bool ParseSnapBegin(std::string_view payload, uint64_t* seq, uint64_t* files, ui
 bool ParseSnapFile(std::string_view payload, std::string* name, uint64_t* size) {
   if (!GetVarint64(&payload, size) || payload.empty() || payload.size() > 255) return false;
   // A plain file name: nothing that could climb out of the directory the copy lands in.
-  if (payload.find('/') != std::string_view::npos || payload == "." || payload == "..") return false;
+  if (payload.find('/') != std::string_view::npos || payload == "." || payload == "..")
+    return false;
   name->assign(payload);
   return true;
 }

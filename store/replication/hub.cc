@@ -19,7 +19,8 @@ constexpr size_t kCopyChunk = 1 << 20;
 uint64_t BatchCount(std::string_view batch) {
   if (batch.size() < 12) return 0;
   uint32_t count = 0;
-  for (int i = 0; i < 4; ++i) count |= static_cast<uint32_t>(static_cast<uint8_t>(batch[8 + i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    count |= static_cast<uint32_t>(static_cast<uint8_t>(batch[8 + i])) << (8 * i);
   return count;
 }
 
@@ -156,8 +157,8 @@ void Feed::Close(const std::string& why) {
   }
   if (hub == nullptr) return;
   if (live) hub->live_.fetch_sub(1, std::memory_order_relaxed);
-  hub->Log(LogLevel::kInfo, "replication: replica " + hello_.node_id + " (" + hello_.address +
-                                ") detached: " + why);
+  hub->Log(LogLevel::kInfo,
+           "replication: replica " + hello_.node_id + " (" + hello_.address + ") detached: " + why);
   hub->Remove(id_);
 }
 
@@ -176,8 +177,8 @@ void Feed::SetPhase(FeedPhase phase) {
   }
   if (old != FeedPhase::kLive && phase == FeedPhase::kLive) {
     hub_->live_.fetch_add(1, std::memory_order_relaxed);
-    hub_->Log(LogLevel::kInfo, "replication: replica " + hello_.node_id + " (" + hello_.address +
-                                   ") is live");
+    hub_->Log(LogLevel::kInfo,
+              "replication: replica " + hello_.node_id + " (" + hello_.address + ") is live");
   } else if (old == FeedPhase::kLive && phase != FeedPhase::kLive) {
     hub_->live_.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -220,6 +221,7 @@ void Feed::Run() {
     // Behind: what the log holds from `next` on.
     if (next <= journal->LastSequence()) {
       SetPhase(FeedPhase::kCatchUp);
+      const uint64_t from = next;
       bool ended = false;
       Status s = journal->ReadSince(next, [&](uint64_t first, std::string_view batch) {
         const uint64_t last = first + BatchCount(batch) - 1;
@@ -234,6 +236,10 @@ void Feed::Run() {
         return true;
       });
       if (ended) return;
+      if (s.ok() && next <= from) {
+        // The log ends before what the journal says it holds: never spin on it.
+        s = Status::NotFound("the log holds nothing from position " + std::to_string(from));
+      }
       if (s.code() == Status::Code::kNotFound) {
         hub_->Log(LogLevel::kInfo, "replication: replica " + hello_.node_id +
                                        " is behind what the log keeps (" + s.message() +
@@ -379,7 +385,8 @@ void ReplicationHub::Send(const GroupRef& group) {
     }
     auto batch = std::make_shared<const std::string>(group.batch);
     ring_bytes_ += batch->size();
-    ring_.push_back(RingGroup{epochs_->Current(), group.first_seq, group.last_seq, std::move(batch)});
+    ring_.push_back(
+        RingGroup{epochs_->Current(), group.first_seq, group.last_seq, std::move(batch)});
     while (ring_.size() > 1 && ring_bytes_ > options_.ring_bytes) {
       ring_bytes_ -= ring_.front().batch->size();
       ring_.pop_front();

@@ -251,3 +251,116 @@ class Raw:
         end = self._reply_end(0)
         reply, self.buf = self.buf[:end], self.buf[end:]
         return reply
+
+
+class Proxy:
+    """A TCP proxy on a free loopback port to 127.0.0.1:target, which the test can cut:
+    `blackhole()` keeps the connections open but drops every byte both ways (a link that
+    went silent, as a partition looks to both ends), `heal()` forwards again, closing the
+    connections that lost bytes so both ends see the break."""
+
+    def __init__(self, target):
+        import threading
+        self.target = target
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.dropping = False
+        self.pairs = []
+        self.lock = threading.Lock()
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.pairs.append((client, server))
+            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+
+    def _pump(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if not self.dropping:
+                    dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def blackhole(self):
+        self.dropping = True
+
+    def heal(self):
+        with self.lock:
+            pairs, self.pairs = self.pairs, []
+        for a, b in pairs:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+        self.dropping = False
+
+    def close(self):
+        self.closed = True
+        self.listener.close()
+        self.heal()
+
+
+class Node(Devstate):
+    """A devstate node of a replicated shard, in its own directory under `workdir`."""
+
+    def __init__(self, workdir, name, args=(), broker=None):
+        path = os.path.join(workdir, name)
+        os.makedirs(path, exist_ok=True)
+        self.name = name
+        super().__init__(path, broker=broker, args=args)
+
+    def redis(self, **kwargs):
+        import redis
+        return redis.Redis(host="127.0.0.1", port=self.resp_port, socket_timeout=30, **kwargs)
+
+    def info_replication(self):
+        raw = Raw(self.resp_port)
+        try:
+            reply = raw.call("INFO", "replication")
+        finally:
+            raw.close()
+        out = {}
+        for line in reply.split(b"\r\n", 1)[1].decode().splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                out[k] = v
+        return out
+
+    def digest(self):
+        return self.redis().execute_command("DEBUG", "DIGEST").decode()
+
+    def wait_link_up(self, timeout=30):
+        wait_until(lambda: self.info_replication().get("master_link_status") == "up", timeout,
+                   f"{self.name}'s link to its primary")
+
+    def wait_replicas(self, n, timeout=30):
+        wait_until(lambda: sum("phase=online" in v for k, v in self.info_replication().items()
+                               if k.startswith("slave")) >= n, timeout,
+                   f"{n} replicas streaming from {self.name}")

@@ -108,8 +108,9 @@ TEST_F(HttpHandlerTest, StoreRefusingWritesIs503AndNotReady) {
   EXPECT_EQ(Post("/events", R"([{"deviceId":"a"}])").result(), status::service_unavailable);
   r = Get("/readyz");
   EXPECT_EQ(r.result(), status::service_unavailable);
-  EXPECT_EQ(r.body(),
-            R"({"ready":false,"store":"refusing writes: journal sync failed","mqtt":"disabled"})");
+  EXPECT_EQ(
+      r.body(),
+      R"({"ready":false,"store":"refusing writes: journal sync failed","mqtt":"disabled","role":"primary"})");
   EXPECT_EQ(Get("/healthz").result(), status::ok);
 }
 
@@ -119,7 +120,7 @@ TEST_F(HttpHandlerTest, ReadyzFollowsMqtt) {
   service_.mqtt = MqttState::kConnected;
   Response r = Get("/readyz");
   EXPECT_EQ(r.result(), status::ok);
-  EXPECT_EQ(r.body(), R"({"ready":true,"store":"writable","mqtt":"connected"})");
+  EXPECT_EQ(r.body(), R"({"ready":true,"store":"writable","mqtt":"connected","role":"primary"})");
 }
 
 TEST_F(HttpHandlerTest, PlainStringUnderTheKeyIsAConflictNotOverwritten) {

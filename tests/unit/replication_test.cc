@@ -39,7 +39,8 @@ bool Eventually(P predicate, std::chrono::seconds limit = std::chrono::seconds(2
 // acknowledgements back. Paused, it takes nothing (as a replica cut off).
 class LocalLink {
  public:
-  LocalLink(Store* replica, std::shared_ptr<Feed> feed) : applier_(replica), feed_(std::move(feed)) {
+  LocalLink(Store* replica, std::shared_ptr<Feed> feed)
+      : applier_(replica), feed_(std::move(feed)) {
     feed_->SetWakeup([this] {
       std::lock_guard lock(mu_);
       woken_ = true;
@@ -111,9 +112,8 @@ std::map<std::string, std::string> Contents(const Store& store) {
   std::map<std::string, std::string> out;
   uint64_t cursor = 0;
   do {
-    cursor = store.keyspace().Scan(cursor, 1024, [&](const std::string& k, const RecordPtr& r) {
-      out[k] = r->value;
-    });
+    cursor = store.keyspace().Scan(
+        cursor, 1024, [&](const std::string& k, const RecordPtr& r) { out[k] = r->value; });
   } while (cursor != 0);
   return out;
 }
@@ -169,8 +169,8 @@ class ReplicationTest : public ::testing::Test {
 
 TEST(EpochHistoryTest, MarkersRoundTripAndRangesDecideContainment) {
   EpochHistory::Entry e;
-  ASSERT_TRUE(EpochHistory::ParseMarker(EpochHistory::MarkerKey(7),
-                                        EpochHistory::MarkerValue(42), &e));
+  ASSERT_TRUE(
+      EpochHistory::ParseMarker(EpochHistory::MarkerKey(7), EpochHistory::MarkerValue(42), &e));
   EXPECT_EQ(e, (EpochHistory::Entry{7, 42}));
   EXPECT_FALSE(EpochHistory::ParseMarker("other", "", &e));
   EpochHistory h;
@@ -208,7 +208,8 @@ TEST(FramesTest, EncodeDecodeAndRefuseMalformed) {
   EXPECT_EQ(g.first_seq, 10u);
   EXPECT_EQ(g.last_seq, 12u);
   EXPECT_EQ(g.batch, "batchbytes");
-  EXPECT_EQ(reader.Next(std::string_view(out).substr(used), &f, &used), FrameReader::Result::kFrame);
+  EXPECT_EQ(reader.Next(std::string_view(out).substr(used), &f, &used),
+            FrameReader::Result::kFrame);
   EXPECT_EQ(reader.Next("\x63xxxx", &f, &used), FrameReader::Result::kError);
   std::string name;
   uint64_t size = 0;
@@ -229,7 +230,8 @@ TEST_F(ReplicationTest, AReplicaFollowsFromEmptyAndHoldsTheSameHistory) {
   ASSERT_TRUE(Eventually([&] { return CaughtUp(primary.get(), replica.get()); }))
       << replica->LastSequence() << " of " << primary->LastSequence() << ": "
       << link->error().ToString();
-  for (int i = 100; i < 200; ++i) ASSERT_TRUE(Put(primary.get(), "k" + std::to_string(i), "w").ok());
+  for (int i = 100; i < 200; ++i)
+    ASSERT_TRUE(Put(primary.get(), "k" + std::to_string(i), "w").ok());
   ASSERT_TRUE(Eventually([&] { return CaughtUp(primary.get(), replica.get()); }))
       << replica->LastSequence() << " of " << primary->LastSequence() << ": "
       << link->error().ToString() << " sent "

@@ -1,0 +1,442 @@
+"""Replication (DESIGN.md §5, docs/REPLICATION.md): real devstate processes on loopback.
+
+Each test starts its own shard (a primary and replicas, each in its own directory), drives
+it with real clients (redis-py, HTTP, an MQTT publisher through Mosquitto), and checks the
+claims of docs/REPLICATION.md: replicas end with the primary's content (DEBUG DIGEST), no
+acknowledged write is lost when the primary dies or hands over, a write is visible only once
+acknowledged, a divergent tail is dropped, a lagging or new replica catches up or is copied.
+Run with /usr/bin/python3.
+"""
+import json
+import os
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (Mosquitto, Node, Proxy, WorkDir, http_request, wait_until)  # noqa: E402
+
+import redis  # noqa: E402
+
+
+def replica_of(node):
+    return f"--replication.replicaof=127.0.0.1:{node.resp_port}"
+
+
+def promote(node):
+    assert node.redis().execute_command("REPLICAOF", "NO", "ONE") in (b"OK", "OK", True)
+
+
+def missing_keys(node, keys):
+    """The keys among `keys` that `node` does not hold."""
+    r = node.redis()
+    missing = []
+    for at in range(0, len(keys), 1000):
+        chunk = keys[at:at + 1000]
+        pipe = r.pipeline(transaction=False)
+        for key in chunk:
+            pipe.exists(key)
+        missing += [key for key, n in zip(chunk, pipe.execute()) if n == 0]
+    return missing
+
+
+def wait_same_digest(nodes, timeout=60):
+    def same():
+        digests = {n.digest() for n in nodes}
+        return len(digests) == 1
+    wait_until(same, timeout, "equal digests on " + ", ".join(n.name for n in nodes))
+    return nodes[0].digest()
+
+
+class Writers:
+    """Threads that SET unique keys on a node until stopped, keeping a ledger of the keys
+    whose write was acknowledged (OK). A write that failed (an error, a dropped connection)
+    is not in the ledger: its outcome is unknown."""
+
+    def __init__(self, make_client, prefix, threads=4):
+        self.ledger = []
+        self.errors = 0
+        self.lock = threading.Lock()
+        self.stop_flag = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(make_client, f"{prefix}:{t}"))
+                        for t in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, make_client, prefix):
+        client = None
+        i = 0
+        while not self.stop_flag.is_set():
+            try:
+                if client is None:
+                    client = make_client()
+                key = f"{prefix}:{i}"
+                i += 1
+                if client.set(key, f"v{i}"):
+                    with self.lock:
+                        self.ledger.append(key)
+            except (redis.exceptions.RedisError, OSError):
+                with self.lock:
+                    self.errors += 1
+                client = None
+                time.sleep(0.01)  # a dead node: do not spin
+
+    def count(self):
+        with self.lock:
+            return len(self.ledger)
+
+    def stop(self):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(60)
+        return list(self.ledger)
+
+
+class ReplicationTest(unittest.TestCase):
+    def setUp(self):
+        self.work = WorkDir("replication")
+        self.nodes = []
+        self.others = []
+
+    def tearDown(self):
+        for n in self.nodes:
+            try:
+                if n.proc.poll() is None:
+                    os.kill(n.proc.pid, signal.SIGCONT)
+            except OSError:
+                pass
+            n.stop()
+        for o in self.others:
+            o.stop() if hasattr(o, "stop") else o.close()
+        self.work.cleanup()
+
+    def node(self, name, *args, broker=None):
+        n = Node(self.work.path, name, args=args, broker=broker)
+        self.nodes.append(n)
+        return n
+
+    def test_three_nodes_end_equal_after_writes_over_resp_http_and_mqtt(self):
+        broker = Mosquitto(self.work.path)
+        self.others.append(broker)
+        p = self.node("p", "--replication.min_replicas_ack=1", broker=broker.uri)
+        r1 = self.node("r1", replica_of(p), broker=broker.uri)
+        r2 = self.node("r2", replica_of(p), broker=broker.uri)
+        p.wait_replicas(2)
+        r1.wait_link_up()
+        r2.wait_link_up()
+
+        # RESP: 60k SETs, pipelined.
+        rc = p.redis()
+        for batch in range(60):
+            pipe = rc.pipeline(transaction=False)
+            for i in range(1000):
+                pipe.set(f"resp:{batch}:{i}", f"{batch}-{i}")
+            self.assertTrue(all(pipe.execute()))
+        # HTTP: 20k events in batches.
+        for batch in range(40):
+            events = [{"deviceId": f"h{batch}-{i}", "temperature": i, "ts": 1000 + i}
+                      for i in range(500)]
+            status, body = p.post_json("/events", events)
+            self.assertEqual(status, 200, body)
+        # MQTT: 20k events through the broker; only the primary subscribes.
+        import paho.mqtt.client as mqtt
+        pub = mqtt.Client(client_id="repl-pub", clean_session=True)
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        infos = [pub.publish(f"devices/m{i}/state", json.dumps({"n": i, "ts": i}), qos=1)
+                 for i in range(20000)]
+        for info in infos:
+            info.wait_for_publish(60)
+        pub.loop_stop()
+        pub.disconnect()
+        wait_until(lambda: p.device("m19999") is not None and p.device("h39-499") is not None,
+                   120, "every event on the primary")
+        wait_until(lambda: all(p.device(f"m{i}") for i in range(0, 20000, 997)), 120,
+                   "MQTT events on the primary")
+
+        digest = wait_same_digest([p, r1, r2], 120)
+        self.assertNotEqual(digest, "0" * 40)
+        self.assertEqual(r1.redis().dbsize(), p.redis().dbsize())
+        self.assertGreaterEqual(p.redis().dbsize(), 100000)
+        # Replicas never subscribed: only the primary runs MQTT ingest.
+        self.assertEqual(r1.get_json("/readyz")[1]["role"], "replica")
+
+        # What clients see on a replica: reads served, writes sent to the primary.
+        self.assertEqual(r1.redis().get("resp:3:7"), b"3-7")
+        with self.assertRaises(redis.exceptions.ResponseError) as e:
+            r1.redis().set("x", "1")
+        self.assertTrue(str(e.exception).startswith("MOVED"), e.exception)
+        self.assertIn(f"127.0.0.1:{p.resp_port}", str(e.exception))
+        status, headers, _ = r1.request("POST", "/devices/d1", json.dumps({"a": 1}),
+                                        {"Content-Type": "application/json"})
+        self.assertEqual(status, 307)
+        self.assertEqual(headers["Location"], f"http://127.0.0.1:{p.http_port}/devices/d1")
+        status, headers, _ = r1.get("/devices/h0-1")
+        self.assertEqual(status, 200)
+        self.assertGreater(int(headers["X-Devstate-Position"]), 0)
+        # ROLE, INFO, CLUSTER: the primary, then its replicas, with stable ids.
+        role = p.redis().execute_command("ROLE")
+        self.assertEqual(role[0], b"master")
+        self.assertEqual(len(role[2]), 2)
+        slots = r1.redis().execute_command("CLUSTER", "SLOTS")
+        self.assertEqual(slots[0][2][1], p.resp_port)
+        self.assertEqual(slots[0][3][1], r1.resp_port)
+        info = r1.info_replication()
+        self.assertEqual(info["role"], "slave")
+        self.assertEqual(info["master_link_status"], "up")
+        self.assertEqual(int(info["slave_repl_offset"]), int(p.info_replication()["master_repl_offset"]))
+        # WAIT counts replicas that hold this connection's writes.
+        c = p.redis()
+        c.set("waited", "1")
+        self.assertEqual(c.execute_command("WAIT", 2, 5000), 2)
+        self.assertEqual(c.execute_command("WAITAOF", 1, 2, 5000), [1, 2])
+
+    def test_kill9_of_the_primary_loses_no_acknowledged_write(self):
+        """10 rounds: writers on the primary (N = 1), kill -9 at a random instant, promote the
+        replica with REPLICAOF NO ONE; every acknowledged write is there. The dead primary
+        rejoins as a replica of the new one and the roles swap for the next round."""
+        args = ("--replication.min_replicas_ack=1", "--replication.ack_timeout_ms=3000")
+        a = self.node("a", *args)
+        b = self.node("b", *args, replica_of(a))
+        a.wait_replicas(1)
+        primary, replica = a, b
+        rng = random.Random(20261130)
+        total = 0
+        for rnd in range(10):
+            writers = Writers(primary.redis, f"r{rnd}")
+            wait_until(lambda: writers.count() > 200, 30, "acknowledged writes")
+            time.sleep(rng.uniform(0.0, 0.4))  # a random instant to kill at
+            primary.kill9()
+            ledger = writers.stop()
+            promote(replica)
+            self.assertEqual(missing_keys(replica, ledger), [], f"round {rnd}")
+            total += len(ledger)
+            # The old primary rejoins, following the new one.
+            primary.args = [x for x in primary.args if not x.startswith("--replication.replicaof")]
+            primary.args.append(replica_of(replica))
+            primary.start()
+            replica.wait_replicas(1, 60)
+            primary, replica = replica, primary
+        wait_same_digest([primary, replica], 60)
+        self.assertGreater(total, 2000)
+
+    def test_a_replica_killed_under_load_catches_up_from_the_journal(self):
+        p = self.node("p", "--replication.min_replicas_ack=1")
+        r1 = self.node("r1", replica_of(p))
+        r2 = self.node("r2", replica_of(p))
+        p.wait_replicas(2)
+        writers = Writers(p.redis, "load", threads=3)
+        wait_until(lambda: writers.count() > 500, 30, "writes")
+        r2.kill9()
+        wait_until(lambda: writers.count() > 3000, 60, "writes while r2 is down")
+        r2.start()
+        r2.wait_link_up()
+        ledger = writers.stop()
+        wait_same_digest([p, r1, r2])
+        self.assertEqual(missing_keys(r2, ledger), [])
+        # From the journal, not a full copy.
+        self.assertEqual(p.info_replication()["full_copies_sent"], "0")
+
+    def test_full_copy_of_a_million_keys_to_a_wiped_replica_and_one_past_retention(self):
+        p = self.node("p", "--replication.wal_retention_mb=0", "--replication.wal_retention_s=0")
+        late = self.node("late", replica_of(p))
+        p.wait_replicas(1)
+        late.redis().ping()
+        late.stop()
+        # A million keys, pipelined MSETs on one connection.
+        n = 1000000
+        with socket.create_connection(("127.0.0.1", p.resp_port)) as s:
+            per = 500
+            commands = []
+            for at in range(0, n, per):
+                parts = [b"MSET"]  # one hash slot per MSET, as a cluster requires
+                for i in range(at, at + per):
+                    parts += [b"dev:{%d}:%d" % (at, i), b'{"status":"active","temperature":%d,'
+                              b'"firmware":"2.4.1-rc7","site":"warehouse-7","zone":"cold-A"}'
+                              % (i % 97)]
+                commands.append(b"*%d\r\n" % len(parts) +
+                                b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in parts))
+            s.sendall(b"".join(commands))
+            want = len(commands) * 5
+            got = b""
+            while len(got) < want:
+                chunk = s.recv(1 << 20)
+                self.assertTrue(chunk)
+                got += chunk
+            self.assertEqual(got, b"+OK\r\n" * len(commands))
+        self.assertEqual(p.redis().dbsize(), n)
+        # A wiped replica (a new, empty directory): full copy.
+        start = time.monotonic()
+        fresh = self.node("fresh", replica_of(p))
+        fresh.wait_link_up(120)
+        def holds_all():
+            try:
+                return fresh.redis().dbsize() == n
+            except redis.exceptions.BusyLoadingError:  # -LOADING while the copy installs
+                return False
+        wait_until(holds_all, 120, "a million keys on the new replica")
+        copy_s = time.monotonic() - start
+        print(f"\nfull copy of {n} keys to a new replica: {copy_s:.1f} s", file=sys.stderr)
+        # A replica whose position the log no longer holds: full copy too.
+        late.start()
+        late.wait_link_up(120)
+        wait_same_digest([p, fresh, late], 120)
+        self.assertEqual(int(late.info_replication()["full_copies_received"]), 1)
+        self.assertEqual(int(p.info_replication()["full_copies_sent"]), 2)
+
+    def test_a_divergent_tail_is_dropped_everywhere(self):
+        """The old primary journals a group its replica never gets (the link drops every
+        byte), so the group is never acknowledged; it dies; the replica is promoted; the old
+        primary rejoins: its tail is not on the new primary's history, so it gets a full copy
+        and the unacknowledged write is gone everywhere. Nothing acknowledged is lost."""
+        p = self.node("p", "--replication.min_replicas_ack=1", "--replication.ack_timeout_ms=1000")
+        proxy = Proxy(p.resp_port)
+        self.others.append(proxy)
+        r = self.node("r", f"--replication.replicaof=127.0.0.1:{proxy.port}")
+        p.wait_replicas(1)
+        c = p.redis()
+        self.assertTrue(c.set("acked:1", "a"))
+        proxy.blackhole()
+        with self.assertRaises(redis.exceptions.ResponseError) as e:
+            c.set("tail", "never acknowledged")
+        self.assertIn("NOREPLICAS", str(e.exception))
+        self.assertIsNone(c.get("tail"))  # not visible on the primary either
+        p.kill9()
+        proxy.close()
+        promote(r)
+        self.assertTrue(r.redis().set("acked:2", "b"))
+        p.args = [x for x in p.args if not x.startswith("--replication.min_replicas_ack")]
+        p.args.append(replica_of(r))
+        p.start()
+        r.wait_replicas(1, 60)
+        wait_same_digest([p, r])
+        self.assertEqual(int(p.info_replication()["full_copies_received"]), 1)
+        for n in (p, r):
+            self.assertIsNone(n.redis().get("tail"), n.name)
+            self.assertEqual(n.redis().get("acked:1"), b"a")
+            self.assertEqual(n.redis().get("acked:2"), b"b")
+
+    def test_negative_control_the_checker_sees_a_loss_of_asynchronous_writes(self):
+        """With N = 0 (asynchronous, Redis's default) a write is acknowledged before any
+        replica holds it, so a failover can lose it. Built deliberately (the link drops every
+        byte, then the primary dies): the ledger check used above must report the loss."""
+        p = self.node("p")
+        proxy = Proxy(p.resp_port)
+        self.others.append(proxy)
+        r = self.node("r", f"--replication.replicaof=127.0.0.1:{proxy.port}")
+        p.wait_replicas(1)
+        c = p.redis()
+        c.set("before", "1")
+        wait_until(lambda: r.redis().get("before") == b"1", 10, "the first write on the replica")
+        proxy.blackhole()
+        ledger = [f"lost:{i}" for i in range(100)]
+        for key in ledger:
+            self.assertTrue(c.set(key, "acknowledged"))  # acknowledged: N = 0
+        p.kill9()
+        proxy.close()
+        promote(r)
+        self.assertEqual(missing_keys(r, ["before"] + ledger), ledger)
+
+    def test_a_write_is_readable_only_once_acknowledged(self):
+        p = self.node("p", "--replication.min_replicas_ack=1", "--replication.ack_timeout_ms=60000")
+        proxy = Proxy(p.resp_port)
+        self.others.append(proxy)
+        r = self.node("r", f"--replication.replicaof=127.0.0.1:{proxy.port}")
+        p.wait_replicas(1)
+        proxy.blackhole()
+        result = {}
+        writer = threading.Thread(target=lambda: result.update(ok=p.redis().set("k", "new")))
+        writer.start()
+        # The group is journaled on the primary and waits for the replica: nobody reads it.
+        wait_until(lambda: int(p.info_replication()["master_repl_offset"]) >= 2, 10,
+                   "the write journaled")
+        reader = p.redis()
+        for _ in range(20):
+            self.assertIsNone(reader.get("k"))
+        self.assertTrue(writer.is_alive())  # not answered yet
+        proxy.heal()  # the link breaks; the replica reconnects and catches up from the journal
+        writer.join(60)
+        self.assertEqual(result.get("ok"), True)
+        self.assertEqual(reader.get("k"), b"new")
+        self.assertEqual(r.redis().get("k"), b"new")
+
+    def test_a_stopped_replica_with_n1(self):
+        """SIGSTOP of one replica of two: writes go on. Of the only one: writes fail within
+        the ack timeout, reads go on, and once it runs again writes resume, no restart."""
+        p = self.node("p", "--replication.min_replicas_ack=1", "--replication.ack_timeout_ms=1000")
+        r1 = self.node("r1", replica_of(p))
+        r2 = self.node("r2", replica_of(p))
+        p.wait_replicas(2)
+        c = p.redis()
+        os.kill(r1.proc.pid, signal.SIGSTOP)
+        for i in range(50):
+            self.assertTrue(c.set(f"a{i}", i))
+        r2.stop()
+        self.nodes.remove(r2)
+        start = time.monotonic()
+        with self.assertRaises(redis.exceptions.ResponseError) as e:
+            c.set("b", 1)
+        self.assertIn("NOREPLICAS", str(e.exception))
+        self.assertLess(time.monotonic() - start, 4.0)
+        self.assertEqual(c.get("a7"), b"7")  # reads go on
+        self.assertEqual(p.get("/readyz")[0], 503)
+        os.kill(r1.proc.pid, signal.SIGCONT)
+
+        def writes_again():
+            try:
+                return c.set("c", 1)
+            except redis.exceptions.ResponseError:
+                return False
+        wait_until(writes_again, 30, "writes resuming")
+        wait_same_digest([p, r1])
+
+    def test_failover_under_load_loses_nothing_and_cluster_clients_follow(self):
+        from redis.cluster import RedisCluster
+        args = ("--replication.min_replicas_ack=1",)
+        p = self.node("p", *args)
+        r1 = self.node("r1", *args, replica_of(p))
+        r2 = self.node("r2", *args, replica_of(p))
+        p.wait_replicas(2)
+
+        def cluster_client():
+            return RedisCluster(host="127.0.0.1", port=p.resp_port, socket_timeout=10)
+        writers = Writers(cluster_client, "fo", threads=3)
+        wait_until(lambda: writers.count() > 1000, 30, "writes before the failover")
+        before = writers.count()
+        self.assertEqual(p.redis().execute_command("FAILOVER", "TO", "127.0.0.1", r1.resp_port,
+                                                   "TIMEOUT", 10000), b"OK")
+        wait_until(lambda: r1.info_replication()["role"] == "master", 30, "r1 promoted")
+        wait_until(lambda: p.info_replication()["role"] == "slave", 30, "p following")
+        wait_until(lambda: writers.count() > before + 2000, 60, "writes after the failover")
+        ledger = writers.stop()
+        self.assertEqual(missing_keys(r1, ledger), [])
+        r1.wait_replicas(2, 60)  # p, and r2 (sent on by p)
+        wait_same_digest([p, r1, r2])
+        self.assertGreater(int(r1.info_replication()["epoch"]),
+                           int(p.info_replication()["epoch"]) - 1)
+
+    def test_replication_needs_the_permission(self):
+        acl = os.path.join(self.work.path, "users.acl")
+        with open(acl, "w") as f:
+            f.write("user default on nopass ~* &* +@all -psync\n"
+                    "user repl on >s3cret ~* &* +psync +ping\n")
+        p = self.node("p", f"--acl.file={acl}")
+        with self.assertRaises(redis.exceptions.NoPermissionError) as e:
+            p.redis().execute_command("PSYNC", "devstate", "a" * 40, 0, 0, 0, "127.0.0.1:1:2")
+        self.assertIn("'psync' command", str(e.exception))
+        pw = os.path.join(self.work.path, "pw")
+        with open(pw, "w") as f:
+            f.write("s3cret\n")
+        r = self.node("r", replica_of(p), "--replication.user=repl",
+                      f"--replication.password_file={pw}")
+        r.wait_link_up()
+        p.redis().set("x", "1")
+        wait_until(lambda: r.redis().get("x") == b"1", 10, "the write on the replica")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
