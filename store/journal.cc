@@ -167,6 +167,7 @@ Journal::~Journal() {
 
 void Journal::CloseDb() {
   if (!db_) return;
+  closed_seq_ = db_->GetLatestSequenceNumber();
   for (rocksdb::ColumnFamilyHandle* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
   handles_.clear();
   meta_ = nullptr;
@@ -309,8 +310,11 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* jo
     std::error_code ec;
     std::filesystem::remove(std::filesystem::path(options.dir) / std::string(kReplacing), ec);
   }
-  Status s = j->OpenDb();
-  if (!s.ok()) return s;
+  {
+    WriteLock lock(&j->db_mu_);
+    Status s = j->OpenDb();
+    if (!s.ok()) return s;
+  }
   *journal = std::move(j);
   return Status::OK();
 }
@@ -320,6 +324,7 @@ Status Journal::Append(rocksdb::WriteBatch* batch, uint64_t* first, uint64_t* la
   rocksdb::WriteOptions wo;
   wo.sync = false;  // Sync() follows: the group's replicas are sent it in between
   const uint32_t count = batch->Count();
+  if (!db_) return NotOpen();
   rocksdb::Status s = db_->Write(wo, batch);
   if (!s.ok()) return FromRocks(s);
   // Only the pipeline's committing thread writes, so the latest sequence is this batch's last.
@@ -330,6 +335,7 @@ Status Journal::Append(rocksdb::WriteBatch* batch, uint64_t* first, uint64_t* la
 
 Status Journal::Sync() {
   ReadLock lock(&db_mu_);
+  if (!db_) return NotOpen();
   return FromRocks(db_->SyncWAL());
 }
 
@@ -340,12 +346,23 @@ Status Journal::Commit(rocksdb::WriteBatch* batch, uint64_t* seq) {
 }
 
 Status Journal::Resume() {
-  ReadLock lock(&db_mu_);
-  return FromRocks(db_->Resume());
+  // Not RocksDB's Resume(): when the log was empty at the failure (just opened, or just
+  // switched by a flush), 7.8's recovery flush keeps that log's writer, which carries the
+  // error, and the next write to it aborts on an assertion. Closing and reopening replaces
+  // every writer; recovery drops the failed group's torn tail as after a crash, and flushes
+  // what the old logs hold. While there is no room the reopen fails and is tried again.
+  WriteLock lock(&db_mu_);
+  CloseDb();
+  return OpenDb();
+}
+
+Status Journal::NotOpen() const {
+  return Status::NoSpace("the journal is closed until its disk has room to reopen it");
 }
 
 Status Journal::ReadSince(uint64_t seq, const GroupFn& fn) {
   ReadLock lock(&db_mu_);
+  if (!db_) return Status::IOError(NotOpen().message());
   std::unique_ptr<rocksdb::TransactionLogIterator> it;
   rocksdb::Status s = db_->GetUpdatesSince(seq, &it);
   if (!s.ok())
@@ -375,6 +392,7 @@ Status Journal::ReadSince(uint64_t seq, const GroupFn& fn) {
 
 Status Journal::Checkpoint(const std::string& dir, uint64_t* seq) {
   ReadLock lock(&db_mu_);
+  if (!db_) return Status::IOError(NotOpen().message());
   rocksdb::Checkpoint* raw = nullptr;
   rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
   if (!s.ok()) return FromRocks(s);
@@ -390,6 +408,7 @@ Status Journal::LoadMeta(const LoadFn& fn) { return LoadFamily(meta_, fn); }
 
 Status Journal::LoadFamily(rocksdb::ColumnFamilyHandle* family, const LoadFn& fn) {
   ReadLock lock(&db_mu_);
+  if (!db_) return Status::IOError(NotOpen().message());
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(
@@ -404,11 +423,12 @@ Status Journal::LoadFamily(rocksdb::ColumnFamilyHandle* family, const LoadFn& fn
 
 uint64_t Journal::LastSequence() const {
   ReadLock lock(&db_mu_);
-  return db_ ? db_->GetLatestSequenceNumber() : 0;
+  return db_ ? db_->GetLatestSequenceNumber() : closed_seq_;
 }
 
 bool Journal::LastKey(std::string* key) const {
   ReadLock lock(&db_mu_);
+  if (!db_) return false;
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));

@@ -66,9 +66,10 @@ class Journal {
   Status Sync();
   // Append and Sync; *seq is the batch's last position.
   Status Commit(rocksdb::WriteBatch* batch, uint64_t* seq);
-  // After NoSpace: asks RocksDB to take writes again. It flushes the memtables first (so
-  // the log that failed is no longer needed at recovery), which needs free space: this
-  // fails with NoSpace until the disk has room.
+  // After NoSpace: closes and reopens the database, so that no writer that saw the error
+  // is used again; recovery drops the failed group's torn tail and flushes what the logs
+  // hold, which needs free space. Fails with NoSpace until the disk has room; meanwhile
+  // every other call fails with NoSpace (writes) or IOError (reads of the log).
   Status Resume();
 
   // Calls fn for every stored key and encoded record, in key order.
@@ -108,6 +109,7 @@ class Journal {
   Journal(std::string dir, std::unique_ptr<rocksdb::Env> env, rocksdb::Options options);
   Status OpenDb() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   void CloseDb() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  Status NotOpen() const;
   Status LoadFamily(rocksdb::ColumnFamilyHandle* family, const LoadFn& fn);
 
   const std::string dir_;
@@ -117,7 +119,8 @@ class Journal {
   // Held shared by every use of the database, exclusively while Replace swaps it, so a
   // reader on another thread (INFO, metrics) never meets a closed one.
   mutable RwLock db_mu_;
-  std::unique_ptr<rocksdb::DB> db_ ABSL_GUARDED_BY(db_mu_);
+  std::unique_ptr<rocksdb::DB> db_ ABSL_GUARDED_BY(db_mu_);  // null while Resume reopens it
+  uint64_t closed_seq_ ABSL_GUARDED_BY(db_mu_) = 0;          // LastSequence() while db_ is null
   std::vector<rocksdb::ColumnFamilyHandle*> handles_ ABSL_GUARDED_BY(db_mu_);  // default, meta
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
 };

@@ -54,7 +54,8 @@ void CmdPsync(Call& call) {
     // A replica names its primary, so a replica of this node follows a failover there.
     const RoleView role = call.service().Role();
     if (!role.primary && role.primary_port != 0)
-      return call.reply.Error(fmt::format("NOTPRIMARY {}:{}", role.primary_host, role.primary_port));
+      return call.reply.Error(
+          fmt::format("NOTPRIMARY {}:{}", role.primary_host, role.primary_port));
     return call.reply.Error("READONLY " + s.message());
   }
   call.reply.Simple(reply);
@@ -78,11 +79,11 @@ void CmdReplicaof(Call& call) {
     change.port = static_cast<uint16_t>(port);
   }
   Responder respond = call.defer();
-  call.service().ChangeRole(std::move(change), [respond, errors = &call.server.error_replies](
-                                                   const Status& s) {
-    if (!s.ok()) errors->fetch_add(1, std::memory_order_relaxed);
-    respond(s.ok() ? "+OK\r\n" : ErrorLine(s));
-  });
+  call.service().ChangeRole(std::move(change),
+                            [respond, errors = &call.server.error_replies](const Status& s) {
+                              if (!s.ok()) errors->fetch_add(1, std::memory_order_relaxed);
+                              respond(s.ok() ? "+OK\r\n" : ErrorLine(s));
+                            });
 }
 
 // FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms], parsed as Redis 7.0 parses it. The
@@ -126,11 +127,11 @@ void CmdFailover(Call& call) {
     change.timeout = std::chrono::milliseconds(timeout);
   }
   Responder respond = call.defer();
-  call.service().ChangeRole(std::move(change), [respond, errors = &call.server.error_replies](
-                                                   const Status& s) {
-    if (!s.ok()) errors->fetch_add(1, std::memory_order_relaxed);
-    respond(s.ok() ? "+OK\r\n" : ErrorLine(s));
-  });
+  call.service().ChangeRole(std::move(change),
+                            [respond, errors = &call.server.error_replies](const Status& s) {
+                              if (!s.ok()) errors->fetch_add(1, std::memory_order_relaxed);
+                              respond(s.ok() ? "+OK\r\n" : ErrorLine(s));
+                            });
 }
 
 // ROLE, as Redis answers it: a primary's position and replicas, or a replica's primary and
@@ -196,9 +197,9 @@ void CmdWait(Call& call) {
   if (call.view != nullptr) return call.reply.Integer(static_cast<int64_t>(AckedNow(call)));
   const uint64_t seq = call.client.last_write_seq.load(std::memory_order_relaxed);
   Responder respond = call.defer();
-  call.service().WaitForReplicas(seq, static_cast<size_t>(std::max<int64_t>(0, replicas)),
-                                 std::chrono::milliseconds(timeout),
-                                 [respond](size_t count) { respond(fmt::format(":{}\r\n", count)); });
+  call.service().WaitForReplicas(
+      seq, static_cast<size_t>(std::max<int64_t>(0, replicas)), std::chrono::milliseconds(timeout),
+      [respond](size_t count) { respond(fmt::format(":{}\r\n", count)); });
 }
 
 // WAITAOF numlocal numreplicas timeout (Redis 7.2): every acknowledged write is already
@@ -219,10 +220,9 @@ void CmdWaitaof(Call& call) {
   }
   const uint64_t seq = call.client.last_write_seq.load(std::memory_order_relaxed);
   Responder respond = call.defer();
-  call.service().WaitForReplicas(seq, static_cast<size_t>(std::max<int64_t>(0, replicas)),
-                                 std::chrono::milliseconds(timeout), [respond](size_t count) {
-                                   respond(fmt::format("*2\r\n:1\r\n:{}\r\n", count));
-                                 });
+  call.service().WaitForReplicas(
+      seq, static_cast<size_t>(std::max<int64_t>(0, replicas)), std::chrono::milliseconds(timeout),
+      [respond](size_t count) { respond(fmt::format("*2\r\n:1\r\n:{}\r\n", count)); });
 }
 
 // DEBUG DIGEST: 40 hex characters that are equal on two nodes exactly when they hold the
@@ -264,12 +264,33 @@ void AddReplicationCommands(std::vector<CommandSpec>* t) {
                  "Make the server a replica of another instance, or promote it as master"},
                 {"failover", -1, kAdmin | kNoScript | kStale, 0, 0, 0, admin, CmdFailover,
                  "Start a coordinated failover between this server and one of its replicas"},
-                {"role", 1, kNoScript | kFast | any, 0, 0, 0, {"admin", "fast", "dangerous"},
-                 CmdRole, "Return the role of the instance in the context of replication"},
-                {"wait", 3, kNoScript, 0, 0, 0, {"slow", "connection"}, CmdWait,
+                {"role",
+                 1,
+                 kNoScript | kFast | any,
+                 0,
+                 0,
+                 0,
+                 {"admin", "fast", "dangerous"},
+                 CmdRole,
+                 "Return the role of the instance in the context of replication"},
+                {"wait",
+                 3,
+                 kNoScript,
+                 0,
+                 0,
+                 0,
+                 {"slow", "connection"},
+                 CmdWait,
                  "Wait for the synchronous replication of all the write commands sent in the "
                  "context of the current connection"},
-                {"waitaof", 4, kNoScript, 0, 0, 0, {"slow", "connection"}, CmdWaitaof,
+                {"waitaof",
+                 4,
+                 kNoScript,
+                 0,
+                 0,
+                 0,
+                 {"slow", "connection"},
+                 CmdWaitaof,
                  "Wait for all write commands sent by the client to be fsynced to the journal "
                  "locally and on replicas"},
                 {"debug",
@@ -284,8 +305,7 @@ void AddReplicationCommands(std::vector<CommandSpec>* t) {
                  {
                      {"debug|digest", 2, kAdmin | kNoScript | any, 0, 0, 0, admin, CmdDebugDigest,
                       "Digest of the whole keyspace, to compare nodes"},
-                     {"debug|help", 2, any, 0, 0, 0, {"slow"}, ContainerHelp,
-                      "Show helpful text"},
+                     {"debug|help", 2, any, 0, 0, 0, {"slow"}, ContainerHelp, "Show helpful text"},
                  }},
             });
 }

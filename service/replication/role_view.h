@@ -13,13 +13,13 @@ namespace devstate {
 
 // A replica's link to its primary, as INFO replication and ROLE show it.
 struct LinkState {
-  bool up = false;               // streaming
-  std::string error;             // why the last connection ended or was refused
-  int64_t last_io_ms = 0;        // steady clock, ms
-  bool copying = false;          // a full copy is arriving
+  bool up = false;         // streaming
+  std::string error;       // why the last connection ended or was refused
+  int64_t last_io_ms = 0;  // steady clock, ms
+  bool copying = false;    // a full copy is arriving
   uint64_t copy_bytes = 0;
   uint64_t copy_total = 0;
-  uint64_t primary_seq = 0;      // the primary's last position, as last heard
+  uint64_t primary_seq = 0;  // the primary's last position, as last heard
   std::string primary_node_id;
   std::string primary_announce;  // host:resp_port:http_port
   uint64_t full_copies = 0;

@@ -180,28 +180,31 @@ Status Roles::FollowLocked(const std::string& host, uint16_t port) {
   o.node_id = options_.node_id;
   o.announce = fmt::format("{}:{}:{}", options_.announce_host, resp_port, http_port);
   o.timeout = options_.link_timeout;
-  client_ = std::make_unique<ReplicaClient>(store_, std::move(o), [this](uint64_t epoch) {
-    // On the client's thread: the switch runs on the role thread, which stops the client.
-    spdlog::info("replication: the primary hands over (FAILOVER): taking epoch {}", epoch);
-    Post([this, epoch] {
-      absl::MutexLock lock(&switch_mu_);
-      if (!primary()) (void)PromoteLocked(epoch);
-    });
-  }, [this, from_host = host, from_port = port](const std::string& to_host, uint16_t to_port) {
-    // The node this one follows is a replica now, of `to`: follow `to`, unless that is this
-    // node itself or the link was switched meanwhile.
-    Post([this, from_host, from_port, to_host, to_port] {
-      absl::MutexLock lock(&switch_mu_);
-      {
-        absl::MutexLock view(&mu_);
-        if (primary() || primary_host_ != from_host || primary_port_ != from_port) return;
-        if (to_host == options_.announce_host && to_port == resp_port_) return;
-      }
-      spdlog::info("replication: {}:{} is no longer primary; following {}:{}", from_host,
-                   from_port, to_host, to_port);
-      (void)FollowLocked(to_host, to_port);
-    });
-  });
+  client_ = std::make_unique<ReplicaClient>(
+      store_, std::move(o),
+      [this](uint64_t epoch) {
+        // On the client's thread: the switch runs on the role thread, which stops the client.
+        spdlog::info("replication: the primary hands over (FAILOVER): taking epoch {}", epoch);
+        Post([this, epoch] {
+          absl::MutexLock lock(&switch_mu_);
+          if (!primary()) (void)PromoteLocked(epoch);
+        });
+      },
+      [this, from_host = host, from_port = port](const std::string& to_host, uint16_t to_port) {
+        // The node this one follows is a replica now, of `to`: follow `to`, unless that is this
+        // node itself or the link was switched meanwhile.
+        Post([this, from_host, from_port, to_host, to_port] {
+          absl::MutexLock lock(&switch_mu_);
+          {
+            absl::MutexLock view(&mu_);
+            if (primary() || primary_host_ != from_host || primary_port_ != from_port) return;
+            if (to_host == options_.announce_host && to_port == resp_port_) return;
+          }
+          spdlog::info("replication: {}:{} is no longer primary; following {}:{}", from_host,
+                       from_port, to_host, to_port);
+          (void)FollowLocked(to_host, to_port);
+        });
+      });
   client_->Start();
   {
     absl::MutexLock view(&mu_);
@@ -286,7 +289,8 @@ void Roles::AdvanceFailover() {
   }
   const bool late = std::chrono::steady_clock::now() >= f.deadline;
   if (acked < f.seq && !(late && f.force && attached)) {
-    if (late) EndFailover(fmt::format("the target held position {} of {} at the timeout", acked, f.seq));
+    if (late)
+      EndFailover(fmt::format("the target held position {} of {} at the timeout", acked, f.seq));
     return;
   }
   // FORCE promotes a target that lacks the end: what it lacks is lost (the operator asked).
@@ -306,8 +310,9 @@ void Roles::AdvanceFailover() {
     EndFailover("the target's address is unusable: " + f.address);
     return;
   }
-  spdlog::info("replication: FAILOVER: {} holds position {}; it takes epoch {}, this node follows it",
-               RespAddress(f.address), upto, epoch);
+  spdlog::info(
+      "replication: FAILOVER: {} holds position {}; it takes epoch {}, this node follows it",
+      RespAddress(f.address), upto, epoch);
   failover_.reset();
   // Writes held by the pause are refused (with the new primary's address) before they are
   // let go.

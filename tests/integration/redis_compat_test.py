@@ -11,7 +11,16 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Devstate, Raw, WorkDir, free_port, port_open, wait_until  # noqa: E402
+from harness import Devstate, Raw, WorkDir, free_port, port_open, tail, wait_until  # noqa: E402
+
+
+def cluster_port():
+    """A free port that redis-server in cluster mode accepts: its cluster bus listens on the
+    port + 10000, so the port must be at most 55535 and the bus port free as well."""
+    while True:
+        port = free_port()
+        if port <= 55535 and not port_open(port + 10000):
+            return port
 
 ACL = """user default on nopass ~* &* +@all
 user limited on >limitedpw ~{p}* +get +set +client +config|help
@@ -22,14 +31,17 @@ class RedisServer:
     def __init__(self, workdir, aclfile):
         self.dir = os.path.join(workdir, "redis")
         os.makedirs(self.dir)
-        self.port = free_port()
+        self.port = cluster_port()
         self.log = open(os.path.join(self.dir, "log"), "w")
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
              "--save", "", "--appendonly", "no", "--cluster-enabled", "yes",
              "--cluster-config-file", os.path.join(self.dir, "nodes.conf"), "--aclfile", aclfile],
             stdout=self.log, stderr=subprocess.STDOUT)
-        wait_until(lambda: self.proc.poll() is None and port_open(self.port), 10, "redis-server")
+        try:
+            wait_until(lambda: self.proc.poll() is None and port_open(self.port), 10, "redis-server")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{tail(os.path.join(self.dir, 'log'))}") from None
         c = Raw(self.port)
         assert c.call("CLUSTER", "ADDSLOTSRANGE", 0, 16383) == b"+OK\r\n"
         wait_until(lambda: b"cluster_state:ok" in c.call("CLUSTER", "INFO"), 10, "cluster ok")
