@@ -33,7 +33,9 @@ void MetricHistogram::Render(std::string_view name, std::string_view help, std::
 Metrics::Metrics()
     : commit_group_mutations({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 8192}),
       commit_seconds(
-          {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}) {}
+          {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}),
+      replica_ack_seconds(
+          {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5}) {}
 
 void RenderMetric(std::string_view name, std::string_view type, std::string_view help, double value,
                   std::string* out) {

@@ -42,6 +42,7 @@ struct Metrics {
   std::atomic<uint64_t> tls_handshake_failures{0};  // HTTP and RESP listeners
   MetricHistogram commit_group_mutations;           // mutations per journal group
   MetricHistogram commit_seconds;                   // journal write + fsync per group
+  MetricHistogram replica_ack_seconds;              // a group's append to its replicas' quorum
 
   void ObserveGroup(size_t mutations, int64_t micros) {
     commit_group_mutations.Observe(static_cast<double>(mutations));

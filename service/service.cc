@@ -116,6 +116,9 @@ Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
   store_options.on_newer_epoch = [self](uint64_t term) {
     if (self->roles_) self->roles_->NewerEpochSeen(term);
   };
+  store_options.on_quorum = [metrics](int64_t micros) {
+    metrics->replica_ack_seconds.Observe(static_cast<double>(micros) / 1e6);
+  };
   Status s = Store::Open(store_options, &svc->store_);
   if (!s.ok()) return s;
   s = NodeId(config, &svc->node_id_);  // kept in the store's directory, which now exists
@@ -273,6 +276,56 @@ std::vector<DeadLetter> Service::DeadLetters(size_t limit) const {
 
 uint64_t Service::DeadLetterTotal() const { return dead_letters_->total(); }
 
+void Service::RenderReplicationMetrics(std::string* out) const {
+  const RoleView v = roles_->View();
+  RenderMetric("devstate_replication_primary", "gauge", "1 on the shard's primary, 0 on a replica.",
+               v.primary ? 1 : 0, out);
+  RenderMetric("devstate_replication_epoch", "gauge", "The epoch of this node's last write.",
+               static_cast<double>(v.epoch), out);
+  RenderMetric("devstate_replication_connected_replicas", "gauge",
+               "Replicas attached to this primary.", static_cast<double>(v.replicas.size()), out);
+  RenderMetric("devstate_replication_bytes_streamed_total", "counter",
+               "Bytes of groups and copies sent to replicas.",
+               static_cast<double>(v.hub.bytes_streamed), out);
+  RenderMetric("devstate_replication_full_copies_total", "counter",
+               "Full copies sent to replicas (new, too far behind, or diverged).",
+               static_cast<double>(v.hub.full_copies), out);
+  *out +=
+      "# HELP devstate_replication_lag_sequences How far each replica's durable position is "
+      "behind this primary's journal.\n"
+      "# TYPE devstate_replication_lag_sequences gauge\n";
+  for (const auto& r : v.replicas) {
+    fmt::format_to(std::back_inserter(*out),
+                   "devstate_replication_lag_sequences{{replica=\"{}\"}} {}\n", r.node_id,
+                   v.last_seq > r.acked_seq ? v.last_seq - r.acked_seq : 0);
+  }
+  *out +=
+      "# HELP devstate_replication_ack_age_seconds Time since each replica's last "
+      "acknowledgement (its lag in time while writes flow).\n"
+      "# TYPE devstate_replication_ack_age_seconds gauge\n";
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& r : v.replicas) {
+    fmt::format_to(std::back_inserter(*out),
+                   "devstate_replication_ack_age_seconds{{replica=\"{}\"}} {}\n", r.node_id,
+                   std::chrono::duration<double>(now - r.last_ack).count());
+  }
+  if (!v.primary) {
+    RenderMetric("devstate_replication_link_up", "gauge",
+                 "1 while this replica streams from its primary.", v.link.up ? 1 : 0, out);
+    RenderMetric(
+        "devstate_replication_primary_lag_sequences", "gauge",
+        "How far this replica is behind its primary's position as last heard.",
+        static_cast<double>(v.link.primary_seq > v.last_seq ? v.link.primary_seq - v.last_seq : 0),
+        out);
+    RenderMetric("devstate_replication_full_copies_received_total", "counter",
+                 "Full copies this replica installed since it started.",
+                 static_cast<double>(v.link.full_copies), out);
+  }
+  metrics_->replica_ack_seconds.Render(
+      "devstate_replication_ack_seconds",
+      "From a group's journal append to the acknowledgement of the replicas it waits for.", out);
+}
+
 std::string Service::MetricsText() const {
   std::string out;
   const IngestCounters& c = ingest_->counters();
@@ -321,6 +374,7 @@ std::string Service::MetricsText() const {
                                           &out);
   metrics_->commit_seconds.Render("devstate_commit_seconds",
                                   "Journal write and fsync time per commit group.", &out);
+  RenderReplicationMetrics(&out);
   out +=
       "# HELP devstate_http_responses_total HTTP responses by status code.\n"
       "# TYPE devstate_http_responses_total counter\n";

@@ -83,6 +83,7 @@ class Service final : public DeviceService {
   void StartPrimaryWork();
   void StopPrimaryWork();
   uint64_t MqttMessages() const;
+  void RenderReplicationMetrics(std::string* out) const;
 
   const Config config_;
   std::unique_ptr<Metrics> metrics_ = std::make_unique<Metrics>();  // outlives the store

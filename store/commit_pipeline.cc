@@ -299,7 +299,9 @@ void CommitPipeline::CommitTaken(std::vector<Request>* group) {
   // What queued meanwhile is the committer thread's to take, whoever committed this group:
   // a caller's CommitQueued may have returned early while this group ran.
   if (!queue_.empty()) wake_ = true;
-  if (wake_ || stopping_) work_.Signal();
+  // A group that found the disk full leaves the committer thread to retry Resume: it may be
+  // waiting without a deadline, having seen committing_ when RefuseForSpace signalled.
+  if (wake_ || stopping_ || !no_space_.ok()) work_.Signal();
 }
 
 RecordPtr CommitPipeline::Committed(std::string_view key) const {
@@ -384,7 +386,8 @@ void CommitPipeline::CommitGroup(std::vector<Request>* requests) {
   {
     absl::MutexLock lock(&publish_mu_);
     group->id = next_group_id_++;
-    group->deadline = std::chrono::steady_clock::now() + options_.ack_timeout;
+    group->appended = std::chrono::steady_clock::now();
+    group->deadline = group->appended + options_.ack_timeout;
     for (const auto& [key, record] : group->staged) {
       overlay_.insert_or_assign(key, Overlaid{record, group->id});
     }
@@ -451,6 +454,11 @@ void CommitPipeline::CompleteAcknowledged() {
         timed_out_ = false;
         quorum_lost_.store(false, std::memory_order_release);
       }
+    }
+    if (options_.on_quorum && group->last_seq != 0 && !gate_->Synchronous()) {
+      options_.on_quorum(std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - group->appended)
+                             .count());
     }
     if (!group->answered) {
       for (Request& r : group->requests) r.done(Status::OK(), seq);

@@ -75,6 +75,10 @@ struct PipelineOptions {
   // Observer of each synced group (size in mutations, microseconds spent in the journal
   // commit), for metrics. Called on the committing thread.
   std::function<void(size_t mutations, int64_t commit_micros)> on_group;
+  // Observer of each group that waited for the gate's quorum: microseconds from its
+  // journal append to the quorum (the replicas' share of a write's latency). Called on the
+  // thread that completes it.
+  std::function<void(int64_t quorum_micros)> on_quorum;
   // Where the pipeline says that writes stopped or resumed (any thread).
   LogFn log;
   // Told, on the committing thread, once the group holding an epoch marker (BeginEpoch) is
@@ -159,6 +163,7 @@ class CommitPipeline final : public QuorumListener {
     bool cleared = false;   // Clear() ran in it: publishing empties the keyspace first
     uint64_t last_seq = 0;  // 0: the group wrote nothing
     std::chrono::steady_clock::time_point deadline;
+    std::chrono::steady_clock::time_point appended;
     bool answered = false;  // writers already told (a timeout); publish still to come
     uint64_t id = 0;
   };

@@ -38,6 +38,7 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   popts.ack_timeout = options.ack_timeout;
   popts.now_ms = store->now_ms_;
   popts.on_group = options.on_group;
+  popts.on_quorum = options.on_quorum;
   popts.log = options.log;
   EpochHistory* epochs = &store->epochs_;
   popts.on_epoch = [epochs](uint64_t epoch, uint64_t first_seq) {

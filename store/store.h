@@ -53,6 +53,7 @@ struct StoreOptions {
   std::chrono::milliseconds ack_timeout{2000};
   std::function<int64_t()> now_ms;  // wall clock in epoch ms; defaults to the system clock
   std::function<void(size_t mutations, int64_t commit_micros)> on_group;
+  std::function<void(int64_t quorum_micros)> on_quorum;
   LogFn log;  // RocksDB's own log lines (see JournalOptions)
   // How long, and how much of, the log is kept for replicas that fell behind.
   uint64_t wal_retention_s = 3600;

@@ -6,6 +6,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -30,7 +31,8 @@ int64_t SteadyMs() {
 
 std::string Command(std::initializer_list<std::string_view> args) {
   std::string out = fmt::format("*{}\r\n", args.size());
-  for (std::string_view a : args) fmt::format_to(std::back_inserter(out), "${}\r\n{}\r\n", a.size(), a);
+  for (std::string_view a : args)
+    fmt::format_to(std::back_inserter(out), "${}\r\n{}\r\n", a.size(), a);
   return out;
 }
 
@@ -47,16 +49,17 @@ class ReplicaClient::Session : public std::enable_shared_from_this<Session> {
   void Start() {
     Arm();
     const auto& o = client_->options_;
-    resolver_.async_resolve(o.host, std::to_string(o.port),
-                            [self = shared_from_this()](error_code ec, tcp::resolver::results_type r) {
-                              if (ec) return self->Fail("cannot resolve the primary: " + ec.message());
-                              net::async_connect(self->socket_, r, [self](error_code ec, const tcp::endpoint&) {
-                                if (ec) return self->Fail("cannot connect to the primary: " + ec.message());
-                                error_code ignored;
-                                self->socket_.set_option(tcp::no_delay(true), ignored);
-                                self->Handshake();
-                              });
-                            });
+    resolver_.async_resolve(
+        o.host, std::to_string(o.port),
+        [self = shared_from_this()](error_code ec, tcp::resolver::results_type r) {
+          if (ec) return self->Fail("cannot resolve the primary: " + ec.message());
+          net::async_connect(self->socket_, r, [self](error_code ec, const tcp::endpoint&) {
+            if (ec) return self->Fail("cannot connect to the primary: " + ec.message());
+            error_code ignored;
+            self->socket_.set_option(tcp::no_delay(true), ignored);
+            self->Handshake();
+          });
+        });
   }
 
   void Close() {
@@ -75,10 +78,13 @@ class ReplicaClient::Session : public std::enable_shared_from_this<Session> {
     tls_.emplace(socket_, *client_->options_.tls);
     SSL_set_tlsext_host_name(tls_->native_handle(), client_->options_.host.c_str());
     tls_->set_verify_mode(net::ssl::verify_peer);
-    tls_->async_handshake(net::ssl::stream_base::client, [self = shared_from_this()](error_code ec) {
-      if (ec) return self->Fail("TLS handshake with the primary failed: " + ec.message());
-      self->SendHello();
-    });
+    // The chain must lead to tls.ca and the certificate must name the host dialled.
+    tls_->set_verify_callback(net::ssl::host_name_verification(client_->options_.host));
+    tls_->async_handshake(
+        net::ssl::stream_base::client, [self = shared_from_this()](error_code ec) {
+          if (ec) return self->Fail("TLS handshake with the primary failed: " + ec.message());
+          self->SendHello();
+        });
   }
 
   void SendHello() {
@@ -154,7 +160,8 @@ class ReplicaClient::Session : public std::enable_shared_from_this<Session> {
   void Read() {
     read_buffer_.resize(256 * 1024);
     auto handler = [self = shared_from_this()](error_code ec, size_t n) {
-      if (ec) return self->Fail(ec == net::error::eof ? "the primary closed the link" : ec.message());
+      if (ec)
+        return self->Fail(ec == net::error::eof ? "the primary closed the link" : ec.message());
       self->in_.append(self->read_buffer_.data(), n);
       self->Arm();
       self->OnBytes();
@@ -218,8 +225,9 @@ class ReplicaClient::Session : public std::enable_shared_from_this<Session> {
   void Arm() {
     timer_.expires_after(client_->options_.timeout);
     timer_.async_wait([self = shared_from_this()](error_code ec) {
-      if (!ec) self->Fail("no word from the primary for " +
-                          std::to_string(self->client_->options_.timeout.count()) + " ms");
+      if (!ec)
+        self->Fail("no word from the primary for " +
+                   std::to_string(self->client_->options_.timeout.count()) + " ms");
     });
   }
 
@@ -238,8 +246,8 @@ class ReplicaClient::Session : public std::enable_shared_from_this<Session> {
   replication::Applier applier_;
   std::string read_buffer_;
   std::string in_;
-  std::string out_;      // being written
-  std::string pending_;  // to write next
+  std::string out_;              // being written
+  std::string pending_;          // to write next
   uint64_t copies_counted_ = 0;  // of applier_'s, added to the link's state
   bool writing_ = false;
   bool expect_auth_ = false;

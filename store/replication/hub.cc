@@ -202,6 +202,7 @@ void Feed::Run() {
   } done_on_return{&done_};
   Journal* journal = hub_->journal_;
   uint64_t next = hello_.seq + 1;
+  bool waited_for_send = false;
   if (full_copy_ && !CopyAll(&next)) return;
   for (;;) {
     if (Closed()) return;
@@ -218,8 +219,25 @@ void Feed::Run() {
       }
       continue;
     }
+    // Appended but not handed to the hub yet (the committer is between the journal's
+    // append and Send): the ring is about to have it. Wait for it rather than flip to
+    // catch-up, which would take this replica out of the live count for a moment.
+    if (next > hub_->last_sent_.load(std::memory_order_acquire) &&
+        next <= journal->LastSequence() && !waited_for_send) {
+      waited_for_send = true;
+      absl::MutexLock lock(&mu_);
+      if (!new_groups_ && !closed_) more_.WaitWithTimeout(&mu_, absl::Milliseconds(20));
+      new_groups_ = false;
+      continue;
+    }
+    waited_for_send = false;
     // Behind: what the log holds from `next` on.
     if (next <= journal->LastSequence()) {
+      hub_->Log(LogLevel::kDebug, "replication: replica " + hello_.node_id +
+                                      " catches up from position " + std::to_string(next) +
+                                      " (last handed over " +
+                                      std::to_string(hub_->last_sent_.load()) + ", journal " +
+                                      std::to_string(journal->LastSequence()) + ")");
       SetPhase(FeedPhase::kCatchUp);
       const uint64_t from = next;
       bool ended = false;
@@ -377,6 +395,8 @@ void ReplicationHub::Send(const GroupRef& group) {
   std::vector<std::shared_ptr<Feed>> feeds;
   {
     absl::MutexLock lock(&mu_);
+    // Set with the ring under the lock: a feed that sees it finds the group in the ring.
+    last_sent_.store(group.last_seq, std::memory_order_release);
     if (feeds_.empty()) {
       // Nobody streams live: a replica that attaches later reads the log.
       ring_.clear();

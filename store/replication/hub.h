@@ -209,7 +209,8 @@ class ReplicationHub final : public ReplicationGate {
   // for a call in progress.
   absl::Mutex listener_mu_;
   QuorumListener* listener_ ABSL_GUARDED_BY(listener_mu_) = nullptr;
-  std::atomic<size_t> live_{0};  // feeds in FeedPhase::kLive
+  std::atomic<size_t> live_{0};         // feeds in FeedPhase::kLive
+  std::atomic<uint64_t> last_sent_{0};  // the last position Send handed to the hub
   std::atomic<uint64_t> bytes_streamed_{0};
   std::atomic<uint64_t> full_copies_{0};
 };

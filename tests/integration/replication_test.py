@@ -419,6 +419,61 @@ class ReplicationTest(unittest.TestCase):
         self.assertGreater(int(r1.info_replication()["epoch"]),
                            int(p.info_replication()["epoch"]) - 1)
 
+    def test_a_replica_follows_a_tls_primary_and_refuses_one_it_cannot_verify(self):
+        from security_test import make_certs
+        d = os.path.join(self.work.path, "certs")
+        os.makedirs(d)
+        certs = make_certs(d)
+        p = self.node("p", "--resp.tls=true", f"--tls.cert={certs['server.pem']}",
+                      f"--tls.key={certs['server.key']}", f"--tls.ca={certs['ca.pem']}")
+        rogue = self.node("rogue", replica_of(p), "--replication.tls=true",
+                          f"--tls.ca={certs['rogue-ca.pem']}")
+        r = self.node("r", replica_of(p), "--replication.tls=true", f"--tls.ca={certs['ca.pem']}")
+        r.wait_link_up()
+        c = redis.Redis(host="127.0.0.1", port=p.resp_port, ssl=True, ssl_ca_certs=certs["ca.pem"])
+        c.set("over-tls", "1")
+        wait_until(lambda: r.redis().get("over-tls") == b"1", 10, "the write on the replica")
+        info = rogue.info_replication()
+        self.assertEqual(info["master_link_status"], "down")
+        self.assertIn("TLS", info.get("master_link_down_reason", ""))
+
+    def test_a_replica_whose_journal_fails_stops_acknowledging_and_says_why(self):
+        """The replica's store on a small tmpfs: once it fills, the replica acknowledges
+        nothing more (N = 1 writes fail on the primary) and its log and INFO say why."""
+        import subprocess
+        mnt = os.path.join(self.work.path, "small")
+        os.makedirs(mnt)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt], check=True)
+        self.addCleanup(lambda: subprocess.run(["umount", "-l", mnt], check=False))
+        p = self.node("p", "--replication.min_replicas_ack=1", "--replication.ack_timeout_ms=1000")
+        r = Node(self.work.path, "r", args=(replica_of(p),))
+        self.nodes.append(r)
+        r.stop()
+        r.store_dir = os.path.join(mnt, "store")
+        r.start()
+        p.wait_replicas(1)
+        c = p.redis()
+        value = "x" * 4000
+        failed = None
+        for i in range(20000):
+            try:
+                c.set(f"big:{i}", value)
+            except redis.exceptions.ResponseError as e:
+                failed = str(e)
+                break
+        self.assertIsNotNone(failed, "the replica's disk never filled")
+        self.assertIn("NOREPLICAS", failed)
+        def logged():
+            with open(r.log_path) as f:
+                return "this replica's journal failed" in f.read()
+        wait_until(logged, 10, "the replica saying why")
+        info = r.info_replication()
+        self.assertEqual(info["master_link_status"], "down")
+        self.assertIn("space", info.get("master_link_down_reason", "").lower())
+        held = int(info["slave_repl_offset"])
+        self.assertLess(held, int(p.info_replication()["master_repl_offset"]))
+        self.assertIsNone(c.get(f"big:{i}"))  # the unacknowledged write stays invisible
+
     def test_replication_needs_the_permission(self):
         acl = os.path.join(self.work.path, "users.acl")
         with open(acl, "w") as f:

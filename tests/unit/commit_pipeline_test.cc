@@ -439,6 +439,69 @@ TEST_F(GatePipelineTest, ARefusalAnswersWaitingWritersAndPublishesWhatTheJournal
   acker.join();
 }
 
+TEST_F(PipelineTest, PauseHoldsWritesUntilUnpauseAndWaitsForTheGroupInFlight) {
+  Open();
+  fault_.fs->HoldSyncs();
+  Outcome first;
+  store_->Write(Put("a", "1"), first.callback());
+  ASSERT_TRUE(fault_.fs->WaitForBlockedSyncs(1));
+  // Pause returns only once the group being committed is in the journal.
+  std::atomic<bool> paused{false};
+  std::thread pauser([&] {
+    store_->pipeline().Pause();
+    paused = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(paused) << "a group is in flight";
+  fault_.fs->ReleaseSyncs();
+  pauser.join();
+  EXPECT_TRUE(first.get().first.ok());
+  const uint64_t position = store_->LastSequence();
+  // Held: queued, neither committed nor refused, by either committer.
+  Outcome held, queued;
+  store_->Write(Put("b", "2"), held.callback());
+  store_->Queue(Put("c", "3"), queued.callback());
+  store_->CommitQueued();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(held.ready());
+  EXPECT_FALSE(queued.ready());
+  EXPECT_EQ(store_->LastSequence(), position);
+  store_->pipeline().Unpause();
+  EXPECT_TRUE(held.get().first.ok());
+  EXPECT_TRUE(queued.get().first.ok());
+  EXPECT_EQ(store_->Get("c")->value, "3");
+}
+
+TEST_F(PipelineTest, ARefusalDuringAPauseFailsTheHeldWrites) {
+  Open();
+  store_->pipeline().Pause();
+  Outcome held;
+  store_->Write(Put("b", "2"), held.callback());
+  store_->pipeline().SetRefusal(Status::NotPrimary("the primary moved"));
+  store_->pipeline().Unpause();
+  EXPECT_EQ(held.get().first.code(), Status::Code::kNotPrimary);
+  EXPECT_EQ(store_->Get("b"), nullptr);
+}
+
+TEST_F(PipelineTest, ADiskThatFillsDuringAnInlineCommitStillResumes) {
+  // The group is committed on this thread (CommitQueued) while the committer thread sleeps
+  // with no deadline: it must still be woken to retry Resume once the group is refused.
+  Open();
+  fault_.fs->FailAppendsNoSpace(true);
+  ThreadOutcome full;
+  store_->Queue(Put("k", "v"), full.callback());
+  store_->CommitQueued();
+  ASSERT_TRUE(full.ready());
+  EXPECT_EQ(full.get().first.code(), Status::Code::kNoSpace);
+  fault_.fs->FailAppendsNoSpace(false);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!store_->WriteStatus().ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(store_->WriteStatus().ok()) << store_->WriteStatus().ToString();
+  EXPECT_TRUE(store_->WriteAndWait(Put("after", "1")).ok());
+}
+
 TEST_F(PipelineTest, QueuedWritesCommitOnTheCallingThread) {
   Open();
   ThreadOutcome a, b;

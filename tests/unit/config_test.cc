@@ -77,7 +77,8 @@ namespace devstate {
 namespace {
 
 TEST(ConfigTest, TheShippedExamplesParse) {
-  for (const char* name : {"devstate.toml", "devstate-production.toml"}) {
+  for (const char* name : {"devstate.toml", "devstate-production.toml", "shard/primary.toml",
+                           "shard/replica-1.toml", "shard/replica-2.toml"}) {
     const std::string path = std::string(DEVSTATE_SOURCE_DIR) + "/config/" + name;
     std::ifstream in(path);
     ASSERT_TRUE(in) << path;
