@@ -82,7 +82,7 @@ struct LogEntry {
   std::string context;  // "toplevel", "multi", "http"
   std::string object;   // the command or key; for auth, "AUTH" / "HELLO" / "http"
   std::string username;
-  std::string client_info;
+  std::string client_info{};
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
   uint64_t count = 1;

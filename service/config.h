@@ -67,6 +67,11 @@ struct Config {
   std::string mqtt_topic = "devices/+/state";
   std::string mqtt_client_id = "devstate";
   std::string mqtt_ack = "after_commit";
+  std::string mqtt_version = "3.1.1";
+  int64_t mqtt_max_inflight = 1000;
+  int64_t mqtt_session_expiry_s = 4294967295;
+  int64_t mqtt_max_packet_bytes = 1 << 20;
+  bool mqtt_publish_rejected = true;
   int64_t mqtt_keepalive_s = 30;
   int64_t mqtt_reconnect_min_ms = 100;
   int64_t mqtt_reconnect_max_ms = 5000;

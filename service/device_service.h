@@ -45,6 +45,8 @@ class DeviceService {
   // OK while the store accepts writes; the reason it refuses them otherwise.
   virtual Status WriteStatus() const = 0;
   virtual MqttState mqtt_state() const = 0;
+  // Why MQTT intake is not connected (the broker's refusal, a refused write); empty if it is.
+  virtual std::string mqtt_error() const { return {}; }
 
   virtual std::vector<DeadLetter> DeadLetters(size_t limit) const = 0;  // newest first
   virtual uint64_t DeadLetterTotal() const = 0;

@@ -1,30 +1,34 @@
 // MqttIngest: devices' events from an MQTT broker into the store (DESIGN.md §4).
 //
-// One Paho async client subscribes to the topic filter at QoS 1 with a fixed client id and
-// a persistent session (clean session off), so the broker queues events while devstate is
-// away. A supervisor thread connects, subscribes, and reconnects with exponential backoff
-// whenever the connection is lost or the broker is down; reads and HTTP are unaffected.
+// devstate's own subscriber (service/mqtt/packet.h says why not a library), on one Asio
+// thread: MQTT 3.1.1 or 5 (`mqtt.version`), a fixed client id and a persistent session
+// (3.1.1 clean session off; 5 a session expiry), so the broker queues events while devstate
+// is away; TLS for ssl:// brokers; keep-alive; reconnect with exponential backoff. Reads
+// and HTTP are unaffected by the broker's state.
 //
-// Acknowledgement. Paho sends the PUBACK when the message callback returns. With
-// `ack = after_commit` (the default) the callback returns only after the event's commit
-// group is synced, so a PUBACK means durable. It never uses Paho's consumer queue, which
-// acknowledges on enqueue. If the store refuses writes, the callback does not return: the
-// message stays unacknowledged at the broker (redelivered after a restart) and MQTT intake
-// stops there; /readyz says so. With `ack = on_receipt` the callback submits the event and
-// returns at once: faster, but a crash loses events that were acknowledged and not yet
-// committed (at most those of the commit group in flight, a few ms of traffic).
+// Acknowledgement. The PUBLISH packets of one read burst are parsed and submitted to the
+// store as one write; with `ack = after_commit` (the default) each message's PUBACK goes out
+// once that write is durable (and held by the replicas the store requires), in arrival
+// order (mqtt::Session's queue). A payload that is not a valid event is acknowledged once
+// its dead letter is durable, in the same order. With `ack = on_receipt` the PUBACK goes
+// out as the message is submitted: faster, but a crash loses what was acknowledged and not
+// yet committed.
 //
-// Payloads that are not valid events go to the dead-letter log (durably, before the ack).
-// Redelivery is harmless: the merge is idempotent (equal event time keeps the stored value).
+// A refusing store: no PUBACK. A full disk or too few replicas (they pass): the write is
+// tried again every 200 ms; a failed fsync (it does not): held until the process ends. In
+// both cases intake stops (mqtt.max_inflight messages wait, then the socket is not read),
+// /readyz says `stalled`, and a message never acknowledged is redelivered by the broker to
+// the next session. Redelivery is harmless: the merge is idempotent.
+//
+// Rejected events: their reason is also published on `<topic>/rejected` (`mqtt.publish_rejected`)
+// through a separate Paho client (MqttRejectedPublisher).
+//
 // Thread-safe; Start and Stop are called once each, from one thread.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -33,10 +37,6 @@
 #include "service/event.h"
 #include "service/ingest.h"
 
-namespace mqtt {
-class async_client;
-}
-
 namespace devstate {
 
 struct MqttOptions {
@@ -44,6 +44,11 @@ struct MqttOptions {
   std::string topic = "devices/+/state";
   std::string client_id = "devstate";
   bool ack_after_commit = true;
+  bool v5 = false;                        // mqtt.version = 5
+  int64_t max_inflight = 1000;            // messages waiting for their PUBACK; Receive Maximum
+  int64_t session_expiry_s = 4294967295;  // MQTT 5 (the maximum: the session never expires)
+  int64_t max_packet_bytes = 1 << 20;
+  bool publish_rejected = true;
   int64_t reconnect_min_ms = 100;
   int64_t reconnect_max_ms = 5000;
   int64_t keepalive_s = 30;
@@ -64,6 +69,12 @@ const char* MqttStateName(MqttState state);
 // deviceId) or the topic is shorter.
 std::string_view DeviceIdFromTopic(std::string_view filter, std::string_view topic);
 
+// Whether `topic` matches the subscription `filter` (`+` one level, `#` the rest).
+bool TopicMatches(std::string_view filter, std::string_view topic);
+
+// host and port of tcp://, mqtt://, ssl:// and mqtts:// URIs; false if `uri` is none.
+bool ParseBrokerUri(std::string_view uri, std::string* host, uint16_t* port, bool* tls);
+
 class MqttIngest {
  public:
   MqttIngest(MqttOptions options, Ingest* ingest, DeadLetterLog* dead_letters,
@@ -71,39 +82,18 @@ class MqttIngest {
   ~MqttIngest();
 
   void Start();
-  // Disconnects and joins. Returns false if a message is held unacknowledged because the
-  // store refused it: the caller must then end the process without returning to Paho, so
-  // that message is never acknowledged (the broker redelivers it).
-  bool Stop();
+  // Disconnects and joins. Messages not acknowledged stay with the broker.
+  void Stop();
 
-  MqttState state() const { return state_.load(); }
+  MqttState state() const;
   std::string last_error() const;
-  uint64_t messages() const { return messages_.load(std::memory_order_relaxed); }
+  uint64_t messages() const;
+
+  class Core;  // the connection machinery (mqtt_ingest.cc)
 
  private:
-  void Supervise();
-  void OnMessage(std::string_view topic, std::string_view payload);
-  void DeadLetter(std::string_view topic, std::string_view payload, const std::string& reason);
-  void SetError(std::string error);
-
-  const MqttOptions options_;
-  Ingest* const ingest_;
-  DeadLetterLog* const dead_letters_;
-  const std::function<int64_t()> now_ms_;
-  std::unique_ptr<mqtt::async_client> client_;
-  EventParser parser_;  // used only on Paho's callback thread
-  std::thread supervisor_;
-  // Connecting from construction, not from Start: devstate's HTTP listener is up before
-  // Start runs, and /readyz must not say ready while nothing is subscribed yet.
-  std::atomic<MqttState> state_{MqttState::kConnecting};
-  std::atomic<uint64_t> messages_{0};
-
-  mutable std::mutex mu_;  // guards the fields below
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  bool lost_ = false;     // the connection dropped; the supervisor reconnects
-  bool stalled_ = false;  // the callback holds a message the store refused
-  std::string last_error_;
+  std::shared_ptr<Core> core_;  // shared with the store's callbacks, which may outlive Stop
+  std::thread thread_;
 };
 
 }  // namespace devstate

@@ -138,6 +138,18 @@ Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
     mqtt.topic = config.mqtt_topic;
     mqtt.client_id = config.mqtt_client_id;
     mqtt.ack_after_commit = config.mqtt_ack == "after_commit";
+    mqtt.v5 = config.mqtt_version == "5";
+    mqtt.max_inflight = config.mqtt_max_inflight;
+    mqtt.session_expiry_s = config.mqtt_session_expiry_s;
+    mqtt.max_packet_bytes = config.mqtt_max_packet_bytes;
+    mqtt.publish_rejected = config.mqtt_publish_rejected;
+    std::string host;
+    uint16_t port = 0;
+    bool tls = false;
+    if (!ParseBrokerUri(mqtt.broker, &host, &port, &tls)) {
+      return Status::InvalidArgument("mqtt.broker: not a tcp://host:port or ssl://host:port URI: " +
+                                     mqtt.broker);
+    }
     mqtt.keepalive_s = config.mqtt_keepalive_s;
     mqtt.reconnect_min_ms = config.mqtt_reconnect_min_ms;
     mqtt.reconnect_max_ms = config.mqtt_reconnect_max_ms;
@@ -210,14 +222,7 @@ void Service::StopPrimaryWork() {
     std::lock_guard lock(work_mu_);
     mqtt_messages_before_ += mqtt->messages();
   }
-  if (mqtt && !mqtt->Stop()) {
-    // Its callback holds a message the store refused: that thread never returns to Paho,
-    // so the message is never acknowledged, and the next primary's session (the same
-    // client id) takes it over and gets it again.
-    spdlog::error("mqtt: intake stopped with a refused message held unacknowledged");
-    mqtt_clean_ = false;
-    new std::shared_ptr<MqttIngest>(std::move(mqtt));  // never destroyed: see above
-  }
+  if (mqtt) mqtt->Stop();  // what it did not acknowledge stays with the broker
   if (sweeper) {
     sweeper->Stop();
     std::lock_guard lock(work_mu_);
@@ -247,12 +252,11 @@ Status Service::AttachReplica(const replication::ReplicaHello& hello, std::strin
   return Status::OK();
 }
 
-bool Service::Stop() {
-  if (stopped_) return mqtt_clean_;
+void Service::Stop() {
+  if (stopped_) return;
   stopped_ = true;
   if (roles_) roles_->Stop();   // the replica link, MQTT intake, the sweeper
   if (store_) store_->Close();  // null when Open failed before the store opened
-  return mqtt_clean_;
 }
 
 void Service::Ingest(std::vector<Event> events, Ingest::Done done) {
@@ -261,6 +265,11 @@ void Service::Ingest(std::vector<Event> events, Ingest::Done done) {
 
 void Service::CountRejected(uint64_t n) {
   ingest_->counters().rejected.fetch_add(n, std::memory_order_relaxed);
+}
+
+std::string Service::mqtt_error() const {
+  std::lock_guard lock(work_mu_);
+  return mqtt_ && mqtt_->state() != MqttState::kConnected ? mqtt_->last_error() : std::string();
 }
 
 MqttState Service::mqtt_state() const {

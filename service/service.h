@@ -30,9 +30,9 @@ class Service final : public DeviceService {
 
   // The listeners' ports (for the node's announce address), then the first role.
   Status Start(uint16_t resp_port, uint16_t http_port);
-  // Returns false if MQTT intake holds a message the store refused (see MqttIngest::Stop):
-  // the process must then exit without unwinding.
-  bool Stop();
+  // Stops intake, the replica link and the sweeper, then closes the store. MQTT messages
+  // not acknowledged stay with the broker, which sends them to the next session.
+  void Stop();
 
   void Ingest(std::vector<Event> events, Ingest::Done done) override;
   void CountRejected(uint64_t n) override;
@@ -40,6 +40,7 @@ class Service final : public DeviceService {
   void Prefetch(std::span<const std::string_view> keys) const override { store_->Prefetch(keys); }
   Status WriteStatus() const override { return store_->WriteStatus(); }
   MqttState mqtt_state() const override;
+  std::string mqtt_error() const override;
   std::vector<DeadLetter> DeadLetters(size_t limit) const override;
   uint64_t DeadLetterTotal() const override;
   int64_t NowMs() const override { return store_->NowMs(); }
@@ -98,7 +99,6 @@ class Service final : public DeviceService {
   std::shared_ptr<ExpirySweeper> sweeper_;
   uint64_t expired_before_ = 0;        // by sweepers of earlier terms as primary
   uint64_t mqtt_messages_before_ = 0;  // by MQTT clients of earlier terms
-  bool mqtt_clean_ = true;             // false: an MQTT message the store refused is held
   bool stopped_ = false;
 };
 

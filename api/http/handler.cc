@@ -259,10 +259,12 @@ Response Handler::Ready(const Request& req) const {
   const Status store = service_->WriteStatus();
   const MqttState mqtt = service_->mqtt_state();
   const bool ready = store.ok() && (mqtt == MqttState::kConnected || mqtt == MqttState::kDisabled);
-  std::string body =
-      fmt::format("{{\"ready\":{},\"store\":{},\"mqtt\":\"{}\",\"role\":\"primary\"}}", ready,
-                  store.ok() ? "\"writable\"" : JsonString("refusing writes: " + store.message()),
-                  MqttStateName(mqtt));
+  const std::string mqtt_error = service_->mqtt_error();
+  std::string body = fmt::format(
+      "{{\"ready\":{},\"store\":{},\"mqtt\":\"{}\",{}\"role\":\"primary\"}}", ready,
+      store.ok() ? "\"writable\"" : JsonString("refusing writes: " + store.message()),
+      MqttStateName(mqtt),
+      mqtt_error.empty() ? std::string() : "\"mqttError\":" + JsonString(mqtt_error) + ",");
   return Json(req, ready ? status::ok : status::service_unavailable, std::move(body));
 }
 

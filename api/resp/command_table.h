@@ -149,7 +149,7 @@ struct Call {
   KeyView* view = nullptr;
   // Set by PSYNC: once its reply (and every earlier one) is written, the connection is
   // handed to this, with the bytes received after the command, and is no longer RESP.
-  std::function<void(std::unique_ptr<Transport> io, std::string received)> take_over;
+  std::function<void(std::unique_ptr<Transport> io, std::string received)> take_over{};
   // Set by a handler whose reply must wait (a throttled authentication): the connection
   // holds the reply, and what follows it, this long.
   std::chrono::milliseconds reply_delay{0};

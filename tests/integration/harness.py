@@ -167,6 +167,10 @@ class Devstate:
         status, body = self.get_json(f"/devices/{device_id}")
         return body if status == 200 else None
 
+    def redis(self, **kwargs):
+        import redis
+        return redis.Redis(host="127.0.0.1", port=self.resp_port, socket_timeout=30, **kwargs)
+
 
 class WorkDir:
     def __init__(self, name):
@@ -335,10 +339,6 @@ class Node(Devstate):
         os.makedirs(path, exist_ok=True)
         self.name = name
         super().__init__(path, broker=broker, args=args)
-
-    def redis(self, **kwargs):
-        import redis
-        return redis.Redis(host="127.0.0.1", port=self.resp_port, socket_timeout=30, **kwargs)
 
     def info_replication(self):
         raw = Raw(self.resp_port)

@@ -2,6 +2,7 @@
 """Device events in, end to end: Mosquitto + devstate + real MQTT and HTTP clients."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -134,6 +135,106 @@ class MqttIngestTest(unittest.TestCase):
         m = wait_until(lambda: (d := self.ds.device("m6")) and d["seq"] == 20 and d, 20, "m6 seq 20")
         self.assertEqual(m["seq"], 20)
         self.ds.wait_ready()
+
+
+    def test_a_rejected_event_says_why_on_its_rejected_topic(self):
+        got = []
+        sub = mqtt.Client(client_id="rejected-sub", clean_session=True)
+        sub.on_message = lambda c, u, m: got.append((m.topic, json.loads(m.payload)))
+        sub.connect("127.0.0.1", self.broker.port)
+        sub.loop_start()
+        try:
+            done = threading.Event()
+            sub.on_subscribe = lambda *a: done.set()
+            sub.subscribe("devices/+/state/rejected", qos=1)
+            self.assertTrue(done.wait(10))
+            publish(self.pub, "devices/m9/state", b'{"temperature": ')
+            wait_until(lambda: got, 10, "the rejection")
+            topic, body = got[0]
+            self.assertEqual(topic, "devices/m9/state/rejected")
+            self.assertIn("not valid JSON", body["error"])
+            self.assertEqual(body["payload"], '{"temperature": ')
+            self.assertEqual(body["topic"], "devices/m9/state")
+        finally:
+            sub.loop_stop()
+            sub.disconnect()
+
+
+class Mqtt5Test(unittest.TestCase):
+    def test_ingest_over_mqtt_5_with_a_session_that_outlives_devstate(self):
+        work = WorkDir("mqtt5")
+        broker = Mosquitto(work.path)
+        ds = Devstate(work.path, broker=broker.uri, args=["--mqtt.version=5", "--mqtt.max_inflight=16"])
+        pub = publisher(broker.port, "mqtt5-pub")
+        try:
+            ds.wait_ready()
+            for i in range(1, 201):
+                pub.publish("devices/v5/state", json.dumps({"seq": i, "ts": i}), qos=1)
+            wait_until(lambda: (ds.device("v5") or {}).get("seq") == 200, 20, "v5 seq 200")
+            # Session expiry keeps the session while devstate is away: nothing is lost.
+            self.assertEqual(ds.stop(), 0)
+            for i in range(201, 301):
+                publish(pub, "devices/v5/state", {"seq": i, "ts": i})
+            ds.start()
+            wait_until(lambda: (ds.device("v5") or {}).get("seq") == 300, 20, "v5 seq 300")
+            with open(broker.log_path) as f:
+                self.assertIn("(p5, c0", f.read(), "devstate connects as MQTT 5, clean start off")
+        finally:
+            pub.loop_stop()
+            pub.disconnect()
+            self.assertEqual(ds.stop(), 0)
+            broker.stop()
+            work.cleanup()
+
+
+class BrokerRestartTest(unittest.TestCase):
+    def test_broker_restarted_mid_stream_loses_nothing(self):
+        """Mosquitto with persistence is restarted while events stream in and while it
+        holds a backlog for devstate: devstate reconnects by itself and nothing is lost."""
+        work = WorkDir("brokerrestart")
+        broker = Mosquitto(work.path)
+        ds = Devstate(work.path, broker=broker.uri)
+        devices, per_device = 100, 30
+        try:
+            ds.wait_ready()
+            pub = publisher(broker.port, "restart-pub")
+
+            def publish_seqs(seqs):
+                infos = [pub.publish(f"devices/br-{d}/state",
+                                     json.dumps({"seq": seq, "ts": seq, f"e{seq}": 1}), qos=1)
+                         for seq in seqs for d in range(devices)]
+                for info in infos:  # the broker holds each: delivered, or queued for devstate
+                    info.wait_for_publish(30)
+
+            publish_seqs(range(1, 6))
+            wait_until(lambda: (ds.device("br-0") or {}).get("seq", 0) >= 2, 20, "events flowing")
+            # devstate paused: the broker queues a backlog for its session, then restarts.
+            ds.proc.send_signal(signal.SIGSTOP)
+            publish_seqs(range(6, per_device // 2 + 1))
+            pub.loop_stop()
+            pub.disconnect()
+            broker.stop()
+            broker = Mosquitto(work.path, port=broker.port)  # same port, same persistence
+            ds.proc.send_signal(signal.SIGCONT)
+            pub = publisher(broker.port, "restart-pub")
+            for seq in range(per_device // 2 + 1, per_device + 1):
+                for d in range(devices):
+                    pub.publish(f"devices/br-{d}/state", json.dumps({"seq": seq, "ts": seq, f"e{seq}": 1}), qos=1)
+            wait_until(lambda: all((ds.device(f"br-{d}") or {}).get("seq") == per_device
+                                   for d in range(devices)), 60, "every device at its last event")
+            for d in range(devices):
+                state = ds.device(f"br-{d}")
+                missing = [s for s in range(1, per_device + 1) if f"e{s}" not in state]
+                self.assertEqual(missing, [], f"br-{d} lost events")
+            ds.wait_ready()
+            with open(ds.log_path) as f:
+                self.assertIn("lost the connection", f.read())
+            pub.loop_stop()
+            pub.disconnect()
+        finally:
+            self.assertEqual(ds.stop(), 0)
+            broker.stop()
+            work.cleanup()
 
 
 class BrokerDownTest(unittest.TestCase):
