@@ -61,6 +61,21 @@ struct LoadResult {
     if (live != nullptr) LiveCounter::Bump(live->done, 1);
   }
 
+  // A completion whose latency is measured elsewhere (Sample), or not at all.
+  void Count(Clock::time_point now, uint64_t events_carried = 1) {
+    ++requests;
+    events += events_carried;
+    const auto second = static_cast<size_t>(std::max<int64_t>(
+        0, std::chrono::duration_cast<std::chrono::seconds>(now - start).count()));
+    if (second >= per_second.size()) per_second.resize(second + 1);
+    ++per_second[second];
+    if (live != nullptr) LiveCounter::Bump(live->done, 1);
+  }
+  void Sample(Clock::duration latency) {
+    latency_ns.Record(static_cast<uint64_t>(std::max<int64_t>(
+        0, std::chrono::duration_cast<std::chrono::nanoseconds>(latency).count())));
+  }
+
   void Error(uint64_t n = 1) {
     errors += n;
     if (live != nullptr) LiveCounter::Bump(live->errors, n);

@@ -232,6 +232,10 @@ int main(int argc, char** argv) {
     sub->add_option("--inflight", mqtt.inflight, "unacknowledged messages per connection");
     sub->add_option("--devices", mqtt.devices, "distinct device ids");
     sub->add_option("--topic", mqtt.topic, "topic pattern; {} is the device id");
+    sub->add_option("--visible-port", mqtt.visible_port,
+                    "devstate's RESP port: latency is publish -> visible on GET (probed)");
+    sub->add_option("--probe-every", mqtt.probe_every, "with --visible-port: probe 1 message in N")
+        ->check(CLI::PositiveNumber);
     output.AddTo(sub);
   }
   CLI::App* verify = app.add_subcommand("verify", "check that every write in a ledger is visible");

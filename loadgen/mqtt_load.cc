@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -48,9 +51,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
         end_(end),
         result_(result),
         schedule_(Clock::now(), options.rate > 0 ? options.rate : 1, options.connections, id),
-        sent_at_(65536) {}
+        sent_at_(65536),
+        probe_socket_(ioc) {}
 
   void Start(const tcp::endpoint& endpoint) {
+    if (options_.visible_port != 0) {
+      boost::system::error_code ec;
+      probe_socket_.connect(tcp::endpoint(endpoint.address(), options_.visible_port), ec);
+      if (ec) return Fail();
+      probe_socket_.set_option(tcp::no_delay(true));
+    }
     socket_.async_connect(endpoint, [self = shared_from_this()](boost::system::error_code ec) {
       if (ec) return self->Fail();
       self->socket_.set_option(tcp::no_delay(true));
@@ -118,7 +128,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       AppendPublish(sent);
     }
     Flush();
-    if (Clock::now() >= end_ && in_flight_ == 0 && !writing_ && !failed_) Finish();
+    if (Clock::now() >= end_ && in_flight_ == 0 && !writing_ && !failed_ && probes_.empty())
+      Finish();
   }
 
   // The run is over and everything sent was acknowledged: DISCONNECT and close.
@@ -130,6 +141,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                      [self = shared_from_this()](boost::system::error_code, size_t) {
                        boost::system::error_code ignored;
                        self->socket_.close(ignored);
+                       self->probe_socket_.close(ignored);
                        self->timer_.cancel(ignored);
                        self->deadline_.cancel(ignored);
                      });
@@ -142,7 +154,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
         options_.devices;
     const std::string topic =
         fmt::format(fmt::runtime(options_.topic), fmt::format("dev-{}", device));
-    const std::string payload = Payload(device);
+    std::string payload = Payload(device);
+    if (options_.visible_port != 0 && n_ % static_cast<uint64_t>(options_.probe_every) == 0) {
+      const uint64_t probe = n_ * 1000 + static_cast<uint64_t>(id_);  // unique per run
+      payload.insert(payload.size() - 1, fmt::format(",\"probe\":{}", probe));
+      probes_.push_back(Probe{device, probe, sent});
+      if (probes_.size() == 1) Look();
+    }
     const bool qos1 = options_.qos == 1;
     pending_.push_back(static_cast<char>(qos1 ? 0x32 : 0x30));
     AppendRemainingLength(&pending_, 2 + topic.size() + (qos1 ? 2 : 0) + payload.size());
@@ -221,7 +239,62 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Done(Clock::time_point now, Clock::time_point sent) {
     --in_flight_;
+    if (options_.visible_port != 0) return result_->Count(now);  // probes give the latency
     result_->Ok(now, now - sent);
+  }
+
+  // Probes, one at a time: GET the device until its record holds the probe number.
+  struct Probe {
+    uint64_t device;
+    uint64_t number;
+    Clock::time_point sent;
+  };
+
+  void Look() {
+    if (failed_ || probes_.empty()) return;
+    const std::string key = fmt::format("device:dev-{}:latest", probes_.front().device);
+    probe_out_ = fmt::format("*2\r\n$3\r\nGET\r\n${}\r\n{}\r\n", key.size(), key);
+    net::async_write(probe_socket_, net::buffer(probe_out_),
+                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                       if (ec) return self->Fail();
+                       self->probe_in_.clear();
+                       self->ReadReply();
+                     });
+  }
+
+  void ReadReply() {
+    const size_t old = probe_in_.size();
+    probe_in_.resize(old + 4096);
+    probe_socket_.async_read_some(
+        net::buffer(probe_in_.data() + old, 4096),
+        [self = shared_from_this(), old](boost::system::error_code ec, size_t n) {
+          self->probe_in_.resize(old + n);
+          if (ec) return self->Fail();
+          // A bulk string ($len\r\n...\r\n) or a null ($-1\r\n).
+          const size_t eol = self->probe_in_.find("\r\n");
+          if (eol == std::string::npos) return self->ReadReply();
+          if (self->probe_in_[0] != '$') return self->Fail();
+          const long len = std::strtol(self->probe_in_.c_str() + 1, nullptr, 10);
+          if (len >= 0 && self->probe_in_.size() < eol + 2 + static_cast<size_t>(len) + 2)
+            return self->ReadReply();
+          const Probe& p = self->probes_.front();
+          const auto now = Clock::now();
+          const std::string want = fmt::format("\"probe\":{}", p.number);
+          const size_t at = len > 0 ? self->probe_in_.find(want, eol) : std::string::npos;
+          const bool seen =
+              at != std::string::npos &&
+              !std::isdigit(static_cast<unsigned char>(self->probe_in_[at + want.size()]));
+          if (seen) {
+            self->result_->Sample(now - p.sent);
+          } else if (now - p.sent < std::chrono::seconds(5)) {
+            return self->Look();  // not yet visible: ask again
+          } else {
+            self->result_->Error();  // never seen (or overwritten by a later probe)
+          }
+          self->probes_.pop_front();
+          if (self->probes_.empty()) return self->Pump();  // the run may be over
+          self->Look();
+        });
   }
 
   void Fail() {
@@ -229,6 +302,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     failed_ = true;
     if (Clock::now() < end_ || in_flight_ > 0) result_->Error(std::max<size_t>(1, in_flight_));
     boost::system::error_code ignored;
+    probe_socket_.close(ignored);
     socket_.close(ignored);
     timer_.cancel(ignored);
     deadline_.cancel(ignored);
@@ -265,6 +339,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<Clock::time_point> sent_at_;  // QoS 1: by packet id
   std::vector<Clock::time_point> pending_sent_, out_sent_;  // QoS 0: per message in a write
   std::string pending_, out_, in_;
+  tcp::socket probe_socket_;
+  std::deque<Probe> probes_;
+  std::string probe_out_, probe_in_;
   size_t in_flight_ = 0;
   uint64_t n_ = 0;
   uint16_t packet_id_ = 0;

@@ -223,6 +223,12 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .field = &Config::mqtt_max_inflight,
        .min = 1,
        .max = 65535},
+      {.name = "mqtt.max_inflight_bytes",
+       .doc = "bytes of the messages waiting for their commit before devstate stops reading "
+              "from the broker (with mqtt.max_inflight, bounds the memory of MQTT intake)",
+       .field = &Config::mqtt_max_inflight_bytes,
+       .min = 65536,
+       .max = 1073741824},
       {.name = "mqtt.session_expiry_s",
        .doc = "MQTT 5: how long the broker keeps devstate's session (and queues its messages) "
               "while it is away; 4294967295: forever, as 3.1.1's persistent session",

@@ -68,7 +68,8 @@ struct Config {
   std::string mqtt_client_id = "devstate";
   std::string mqtt_ack = "after_commit";
   std::string mqtt_version = "3.1.1";
-  int64_t mqtt_max_inflight = 1000;
+  int64_t mqtt_max_inflight = 4096;
+  int64_t mqtt_max_inflight_bytes = 16 << 20;
   int64_t mqtt_session_expiry_s = 4294967295;
   int64_t mqtt_max_packet_bytes = 1 << 20;
   bool mqtt_publish_rejected = true;

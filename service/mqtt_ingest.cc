@@ -391,6 +391,7 @@ mqtt::SessionOptions MqttIngest::Core::session_options() const {
   s.topic = options_.topic;
   s.max_packet_bytes = static_cast<size_t>(options_.max_packet_bytes);
   s.max_inflight = static_cast<size_t>(options_.max_inflight);
+  s.max_inflight_bytes = static_cast<size_t>(options_.max_inflight_bytes);
   s.connect.client_id = options_.client_id;
   s.connect.username = options_.username;
   s.connect.password = options_.password;

@@ -45,7 +45,8 @@ struct MqttOptions {
   std::string client_id = "devstate";
   bool ack_after_commit = true;
   bool v5 = false;                        // mqtt.version = 5
-  int64_t max_inflight = 1000;            // messages waiting for their PUBACK; Receive Maximum
+  int64_t max_inflight = 4096;            // messages waiting for their PUBACK; Receive Maximum
+  int64_t max_inflight_bytes = 16 << 20;  // and their bytes
   int64_t session_expiry_s = 4294967295;  // MQTT 5 (the maximum: the session never expires)
   int64_t max_packet_bytes = 1 << 20;
   bool publish_rejected = true;

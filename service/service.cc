@@ -140,6 +140,7 @@ Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
     mqtt.ack_after_commit = config.mqtt_ack == "after_commit";
     mqtt.v5 = config.mqtt_version == "5";
     mqtt.max_inflight = config.mqtt_max_inflight;
+    mqtt.max_inflight_bytes = config.mqtt_max_inflight_bytes;
     mqtt.session_expiry_s = config.mqtt_session_expiry_s;
     mqtt.max_packet_bytes = config.mqtt_max_packet_bytes;
     mqtt.publish_rejected = config.mqtt_publish_rejected;

@@ -170,8 +170,8 @@ std::string EncodeDisconnect(Version version) {
   return Frame(PacketType::kDisconnect, 0, {});
 }
 
-DecodeResult Decode(Version version, std::string_view data, size_t max_packet_bytes,
-                    Packet* packet, size_t* consumed, std::string* error) {
+DecodeResult Decode(Version version, std::string_view data, size_t max_packet_bytes, Packet* packet,
+                    size_t* consumed, std::string* error) {
   *consumed = 0;
   if (data.empty()) return DecodeResult::kNeedMore;
   const uint8_t first = static_cast<uint8_t>(data[0]);
@@ -185,8 +185,8 @@ DecodeResult Decode(Version version, std::string_view data, size_t max_packet_by
     if ((byte & 0x80) == 0) break;
   }
   if (length > kMaxRemainingLength || header + length > max_packet_bytes) {
-    return Fail(error, fmt::format("a packet of {} bytes is over the limit of {}",
-                                   header + length, max_packet_bytes));
+    return Fail(error, fmt::format("a packet of {} bytes is over the limit of {}", header + length,
+                                   max_packet_bytes));
   }
   if (data.size() < header + length) return DecodeResult::kNeedMore;
 
@@ -212,7 +212,8 @@ DecodeResult Decode(Version version, std::string_view data, size_t max_packet_by
       packet->retain = flags & 0x01;
       if (packet->qos > 1) {
         // devstate subscribes at QoS 1, and a broker sends at most the granted QoS.
-        return Fail(error, fmt::format("PUBLISH at QoS {}, above the QoS 1 subscribed", packet->qos));
+        return Fail(error,
+                    fmt::format("PUBLISH at QoS {}, above the QoS 1 subscribed", packet->qos));
       }
       if (packet->qos == 0 && packet->dup) return Fail(error, "PUBLISH at QoS 0 marked DUP");
       if (!r.String(&packet->topic)) return Fail(error, "malformed PUBLISH topic");
@@ -239,8 +240,8 @@ DecodeResult Decode(Version version, std::string_view data, size_t max_packet_by
       if (!r.empty()) (void)r.U8(&packet->reason);
       break;
     default:
-      return Fail(error, fmt::format("unexpected packet type {} from the broker",
-                                     static_cast<int>(type)));
+      return Fail(error,
+                  fmt::format("unexpected packet type {} from the broker", static_cast<int>(type)));
   }
   *consumed = header + length;
   return DecodeResult::kPacket;

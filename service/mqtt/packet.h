@@ -44,10 +44,10 @@ struct ConnectParams {
   std::string username;  // empty: none
   std::string password;  // empty: none
   uint16_t keepalive_s = 30;
-  bool clean_start = false;            // false: the broker keeps the session and its queue
-  uint32_t session_expiry_s = 0;       // MQTT 5: how long the broker keeps the session
-  uint16_t receive_maximum = 0;        // MQTT 5: QoS 1 messages in flight; 0: not sent
-  uint32_t maximum_packet_bytes = 0;   // MQTT 5: the largest packet we accept; 0: not sent
+  bool clean_start = false;           // false: the broker keeps the session and its queue
+  uint32_t session_expiry_s = 0;      // MQTT 5: how long the broker keeps the session
+  uint16_t receive_maximum = 0;       // MQTT 5: QoS 1 messages in flight; 0: not sent
+  uint32_t maximum_packet_bytes = 0;  // MQTT 5: the largest packet we accept; 0: not sent
 };
 
 std::string EncodeConnect(Version version, const ConnectParams& params);
@@ -79,8 +79,8 @@ enum class DecodeResult { kPacket, kNeedMore, kError };
 // Decodes the packet at the front of `data`. kPacket: *packet is it and *consumed its size.
 // kNeedMore: `data` holds only part of it (*consumed is 0). kError: *error says why; the
 // connection cannot continue.
-DecodeResult Decode(Version version, std::string_view data, size_t max_packet_bytes,
-                    Packet* packet, size_t* consumed, std::string* error);
+DecodeResult Decode(Version version, std::string_view data, size_t max_packet_bytes, Packet* packet,
+                    size_t* consumed, std::string* error);
 
 // What a CONNACK return or reason code means, for the log.
 std::string ConnackReason(Version version, uint8_t code);

@@ -14,8 +14,8 @@ MqttRejectedPublisher::MqttRejectedPublisher(const MqttOptions& options) {
   create.set_send_while_disconnected(true);
   create.set_max_buffered_messages(1000);
   create.set_delete_oldest_messages(true);
-  client_ = std::make_unique<mqtt::async_client>(options.broker, options.client_id + "-rejected",
-                                                 create);
+  client_ =
+      std::make_unique<mqtt::async_client>(options.broker, options.client_id + "-rejected", create);
   mqtt::connect_options connect;
   connect.set_clean_session(true);
   connect.set_keep_alive_interval(static_cast<int>(options.keepalive_s));
@@ -49,8 +49,7 @@ MqttRejectedPublisher::~MqttRejectedPublisher() {
 void MqttRejectedPublisher::Publish(std::string_view topic, std::string_view reason,
                                     std::string_view payload) {
   const std::string body = fmt::format("{{\"error\":{},\"topic\":{},\"payload\":{}}}",
-                                       JsonString(reason), JsonString(topic),
-                                       JsonString(payload));
+                                       JsonString(reason), JsonString(topic), JsonString(payload));
   try {
     client_->publish(std::string(topic) + "/rejected", body.data(), body.size(), 1, false);
   } catch (const mqtt::exception& e) {

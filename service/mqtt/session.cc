@@ -4,8 +4,9 @@
 
 namespace devstate::mqtt {
 
-uint64_t AckQueue::Arrive(uint16_t packet_id) {
-  entries_.push_back(Entry{packet_id, false});
+uint64_t AckQueue::Arrive(uint16_t packet_id, size_t bytes) {
+  entries_.push_back(Entry{packet_id, false, bytes});
+  bytes_ += bytes;
   return first_ticket_ + entries_.size() - 1;
 }
 
@@ -17,6 +18,7 @@ void AckQueue::Done(uint64_t ticket) {
 void AckQueue::TakeReady(std::vector<uint16_t>* ids) {
   while (!entries_.empty() && entries_.front().done) {
     ids->push_back(entries_.front().packet_id);
+    bytes_ -= entries_.front().bytes;
     entries_.pop_front();
     ++first_ticket_;
   }
@@ -25,10 +27,13 @@ void AckQueue::TakeReady(std::vector<uint16_t>* ids) {
 Session::Session(SessionOptions options, Deliver deliver)
     : options_(std::move(options)), deliver_(std::move(deliver)) {}
 
-void Session::Begin(std::string* out) { out->append(EncodeConnect(options_.version, options_.connect)); }
+void Session::Begin(std::string* out) {
+  out->append(EncodeConnect(options_.version, options_.connect));
+}
 
 bool Session::WantsInput() const {
-  return phase_ != Phase::kClosed && acks_.waiting() < options_.max_inflight;
+  return phase_ != Phase::kClosed && acks_.waiting() < options_.max_inflight &&
+         acks_.waiting_bytes() < options_.max_inflight_bytes;
 }
 
 bool Session::Fail(std::string why) {
@@ -99,8 +104,9 @@ bool Session::Handle(const Packet& packet, std::string* out, std::vector<Message
       // 3.1.1: 0x80 is failure; 5: any code >= 0x80. Granted QoS 0 would lose messages
       // the broker drops on a disconnect, so only QoS 1 will do.
       if (packet.granted.size() != 1 || packet.granted[0] != 1) {
-        return Fail(fmt::format("the broker refused the subscription to '{}' at QoS 1 (code {:#04x})",
-                                options_.topic, packet.granted.empty() ? 0 : packet.granted[0]));
+        return Fail(
+            fmt::format("the broker refused the subscription to '{}' at QoS 1 (code {:#04x})",
+                        options_.topic, packet.granted.empty() ? 0 : packet.granted[0]));
       }
       phase_ = Phase::kSubscribed;
       return true;
@@ -111,7 +117,8 @@ bool Session::Handle(const Packet& packet, std::string* out, std::vector<Message
       Message m;
       m.topic.assign(packet.topic);
       m.payload.assign(packet.payload);
-      if (packet.qos == 1) m.ticket = acks_.Arrive(packet.packet_id);
+      if (packet.qos == 1)
+        m.ticket = acks_.Arrive(packet.packet_id, m.topic.size() + m.payload.size());
       burst->push_back(std::move(m));
       return true;
     }

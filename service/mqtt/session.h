@@ -8,10 +8,11 @@
 // only once its commit group (or its dead letter) is durable. Commit groups complete in
 // order anyway; the queue makes the rule hold whatever completes first.
 //
-// Back-pressure. Once `max_inflight` tickets wait, Receive stops decoding: the rest stays
-// in this session's buffer and the caller stops reading the socket (WantsInput), so TCP
-// flow control holds the broker back even if it ignores Receive Maximum. Memory per
-// connection is therefore bounded by max_inflight messages plus one read and one packet.
+// Back-pressure. Once `max_inflight` tickets, or `max_inflight_bytes` of their payloads,
+// wait, Receive stops decoding: the rest stays in this session's buffer and the caller
+// stops reading the socket (WantsInput), so TCP flow control holds the broker back even if
+// it ignores Receive Maximum. Memory per connection is therefore bounded by those waiting
+// messages plus one read and one packet.
 //
 // Not thread-safe: one connection's thread (its io_context) calls everything.
 #pragma once
@@ -32,7 +33,8 @@ struct SessionOptions {
   ConnectParams connect;
   std::string topic = "devices/+/state";
   size_t max_packet_bytes = 1 << 20;
-  size_t max_inflight = 1000;
+  size_t max_inflight = 4096;
+  size_t max_inflight_bytes = 16 << 20;  // payload bytes of the messages waiting
 };
 
 // A message taken from the broker. `ticket` is 0 for QoS 0 (nothing to acknowledge).
@@ -45,19 +47,22 @@ struct Message {
 // The ordered acknowledgement queue (see above).
 class AckQueue {
  public:
-  // A ticket (> 0) for a message that arrived now.
-  uint64_t Arrive(uint16_t packet_id);
+  // A ticket (> 0) for a message of `bytes` that arrived now.
+  uint64_t Arrive(uint16_t packet_id, size_t bytes = 0);
   // The message's outcome is durable. Unknown or repeated tickets are ignored.
   void Done(uint64_t ticket);
   // Appends the packet ids whose PUBACK may go now, in arrival order, and forgets them.
   void TakeReady(std::vector<uint16_t>* ids);
   size_t waiting() const { return entries_.size(); }
+  size_t waiting_bytes() const { return bytes_; }
 
  private:
   struct Entry {
     uint16_t packet_id;
     bool done;
+    size_t bytes;
   };
+  size_t bytes_ = 0;
   std::deque<Entry> entries_;
   uint64_t first_ticket_ = 1;  // the ticket of entries_.front()
 };

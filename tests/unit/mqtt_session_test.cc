@@ -136,8 +136,8 @@ TEST(AckQueueTest, AcknowledgesInArrivalOrderWhateverCompletesFirst) {
   q.TakeReady(&ready);
   EXPECT_TRUE(ready.empty()) << "nothing goes before the first";
   q.Done(a);
-  q.Done(a);       // repeated: ignored
-  q.Done(99);      // unknown: ignored
+  q.Done(a);   // repeated: ignored
+  q.Done(99);  // unknown: ignored
   q.TakeReady(&ready);
   EXPECT_EQ(ready, (std::vector<uint16_t>{10, 11, 12}));
   EXPECT_EQ(q.waiting(), 0u);
@@ -158,9 +158,8 @@ class SessionTest : public ::testing::Test {
     o.connect.client_id = "ds";
     o.topic = "devices/+/state";
     o.max_inflight = max_inflight;
-    session_ = std::make_unique<Session>(o, [this](std::vector<Message> burst) {
-      bursts_.push_back(std::move(burst));
-    });
+    session_ = std::make_unique<Session>(
+        o, [this](std::vector<Message> burst) { bursts_.push_back(std::move(burst)); });
     std::string out;
     session_->Begin(&out);
     ASSERT_EQ(out[0], 0x10);
@@ -223,6 +222,28 @@ TEST_F(SessionTest, BackPressureStopsDecodingAtMaxInflight) {
   ASSERT_EQ(bursts_.size(), 2u);
   EXPECT_EQ(bursts_[1].size(), 1u);
   EXPECT_EQ(bursts_[1][0].payload, "{}");
+}
+
+TEST_F(SessionTest, BackPressureAlsoCountsTheWaitingBytes) {
+  SessionOptions o;
+  o.connect.client_id = "ds";
+  o.max_inflight = 100;
+  o.max_inflight_bytes = 1000;
+  session_ = std::make_unique<Session>(
+      o, [this](std::vector<Message> burst) { bursts_.push_back(std::move(burst)); });
+  std::string out;
+  session_->Begin(&out);
+  Subscribe();
+  const std::string big(600, 'x');
+  std::string in;
+  for (uint16_t id = 1; id <= 3; ++id) in += Publish(Version::k311, "devices/7/state", big, 1, id);
+  ASSERT_TRUE(session_->Receive(in, &out));
+  ASSERT_EQ(bursts_.size(), 1u);
+  EXPECT_EQ(bursts_[0].size(), 2u) << "the second passes the byte limit; the third waits";
+  EXPECT_FALSE(session_->WantsInput());
+  ASSERT_TRUE(session_->Done(bursts_[0][0].ticket, &out));
+  EXPECT_FALSE(session_->WantsInput()) << "the third came in and fills the byte budget again";
+  ASSERT_EQ(bursts_.size(), 2u);
 }
 
 TEST_F(SessionTest, RefusalsAndMalformedPacketsEndTheConnectionWithAReason) {
