@@ -1,6 +1,7 @@
-// The keyspace: DEL UNLINK EXISTS TYPE KEYS SCAN DBSIZE TTL PTTL EXPIRE PEXPIRE PERSIST
-// FLUSHDB FLUSHALL. Reads come from memory; writes are mutations through the commit
-// pipeline, answered once committed, so an expiry time or a flush survives a restart.
+// The keyspace: DEL UNLINK EXISTS TYPE KEYS SCAN DBSIZE TTL PTTL EXPIRE PEXPIRE EXPIREAT
+// PEXPIREAT EXPIRETIME PEXPIRETIME PERSIST FLUSHDB FLUSHALL. Reads come from memory; writes are
+// mutations through the commit pipeline, answered once committed, so an expiry time or a flush
+// survives a restart.
 #include <fmt/format.h>
 
 #include <memory>
@@ -11,11 +12,6 @@
 
 namespace devstate::resp {
 namespace {
-
-constexpr std::string_view kSyntax = "ERR syntax error";
-constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
-
-int64_t Now(Call& call) { return call.view ? call.view->NowMs() : call.service().NowMs(); }
 
 RecordPtr WithExpiry(const Record& current, int64_t expire_at_ms) {
   auto r = std::make_shared<Record>(current);
@@ -31,9 +27,10 @@ void Ttl(Call& call, bool millis) {
   call.reply.Integer(millis ? left : (left + 500) / 1000);
 }
 
-// EXPIRE and PEXPIRE as Redis 7.0's expireGenericCommand: options first (NX excludes the
-// others, GT excludes LT, XX combines with GT or LT), then the number, then the key.
-void Expire(Call& call, bool millis) {
+// EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT as Redis 7.0's expireGenericCommand: options
+// first (NX excludes the others, GT excludes LT, XX combines with GT or LT), then the
+// number, then the key. A time already past deletes the key.
+void Expire(Call& call, bool millis, bool absolute) {
   bool nx = false, xx = false, gt = false, lt = false;
   for (size_t i = 3; i < call.args.size(); ++i) {
     const std::string opt = Lower(call.args[i]);
@@ -56,16 +53,17 @@ void Expire(Call& call, bool millis) {
     return call.reply.Error("ERR GT and LT options at the same time are not compatible");
   }
   int64_t when = 0;
-  if (!ParseInt64(call.args[2], &when)) return call.reply.Error(kNotInteger);
+  if (!ParseInt64(call.args[2], &when)) return call.reply.Error(kNotIntegerError);
   const std::string invalid =
-      fmt::format("ERR invalid expire time in '{}' command", millis ? "pexpire" : "expire");
+      fmt::format("ERR invalid expire time in '{}' command", Lower(call.args[0]));
   if (!millis) {
     if (when > INT64_MAX / 1000 || when < INT64_MIN / 1000) return call.reply.Error(invalid);
     when *= 1000;
   }
   const int64_t now = Now(call);
-  if (when > INT64_MAX - now) return call.reply.Error(invalid);
-  const int64_t at = when + now;
+  const int64_t base = absolute ? 0 : now;
+  if (when > INT64_MAX - base) return call.reply.Error(invalid);
+  const int64_t at = when + base;
   auto changed = std::make_shared<bool>(false);
   Mutation m = Mutation::Apply(call.args[1], [=](const RecordPtr& current) {
     if (!current) return Change::None();
@@ -132,10 +130,10 @@ void CmdScan(Call& call) {
   bool typed = false;
   for (size_t i = 2; i < call.args.size(); i += 2) {
     const std::string opt = Lower(call.args[i]);
-    if (i + 1 >= call.args.size()) return call.reply.Error(kSyntax);
+    if (i + 1 >= call.args.size()) return call.reply.Error(kSyntaxError);
     if (opt == "count") {
-      if (!ParseInt64(call.args[i + 1], &count)) return call.reply.Error(kNotInteger);
-      if (count < 1) return call.reply.Error(kSyntax);
+      if (!ParseInt64(call.args[i + 1], &count)) return call.reply.Error(kNotIntegerError);
+      if (count < 1) return call.reply.Error(kSyntaxError);
     } else if (opt == "match") {
       pattern = call.args[i + 1];
       match = pattern != "*";
@@ -143,7 +141,7 @@ void CmdScan(Call& call) {
       type = Lower(call.args[i + 1]);
       typed = true;
     } else {
-      return call.reply.Error(kSyntax);
+      return call.reply.Error(kSyntaxError);
     }
   }
   const int64_t now = Now(call);
@@ -165,8 +163,20 @@ void CmdScan(Call& call) {
 void CmdDbsize(Call& call) { call.reply.Integer(static_cast<int64_t>(call.service().KeyCount())); }
 void CmdTtl(Call& call) { Ttl(call, false); }
 void CmdPttl(Call& call) { Ttl(call, true); }
-void CmdExpire(Call& call) { Expire(call, false); }
-void CmdPexpire(Call& call) { Expire(call, true); }
+void CmdExpire(Call& call) { Expire(call, false, false); }
+void CmdPexpire(Call& call) { Expire(call, true, false); }
+void CmdExpireat(Call& call) { Expire(call, false, true); }
+void CmdPexpireat(Call& call) { Expire(call, true, true); }
+
+// EXPIRETIME and PEXPIRETIME: the absolute expiry time (-1 none, -2 no key).
+void ExpireTime(Call& call, bool millis) {
+  RecordPtr r = Live(call, call.args[1]);
+  if (!r) return call.reply.Integer(-2);
+  if (r->expire_at_ms == 0) return call.reply.Integer(-1);
+  call.reply.Integer(millis ? r->expire_at_ms : (r->expire_at_ms + 500) / 1000);
+}
+void CmdExpiretime(Call& call) { ExpireTime(call, false); }
+void CmdPexpiretime(Call& call) { ExpireTime(call, true); }
 
 void CmdPersist(Call& call) {
   auto changed = std::make_shared<bool>(false);
@@ -182,10 +192,10 @@ void CmdPersist(Call& call) {
 // pipeline like any write, so nothing comes back after a restart and replicas drop the
 // same keys. There is one database, so both do the same.
 void CmdFlush(Call& call) {
-  if (call.args.size() > 2) return call.reply.Error(kSyntax);
+  if (call.args.size() > 2) return call.reply.Error(kSyntaxError);
   if (call.args.size() == 2 && !EqualsNoCase(call.args[1], "async") &&
       !EqualsNoCase(call.args[1], "sync")) {
-    return call.reply.Error(kSyntax);
+    return call.reply.Error(kSyntaxError);
   }
   Commit(call, {Mutation::Txn([](KeyView& view) { view.Clear(); })},
          [](ReplyWriter& w) { w.Ok(); });
@@ -233,6 +243,14 @@ void AddKeyCommands(std::vector<CommandSpec>* t) {
            "Set a key's time to live in seconds (NX XX GT LT)"},
           {"pexpire", -3, kWrite | kFast, 1, 1, 1, write, CmdPexpire,
            "Set a key's time to live in milliseconds (NX XX GT LT)"},
+          {"expireat", -3, kWrite | kFast, 1, 1, 1, write, CmdExpireat,
+           "Set the expiration for a key as a UNIX timestamp (NX XX GT LT)"},
+          {"pexpireat", -3, kWrite | kFast, 1, 1, 1, write, CmdPexpireat,
+           "Set the expiration for a key as a UNIX timestamp in milliseconds (NX XX GT LT)"},
+          {"expiretime", 2, kReadonly | kFast, 1, 1, 1, read, CmdExpiretime,
+           "Get the expiration Unix timestamp for a key"},
+          {"pexpiretime", 2, kReadonly | kFast, 1, 1, 1, read, CmdPexpiretime,
+           "Get the expiration Unix timestamp for a key in milliseconds"},
           {"persist", 2, kWrite | kFast, 1, 1, 1, write, CmdPersist,
            "Remove the expiration from a key"},
           {"flushdb", -1, kWrite, 0, 0, 0, flush, CmdFlush,

@@ -12,17 +12,6 @@
 namespace devstate::resp {
 namespace {
 
-constexpr std::string_view kSyntax = "ERR syntax error";
-constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
-
-RecordPtr StringRecord(std::string value, int64_t expire_at_ms) {
-  auto r = std::make_shared<Record>();
-  r->type = kStringRecordType;
-  r->value = std::move(value);
-  r->expire_at_ms = expire_at_ms;
-  return r;
-}
-
 void CmdGet(Call& call) {
   RecordPtr r = Live(call, call.args[1]);
   if (!r) return call.reply.Null();
@@ -91,7 +80,7 @@ bool SetExpiry(Call& call, const SetOptions& o, int64_t now, int64_t* at) {
   if (o.unit == Unit::kNone) return true;
   int64_t v = 0;
   if (!ParseInt64(o.expire, &v)) {
-    call.reply.Error(kNotInteger);
+    call.reply.Error(kNotIntegerError);
     return false;
   }
   const bool seconds = o.unit == Unit::kEx || o.unit == Unit::kExat;
@@ -113,7 +102,7 @@ bool SetExpiry(Call& call, const SetOptions& o, int64_t now, int64_t* at) {
 
 void CmdSet(Call& call) {
   SetOptions o;
-  if (!ParseSetOptions(call.args, &o)) return call.reply.Error(kSyntax);
+  if (!ParseSetOptions(call.args, &o)) return call.reply.Error(kSyntaxError);
   const int64_t now = call.view ? call.view->NowMs() : call.service().NowMs();
   int64_t expire_at = 0;
   if (!SetExpiry(call, o, now, &expire_at)) return;
@@ -152,7 +141,7 @@ void CmdSet(Call& call) {
   });
   Commit(call, {std::move(m)}, [outcome, get = o.get](ReplyWriter& w) {
     if (outcome->wrong_type) {
-      w.Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+      w.Error(kWrongTypeError);
     } else if (get) {
       if (outcome->old) {
         w.Bulk(outcome->old->value);

@@ -16,7 +16,9 @@ bool ByName(const CommandSpec& a, const CommandSpec& b) { return a.name < b.name
 std::vector<CommandSpec> BuildTable() {
   std::vector<CommandSpec> table;
   AddStringCommands(&table);
+  AddStringOpCommands(&table);
   AddKeyCommands(&table);
+  AddKeyspaceCommands(&table);
   AddConnectionCommands(&table);
   AddAclCommands(&table);
   AddServerCommands(&table);

@@ -8,12 +8,14 @@
 
 namespace devstate::resp {
 
-void AddStringCommands(std::vector<CommandSpec>* table);       // cmd_string.cc
-void AddKeyCommands(std::vector<CommandSpec>* table);          // cmd_keys.cc
-void AddConnectionCommands(std::vector<CommandSpec>* table);   // cmd_connection.cc
-void AddAclCommands(std::vector<CommandSpec>* table);          // cmd_acl.cc
-void AddServerCommands(std::vector<CommandSpec>* table);       // cmd_server.cc: INFO CONFIG TIME
-void AddClusterCommands(std::vector<CommandSpec>* table);      // cmd_cluster.cc: CLUSTER COMMAND
+void AddStringCommands(std::vector<CommandSpec>* table);      // cmd_string.cc
+void AddStringOpCommands(std::vector<CommandSpec>* table);    // cmd_string_ops.cc: INCR APPEND ...
+void AddKeyCommands(std::vector<CommandSpec>* table);         // cmd_keys.cc
+void AddKeyspaceCommands(std::vector<CommandSpec>* table);    // cmd_keyspace.cc: RENAME COPY OBJECT
+void AddConnectionCommands(std::vector<CommandSpec>* table);  // cmd_connection.cc
+void AddAclCommands(std::vector<CommandSpec>* table);         // cmd_acl.cc
+void AddServerCommands(std::vector<CommandSpec>* table);      // cmd_server.cc: INFO CONFIG TIME
+void AddClusterCommands(std::vector<CommandSpec>* table);     // cmd_cluster.cc: CLUSTER COMMAND
 void AddTransactionCommands(std::vector<CommandSpec>* table);  // cmd_multi.cc
 void AddReplicationCommands(std::vector<CommandSpec>* table);  // cmd_replication.cc
 

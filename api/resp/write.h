@@ -8,13 +8,35 @@
 // reply is written immediately; the EXEC's own commit answers for all of them.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "api/resp/command_table.h"
+#include "service/record_types.h"
 
 namespace devstate::resp {
+
+// A plain Redis string record. `meta` "raw" marks a string edited in place (APPEND,
+// SETRANGE), which Redis keeps in its raw encoding whatever its length (OBJECT ENCODING).
+inline constexpr std::string_view kRawStringMeta = "raw";
+inline RecordPtr StringRecord(std::string value, int64_t expire_at_ms, std::string_view meta = {}) {
+  auto r = std::make_shared<Record>();
+  r->type = kStringRecordType;
+  r->value = std::move(value);
+  r->expire_at_ms = expire_at_ms;
+  r->meta = meta;
+  return r;
+}
+
+// The clock a command reads: the transaction's inside an EXEC, else the service's.
+inline int64_t Now(Call& call) { return call.view ? call.view->NowMs() : call.service().NowMs(); }
+
+inline constexpr std::string_view kWrongTypeError =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
+inline constexpr std::string_view kSyntaxError = "ERR syntax error";
+inline constexpr std::string_view kNotIntegerError = "ERR value is not an integer or out of range";
 
 inline RecordPtr Live(Call& call, std::string_view key) {
   RecordPtr r = call.view != nullptr ? call.view->Get(key) : call.service().Get(key);

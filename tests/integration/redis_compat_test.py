@@ -96,6 +96,71 @@ class RedisCompatTest(unittest.TestCase):
                   ("EXPIRE", "{e}k", 10, "LT"), ("TTL", "{e}k"), ("EXPIRE", "{e}none", 10),
                   ("EXPIRE", "{e}k", 9223372036854775807), ("EXPIRE", "{e}k", -1), ("EXISTS", "{e}k"))
 
+    def test_counters(self):
+        self.same(("INCR", "{c}n"), ("INCRBY", "{c}n", 41), ("DECR", "{c}n"), ("DECRBY", "{c}n", -10),
+                  ("GET", "{c}n"), ("INCRBY", "{c}n", "x"), ("INCRBY", "{c}n", "0100"),
+                  ("SET", "{c}big", "9223372036854775806"), ("INCR", "{c}big"), ("INCR", "{c}big"),
+                  ("SET", "{c}small", "-9223372036854775808"), ("DECR", "{c}small"),
+                  ("DECRBY", "{c}n", "-9223372036854775808"), ("SET", "{c}s", "abc"), ("INCR", "{c}s"),
+                  ("SET", "{c}sp", " 1"), ("INCR", "{c}sp"),
+                  ("INCRBYFLOAT", "{c}f", "10.5"), ("INCRBYFLOAT", "{c}f", "0.1"),
+                  ("INCRBYFLOAT", "{c}f", "-5.0e3"), ("INCRBYFLOAT", "{c}f", "abc"),
+                  ("INCRBYFLOAT", "{c}s", "1"), ("INCRBYFLOAT", "{c}f", "1e400"),
+                  ("SET", "{c}i", "3"), ("INCRBYFLOAT", "{c}i", "1.5"),
+                  ("SET", "{c}t", "1", "EX", 1000), ("INCR", "{c}t"), ("TTL", "{c}t"),
+                  ("INCR",), ("INCR", "{c}a", "b"))
+
+    def test_string_edits(self):
+        self.same(("APPEND", "{s}a", "hello"), ("APPEND", "{s}a", " world"), ("STRLEN", "{s}a"),
+                  ("STRLEN", "{s}none"), ("GETRANGE", "{s}a", 0, 4), ("GETRANGE", "{s}a", -5, -1),
+                  ("GETRANGE", "{s}a", 5, 2), ("GETRANGE", "{s}a", -1, -5), ("GETRANGE", "{s}a", 0, 100),
+                  ("GETRANGE", "{s}a", -100, 2), ("GETRANGE", "{s}none", 0, 1), ("GETRANGE", "{s}a", "x", 1),
+                  ("SETRANGE", "{s}a", 6, "WORLD"), ("GET", "{s}a"), ("SETRANGE", "{s}b", 3, "x"),
+                  ("GET", "{s}b"), ("SETRANGE", "{s}c", 5, ""), ("EXISTS", "{s}c"),
+                  ("SETRANGE", "{s}a", 0, ""), ("SETRANGE", "{s}a", -1, "x"), ("SETRANGE", "{s}a", "y", "x"),
+                  ("SETRANGE", "{s}a", 9000000000, "x"),
+                  ("SET", "{s}t", "v", "EX", 1000), ("APPEND", "{s}t", "w"), ("SETRANGE", "{s}t", 0, "x"),
+                  ("TTL", "{s}t"), ("GET", "{s}t"))
+
+    def test_get_and_set_variants(self):
+        self.same(("SET", "{g}a", "1", "EX", 1000), ("GETSET", "{g}a", "2"), ("TTL", "{g}a"),
+                  ("GETSET", "{g}none", "x"), ("GETDEL", "{g}a"), ("GETDEL", "{g}a"), ("EXISTS", "{g}a"),
+                  ("SETEX", "{g}e", 100, "v"), ("TTL", "{g}e"), ("SETEX", "{g}e", 0, "v"),
+                  ("SETEX", "{g}e", -1, "v"), ("SETEX", "{g}e", "x", "v"),
+                  ("PSETEX", "{g}p", 100000, "v"), ("PSETEX", "{g}p", 0, "v"),
+                  ("SET", "{g}x", "v"), ("GETEX", "{g}x"), ("GETEX", "{g}x", "EX", 100), ("TTL", "{g}x"),
+                  ("GETEX", "{g}x", "PERSIST"), ("TTL", "{g}x"), ("GETEX", "{g}x", "EX", 1, "PX", 1),
+                  ("GETEX", "{g}x", "PERSIST", "EX", 1), ("GETEX", "{g}x", "EX"), ("GETEX", "{g}x", "KEEPTTL"),
+                  ("GETEX", "{g}x", "EX", 0), ("GETEX", "{g}none", "EX", 0), ("GETEX", "{g}x", "EX", "z"),
+                  ("GETEX", "{g}x", "EXAT", 4102444800), ("TTL", "{g}x"), ("GETEX", "{g}x", "PXAT", 1),
+                  ("EXISTS", "{g}x"),
+                  ("MSETNX", "{g}m1", "a", "{g}m2", "b"), ("MSETNX", "{g}m2", "c", "{g}m3", "d"),
+                  ("MGET", "{g}m1", "{g}m2", "{g}m3"), ("MSETNX", "{g}m1"), ("MSETNX", "{g}m1", "a", "{g}m2"))
+
+    def test_keys_whole(self):
+        self.same(("SET", "{k}a", "1", "EX", 1000), ("RENAME", "{k}a", "{k}b"), ("TTL", "{k}b"),
+                  ("EXISTS", "{k}a"), ("RENAME", "{k}a", "{k}c"), ("RENAME", "{k}b", "{k}b"),
+                  ("RENAMENX", "{k}b", "{k}b"), ("SET", "{k}c", "3"), ("RENAMENX", "{k}b", "{k}c"),
+                  ("RENAMENX", "{k}b", "{k}d"), ("GET", "{k}d"), ("RENAME", "{k}d", "{k}c"), ("GET", "{k}c"),
+                  ("COPY", "{k}c", "{k}e"), ("COPY", "{k}c", "{k}e"), ("SET", "{k}c", "4"),
+                  ("COPY", "{k}c", "{k}e", "REPLACE"), ("GET", "{k}e"), ("COPY", "{k}c", "{k}c"),
+                  ("COPY", "{k}none", "{k}f"), ("COPY", "{k}c", "{k}f", "DB", 1), ("COPY", "{k}c", "{k}f", "DB", 99),
+                  ("COPY", "{k}c", "{k}f", "DB", "x"), ("COPY", "{k}c", "{k}f", "BOGUS"),
+                  ("TOUCH", "{k}c", "{k}e", "{k}none"),
+                  ("EXPIREAT", "{k}c", 4102444800), ("EXPIRETIME", "{k}c"), ("PEXPIRETIME", "{k}c"),
+                  ("PEXPIREAT", "{k}c", 4102444800123), ("PEXPIRETIME", "{k}c"), ("EXPIRETIME", "{k}c"),
+                  ("EXPIREAT", "{k}c", 4102444801, "LT"), ("EXPIREAT", "{k}c", 4102444700, "GT"),
+                  ("EXPIRETIME", "{k}e"), ("EXPIRETIME", "{k}none"), ("EXPIREAT", "{k}c", 1), ("EXISTS", "{k}c"),
+                  ("EXPIREAT", "{k}e", "x"), ("PEXPIREAT", "{k}e", 9223372036854775807),
+                  ("SET", "{k}n", "12"), ("OBJECT", "ENCODING", "{k}n"), ("SET", "{k}n", "short"),
+                  ("OBJECT", "ENCODING", "{k}n"), ("SET", "{k}n", "x" * 50), ("OBJECT", "ENCODING", "{k}n"),
+                  ("OBJECT", "ENCODING", "{k}none"), ("OBJECT", "FREQ", "{k}n"), ("OBJECT", "IDLETIME", "{k}none"),
+                  ("OBJECT", "REFCOUNT", "{k}n"), ("SET", "{k}n", "5"), ("OBJECT", "REFCOUNT", "{k}n"),
+                  ("OBJECT", "BOGUS", "{k}n"), ("OBJECT", "ENCODING"), ("RENAME", "{k}a", "{z}b"),
+                  ("SET", "{k}q", "12"), ("APPEND", "{k}q", "3"), ("OBJECT", "ENCODING", "{k}q"),
+                  ("SETRANGE", "{k}r", 0, "7"), ("OBJECT", "ENCODING", "{k}r"), ("INCR", "{k}r"),
+                  ("OBJECT", "ENCODING", "{k}r"))
+
     def test_transactions(self):
         self.same(("MULTI",), ("SET", "{m}a", 1), ("RESET",), ("EXEC",), ("GET", "{m}a"))
         self.same(("MULTI", "x"), ("EXEC", "x"), ("DISCARD", "x"), ("MULTI",), ("SET", "{m}b", 1),

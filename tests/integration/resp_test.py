@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -207,6 +208,37 @@ class RespTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertEqual(json.loads(self.r.get("device:rx:latest"))["status"], "on")
         self.assertEqual(self.r.type("device:rx:latest"), "string")
+
+    def test_a_device_record_changes_only_by_events_and_moves_whole(self):
+        self.assertEqual(self.ds.post_json("/devices/ry", {"status": "on", "ts": 5})[0], 200)
+        for cmd in (("APPEND", "device:ry:latest", "x"), ("SETRANGE", "device:ry:latest", 0, "x")):
+            with self.assertRaisesRegex(redis.ResponseError, "is a device record: send it an event"):
+                self.r.execute_command(*cmd)
+        with self.assertRaisesRegex(redis.ResponseError, "not an integer"):
+            self.r.incr("device:ry:latest")
+        self.assertEqual(self.r.strlen("device:ry:latest"), len(self.r.get("device:ry:latest")))
+        # RENAME keeps it a device record: events merge into it under its new name (one in
+        # the same slot, as a cluster requires).
+        from redis.crc import key_slot
+        slot = key_slot(b"device:ry:latest")
+        other = next(f"rz{i}" for i in range(10**6) if key_slot(f"device:rz{i}:latest".encode()) == slot)
+        self.assertTrue(self.r.rename("device:ry:latest", f"device:{other}:latest"))
+        self.assertEqual(self.ds.post_json(f"/devices/{other}", {"level": 3, "ts": 6})[0], 200)
+        state = json.loads(self.r.get(f"device:{other}:latest"))
+        self.assertEqual((state["status"], state["level"]), ("on", 3))
+
+    def test_counters_are_durable_and_lose_no_increment(self):
+        threads = [threading.Thread(target=lambda: [redis.Redis(port=self.ds.resp_port).incr("ctr:a")
+                                                    for _ in range(200)]) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(self.r.get("ctr:a"), "1000")
+        self.assertEqual(self.ds.stop(), 0)
+        self.ds.start()
+        RespTest.r = redis.Redis(port=self.ds.resp_port, decode_responses=True)
+        self.assertEqual(self.r.incrby("ctr:a", 5), 1005)
 
     def test_writes_survive_restart_with_expiry(self):
         self.r.set("dur:a", "kept")
