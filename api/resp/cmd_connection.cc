@@ -68,10 +68,7 @@ void CmdReset(Call& call) {
   c.protocol = 2;
   c.name.clear();
   c.readonly = false;
-  c.in_multi = false;
-  c.multi_failed = false;
-  c.queued.clear();
-  c.multi_commands = 0;
+  c.EndTransaction();
   call.reply = ReplyWriter(call.reply.out(), 2, call.reply.error_counter());
   call.reply.Simple("RESET");
 }

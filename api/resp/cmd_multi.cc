@@ -1,4 +1,4 @@
-// Transactions: MULTI EXEC DISCARD, as Redis's multi.c. The dispatcher queues the
+// Transactions: MULTI EXEC DISCARD WATCH UNWATCH, as Redis's multi.c. The dispatcher queues the
 // commands sent after MULTI (Dispatch, "QUEUED") and marks the transaction failed when one
 // is refused; EXEC then runs the queued commands inside ONE commit group, in order,
 // against the group's view of the store: atomic (all in one journal write) and isolated
@@ -12,24 +12,39 @@
 namespace devstate::resp {
 namespace {
 
-void EndTransaction(ClientState& c) {
-  c.in_multi = false;
-  c.multi_failed = false;
-  c.queued.clear();
-  c.multi_commands = 0;
-}
-
 void CmdMulti(Call& call) {
   ClientState& c = call.client;
   if (c.in_multi) return call.reply.Error("ERR MULTI calls can not be nested");
-  EndTransaction(c);
   c.in_multi = true;
+  c.multi_failed = false;
+  c.queued.clear();
+  c.multi_commands = 0;
   call.reply.Ok();
 }
 
 void CmdDiscard(Call& call) {
   if (!call.client.in_multi) return call.reply.Error("ERR DISCARD without MULTI");
-  EndTransaction(call.client);
+  call.client.EndTransaction();
+  call.reply.Ok();
+}
+
+// WATCH key...: EXEC runs only if none of them was written (or expired) since; it is
+// checked inside EXEC's commit group, so a write from anywhere (another client, ingest, an
+// expiry) that comes first aborts it, and none can come between the check and the run.
+void CmdWatch(Call& call) {
+  ClientState& c = call.client;
+  if (c.in_multi) return call.reply.Error("ERR WATCH inside MULTI is not allowed");
+  for (size_t i = 1; i < call.args.size(); ++i) {
+    const std::string& key = call.args[i];
+    bool known = false;
+    for (const auto& w : c.watched) known = known || w.first == key;
+    if (!known) c.watched.emplace_back(key, call.service().Get(key));
+  }
+  call.reply.Ok();
+}
+
+void CmdUnwatch(Call& call) {
+  call.client.watched.clear();
   call.reply.Ok();
 }
 
@@ -37,12 +52,15 @@ void CmdExec(Call& call) {
   ClientState& c = call.client;
   if (!c.in_multi) return call.reply.Error("ERR EXEC without MULTI");
   if (c.multi_failed) {
-    EndTransaction(c);
+    c.EndTransaction();
     return call.reply.Error("EXECABORT Transaction discarded because of previous errors.");
   }
   auto commands = std::make_shared<std::vector<std::vector<std::string>>>(std::move(c.queued));
-  EndTransaction(c);
+  auto watched =
+      std::make_shared<std::vector<std::pair<std::string, RecordPtr>>>(std::move(c.watched));
+  c.EndTransaction();
   auto replies = std::make_shared<std::string>();
+  auto aborted = std::make_shared<bool>(false);
   // The txn runs on the committing thread while this connection waits for EXEC's reply
   // (nothing after an EXEC runs before it is answered), so the client and server state
   // it touches are not used concurrently; the pending reply keeps the connection alive.
@@ -51,7 +69,13 @@ void CmdExec(Call& call) {
   size_t weight = 0;
   for (const auto& args : *commands) weight += args.size();
   Mutation txn = Mutation::Txn(
-      [commands, replies, client, server](KeyView& view) {
+      [commands, replies, client, server, watched, aborted](KeyView& view) {
+        for (const auto& [key, record] : *watched) {
+          if (view.Get(key) != record) {
+            *aborted = true;  // written since WATCH: nothing runs
+            return;
+          }
+        }
         for (std::vector<std::string>& args : *commands) {
           Call inner{args,
                      *client,
@@ -68,7 +92,8 @@ void CmdExec(Call& call) {
         }
       },
       weight);
-  Commit(call, {std::move(txn)}, [commands, replies](ReplyWriter& w) {
+  Commit(call, {std::move(txn)}, [commands, replies, aborted](ReplyWriter& w) {
+    if (*aborted) return w.NullArray();
     w.Array(commands->size());
     w.out()->append(*replies);
   });
@@ -97,6 +122,24 @@ void AddTransactionCommands(std::vector<CommandSpec>* t) {
                            {"slow", "transaction"},
                            CmdExec,
                            "Execute all commands issued after MULTI"},
+                          {"watch",
+                           -2,
+                           base | kFast,
+                           1,
+                           -1,
+                           1,
+                           {"fast", "transaction"},
+                           CmdWatch,
+                           "Watch the given keys to determine execution of the MULTI/EXEC block"},
+                          {"unwatch",
+                           1,
+                           kNoScript | kLoading | kStale | kFast,
+                           0,
+                           0,
+                           0,
+                           {"fast", "transaction"},
+                           CmdUnwatch,
+                           "Forget about all watched keys"},
                           {"discard",
                            1,
                            base | kFast,

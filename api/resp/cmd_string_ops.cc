@@ -117,7 +117,8 @@ void CmdIncrbyfloat(Call& call) {
   });
 }
 
-constexpr std::string_view kTooLong = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+constexpr std::string_view kTooLong =
+    "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
 void CmdAppend(Call& call) {
   auto out = std::make_shared<Outcome>();
@@ -170,7 +171,7 @@ void CmdGetrange(Call& call) {
   if (end >= len) end = len - 1;
   if (start > end || len == 0) return call.reply.Bulk("");
   call.reply.Bulk(std::string_view(r->value).substr(static_cast<size_t>(start),
-                                                     static_cast<size_t>(end - start + 1)));
+                                                    static_cast<size_t>(end - start + 1)));
 }
 
 void CmdSetrange(Call& call) {
@@ -203,8 +204,8 @@ void CmdSetrange(Call& call) {
     if (value.size() < at + part.size()) value.resize(at + part.size(), '\0');
     value.replace(at, part.size(), part);
     out->integer = static_cast<int64_t>(value.size());
-    return Change::Put(StringRecord(std::move(value), current ? current->expire_at_ms : 0,
-                                    kRawStringMeta));
+    return Change::Put(
+        StringRecord(std::move(value), current ? current->expire_at_ms : 0, kRawStringMeta));
   });
   ReplyInteger(call, std::move(m), out);
 }
@@ -268,8 +269,7 @@ void SetWithExpiry(Call& call, bool seconds) {
   const int64_t at =
       ExpireAt(call.args[2], seconds, false, Now(call), seconds ? "setex" : "psetex", &error);
   if (!error.empty()) return call.reply.Error(error);
-  Commit(call,
-         {Mutation::Put(std::move(call.args[1]), StringRecord(std::move(call.args[3]), at))},
+  Commit(call, {Mutation::Put(std::move(call.args[1]), StringRecord(std::move(call.args[3]), at))},
          [](ReplyWriter& w) { w.Ok(); });
 }
 
@@ -324,29 +324,29 @@ void CmdGetex(Call& call) {
                   kind == Kind::kExat || kind == Kind::kPxat, now, "getex", &time_error);
   }
   auto out = std::make_shared<Outcome>();
-  Mutation m = Mutation::Apply(call.args[1], [kind, at, now, time_error,
-                                              out](const RecordPtr& current) {
-    if (!current) return Change::None();
-    if (!IsString(*current)) {
-      out->error = kWrongTypeError;
-      return Change::None();
-    }
-    if (!time_error.empty()) {
-      out->error = time_error;
-      return Change::None();
-    }
-    out->old = current;
-    if (kind == Kind::kPersist) {
-      if (current->expire_at_ms == 0) return Change::None();
-      auto r = std::make_shared<Record>(*current);
-      r->expire_at_ms = 0;
-      return Change::Put(std::move(r));
-    }
-    if (at <= now) return Change::Delete();  // an absolute time already past
-    auto r = std::make_shared<Record>(*current);
-    r->expire_at_ms = at;
-    return Change::Put(std::move(r));
-  });
+  Mutation m =
+      Mutation::Apply(call.args[1], [kind, at, now, time_error, out](const RecordPtr& current) {
+        if (!current) return Change::None();
+        if (!IsString(*current)) {
+          out->error = kWrongTypeError;
+          return Change::None();
+        }
+        if (!time_error.empty()) {
+          out->error = time_error;
+          return Change::None();
+        }
+        out->old = current;
+        if (kind == Kind::kPersist) {
+          if (current->expire_at_ms == 0) return Change::None();
+          auto r = std::make_shared<Record>(*current);
+          r->expire_at_ms = 0;
+          return Change::Put(std::move(r));
+        }
+        if (at <= now) return Change::Delete();  // an absolute time already past
+        auto r = std::make_shared<Record>(*current);
+        r->expire_at_ms = at;
+        return Change::Put(std::move(r));
+      });
   ReplyOld(call, std::move(m), out);
 }
 

@@ -69,6 +69,9 @@ struct ClientState {
   bool in_multi = false;
   bool multi_failed = false;
   std::vector<std::vector<std::string>> queued;
+  // WATCH: each key with the record it held then (null: absent). Records are immutable, so
+  // any write to the key since leaves another pointer (or none) there, and EXEC aborts.
+  std::vector<std::pair<std::string, RecordPtr>> watched;
   // Who this connection is: nullptr until it authenticates (or the default user when that
   // needs no password). Re-resolved by name when the ACL is reloaded.
   std::shared_ptr<const acl::User> user;
@@ -82,6 +85,16 @@ struct ClientState {
   std::atomic<size_t> read_buffer{0};        // the read buffer's capacity
   std::atomic<size_t> output_buffer{0};      // replies not yet written to the socket
   std::atomic<size_t> multi_commands{0};     // queued in MULTI (-1 when not in one)
+
+  // The end of a transaction (EXEC, DISCARD, a refused EXEC, RESET): its queue and its
+  // WATCHed keys go.
+  void EndTransaction() {
+    in_multi = false;
+    multi_failed = false;
+    queued.clear();
+    multi_commands = 0;
+    watched.clear();
+  }
 };
 
 // The limits a server starts with. max_clients, idle_timeout_ms and max_query_buffer are

@@ -52,10 +52,7 @@ bool SameSlot(const CommandSpec& spec, const std::vector<std::string>& args) {
 void Reject(Call& call, const CommandSpec* spec, std::string_view error) {
   ClientState& c = call.client;
   if (spec != nullptr && spec->name == "exec") {
-    c.in_multi = false;
-    c.multi_failed = false;
-    c.queued.clear();
-    c.multi_commands = 0;
+    c.EndTransaction();
     std::string_view why = error.substr(0, 4) == "ERR " ? error.substr(4) : error;
     return call.reply.Error(fmt::format("EXECABORT Transaction discarded because of: {}", why));
   }

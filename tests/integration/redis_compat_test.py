@@ -172,6 +172,17 @@ class RedisCompatTest(unittest.TestCase):
         self.same(("MULTI",), ("SET", "{m}f", 1), ("GET", "{m}f"), ("SET", "{m}f", 2, "GET"),
                   ("DEL", "{m}f", "{m}g"), ("EXEC",))
 
+    def test_watch(self):
+        # One connection: WATCH inside MULTI is refused without failing the transaction, a
+        # key written by the same client before MULTI aborts EXEC, UNWATCH forgets.
+        self.same(("SET", "{w}a", "1"), ("WATCH", "{w}a", "{w}b"), ("SET", "{w}a", "2"), ("MULTI",),
+                  ("WATCH", "{w}a"), ("INCR", "{w}a"), ("EXEC",), ("GET", "{w}a"),
+                  ("WATCH", "{w}a"), ("UNWATCH",), ("SET", "{w}a", "5"), ("MULTI",), ("INCR", "{w}a"),
+                  ("EXEC",), ("WATCH", "{w}none"), ("MULTI",), ("GET", "{w}none"), ("EXEC",),
+                  ("WATCH", "{w}a"), ("SET", "{w}a", "x", "NX"), ("MULTI",), ("GET", "{w}a"), ("EXEC",),
+                  ("WATCH",), ("WATCH", "{w}a", "{z}b"), ("UNWATCH", "x"),
+                  ("WATCH", "{w}a"), ("MULTI",), ("UNWATCH",), ("SET", "{w}a", "7"), ("EXEC",))
+
     def test_client_names(self):
         self.same(("HELLO", 3, "SETNAME", "a b"), ("CLIENT", "SETNAME", "a b"),
                   ("CLIENT", "SETNAME", "a\nb"), ("CLIENT", "GETNAME"), ("CLIENT", "SETNAME", "ok-name"),

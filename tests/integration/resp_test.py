@@ -240,6 +240,35 @@ class RespTest(unittest.TestCase):
         RespTest.r = redis.Redis(port=self.ds.resp_port, decode_responses=True)
         self.assertEqual(self.r.incrby("ctr:a", 5), 1005)
 
+    def test_watch_aborts_exec_on_a_write_from_anywhere(self):
+        def attempt(key, meddle):
+            p = redis.Redis(port=self.ds.resp_port).pipeline()
+            p.watch(key)
+            meddle()
+            p.multi()
+            p.set(key + ":done", "1")
+            try:
+                p.execute()
+                return "ran"
+            except redis.WatchError:
+                return "aborted"
+
+        self.r.set("wt:a", "1")
+        self.assertEqual(attempt("wt:a", lambda: None), "ran")
+        self.assertEqual(attempt("wt:a", lambda: redis.Redis(port=self.ds.resp_port).set("wt:a", "1")),
+                         "aborted", "another client's write, even of the same value")
+        self.assertEqual(attempt("wt:a", lambda: self.r.set("wt:a", "9", nx=True)), "ran",
+                         "a write that changes nothing")
+        self.assertEqual(self.ds.post_json("/devices/wt", {"x": 1, "ts": 1})[0], 200)
+        self.assertEqual(attempt("device:wt:latest",
+                                 lambda: self.ds.post_json("/devices/wt", {"x": 2, "ts": 2})), "aborted",
+                         "an event ingested over HTTP")
+        self.assertEqual(attempt("device:wt:latest",
+                                 lambda: self.ds.post_json("/devices/wt", {"x": 1, "ts": 1})), "ran",
+                         "a stale event changes nothing")
+        self.r.set("wt:e", "1", px=50)
+        self.assertEqual(attempt("wt:e", lambda: time.sleep(0.1)), "aborted", "an expiry")
+
     def test_writes_survive_restart_with_expiry(self):
         self.r.set("dur:a", "kept")
         self.r.set("dur:b", "ttl", ex=1000)

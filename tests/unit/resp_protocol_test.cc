@@ -230,7 +230,9 @@ TEST(RespCommandTableTest, RowsAreConsistent) {
     EXPECT_FALSE((c.flags & kWrite) && (c.flags & kReadonly)) << c.name;
     if (c.first_key > 0) {
       EXPECT_GT(c.step, 0) << c.name;
-      EXPECT_TRUE((c.flags & kWrite) || (c.flags & kReadonly)) << c.name << " touches keys";
+      // WATCH names keys without reading or writing them, as in Redis's own table.
+      if (c.name != "watch")
+        EXPECT_TRUE((c.flags & kWrite) || (c.flags & kReadonly)) << c.name << " touches keys";
     }
     for (const CommandSpec& sub : c.subcommands) {
       EXPECT_EQ(sub.name.substr(0, c.name.size() + 1), std::string(c.name) + "|") << sub.name;
