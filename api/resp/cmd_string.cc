@@ -78,26 +78,12 @@ bool SetExpiry(Call& call, const SetOptions& o, int64_t now, int64_t* at) {
   using Unit = SetOptions::Unit;
   *at = 0;
   if (o.unit == Unit::kNone) return true;
-  int64_t v = 0;
-  if (!ParseInt64(o.expire, &v)) {
-    call.reply.Error(kNotIntegerError);
-    return false;
-  }
-  const bool seconds = o.unit == Unit::kEx || o.unit == Unit::kExat;
-  if (v <= 0 || (seconds && v > INT64_MAX / 1000)) {
-    call.reply.Error("ERR invalid expire time in 'set' command");
-    return false;
-  }
-  int64_t ms = seconds ? v * 1000 : v;
-  if (o.unit == Unit::kEx || o.unit == Unit::kPx) {
-    if (ms > INT64_MAX - now) {
-      call.reply.Error("ERR invalid expire time in 'set' command");
-      return false;
-    }
-    ms += now;
-  }
-  *at = ms;
-  return true;
+  std::string error;
+  *at = ExpireAt(o.expire, o.unit == Unit::kEx || o.unit == Unit::kExat,
+                 o.unit == Unit::kExat || o.unit == Unit::kPxat, now, "set", &error);
+  if (error.empty()) return true;
+  call.reply.Error(error);
+  return false;
 }
 
 void CmdSet(Call& call) {

@@ -238,31 +238,6 @@ void CmdGetset(Call& call) {
   ReplyOld(call, std::move(m), out);
 }
 
-// An expiry argument as Redis's getExpireMillisecondsOrReply reads it: a positive number
-// (seconds or milliseconds), relative to now unless `absolute`. Empty `error` when valid.
-int64_t ExpireAt(std::string_view text, bool seconds, bool absolute, int64_t now,
-                 std::string_view command, std::string* error) {
-  int64_t v = 0;
-  if (!ParseInt64(text, &v)) {
-    *error = kNotIntegerError;
-    return 0;
-  }
-  const std::string invalid = fmt::format("ERR invalid expire time in '{}' command", command);
-  if (v <= 0 || (seconds && v > INT64_MAX / 1000)) {
-    *error = invalid;
-    return 0;
-  }
-  if (seconds) v *= 1000;
-  if (!absolute) {
-    if (v > INT64_MAX - now) {
-      *error = invalid;
-      return 0;
-    }
-    v += now;
-  }
-  return v;
-}
-
 // SETEX key seconds value, PSETEX key milliseconds value.
 void SetWithExpiry(Call& call, bool seconds) {
   std::string error;

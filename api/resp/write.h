@@ -8,6 +8,8 @@
 // reply is written immediately; the EXEC's own commit answers for all of them.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <memory>
 #include <string>
 #include <utility>
@@ -37,6 +39,31 @@ inline constexpr std::string_view kWrongTypeError =
     "WRONGTYPE Operation against a key holding the wrong kind of value";
 inline constexpr std::string_view kSyntaxError = "ERR syntax error";
 inline constexpr std::string_view kNotIntegerError = "ERR value is not an integer or out of range";
+
+// An expiry argument as Redis's getExpireMillisecondsOrReply reads it: a positive number
+// (seconds or milliseconds), relative to now unless `absolute`. Empty `error` when valid.
+inline int64_t ExpireAt(std::string_view text, bool seconds, bool absolute, int64_t now,
+                        std::string_view command, std::string* error) {
+  int64_t v = 0;
+  if (!ParseInt64(text, &v)) {
+    *error = kNotIntegerError;
+    return 0;
+  }
+  const std::string invalid = fmt::format("ERR invalid expire time in '{}' command", command);
+  if (v <= 0 || (seconds && v > INT64_MAX / 1000)) {
+    *error = invalid;
+    return 0;
+  }
+  if (seconds) v *= 1000;
+  if (!absolute) {
+    if (v > INT64_MAX - now) {
+      *error = invalid;
+      return 0;
+    }
+    v += now;
+  }
+  return v;
+}
 
 inline RecordPtr Live(Call& call, std::string_view key) {
   RecordPtr r = call.view != nullptr ? call.view->Get(key) : call.service().Get(key);

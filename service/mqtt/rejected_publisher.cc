@@ -23,7 +23,10 @@ MqttRejectedPublisher::MqttRejectedPublisher(const MqttOptions& options) {
                                   static_cast<int>((options.reconnect_max_ms + 999) / 1000));
   if (!options.username.empty()) connect.set_user_name(options.username);
   if (!options.password.empty()) connect.set_password(options.password);
-  if (options.broker.rfind("ssl://", 0) == 0 || options.broker.rfind("mqtts://", 0) == 0) {
+  std::string host;
+  uint16_t port = 0;
+  bool tls = false;
+  if (ParseBrokerUri(options.broker, &host, &port, &tls) && tls) {
     mqtt::ssl_options ssl;
     if (!options.ca.empty()) ssl.set_trust_store(options.ca);
     if (!options.cert.empty()) ssl.set_key_store(options.cert);
