@@ -362,6 +362,31 @@ const std::vector<ConfigKey>& ConfigKeys() {
               "READONLY, as Redis Cluster: others get -MOVED)",
        .field = &Config::replication_replica_reads,
        .choices = {"clients", "readonly"}},
+      {.name = "replication.etcd",
+       .doc = "etcd endpoints (http://host:port or https://host:port, comma-separated) that "
+              "decide the shard's roles: leader lease, synchronous set, failover; empty: roles "
+              "are set by hand (replicaof, REPLICAOF, FAILOVER)",
+       .field = &Config::replication_etcd},
+      {.name = "replication.shard",
+       .doc = "the shard's name: its keys in etcd live under /devstate/<shard>/",
+       .field = &Config::replication_shard},
+      {.name = "replication.lease_ms",
+       .doc = "the primary's lease in etcd (rounded up to whole seconds, at least 2 s); a "
+              "primary that cannot renew it stops serving before it could lapse, and a replica "
+              "of the synchronous set takes over after it lapsed",
+       .field = &Config::replication_lease_ms,
+       .min = 2000,
+       .max = 60000},
+      {.name = "replication.etcd_user",
+       .doc = "etcd user (etcd authentication); empty: none",
+       .field = &Config::replication_etcd_user},
+      {.name = "replication.etcd_password_file",
+       .doc = "file whose first line is the etcd user's password (or $DEVSTATE_ETCD_PASSWORD)",
+       .field = &Config::replication_etcd_password_file},
+      {.name = "replication.etcd_tls",
+       .doc = "verify https:// etcd endpoints against tls.ca (tls.cert and tls.key, if set, "
+              "are presented)",
+       .field = &Config::replication_etcd_tls},
       {.name = "deadletters.max_entries",
        .doc = "dead letters kept (newest); the file is compacted at twice this",
        .field = &Config::deadletters_max_entries,

@@ -102,6 +102,12 @@ struct Config {
   std::string replication_password_file;
   bool replication_tls = false;
   std::string replication_replica_reads = "clients";
+  std::string replication_etcd;  // etcd endpoints; empty: roles are set by hand
+  std::string replication_shard = "shard-0";
+  int64_t replication_lease_ms = 4000;
+  std::string replication_etcd_user;
+  std::string replication_etcd_password_file;
+  bool replication_etcd_tls = false;
   // [deadletters]
   int64_t deadletters_max_entries = 1000;
   int64_t deadletters_payload_bytes = 256;

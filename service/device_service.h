@@ -44,6 +44,9 @@ class DeviceService {
 
   // OK while the store accepts writes; the reason it refuses them otherwise.
   virtual Status WriteStatus() const = 0;
+  // OK while this node may serve reads and writes at all; a primary whose lease in etcd
+  // could have lapsed serves neither (Status::Fenced).
+  virtual Status ServingStatus() const { return Status::OK(); }
   virtual MqttState mqtt_state() const = 0;
   // Why MQTT intake is not connected (the broker's refusal, a refused write); empty if it is.
   virtual std::string mqtt_error() const { return {}; }

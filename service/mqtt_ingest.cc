@@ -602,7 +602,8 @@ void MqttIngest::Core::Committed(const std::shared_ptr<Batch>& batch,
   }
   // Refused: nothing of the batch is acknowledged. A connection that has ended takes its
   // messages with it (the broker sends them again); otherwise try again or hold them.
-  const bool passes = s.code() == Status::Code::kNoSpace || s.code() == Status::Code::kNoReplicas;
+  const bool passes = s.code() == Status::Code::kNoSpace || s.code() == Status::Code::kNoReplicas ||
+                      s.code() == Status::Code::kFenced;
   if (held_ == 0) {
     spdlog::error(
         "mqtt: the store refused events ({}); MQTT intake {}, the messages stay "

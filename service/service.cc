@@ -123,6 +123,31 @@ Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
   if (!s.ok()) return s;
   s = NodeId(config, &svc->node_id_);  // kept in the store's directory, which now exists
   if (!s.ok()) return s;
+  if (!config.replication_etcd.empty()) {
+    if (!config.replication_replicaof.empty())
+      return Status::InvalidArgument(
+          "replication.replicaof and replication.etcd exclude each other: with etcd, the control "
+          "plane decides whom a node follows");
+    control::ControllerOptions c;
+    std::string error;
+    if (!control::ParseEndpoints(config.replication_etcd, &c.etcd.endpoints, &error))
+      return Status::InvalidArgument("replication.etcd: " + error);
+    c.etcd.user = config.replication_etcd_user;
+    s = Secret(config.replication_etcd_password_file, "DEVSTATE_ETCD_PASSWORD", "",
+               "replication.etcd_password_file", &c.etcd.password);
+    if (!s.ok()) return s;
+    if (config.replication_etcd_tls) {
+      s = ReplicationTls(config, &c.etcd.tls);
+      if (!s.ok()) return s;
+    }
+    c.shard = config.replication_shard;
+    c.node_id = svc->node_id_;
+    c.lease = std::chrono::milliseconds(config.replication_lease_ms);
+    svc->control_options_ = std::move(c);
+    // Before any listener serves: only the control plane makes this node primary.
+    svc->store_->BecomeReplica(
+        Status::NotPrimary("waiting for the control plane (etcd) to decide this node's role"));
+  }
   if (!config.replication_replicaof.empty()) {
     // Before any listener serves: a replica never takes a write of its own.
     svc->store_->BecomeReplica(
@@ -178,6 +203,7 @@ Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
   }
   roles.start_primary_work = [self] { self->StartPrimaryWork(); };
   roles.stop_primary_work = [self] { self->StopPrimaryWork(); };
+  roles.controlled = svc->control_options_.has_value();
   svc->roles_ = std::make_unique<Roles>(svc->store_.get(), std::move(roles));
   *service = std::move(svc);
   return Status::OK();
@@ -191,7 +217,30 @@ EventLimits Service::event_limits() const { return EventLimitsFrom(config_); }
 
 Status Service::Start(uint16_t resp_port, uint16_t http_port) {
   roles_->SetPorts(resp_port, http_port);
-  return roles_->Begin(config_.replication_replicaof);
+  if (!control_options_) return roles_->Begin(config_.replication_replicaof);
+  roles_->BeginUndecided("waiting for the control plane (etcd) to decide this node's role");
+  control::ControllerOptions c = *control_options_;
+  c.announce = fmt::format("{}:{}:{}", config_.replication_announce, resp_port, http_port);
+  controller_ = std::make_unique<control::Controller>(store_.get(), roles_.get(), std::move(c));
+  controller_->Start();
+  return Status::OK();
+}
+
+RoleView Service::Role() const {
+  RoleView v = roles_->View();
+  if (controller_) v.control = controller_->View();
+  return v;
+}
+
+Status Service::ServingStatus() const {
+  // A primary under a lease serves nothing once it cannot be sure the lease is its own: a
+  // newer primary may exist, and its reads would be stale.
+  if (controller_ && roles_->primary() && !store_->hub()->lease().Open()) {
+    return Status::Fenced(
+        "this primary could not renew its lease in etcd in time; it serves again once it "
+        "does, or follows the new primary");
+  }
+  return Status::OK();
 }
 
 void Service::StartPrimaryWork() {
@@ -256,8 +305,9 @@ Status Service::AttachReplica(const replication::ReplicaHello& hello, std::strin
 void Service::Stop() {
   if (stopped_) return;
   stopped_ = true;
-  if (roles_) roles_->Stop();   // the replica link, MQTT intake, the sweeper
-  if (store_) store_->Close();  // null when Open failed before the store opened
+  if (controller_) controller_->Stop();  // a primary hands its lease back first
+  if (roles_) roles_->Stop();            // the replica link, MQTT intake, the sweeper
+  if (store_) store_->Close();           // null when Open failed before the store opened
 }
 
 void Service::Ingest(std::vector<Event> events, Ingest::Done done) {

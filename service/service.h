@@ -4,7 +4,8 @@
 //
 // Open recovers the store (refusing writes at once when it starts as a replica); Start
 // takes this node's first role (Roles::Begin): a primary begins MQTT intake and expiry
-// sweeping, a replica follows its primary. Stop ends intake and the replica link and
+// sweeping, a replica follows its primary. With replication.etcd the node starts undecided
+// and its controller (service/control/) decides. Stop ends intake and the replica link and
 // closes the store (finishing the commit in flight). Thread-safe after Open.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <optional>
 
 #include "service/config.h"
+#include "service/control/controller.h"
 #include "service/dead_letters.h"
 #include "service/device_service.h"
 #include "service/expiry_sweeper.h"
@@ -59,7 +61,8 @@ class Service final : public DeviceService {
   uint64_t JournalPosition() const override { return store_->LastSequence(); }
   bool IsPrimary() const override { return roles_->primary(); }
   bool Loading() const override { return store_->loading(); }
-  RoleView Role() const override { return roles_->View(); }
+  RoleView Role() const override;
+  Status ServingStatus() const override;
   void ChangeRole(RoleChange change, std::function<void(Status)> done) override {
     roles_->Change(std::move(change), std::move(done));
   }
@@ -94,6 +97,8 @@ class Service final : public DeviceService {
   std::string node_id_;
   std::optional<MqttOptions> mqtt_options_;  // mqtt.broker is set
   std::unique_ptr<Roles> roles_;
+  std::unique_ptr<control::Controller> controller_;  // replication.etcd is set
+  std::optional<control::ControllerOptions> control_options_;
   mutable std::mutex work_mu_;  // guards mqtt_ and sweeper_, which come and go with the role
   std::shared_ptr<MqttIngest> mqtt_;
   std::shared_ptr<ExpirySweeper> sweeper_;

@@ -26,6 +26,8 @@ const char* CodeName(Status::Code code) {
       return "NotPrimary";
     case Status::Code::kNoSpace:
       return "NoSpace";
+    case Status::Code::kFenced:
+      return "Fenced";
   }
   return "Unknown";
 }

@@ -26,6 +26,7 @@ class [[nodiscard]] Status {
     kWrongType,     // the key holds a value of another type than the operation needs
     kNotPrimary,    // this node is a replica: writes belong to the primary
     kNoSpace,       // the journal's disk is full: writes wait for space, reads go on
+    kFenced,        // this primary cannot be sure its lease is still its own
   };
 
   Status() = default;
@@ -39,6 +40,7 @@ class [[nodiscard]] Status {
   static Status IOError(std::string_view msg) { return Status(Code::kIOError, msg); }
   static Status WriteRefused(std::string_view msg) { return Status(Code::kWriteRefused, msg); }
   static Status NoReplicas(std::string_view msg) { return Status(Code::kNoReplicas, msg); }
+  static Status Fenced(std::string_view msg) { return Status(Code::kFenced, msg); }
   static Status Shutdown(std::string_view msg) { return Status(Code::kShutdown, msg); }
   static Status WrongType(std::string_view msg) { return Status(Code::kWrongType, msg); }
   static Status NotPrimary(std::string_view msg) { return Status(Code::kNotPrimary, msg); }

@@ -165,6 +165,14 @@ void Handler::Handle(const Request& req, Exchange* exchange, Reply reply) const 
     return false;
   };
 
+  // A primary that cannot be sure its lease is its own serves no device data at all.
+  if (path.substr(0, 8) == "/devices" || path == "/events") {
+    if (const Status serving = service_->ServingStatus(); !serving.ok()) {
+      Response res = Error(StatusFor(serving), serving.message(), req.version(), req.keep_alive());
+      res.set(field::retry_after, "1");
+      return reply(std::move(res));
+    }
+  }
   if (path.substr(0, 9) == "/devices/") {
     const std::string_view id = path.substr(9);
     if (id.find('/') != std::string_view::npos) return error(status::not_found, "no such resource");
@@ -256,7 +264,8 @@ Response Handler::Ready(const Request& req) const {
         service_->Loading());
     return Json(req, ready ? status::ok : status::service_unavailable, std::move(body));
   }
-  const Status store = service_->WriteStatus();
+  const Status serving = service_->ServingStatus();
+  const Status store = serving.ok() ? service_->WriteStatus() : serving;
   const MqttState mqtt = service_->mqtt_state();
   const bool ready = store.ok() && (mqtt == MqttState::kConnected || mqtt == MqttState::kDisabled);
   const std::string mqtt_error = service_->mqtt_error();

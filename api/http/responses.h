@@ -47,6 +47,7 @@ inline status StatusFor(const Status& s) {
     case Status::Code::kIOError:
     case Status::Code::kShutdown:
     case Status::Code::kNoReplicas:
+    case Status::Code::kFenced:
       return status::service_unavailable;
     case Status::Code::kNotPrimary:
       return status::service_unavailable;  // the server answers a redirect before this

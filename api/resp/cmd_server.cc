@@ -83,6 +83,29 @@ std::string ReplicationInfo(Call& call) {
   line("min_replicas_ack", v.min_replicas_ack);
   line("bytes_streamed", v.hub.bytes_streamed);
   line("full_copies_sent", v.hub.full_copies);
+  const ControlView& c = v.control;
+  line("control_plane", c.enabled ? "etcd" : "none");
+  if (c.enabled) {
+    auto join = [](const std::vector<std::string>& ids) {
+      std::string list;
+      for (const std::string& id : ids) list += (list.empty() ? "" : ",") + id;
+      return list;
+    };
+    line("etcd_endpoint", c.endpoint);
+    line("etcd_error", c.etcd_error);
+    line("leader_node_id", c.leader_id);
+    line("leader_revision", c.leader_revision);
+    line("lease_id", fmt::format("{:x}", c.lease_id));
+    line("lease_remaining_ms", c.lease_remaining_ms);
+    line("sync_set", join(c.sync_members));
+    line("sync_set_pending", join(c.sync_pending));
+    line("shard_nodes", c.nodes.size());
+    line("promotions", c.promotions);
+    line("step_downs", c.step_downs);
+    line("lease_renewals", c.lease_renewals);
+    line("lease_failures", c.lease_failures);
+    line("sync_set_changes", c.sync_changes);
+  }
   return out;
 }
 

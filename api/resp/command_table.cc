@@ -125,6 +125,8 @@ std::string StoreError(const Status& s) {
       return "WRONGTYPE Operation against a key holding the wrong kind of value";
     case Status::Code::kNotPrimary:
       return "READONLY You can't write against a read only replica.";
+    case Status::Code::kFenced:
+      return "CLUSTERDOWN " + s.message();
     case Status::Code::kShutdown:
       return "ERR the server is shutting down";
     default:

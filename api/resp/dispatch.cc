@@ -183,6 +183,12 @@ void Dispatch(Call& call, const CommandSpec* spec) {
   if (!(spec->flags & kLoading) && call.service().Loading()) {
     return Reject(call, spec, "LOADING Redis is loading the dataset in memory");
   }
+  if (spec->first_key > 0 || (spec->flags & kWrite)) {
+    // A primary past its lease's deadline: no stale read, no write (cluster clients retry).
+    if (const Status serving = call.service().ServingStatus(); !serving.ok()) {
+      return Reject(call, spec, StoreError(serving));
+    }
+  }
   if (!call.service().IsPrimary()) {
     const std::string redirect = ReplicaRedirect(call, *spec);
     if (!redirect.empty()) return Reject(call, spec, redirect);

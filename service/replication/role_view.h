@@ -25,6 +25,33 @@ struct LinkState {
   uint64_t full_copies = 0;
 };
 
+// A node as the control plane lists it.
+struct ShardNode {
+  std::string node_id;
+  std::string announce;  // host:resp_port:http_port
+  std::string role;
+};
+
+// The control plane (etcd), as this node sees it; enabled false without replication.etcd.
+struct ControlView {
+  bool enabled = false;
+  std::string endpoint;    // the etcd endpoint used last
+  std::string etcd_error;  // the last failed call, empty once one succeeds
+  std::string leader_id;   // the leader key's node, empty: none
+  std::string leader_announce;
+  int64_t leader_revision = 0;
+  std::vector<std::string> sync_members;  // the synchronous set in etcd
+  std::vector<std::string> sync_pending;  // being added (waited for, not yet in etcd)
+  int64_t lease_id = 0;
+  int64_t lease_remaining_ms = 0;  // until the primary's fence closes; 0: closed or replica
+  std::vector<ShardNode> nodes;    // registered nodes
+  uint64_t promotions = 0;
+  uint64_t step_downs = 0;
+  uint64_t lease_renewals = 0;
+  uint64_t lease_failures = 0;
+  uint64_t sync_changes = 0;
+};
+
 // This node and its shard.
 struct RoleView {
   bool primary = true;
@@ -46,6 +73,7 @@ struct RoleView {
   size_t min_replicas_ack = 0;
   std::string failover_state = "no-failover";
   replication::HubStats hub;
+  ControlView control;
 };
 
 // A role change an operator asks for (REPLICAOF, FAILOVER).

@@ -77,6 +77,47 @@ Status Roles::Begin(const std::string& replicaof) {
   return FollowLocked(host, port);
 }
 
+void Roles::BeginUndecided(const std::string& why) {
+  absl::MutexLock lock(&switch_mu_);
+  StepDownLocked(why);
+}
+
+Status Roles::PromoteTo(uint64_t at_least_epoch, uint64_t* epoch) {
+  absl::MutexLock lock(&switch_mu_);
+  if (!primary()) {
+    Status s = PromoteLocked(at_least_epoch);
+    if (!s.ok()) return s;
+  }
+  *epoch = store_->Term();  // the new epoch's marker may still be on its way to the journal
+  return Status::OK();
+}
+
+void Roles::StepDown(const std::string& why) {
+  absl::MutexLock lock(&switch_mu_);
+  if (!primary() && !client_) return;
+  StepDownLocked(why);
+}
+
+void Roles::StepDownLocked(const std::string& why) {
+  if (failover_) EndFailover("the control plane steps this node down");
+  SetPrimaryWork(false);
+  store_->BecomeReplica(Status::NotPrimary(why));
+  primary_flag_.store(false, std::memory_order_release);
+  StopClientLocked();
+  absl::MutexLock view(&mu_);
+  primary_host_.clear();
+  primary_port_ = 0;
+}
+
+Status Roles::Follow(const std::string& host, uint16_t port) {
+  absl::MutexLock lock(&switch_mu_);
+  {
+    absl::MutexLock view(&mu_);
+    if (!primary() && primary_host_ == host && primary_port_ == port) return Status::OK();
+  }
+  return FollowLocked(host, port);
+}
+
 void Roles::Change(RoleChange change, std::function<void(Status)> done) {
   Post([this, change = std::move(change), done = std::move(done)] {
     Status s;
@@ -89,6 +130,11 @@ void Roles::Change(RoleChange change, std::function<void(Status)> done) {
 }
 
 Status Roles::Apply(const RoleChange& change) {
+  if (options_.controlled) {
+    return Status::InvalidArgument(
+        "roles in this shard are decided by etcd (replication.etcd): stop the primary, or "
+        "take it out of service, to move the primary");
+  }
   switch (change.kind) {
     case RoleChange::Kind::kFollow: {
       bool same = false;
@@ -184,6 +230,7 @@ Status Roles::FollowLocked(const std::string& host, uint16_t port) {
       store_, std::move(o),
       [this](uint64_t epoch) {
         // On the client's thread: the switch runs on the role thread, which stops the client.
+        if (options_.controlled) return;  // only etcd promotes
         spdlog::info("replication: the primary hands over (FAILOVER): taking epoch {}", epoch);
         Post([this, epoch] {
           absl::MutexLock lock(&switch_mu_);

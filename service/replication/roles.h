@@ -13,6 +13,10 @@
 // The role thread also watches a failover in progress and the clients blocked in WAIT,
 // woken by every replica acknowledgement.
 //
+// With a control plane (service/control/), the controller decides instead, calling
+// BeginUndecided, PromoteTo, StepDown and Follow from its own thread; they take the same
+// lock as the role thread's changes, so changes still happen one at a time.
+//
 // A primary that starts (Begin with no replicaof) starts a new epoch: a group it journaled
 // before a crash and never sent is then not in any epoch a replica could continue from,
 // so a replica holding a group it lost is found to diverge and copied in full.
@@ -47,6 +51,9 @@ struct RolesOptions {
   std::string password;
   std::shared_ptr<boost::asio::ssl::context> tls;  // replication.tls
   std::chrono::milliseconds link_timeout{5000};    // silence that ends a replica's link
+  // Roles belong to a control plane (etcd): REPLICAOF and FAILOVER are refused, and a
+  // primary's hand-over request (FAILOVER) is ignored.
+  bool controlled = false;
   // The primary's work, started when this node becomes primary and stopped before it
   // follows another (MQTT ingest, the expiry sweeper). Called on the role thread.
   std::function<void()> start_primary_work;
@@ -65,6 +72,17 @@ class Roles {
   // The first role, before clients are served: follow `replicaof` ("host:port"), or be
   // primary (in a new epoch) when it is empty.
   Status Begin(const std::string& replicaof);
+  // The control plane's changes (blocking; never call them from an event loop).
+  // The first role under a control plane: neither primary nor following anyone; writes are
+  // refused with `why` until the controller decides.
+  void BeginUndecided(const std::string& why);
+  // Becomes primary in an epoch of at least `at_least_epoch` (*epoch: the one taken). A
+  // node that is primary already keeps its epoch.
+  Status PromoteTo(uint64_t at_least_epoch, uint64_t* epoch);
+  // Stops being primary (writes refused with `why`) without following anyone yet.
+  void StepDown(const std::string& why);
+  // Follows host:port, unless it already does.
+  Status Follow(const std::string& host, uint16_t port);
   // Queues a change; `done` hears its outcome on the role thread.
   void Change(RoleChange change, std::function<void(Status)> done);
   // A replica told this node's hub that it has heard of a newer epoch: another node is
@@ -101,6 +119,7 @@ class Roles {
   Status FollowLocked(const std::string& host, uint16_t port)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(switch_mu_);
   Status PromoteLocked(uint64_t at_least_epoch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(switch_mu_);
+  void StepDownLocked(const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(switch_mu_);
   Status StartFailover(const RoleChange& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(switch_mu_);
   void AdvanceFailover() ABSL_EXCLUSIVE_LOCKS_REQUIRED(switch_mu_);
   void EndFailover(const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(switch_mu_);

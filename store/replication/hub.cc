@@ -380,10 +380,34 @@ void ReplicationHub::Shutdown() {
   }
 }
 
-bool ReplicationHub::Synchronous() const { return min_replicas_ack() == 0; }
+bool ReplicationHub::Synchronous() const {
+  // Under a lease every acknowledgement goes through Recompute, which checks the fence.
+  if (min_replicas_ack() != 0 || lease_.enabled()) return false;
+  absl::MutexLock lock(&mu_);
+  return !sync_mode_ || wait_for_.empty();
+}
+
+bool ReplicationHub::synchronous_set_mode() const {
+  absl::MutexLock lock(&mu_);
+  return sync_mode_;
+}
 
 Status ReplicationHub::Admission() const {
+  if (!lease_.Open()) {
+    return Status::Fenced(
+        "this primary could not renew its lease in etcd in time; writes wait for the control "
+        "plane");
+  }
   const size_t n = min_replicas_ack();
+  {
+    absl::MutexLock lock(&mu_);
+    if (sync_mode_) {
+      if (sync_members_ >= n) return Status::OK();
+      return Status::NoReplicas(std::to_string(sync_members_) + " of the " + std::to_string(n) +
+                                " replicas required (replication.min_replicas_ack) are in the "
+                                "synchronous set");
+    }
+  }
   if (n == 0) return Status::OK();
   const size_t live = live_.load(std::memory_order_relaxed);
   if (live >= n) return Status::OK();
@@ -393,27 +417,32 @@ Status ReplicationHub::Admission() const {
 
 void ReplicationHub::Send(const GroupRef& group) {
   std::vector<std::shared_ptr<Feed>> feeds;
+  bool nobody_to_wait_for = false;
   {
     absl::MutexLock lock(&mu_);
+    // A synchronous set with no members: acknowledged as sent (the pipeline still answers
+    // only after the local fsync).
+    nobody_to_wait_for = sync_mode_ && wait_for_.empty();
     // Set with the ring under the lock: a feed that sees it finds the group in the ring.
     last_sent_.store(group.last_seq, std::memory_order_release);
     if (feeds_.empty()) {
       // Nobody streams live: a replica that attaches later reads the log.
       ring_.clear();
       ring_bytes_ = 0;
-      return;
+    } else {
+      auto batch = std::make_shared<const std::string>(group.batch);
+      ring_bytes_ += batch->size();
+      ring_.push_back(
+          RingGroup{epochs_->Current(), group.first_seq, group.last_seq, std::move(batch)});
+      while (ring_.size() > 1 && ring_bytes_ > options_.ring_bytes) {
+        ring_bytes_ -= ring_.front().batch->size();
+        ring_.pop_front();
+      }
+      feeds = feeds_;
     }
-    auto batch = std::make_shared<const std::string>(group.batch);
-    ring_bytes_ += batch->size();
-    ring_.push_back(
-        RingGroup{epochs_->Current(), group.first_seq, group.last_seq, std::move(batch)});
-    while (ring_.size() > 1 && ring_bytes_ > options_.ring_bytes) {
-      ring_bytes_ -= ring_.front().batch->size();
-      ring_.pop_front();
-    }
-    feeds = feeds_;
   }
   for (auto& f : feeds) f->Notify();
+  if (nobody_to_wait_for) Recompute();
 }
 
 void ReplicationHub::SetListener(QuorumListener* listener) {
@@ -532,6 +561,16 @@ void ReplicationHub::SetMinReplicasAck(size_t n) {
   Recompute();
 }
 
+void ReplicationHub::SetSynchronousSet(std::vector<std::string> wait_for, size_t members) {
+  {
+    absl::MutexLock lock(&mu_);
+    sync_mode_ = true;
+    wait_for_ = std::move(wait_for);
+    sync_members_ = members;
+  }
+  Recompute();
+}
+
 HubStats ReplicationHub::stats() const {
   absl::MutexLock lock(&mu_);
   return HubStats{bytes_streamed_.load(std::memory_order_relaxed),
@@ -555,11 +594,31 @@ void ReplicationHub::Recompute() {
     feeds = feeds_;
     observer = ack_observer_;
   }
-  std::vector<uint64_t> acked;
-  for (auto& f : feeds) acked.push_back(f->State().acked_seq);
+  std::vector<ReplicaState> states;
+  for (auto& f : feeds) states.push_back(f->State());
   const size_t n = min_replicas_ack();
   uint64_t quorum = 0;
-  if (n > 0 && acked.size() >= n) {
+  bool sync_mode = false;
+  std::vector<std::string> wait_for;
+  {
+    absl::MutexLock lock(&mu_);
+    sync_mode = sync_mode_;
+    wait_for = wait_for_;
+  }
+  if (sync_mode) {
+    // Every member's position (its best feed, if it reattached); nobody to wait for: all
+    // that was sent.
+    quorum = last_sent_.load(std::memory_order_acquire);
+    for (const std::string& member : wait_for) {
+      uint64_t best = 0;
+      for (const ReplicaState& r : states) {
+        if (r.node_id == member) best = std::max(best, r.acked_seq);
+      }
+      quorum = std::min(quorum, best);
+    }
+  } else if (n > 0 && states.size() >= n) {
+    std::vector<uint64_t> acked;
+    for (const ReplicaState& r : states) acked.push_back(r.acked_seq);
     std::nth_element(acked.begin(), acked.begin() + static_cast<long>(n - 1), acked.end(),
                      std::greater<>());
     quorum = acked[n - 1];
@@ -567,7 +626,8 @@ void ReplicationHub::Recompute() {
   bool grew = false;
   {
     absl::MutexLock lock(&mu_);
-    if (quorum > quorum_seq_) {
+    // Past the lease's deadline nothing more is acknowledged: another node may be primary.
+    if (quorum > quorum_seq_ && lease_.Open()) {
       quorum_seq_ = quorum;
       grew = true;
     }

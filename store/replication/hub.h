@@ -17,6 +17,11 @@
 // for them (Redis-style asynchronous replication). Admission refuses writes while fewer
 // than N replicas are live (streaming from the ring).
 //
+// With a control plane (etcd), the controller names the synchronous set instead: a group
+// is acknowledged once every member holds it, and writes are admitted only while the set
+// etcd holds has at least N members (SetSynchronousSet). The lease fence (lease_fence.h)
+// then bounds in time everything the hub admits and acknowledges.
+//
 // A replica that acknowledges with a term above this node's epoch has heard of a newer
 // primary: the hub says so (on_newer_epoch) and the service steps down.
 //
@@ -39,6 +44,7 @@
 
 #include "store/journal.h"
 #include "store/replication/epochs.h"
+#include "store/replication/lease_fence.h"
 #include "store/replication_gate.h"
 
 namespace devstate::replication {
@@ -171,6 +177,15 @@ class ReplicationHub final : public ReplicationGate {
   // Called (any thread) after every acknowledgement: WAIT re-checks its count.
   void SetAckObserver(std::function<void()> observer);
   void SetMinReplicasAck(size_t n);
+  // Control plane: every group waits for each replica in `wait_for` (node ids: the set in
+  // etcd plus those being added), and writes are admitted only while `members` (the set in
+  // etcd) is at least min_replicas_ack. Re-evaluates the quorum.
+  void SetSynchronousSet(std::vector<std::string> wait_for, size_t members);
+  bool synchronous_set_mode() const;
+  // The lease fence (off until the controller enables it).
+  LeaseFence& lease() { return lease_; }
+  // Re-evaluates the quorum (after the fence opens again).
+  void Reevaluate() { Recompute(); }
   size_t min_replicas_ack() const { return min_replicas_ack_.load(std::memory_order_relaxed); }
   HubStats stats() const;
 
@@ -205,6 +220,10 @@ class ReplicationHub final : public ReplicationGate {
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t quorum_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::function<void()> ack_observer_ ABSL_GUARDED_BY(mu_);
+  bool sync_mode_ ABSL_GUARDED_BY(mu_) = false;  // SetSynchronousSet was called
+  std::vector<std::string> wait_for_ ABSL_GUARDED_BY(mu_);
+  size_t sync_members_ ABSL_GUARDED_BY(mu_) = 0;
+  LeaseFence lease_;
   // Held (shared) while the pipeline is told of the quorum, so SetListener(nullptr) waits
   // for a call in progress.
   absl::Mutex listener_mu_;
