@@ -264,8 +264,8 @@ void Controller::TakeLead(const ShardState& state) {
   } else {
     sync_mod_revision_ = state.sync_mod_revision;
   }
-  members_ = state.leader ? (state.sync ? state.sync->members : std::vector<std::string>())
-                          : sync.members;
+  members_ =
+      state.leader ? (state.sync ? state.sync->members : std::vector<std::string>()) : sync.members;
   pending_.clear();
   unhealthy_since_.clear();
   // The set first: the new epoch's first group already waits for its members. Then the fence
@@ -352,8 +352,8 @@ void Controller::MaintainSyncSet(const ShardState& state) {
   std::vector<std::string> keep;
   for (const std::string& m : members_) {
     auto it = live.find(m);
-    const bool healthy = it != live.end() && (it->second.acked_seq >= sent ||
-                                              now - it->second.last_ack < grace);
+    const bool healthy =
+        it != live.end() && (it->second.acked_seq >= sent || now - it->second.last_ack < grace);
     if (healthy) {
       unhealthy_since_.erase(m);
       keep.push_back(m);
@@ -447,8 +447,7 @@ ControlView Controller::View() const {
     const auto deadline = store_->hub()->lease().deadline();
     const auto now = Clock::now();
     if (deadline > now)
-      v.lease_remaining_ms =
-          std::chrono::duration_cast<milliseconds>(deadline - now).count();
+      v.lease_remaining_ms = std::chrono::duration_cast<milliseconds>(deadline - now).count();
   }
   return v;
 }

@@ -92,7 +92,7 @@ class Controller {
   EtcdClient etcd_;
   int64_t lease_id_ = 0;
   std::chrono::steady_clock::time_point lease_deadline_{};
-  int64_t leader_revision_ = 0;  // our leader key's create revision while we lead
+  int64_t leader_revision_ = 0;       // our leader key's create revision while we lead
   std::vector<std::string> members_;  // the synchronous set in etcd, while we lead
   int64_t sync_mod_revision_ = 0;
   std::map<std::string, Pending> pending_;

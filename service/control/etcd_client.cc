@@ -124,8 +124,8 @@ std::string CompareJson(const Compare& c) {
   switch (c.target) {
     case Compare::Target::kCreate:
       return fmt::format(
-          R"({{"key":"{}","target":"CREATE","result":"EQUAL","create_revision":"{}"}})",
-          B64(c.key), c.revision);
+          R"({{"key":"{}","target":"CREATE","result":"EQUAL","create_revision":"{}"}})", B64(c.key),
+          c.revision);
     case Compare::Target::kMod:
       return fmt::format(R"({{"key":"{}","target":"MOD","result":"EQUAL","mod_revision":"{}"}})",
                          B64(c.key), c.revision);
@@ -217,8 +217,7 @@ class EtcdClient::Connection {
     } else {
       plain_.emplace(ioc_);
       plain_->expires_after(timeout);
-      plain_->async_connect(results,
-                            [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+      plain_->async_connect(results, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
       Run();
       if (ec) return Fail("connect", ec);
     }
@@ -259,7 +258,8 @@ class EtcdClient::Connection {
   // Sends a watch request and hands each JSON line of the streamed answer to `on_line`,
   // until `stop()` or an error.
   Status Stream(const std::string& path, const std::string& body, const std::string& token,
-                std::chrono::milliseconds timeout, const std::function<void(std::string_view)>& on_line,
+                std::chrono::milliseconds timeout,
+                const std::function<void(std::string_view)>& on_line,
                 const std::function<bool()>& stop, std::chrono::milliseconds poll) {
     Status s = Open(timeout);
     if (!s.ok()) return s;
@@ -427,8 +427,8 @@ Status EtcdClient::CallOnce(Connection& c, const std::string& path, const std::s
 Status EtcdClient::Authenticate(Connection& c) {
   unsigned status = 0;
   std::string answer;
-  const std::string body = fmt::format(R"({{"name":{},"password":{}}})",
-                                       JsonString(options_.user), JsonString(options_.password));
+  const std::string body = fmt::format(R"({{"name":{},"password":{}}})", JsonString(options_.user),
+                                       JsonString(options_.password));
   Status s = c.Post("/v3/auth/authenticate", body, {}, options_.timeout, &status, &answer);
   if (!s.ok()) return s;
   simdjson::dom::parser parser;
@@ -438,8 +438,9 @@ Status EtcdClient::Authenticate(Connection& c) {
   if (doc["token"].get_string().get(token)) {
     Status error = GatewayError(doc);
     // A refused password is the operator's to fix: not worth trying another endpoint.
-    return Status::InvalidArgument("etcd authentication failed: " +
-                                   (error.ok() ? "HTTP " + std::to_string(status) : error.message()));
+    return Status::InvalidArgument(
+        "etcd authentication failed: " +
+        (error.ok() ? "HTTP " + std::to_string(status) : error.message()));
   }
   token_ = std::string(token);
   return Status::OK();
@@ -448,10 +449,10 @@ Status EtcdClient::Authenticate(Connection& c) {
 Status EtcdClient::RangePrefix(const std::string& prefix, std::vector<KeyValue>* kvs,
                                int64_t* revision) {
   std::string answer;
-  Status s = Call("/v3/kv/range",
-                  fmt::format(R"({{"key":"{}","range_end":"{}"}})", B64(prefix),
-                              B64(PrefixEnd(prefix))),
-                  &answer);
+  Status s =
+      Call("/v3/kv/range",
+           fmt::format(R"({{"key":"{}","range_end":"{}"}})", B64(prefix), B64(PrefixEnd(prefix))),
+           &answer);
   if (!s.ok()) return s;
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -465,10 +466,10 @@ Status EtcdClient::RangePrefix(const std::string& prefix, std::vector<KeyValue>*
 
 Status EtcdClient::Put(const std::string& key, const std::string& value, int64_t lease) {
   std::string answer;
-  return Call("/v3/kv/put",
-              fmt::format(R"({{"key":"{}","value":"{}","lease":"{}"}})", B64(key), B64(value),
-                          lease),
-              &answer);
+  return Call(
+      "/v3/kv/put",
+      fmt::format(R"({{"key":"{}","value":"{}","lease":"{}"}})", B64(key), B64(value), lease),
+      &answer);
 }
 
 Status EtcdClient::Delete(const std::string& key) {
@@ -479,11 +480,11 @@ Status EtcdClient::Delete(const std::string& key) {
 Status EtcdClient::Txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
                        const std::vector<TxnOp>& failure, TxnResult* result) {
   std::string answer;
-  Status s = Call("/v3/kv/txn",
-                  fmt::format(R"({{"compare":{},"success":{},"failure":{}}})",
-                              JoinJson(compares, CompareJson), JoinJson(success, OpJson),
-                              JoinJson(failure, OpJson)),
-                  &answer);
+  Status s = Call(
+      "/v3/kv/txn",
+      fmt::format(R"({{"compare":{},"success":{},"failure":{}}})", JoinJson(compares, CompareJson),
+                  JoinJson(success, OpJson), JoinJson(failure, OpJson)),
+      &answer);
   if (!s.ok()) return s;
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -551,9 +552,9 @@ Status EtcdClient::Watch(
     Status s = Authenticate(c);
     if (!s.ok()) return s;
   }
-  const std::string body = fmt::format(
-      R"({{"create_request":{{"key":"{}","range_end":"{}","start_revision":"{}"}}}})",
-      B64(prefix), B64(PrefixEnd(prefix)), start_revision);
+  const std::string body =
+      fmt::format(R"({{"create_request":{{"key":"{}","range_end":"{}","start_revision":"{}"}}}})",
+                  B64(prefix), B64(PrefixEnd(prefix)), start_revision);
   Status parse_error;
   simdjson::dom::parser parser;
   auto on_line = [&](std::string_view line) {
@@ -578,8 +579,9 @@ Status EtcdClient::Watch(
     const int64_t revision = result["header"].get(header) ? 0 : Int(header, "revision");
     on_events(events, revision);
   };
-  Status s = c.Stream("/v3/watch", body, token_, options_.timeout, on_line,
-                      [&] { return !parse_error.ok() || stop(); }, poll);
+  Status s = c.Stream(
+      "/v3/watch", body, token_, options_.timeout, on_line,
+      [&] { return !parse_error.ok() || stop(); }, poll);
   if (!parse_error.ok()) return parse_error;
   return s;
 }

@@ -92,9 +92,8 @@ class EtcdClient {
                                    int64_t* revision);
   [[nodiscard]] Status Put(const std::string& key, const std::string& value, int64_t lease);
   [[nodiscard]] Status Delete(const std::string& key);
-  [[nodiscard]] Status Txn(const std::vector<Compare>& compares,
-                           const std::vector<TxnOp>& success, const std::vector<TxnOp>& failure,
-                           TxnResult* result);
+  [[nodiscard]] Status Txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
+                           const std::vector<TxnOp>& failure, TxnResult* result);
 
   // A lease of at least `ttl_s` seconds (etcd may grant more): *id and the granted *ttl_s.
   [[nodiscard]] Status Grant(int64_t ttl_s, int64_t* id, int64_t* granted_s);
@@ -105,11 +104,11 @@ class EtcdClient {
   // Watches every key under `prefix` from `start_revision` (0: from now), calling `on_events`
   // with each batch and its revision, until `stop()` is true (checked every `poll`) or the
   // stream fails. Returns why it ended.
-  [[nodiscard]] Status Watch(const std::string& prefix, int64_t start_revision,
-                             const std::function<void(const std::vector<WatchEvent>&, int64_t)>&
-                                 on_events,
-                             const std::function<bool()>& stop,
-                             std::chrono::milliseconds poll = std::chrono::milliseconds(100));
+  [[nodiscard]] Status Watch(
+      const std::string& prefix, int64_t start_revision,
+      const std::function<void(const std::vector<WatchEvent>&, int64_t)>& on_events,
+      const std::function<bool()>& stop,
+      std::chrono::milliseconds poll = std::chrono::milliseconds(100));
 
   // The endpoint used last (for logs).
   std::string endpoint() const;

@@ -267,6 +267,81 @@ TEST_F(ReplicationTest, WithOneRequiredReplicaAWriteWaitsForItAndFailsWithoutIt)
   EXPECT_EQ(replica->Get("k3")->value, "v3");
 }
 
+// The control plane's gate: every member of the synchronous set, not the N-th best.
+TEST_F(ReplicationTest, UnderASynchronousSetAWriteWaitsForEveryMember) {
+  auto primary = Open("p", /*min_replicas_ack=*/1);
+  auto* hub = primary->hub();
+  hub->SetSynchronousSet({}, 0);
+  Primary(primary.get());
+  EXPECT_EQ(Put(primary.get(), "early", "v").code(), Status::Code::kNoReplicas)
+      << "an empty set is below min_replicas_ack: refused at once";
+  auto r1 = Open("r1"), r2 = Open("r2");
+  std::string reply;
+  auto link1 = Follow(primary.get(), r1.get(), &reply, "r1");
+  auto link2 = Follow(primary.get(), r2.get(), &reply, "r2");
+  hub->SetSynchronousSet({"r1", "r2"}, 2);
+  ASSERT_TRUE(Put(primary.get(), "k", "v").ok());
+  EXPECT_EQ(r1->Get("k")->value, "v");
+  EXPECT_EQ(r2->Get("k")->value, "v") << "acknowledged means every member holds it";
+  // One member stops: with N = 1 the old gate would answer; the set waits for it.
+  link2->Pause(true);
+  EXPECT_EQ(Put(primary.get(), "k2", "v2").code(), Status::Code::kNoReplicas);
+  EXPECT_EQ(primary->Get("k2"), nullptr) << "not acknowledged, not visible";
+  // The controller takes it out of the set (after etcd says so): the write completes.
+  hub->SetSynchronousSet({"r1"}, 1);
+  ASSERT_TRUE(Eventually([&] { return primary->Get("k2") != nullptr; }));
+  ASSERT_TRUE(Eventually([&] { return primary->WriteStatus().ok(); }));
+  EXPECT_TRUE(Put(primary.get(), "k3", "v3").ok());
+  link2->Pause(false);
+}
+
+TEST_F(ReplicationTest, AnEmptySynchronousSetWithNoneRequiredAcknowledgesWhenDurable) {
+  auto primary = Open("p");
+  primary->hub()->SetSynchronousSet({}, 0);
+  primary->hub()->lease().Enable();
+  primary->hub()->lease().ExtendTo(std::chrono::steady_clock::now() + std::chrono::seconds(60));
+  Primary(primary.get());
+  EXPECT_TRUE(Put(primary.get(), "k", "v").ok());
+  EXPECT_EQ(primary->Get("k")->value, "v");
+}
+
+// Past the lease's deadline nothing is admitted or acknowledged, even what replicas hold;
+// once the lease is renewed, what waited is answered.
+TEST_F(ReplicationTest, PastTheLeaseDeadlineNothingIsAdmittedOrAcknowledged) {
+  auto primary = Open("p", /*min_replicas_ack=*/1);
+  auto* hub = primary->hub();
+  auto& lease = hub->lease();
+  lease.Enable();
+  EXPECT_FALSE(lease.Open()) << "enabled, it is closed until the first renewal";
+  lease.ExtendTo(std::chrono::steady_clock::now() + std::chrono::seconds(60));
+  hub->SetSynchronousSet({"r"}, 1);
+  Primary(primary.get());
+  auto replica = Open("r");
+  std::string reply;
+  auto link = Follow(primary.get(), replica.get(), &reply, "r");
+  ASSERT_TRUE(Put(primary.get(), "k", "v").ok());
+  // The replica is cut off; the group waits for it; the lease runs out meanwhile.
+  link->Pause(true);
+  const uint64_t before = primary->LastSequence();
+  Status late;
+  std::thread writer([&] { late = Put(primary.get(), "k2", "v2"); });
+  ASSERT_TRUE(Eventually([&] { return primary->LastSequence() > before; })) << "k2 is journaled";
+  lease.Close();
+  link->Pause(false);  // the replica now holds k2 and acknowledges it
+  ASSERT_TRUE(Eventually([&] { return replica->Get("k2") != nullptr; }));
+  writer.join();
+  EXPECT_EQ(late.code(), Status::Code::kNoReplicas) << "no acknowledgement past the deadline";
+  EXPECT_EQ(primary->Get("k2"), nullptr) << "nor visibility";
+  EXPECT_FALSE(Put(primary.get(), "k3", "v3").ok());
+  EXPECT_EQ(hub->Admission().code(), Status::Code::kFenced);
+  // Renewed: what the replica holds is acknowledged and published, writes are admitted.
+  lease.ExtendTo(std::chrono::steady_clock::now() + std::chrono::seconds(60));
+  hub->Reevaluate();
+  ASSERT_TRUE(Eventually([&] { return primary->Get("k2") != nullptr; }));
+  ASSERT_TRUE(Eventually([&] { return primary->WriteStatus().ok(); }));
+  EXPECT_TRUE(Put(primary.get(), "k3", "v3").ok());
+}
+
 TEST_F(ReplicationTest, AReplicaPastTheLogsRetentionGetsAFullCopy) {
   auto primary = Open("p", 0, /*retention_mb=*/0);
   Primary(primary.get());
