@@ -98,6 +98,25 @@ std::vector<ShardNode> Shard(Call& call) {
   std::vector<ShardNode> nodes;
   const std::string my_id = v.node_id.empty() ? s.node_id : v.node_id;
   ShardNode me{my_id, s.announce_host, s.port, v.primary, true, v.last_seq, true};
+  if (v.control.enabled && !v.control.leader_id.empty()) {
+    // Under etcd the shard is what etcd lists: its leader, then every registered replica.
+    auto add = [&](const std::string& id, const std::string& announce, bool primary) {
+      ShardNode n;
+      n.id = id;
+      uint16_t http = 0;
+      if (!SplitAnnounce(announce, &n.host, &n.port, &http)) return;
+      n.primary = primary;
+      n.self = id == my_id;
+      n.offset = n.self ? v.last_seq : 0;
+      nodes.push_back(std::move(n));
+    };
+    add(v.control.leader_id, v.control.leader_announce, true);
+    for (const devstate::ShardNode& n : v.control.nodes) {
+      if (n.node_id != v.control.leader_id && n.role == "replica")
+        add(n.node_id, n.announce, false);
+    }
+    if (!nodes.empty()) return nodes;
+  }
   if (v.primary) {
     nodes.push_back(me);
     for (const auto& r : v.replicas) {

@@ -34,11 +34,11 @@ TEST(ShardStateTest, ValuesRoundTrip) {
 TEST(ShardStateTest, ParseFindsTheKeysAndKeepsAnUnreadableSetsRevision) {
   ShardKeys keys("s");
   std::string warning;
-  ShardState st = ParseShard(keys,
-                             {Kv(keys.leader, EncodeLeader({"a", "h:1:2"}), 9, 9, 77),
-                              Kv(keys.sync, "garbage", 3, 12),
-                              Kv(keys.Node("a"), EncodeNode({"a", "h:1:2", "primary", 1, 5}))},
-                             20, &warning);
+  ShardState st = ParseShard(
+      keys,
+      {Kv(keys.leader, EncodeLeader({"a", "h:1:2"}), 9, 9, 77), Kv(keys.sync, "garbage", 3, 12),
+       Kv(keys.Node("a"), EncodeNode({"a", "h:1:2", "primary", 1, 5}))},
+      20, &warning);
   ASSERT_TRUE(st.leader);
   EXPECT_EQ(st.leader_create_revision, 9);
   EXPECT_EQ(st.leader_lease, 77);
@@ -85,8 +85,8 @@ TEST(ShardStateTest, AfterPromotionTheOldMembersStayButTheNewPrimary) {
 TEST(EtcdClientTest, EndpointsAndPrefixes) {
   std::vector<std::string> endpoints;
   std::string error;
-  ASSERT_TRUE(ParseEndpoints("http://127.0.0.1:2379, https://[::1]:2379,127.0.0.1:3", &endpoints,
-                             &error));
+  ASSERT_TRUE(
+      ParseEndpoints("http://127.0.0.1:2379, https://[::1]:2379,127.0.0.1:3", &endpoints, &error));
   EXPECT_EQ(endpoints.size(), 3u);
   EXPECT_FALSE(ParseEndpoints("http://nohost", &endpoints, &error));
   EXPECT_NE(error.find("nohost"), std::string::npos);
