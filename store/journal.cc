@@ -398,8 +398,25 @@ Status Journal::Checkpoint(const std::string& dir, uint64_t* seq) {
   if (!s.ok()) return FromRocks(s);
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
   // log_size_for_flush 0: the memtable is flushed first, so the copy is SST files only
-  // (no log to replay) and `seq` is everything it holds.
-  return FromRocks(checkpoint->CreateCheckpoint(dir, 0, seq));
+  // (no log to replay).
+  uint64_t reported = 0;
+  s = checkpoint->CreateCheckpoint(dir, 0, &reported);
+  if (!s.ok()) return FromRocks(s);
+  // RocksDB reports the position it read before the flush; writes committed meanwhile are in
+  // the copy too. What the copy holds is what a database opened on it says.
+  rocksdb::DBOptions db_options;
+  db_options.info_log = options_.info_log;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {"meta", rocksdb::ColumnFamilyOptions()}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw_copy = nullptr;
+  s = rocksdb::DB::OpenForReadOnly(db_options, dir, families, &handles, &raw_copy);
+  if (!s.ok()) return FromRocks(s);
+  std::unique_ptr<rocksdb::DB> copy(raw_copy);
+  *seq = copy->GetLatestSequenceNumber();
+  for (auto* h : handles) (void)copy->DestroyColumnFamilyHandle(h);
+  return Status::OK();
 }
 
 Status Journal::Load(const LoadFn& fn) { return LoadFamily(nullptr, fn); }

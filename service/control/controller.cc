@@ -106,7 +106,13 @@ void Controller::SetError(const Status& s) {
 
 void Controller::Run() {
   for (;;) {
+    const auto start = Clock::now();
     Tick();
+    const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+    if (took > options_.lease / 4) {
+      spdlog::warn("control: a tick took {} ms (lease {} ms): etcd or this host is slow",
+                   took.count(), options_.lease.count());
+    }
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     if (!poked_) wake_.WaitWithTimeout(&mu_, absl::FromChrono(tick_));
@@ -169,6 +175,7 @@ bool Controller::RenewLease() {
   }
   ++view_.lease_renewals;
   lease_deadline_ = FenceDeadline(sent, ttl, margin_);
+  spdlog::debug("control: lease {:x} renewed for {} s", lease_id_, ttl);
   view_.lease_id = lease_id_;
   return true;
 }

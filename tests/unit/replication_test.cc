@@ -370,6 +370,38 @@ TEST_F(ReplicationTest, AReplicaPastTheLogsRetentionGetsAFullCopy) {
   EXPECT_EQ(replica->Get("after")->value, "copy");
 }
 
+// RocksDB reports a checkpoint's position as it was before its flush; writes committed
+// during the flush are in the copy too. The copy must announce what it holds.
+TEST_F(ReplicationTest, AFullCopyTakenWhileWritesGoOnAnnouncesWhatItHolds) {
+  auto primary = Open("p", 0, /*retention_mb=*/0);
+  Primary(primary.get());
+  for (int batch = 0; batch < 5; ++batch) {
+    std::vector<Mutation> m;
+    for (int i = 0; i < 1000; ++i) {
+      m.push_back(
+          Mutation::Put("k" + std::to_string(batch * 1000 + i), Value(std::string(100, 'x'))));
+    }
+    ASSERT_TRUE(primary->WriteAndWait(std::move(m)).ok());
+  }
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) (void)Put(primary.get(), "w" + std::to_string(i), "v");
+  });
+  for (int round = 0; round < 3; ++round) {
+    auto replica = Open("r" + std::to_string(round));
+    ASSERT_TRUE(Put(replica.get(), "local", "x").ok());  // diverged: a full copy
+    std::string reply;
+    auto link = Follow(primary.get(), replica.get(), &reply, "r" + std::to_string(round));
+    ASSERT_TRUE(Eventually([&] { return replica->Get("local") == nullptr; }));
+    const uint64_t after = primary->LastSequence();
+    ASSERT_TRUE(
+        Eventually([&] { return replica->LastSequence() >= after || !link->error().ok(); }));
+    EXPECT_TRUE(link->error().ok()) << link->error().ToString();
+  }
+  stop = true;
+  writer.join();
+}
+
 TEST_F(ReplicationTest, AnUnacknowledgedTailOfADeposedPrimaryIsDroppedEverywhere) {
   auto a = Open("a", /*min_replicas_ack=*/1);
   Primary(a.get());

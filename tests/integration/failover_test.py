@@ -1,0 +1,682 @@
+"""Automatic failover under faults (DESIGN.md §5, docs/FAILOVER.md): the proof.
+
+A shard of 3 devstate nodes, 3 etcd members and a Mosquitto broker. Every node and every
+etcd member runs in its own network namespace (netns.py), clients in the root namespace:
+RESP writers through redis-py's RedisCluster (retries on), HTTP writers that follow 307,
+and MQTT QoS 1 publishers. Every write is unique and logged with its outcome (ok, failed,
+unknown) and its times. One fault per round, from a seeded schedule; then the cut heals,
+dead processes restart, and the checker asserts:
+  - every acknowledged write is present with its value (none is ever overwritten);
+  - no key appears that nobody wrote;
+  - the nodes converge to one digest;
+  - no node acknowledged a write it began handling after a newer epoch began elsewhere;
+and reports each failover's write-unavailability window (fault -> first acknowledged
+write on the new primary). A negative control deletes an acknowledged write and plants one
+nobody wrote, and the checker must report both.
+
+As root (CI is): /usr/bin/python3 tests/integration/failover_test.py [FailoverTest.test_x]
+Long runs: /usr/bin/python3 tests/integration/failover_test.py --rounds 100 --seed 7
+"""
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import BIN, ROOT, wait_until  # noqa: E402
+import netns  # noqa: E402
+
+import paho.mqtt.client as mqtt  # noqa: E402
+import redis  # noqa: E402
+from redis.cluster import ClusterNode, RedisCluster  # noqa: E402
+
+RESP_PORT = 6379
+HTTP_PORT = 8080
+LEASE_MS = 2000
+FAULTS = ["kill9_primary", "sigstop_primary", "partition_primary", "partition_replica",
+          "kill9_rejoining_replica", "double_failover", "kill_etcd_member"]
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def tcp_open(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+# --- the processes -----------------------------------------------------------------------
+
+class Etcd:
+    def __init__(self, net, workdir, names):
+        self.net = net
+        self.names = names
+        self.ips = {n: net.add(n, 20 + i) for i, n in enumerate(names, 1)}
+        self.cluster = ",".join(f"{n}=http://{ip}:2380" for n, ip in self.ips.items())
+        self.dirs = {n: os.path.join(workdir, n) for n in names}
+        self.procs = {}
+        self.logs = {}
+        for n in names:
+            self.start(n)
+        for n in names:
+            wait_until(lambda n=n: tcp_open(self.ips[n], 2379), 30, f"etcd {n}")
+
+    @property
+    def endpoints(self):
+        return ",".join(f"http://{ip}:2379" for ip in self.ips.values())
+
+    def start(self, name):
+        ip = self.ips[name]
+        self.logs[name] = open(self.dirs[name] + ".log", "a")
+        self.procs[name] = self.net.popen(name, [
+            "etcd", "--name", name, "--data-dir", self.dirs[name],
+            "--listen-client-urls", f"http://{ip}:2379", "--advertise-client-urls",
+            f"http://{ip}:2379", "--listen-peer-urls", f"http://{ip}:2380",
+            "--initial-advertise-peer-urls", f"http://{ip}:2380", "--initial-cluster",
+            self.cluster, "--initial-cluster-state", "new", "--initial-cluster-token", "ds"],
+            stdout=self.logs[name], stderr=subprocess.STDOUT)
+
+    def kill9(self, name):
+        self.procs[name].send_signal(signal.SIGKILL)
+        self.procs[name].wait(10)
+
+    def stop(self):
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs.values():
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+class ShardNode:
+    def __init__(self, net, workdir, name, host, etcd, broker):
+        self.net, self.name = net, name
+        self.ip = net.add(name, host)
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.args = [BIN, f"--store.dir={self.dir}/store", f"--resp.bind={self.ip}",
+                     f"--resp.port={RESP_PORT}", f"--http.bind={self.ip}",
+                     f"--http.port={HTTP_PORT}", f"--replication.etcd={etcd}",
+                     f"--replication.announce={self.ip}", f"--replication.lease_ms={LEASE_MS}",
+                     "--replication.min_replicas_ack=1", "--replication.ack_timeout_ms=3000",
+                     f"--mqtt.broker={broker}", "--mqtt.client_id=devstate-failover",
+                     "--mqtt.reconnect_max_ms=500",
+                     f"--log.level={os.environ.get('FAILOVER_LOG_LEVEL', 'info')}"]
+        self.proc = None
+        self.stopped = False
+        self.start()
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "devstate.log"), "a")
+        self.proc = self.net.popen(self.name, self.args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.stopped = False
+        wait_until(lambda: self.proc.poll() is None and tcp_open(self.ip, RESP_PORT), 30,
+                   f"{self.name} RESP port")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self):
+        if self.alive():
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+        self.log.close()
+
+    def stop(self):
+        if self.alive():
+            if self.stopped:
+                self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+    def client(self, timeout=2):
+        return redis.Redis(host=self.ip, port=RESP_PORT, socket_timeout=timeout,
+                           socket_connect_timeout=timeout)
+
+    def info(self):
+        """INFO replication as a dict of strings ({} if the node does not answer)."""
+        try:
+            with socket.create_connection((self.ip, RESP_PORT), timeout=2) as s:
+                s.sendall(b"INFO replication\r\n")
+                data = b""
+                while b"\r\n" not in data or len(data) < int(data[1:data.index(b"\r\n")]) + 5:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return {}
+                    data += chunk
+                    if data.startswith(b"-"):
+                        return {}
+        except (OSError, ValueError):
+            return {}
+        out = {}
+        for line in data.split(b"\r\n", 1)[1].decode().splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                out[k] = v
+        return out
+
+    def log_text(self):
+        with open(os.path.join(self.dir, "devstate.log")) as f:
+            return f.read()
+
+
+class Mosquitto:
+    def __init__(self, workdir, bind):
+        self.dir = os.path.join(workdir, "mosquitto")
+        os.makedirs(self.dir, exist_ok=True)
+        with socket.socket() as s:
+            s.bind((bind, 0))
+            self.port = s.getsockname()[1]
+        conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(f"listener {self.port} {bind}\nallow_anonymous true\npersistence true\n"
+                    f"persistence_location {self.dir}/\nmax_inflight_messages 0\n"
+                    "max_queued_messages 1000000\nuser root\n")
+        self.log = open(os.path.join(self.dir, "log"), "w")
+        self.proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        self.bind = bind
+        wait_until(lambda: tcp_open(bind, self.port), 10, "mosquitto")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.log.close()
+
+
+# --- the clients -------------------------------------------------------------------------
+
+class Ledger:
+    """Every write: (kind, key, value, invoked, done, outcome, node). Times are wall-clock
+    seconds (comparable with the nodes' log lines)."""
+
+    def __init__(self):
+        self.mu = threading.Lock()
+        self.entries = []
+
+    def add(self, kind, key, value, invoked, done, outcome, node=None):
+        with self.mu:
+            self.entries.append((kind, key, value, invoked, done, outcome, node))
+
+    def ok(self, kind=None):
+        with self.mu:
+            return [e for e in self.entries if e[5] == "ok" and (kind is None or e[0] == kind)]
+
+    def invoked_keys(self):
+        with self.mu:
+            return {e[1] for e in self.entries}
+
+    def first_ok_after(self, t, exclude_node=None):
+        with self.mu:
+            times = [e[4] for e in self.entries if e[5] == "ok" and e[3] >= t
+                     and e[6] is not None and e[6] != exclude_node]
+        return min(times) if times else None
+
+
+class Workload:
+    """Writers and publishers on threads until stopped."""
+
+    def __init__(self, nodes, broker, ledger, tag):
+        self.nodes, self.broker, self.ledger, self.tag = nodes, broker, ledger, tag
+        self.stop_flag = threading.Event()
+        self.counter = 0
+        self.mu = threading.Lock()
+        self.threads = [threading.Thread(target=self.resp_writer, args=(i,), daemon=True)
+                        for i in range(2)]
+        self.threads.append(threading.Thread(target=self.http_writer, daemon=True))
+        self.threads.append(threading.Thread(target=self.mqtt_publisher, daemon=True))
+        for t in self.threads:
+            t.start()
+
+    def next_id(self):
+        with self.mu:
+            self.counter += 1
+            return self.counter
+
+    def stop(self):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(30)
+
+    def resp_writer(self, i):
+        rc = None
+        while not self.stop_flag.is_set():
+            if rc is None:
+                try:
+                    rc = RedisCluster(startup_nodes=[ClusterNode(n.ip, RESP_PORT) for n in self.nodes],
+                                      socket_timeout=2, socket_connect_timeout=1,
+                                      cluster_error_retry_attempts=5)
+                except Exception:  # noqa: BLE001 - no node reachable yet
+                    time.sleep(0.2)
+                    continue
+            n = self.next_id()
+            key, value = f"fo:{self.tag}:r{i}:{n}", f"v{n}"
+            invoked = time.time()
+            try:
+                node = None
+                ok = rc.set(key, value)
+                try:
+                    node = rc.get_node_from_key(key).host
+                except Exception:  # noqa: BLE001
+                    pass
+                self.ledger.add("resp", key, value, invoked, time.time(), "ok" if ok else "unknown",
+                                node)
+            except redis.exceptions.ResponseError as e:
+                # Refused before it ran: never executed. Anything else: unknown.
+                refused = str(e).startswith(("CLUSTERDOWN", "READONLY", "MOVED"))
+                self.ledger.add("resp", key, value, invoked, time.time(),
+                                "failed" if refused else "unknown")
+                time.sleep(0.05)
+            except Exception:  # noqa: BLE001 - connection errors: outcome unknown
+                self.ledger.add("resp", key, value, invoked, time.time(), "unknown")
+                try:
+                    rc.close()
+                except Exception:  # noqa: BLE001
+                    pass
+                rc = None
+                time.sleep(0.05)
+
+    def http_writer(self):
+        at = 0
+        while not self.stop_flag.is_set():
+            n = self.next_id()
+            device = f"h{self.tag}x{n}"
+            body = json.dumps({"seq": n})
+            invoked = time.time()
+            host = self.nodes[at % len(self.nodes)].ip
+            outcome = "unknown"
+            for _ in range(3):
+                try:
+                    c = http.client.HTTPConnection(host, HTTP_PORT, timeout=2)
+                    c.request("POST", f"/devices/{device}", body,
+                              {"Content-Type": "application/json"})
+                    r = c.getresponse()
+                    r.read()
+                    location = r.getheader("Location")
+                    c.close()
+                except OSError:
+                    outcome = "unknown"
+                    break
+                if r.status == 307 and location:
+                    host = location.split("//", 1)[1].split(":", 1)[0]
+                    continue
+                outcome = "ok" if 200 <= r.status < 300 else (
+                    "failed" if r.status in (307, 503) else "unknown")
+                break
+            self.ledger.add("http", device, n, invoked, time.time(), outcome, host)
+            if outcome != "ok":
+                at += 1
+                time.sleep(0.05)
+            else:
+                at = [x.ip for x in self.nodes].index(host) if host in [x.ip for x in self.nodes] else at
+
+    def mqtt_publisher(self):
+        c = mqtt.Client(client_id=f"fo-pub-{self.tag}", clean_session=True)
+        c.connect(self.broker.bind, self.broker.port)
+        c.loop_start()
+        try:
+            while not self.stop_flag.is_set():
+                n = self.next_id()
+                device = f"m{self.tag}x{n}"
+                invoked = time.time()
+                info = c.publish(f"devices/{device}/state", json.dumps({"seq": n}), qos=1)
+                try:
+                    info.wait_for_publish(5)
+                    ok = info.is_published()
+                except (RuntimeError, ValueError):
+                    ok = False
+                # Acknowledged by the broker: devstate must take it in, sooner or later.
+                self.ledger.add("mqtt", device, n, invoked, time.time(), "ok" if ok else "unknown")
+                time.sleep(0.02)
+        finally:
+            c.loop_stop()
+            c.disconnect()
+
+
+# --- the shard ---------------------------------------------------------------------------
+
+class Shard:
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.net = netns.Net()
+        try:
+            self.etcd = Etcd(self.net, workdir, ["e1", "e2", "e3"])
+            self.broker = Mosquitto(workdir, self.net.gateway)
+            self.nodes = [ShardNode(self.net, workdir, f"n{i}", 10 + i, self.etcd.endpoints,
+                                    f"tcp://{self.net.gateway}:{self.broker.port}")
+                          for i in (1, 2, 3)]
+        except Exception:
+            self.close()
+            raise
+
+    def close(self):
+        for n in getattr(self, "nodes", []):
+            n.stop()
+        if hasattr(self, "broker"):
+            self.broker.stop()
+        if hasattr(self, "etcd"):
+            self.etcd.stop()
+        self.net.heal()
+        self.net.close()
+
+    def primary(self, among=None):
+        """The node that says it is primary and takes a write, or None."""
+        for n in among or self.nodes:
+            if not n.alive() or n.stopped:
+                continue
+            if n.info().get("role") == "master":
+                try:
+                    if n.client().set("fo:probe", "1"):
+                        return n
+                except redis.exceptions.RedisError:
+                    pass
+        return None
+
+    def wait_primary(self, among=None, timeout=30):
+        found = []
+        wait_until(lambda: found.append(self.primary(among)) or found[-1] is not None, timeout,
+                   "a primary that takes writes")
+        return found[-1]
+
+    def wait_healthy(self, timeout=90):
+        """Every node up, one primary, both replicas in its synchronous set, equal digests."""
+        p = self.wait_primary(timeout=timeout)
+
+        def settled():
+            info = p.info()
+            members = [m for m in info.get("sync_set", "").split(",") if m]
+            return len(members) == 2 and all(
+                n is p or n.info().get("master_link_status") == "up" for n in self.nodes)
+        wait_until(settled, timeout, "both replicas in the synchronous set")
+
+        def converged():
+            try:
+                p.client().set("fo:probe", str(time.time()))
+                digests = {n.client(10).execute_command("DEBUG", "DIGEST") for n in self.nodes}
+                return len(digests) == 1
+            except redis.exceptions.RedisError:
+                return False
+        wait_until(converged, timeout, "equal digests on all nodes")
+        return p
+
+    def epochs_from_logs(self):
+        """[(wall time, node ip, epoch)] of every promotion, from the nodes' logs."""
+        out = []
+        for n in self.nodes:
+            for line in n.log_text().splitlines():
+                if "control: this node leads shard" not in line:
+                    continue
+                stamp = line.split(" ", 1)[0]
+                t = time.mktime(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) + \
+                    float("0" + stamp[19:])
+                epoch = int(line.rsplit("epoch ", 1)[1].split(")", 1)[0])
+                out.append((t, n.ip, epoch))
+        return sorted(out)
+
+
+# --- faults ------------------------------------------------------------------------------
+
+class Faults:
+    def __init__(self, shard, rng):
+        self.shard, self.rng = shard, rng
+        self.lease = LEASE_MS / 1000
+
+    def others(self, node):
+        return [n for n in self.shard.nodes if n is not node]
+
+    def kill9_primary(self, p):
+        self.shard.net.link(p.name, False)
+        p.kill9()
+        new = self.shard.wait_primary(self.others(p))
+        self.shard.net.link(p.name, True)
+        p.start()
+        return new
+
+    def sigstop_primary(self, p):
+        p.proc.send_signal(signal.SIGSTOP)
+        p.stopped = True
+        new = self.shard.wait_primary(self.others(p))
+        time.sleep(self.rng.uniform(0, self.lease))  # resumes at a random point after
+        p.proc.send_signal(signal.SIGCONT)
+        p.stopped = False
+        return new
+
+    def partition_primary(self, p):
+        rest = [n.name for n in self.others(p)] + self.shard.etcd.names
+        self.shard.net.cut([p.name], rest)
+        new = self.shard.wait_primary(self.others(p))
+        # The old primary still reaches the clients: it must refuse them.
+        try:
+            p.client().set("fo:cutoff", "1")
+            refused = None
+        except redis.exceptions.RedisError as e:
+            refused = str(e)
+        self.shard.net.heal()
+        if refused is None:
+            raise AssertionError("a primary cut off from etcd and its replicas took a write")
+        return new
+
+    def partition_replica(self, p):
+        r = self.rng.choice(self.others(p))
+        rest = [n.name for n in self.others(r)] + self.shard.etcd.names
+        self.shard.net.cut([r.name], rest)
+        time.sleep(self.lease * 1.5)
+        still = self.shard.wait_primary(timeout=30)  # writes go on without it
+        self.shard.net.heal()
+        return still
+
+    def kill9_rejoining_replica(self, p):
+        r = self.rng.choice(self.others(p))
+        r.kill9()
+        shutil.rmtree(os.path.join(r.dir, "store"), ignore_errors=True)
+        r.start()  # empty: a full copy begins
+        time.sleep(self.rng.uniform(0.05, 0.5))
+        r.kill9()
+        r.start()
+        return self.shard.wait_primary(timeout=30)
+
+    def double_failover(self, p):
+        p.kill9()
+        second = self.shard.wait_primary(self.others(p))
+        second.kill9()
+        p.start()  # someone must be back for the last one to have a replica
+        third = self.shard.wait_primary([n for n in self.shard.nodes if n is not second])
+        second.start()
+        return third
+
+    def kill_etcd_member(self, p):
+        victim = self.rng.choice(self.shard.etcd.names)
+        self.shard.etcd.kill9(victim)
+        time.sleep(self.lease * 1.5)
+        still = self.shard.wait_primary(timeout=30)
+        self.shard.etcd.start(victim)
+        return still
+
+
+# --- the checker -------------------------------------------------------------------------
+
+def check(shard, ledger, tag):
+    """Returns a dict of problems found (empty lists when all holds)."""
+    p = shard.wait_healthy()
+    problems = {"lost": [], "phantom": [], "late_ack": []}
+    c = p.client(10)
+    resp_ok = ledger.ok("resp")
+    for at in range(0, len(resp_ok), 500):
+        chunk = resp_ok[at:at + 500]
+        values = c.mget([e[1] for e in chunk])
+        problems["lost"] += [e[1] for e, v in zip(chunk, values)
+                             if v is None or v.decode() != e[2]]
+
+    def device_seq(device):
+        conn = http.client.HTTPConnection(p.ip, HTTP_PORT, timeout=5)
+        conn.request("GET", f"/devices/{device}")
+        r = conn.getresponse()
+        body = r.read()
+        conn.close()
+        return json.loads(body).get("seq") if r.status == 200 else None
+
+    for e in ledger.ok("http"):
+        if device_seq(e[1]) != e[2]:
+            problems["lost"].append(e[1])
+    # The broker holds what no primary has taken in yet: wait for the backlog to drain.
+    pending = [e for e in ledger.ok("mqtt")]
+    deadline = time.time() + 30
+    while pending and time.time() < deadline:
+        pending = [e for e in pending if device_seq(e[1]) != e[2]]
+        if pending:
+            time.sleep(0.5)
+    problems["lost"] += [e[1] for e in pending]
+
+    invoked = ledger.invoked_keys()
+    cursor = 0
+    while True:
+        cursor, keys = c.scan(cursor, match=f"*{tag}*", count=1000)
+        for k in keys:
+            k = k.decode()
+            name = k.split(":")[1] if k.startswith("device:") else k
+            if name not in invoked:
+                problems["phantom"].append(k)
+        if cursor == 0:
+            break
+
+    # An acknowledgement by a node whose epoch was already superseded when the write began.
+    epochs = shard.epochs_from_logs()
+    for e in ledger.ok():
+        node, invoked_at, done_at = e[6], e[3], e[4]
+        if node is None:
+            continue
+        mine = [ep for t, ip, ep in epochs if ip == node and t <= done_at]
+        if not mine:
+            continue
+        newer = [t for t, ip, ep in epochs if ip != node and ep > mine[-1] and t < invoked_at]
+        if newer:
+            problems["late_ack"].append(e[1])
+    return problems
+
+
+def run_rounds(rounds, seed, workdir):
+    rng = random.Random(seed)
+    schedule = [FAULTS[i % len(FAULTS)] for i in range(rounds)]
+    rng.shuffle(schedule)
+    shard = Shard(workdir)
+    ledger = Ledger()
+    tag = f"{seed}"
+    report = []
+    try:
+        shard.wait_healthy()
+        faults = Faults(shard, rng)
+        workload = Workload(shard.nodes, shard.broker, ledger, tag)
+        try:
+            for i, fault in enumerate(schedule, 1):
+                time.sleep(rng.uniform(0.5, 1.5))
+                p = shard.wait_primary()
+                t0 = time.time()
+                log(f"round {i}/{rounds}: {fault} (primary {p.name})")
+                new = getattr(faults, fault)(p)
+                first = ledger.first_ok_after(t0, exclude_node=p.ip if new is not p else None)
+                window = (first - t0) if first else None
+                report.append((fault, p.name, new.name, window))
+                shard.wait_healthy()
+                log(f"round {i}: new primary {new.name}; writes back after "
+                    f"{'-' if window is None else f'{window:.2f} s'}")
+        finally:
+            workload.stop()
+        problems = check(shard, ledger, tag)
+        return shard, ledger, report, problems
+    except Exception:
+        shard.close()
+        raise
+
+
+def summarize(report, ledger, problems):
+    lines = ["| fault | rounds | unavailability p50 (s) | max (s) |", "|---|---|---|---|"]
+    for fault in FAULTS:
+        w = [r[3] for r in report if r[0] == fault and r[3] is not None]
+        if any(r[0] == fault for r in report):
+            lines.append(f"| {fault} | {sum(r[0] == fault for r in report)} | "
+                         f"{statistics.median(w):.2f} | {max(w):.2f} |" if w else
+                         f"| {fault} | {sum(r[0] == fault for r in report)} | - | - |")
+    counts = {}
+    for e in ledger.entries:
+        counts[(e[0], e[5])] = counts.get((e[0], e[5]), 0) + 1
+    lines.append("")
+    lines.append("writes: " + ", ".join(f"{k[0]} {k[1]} {v}" for k, v in sorted(counts.items())))
+    lines.append(f"lost {len(problems['lost'])}, phantom {len(problems['phantom'])}, "
+                 f"acknowledged after a newer epoch {len(problems['late_ack'])}")
+    return "\n".join(lines)
+
+
+class FailoverTest(unittest.TestCase):
+    def setUp(self):
+        self.assertTrue(netns.available(), "the failover test needs root and `ip netns`")
+        self.workdir = tempfile.mkdtemp(prefix="devstate-failover-")
+
+    def tearDown(self):
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def test_ten_rounds_of_faults_lose_no_acknowledged_write(self):
+        rounds = int(os.environ.get("FAILOVER_ROUNDS", "10"))
+        shard, ledger, report, problems = run_rounds(rounds, seed=int(time.time()) % 1000,
+                                                     workdir=self.workdir)
+        try:
+            log("\n" + summarize(report, ledger, problems))
+            self.assertGreater(len(ledger.ok("resp")), 100)
+            self.assertGreater(len(ledger.ok("http")), 10)
+            self.assertGreater(len(ledger.ok("mqtt")), 10)
+            self.assertEqual(problems, {"lost": [], "phantom": [], "late_ack": []})
+            for fault, old, new, window in report:
+                self.assertIsNotNone(window, f"no write was acknowledged after {fault}")
+                self.assertLess(window, 30, f"{fault}: writes were unavailable for {window:.1f} s")
+
+            # Negative control: the checker must catch a lost write and a phantom one.
+            p = shard.primary()
+            lost_key = ledger.ok("resp")[-1][1]
+            p.client().delete(lost_key)
+            p.client().set(f"fo:{ledger.ok('resp')[0][1].split(':')[1]}:planted", "x")
+            caught = check(shard, ledger, ledger.ok("resp")[0][1].split(":")[1])
+            self.assertEqual(caught["lost"], [lost_key])
+            self.assertEqual(len(caught["phantom"]), 1)
+        finally:
+            shard.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1)
+    args, rest = parser.parse_known_args()
+    if rest or "--rounds" not in sys.argv:
+        unittest.main(argv=[sys.argv[0], *rest])
+        return
+    workdir = tempfile.mkdtemp(prefix="devstate-failover-")
+    shard, ledger, report, problems = run_rounds(args.rounds, args.seed, workdir)
+    shard.close()
+    print(summarize(report, ledger, problems))
+    shutil.rmtree(workdir, ignore_errors=True)
+    sys.exit(1 if any(problems.values()) else 0)
+
+
+if __name__ == "__main__":
+    main()
