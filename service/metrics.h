@@ -43,6 +43,7 @@ struct Metrics {
   MetricHistogram commit_group_mutations;           // mutations per journal group
   MetricHistogram commit_seconds;                   // journal write + fsync per group
   MetricHistogram replica_ack_seconds;              // a group's append to its replicas' quorum
+  MetricHistogram lease_renew_seconds;              // one etcd lease renewal (control plane)
 
   void ObserveGroup(size_t mutations, int64_t micros) {
     commit_group_mutations.Observe(static_cast<double>(mutations));

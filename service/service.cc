@@ -143,6 +143,7 @@ Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
     c.shard = config.replication_shard;
     c.node_id = svc->node_id_;
     c.lease = std::chrono::milliseconds(config.replication_lease_ms);
+    c.on_renewal = [metrics](double seconds) { metrics->lease_renew_seconds.Observe(seconds); };
     svc->control_options_ = std::move(c);
     // Before any listener serves: only the control plane makes this node primary.
     svc->store_->BecomeReplica(
@@ -384,6 +385,33 @@ void Service::RenderReplicationMetrics(std::string* out) const {
   metrics_->replica_ack_seconds.Render(
       "devstate_replication_ack_seconds",
       "From a group's journal append to the acknowledgement of the replicas it waits for.", out);
+  if (!controller_) return;
+  const ControlView c = controller_->View();
+  RenderMetric("devstate_control_promotions_total", "counter",
+               "Times this node took the leader key and became primary (failovers it won).",
+               static_cast<double>(c.promotions), out);
+  RenderMetric("devstate_control_step_downs_total", "counter",
+               "Times this node stopped being primary (lease lost, another leader).",
+               static_cast<double>(c.step_downs), out);
+  RenderMetric("devstate_control_lease_renewals_total", "counter",
+               "Successful renewals (or grants) of this node's etcd lease.",
+               static_cast<double>(c.lease_renewals), out);
+  RenderMetric("devstate_control_lease_failures_total", "counter",
+               "Lease renewals that failed (etcd unreachable, lease lapsed).",
+               static_cast<double>(c.lease_failures), out);
+  RenderMetric("devstate_control_sync_set_changes_total", "counter",
+               "Compare-and-swap changes this primary made to the synchronous set.",
+               static_cast<double>(c.sync_changes), out);
+  RenderMetric("devstate_control_sync_set_members", "gauge",
+               "Members of the synchronous set in etcd.",
+               static_cast<double>(c.sync_members.size()), out);
+  RenderMetric("devstate_control_lease_remaining_seconds", "gauge",
+               "Until this primary's fence closes unless the lease is renewed (0 on replicas).",
+               static_cast<double>(c.lease_remaining_ms) / 1000.0, out);
+  RenderMetric("devstate_control_etcd_up", "gauge", "1 while the last etcd call succeeded.",
+               c.etcd_error.empty() ? 1 : 0, out);
+  metrics_->lease_renew_seconds.Render("devstate_control_lease_renew_seconds",
+                                       "Latency of one etcd lease renewal.", out);
 }
 
 std::string Service::MetricsText() const {

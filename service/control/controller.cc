@@ -168,6 +168,8 @@ bool Controller::RenewLease() {
     if (!s.ok()) lease_id_ = 0;
   }
   SetError(s);
+  if (s.ok() && options_.on_renewal)
+    options_.on_renewal(std::chrono::duration<double>(Clock::now() - sent).count());
   absl::MutexLock lock(&mu_);
   if (!s.ok()) {
     ++view_.lease_failures;

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,6 +44,8 @@ struct ControllerOptions {
   std::string node_id;
   std::string announce;  // host:resp_port:http_port
   std::chrono::milliseconds lease{4000};
+  // Each successful lease renewal's latency (metrics); called on the control thread.
+  std::function<void(double seconds)> on_renewal;
 };
 
 class Controller {

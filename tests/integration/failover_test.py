@@ -689,6 +689,56 @@ class FailoverTest(unittest.TestCase):
             shard.close()
 
 
+class EtcdOutageTest(unittest.TestCase):
+    def setUp(self):
+        self.assertTrue(netns.available(), "the failover test needs root and `ip netns`")
+        self.workdir = tempfile.mkdtemp(prefix="devstate-failover-")
+
+    def tearDown(self):
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def test_without_an_etcd_majority_the_primary_stops_and_replicas_serve_reads(self):
+        shard = Shard(self.workdir)
+        try:
+            p = shard.wait_healthy()
+            p.client().set("before", "1")
+            t0 = time.monotonic()
+            for name in ("e1", "e2"):
+                shard.etcd.kill9(name)
+
+            def refused():
+                try:
+                    p.client().set("during", "1")
+                    return False
+                except redis.exceptions.RedisError as e:
+                    return "lease" in str(e)
+            wait_until(refused, LEASE_MS / 1000 + 5, "the primary to refuse writes")
+            took = time.monotonic() - t0
+            self.assertLess(took, LEASE_MS / 1000 + 1,
+                            "a primary stops by the time its lease could have lapsed")
+            with self.assertRaises(redis.exceptions.RedisError) as e:
+                p.client().get("before")
+            self.assertIn("lease", str(e.exception), "no stale read from a primary without lease")
+            conn = http.client.HTTPConnection(p.ip, HTTP_PORT, timeout=5)
+            conn.request("GET", "/readyz")
+            r = conn.getresponse()
+            body = r.read().decode()
+            self.assertEqual(r.status, 503)
+            self.assertIn("lease", body)
+            self.assertNotEqual(p.info().get("etcd_error", ""), "")
+            for n in shard.nodes:
+                if n is not p:
+                    self.assertEqual(n.client().get("before"), b"1", "replicas keep serving reads")
+            # etcd is back: a primary takes writes again, without losing what it had.
+            for name in ("e1", "e2"):
+                shard.etcd.start(name)
+            q = shard.wait_primary(timeout=60)
+            self.assertTrue(q.client().set("after", "1"))
+            self.assertEqual(q.client().get("before"), b"1")
+        finally:
+            shard.close()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=10)
