@@ -739,6 +739,116 @@ class EtcdOutageTest(unittest.TestCase):
             shard.close()
 
 
+class EtcdAuthTest(unittest.TestCase):
+    """The etcd client with etcd's authentication: the right password leads, a wrong one
+    leaves the node undecided and saying why (on loopback, no namespaces needed)."""
+
+    def setUp(self):
+        from harness import free_port
+        self.workdir = tempfile.mkdtemp(prefix="devstate-etcd-auth-")
+        self.port, peer = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(self.workdir, "etcd.log"), "w")
+        self.etcd = subprocess.Popen(
+            ["etcd", "--name", "a", "--data-dir", os.path.join(self.workdir, "etcd"),
+             "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+             "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls",
+             f"http://127.0.0.1:{peer}", "--initial-cluster", f"a=http://127.0.0.1:{peer}"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(lambda: tcp_open("127.0.0.1", self.port), 20, "etcd")
+        env = dict(os.environ, ETCDCTL_API="3")
+        for cmd in (["user", "add", "root:rootpw"], ["user", "add", "devstate:s3cret"],
+                    ["role", "add", "shard"],
+                    ["role", "grant-permission", "shard", "--prefix=true", "readwrite",
+                     "/devstate/"],
+                    ["user", "grant-role", "devstate", "shard"], ["auth", "enable"]):
+            subprocess.run(["etcdctl", f"--endpoints={self.url}", *cmd], env=env, check=True,
+                           capture_output=True)
+        self.nodes = []
+
+    def tearDown(self):
+        for n in self.nodes:
+            n.stop()
+        self.etcd.terminate()
+        self.etcd.wait(10)
+        self.log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def node(self, name, password):
+        from harness import Node
+        secret = os.path.join(self.workdir, name + ".pw")
+        with open(secret, "w") as f:
+            f.write(password + "\n")
+        n = Node(self.workdir, name, args=[f"--replication.etcd={self.url}",
+                                            "--replication.etcd_user=devstate",
+                                            f"--replication.etcd_password_file={secret}",
+                                            f"--replication.lease_ms={LEASE_MS}"])
+        self.nodes.append(n)
+        return n
+
+    def test_the_right_password_leads_and_a_wrong_one_says_why(self):
+        good = self.node("good", "s3cret")
+        wait_until(lambda: good.info_replication().get("role") == "master", 20,
+                   "the node with the right password to lead")
+        self.assertTrue(good.redis().set("k", "v"))
+        bad = self.node("bad", "wrong")
+        wait_until(lambda: "authentication" in bad.info_replication().get("etcd_error", ""), 20,
+                   "the wrong password to show in INFO")
+        self.assertEqual(bad.info_replication().get("role"), "slave")
+        self.assertEqual(bad.info_replication().get("leader_node_id", ""), "",
+                         "it cannot even read the shard's keys")
+
+
+class EtcdTlsTest(unittest.TestCase):
+    """https:// etcd endpoints: verified against tls.ca; one signed by another CA is refused."""
+
+    def setUp(self):
+        from harness import free_port
+        from security_test import make_certs
+        self.workdir = tempfile.mkdtemp(prefix="devstate-etcd-tls-")
+        certs_dir = os.path.join(self.workdir, "certs")
+        os.makedirs(certs_dir)
+        self.certs = make_certs(certs_dir)
+        self.port, peer = free_port(), free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(self.workdir, "etcd.log"), "w")
+        self.etcd = subprocess.Popen(
+            ["etcd", "--name", "a", "--data-dir", os.path.join(self.workdir, "etcd"),
+             "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+             "--cert-file", self.certs["server.pem"], "--key-file", self.certs["server.key"],
+             "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls",
+             f"http://127.0.0.1:{peer}", "--initial-cluster", f"a=http://127.0.0.1:{peer}"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(lambda: tcp_open("127.0.0.1", self.port), 20, "etcd")
+        self.nodes = []
+
+    def tearDown(self):
+        for n in self.nodes:
+            n.stop()
+        self.etcd.terminate()
+        self.etcd.wait(10)
+        self.log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def node(self, name, ca):
+        from harness import Node
+        n = Node(self.workdir, name, args=[f"--replication.etcd={self.url}",
+                                            "--replication.etcd_tls=true", f"--tls.ca={ca}",
+                                            f"--replication.lease_ms={LEASE_MS}"])
+        self.nodes.append(n)
+        return n
+
+    def test_a_verified_etcd_is_used_and_an_unverified_one_is_not(self):
+        good = self.node("good", self.certs["ca.pem"])
+        wait_until(lambda: good.info_replication().get("role") == "master", 20,
+                   "the node that verifies etcd to lead")
+        self.assertTrue(good.redis().set("k", "v"))
+        bad = self.node("bad", self.certs["rogue-ca.pem"])
+        wait_until(lambda: "TLS" in bad.info_replication().get("etcd_error", ""), 20,
+                   "the failed verification to show in INFO")
+        self.assertEqual(bad.info_replication().get("leader_node_id", ""), "")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=10)
