@@ -389,7 +389,7 @@ class Shard:
     def close(self):
         for n in getattr(self, "nodes", []):
             n.stop()
-        if hasattr(self, "broker"):
+        if getattr(self, "broker", None) is not None:
             self.broker.stop()
         if hasattr(self, "etcd"):
             self.etcd.stop()
@@ -409,8 +409,11 @@ class Shard:
                     pass
         return None
 
-    def wait_primary(self, among=None, timeout=30):
+    primary_timeout = 30
+
+    def wait_primary(self, among=None, timeout=None):
         """The primary, once one takes a write; found_at is when it first did."""
+        timeout = timeout or self.primary_timeout
         found = []
         wait_until(lambda: found.append(self.primary(among)) or found[-1] is not None, timeout,
                    "a primary that takes writes")
@@ -420,14 +423,19 @@ class Shard:
     def wait_healthy(self, timeout=90, converge=False):
         """Every node up, one primary, both replicas in its synchronous set; with `converge`
         (no writers running), equal digests on all nodes."""
-        p = self.wait_primary(timeout=timeout)
+        found = []
 
         def settled():
+            p = self.primary()
+            found.append(p)
+            if p is None:
+                return False
             info = p.info()
             members = [m for m in info.get("sync_set", "").split(",") if m]
             return info.get("role") == "master" and len(members) == 2 and all(
                 n is p or n.info().get("master_link_status") == "up" for n in self.nodes)
-        wait_until(settled, timeout, "both replicas in the synchronous set")
+        wait_until(settled, timeout, "a primary with both replicas in its synchronous set")
+        p = found[-1]
         if not converge:
             return p
 
@@ -454,6 +462,156 @@ class Shard:
                 epoch = int(line.rsplit("epoch ", 1)[1].split(")", 1)[0])
                 out.append((t, n.ip, epoch))
         return sorted(out)
+
+
+# --- the peer: redis-server x3 + redis-sentinel x3 (the negative control's long run) ---------
+
+class RedisNode:
+    """redis-server with appendfsync always, in its own namespace; n1 starts as master."""
+
+    def __init__(self, net, workdir, name, host, master_ip):
+        self.net, self.name = net, name
+        self.ip = net.add(name, host)
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(os.path.join(self.dir, "store"), exist_ok=True)
+        # A config file, so the role Sentinel gives the node (CONFIG REWRITE) survives a restart,
+        # as in any real deployment.
+        conf = os.path.join(self.dir, "redis.conf")
+        with open(conf, "w") as f:
+            f.write(f"bind {self.ip}\nport {RESP_PORT}\ndir {os.path.join(self.dir, 'store')}\n"
+                    "appendonly yes\nappendfsync always\nsave \"\"\nprotected-mode no\n"
+                    "enable-debug-command yes\n")
+            if master_ip != self.ip:
+                f.write(f"replicaof {master_ip} {RESP_PORT}\n")
+        self.args = ["redis-server", conf]
+        self.proc = None
+        self.stopped = False
+        self.start()
+
+    def start(self):
+        os.makedirs(os.path.join(self.dir, "store"), exist_ok=True)
+        ShardNode.start(self)
+
+    alive = ShardNode.alive
+    kill9 = ShardNode.kill9
+    stop = ShardNode.stop
+    client = ShardNode.client
+    info = ShardNode.info
+
+    def log_text(self):
+        return ""
+
+
+class Sentinels:
+    """redis-sentinel x3 (quorum 2), each in its own namespace: Redis's way to fail over."""
+
+    def __init__(self, net, workdir, names, master_ip):
+        self.net, self.names = net, names
+        self.ips = {n: net.add(n, 20 + i) for i, n in enumerate(names, 1)}
+        self.dirs = {n: os.path.join(workdir, n) for n in names}
+        self.procs, self.logs = {}, {}
+        for n in names:
+            os.makedirs(self.dirs[n], exist_ok=True)
+            with open(os.path.join(self.dirs[n], "sentinel.conf"), "w") as f:
+                f.write(f"bind {self.ips[n]}\nport 26379\nprotected-mode no\n"
+                        f"dir {self.dirs[n]}\n"
+                        f"sentinel monitor mymaster {master_ip} {RESP_PORT} 2\n"
+                        f"sentinel down-after-milliseconds mymaster {LEASE_MS}\n"
+                        "sentinel failover-timeout mymaster 5000\n"
+                        "sentinel parallel-syncs mymaster 1\n")
+            self.start(n)
+        for n in names:
+            wait_until(lambda n=n: tcp_open(self.ips[n], 26379), 20, f"sentinel {n}")
+
+    def start(self, name):
+        self.logs[name] = open(self.dirs[name] + ".log", "a")
+        self.procs[name] = self.net.popen(
+            name, ["redis-sentinel", os.path.join(self.dirs[name], "sentinel.conf")],
+            stdout=self.logs[name], stderr=subprocess.STDOUT)
+
+    kill9 = Etcd.kill9
+    stop = Etcd.stop
+
+    @property
+    def addresses(self):
+        return [(ip, 26379) for ip in self.ips.values()]
+
+
+class RedisShard(Shard):
+    fences = False  # a cut-off Redis master goes on taking writes: that is what is measured
+    primary_timeout = 90  # Sentinel waits 2 x failover-timeout before failing over again
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.net = netns.Net()
+        self.broker = None
+        try:
+            master_ip = self.net.prefix + "11"
+            self.nodes = [RedisNode(self.net, workdir, f"n{i}", 10 + i, master_ip)
+                          for i in (1, 2, 3)]
+            self.etcd = Sentinels(self.net, workdir, ["e1", "e2", "e3"], master_ip)
+        except Exception:
+            self.close()
+            raise
+
+    def wait_healthy(self, timeout=90, converge=False):
+        found = []
+
+        def settled():
+            p = self.primary()
+            found.append(p)
+            return p is not None and p.info().get("connected_slaves") == "2" and all(
+                n is p or n.info().get("master_link_status") == "up" for n in self.nodes)
+        wait_until(settled, timeout, "a master with both replicas streaming")
+        p = found[-1]
+        if converge:
+            def converged():
+                try:
+                    p.client().set("fo:probe", str(time.time()))
+                    p.client().execute_command("WAIT", 2, 2000)
+                    return len({n.client(10).execute_command("DEBUG", "DIGEST")
+                                for n in self.nodes}) == 1
+                except redis.exceptions.RedisError:
+                    return False
+            wait_until(converged, timeout, "equal digests on all nodes")
+        return p
+
+    def epochs_from_logs(self):
+        return []
+
+
+class RedisWorkload(Workload):
+    """RESP writers through Sentinel: SET, then WAIT 1 (an acknowledgement is OK + WAIT >= 1)."""
+
+    def __init__(self, shard, ledger, tag):
+        self.shard, self.ledger, self.tag = shard, ledger, tag
+        self.stop_flag = threading.Event()
+        self.counter = 0
+        self.mu = threading.Lock()
+        self.threads = [threading.Thread(target=self.sentinel_writer, args=(i,), daemon=True)
+                        for i in range(2)]
+        for t in self.threads:
+            t.start()
+
+    def sentinel_writer(self, i):
+        from redis.sentinel import Sentinel
+        sentinel = Sentinel(self.shard.etcd.addresses, socket_timeout=1)
+        master = None
+        while not self.stop_flag.is_set():
+            n = self.next_id()
+            key, value = f"fo:{self.tag}:r{i}:{n}", f"v{n}"
+            invoked = time.time()
+            try:
+                if master is None:
+                    master = sentinel.master_for("mymaster", socket_timeout=2)
+                ok = master.set(key, value) and master.execute_command("WAIT", 1, 1000) >= 1
+                node = master.connection_pool.connection_kwargs.get("host")
+                self.ledger.add("resp", key, value, invoked, time.time(),
+                                "ok" if ok else "unknown", node)
+            except Exception:  # noqa: BLE001
+                self.ledger.add("resp", key, value, invoked, time.time(), "unknown")
+                master = None
+                time.sleep(0.05)
 
 
 # --- faults ------------------------------------------------------------------------------
@@ -494,7 +652,7 @@ class Faults:
         except redis.exceptions.RedisError as e:
             refused = str(e)
         self.shard.net.heal()
-        if refused is None:
+        if refused is None and getattr(self.shard, "fences", True):
             raise AssertionError("a primary cut off from etcd and its replicas took a write")
         return new
 
@@ -552,7 +710,7 @@ def check(shard, ledger, tag):
         problems["lost"] += [e[1] for e, v in zip(chunk, values)
                              if v is None or v.decode() != e[2]]
 
-    conn = http.client.HTTPConnection(p.ip, HTTP_PORT, timeout=5)  # kept alive
+    conn = http.client.HTTPConnection(p.ip, HTTP_PORT, timeout=5)  # kept alive, if used
 
     def device_seq(device):
         conn.request("GET", f"/devices/{device}")
@@ -599,18 +757,19 @@ def check(shard, ledger, tag):
     return problems
 
 
-def run_rounds(rounds, seed, workdir):
+def run_rounds(rounds, seed, workdir, target="devstate"):
     rng = random.Random(seed)
     schedule = [FAULTS[i % len(FAULTS)] for i in range(rounds)]
     rng.shuffle(schedule)
-    shard = Shard(workdir)
+    shard = Shard(workdir) if target == "devstate" else RedisShard(workdir)
     ledger = Ledger()
     tag = f"{seed}"
     report = []
     try:
         shard.wait_healthy()
         faults = Faults(shard, rng)
-        workload = Workload(shard.nodes, shard.broker, ledger, tag)
+        workload = (Workload(shard.nodes, shard.broker, ledger, tag) if target == "devstate"
+                    else RedisWorkload(shard, ledger, tag))
         try:
             for i, fault in enumerate(schedule, 1):
                 time.sleep(rng.uniform(0.5, 1.5))
@@ -853,14 +1012,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--target", choices=["devstate", "redis"], default="devstate",
+                        help="redis: redis-server x3 + redis-sentinel x3 with WAIT 1")
     args, rest = parser.parse_known_args()
     if rest or "--rounds" not in sys.argv:
         unittest.main(argv=[sys.argv[0], *rest])
         return
     workdir = tempfile.mkdtemp(prefix="devstate-failover-")
-    shard, ledger, report, problems = run_rounds(args.rounds, args.seed, workdir)
+    shard, ledger, report, problems = run_rounds(args.rounds, args.seed, workdir, args.target)
+    print(summarize(report, ledger, problems), flush=True)
     shard.close()
-    print(summarize(report, ledger, problems))
     shutil.rmtree(workdir, ignore_errors=True)
     sys.exit(1 if any(problems.values()) else 0)
 
