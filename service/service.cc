@@ -65,6 +65,27 @@ Status NodeId(const Config& config, std::string* id) {
   return Status::OK();
 }
 
+// store.dir/STORE_ID: made with the store and kept with it, so a node whose disk was wiped
+// is told apart from the node that held it (the control plane trusts stores, not ids).
+Status StoreId(const std::string& dir, std::string* id) {
+  const std::string path = dir + "/STORE_ID";
+  if (std::ifstream in(path); in) {
+    std::getline(in, *id);
+    if (IsNodeId(*id)) return Status::OK();
+    return Status::Corruption(fmt::format("{} does not hold a store id", path));
+  }
+  unsigned char bytes[20];
+  if (RAND_bytes(bytes, sizeof bytes) != 1)
+    return Status::IOError("no random bytes for a store id");
+  id->clear();
+  for (unsigned char b : bytes) fmt::format_to(std::back_inserter(*id), "{:02x}", b);
+  std::ofstream out(path, std::ios::trunc);
+  out << *id << "\n";
+  out.flush();
+  if (!out) return Status::IOError(fmt::format("cannot write {}", path));
+  return Status::OK();
+}
+
 // A replica's TLS to its primary: TLS 1.2+, the primary verified against tls.ca, and
 // tls.cert/tls.key presented when set (a primary that verifies clients).
 Status ReplicationTls(const Config& config, std::shared_ptr<boost::asio::ssl::context>* out) {
@@ -119,8 +140,14 @@ Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
   store_options.on_quorum = [metrics](int64_t micros) {
     metrics->replica_ack_seconds.Observe(static_cast<double>(micros) / 1e6);
   };
+  // A store that starts empty after an interrupted copy is not the store etcd may trust.
+  const bool copy_interrupted = Journal::CopyInterrupted(config.store_dir);
   Status s = Store::Open(store_options, &svc->store_);
   if (!s.ok()) return s;
+  if (copy_interrupted) {
+    std::error_code ignored;
+    std::filesystem::remove(config.store_dir + "/STORE_ID", ignored);
+  }
   s = NodeId(config, &svc->node_id_);  // kept in the store's directory, which now exists
   if (!s.ok()) return s;
   if (!config.replication_etcd.empty()) {
@@ -142,6 +169,8 @@ Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
     }
     c.shard = config.replication_shard;
     c.node_id = svc->node_id_;
+    s = StoreId(config.store_dir, &c.store_id);
+    if (!s.ok()) return s;
     c.lease = std::chrono::milliseconds(config.replication_lease_ms);
     c.on_renewal = [metrics](double seconds) { metrics->lease_renew_seconds.Observe(seconds); };
     svc->control_options_ = std::move(c);

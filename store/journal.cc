@@ -233,6 +233,11 @@ void SyncDir(const std::string& dir) {
 
 }  // namespace
 
+bool Journal::CopyInterrupted(const std::string& dir) {
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::path(dir) / std::string(kReplacing), ec);
+}
+
 Status Journal::Replace(const std::string& copy_dir) {
   namespace fs = std::filesystem;
   WriteLock lock(&db_mu_);

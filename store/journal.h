@@ -55,6 +55,8 @@ class Journal {
   // Opens (creating if needed) the database in options.dir. A torn tail of the log from a
   // crash is dropped (point-in-time recovery); everything synced before it is kept.
   static Status Open(const JournalOptions& options, std::unique_ptr<Journal>* journal);
+  // True if `dir` holds a full copy whose install was interrupted (Open will start empty).
+  static bool CopyInterrupted(const std::string& dir);
 
   // Appends `batch` to the log, not yet synced; *first and *last are the journal positions
   // of its first and last operation. NoSpace: the disk is full and nothing of the batch

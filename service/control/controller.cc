@@ -124,19 +124,17 @@ void Controller::Run() {
 void Controller::RunWatch() {
   milliseconds backoff(100);
   for (;;) {
-    int64_t from = 0;
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
-      from = watch_from_;
     }
+    // From now: every tick reads the whole shard, so a change missed while the watch was
+    // down is seen anyway (and a watch never starts from a compacted revision).
     EtcdClient watcher(options_.etcd);
     Status s = watcher.Watch(
-        keys_.prefix, from,
-        [this](const std::vector<WatchEvent>& events, int64_t revision) {
+        keys_.prefix, 0,
+        [this](const std::vector<WatchEvent>& events, int64_t) {
           if (!events.empty()) Poke();
-          absl::MutexLock lock(&mu_);
-          if (revision > 0) watch_from_ = std::max(watch_from_, revision + 1);
         },
         [this] {
           absl::MutexLock lock(&mu_);
@@ -194,7 +192,6 @@ void Controller::Tick() {
   if (!warning.empty()) spdlog::warn("control: {}", warning);
   {
     absl::MutexLock lock(&mu_);
-    if (watch_from_ == 0) watch_from_ = revision + 1;
     view_.leader_id = state.leader ? state.leader->node_id : std::string();
     view_.leader_announce = state.leader ? state.leader->announce : std::string();
     view_.leader_revision = state.leader_create_revision;
@@ -202,6 +199,8 @@ void Controller::Tick() {
     view_.nodes.clear();
     for (const NodeValue& n : state.nodes) view_.nodes.push_back({n.node_id, n.announce, n.role});
   }
+  registered_stores_.clear();
+  for (const NodeValue& n : state.nodes) registered_stores_[n.node_id] = n.store;
   if (leased) Decide(state);
 }
 
@@ -245,12 +244,13 @@ void Controller::Decide(const ShardState& state) {
     return;
   }
   Register(roles_->View().primary_port != 0 ? "replica" : "undecided");
-  if (MayTakeLead(state, me, store_->Epoch(), store_->LastSequence())) TakeLead(state);
+  if (MayTakeLead(state, me, options_.store_id, store_->Epoch(), store_->LastSequence()))
+    TakeLead(state);
 }
 
 void Controller::TakeLead(const ShardState& state) {
   const std::string& me = options_.node_id;
-  const SyncValue sync = SyncAfterPromotion(state, me);
+  const SyncValue sync = SyncAfterPromotion(state, me, options_.store_id);
   int64_t epoch_revision = state.leader_create_revision;
   if (!state.leader) {
     std::vector<Compare> compares;
@@ -275,6 +275,8 @@ void Controller::TakeLead(const ShardState& state) {
   }
   members_ =
       state.leader ? (state.sync ? state.sync->members : std::vector<std::string>()) : sync.members;
+  stores_ = state.leader ? (state.sync ? state.sync->stores : std::map<std::string, std::string>())
+                         : sync.stores;
   pending_.clear();
   unhealthy_since_.clear();
   // The set first: the new epoch's first group already waits for its members. Then the fence
@@ -327,15 +329,32 @@ bool Controller::CasSync(const std::vector<std::string>& members, int64_t* mod_r
       Compare{keys_.sync, Compare::Target::kMod, *mod_revision, {}},
       Compare{keys_.leader, Compare::Target::kCreate, leader_revision_, {}}};
   TxnResult result;
-  Status s = etcd_.Txn(compares, {TxnOp::Put(keys_.sync, EncodeSync({options_.node_id, members}))},
-                       {}, &result);
+  const SyncValue value{options_.node_id, members, StoresOf(members)};
+  Status s = etcd_.Txn(compares, {TxnOp::Put(keys_.sync, EncodeSync(value))}, {}, &result);
   SetError(s);
   if (!s.ok() || !result.succeeded) return false;
   *mod_revision = result.revision;
+  stores_ = value.stores;
   absl::MutexLock lock(&mu_);
   ++view_.sync_changes;
   view_.sync_members = members;
   return true;
+}
+
+std::map<std::string, std::string> Controller::StoresOf(
+    const std::vector<std::string>& members) const {
+  std::map<std::string, std::string> out;
+  out[options_.node_id] = options_.store_id;
+  for (const std::string& m : members) {
+    auto had = stores_.find(m);
+    if (had != stores_.end()) {
+      out[m] = had->second;
+      continue;
+    }
+    auto registered = registered_stores_.find(m);
+    out[m] = registered != registered_stores_.end() ? registered->second : std::string();
+  }
+  return out;
 }
 
 void Controller::MaintainSyncSet(const ShardState& state) {
@@ -345,6 +364,7 @@ void Controller::MaintainSyncSet(const ShardState& state) {
     return;
   }
   members_ = state.sync->members;
+  stores_ = state.sync->stores;
   sync_mod_revision_ = state.sync_mod_revision;
   auto* hub = store_->hub();
   const auto now = Clock::now();
@@ -420,6 +440,8 @@ void Controller::MaintainSyncSet(const ShardState& state) {
   for (const auto& [id, r] : live) {
     if (Contains(members_, id) || pending_.count(id) != 0) continue;
     if (r.acked_seq < sent && now - r.last_ack > grace) continue;  // not keeping up
+    auto registered = registered_stores_.find(id);
+    if (registered == registered_stores_.end() || registered->second.empty()) continue;
     pending_[id] = Pending{};
     fresh.push_back(id);
     changed = true;
@@ -436,6 +458,7 @@ void Controller::Register(const std::string& role) {
   v.node_id = options_.node_id;
   v.announce = options_.announce;
   v.role = role;
+  v.store = options_.store_id;
   // The position as of the role's start: re-registering on every write would make every
   // node's watch fire on every tick.
   if (registered_.empty() || registered_.find("\"role\":\"" + role + "\"") == std::string::npos) {

@@ -43,6 +43,7 @@ struct ControllerOptions {
   std::string shard;
   std::string node_id;
   std::string announce;  // host:resp_port:http_port
+  std::string store_id;  // this node's store (store.dir/STORE_ID): membership is granted to it
   std::chrono::milliseconds lease{4000};
   // Each successful lease renewal's latency (metrics); called on the control thread.
   std::function<void(double seconds)> on_renewal;
@@ -78,6 +79,9 @@ class Controller {
   // Writes `members` as the synchronous set if it is still at `mod_revision`, and this node
   // still holds the leader key. True on success (then *mod_revision is the new one).
   bool CasSync(const std::vector<std::string>& members, int64_t* mod_revision);
+  // The store each of `members` is granted membership on: as the set had it, else as the
+  // node registered it (empty if it did not).
+  std::map<std::string, std::string> StoresOf(const std::vector<std::string>& members) const;
   void ApplySyncToHub();
   void Register(const std::string& role);
   void StepDown(const std::string& why);
@@ -95,8 +99,10 @@ class Controller {
   EtcdClient etcd_;
   int64_t lease_id_ = 0;
   std::chrono::steady_clock::time_point lease_deadline_{};
-  int64_t leader_revision_ = 0;       // our leader key's create revision while we lead
-  std::vector<std::string> members_;  // the synchronous set in etcd, while we lead
+  int64_t leader_revision_ = 0;                // our leader key's create revision while we lead
+  std::vector<std::string> members_;           // the synchronous set in etcd, while we lead
+  std::map<std::string, std::string> stores_;  // its stores (SyncValue::stores)
+  std::map<std::string, std::string> registered_stores_;  // node -> store, as registered
   int64_t sync_mod_revision_ = 0;
   std::map<std::string, Pending> pending_;
   std::map<std::string, std::chrono::steady_clock::time_point> unhealthy_since_;
@@ -107,7 +113,6 @@ class Controller {
   bool poked_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   ControlView view_ ABSL_GUARDED_BY(mu_);
-  int64_t watch_from_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::thread thread_;
   std::thread watch_thread_;

@@ -32,18 +32,23 @@ std::string EncodeLeader(const LeaderValue& v) {
 }
 
 std::string EncodeSync(const SyncValue& v) {
-  std::string members;
+  std::string members, stores;
   for (const std::string& m : v.members) {
     if (!members.empty()) members += ',';
     members += JsonString(m);
   }
-  return fmt::format(R"({{"leader":{},"members":[{}]}})", JsonString(v.leader), members);
+  for (const auto& [id, store] : v.stores) {
+    if (!stores.empty()) stores += ',';
+    stores += JsonString(id) + ":" + JsonString(store);
+  }
+  return fmt::format(R"({{"leader":{},"members":[{}],"stores":{{{}}}}})", JsonString(v.leader),
+                     members, stores);
 }
 
 std::string EncodeNode(const NodeValue& v) {
-  return fmt::format(R"({{"node_id":{},"announce":{},"role":{},"epoch":{},"seq":{}}})",
-                     JsonString(v.node_id), JsonString(v.announce), JsonString(v.role), v.epoch,
-                     v.seq);
+  return fmt::format(R"({{"node_id":{},"announce":{},"role":{},"store":{},"epoch":{},"seq":{}}})",
+                     JsonString(v.node_id), JsonString(v.announce), JsonString(v.role),
+                     JsonString(v.store), v.epoch, v.seq);
 }
 
 bool DecodeLeader(std::string_view json, LeaderValue* v) {
@@ -66,6 +71,14 @@ bool DecodeSync(std::string_view json, SyncValue* v) {
     if (m.get_string().get(id)) return false;
     v->members.emplace_back(id);
   }
+  v->stores.clear();
+  simdjson::dom::object stores;
+  if (doc["stores"].get_object().get(stores)) return false;
+  for (auto [id, store] : stores) {
+    std::string_view token;
+    if (store.get_string().get(token)) return false;
+    v->stores.emplace(std::string(id), std::string(token));
+  }
   return true;
 }
 
@@ -75,6 +88,7 @@ bool DecodeNode(std::string_view json, NodeValue* v) {
   if (parser.parse(json.data(), json.size()).get(doc)) return false;
   if (!Field(doc, "node_id", &v->node_id) || !Field(doc, "announce", &v->announce)) return false;
   Field(doc, "role", &v->role);
+  Field(doc, "store", &v->store);
   v->epoch = Number(doc, "epoch");
   v->seq = Number(doc, "seq");
   return true;
@@ -112,11 +126,14 @@ ShardState ParseShard(const ShardKeys& keys, const std::vector<KeyValue>& kvs, i
   return state;
 }
 
-bool MayTakeLead(const ShardState& state, const std::string& me, uint64_t epoch, uint64_t seq) {
+bool MayTakeLead(const ShardState& state, const std::string& me, const std::string& store,
+                 uint64_t epoch, uint64_t seq) {
   if (state.leader) return false;
   if (state.sync) {
     const auto& m = state.sync->members;
-    return state.sync->leader == me || std::find(m.begin(), m.end(), me) != m.end();
+    const bool named = state.sync->leader == me || std::find(m.begin(), m.end(), me) != m.end();
+    auto granted = state.sync->stores.find(me);
+    return named && granted != state.sync->stores.end() && granted->second == store;
   }
   // No primary ever: the node with the most data, so a fresh node never copies an empty
   // store over one that has data.
@@ -129,12 +146,17 @@ bool MayTakeLead(const ShardState& state, const std::string& me, uint64_t epoch,
   return true;
 }
 
-SyncValue SyncAfterPromotion(const ShardState& state, const std::string& me) {
+SyncValue SyncAfterPromotion(const ShardState& state, const std::string& me,
+                             const std::string& store) {
   SyncValue v;
   v.leader = me;
+  v.stores[me] = store;
   if (state.sync) {
     for (const std::string& m : state.sync->members) {
-      if (m != me) v.members.push_back(m);
+      if (m == me) continue;
+      v.members.push_back(m);
+      auto it = state.sync->stores.find(m);
+      if (it != state.sync->stores.end()) v.stores[m] = it->second;
     }
   }
   return v;

@@ -2,14 +2,16 @@
 // from it alone. Keys under /devstate/<shard>/:
 //   leader        {"node_id","announce"}          under the primary's lease; its revision is
 //                                                 the primary's epoch
-//   sync          {"leader","members":[ids]}      the synchronous set: no lease; changed only
-//                                                 by compare-and-swap
-//   nodes/<id>    {"node_id","announce","role","epoch","seq"}   under each node's lease
+//   sync          {"leader","members":[ids],"stores":{id:store}}   the synchronous set: no
+//                                                 lease; changed only by compare-and-swap
+//   nodes/<id>    {"node_id","announce","role","store","epoch","seq"}   under each node's
+//                                                 lease
 // "announce" is host:resp_port:http_port. Plain values and pure functions: the controller
 // does the I/O.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,12 +28,16 @@ struct LeaderValue {
 struct SyncValue {
   std::string leader;
   std::vector<std::string> members;
+  // The store each of them (leader included) held when it joined: a node whose disk was
+  // wiped comes back with a new store under the same id, and holds nothing it acknowledged.
+  std::map<std::string, std::string> stores;
 };
 
 struct NodeValue {
   std::string node_id;
   std::string announce;
-  std::string role;  // "primary", "replica", "undecided"
+  std::string role;   // "primary", "replica", "undecided"
+  std::string store;  // the id of the store it runs on (store.dir/STORE_ID)
   uint64_t epoch = 0;
   uint64_t seq = 0;
 };
@@ -70,12 +76,15 @@ ShardState ParseShard(const ShardKeys& keys, const std::vector<KeyValue>& kvs, i
 
 // May node `me`, holding (`epoch`, `seq`), take the lapsed leader key? Only a node that holds
 // every acknowledged write: a member of the synchronous set, or the primary that wrote it.
+// Membership counts only on the store it was granted to (`store`: this node's store id).
 // Before any primary existed (no sync key), the registered node holding the most (highest
 // epoch, then position, then lowest id) goes first.
-bool MayTakeLead(const ShardState& state, const std::string& me, uint64_t epoch, uint64_t seq);
+bool MayTakeLead(const ShardState& state, const std::string& me, const std::string& store,
+                 uint64_t epoch, uint64_t seq);
 
 // The synchronous set after `me` takes the lead: the old members but itself (each still
 // holds every acknowledged write, so it stays eligible until this primary removes it).
-SyncValue SyncAfterPromotion(const ShardState& state, const std::string& me);
+SyncValue SyncAfterPromotion(const ShardState& state, const std::string& me,
+                             const std::string& store);
 
 }  // namespace devstate::control
