@@ -761,6 +761,7 @@ def run_rounds(rounds, seed, workdir, target="devstate"):
     rng = random.Random(seed)
     schedule = [FAULTS[i % len(FAULTS)] for i in range(rounds)]
     rng.shuffle(schedule)
+    log(f"{rounds} rounds against {target}, seed {seed} (--seed {seed} repeats the schedule)")
     shard = Shard(workdir) if target == "devstate" else RedisShard(workdir)
     ledger = Ledger()
     tag = f"{seed}"
