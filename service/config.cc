@@ -305,6 +305,12 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .field = &Config::limits_max_output_buffer_bytes,
        .min = 1 << 16,
        .max = int64_t{1} << 32},
+      {.name = "limits.max_pubsub_output_bytes",
+       .doc = "pub/sub messages one subscriber may leave unread; more disconnects it (Redis's "
+              "client-output-buffer-limit pubsub)",
+       .field = &Config::limits_max_pubsub_output_bytes,
+       .min = 1 << 12,
+       .max = int64_t{1} << 32},
       {.name = "replication.replicaof",
        .doc = "host:port (RESP) of the primary to follow; empty: this node is the primary "
               "(REPLICAOF changes it at run time)",

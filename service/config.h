@@ -89,6 +89,7 @@ struct Config {
   int64_t limits_max_multibulk = 1024 * 1024;
   int64_t limits_max_query_buffer_bytes = 64 << 20;
   int64_t limits_max_output_buffer_bytes = 64 << 20;
+  int64_t limits_max_pubsub_output_bytes = 32 << 20;
   // [replication]
   std::string replication_replicaof;  // host:port of the primary; empty: this node is primary
   std::string replication_announce = "127.0.0.1";  // the host others reach this node at

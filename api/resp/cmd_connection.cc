@@ -46,6 +46,12 @@ std::string ClientLine(const ClientState& c, int64_t now_ms) {
 
 void CmdPing(Call& call) {
   if (call.args.size() > 2) return call.reply.Error(WrongArity("ping"));
+  if (call.protocol() == 2 && call.client.subscribed()) {
+    // A subscribed RESP2 connection gets ["pong", message] (pubsub.c).
+    call.reply.Array(2);
+    call.reply.Bulk("pong");
+    return call.reply.Bulk(call.args.size() == 2 ? std::string_view(call.args[1]) : "");
+  }
   if (call.args.size() == 2) return call.reply.Bulk(call.args[1]);
   call.reply.Simple("PONG");
 }
@@ -69,6 +75,7 @@ void CmdReset(Call& call) {
   c.name.clear();
   c.readonly = false;
   c.EndTransaction();
+  call.server.pubsub.UnsubscribeAll(&c);
   call.reply = ReplyWriter(call.reply.out(), 2, call.reply.error_counter());
   call.reply.Simple("RESET");
 }

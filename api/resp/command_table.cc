@@ -25,6 +25,7 @@ std::vector<CommandSpec> BuildTable() {
   AddClusterCommands(&table);
   AddTransactionCommands(&table);
   AddReplicationCommands(&table);
+  AddPubSubCommands(&table);
   std::sort(table.begin(), table.end(), ByName);
   for (CommandSpec& c : table) std::sort(c.subcommands.begin(), c.subcommands.end(), ByName);
   return table;

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "api/acl.h"
 #include "api/glob.h"
 #include "api/resp/protocol.h"
+#include "api/resp/pubsub.h"
 #include "api/resp/transport.h"
 #include "service/device_service.h"
 #include "service/text.h"
@@ -85,6 +87,14 @@ struct ClientState {
   std::atomic<size_t> read_buffer{0};        // the read buffer's capacity
   std::atomic<size_t> output_buffer{0};      // replies not yet written to the socket
   std::atomic<size_t> multi_commands{0};     // queued in MULTI (-1 when not in one)
+  // Pub/sub: what this connection listens to (changed on its own thread, under the
+  // registry's lock), and how a publisher on any thread hands it a frame (set by the
+  // connection before its first command, never changed after).
+  std::set<std::string> channels, patterns, shard_channels;
+  std::function<void(const std::string& frame)> push;
+  bool subscribed() const {
+    return !channels.empty() || !patterns.empty() || !shard_channels.empty();
+  }
 
   // The end of a transaction (EXEC, DISCARD, a refused EXEC, RESET): its queue and its
   // WATCHed keys go.
@@ -104,8 +114,9 @@ struct ServerLimits {
   size_t max_query_buffer = 0;   // unparsed bytes one client may send ahead
   size_t max_output_buffer = 0;  // reply bytes one client may leave unread
   size_t max_clients = 0;
-  int64_t idle_timeout_ms = 0;  // 0: never
-  size_t max_pipeline = 0;      // commands in flight per connection
+  int64_t idle_timeout_ms = 0;   // 0: never
+  size_t max_pipeline = 0;       // commands in flight per connection
+  size_t max_pubsub_output = 0;  // unread pub/sub bytes before a subscriber is cut off
 };
 
 // State shared by every connection of one RESP server. Thread-safe.
@@ -136,6 +147,7 @@ struct ServerState {
 
   mutable std::mutex clients_mu;  // guards clients
   std::map<uint64_t, std::shared_ptr<ClientState>> clients;
+  PubSub pubsub;  // channels and their subscribers
 };
 
 using Responder = std::function<void(std::string reply)>;

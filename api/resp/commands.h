@@ -18,6 +18,7 @@ void AddServerCommands(std::vector<CommandSpec>* table);      // cmd_server.cc: 
 void AddClusterCommands(std::vector<CommandSpec>* table);     // cmd_cluster.cc: CLUSTER COMMAND
 void AddTransactionCommands(std::vector<CommandSpec>* table);  // cmd_multi.cc
 void AddReplicationCommands(std::vector<CommandSpec>* table);  // cmd_replication.cc
+void AddPubSubCommands(std::vector<CommandSpec>* table);       // cmd_pubsub.cc
 
 // A container's HELP subcommand: its subcommands, each with its summary.
 void ContainerHelp(Call& call);

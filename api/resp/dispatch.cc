@@ -47,6 +47,17 @@ bool SameSlot(const CommandSpec& spec, const std::vector<std::string>& args) {
   return same;
 }
 
+// A RESP2 connection that subscribed speaks only pub/sub (Redis's processCommand).
+bool AllowedWhileSubscribed(const CommandSpec& spec) {
+  static constexpr std::string_view kAllowed[] = {"subscribe",   "ssubscribe",   "psubscribe",
+                                                  "unsubscribe", "sunsubscribe", "punsubscribe",
+                                                  "ping",        "quit",         "reset"};
+  for (std::string_view name : kAllowed) {
+    if (spec.name == name) return true;
+  }
+  return false;
+}
+
 // A refusal: inside MULTI it fails the transaction; an EXEC refused (its arity) discards
 // it, answered as Redis's execCommandAbort.
 void Reject(Call& call, const CommandSpec* spec, std::string_view error) {
@@ -179,6 +190,12 @@ void Dispatch(Call& call, const CommandSpec* spec) {
   if (!denied.empty()) return Reject(call, spec, denied);
   if (spec->first_key > 0 && spec->last_key != spec->first_key && !SameSlot(*spec, args)) {
     return Reject(call, spec, "CROSSSLOT Keys in request don't hash to the same slot");
+  }
+  if (call.client.protocol == 2 && call.client.subscribed() && !AllowedWhileSubscribed(*spec)) {
+    return Reject(call, spec,
+                  fmt::format("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                              "PING / QUIT / RESET are allowed in this context",
+                              spec->name));
   }
   if (!(spec->flags & kLoading) && call.service().Loading()) {
     return Reject(call, spec, "LOADING Redis is loading the dataset in memory");

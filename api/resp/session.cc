@@ -62,6 +62,7 @@ Session::Session(std::unique_ptr<Transport> io, std::shared_ptr<ServerState> ser
 }
 
 Session::~Session() {
+  server_->pubsub.UnsubscribeAll(client_.get());  // before the ClientState can go
   server_->service->metrics().resp_connections.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard lock(server_->clients_mu);
   server_->clients.erase(client_->id);
@@ -78,6 +79,9 @@ void Session::Run(bool over_capacity) {
     post([weak] {
       if (auto self = weak.lock()) self->Close();
     });
+  };
+  client_->push = [weak](const std::string& frame) {
+    if (auto self = weak.lock()) self->Push(frame);
   };
   client_->rearm_idle = [weak, post = io_->Poster()] {
     post([weak] {
@@ -316,17 +320,55 @@ void Session::Complete(const std::shared_ptr<Slot>& slot, std::string reply) {
   ready_sessions_->Add(shared_from_this());
 }
 
-// On the session's executor: takes in the replies Complete queued.
+void Session::Push(const std::string& frame) {
+  {
+    absl::MutexLock lock(&completed_mu_);
+    if (push_overflow_) return;
+    pushed_bytes_ += frame.size();
+    if (pushed_bytes_ + client_->output_buffer.load(std::memory_order_relaxed) >
+        limits().max_pubsub_output) {
+      push_overflow_ = true;  // cut off (TakeCompleted closes), never buffered without bound
+      pushed_.clear();
+    } else {
+      pushed_.push_back(frame);
+    }
+    if (completion_posted_) return;
+    completion_posted_ = true;
+  }
+  ready_sessions_->Add(shared_from_this());
+}
+
+// On the session's executor: takes in the replies Complete queued, and the pub/sub messages
+// Push queued (after the replies ready before them).
 void Session::TakeCompleted() {
   std::vector<std::pair<std::shared_ptr<Slot>, std::string>> done;
+  std::vector<std::string> pushed;
+  bool overflow = false;
   {
     absl::MutexLock lock(&completed_mu_);
     done.swap(completed_);
+    pushed.swap(pushed_);
+    pushed_bytes_ = 0;
+    overflow = push_overflow_;
     completion_posted_ = false;
+  }
+  if (overflow) {
+    spdlog::warn(
+        "resp: closing subscriber {} ({}): unread pub/sub messages over "
+        "limits.max_pubsub_output_bytes",
+        client_->id, client_->addr);
+    return Close();
   }
   for (auto& [slot, reply] : done) {
     slot->reply = std::move(reply);
     slot->ready = true;
+  }
+  if (!pushed.empty() && !closed_) {
+    FlushReady();
+    for (std::string& frame : pushed) {
+      AsPush(&frame, client_->protocol);
+      ready_ += frame;
+    }
   }
   Continue();
 }
@@ -406,6 +448,7 @@ void Session::ArmIdle() {
   const int64_t timeout = server_->idle_timeout_ms.load(std::memory_order_relaxed);
   if (timeout <= 0) return timer_->Cancel();
   const int64_t idle_for = server_->service->NowMs() - client_->last_active_ms.load();
+  if (client_->subscribed()) return timer_->Cancel();  // as Redis: subscribers never time out
   if (idle_for >= timeout && order_.empty()) return Close();
   const auto wait = std::chrono::milliseconds(std::max<int64_t>(1, timeout - idle_for));
   timer_->Start(wait, [self = shared_from_this()] { self->ArmIdle(); });
@@ -416,6 +459,7 @@ void Session::Close() {
   SubmitWrites();  // commands already accepted still run, as in Redis
   if (closed_) return;
   closed_ = true;
+  server_->pubsub.UnsubscribeAll(client_.get());
   if (io_) io_->Close();
   timer_->Cancel();
 }

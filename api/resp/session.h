@@ -78,6 +78,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec, std::vector<std::string>& args);
   void Complete(const std::shared_ptr<Slot>& slot, std::string reply);
   void TakeCompleted();
+  // A pub/sub message for this subscriber (any thread).
+  void Push(const std::string& frame);
   void FlushReady();
   void Continue();
   void SubmitWrites();
@@ -119,6 +121,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<std::pair<std::shared_ptr<Slot>, std::string>> completed_
       ABSL_GUARDED_BY(completed_mu_);
   bool completion_posted_ ABSL_GUARDED_BY(completed_mu_) = false;
+  std::vector<std::string> pushed_ ABSL_GUARDED_BY(completed_mu_);  // pub/sub messages
+  size_t pushed_bytes_ ABSL_GUARDED_BY(completed_mu_) = 0;
+  bool push_overflow_ ABSL_GUARDED_BY(completed_mu_) = false;
   // PSYNC: where the connection goes once every reply is written.
   std::function<void(std::unique_ptr<Transport>, std::string)> take_over_;
   PendingWrites writes_;  // writes of the commands parsed in this pass, not yet submitted

@@ -183,6 +183,16 @@ class RedisCompatTest(unittest.TestCase):
                   ("WATCH",), ("WATCH", "{w}a", "{z}b"), ("UNWATCH", "x"),
                   ("WATCH", "{w}a"), ("MULTI",), ("UNWATCH",), ("SET", "{w}a", "7"), ("EXEC",))
 
+    def test_pubsub(self):
+        # One connection, one reply per command (one channel per (un)subscribe).
+        self.same(("PUBLISH", "nobody", "x"), ("PUBSUB", "NUMSUB", "ca", "cb"), ("PUBSUB", "NUMPAT"),
+                  ("UNSUBSCRIBE",), ("PUNSUBSCRIBE",), ("SUBSCRIBE", "ca"), ("PING",), ("PING", "hi"),
+                  ("GET", "k"), ("PSUBSCRIBE", "c*"), ("SUBSCRIBE", "ca"), ("UNSUBSCRIBE", "ca"),
+                  ("PUNSUBSCRIBE", "c*"), ("UNSUBSCRIBE",), ("PING",), ("SPUBLISH", "{s}a", "m"),
+                  ("SSUBSCRIBE", "{s}a", "{t}b"), ("SSUBSCRIBE", "{s}a"), ("PING",),
+                  ("SUNSUBSCRIBE", "{s}a"), ("SUNSUBSCRIBE",), ("PUBSUB", "SHARDNUMSUB", "{s}a"),
+                  ("PUBSUB", "CHANNELS", "zz*"), ("PUBSUB", "NOSUCH"), ("SUBSCRIBE",))
+
     def test_client_names(self):
         self.same(("HELLO", 3, "SETNAME", "a b"), ("CLIENT", "SETNAME", "a b"),
                   ("CLIENT", "SETNAME", "a\nb"), ("CLIENT", "GETNAME"), ("CLIENT", "SETNAME", "ok-name"),

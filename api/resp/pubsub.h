@@ -1,0 +1,52 @@
+// PubSub: channels, patterns and shard channels, and the connections listening on them (as
+// Redis's pubsub.c). Messages are fire-and-forget, as in Redis: nothing is journaled, a
+// subscriber gets what is published while it listens, and a subscriber that does not read
+// is disconnected at its output limit (Session::Push), never buffered without bound.
+//
+// Thread safety: every method is safe from any thread. Publish hands each frame to the
+// subscriber's ClientState::push under the registry's lock, so a connection removes itself
+// (UnsubscribeAll) before its ClientState goes, and publishing never races that.
+#pragma once
+
+#include <absl/base/thread_annotations.h>
+#include <absl/synchronization/mutex.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace devstate::resp {
+
+struct ClientState;
+
+class PubSub {
+ public:
+  enum Kind { kChannel = 0, kPattern = 1, kShard = 2 };
+
+  // Whether the subscription changed (false: already subscribed / was not).
+  bool Subscribe(ClientState* client, Kind kind, const std::string& name);
+  bool Unsubscribe(ClientState* client, Kind kind, const std::string& name);
+  // Everything `client` listens to (its connection closes).
+  void UnsubscribeAll(ClientState* client);
+  // Delivers to the channel's subscribers and (for kChannel) to every matching pattern's;
+  // returns how many deliveries were made (PUBLISH's answer).
+  size_t Publish(Kind kind, const std::string& channel, const std::string& message);
+
+  // PUBSUB CHANNELS / SHARDCHANNELS (pattern empty: all), NUMSUB / SHARDNUMSUB, NUMPAT.
+  std::vector<std::string> Channels(Kind kind, std::string_view pattern) const;
+  size_t NumSub(Kind kind, const std::string& channel) const;
+  size_t NumPat() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::set<ClientState*>, std::less<>> names_[3] ABSL_GUARDED_BY(mu_);
+};
+
+// "*3\r\n$9\r\nsubscribe\r\n..." frames: a subscription's confirmation or a message. RESP2
+// arrays; a RESP3 connection gets the same frame as a push ('>'), see AsPush.
+std::string PubSubFrame(std::string_view kind, std::string_view channel, int64_t count);
+void AsPush(std::string* frame, int protocol);
+
+}  // namespace devstate::resp
