@@ -51,8 +51,8 @@ void CmdPunsubscribe(Call& call) { UnsubscribeFrom(call, PubSub::kPattern, "puns
 void CmdSunsubscribe(Call& call) { UnsubscribeFrom(call, PubSub::kShard, "sunsubscribe"); }
 
 void CmdPublish(Call& call) {
-  call.reply.Integer(
-      static_cast<int64_t>(call.server.pubsub.Publish(PubSub::kChannel, call.args[1], call.args[2])));
+  call.reply.Integer(static_cast<int64_t>(
+      call.server.pubsub.Publish(PubSub::kChannel, call.args[1], call.args[2])));
 }
 
 void CmdSpublish(Call& call) {

@@ -15,8 +15,8 @@ void AppendBulk(std::string* out, std::string_view s) {
   out->append("\r\n");
 }
 
-std::string MessageFrame(std::string_view kind, std::string_view pattern,
-                         std::string_view channel, std::string_view message) {
+std::string MessageFrame(std::string_view kind, std::string_view pattern, std::string_view channel,
+                         std::string_view message) {
   std::string out = pattern.empty() ? "*3\r\n" : "*4\r\n";
   AppendBulk(&out, kind);
   if (!pattern.empty()) AppendBulk(&out, pattern);
