@@ -280,7 +280,13 @@ TEST_F(ReplicationTest, UnderASynchronousSetAWriteWaitsForEveryMember) {
   auto link1 = Follow(primary.get(), r1.get(), &reply, "r1");
   auto link2 = Follow(primary.get(), r2.get(), &reply, "r2");
   hub->SetSynchronousSet({"r1", "r2"}, 2);
-  ASSERT_TRUE(Put(primary.get(), "k", "v").ok());
+  // Both stream live before the first write (slow builds take a while to attach them).
+  ASSERT_TRUE(Eventually([&] {
+    size_t live = 0;
+    for (const auto& r : hub->Replicas()) live += r.phase == replication::FeedPhase::kLive;
+    return live == 2;
+  }));
+  ASSERT_TRUE(Eventually([&] { return Put(primary.get(), "k", "v").ok(); }));
   EXPECT_EQ(r1->Get("k")->value, "v");
   EXPECT_EQ(r2->Get("k")->value, "v") << "acknowledged means every member holds it";
   // One member stops: with N = 1 the old gate would answer; the set waits for it.
@@ -385,17 +391,22 @@ TEST_F(ReplicationTest, AFullCopyTakenWhileWritesGoOnAnnouncesWhatItHolds) {
   }
   std::atomic<bool> stop{false};
   std::thread writer([&] {
-    for (int i = 0; !stop; ++i) (void)Put(primary.get(), "w" + std::to_string(i), "v");
+    for (int i = 0; !stop; ++i) {
+      (void)Put(primary.get(), "w" + std::to_string(i), "v");
+      std::this_thread::sleep_for(std::chrono::microseconds(500));  // room for the copy
+    }
   });
   for (int round = 0; round < 3; ++round) {
     auto replica = Open("r" + std::to_string(round));
     ASSERT_TRUE(Put(replica.get(), "local", "x").ok());  // diverged: a full copy
     std::string reply;
     auto link = Follow(primary.get(), replica.get(), &reply, "r" + std::to_string(round));
-    ASSERT_TRUE(Eventually([&] { return replica->Get("local") == nullptr; }));
+    ASSERT_TRUE(Eventually([&] { return replica->Get("local") == nullptr || !link->error().ok(); },
+                           std::chrono::seconds(60)))
+        << link->error().ToString();
     const uint64_t after = primary->LastSequence();
-    ASSERT_TRUE(
-        Eventually([&] { return replica->LastSequence() >= after || !link->error().ok(); }));
+    ASSERT_TRUE(Eventually([&] { return replica->LastSequence() >= after || !link->error().ok(); },
+                           std::chrono::seconds(60)));
     EXPECT_TRUE(link->error().ok()) << link->error().ToString();
   }
   stop = true;
