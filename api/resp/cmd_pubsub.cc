@@ -12,9 +12,7 @@ namespace {
 
 // Confirmations of (un)subscriptions are pushes in RESP3, arrays in RESP2, one per name.
 void Confirm(Call& call, std::string_view kind, std::string_view name, size_t count) {
-  std::string frame = PubSubFrame(kind, name, static_cast<int64_t>(count));
-  AsPush(&frame, call.protocol());
-  call.reply.out()->append(frame);
+  call.reply.out()->append(PubSubFrame(kind, name, static_cast<int64_t>(count), call.protocol()));
 }
 
 size_t Count(const ClientState& c, PubSub::Kind kind) {

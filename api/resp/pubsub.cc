@@ -39,11 +39,13 @@ std::set<std::string>& Names(ClientState* c, PubSub::Kind kind) {
 
 }  // namespace
 
-std::string PubSubFrame(std::string_view kind, std::string_view channel, int64_t count) {
-  std::string out = "*3\r\n";
+std::string PubSubFrame(std::string_view kind, std::string_view channel, int64_t count,
+                        int protocol) {
+  std::string out = protocol >= 3 ? ">3\r\n" : "*3\r\n";
   AppendBulk(&out, kind);
   if (channel.data() == nullptr) {
-    out += "$-1\r\n";  // UNSUBSCRIBE with nothing subscribed: a null channel
+    // UNSUBSCRIBE with nothing subscribed: a null channel.
+    out += protocol >= 3 ? "_\r\n" : "$-1\r\n";
   } else {
     AppendBulk(&out, channel);
   }
@@ -52,12 +54,8 @@ std::string PubSubFrame(std::string_view kind, std::string_view channel, int64_t
 }
 
 void AsPush(std::string* frame, int protocol) {
+  // Only the array header changes: the rest of a message frame is length-prefixed data.
   if (protocol >= 3 && !frame->empty() && (*frame)[0] == '*') (*frame)[0] = '>';
-  if (protocol >= 3) {
-    // A null channel is RESP3's null.
-    const size_t null = frame->find("$-1\r\n");
-    if (null != std::string::npos) frame->replace(null, 5, "_\r\n");
-  }
 }
 
 bool PubSub::Subscribe(ClientState* client, Kind kind, const std::string& name) {

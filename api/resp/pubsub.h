@@ -44,9 +44,10 @@ class PubSub {
   std::map<std::string, std::set<ClientState*>, std::less<>> names_[3] ABSL_GUARDED_BY(mu_);
 };
 
-// "*3\r\n$9\r\nsubscribe\r\n..." frames: a subscription's confirmation or a message. RESP2
-// arrays; a RESP3 connection gets the same frame as a push ('>'), see AsPush.
-std::string PubSubFrame(std::string_view kind, std::string_view channel, int64_t count);
+// A subscription's confirmation ("subscribe", channel, count): a RESP2 array, a RESP3 push.
+std::string PubSubFrame(std::string_view kind, std::string_view channel, int64_t count,
+                        int protocol);
+// A message frame (built once for every subscriber as a RESP2 array) as `protocol` wants it.
 void AsPush(std::string* frame, int protocol);
 
 }  // namespace devstate::resp

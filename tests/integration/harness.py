@@ -252,6 +252,10 @@ class Raw:
             a = a if isinstance(a, bytes) else str(a).encode()
             out += b"$%d\r\n%s\r\n" % (len(a), a)
         self.sock.sendall(out)
+        return self.read()
+
+    def read(self):
+        """The next reply (or push) on the connection, without sending anything."""
         end = self._reply_end(0)
         reply, self.buf = self.buf[:end], self.buf[end:]
         return reply

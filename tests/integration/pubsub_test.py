@@ -102,6 +102,14 @@ class PubSubTest(unittest.TestCase):
             self.assertEqual(raw.call("GET", "resp3k"),
                              b">3\r\n$7\r\nmessage\r\n$2\r\nc3\r\n$1\r\nm\r\n",
                              "the push arrives before the next reply")
+            self.assertEqual(raw.read(), b"$1\r\nv\r\n", "then GET's own reply")
+            # Data that looks like RESP is carried as it is.
+            self.assertEqual(self.ds.redis().publish("c3", "$-1\r\n"), 1)
+            self.assertEqual(raw.read(),
+                             b">3\r\n$7\r\nmessage\r\n$2\r\nc3\r\n$5\r\n$-1\r\n\r\n")
+            self.assertEqual(raw.call("UNSUBSCRIBE"),
+                             b">3\r\n$11\r\nunsubscribe\r\n$2\r\nc3\r\n:0\r\n")
+            self.assertEqual(raw.call("UNSUBSCRIBE"), b">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n")
         finally:
             raw.close()
 
