@@ -31,6 +31,9 @@ void ApplyTo(Mutation& m, KeyView& view) {
     case Change::Kind::kDelete:
       view.Delete(m.key);
       break;
+    case Change::Kind::kPatch:
+      view.Patch(m.key, std::move(change.record), change.ops);
+      break;
   }
 }
 
@@ -43,35 +46,58 @@ class CommitPipeline::View final : public KeyView {
       : pipeline_(pipeline), group_(group), batch_(batch), now_(now) {}
 
   RecordPtr Get(std::string_view key) override {
-    if (auto it = group_->staged.find(std::string(key)); it != group_->staged.end()) {
-      return it->second;
-    }
-    if (group_->cleared) return nullptr;
-    RecordPtr current = pipeline_->Committed(key);
+    RecordPtr current = Current(key);
     if (current && current->ExpiredAt(now_)) {
       // An expired record is gone for every reader; remove it durably with this group.
-      batch_->Delete(key);
-      group_->staged.emplace(std::string(key), nullptr);
-      return nullptr;
+      Remove(key, *current);
+      group_->staged.insert_or_assign(std::string(key), nullptr);
+      current = nullptr;
     }
+    Remember(key, current);
     return current;
   }
 
   void Put(std::string_view key, RecordPtr record) override {
+    // A composite record replaced loses its fields' entries first.
+    const RecordPtr old = has_last_ && key == last_key_ ? last_ : Current(key);
+    if (old && old->fields) batch_->DeleteRange(fields_, FieldRangeBegin(key), FieldRangeEnd(key));
     batch_->Put(key, EncodeRecord(*record));
-    group_->staged.insert_or_assign(std::string(key), std::move(record));
+    if (record->fields) {
+      record->fields->ForEach([&](const std::string& name, const std::string& value) {
+        batch_->Put(fields_, FieldJournalKey(key, name), value);
+      });
+    }
+    Stage(key, std::move(record));
+  }
+
+  void Patch(std::string_view key, RecordPtr record, std::span<const FieldOp> ops) override {
+    const RecordPtr old = has_last_ && key == last_key_ ? last_ : Current(key);
+    if (!old || !old->fields || !record->fields) return Put(key, std::move(record));
+    if (old->type != record->type || old->expire_at_ms != record->expire_at_ms ||
+        old->value != record->value || old->meta != record->meta) {
+      batch_->Put(key, EncodeRecord(*record));
+    }
+    for (const FieldOp& op : ops) {
+      if (op.erase) {
+        batch_->Delete(fields_, FieldJournalKey(key, op.name));
+      } else {
+        batch_->Put(fields_, FieldJournalKey(key, op.name), op.value);
+      }
+    }
+    Stage(key, std::move(record));
   }
 
   void Delete(std::string_view key) override {
-    if (!Get(key)) return;
-    batch_->Delete(key);
-    group_->staged.insert_or_assign(std::string(key), nullptr);
+    RecordPtr old = has_last_ && key == last_key_ ? last_ : Get(key);
+    if (!old) return;
+    Remove(key, *old);
+    Stage(key, nullptr);
   }
 
   void Clear() override {
     // One range delete covers every key the journal holds (the keyspace and the overlay
     // are in it) and those this group put before: O(1) in the journal, as FLUSHALL is one
-    // entry in Redis's AOF.
+    // entry in Redis's AOF. Fields' keys start with a 4-byte length, below 0xff.
     std::string last;
     bool any = pipeline_->journal_->LastKey(&last);
     for (const auto& [key, record] : group_->staged) {
@@ -80,18 +106,56 @@ class CommitPipeline::View final : public KeyView {
         any = true;
       }
     }
-    if (any) batch_->DeleteRange(std::string_view(), last + '\0');
+    if (any) {
+      batch_->DeleteRange(std::string_view(), last + '\0');
+      batch_->DeleteRange(fields_, std::string_view(), std::string_view("\xff", 1));
+    }
     group_->staged.clear();
     group_->cleared = true;
+    has_last_ = false;
+    last_ = nullptr;
   }
 
   int64_t NowMs() const override { return now_; }
 
  private:
+  // The record under `key` before this change: the group's own, the overlay's or the
+  // keyspace's; expired or not.
+  RecordPtr Current(std::string_view key) const {
+    if (auto it = group_->staged.find(std::string(key)); it != group_->staged.end()) {
+      return it->second;
+    }
+    if (group_->cleared) return nullptr;
+    return pipeline_->Committed(key);
+  }
+
+  void Remove(std::string_view key, const Record& old) {
+    batch_->Delete(key);
+    if (old.fields) batch_->DeleteRange(fields_, FieldRangeBegin(key), FieldRangeEnd(key));
+  }
+
+  void Remember(std::string_view key, const RecordPtr& record) {
+    has_last_ = true;
+    last_key_.assign(key);
+    last_ = record;
+  }
+
+  void Stage(std::string_view key, RecordPtr record) {
+    Remember(key, record);
+    group_->staged.insert_or_assign(std::string(key), std::move(record));
+  }
+
   CommitPipeline* const pipeline_;
   Group* const group_;
   rocksdb::WriteBatch* const batch_;
+  rocksdb::ColumnFamilyHandle* const fields_ = pipeline_->journal_->fields();
   const int64_t now_;
+  // The last key read or written and its record then (null: absent), so that a Put right
+  // after its apply's Get (the common write) does not look the key up again. A copy of
+  // the key, not a view: a txn may reuse its buffer for another key.
+  bool has_last_ = false;
+  std::string last_key_;
+  RecordPtr last_;
 };
 
 CommitPipeline::CommitPipeline(Journal* journal, Keyspace* keyspace, ReplicationGate* gate,

@@ -171,6 +171,7 @@ void Journal::CloseDb() {
   for (rocksdb::ColumnFamilyHandle* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
   handles_.clear();
   meta_ = nullptr;
+  fields_ = nullptr;
   // Close() reports errors that the destructor would swallow; nothing to do with them
   // here beyond closing, since every acknowledged write was already synced.
   (void)db_->Close();
@@ -179,11 +180,12 @@ void Journal::CloseDb() {
 
 Status Journal::OpenDb() {
   // The keyspace's records in the default column family; what the store keeps about the
-  // journal itself (epoch markers) in "meta", written in the same groups and replicated
-  // with them. Both use the same options.
+  // journal itself (epoch markers) in "meta"; composite records' fields in "fields". All
+  // are written in the same groups and replicated with them, with the same options.
   const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options_)},
-      {"meta", rocksdb::ColumnFamilyOptions(options_)}};
+      {"meta", rocksdb::ColumnFamilyOptions(options_)},
+      {"fields", rocksdb::ColumnFamilyOptions(options_)}};
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status s =
@@ -192,6 +194,7 @@ Status Journal::OpenDb() {
   db_.reset(db);
   handles_ = std::move(handles);
   meta_ = handles_.at(1);
+  fields_ = handles_.at(2);
   return Status::OK();
 }
 
@@ -413,7 +416,8 @@ Status Journal::Checkpoint(const std::string& dir, uint64_t* seq) {
   db_options.info_log = options_.info_log;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-      {"meta", rocksdb::ColumnFamilyOptions()}};
+      {"meta", rocksdb::ColumnFamilyOptions()},
+      {"fields", rocksdb::ColumnFamilyOptions()}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw_copy = nullptr;
   s = rocksdb::DB::OpenForReadOnly(db_options, dir, families, &handles, &raw_copy);
@@ -427,6 +431,8 @@ Status Journal::Checkpoint(const std::string& dir, uint64_t* seq) {
 Status Journal::Load(const LoadFn& fn) { return LoadFamily(nullptr, fn); }
 
 Status Journal::LoadMeta(const LoadFn& fn) { return LoadFamily(meta_, fn); }
+
+Status Journal::LoadFields(const LoadFn& fn) { return LoadFamily(fields_, fn); }
 
 Status Journal::LoadFamily(rocksdb::ColumnFamilyHandle* family, const LoadFn& fn) {
   ReadLock lock(&db_mu_);

@@ -81,6 +81,9 @@ class Journal {
   // (the epoch markers of replication), never part of the keyspace.
   Status LoadMeta(const LoadFn& fn);
   rocksdb::ColumnFamilyHandle* meta() const { return meta_; }
+  // The same over the "fields" column family: composite records' fields (fields.h).
+  Status LoadFields(const LoadFn& fn);
+  rocksdb::ColumnFamilyHandle* fields() const { return fields_; }
 
   // Calls fn with each group written from position `seq` on, in order: its first position
   // and its WriteBatch bytes. NotFound if the log no longer holds `seq` (it was not kept:
@@ -123,8 +126,10 @@ class Journal {
   mutable RwLock db_mu_;
   std::unique_ptr<rocksdb::DB> db_ ABSL_GUARDED_BY(db_mu_);  // null while Resume reopens it
   uint64_t closed_seq_ ABSL_GUARDED_BY(db_mu_) = 0;          // LastSequence() while db_ is null
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_ ABSL_GUARDED_BY(db_mu_);  // default, meta
+  // default, meta, fields
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_ ABSL_GUARDED_BY(db_mu_);
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  rocksdb::ColumnFamilyHandle* fields_ = nullptr;
 };
 
 }  // namespace devstate

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,15 +27,26 @@
 
 namespace devstate {
 
+// One field of a composite record changed by a patch: set to `value`, or removed.
+struct FieldOp {
+  std::string name;
+  std::string value;
+  bool erase = false;
+};
+
 struct Change {
-  enum class Kind : uint8_t { kNone, kPut, kDelete };
+  enum class Kind : uint8_t { kNone, kPut, kDelete, kPatch };
 
   Kind kind = Kind::kNone;
-  RecordPtr record;  // the new record, for kPut
+  RecordPtr record;          // the new record, for kPut and kPatch
+  std::vector<FieldOp> ops;  // kPatch: the fields `record` changed (see KeyView::Patch)
 
   static Change None() { return {}; }
-  static Change Put(RecordPtr record) { return {Kind::kPut, std::move(record)}; }
-  static Change Delete() { return {Kind::kDelete, nullptr}; }
+  static Change Put(RecordPtr record) { return {Kind::kPut, std::move(record), {}}; }
+  static Change Delete() { return {Kind::kDelete, nullptr, {}}; }
+  static Change Patch(RecordPtr record, std::vector<FieldOp> ops) {
+    return {Kind::kPatch, std::move(record), std::move(ops)};
+  }
 };
 
 // The store as a write inside a commit group sees it. Not thread-safe; valid only during
@@ -45,6 +57,11 @@ class KeyView {
   // The live record under `key`: null when absent or expired.
   virtual RecordPtr Get(std::string_view key) = 0;
   virtual void Put(std::string_view key, RecordPtr record) = 0;
+  // Replaces the composite record under `key` with `record`, which differs from it only in
+  // its header and in the fields `ops` names: only those are journaled. When the key holds
+  // no composite record, `record` is journaled whole. A record left without fields must be
+  // deleted instead (a hash with no fields does not exist).
+  virtual void Patch(std::string_view key, RecordPtr record, std::span<const FieldOp> ops) = 0;
   // Removes `key` if present.
   virtual void Delete(std::string_view key) = 0;
   // Removes every key (FLUSHALL).

@@ -6,13 +6,14 @@ namespace devstate {
 namespace {
 
 constexpr uint8_t kFormat = 1;
+constexpr uint8_t kCompositeFormat = 2;
 
 }  // namespace
 
 std::string EncodeRecord(const Record& record) {
   std::string out;
   out.reserve(2 + 10 + 5 + record.meta.size() + record.value.size());
-  out.push_back(static_cast<char>(kFormat));
+  out.push_back(static_cast<char>(record.fields ? kCompositeFormat : kFormat));
   out.push_back(static_cast<char>(record.type));
   PutVarint64(&out, static_cast<uint64_t>(record.expire_at_ms));
   PutVarint64(&out, record.meta.size());
@@ -22,9 +23,11 @@ std::string EncodeRecord(const Record& record) {
 }
 
 Status DecodeRecord(std::string_view data, Record* record) {
-  if (data.size() < 2 || static_cast<uint8_t>(data[0]) != kFormat) {
+  const auto format = data.empty() ? 0 : static_cast<uint8_t>(data[0]);
+  if (data.size() < 2 || (format != kFormat && format != kCompositeFormat)) {
     return Status::Corruption("record has an unknown format");
   }
+  record->fields = format == kCompositeFormat ? std::make_shared<FieldMap>() : nullptr;
   record->type = static_cast<uint8_t>(data[1]);
   data.remove_prefix(2);
   uint64_t expire_at = 0;

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "store/fields.h"
 #include "store/status.h"
 
 namespace devstate {
@@ -20,13 +21,19 @@ struct Record {
   int64_t expire_at_ms = 0;  // Unix epoch milliseconds; 0 means it never expires
   std::string value;         // what a plain read returns
   std::string meta;          // opaque metadata kept beside the value
+  // A composite value's fields (a Redis hash), journaled one entry per field (fields.h);
+  // null for a value journaled whole. Shared between versions of a record that differ only
+  // in their header (an EXPIRE), never changed once published.
+  std::shared_ptr<const FieldMap> fields;
 
   bool ExpiredAt(int64_t now_ms) const { return expire_at_ms != 0 && expire_at_ms <= now_ms; }
 };
 
 using RecordPtr = std::shared_ptr<const Record>;
 
-// Journal encoding: [format=1][type][varint expire_at_ms][varint meta size][meta][value].
+// Journal encoding: [format][type][varint expire_at_ms][varint meta size][meta][value].
+// Format 1 is a whole record; format 2 a composite record's header, whose fields are
+// journaled apart (DecodeRecord gives it an empty FieldMap to fill).
 std::string EncodeRecord(const Record& record);
 Status DecodeRecord(std::string_view data, Record* record);
 

@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <absl/container/flat_hash_map.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -62,14 +63,39 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
 }
 
 Status Store::Recover() {
+  // Composite records are put once their fields are loaded (records are immutable once in
+  // the keyspace); their fields come from the "fields" family, in key order.
+  absl::flat_hash_map<std::string, std::pair<std::shared_ptr<Record>, std::shared_ptr<FieldMap>>>
+      composite;
   Status s = journal_->Load([&](std::string_view key, std::string_view value) {
     auto record = std::make_shared<Record>();
     Status d = DecodeRecord(value, record.get());
     if (!d.ok()) return Status::Corruption("key '" + std::string(key) + "': " + d.message());
+    if (record->fields) {
+      auto fields = std::make_shared<FieldMap>();
+      record->fields = fields;
+      composite.emplace(key, std::make_pair(std::move(record), std::move(fields)));
+      return Status::OK();
+    }
     keyspace_.Put(key, std::move(record));
     return Status::OK();
   });
   if (!s.ok()) return s;
+  s = journal_->LoadFields([&](std::string_view journal_key, std::string_view value) {
+    std::string_view key, name;
+    if (!ParseFieldJournalKey(journal_key, &key, &name)) {
+      return Status::Corruption("a field's journal key is malformed");
+    }
+    auto it = composite.find(std::string(key));
+    // A field without its record cannot be written (a record's deletion removes its
+    // fields in the same group); one left by a torn range delete is ignored.
+    if (it != composite.end()) it->second.second->Set(name, std::string(value));
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  for (auto& [key, entry] : composite) {
+    if (!entry.second->empty()) keyspace_.Put(key, std::move(entry.first));
+  }
   return journal_->LoadMeta([&](std::string_view key, std::string_view value) {
     EpochHistory::Entry entry;
     if (EpochHistory::ParseMarker(key, value, &entry)) epochs_.Add(entry);
@@ -160,43 +186,80 @@ namespace {
 // the group malformed.
 class GroupDecoder final : public rocksdb::WriteBatch::Handler {
  public:
+  using Op = Store::Replicated::Op;
+  static constexpr uint32_t kMetaFamily = 1;
+  static constexpr uint32_t kFieldsFamily = 2;
+
   std::vector<Store::Replicated> changes;
   std::vector<EpochHistory::Entry> epochs;
 
   rocksdb::Status PutCF(uint32_t family, const rocksdb::Slice& key,
                         const rocksdb::Slice& value) override {
-    if (family == 1) {
+    if (family == kMetaFamily) {
       EpochHistory::Entry e;
       if (EpochHistory::ParseMarker(key.ToStringView(), value.ToStringView(), &e)) {
         epochs.push_back(e);
       }
       return rocksdb::Status::OK();
     }
+    if (family == kFieldsFamily) return Field(key, value.ToString(), false);
     if (family != 0) return rocksdb::Status::Corruption("unknown column family");
     auto record = std::make_shared<Record>();
     Status d = DecodeRecord(value.ToStringView(), record.get());
     if (!d.ok()) return rocksdb::Status::Corruption(d.message());
-    changes.push_back(Store::Replicated{key.ToString(), std::move(record), false, {}});
+    Add(Op::kPut, key.ToString()).record = std::move(record);
     return rocksdb::Status::OK();
   }
   rocksdb::Status DeleteCF(uint32_t family, const rocksdb::Slice& key) override {
-    if (family == 0) changes.push_back(Store::Replicated{key.ToString(), nullptr, false, {}});
-    return family <= 1 ? rocksdb::Status::OK()
-                       : rocksdb::Status::Corruption("unknown column family");
+    if (family == 0) Add(Op::kDelete, key.ToString());
+    if (family == kFieldsFamily) return Field(key, {}, true);
+    return family <= kFieldsFamily ? rocksdb::Status::OK()
+                                   : rocksdb::Status::Corruption("unknown column family");
   }
   rocksdb::Status SingleDeleteCF(uint32_t family, const rocksdb::Slice& key) override {
     return DeleteCF(family, key);
   }
   rocksdb::Status DeleteRangeCF(uint32_t family, const rocksdb::Slice& begin,
                                 const rocksdb::Slice& end) override {
-    if (family != 0) return rocksdb::Status::Corruption("unknown column family");
-    changes.push_back(Store::Replicated{begin.ToString(), nullptr, true, end.ToString()});
+    if (family == 0) {
+      Add(Op::kRange, begin.ToString()).end = end.ToString();
+      return rocksdb::Status::OK();
+    }
+    if (family != kFieldsFamily) return rocksdb::Status::Corruption("unknown column family");
+    // One key's fields (its record replaced or deleted), or all of them (FLUSHALL, whose
+    // range delete of the records removes the records too).
+    if (begin.empty()) return rocksdb::Status::OK();
+    std::string_view k, name;
+    if (!ParseFieldJournalKey(begin.ToStringView(), &k, &name) || !name.empty() ||
+        end.ToStringView() != FieldRangeEnd(k)) {
+      return rocksdb::Status::Corruption("a range of fields that is not one key's");
+    }
+    Add(Op::kClearFields, std::string(k));
     return rocksdb::Status::OK();
   }
   rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
     return rocksdb::Status::Corruption("merge operations are not devstate's");
   }
   void LogData(const rocksdb::Slice&) override {}
+
+ private:
+  Store::Replicated& Add(Op op, std::string key) {
+    Store::Replicated& c = changes.emplace_back();
+    c.op = op;
+    c.key = std::move(key);
+    return c;
+  }
+
+  rocksdb::Status Field(const rocksdb::Slice& journal_key, std::string value, bool erase) {
+    std::string_view key, name;
+    if (!ParseFieldJournalKey(journal_key.ToStringView(), &key, &name)) {
+      return rocksdb::Status::Corruption("a field's journal key is malformed");
+    }
+    Store::Replicated& c = Add(erase ? Op::kDeleteField : Op::kPutField, std::string(key));
+    c.name = name;
+    c.value = std::move(value);
+    return rocksdb::Status::OK();
+  }
 };
 
 }  // namespace
@@ -243,25 +306,89 @@ Status Store::ApplyGroups(const std::vector<replication::GroupFrame>& groups) {
 }
 
 void Store::PublishReplicated(std::vector<Replicated> changes) {
-  for (Replicated& c : changes) {
-    if (!c.range) {
-      if (c.record) {
-        keyspace_.Put(c.key, std::move(c.record));
-      } else {
-        keyspace_.Erase(c.key);
-      }
-      continue;
+  // Composite records changed field by field: each is copied once, changed in place by
+  // the group's operations in order, then published with the rest.
+  struct Building {
+    std::shared_ptr<Record> record;  // null: the key is deleted
+    std::shared_ptr<FieldMap> fields;
+  };
+  absl::flat_hash_map<std::string, Building> building;
+  auto current = [&](const std::string& key) -> RecordPtr {
+    if (auto it = building.find(key); it != building.end()) return it->second.record;
+    return keyspace_.Get(key);
+  };
+  // The key's record as a mutable composite (copied from the current one), or null.
+  auto composite = [&](const std::string& key) -> Building* {
+    auto it = building.find(key);
+    if (it == building.end()) {
+      RecordPtr now = keyspace_.Get(key);
+      if (!now || !now->fields) return nullptr;
+      auto record = std::make_shared<Record>(*now);
+      auto fields = std::make_shared<FieldMap>(*now->fields);
+      record->fields = fields;
+      it = building.emplace(key, Building{std::move(record), std::move(fields)}).first;
     }
-    // A range delete (FLUSHALL): every key in [key, end).
-    std::vector<std::string> doomed;
-    uint64_t cursor = 0;
-    do {
-      cursor = keyspace_.Scan(cursor, 4096, [&](const std::string& k, const RecordPtr&) {
-        if (k >= c.key && k < c.end) doomed.push_back(k);
-      });
-    } while (cursor != 0);
-    for (const std::string& k : doomed) keyspace_.Erase(k);
+    return it->second.fields ? &it->second : nullptr;
+  };
+  auto publish = [&] {
+    for (auto& [key, b] : building) {
+      if (b.record && !(b.fields && b.fields->empty())) {
+        keyspace_.Put(key, std::move(b.record));
+      } else {
+        keyspace_.Erase(key);
+      }
+    }
+    building.clear();
+  };
+  for (Replicated& c : changes) {
+    switch (c.op) {
+      case Replicated::Op::kPut:
+        if (c.record->fields) {
+          // A composite header: the fields stay unless the key held none.
+          RecordPtr now = current(c.key);
+          auto record = std::make_shared<Record>(std::move(*c.record));
+          auto fields = now && now->fields ? std::make_shared<FieldMap>(*now->fields)
+                                           : std::make_shared<FieldMap>();
+          record->fields = fields;
+          building.insert_or_assign(c.key, Building{std::move(record), std::move(fields)});
+        } else if (building.contains(c.key)) {
+          building[c.key] = Building{std::make_shared<Record>(std::move(*c.record)), nullptr};
+        } else {
+          keyspace_.Put(c.key, std::move(c.record));
+        }
+        break;
+      case Replicated::Op::kDelete:
+        if (building.contains(c.key)) {
+          building[c.key] = Building{};
+        } else {
+          keyspace_.Erase(c.key);
+        }
+        break;
+      case Replicated::Op::kPutField:
+        if (Building* b = composite(c.key)) b->fields->Set(c.name, std::move(c.value));
+        break;
+      case Replicated::Op::kDeleteField:
+        if (Building* b = composite(c.key)) b->fields->Erase(c.name);
+        break;
+      case Replicated::Op::kClearFields:
+        if (Building* b = composite(c.key)) b->fields->Clear();
+        break;
+      case Replicated::Op::kRange: {
+        // A range delete (FLUSHALL): every key in [key, end).
+        publish();
+        std::vector<std::string> doomed;
+        uint64_t cursor = 0;
+        do {
+          cursor = keyspace_.Scan(cursor, 4096, [&](const std::string& k, const RecordPtr&) {
+            if (k >= c.key && k < c.end) doomed.push_back(k);
+          });
+        } while (cursor != 0);
+        for (const std::string& k : doomed) keyspace_.Erase(k);
+        break;
+      }
+    }
   }
+  publish();
 }
 
 Status Store::InstallCopy(const std::string& dir) {

@@ -127,13 +127,17 @@ class Store {
   // Where full copies are staged (sent or received): a directory beside the journal's files.
   std::string StagingDir() const;
 
-  // One operation of a received group, decoded: a put (record), a delete (null), or the
-  // deletion of the keys in [key, end) (range).
+  // One operation of a received group, decoded: a record put or deleted, the keys in
+  // [key, end) deleted (FLUSHALL), or a composite record's field set, removed, or all of
+  // its fields removed (the record replaced or deleted).
   struct Replicated {
+    enum class Op : uint8_t { kPut, kDelete, kRange, kPutField, kDeleteField, kClearFields };
+    Op op = Op::kPut;
     std::string key;
-    RecordPtr record;
-    bool range = false;
-    std::string end;
+    std::shared_ptr<Record> record;  // kPut
+    std::string end;                 // kRange
+    std::string name;                // kPutField, kDeleteField
+    std::string value;               // kPutField
   };
 
  private:
