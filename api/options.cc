@@ -36,6 +36,8 @@ resp::ServerOptions RespServerOptions(const Config& config) {
   l.max_query_buffer = static_cast<size_t>(config.limits_max_query_buffer_bytes);
   l.max_output_buffer = static_cast<size_t>(config.limits_max_output_buffer_bytes);
   l.max_pubsub_output = static_cast<size_t>(config.limits_max_pubsub_output_bytes);
+  l.hash_max_listpack_entries = static_cast<size_t>(config.resp_hash_max_listpack_entries);
+  l.hash_max_listpack_value = static_cast<size_t>(config.resp_hash_max_listpack_value);
   l.max_clients = static_cast<size_t>(config.resp_max_clients);
   l.idle_timeout_ms = config.resp_idle_timeout_s * 1000;
   l.max_pipeline = static_cast<size_t>(config.resp_max_pipeline);

@@ -154,6 +154,19 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .field = &Config::resp_max_pipeline,
        .min = 1,
        .max = 1 << 20},
+      {.name = "resp.hash_max_listpack_entries",
+       .doc = "Redis's hash-max-listpack-entries: a hash of at most this many fields reports "
+              "OBJECT ENCODING listpack and is returned whole by HSCAN (devstate stores every "
+              "hash the same way; CONFIG SET changes it)",
+       .field = &Config::resp_hash_max_listpack_entries,
+       .min = 0,
+       .max = 1 << 30},
+      {.name = "resp.hash_max_listpack_value",
+       .doc = "Redis's hash-max-listpack-value: the longest field name or value of a hash "
+              "reported as listpack (see resp.hash_max_listpack_entries)",
+       .field = &Config::resp_hash_max_listpack_value,
+       .min = 0,
+       .max = 1 << 30},
       {.name = "resp.busy_poll_us",
        .doc = "after serving, a plain-TCP RESP thread polls this long for more before it "
               "sleeps: faster replies, for CPU while requests come closer than this (0: never)",

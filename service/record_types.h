@@ -10,6 +10,9 @@ namespace devstate {
 
 inline constexpr uint8_t kStringRecordType = 0;  // a Redis string: value = the bytes
 inline constexpr uint8_t kDeviceRecordType = 2;  // a device record (device_record.h)
+// A Redis hash: Record::fields holds its fields, journaled one by one (store/fields.h);
+// `meta` "hashtable" once Redis would have converted it from a listpack.
+inline constexpr uint8_t kHashRecordType = 3;
 
 // What Redis's TYPE answers for a record of `type`: a device record reads as a string.
 inline std::string_view RedisTypeName(uint8_t type) {
@@ -17,6 +20,8 @@ inline std::string_view RedisTypeName(uint8_t type) {
     case kStringRecordType:
     case kDeviceRecordType:
       return "string";
+    case kHashRecordType:
+      return "hash";
   }
   return "none";
 }

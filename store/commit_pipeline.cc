@@ -60,6 +60,11 @@ class CommitPipeline::View final : public KeyView {
   void Put(std::string_view key, RecordPtr record) override {
     // A composite record replaced loses its fields' entries first.
     const RecordPtr old = has_last_ && key == last_key_ ? last_ : Current(key);
+    if (old && old->fields && old->fields == record->fields) {
+      // The same fields under a new header (EXPIRE, PERSIST): the header alone.
+      batch_->Put(key, EncodeRecord(*record));
+      return Stage(key, std::move(record));
+    }
     if (old && old->fields) batch_->DeleteRange(fields_, FieldRangeBegin(key), FieldRangeEnd(key));
     batch_->Put(key, EncodeRecord(*record));
     if (record->fields) {

@@ -10,6 +10,27 @@ constexpr uint8_t kCompositeFormat = 2;
 
 }  // namespace
 
+namespace {
+
+// A string's heap block beyond the object itself (none within the small-string buffer).
+size_t Heap(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
+
+}  // namespace
+
+size_t RecordMemory(std::string_view key, const Record& record) {
+  // The key's node (hash, record pointer, size, key bytes), its slot and scan-order entry,
+  // then the record in its shared block.
+  size_t n = 3 * sizeof(uint64_t) + key.size() + 16 + 16 + 16 + sizeof(Record);
+  n += Heap(record.value) + Heap(record.meta);
+  if (record.fields) {
+    n += sizeof(FieldMap);
+    record.fields->ForEach([&](const std::string& name, const std::string& value) {
+      n += sizeof(uint64_t) + 2 * sizeof(std::string) + Heap(name) + Heap(value);
+    });
+  }
+  return n;
+}
+
 std::string EncodeRecord(const Record& record) {
   std::string out;
   out.reserve(2 + 10 + 5 + record.meta.size() + record.value.size());

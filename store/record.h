@@ -31,6 +31,10 @@ struct Record {
 
 using RecordPtr = std::shared_ptr<const Record>;
 
+// The bytes the keyspace holds for `key` and `record` (its node, the record and what it
+// owns), an estimate from the structures' sizes: MEMORY USAGE.
+size_t RecordMemory(std::string_view key, const Record& record);
+
 // Journal encoding: [format][type][varint expire_at_ms][varint meta size][meta][value].
 // Format 1 is a whole record; format 2 a composite record's header, whose fields are
 // journaled apart (DecodeRecord gives it an empty FieldMap to fill).

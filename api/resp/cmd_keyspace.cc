@@ -115,14 +115,34 @@ void CmdRandomkey(Call& call) {
 
 // OBJECT ENCODING: what Redis would use for the value: "raw" for a string edited in place
 // (APPEND, SETRANGE), else "int" for a value that reads as an integer (20 characters at
-// most), "embstr" up to 44 bytes, else "raw".
+// most), "embstr" up to 44 bytes, else "raw"; a hash is "listpack" or "hashtable".
 void CmdObjectEncoding(Call& call) {
   RecordPtr r = Live(call, call.args[2]);
   if (!r) return call.reply.Null();
+  if (r->type == kHashRecordType) {
+    // Redis converts a hash for good once it outgrows a listpack (meta says so).
+    bool small = r->meta.empty() && r->fields->size() <= call.server.hash_max_listpack_entries;
+    return call.reply.Bulk(small ? "listpack" : "hashtable");
+  }
   if (r->type == kStringRecordType && r->meta == kRawStringMeta) return call.reply.Bulk("raw");
   int64_t n = 0;
   if (r->value.size() <= 20 && ParseInt64(r->value, &n)) return call.reply.Bulk("int");
   call.reply.Bulk(r->value.size() <= 44 ? "embstr" : "raw");
+}
+
+// MEMORY USAGE key [SAMPLES n]: the bytes the key takes in memory (RecordMemory), every
+// field counted (SAMPLES is accepted and not needed).
+void CmdMemoryUsage(Call& call) {
+  for (size_t i = 3; i < call.args.size(); i += 2) {
+    int64_t samples = 0;
+    if (Lower(call.args[i]) != "samples" || i + 1 >= call.args.size())
+      return call.reply.Error(kSyntaxError);
+    if (!ParseInt64(call.args[i + 1], &samples) || samples < 0)
+      return call.reply.Error(kNotIntegerError);
+  }
+  RecordPtr r = Live(call, call.args[2]);
+  if (!r) return call.reply.Null();
+  call.reply.Integer(static_cast<int64_t>(RecordMemory(call.args[2], *r)));
 }
 
 void CmdObjectFreq(Call& call) {
@@ -186,6 +206,28 @@ void AddKeyspaceCommands(std::vector<CommandSpec>* t) {
                      {"object|refcount", 3, kReadonly, 2, 2, 1, slow_read, CmdObjectRefcount,
                       "Get the number of references to the value of the key"},
                      {"object|help",
+                      2,
+                      0,
+                      0,
+                      0,
+                      0,
+                      {"slow"},
+                      ContainerHelp,
+                      "Show helpful text about the different subcommands"},
+                 }},
+                {"memory",
+                 -2,
+                 0,
+                 0,
+                 0,
+                 0,
+                 {"slow"},
+                 nullptr,
+                 "A container for memory diagnostics commands",
+                 {
+                     {"memory|usage", -3, kReadonly, 2, 2, 1, slow_read, CmdMemoryUsage,
+                      "Estimate the memory usage of a key"},
+                     {"memory|help",
                       2,
                       0,
                       0,

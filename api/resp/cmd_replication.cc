@@ -9,6 +9,7 @@
 
 #include "api/resp/commands.h"
 #include "api/resp/replica_link.h"
+#include "store/coding.h"
 
 namespace devstate::resp {
 namespace {
@@ -239,6 +240,12 @@ void CmdDebugDigest(Call& call) {
       buffer.assign(key);
       buffer.push_back('\0');
       buffer += EncodeRecord(*r);
+      if (r->fields) {
+        r->fields->ForEach([&](const std::string& name, const std::string& value) {
+          PutLengthPrefixed(&buffer, name);
+          PutLengthPrefixed(&buffer, value);
+        });
+      }
       unsigned char one[SHA_DIGEST_LENGTH];
       SHA1(reinterpret_cast<const unsigned char*>(buffer.data()), buffer.size(), one);
       for (size_t i = 0; i < digest.size(); ++i) digest[i] ^= one[i];

@@ -151,7 +151,8 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
     getrusage(RUSAGE_SELF, &usage);
     section("Memory");
     out += fmt::format(
-        "used_memory:{}\r\nused_memory_rss:{}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\n",
+        "used_memory:{}\r\nused_memory_rss:{}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\n"
+        "mem_allocator:libc\r\n",
         usage.ru_maxrss * 1024, usage.ru_maxrss * 1024);
   }
   if (want("persistence", true)) {
@@ -214,6 +215,10 @@ std::vector<std::pair<std::string, std::string>> ConfigParams(Call& call) {
       {"timeout", std::to_string(call.server.idle_timeout_ms.load() / 1000)},
       {"proto-max-bulk-len", std::to_string(l.parser.max_bulk_bytes)},
       {"client-query-buffer-limit", std::to_string(call.server.max_query_buffer.load())},
+      {"hash-max-listpack-entries", std::to_string(call.server.hash_max_listpack_entries.load())},
+      {"hash-max-listpack-value", std::to_string(call.server.hash_max_listpack_value.load())},
+      {"hash-max-ziplist-entries", std::to_string(call.server.hash_max_listpack_entries.load())},
+      {"hash-max-ziplist-value", std::to_string(call.server.hash_max_listpack_value.load())},
       {"maxmemory", "0"},
       {"maxmemory-policy", "noeviction"},
       {"cluster-enabled", "yes"},
@@ -262,6 +267,23 @@ constexpr RuntimeSetting kRuntimeSettings[] = {
      }},
     {"client-query-buffer-limit", "limits.max_query_buffer_bytes",
      [](ServerState& server, int64_t v) { server.max_query_buffer = static_cast<size_t>(v); }},
+    {"hash-max-listpack-entries", "resp.hash_max_listpack_entries",
+     [](ServerState& server, int64_t v) {
+       server.hash_max_listpack_entries = static_cast<size_t>(v);
+     }},
+    {"hash-max-listpack-value", "resp.hash_max_listpack_value",
+     [](ServerState& server, int64_t v) {
+       server.hash_max_listpack_value = static_cast<size_t>(v);
+     }},
+    // Redis 7.0's aliases for the two above.
+    {"hash-max-ziplist-entries", "resp.hash_max_listpack_entries",
+     [](ServerState& server, int64_t v) {
+       server.hash_max_listpack_entries = static_cast<size_t>(v);
+     }},
+    {"hash-max-ziplist-value", "resp.hash_max_listpack_value",
+     [](ServerState& server, int64_t v) {
+       server.hash_max_listpack_value = static_cast<size_t>(v);
+     }},
 };
 
 // CONFIG SET name value [name value ...], all or nothing as in Redis 7: the run-time

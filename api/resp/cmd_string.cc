@@ -15,6 +15,7 @@ namespace {
 void CmdGet(Call& call) {
   RecordPtr r = Live(call, call.args[1]);
   if (!r) return call.reply.Null();
+  if (RedisTypeName(r->type) != "string") return call.reply.Error(kWrongTypeError);
   call.reply.Bulk(r->value);
 }
 
@@ -22,7 +23,7 @@ void CmdMget(Call& call) {
   call.reply.Array(call.args.size() - 1);
   for (size_t i = 1; i < call.args.size(); ++i) {
     RecordPtr r = Live(call, call.args[i]);
-    if (r) {
+    if (r && RedisTypeName(r->type) == "string") {
       call.reply.Bulk(r->value);
     } else {
       call.reply.Null();

@@ -26,6 +26,7 @@ std::vector<CommandSpec> BuildTable() {
   AddTransactionCommands(&table);
   AddReplicationCommands(&table);
   AddPubSubCommands(&table);
+  AddHashCommands(&table);
   std::sort(table.begin(), table.end(), ByName);
   for (CommandSpec& c : table) std::sort(c.subcommands.begin(), c.subcommands.end(), ByName);
   return table;

@@ -114,9 +114,11 @@ struct ServerLimits {
   size_t max_query_buffer = 0;   // unparsed bytes one client may send ahead
   size_t max_output_buffer = 0;  // reply bytes one client may leave unread
   size_t max_clients = 0;
-  int64_t idle_timeout_ms = 0;   // 0: never
-  size_t max_pipeline = 0;       // commands in flight per connection
-  size_t max_pubsub_output = 0;  // unread pub/sub bytes before a subscriber is cut off
+  int64_t idle_timeout_ms = 0;           // 0: never
+  size_t max_pipeline = 0;               // commands in flight per connection
+  size_t max_pubsub_output = 0;          // unread pub/sub bytes before a subscriber is cut off
+  size_t hash_max_listpack_entries = 0;  // what OBJECT ENCODING reports for a hash
+  size_t hash_max_listpack_value = 0;
 };
 
 // State shared by every connection of one RESP server. Thread-safe.
@@ -128,6 +130,8 @@ struct ServerState {
   std::atomic<size_t> max_clients{0};
   std::atomic<int64_t> idle_timeout_ms{0};  // 0: never
   std::atomic<size_t> max_query_buffer{0};
+  std::atomic<size_t> hash_max_listpack_entries{0};
+  std::atomic<size_t> hash_max_listpack_value{0};
   std::string run_id;   // 40 hex characters, new at every start
   std::string node_id;  // the cluster node id (40 hex characters)
   std::string announce_host = "127.0.0.1";

@@ -19,6 +19,7 @@ void AddClusterCommands(std::vector<CommandSpec>* table);     // cmd_cluster.cc:
 void AddTransactionCommands(std::vector<CommandSpec>* table);  // cmd_multi.cc
 void AddReplicationCommands(std::vector<CommandSpec>* table);  // cmd_replication.cc
 void AddPubSubCommands(std::vector<CommandSpec>* table);       // cmd_pubsub.cc
+void AddHashCommands(std::vector<CommandSpec>* table);         // cmd_hash.cc
 
 // A container's HELP subcommand: its subcommands, each with its summary.
 void ContainerHelp(Call& call);

@@ -70,7 +70,7 @@ class RedisCompatTest(unittest.TestCase):
         cls.work.cleanup()
         assert rc == 0, f"devstate exited {rc}"
 
-    def same(self, *commands, auth=None):
+    def same(self, *commands, auth=None, resp3=False):
         """Runs `commands` on a fresh connection to each server; the replies must be equal."""
         replies = []
         for port in (self.redis.port, self.ds.resp_port):
@@ -78,6 +78,8 @@ class RedisCompatTest(unittest.TestCase):
             try:
                 if auth:
                     self.assertEqual(c.call("AUTH", *auth), b"+OK\r\n")
+                if resp3:
+                    self.assertTrue(c.call("HELLO", 3).startswith(b"%"))
                 replies.append([c.call(*cmd) for cmd in commands])
             finally:
                 c.close()
@@ -109,6 +111,58 @@ class RedisCompatTest(unittest.TestCase):
                   ("SET", "{c}i", "3"), ("INCRBYFLOAT", "{c}i", "1.5"),
                   ("SET", "{c}t", "1", "EX", 1000), ("INCR", "{c}t"), ("TTL", "{c}t"),
                   ("INCR",), ("INCR", "{c}a", "b"))
+
+    def test_hashes(self):
+        # One-field hashes where a reply lists fields: their order is each server's own.
+        self.same(("HSET", "{h}a", "f", "1"), ("HSET", "{h}a", "f", "2", "g", "3"), ("HGET", "{h}a", "f"),
+                  ("HGET", "{h}a", "none"), ("HGET", "{h}none", "f"), ("HMGET", "{h}a", "f", "x", "g"),
+                  ("HMGET", "{h}none", "f"), ("HLEN", "{h}a"), ("HLEN", "{h}none"), ("HEXISTS", "{h}a", "g"),
+                  ("HEXISTS", "{h}a", "x"), ("HSTRLEN", "{h}a", "g"), ("HSTRLEN", "{h}a", "x"),
+                  ("HDEL", "{h}a", "g", "x"), ("HGETALL", "{h}a"), ("HKEYS", "{h}a"), ("HVALS", "{h}a"),
+                  ("HGETALL", "{h}none"), ("HSETNX", "{h}a", "f", "9"), ("HSETNX", "{h}a", "n", "9"),
+                  ("HDEL", "{h}a", "n"), ("HMSET", "{h}b", "x", "1"), ("HMSET", "{h}b", "x"),
+                  ("HSET", "{h}b", "x"), ("HSET", "{h}b"), ("TYPE", "{h}b"), ("OBJECT", "ENCODING", "{h}b"),
+                  ("HDEL", "{h}b", "x"), ("EXISTS", "{h}b"), ("TYPE", "{h}b"),
+                  ("HINCRBY", "{h}c", "n", 5), ("HINCRBY", "{h}c", "n", -7), ("HINCRBY", "{h}c", "n", "x"),
+                  ("HSET", "{h}c", "big", "9223372036854775806"), ("HINCRBY", "{h}c", "big", 1),
+                  ("HINCRBY", "{h}c", "big", 1), ("HSET", "{h}c", "s", "abc"), ("HINCRBY", "{h}c", "s", 1),
+                  ("HINCRBYFLOAT", "{h}c", "fl", "10.5"), ("HINCRBYFLOAT", "{h}c", "fl", "0.1"),
+                  ("HINCRBYFLOAT", "{h}c", "fl", "abc"), ("HINCRBYFLOAT", "{h}c", "s", "1"),
+                  ("HINCRBYFLOAT", "{h}c", "fl", "inf"), ("HINCRBYFLOAT", "{h}c", "fl", "1e4000"),
+                  ("HINCRBYFLOAT", "{h}c", "n", "1.5"),
+                  # Every other type's commands refuse a hash, and hash commands a string.
+                  ("SET", "{h}str", "v"), ("HSET", "{h}str", "f", "v"), ("HGET", "{h}str", "f"),
+                  ("HGETALL", "{h}str"), ("HLEN", "{h}str"), ("HINCRBY", "{h}str", "f", 1),
+                  ("GET", "{h}c"), ("INCR", "{h}c"), ("APPEND", "{h}c", "x"), ("STRLEN", "{h}c"),
+                  ("MGET", "{h}c", "{h}str"), ("SET", "{h}c", "x", "GET"), ("GETRANGE", "{h}c", 0, 1),
+                  # Whole-key commands keep a hash whole.
+                  ("HSET", "{h}r", "k", "v"), ("EXPIRE", "{h}r", 100), ("TTL", "{h}r"), ("HGET", "{h}r", "k"),
+                  ("PERSIST", "{h}r"), ("TTL", "{h}r"), ("RENAME", "{h}r", "{h}r2"), ("HGETALL", "{h}r2"),
+                  ("COPY", "{h}r2", "{h}r3"), ("HSET", "{h}r3", "k", "w"), ("HGET", "{h}r2", "k"),
+                  ("HGETALL", "{h}r3"), ("SET", "{h}r3", "s"), ("TYPE", "{h}r3"),
+                  ("HRANDFIELD", "{h}r2"), ("HRANDFIELD", "{h}r2", 5), ("HRANDFIELD", "{h}r2", -3),
+                  ("HRANDFIELD", "{h}r2", 2, "WITHVALUES"), ("HRANDFIELD", "{h}none"),
+                  ("HRANDFIELD", "{h}none", 3), ("HRANDFIELD", "{h}r2", 0),
+                  ("HRANDFIELD", "{h}r2", 1, "bogus"), ("HRANDFIELD", "{h}r2", "-9223372036854775808"),
+                  ("HRANDFIELD", "{h}r2", "-9223372036854770000", "WITHVALUES"),
+                  ("HSCAN", "{h}r2", 0), ("HSCAN", "{h}r2", 0, "MATCH", "z*"), ("HSCAN", "{h}r2", 0, "COUNT", 0),
+                  ("HSCAN", "{h}none", 0), ("HSCAN", "{h}str", 0), ("HSCAN", "{h}r2", "x"))
+        # RESP3: HGETALL is a map; HRANDFIELD WITHVALUES pairs.
+        self.same(("HSET", "{h}p", "f", "v"), ("HGETALL", "{h}p"), ("HGETALL", "{h}none"),
+                  ("HRANDFIELD", "{h}p", 1, "WITHVALUES"), ("HRANDFIELD", "{h}p", -2, "WITHVALUES"),
+                  ("HINCRBYFLOAT", "{h}p", "n", "1.5"), resp3=True)
+        # Several fields: the same contents, in any order.
+        ds, redis = Raw(self.ds.resp_port), Raw(self.redis.port)
+        try:
+            for c in (ds, redis):
+                c.call("HSET", "{h}m", *[x for i in range(300) for x in (f"f{i}", f"v{i}")])
+            for cmd in (("HGETALL", "{h}m"), ("HKEYS", "{h}m"), ("HVALS", "{h}m")):
+                self.assertEqual(sorted(ds.call(*cmd).split(b"\r\n")),
+                                 sorted(redis.call(*cmd).split(b"\r\n")), cmd)
+            self.assertEqual(ds.call("OBJECT", "ENCODING", "{h}m"), b"$9\r\nhashtable\r\n")
+        finally:
+            ds.close()
+            redis.close()
 
     def test_string_edits(self):
         self.same(("APPEND", "{s}a", "hello"), ("APPEND", "{s}a", " world"), ("STRLEN", "{s}a"),

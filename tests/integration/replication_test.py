@@ -195,6 +195,57 @@ class ReplicationTest(unittest.TestCase):
         self.assertEqual(c.execute_command("WAIT", 2, 5000), 2)
         self.assertEqual(c.execute_command("WAITAOF", 1, 2, 5000), [1, 2])
 
+    def test_hashes_replicate_field_by_field_and_survive_restarts(self):
+        """A hash travels as its changed fields: one HSET on a 10k-field hash is one journal
+        position on the primary and on the replica. Replicas (live, from the log after a
+        kill -9, and by full copy) and a restarted primary end with the same hashes."""
+        p = self.node("p", "--replication.min_replicas_ack=1")
+        r1 = self.node("r1", replica_of(p))
+        r2 = self.node("r2", replica_of(p))
+        p.wait_replicas(2)
+        c = p.redis()
+        pipe = c.pipeline(transaction=False)
+        for at in range(0, 10000, 1000):
+            pipe.hset("big", mapping={f"f{i}": f"v{i}" for i in range(at, at + 1000)})
+        pipe.execute()
+        before = int(p.info_replication()["master_repl_offset"])
+        self.assertEqual(c.hset("big", "f7", "changed"), 0)
+        self.assertEqual(int(p.info_replication()["master_repl_offset"]), before + 1,
+                         "one changed field is one journal entry, not the hash")
+        c.expire("big", 100000)
+        self.assertEqual(int(p.info_replication()["master_repl_offset"]), before + 2,
+                         "an expiry is the header alone")
+        c.persist("big")
+        rng = random.Random(7)
+        for n in range(3000):
+            key = f"h{rng.randrange(20)}"
+            op = rng.randrange(5)
+            if op == 0:
+                c.hdel(key, *[f"f{rng.randrange(10)}" for _ in range(3)])
+            elif op == 1:
+                c.hincrby(key, f"n{rng.randrange(5)}", rng.randrange(-5, 6))
+            elif op == 2 and n % 50 == 0:
+                c.delete(key)
+            elif op == 3 and n % 40 == 0:
+                c.expire(key, 1000 + n)
+            else:
+                c.hset(key, f"f{rng.randrange(10)}", f"v{n}")
+        c.rename("h1", "{h1}renamed")
+        c.set("h2", "now a string")
+        self.assertEqual(c.type("big"), b"hash")
+        r1.kill9()
+        for i in range(200):
+            c.hset("while-down", f"f{i}", i)
+        r1.start()
+        r1.wait_link_up()
+        digest = wait_same_digest([p, r1, r2])
+        self.assertEqual(r1.redis().hget("big", "f7"), b"changed")
+        self.assertEqual(r1.redis().hlen("big"), 10000)
+        p.stop()
+        p.start()
+        self.assertEqual(p.redis().execute_command("DEBUG", "DIGEST").decode(), digest,
+                         "a restart rebuilds every hash from its fields")
+
     def test_kill9_of_the_primary_loses_no_acknowledged_write(self):
         """10 rounds: writers on the primary (N = 1), kill -9 at a random instant, promote the
         replica with REPLICAOF NO ONE; every acknowledged write is there. The dead primary
@@ -269,6 +320,9 @@ class ReplicationTest(unittest.TestCase):
                 got += chunk
             self.assertEqual(got, b"+OK\r\n" * len(commands))
         self.assertEqual(p.redis().dbsize(), n)
+        # A hash travels in the copy as its fields (the digest compares them).
+        p.redis().hset("copied-hash", mapping={f"f{i}": i for i in range(1000)})
+        n += 1
         # A wiped replica (a new, empty directory): full copy.
         start = time.monotonic()
         fresh = self.node("fresh", replica_of(p))

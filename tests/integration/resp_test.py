@@ -240,6 +240,43 @@ class RespTest(unittest.TestCase):
         RespTest.r = redis.Redis(port=self.ds.resp_port, decode_responses=True)
         self.assertEqual(self.r.incrby("ctr:a", 5), 1005)
 
+    def test_hash_fields_are_durable_and_lose_no_increment(self):
+        def worker(w):
+            c = redis.Redis(port=self.ds.resp_port)
+            for i in range(200):
+                c.hincrby("hctr", "n", 1)
+                c.hset("hctr", f"w{w}:{i}", i)
+        threads = [threading.Thread(target=worker, args=(w,)) for w in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(self.r.hget("hctr", "n"), "1000")
+        self.assertEqual(self.r.hlen("hctr"), 1001, "no field lost to a concurrent writer")
+        # A transaction over hashes is atomic; WATCH sees a hash changed by another client.
+        p = self.r.pipeline()
+        p.hset("htx", "a", 1)
+        p.hincrby("htx", "a", 5)
+        p.hdel("htx", "a")
+        p.hset("htx", "b", 2)
+        self.assertEqual(p.execute(), [1, 6, 1, 1])
+        w = redis.Redis(port=self.ds.resp_port).pipeline()
+        w.watch("htx")
+        self.r.hset("htx", "c", 3)
+        w.multi()
+        w.hset("htx", "d", 4)
+        with self.assertRaises(redis.exceptions.WatchError):
+            w.execute()
+        self.r.expire("htx", 1000)
+        self.assertEqual(self.ds.stop(), 0)
+        self.ds.start()
+        RespTest.r = redis.Redis(port=self.ds.resp_port, decode_responses=True)
+        self.assertEqual(self.r.hget("hctr", "n"), "1000")
+        self.assertEqual(self.r.hlen("hctr"), 1001)
+        self.assertEqual(self.r.hgetall("htx"), {"b": "2", "c": "3"})
+        self.assertGreater(self.r.ttl("htx"), 900, "the expiry came back with the fields")
+        self.assertEqual(self.r.type("htx"), "hash")
+
     def test_watch_aborts_exec_on_a_write_from_anywhere(self):
         def attempt(key, meddle):
             p = redis.Redis(port=self.ds.resp_port).pipeline()

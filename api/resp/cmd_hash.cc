@@ -1,0 +1,422 @@
+// Hashes, as Redis 7.0 defines them: HSET HMSET HSETNX HGET HMGET HGETALL HDEL HEXISTS
+// HLEN HKEYS HVALS HSTRLEN HINCRBY HINCRBYFLOAT HSCAN HRANDFIELD.
+//
+// A hash is a composite record (store/fields.h): a write copies the fields it was handed,
+// changes the copy and gives the pipeline a patch naming the fields it changed, so the
+// journal (and each replica) receives only those fields, never the whole hash. The copy in
+// memory is the cost of readers never waiting: a write to a hash of n fields costs O(n)
+// memory work but O(changed) journal bytes. A hash left with no field is deleted, as in
+// Redis. Encoding: "listpack" while the hash is within hash-max-listpack-entries/value,
+// then "hashtable" for good (kept in `meta`), which OBJECT ENCODING reports and HSCAN
+// follows (a listpack hash is returned in one call).
+#include <fmt/format.h>
+
+#include <cmath>
+#include <memory>
+#include <random>
+
+#include "api/resp/commands.h"
+#include "api/resp/write.h"
+#include "service/text.h"
+
+namespace devstate::resp {
+namespace {
+
+constexpr std::string_view kHashtableMeta = "hashtable";
+
+// The hash a read sees: false (and the reply) when the key holds another type.
+bool ReadHash(Call& call, RecordPtr* r) {
+  *r = Live(call, call.args[1]);
+  if (*r && (*r)->type != kHashRecordType) {
+    call.reply.Error(kWrongTypeError);
+    return false;
+  }
+  return true;
+}
+
+// A hash as one write changes it: a copy of its fields, the changes named for the journal.
+class HashEdit {
+ public:
+  HashEdit(const RecordPtr& current, size_t max_entries, size_t max_value)
+      : max_entries_(max_entries), max_value_(max_value) {
+    record_ = std::make_shared<Record>();
+    record_->type = kHashRecordType;
+    if (current) {
+      record_->expire_at_ms = current->expire_at_ms;
+      record_->meta = current->meta;
+      fields_ = std::make_shared<FieldMap>(*current->fields);
+    } else {
+      fields_ = std::make_shared<FieldMap>();
+    }
+  }
+
+  const FieldMap& fields() const { return *fields_; }
+
+  // True when the field is new.
+  bool Set(std::string_view name, std::string value) {
+    if (name.size() > max_value_ || value.size() > max_value_) record_->meta = kHashtableMeta;
+    ops_.push_back({std::string(name), value, false});
+    return fields_->Set(name, std::move(value));
+  }
+  bool Erase(std::string_view name) {
+    if (!fields_->Erase(name)) return false;
+    ops_.push_back({std::string(name), {}, true});
+    return true;
+  }
+
+  Change Finish() {
+    if (ops_.empty()) return Change::None();
+    if (fields_->empty()) return Change::Delete();
+    if (fields_->size() > max_entries_) record_->meta = kHashtableMeta;
+    record_->fields = std::move(fields_);
+    return Change::Patch(std::move(record_), std::move(ops_));
+  }
+
+ private:
+  const size_t max_entries_;
+  const size_t max_value_;
+  std::shared_ptr<Record> record_;
+  std::shared_ptr<FieldMap> fields_;
+  std::vector<FieldOp> ops_;
+};
+
+// What an `apply` decided, for the reply.
+struct Outcome {
+  std::string error;
+  int64_t integer = 0;
+  std::string bulk;
+};
+
+// The arguments after the key, moved out (the key stays: the commit's routing reads it).
+std::vector<std::string> TakeArgsAfterKey(Call& call) {
+  return {std::make_move_iterator(call.args.begin() + 2), std::make_move_iterator(call.args.end())};
+}
+
+// Runs `edit` on the key's hash inside the commit group; replies with the outcome.
+template <typename Edit, typename Reply>
+void EditHash(Call& call, Edit edit, Reply reply) {
+  auto out = std::make_shared<Outcome>();
+  const size_t entries = call.server.hash_max_listpack_entries.load();
+  const size_t value = call.server.hash_max_listpack_value.load();
+  Mutation m = Mutation::Apply(call.args[1], [edit = std::move(edit), out, entries,
+                                              value](const RecordPtr& current) mutable {
+    if (current && current->type != kHashRecordType) {
+      out->error = kWrongTypeError;
+      return Change::None();
+    }
+    HashEdit h(current, entries, value);
+    if (!edit(h, *out)) return Change::None();
+    return h.Finish();
+  });
+  Commit(call, {std::move(m)}, [out, reply = std::move(reply)](ReplyWriter& w) {
+    if (!out->error.empty()) return w.Error(out->error);
+    reply(w, *out);
+  });
+}
+
+void ReplyInteger(ReplyWriter& w, const Outcome& out) { w.Integer(out.integer); }
+
+void HsetPairs(Call& call, bool ok_reply) {
+  if (call.args.size() % 2 != 0) return call.reply.Error(WrongArity(Lower(call.args[0])));
+  EditHash(
+      call,
+      [args = TakeArgsAfterKey(call)](HashEdit& h, Outcome& out) mutable {
+        for (size_t i = 0; i + 1 < args.size(); i += 2) {
+          if (h.Set(args[i], std::move(args[i + 1]))) ++out.integer;
+        }
+        return true;
+      },
+      [ok_reply](ReplyWriter& w, const Outcome& out) {
+        if (ok_reply) return w.Ok();
+        w.Integer(out.integer);
+      });
+}
+
+void CmdHset(Call& call) { HsetPairs(call, false); }
+void CmdHmset(Call& call) { HsetPairs(call, true); }
+
+void CmdHsetnx(Call& call) {
+  EditHash(
+      call,
+      [name = std::move(call.args[2]), value = std::move(call.args[3])](HashEdit& h,
+                                                                        Outcome& out) mutable {
+        if (h.fields().Find(name)) return false;
+        h.Set(name, std::move(value));
+        out.integer = 1;
+        return true;
+      },
+      ReplyInteger);
+}
+
+void CmdHdel(Call& call) {
+  EditHash(
+      call,
+      [names = TakeArgsAfterKey(call)](HashEdit& h, Outcome& out) {
+        for (const std::string& name : names) out.integer += h.Erase(name) ? 1 : 0;
+        return true;
+      },
+      ReplyInteger);
+}
+
+void CmdHincrby(Call& call) {
+  int64_t incr = 0;
+  if (!ParseInt64(call.args[3], &incr)) return call.reply.Error(kNotIntegerError);
+  EditHash(
+      call,
+      [name = std::move(call.args[2]), incr](HashEdit& h, Outcome& out) {
+        int64_t value = 0;
+        if (const std::string* old = h.fields().Find(name)) {
+          if (!ParseInt64(*old, &value)) {
+            out.error = "ERR hash value is not an integer";
+            return false;
+          }
+        }
+        if ((incr < 0 && value < 0 && incr < INT64_MIN - value) ||
+            (incr > 0 && value > 0 && incr > INT64_MAX - value)) {
+          out.error = "ERR increment or decrement would overflow";
+          return false;
+        }
+        out.integer = value + incr;
+        h.Set(name, std::to_string(out.integer));
+        return true;
+      },
+      ReplyInteger);
+}
+
+void CmdHincrbyfloat(Call& call) {
+  long double incr = 0;
+  if (!ParseLongDouble(call.args[3], &incr))
+    return call.reply.Error("ERR value is not a valid float");
+  if (std::isnan(incr) || std::isinf(incr)) return call.reply.Error("ERR value is NaN or Infinity");
+  EditHash(
+      call,
+      [name = std::move(call.args[2]), incr](HashEdit& h, Outcome& out) {
+        long double value = 0;
+        if (const std::string* old = h.fields().Find(name)) {
+          if (!ParseLongDouble(*old, &value)) {
+            out.error = "ERR hash value is not a float";
+            return false;
+          }
+        }
+        value += incr;
+        if (std::isnan(value) || std::isinf(value)) {
+          out.error = "ERR increment would produce NaN or Infinity";
+          return false;
+        }
+        out.bulk = FormatLongDouble(value);
+        h.Set(name, out.bulk);
+        return true;
+      },
+      [](ReplyWriter& w, const Outcome& out) { w.Bulk(out.bulk); });
+}
+
+void CmdHget(Call& call) {
+  RecordPtr r;
+  if (!ReadHash(call, &r)) return;
+  const std::string* v = r ? r->fields->Find(call.args[2]) : nullptr;
+  if (!v) return call.reply.Null();
+  call.reply.Bulk(*v);
+}
+
+void CmdHmget(Call& call) {
+  RecordPtr r;
+  if (!ReadHash(call, &r)) return;
+  call.reply.Array(call.args.size() - 2);
+  for (size_t i = 2; i < call.args.size(); ++i) {
+    const std::string* v = r ? r->fields->Find(call.args[i]) : nullptr;
+    if (v) {
+      call.reply.Bulk(*v);
+    } else {
+      call.reply.Null();
+    }
+  }
+}
+
+void CmdHexists(Call& call) {
+  RecordPtr r;
+  if (!ReadHash(call, &r)) return;
+  call.reply.Integer(r && r->fields->Find(call.args[2]) ? 1 : 0);
+}
+
+void CmdHlen(Call& call) {
+  RecordPtr r;
+  if (!ReadHash(call, &r)) return;
+  call.reply.Integer(r ? static_cast<int64_t>(r->fields->size()) : 0);
+}
+
+void CmdHstrlen(Call& call) {
+  RecordPtr r;
+  if (!ReadHash(call, &r)) return;
+  const std::string* v = r ? r->fields->Find(call.args[2]) : nullptr;
+  call.reply.Integer(v ? static_cast<int64_t>(v->size()) : 0);
+}
+
+// HGETALL HKEYS HVALS.
+void ReplyAll(Call& call, bool names, bool values) {
+  RecordPtr r;
+  if (!ReadHash(call, &r)) return;
+  const size_t n = r ? r->fields->size() : 0;
+  if (names && values) {
+    call.reply.Map(n);
+  } else {
+    call.reply.Array(n);
+  }
+  if (!r) return;
+  r->fields->ForEach([&](const std::string& name, const std::string& value) {
+    if (names) call.reply.Bulk(name);
+    if (values) call.reply.Bulk(value);
+  });
+}
+
+void CmdHgetall(Call& call) { ReplyAll(call, true, true); }
+void CmdHkeys(Call& call) { ReplyAll(call, true, false); }
+void CmdHvals(Call& call) { ReplyAll(call, false, true); }
+
+// HSCAN key cursor [MATCH pattern] [COUNT count]: a cursor is a position in the hash's
+// order (FieldMap::Scan); a listpack-sized hash is returned whole with cursor 0, as Redis.
+void CmdHscan(Call& call) {
+  uint64_t cursor = 0;
+  if (!ParseCursor(call.args[2], &cursor)) return call.reply.Error("ERR invalid cursor");
+  std::string pattern;
+  bool match = false;
+  int64_t count = 10;
+  for (size_t i = 3; i < call.args.size(); i += 2) {
+    const std::string opt = Lower(call.args[i]);
+    if (i + 1 >= call.args.size()) return call.reply.Error(kSyntaxError);
+    if (opt == "count") {
+      if (!ParseInt64(call.args[i + 1], &count)) return call.reply.Error(kNotIntegerError);
+      if (count < 1) return call.reply.Error(kSyntaxError);
+    } else if (opt == "match") {
+      pattern = call.args[i + 1];
+      match = pattern != "*";
+    } else {
+      return call.reply.Error(kSyntaxError);
+    }
+  }
+  RecordPtr r;
+  if (!ReadHash(call, &r)) return;
+  std::vector<std::pair<const std::string*, const std::string*>> found;
+  uint64_t next = 0;
+  if (r) {
+    auto take = [&](const std::string& name, const std::string& value) {
+      if (!match || GlobMatch(pattern, name)) found.emplace_back(&name, &value);
+    };
+    if (r->meta != kHashtableMeta &&
+        r->fields->size() <= call.server.hash_max_listpack_entries.load()) {
+      r->fields->ForEach(take);
+    } else {
+      next = r->fields->Scan(cursor, static_cast<size_t>(std::min<int64_t>(count, 100000)), take);
+    }
+  }
+  call.reply.Array(2);
+  call.reply.Bulk(std::to_string(next));
+  call.reply.Array(found.size() * 2);
+  for (const auto& [name, value] : found) {
+    call.reply.Bulk(*name);
+    call.reply.Bulk(*value);
+  }
+}
+
+// HRANDFIELD key [count [WITHVALUES]], with Redis 7.0's rules: a positive count returns
+// distinct fields (at most the hash), a negative one |count| fields that may repeat.
+void CmdHrandfield(Call& call) {
+  int64_t count = 0;
+  bool with_count = call.args.size() >= 3, with_values = false;
+  if (with_count) {
+    if (!ParseInt64(call.args[2], &count)) return call.reply.Error(kNotIntegerError);
+    if (count == INT64_MIN) {
+      return call.reply.Error(
+          "ERR value is out of range, value must between -9223372036854775807 and "
+          "9223372036854775807");
+    }
+    if (call.args.size() > 4 || (call.args.size() == 4 && Lower(call.args[3]) != "withvalues"))
+      return call.reply.Error(kSyntaxError);
+    with_values = call.args.size() == 4;
+    if (with_values && (count < -INT64_MAX / 2 || count > INT64_MAX / 2))
+      return call.reply.Error("ERR value is out of range");
+  }
+  RecordPtr r;
+  if (!ReadHash(call, &r)) return;
+  if (!with_count) {
+    if (!r) return call.reply.Null();
+    count = 1;
+  }
+  if (!r || count == 0) return call.reply.Array(0);
+  std::vector<std::pair<const std::string*, const std::string*>> all;
+  all.reserve(r->fields->size());
+  r->fields->ForEach([&](const std::string& n, const std::string& v) { all.emplace_back(&n, &v); });
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::vector<size_t> picked;
+  if (count < 0) {
+    // With repeats: |count| independent picks, at most as many as a request may carry
+    // arguments (limits.max_multibulk): a reply is never built without bound.
+    const auto n = static_cast<uint64_t>(-count);
+    if (n > call.server.limits.parser.max_multibulk)
+      return call.reply.Error(fmt::format("ERR count is larger than devstate answers ({})",
+                                          call.server.limits.parser.max_multibulk));
+    std::uniform_int_distribution<size_t> pick(0, all.size() - 1);
+    for (uint64_t i = 0; i < n; ++i) picked.push_back(pick(rng));
+  } else if (static_cast<uint64_t>(count) >= all.size()) {
+    for (size_t i = 0; i < all.size(); ++i) picked.push_back(i);
+  } else {
+    // Distinct: a partial shuffle.
+    std::vector<size_t> order(all.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    for (size_t i = 0; i < static_cast<size_t>(count); ++i) {
+      std::uniform_int_distribution<size_t> pick(i, order.size() - 1);
+      std::swap(order[i], order[pick(rng)]);
+      picked.push_back(order[i]);
+    }
+  }
+  if (!with_count) return call.reply.Bulk(*all[picked[0]].first);
+  const bool pairs = with_values && call.protocol() == 3;
+  call.reply.Array(with_values && !pairs ? picked.size() * 2 : picked.size());
+  for (size_t i : picked) {
+    if (pairs) call.reply.Array(2);
+    call.reply.Bulk(*all[i].first);
+    if (with_values) call.reply.Bulk(*all[i].second);
+  }
+}
+
+}  // namespace
+
+// Flags, key positions and categories follow Redis 7.0's own table.
+void AddHashCommands(std::vector<CommandSpec>* t) {
+  const std::vector<std::string_view> read_fast = {"read", "hash", "fast"};
+  const std::vector<std::string_view> read_slow = {"read", "hash", "slow"};
+  const std::vector<std::string_view> write_fast = {"write", "hash", "fast"};
+  const uint32_t w = kWrite | kDenyOom | kFast;
+  const uint32_t r = kReadonly | kFast;
+  t->insert(
+      t->end(),
+      {
+          {"hset", -4, w, 1, 1, 1, write_fast, CmdHset, "Set the string value of a hash field"},
+          {"hmset", -4, w, 1, 1, 1, write_fast, CmdHmset,
+           "Set multiple hash fields to multiple values"},
+          {"hsetnx", 4, w, 1, 1, 1, write_fast, CmdHsetnx,
+           "Set the value of a hash field, only if the field does not exist"},
+          {"hdel", -3, kWrite | kFast, 1, 1, 1, write_fast, CmdHdel,
+           "Delete one or more hash fields"},
+          {"hincrby", 4, w, 1, 1, 1, write_fast, CmdHincrby,
+           "Increment the integer value of a hash field by the given number"},
+          {"hincrbyfloat", 4, w, 1, 1, 1, write_fast, CmdHincrbyfloat,
+           "Increment the float value of a hash field by the given amount"},
+          {"hget", 3, r, 1, 1, 1, read_fast, CmdHget, "Get the value of a hash field"},
+          {"hmget", -3, r, 1, 1, 1, read_fast, CmdHmget,
+           "Get the values of all the given hash fields"},
+          {"hexists", 3, r, 1, 1, 1, read_fast, CmdHexists, "Determine if a hash field exists"},
+          {"hlen", 2, r, 1, 1, 1, read_fast, CmdHlen, "Get the number of fields in a hash"},
+          {"hstrlen", 3, r, 1, 1, 1, read_fast, CmdHstrlen,
+           "Get the length of the value of a hash field"},
+          {"hgetall", 2, kReadonly, 1, 1, 1, read_slow, CmdHgetall,
+           "Get all the fields and values in a hash"},
+          {"hkeys", 2, kReadonly, 1, 1, 1, read_slow, CmdHkeys, "Get all the fields in a hash"},
+          {"hvals", 2, kReadonly, 1, 1, 1, read_slow, CmdHvals, "Get all the values in a hash"},
+          {"hscan", -3, kReadonly, 1, 1, 1, read_slow, CmdHscan,
+           "Incrementally iterate hash fields and associated values"},
+          {"hrandfield", -2, kReadonly, 1, 1, 1, read_slow, CmdHrandfield,
+           "Get one or multiple random fields from a hash"},
+      });
+}
+
+}  // namespace devstate::resp
