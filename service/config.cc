@@ -128,6 +128,11 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {.name = "resp.bind",
        .doc = "address of the RESP (Redis protocol) listener",
        .field = &Config::resp_bind},
+      {.name = "resp.notify_keyspace_events",
+       .doc = "Redis's notify-keyspace-events (K, E and the classes g $ h x n A...): which "
+              "committed writes are told on __keyspace@0__ / __keyevent@0__ channels; empty: "
+              "none. CONFIG SET changes it",
+       .field = &Config::resp_notify_keyspace_events},
       {.name = "resp.port",
        .doc = "port of the RESP listener (0: any free port, logged at start)",
        .field = &Config::resp_port,

@@ -44,6 +44,7 @@ struct Config {
   bool http_tls = false;
   // [resp]
   std::string resp_bind = "127.0.0.1";
+  std::string resp_notify_keyspace_events;
   int64_t resp_port = 6379;
   int64_t resp_threads = 1;
   int64_t resp_max_clients = 10000;

@@ -134,7 +134,8 @@ Mutation MergeMutation(Event event, std::shared_ptr<IngestResult> result,
                     result->outcome = Merge(event, now_ms(), &record);
                     result->version = record.version;
                     if (result->outcome == MergeOutcome::kStale) return Change::None();
-                    return Change::Put(ToRecord(record));
+                    result->record = ToRecord(record);
+                    return Change::Put(result->record);
                   }};
 }
 

@@ -65,6 +65,7 @@ struct IngestResult {
   Status status;  // InvalidArgument if the key holds a value that is not a device record
   MergeOutcome outcome = MergeOutcome::kStale;
   uint64_t version = 0;
+  RecordPtr record;  // the device's new record, when the event changed it
 };
 
 // A store mutation that merges `event` into its device's record inside the commit pipeline,

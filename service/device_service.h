@@ -18,6 +18,7 @@
 #include "service/ingest.h"
 #include "service/metrics.h"
 #include "service/mqtt_ingest.h"
+#include "service/notifier.h"
 #include "service/replication/role_view.h"
 #include "store/keyspace.h"
 #include "store/mutation.h"
@@ -100,6 +101,13 @@ class DeviceService {
   // Counters the protocol servers update, and the whole set in Prometheus text format.
   virtual Metrics& metrics() = 0;
   virtual std::string MetricsText() const = 0;
+
+  // Keyspace notifications and device channels, told after each commit; the RESP server
+  // is where they go (Notifier::SetSink).
+  Notifier& notifier() { return notifier_; }
+
+ private:
+  Notifier notifier_;
 };
 
 }  // namespace devstate

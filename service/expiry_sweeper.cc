@@ -40,14 +40,25 @@ size_t ExpirySweeper::SweepOnce() {
   if (expired.empty()) return 0;
   std::vector<Mutation> mutations;
   mutations.reserve(expired.size());
+  // Which keys this pass removed (an apply handed null: the group found the key expired
+  // and deleted it), for the "expired" events sent once the deletes are committed.
+  const bool notify = notifier_ != nullptr && notifier_->Wants(Notifier::kExpired);
+  auto removed = std::make_shared<std::vector<std::string>>();
   for (std::string& key : expired) {
     // Handed an expired record, the pipeline deletes it; handed a live one (rewritten
     // since the scan), it keeps it, since this mutation changes nothing.
-    mutations.push_back(Mutation{std::move(key), [](const RecordPtr&) { return Change::None(); }});
+    Mutation m{std::move(key), nullptr};
+    m.apply = [removed, notify, key = notify ? m.key : std::string()](const RecordPtr& current) {
+      if (notify && !current) removed->push_back(key);
+      return Change::None();
+    };
+    mutations.push_back(std::move(m));
   }
   const size_t n = mutations.size();
-  if (store_->WriteAndWait(std::move(mutations)).ok())
+  if (store_->WriteAndWait(std::move(mutations)).ok()) {
     expired_.fetch_add(n, std::memory_order_relaxed);
+    for (const std::string& key : *removed) notifier_->Notify(Notifier::kExpired, "expired", key);
+  }
   return n;
 }
 

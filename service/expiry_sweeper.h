@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "service/notifier.h"
 #include "store/store.h"
 
 namespace devstate {
@@ -27,8 +28,12 @@ struct SweepOptions {
 
 class ExpirySweeper {
  public:
-  ExpirySweeper(Store* store, SweepOptions options)
-      : store_(store), interval_(options.interval), keys_per_pass_(options.keys_per_pass) {}
+  // `notifier` (optional) hears an "expired" event for each key removed, once committed.
+  ExpirySweeper(Store* store, SweepOptions options, Notifier* notifier = nullptr)
+      : store_(store),
+        notifier_(notifier),
+        interval_(options.interval),
+        keys_per_pass_(options.keys_per_pass) {}
   ~ExpirySweeper() { Stop(); }
 
   void Start();
@@ -40,6 +45,7 @@ class ExpirySweeper {
 
  private:
   Store* const store_;
+  Notifier* const notifier_;
   const std::chrono::milliseconds interval_;
   const size_t keys_per_pass_;
   uint64_t cursor_ = 0;  // sweeper thread only

@@ -3,6 +3,8 @@
 #include <future>
 #include <memory>
 
+#include "service/json.h"
+
 namespace devstate {
 
 void Ingest::Submit(std::vector<Event> events, Done done) {
@@ -34,9 +36,29 @@ void Ingest::Submit(std::vector<Event> events, Done done) {
                         counters_.stale.fetch_add(1, std::memory_order_relaxed);
                       }
                     }
+                    NotifyChanged(out);
                   }
                   done(s, std::move(out));
                 });
+}
+
+// A changed device: a keyspace "set" on its key (it reads as a string) and its new state on
+// its device channel, as {"deviceId":..,"version":..,"state":{..}}.
+void Ingest::NotifyChanged(const std::vector<IngestResult>& results) {
+  if (notifier_ == nullptr || !notifier_->Listened()) return;
+  const bool keyspace = notifier_->Wants(Notifier::kString);
+  for (const IngestResult& r : results) {
+    if (!r.status.ok() || r.outcome != MergeOutcome::kChanged || !r.record) continue;
+    DeviceRecord device;
+    if (!FromRecord(*r.record, &device).ok()) continue;
+    if (keyspace) notifier_->Notify(Notifier::kString, "set", DeviceKey(device.device_id));
+    std::string message = "{\"deviceId\":";
+    AppendJsonString(&message, device.device_id);
+    message += ",\"version\":" + std::to_string(device.version) + ",\"state\":";
+    message += r.record->value;
+    message += '}';
+    notifier_->DeviceChanged(device.device_id, message);
+  }
 }
 
 Status Ingest::SubmitAndWait(std::vector<Event> events, std::vector<IngestResult>* results) {

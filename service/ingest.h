@@ -17,6 +17,7 @@
 
 #include "service/device_record.h"
 #include "service/event.h"
+#include "service/notifier.h"
 #include "store/status.h"
 #include "store/store.h"
 
@@ -37,7 +38,9 @@ class Ingest {
   // meaningful only when `commit` is OK.
   using Done = std::function<void(const Status& commit, std::vector<IngestResult> results)>;
 
-  explicit Ingest(Store* store) : store_(store) {}
+  // `notifier` (optional) hears of every device record changed, once committed.
+  explicit Ingest(Store* store, Notifier* notifier = nullptr)
+      : store_(store), notifier_(notifier) {}
 
   void Submit(std::vector<Event> events, Done done);
 
@@ -48,7 +51,10 @@ class Ingest {
   const IngestCounters& counters() const { return counters_; }
 
  private:
+  void NotifyChanged(const std::vector<IngestResult>& results);
+
   Store* const store_;
+  Notifier* const notifier_;
   IngestCounters counters_;
 };
 

@@ -116,6 +116,13 @@ Status ReplicationTls(const Config& config, std::shared_ptr<boost::asio::ssl::co
 
 Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
   std::unique_ptr<Service> svc(new Service(config));
+  uint32_t notify = 0;
+  if (!Notifier::Parse(config.resp_notify_keyspace_events, &notify)) {
+    return Status::InvalidArgument("resp.notify_keyspace_events: an unknown event class in '" +
+                                   config.resp_notify_keyspace_events +
+                                   "' (use the letters of Ag$lshzxetdKEmn)");
+  }
+  svc->notifier().SetFlags(notify);
   StoreOptions store_options = StoreOptionsFrom(config);
   store_options.log = [](LogLevel level, std::string_view line) {
     switch (level) {
@@ -186,7 +193,7 @@ Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
   s = DeadLetterLog::Open(config.store_dir + "/deadletters.log",
                           static_cast<size_t>(config.deadletters_max_entries), &svc->dead_letters_);
   if (!s.ok()) return s;
-  svc->ingest_ = std::make_unique<devstate::Ingest>(svc->store_.get());
+  svc->ingest_ = std::make_unique<devstate::Ingest>(svc->store_.get(), &svc->notifier());
   if (!config.mqtt_broker.empty()) {
     MqttOptions mqtt;
     mqtt.broker = config.mqtt_broker;
@@ -274,7 +281,8 @@ Status Service::ServingStatus() const {
 }
 
 void Service::StartPrimaryWork() {
-  auto sweeper = std::make_shared<ExpirySweeper>(store_.get(), SweepOptionsFrom(config_));
+  auto sweeper =
+      std::make_shared<ExpirySweeper>(store_.get(), SweepOptionsFrom(config_), &notifier());
   std::shared_ptr<MqttIngest> mqtt;
   if (mqtt_options_) {
     Store* store = store_.get();

@@ -162,6 +162,20 @@ void CmdClientGetname(Call& call) {
   call.reply.Bulk(call.client.name);
 }
 
+// CLIENT REPLY ON|OFF|SKIP: whether this connection's replies are sent (pushes always are).
+void CmdClientReply(Call& call) {
+  using Mode = ClientState::ReplyMode;
+  const std::string mode = Lower(call.args[2]);
+  if (mode == "on") {
+    call.client.reply_mode = Mode::kOn;
+    return call.reply.Ok();
+  }
+  if (mode != "off" && mode != "skip") return call.reply.Error("ERR syntax error");
+  if (call.client.reply_mode != Mode::kOff)
+    call.client.reply_mode = mode == "off" ? Mode::kOff : Mode::kSkip;
+  call.silent = true;
+}
+
 void CmdClientSetname(Call& call) {
   if (!ValidClientName(call.args[2])) return call.reply.Error(kBadName);
   call.client.name = call.args[2];
@@ -266,6 +280,8 @@ void AddConnectionCommands(std::vector<CommandSpec>* t) {
            "A container for client connection commands",
            {
                {"client|id", 2, any, 0, 0, 0, slow_conn, CmdClientId, "Returns the client ID"},
+               {"client|reply", 3, any, 0, 0, 0, slow_conn, CmdClientReply,
+                "Instruct the server whether to reply to commands"},
                {"client|setname", 3, any, 0, 0, 0, slow_conn, CmdClientSetname,
                 "Set the current connection name"},
                {"client|getname", 2, any, 0, 0, 0, slow_conn, CmdClientGetname,

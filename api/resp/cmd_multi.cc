@@ -61,6 +61,7 @@ void CmdExec(Call& call) {
   c.EndTransaction();
   auto replies = std::make_shared<std::string>();
   auto aborted = std::make_shared<bool>(false);
+  auto events = std::make_shared<std::vector<KeyEvent>>();  // sent once EXEC is committed
   // The txn runs on the committing thread while this connection waits for EXEC's reply
   // (nothing after an EXEC runs before it is answered), so the client and server state
   // it touches are not used concurrently; the pending reply keeps the connection alive.
@@ -69,7 +70,7 @@ void CmdExec(Call& call) {
   size_t weight = 0;
   for (const auto& args : *commands) weight += args.size();
   Mutation txn = Mutation::Txn(
-      [commands, replies, client, server, watched, aborted](KeyView& view) {
+      [commands, replies, client, server, watched, aborted, events](KeyView& view) {
         for (const auto& [key, record] : *watched) {
           if (view.Get(key) != record) {
             *aborted = true;  // written since WATCH: nothing runs
@@ -83,6 +84,7 @@ void CmdExec(Call& call) {
                      ReplyWriter(replies.get(), client->protocol, &server->error_replies),
                      {}};
           inner.view = &view;
+          inner.exec_events = events.get();
           // A command inside EXEC answers at once (Commit applies to the view): a reply
           // handed over later would land out of place, so there is none.
           inner.defer = [replies]() -> Responder {
@@ -92,11 +94,14 @@ void CmdExec(Call& call) {
         }
       },
       weight);
-  Commit(call, {std::move(txn)}, [commands, replies, aborted](ReplyWriter& w) {
-    if (*aborted) return w.NullArray();
-    w.Array(commands->size());
-    w.out()->append(*replies);
-  });
+  Commit(
+      call, {std::move(txn)},
+      [commands, replies, aborted, events, notifier = &call.service().notifier()](ReplyWriter& w) {
+        if (*aborted) return w.NullArray();
+        w.Array(commands->size());
+        w.out()->append(*replies);
+        Send(*notifier, *events);
+      });
 }
 
 }  // namespace

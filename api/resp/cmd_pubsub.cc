@@ -12,6 +12,7 @@ namespace {
 
 // Confirmations of (un)subscriptions are pushes in RESP3, arrays in RESP2, one per name.
 void Confirm(Call& call, std::string_view kind, std::string_view name, size_t count) {
+  call.pushed = true;
   call.reply.out()->append(PubSubFrame(kind, name, static_cast<int64_t>(count), call.protocol()));
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "api/resp/commands.h"
 #include "service/config.h"
@@ -223,6 +224,7 @@ std::vector<std::pair<std::string, std::string>> ConfigParams(Call& call) {
       {"maxmemory-policy", "noeviction"},
       {"cluster-enabled", "yes"},
       {"min-replicas-to-write", std::to_string(call.service().Role().min_replicas_ack)},
+      {"notify-keyspace-events", Notifier::Format(call.service().notifier().flags())},
   };
 }
 
@@ -294,6 +296,7 @@ void ConfigSet(Call& call) {
   const auto params = ConfigParams(call);
   std::vector<std::pair<const RuntimeSetting*, int64_t>> changes;  // applied once every pair passed
   std::vector<std::string> seen;
+  std::optional<uint32_t> notify;  // notify-keyspace-events' new flags
   for (size_t i = 2; i + 1 < call.args.size(); i += 2) {
     const std::string name = Lower(call.args[i]);
     const std::string& value = call.args[i + 1];
@@ -304,6 +307,13 @@ void ConfigSet(Call& call) {
     if (std::find(seen.begin(), seen.end(), name) != seen.end())
       return failed("duplicate parameter");
     seen.push_back(name);
+    if (name == "notify-keyspace-events") {
+      uint32_t flags = 0;
+      if (!Notifier::Parse(value, &flags))
+        return failed("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+      notify = flags;
+      continue;
+    }
     const auto setting = std::find_if(std::begin(kRuntimeSettings), std::end(kRuntimeSettings),
                                       [&](const RuntimeSetting& s) { return s.name == name; });
     if (setting != std::end(kRuntimeSettings)) {
@@ -329,6 +339,7 @@ void ConfigSet(Call& call) {
     }
   }
   for (const auto& [setting, v] : changes) setting->apply(call.server, v);
+  if (notify) call.service().notifier().SetFlags(*notify);
   call.reply.Ok();
 }
 

@@ -61,7 +61,9 @@ struct ClientState {
   int64_t created_ms = 0;
   std::atomic<int64_t> last_active_ms{0};
   std::string last_command;
-  bool readonly = false;       // READONLY: a replica serves this connection's reads
+  bool readonly = false;  // READONLY: a replica serves this connection's reads
+  // CLIENT REPLY: replies are sent (on), dropped (off), or dropped for the next command.
+  enum class ReplyMode { kOn, kOff, kSkip } reply_mode = ReplyMode::kOn;
   bool cluster_aware = false;  // asked for the cluster's layout (CLUSTER SLOTS ...)
   // The journal position of this connection's last acknowledged write (WAIT).
   std::atomic<uint64_t> last_write_seq{0};
@@ -165,6 +167,15 @@ struct PendingWrites {
   bool empty() const { return finishers.empty(); }
 };
 
+// A keyspace notification a write raised, sent once it is committed (notify.cc).
+struct KeyEvent {
+  uint32_t cls;  // Notifier::Class
+  std::string_view event;
+  std::string key;
+};
+
+struct CommandSpec;
+
 struct Call {
   std::vector<std::string>& args;
   ClientState& client;
@@ -174,8 +185,13 @@ struct Call {
   bool close_after = false;          // QUIT: close once this reply is written
   PendingWrites* batch = nullptr;    // if set, writes join it instead of committing alone
   // Inside an EXEC: the transaction's view of the store. Reads and writes go through it
-  // and are answered at once; the EXEC's commit answers for all of them.
+  // and are answered at once; the EXEC's commit answers for all of them, and sends the
+  // keyspace events its commands raised (kept here meanwhile).
   KeyView* view = nullptr;
+  std::vector<KeyEvent>* exec_events = nullptr;
+  const CommandSpec* spec = nullptr;  // the command running (set by Dispatch)
+  bool silent = false;  // CLIENT REPLY OFF/SKIP: this command's own reply is dropped too
+  bool pushed = false;  // the reply is pub/sub confirmations, which CLIENT REPLY never drops
   // Set by PSYNC: once its reply (and every earlier one) is written, the connection is
   // handed to this, with the bytes received after the command, and is no longer RESP.
   std::function<void(std::unique_ptr<Transport> io, std::string received)> take_over{};

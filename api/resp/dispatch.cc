@@ -216,6 +216,7 @@ void Dispatch(Call& call, const CommandSpec* spec) {
     call.client.multi_commands = call.client.queued.size();
     return call.reply.Simple("QUEUED");
   }
+  call.spec = spec;
   spec->handler(call);
 }
 

@@ -62,7 +62,12 @@ bool PubSub::Subscribe(ClientState* client, Kind kind, const std::string& name) 
   absl::MutexLock lock(&mu_);
   if (!Names(client, kind).insert(name).second) return false;
   names_[kind][name].insert(client);
+  Recount();
   return true;
+}
+
+void PubSub::Recount() {
+  listened_.store(names_[kChannel].size() + names_[kPattern].size(), std::memory_order_relaxed);
 }
 
 bool PubSub::Unsubscribe(ClientState* client, Kind kind, const std::string& name) {
@@ -73,6 +78,7 @@ bool PubSub::Unsubscribe(ClientState* client, Kind kind, const std::string& name
     it->second.erase(client);
     if (it->second.empty()) names_[kind].erase(it);
   }
+  Recount();
   return true;
 }
 
@@ -87,6 +93,7 @@ void PubSub::UnsubscribeAll(ClientState* client) {
     }
     Names(client, kind).clear();
   }
+  Recount();
 }
 
 size_t PubSub::Publish(Kind kind, const std::string& channel, const std::string& message) {

@@ -11,6 +11,7 @@
 #include <absl/base/thread_annotations.h>
 #include <absl/synchronization/mutex.h>
 
+#include <atomic>
 #include <map>
 #include <set>
 #include <string>
@@ -38,9 +39,15 @@ class PubSub {
   std::vector<std::string> Channels(Kind kind, std::string_view pattern) const;
   size_t NumSub(Kind kind, const std::string& channel) const;
   size_t NumPat() const;
+  // Whether any connection listens to a channel or a pattern (not shard channels): a
+  // publisher with nothing to say to nobody skips building its message.
+  bool Listened() const { return listened_.load(std::memory_order_relaxed) != 0; }
 
  private:
+  void Recount() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   mutable absl::Mutex mu_;
+  std::atomic<size_t> listened_{0};
   std::map<std::string, std::set<ClientState*>, std::less<>> names_[3] ABSL_GUARDED_BY(mu_);
 };
 

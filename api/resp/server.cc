@@ -82,9 +82,17 @@ Server::Server(DeviceService* service, ServerOptions options)
                                                           : options_.bind;
   state_->replica_reads_need_readonly = options_.replica_reads_need_readonly;
   state_->started_ms = service->NowMs();
+  // Committed writes' notifications go to this server's channels.
+  PubSub* pubsub = &state_->pubsub;
+  service->notifier().SetSink(
+      [pubsub](const std::string& channel, const std::string& message) {
+        pubsub->Publish(PubSub::kChannel, channel, message);
+      },
+      [pubsub] { return pubsub->Listened(); });
 }
 
 Server::~Server() {
+  state_->service->notifier().SetSink(nullptr, nullptr);
   Stop();
   // Replies that arrived after the loops stopped were never taken in: their sessions hold
   // the queues and the queues hold them, so break the cycles before the loops go away.

@@ -253,16 +253,21 @@ void Session::Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec,
   server_->service->metrics().resp_commands.fetch_add(1, std::memory_order_relaxed);
   bool deferred = false;
   const size_t ready_before = ready_.size();
+  // CLIENT REPLY OFF or SKIP: this command's reply is dropped (SKIP: this one only).
+  using Mode = ClientState::ReplyMode;
+  const bool silent = client_->reply_mode != Mode::kOn;
+  if (client_->reply_mode == Mode::kSkip) client_->reply_mode = Mode::kOn;
   Call call{argv,
             *client_,
             *server_,
             ReplyWriter(slot ? &slot->reply : &ready_, client_->protocol, &server_->error_replies),
             {}};
   call.batch = &writes_;
-  call.defer = [this, &slot, &deferred]() -> Responder {
+  call.defer = [this, &slot, &deferred, silent]() -> Responder {
     deferred = true;
     if (!slot) slot = order_.Add(ReplyOrder::Kind::kWrite);
-    return [self = shared_from_this(), slot = slot](std::string reply) {
+    return [self = shared_from_this(), slot = slot, silent](std::string reply) {
+      if (silent) reply.clear();
       if (running_session == self.get()) {  // answered inline (a write refused at once)
         slot->reply = std::move(reply);
         slot->ready = true;
@@ -274,6 +279,13 @@ void Session::Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec,
   running_session = this;
   Dispatch(call, spec);
   running_session = nullptr;
+  if ((silent || call.silent) && !deferred && !call.pushed) {
+    if (slot) {
+      slot->reply.clear();
+    } else {
+      ready_.resize(ready_before);
+    }
+  }
   if (call.reply_delay.count() > 0 && !deferred) {
     // A reply that must wait (a throttled authentication) waits in its slot, holding back
     // what follows it as any unanswered command does.

@@ -6,6 +6,7 @@
 // requires): `answer(writer)` writes the reply then, from the thread that completes the
 // commit. Inside an EXEC the mutations apply to the transaction's view at once and the
 // reply is written immediately; the EXEC's own commit answers for all of them.
+// Keyspace notifications of a write are sent once it is committed, never before.
 #pragma once
 
 #include <fmt/format.h>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "api/resp/command_table.h"
+#include "api/resp/notify.h"
 #include "service/record_types.h"
 
 namespace devstate::resp {
@@ -85,8 +87,19 @@ inline std::string NotPrimaryError(DeviceService& service, int slot, const Statu
 
 template <typename Answer>
 void Commit(Call& call, std::vector<Mutation> mutations, Answer answer) {
+  // Keyspace notifications (notify.h): only while they are on, the mutations are recorded.
+  Notifier& notifier = call.service().notifier();
+  std::shared_ptr<ChangeLog> log;
+  const std::string_view command = call.spec != nullptr ? call.spec->name : std::string_view();
+  if ((notifier.flags() & (Notifier::kKeyspace | Notifier::kKeyevent)) != 0 &&
+      RaisesEvents(command)) {
+    log = std::make_shared<ChangeLog>();
+    log->track_new = (notifier.flags() & Notifier::kNew) != 0;
+    for (Mutation& m : mutations) m = Recorded(std::move(m), log);
+  }
   if (call.view != nullptr) {
     for (Mutation& m : mutations) ApplyTo(m, *call.view);
+    if (log && call.exec_events != nullptr) EventsOf(command, log->changes, call.exec_events);
     return answer(call.reply);
   }
   // A write refused because this node stopped being primary while it waited (FAILOVER) is
@@ -94,7 +107,8 @@ void Commit(Call& call, std::vector<Mutation> mutations, Answer answer) {
   const int slot = call.args.size() > 1 ? KeySlot(call.args[1]) : -1;
   auto finish = [respond = call.defer(), protocol = call.protocol(),
                  errors = &call.server.error_replies, service = &call.service(), slot,
-                 answer = std::move(answer)](const Status& s) mutable {
+                 answer = std::move(answer), log = std::move(log),
+                 command](const Status& s) mutable {
     std::string out;
     ReplyWriter w(&out, protocol, errors);
     if (!s.ok()) {
@@ -102,6 +116,11 @@ void Commit(Call& call, std::vector<Mutation> mutations, Answer answer) {
                                                     : StoreError(s));
     } else {
       answer(w);
+      if (log) {
+        std::vector<KeyEvent> events;
+        EventsOf(command, log->changes, &events);
+        Send(service->notifier(), events);
+      }
     }
     respond(std::move(out));
   };

@@ -5,6 +5,7 @@ pushes and may run other commands meanwhile, PUBSUB counts what is subscribed, a
 subscriber that does not read is disconnected at limits.max_pubsub_output_bytes while the
 others get every message. Run with /usr/bin/python3.
 """
+import json
 import os
 import socket
 import sys
@@ -63,6 +64,56 @@ class PubSubTest(unittest.TestCase):
         wait_until(lambda: r.pubsub_numsub("dev:alerts")[0][1] == 0, 5, "subscribers gone")
         self.assertEqual(r.pubsub_numpat(), 0)
         self.assertEqual(r.publish("dev:alerts", "x"), 0)
+
+    def test_keyspace_notifications_follow_committed_writes(self):
+        r = self.ds.redis()
+        self.assertEqual(r.config_get("notify-keyspace-events"), {"notify-keyspace-events": ""})
+        with self.assertRaises(redis.exceptions.ResponseError) as e:
+            r.config_set("notify-keyspace-events", "KQ")
+        self.assertIn("Invalid event class character", str(e.exception))
+        r.config_set("notify-keyspace-events", "KEA")
+        try:
+            ps = self.ds.redis().pubsub()
+            ps.psubscribe("__keyspace@0__:{n}*")
+            r.set("{n}s", "1", ex=100)
+            r.incrby("{n}s", 2)
+            r.hset("{n}h", "a", "1")
+            with self.assertRaises(redis.exceptions.ResponseError):
+                r.hset("{n}s", "a", "1")  # refused: WRONGTYPE, no event
+            r.hdel("{n}h", "a")
+            tx = r.pipeline()
+            tx.set("{n}t", "1")
+            tx.rename("{n}t", "{n}u")
+            tx.execute()
+            r.delete("{n}u", "{n}missing")
+            r.pexpire("{n}s", 1)
+            want = [("{n}s", "set"), ("{n}s", "expire"), ("{n}s", "incrby"), ("{n}h", "hset"),
+                    ("{n}h", "hdel"), ("{n}h", "del"), ("{n}t", "set"), ("{n}t", "rename_from"),
+                    ("{n}u", "rename_to"), ("{n}u", "del"), ("{n}s", "expire"), ("{n}s", "expired")]
+            got = []
+            while len(got) < len(want):
+                m = next_message(ps)
+                self.assertIsNotNone(m, f"heard only {got}")
+                got.append((m["channel"].decode().split(":", 1)[1], m["data"].decode()))
+            self.assertEqual(got, want)
+            # A device changed over HTTP: its key's event, and its new state on its channel.
+            dev = self.ds.redis().pubsub()
+            dev.psubscribe("device:*:changes")
+            status, _ = self.ds.post_json("/devices/sensor-1", {"temperature": 6.5, "ts": 10})
+            self.assertEqual(status, 200)
+            m = next_message(dev)
+            self.assertEqual(m["channel"], b"device:sensor-1:changes")
+            self.assertEqual(json.loads(m["data"]),
+                             {"deviceId": "sensor-1", "version": 1,
+                              "state": self.ds.device("sensor-1")},
+                             "the state GET /devices/sensor-1 serves")
+            status, _ = self.ds.post_json("/devices/sensor-1", {"temperature": 1, "ts": 5})
+            self.assertEqual(status, 200)
+            self.assertIsNone(next_message(dev, timeout=0.5), "a stale event changes nothing")
+            dev.close()
+            ps.close()
+        finally:
+            r.config_set("notify-keyspace-events", "")
 
     def test_shard_channels(self):
         r = self.ds.redis()

@@ -396,27 +396,53 @@ class ReplicationTest(unittest.TestCase):
         self.assertEqual(missing_keys(r, ["before"] + ledger), ledger)
 
     def test_a_write_is_readable_only_once_acknowledged(self):
-        p = self.node("p", "--replication.min_replicas_ack=1", "--replication.ack_timeout_ms=60000")
+        """... and only then told: no keyspace notification, no device-channel message while
+        the replica has not acknowledged the write."""
+        p = self.node("p", "--replication.min_replicas_ack=1", "--replication.ack_timeout_ms=60000",
+                      "--resp.notify_keyspace_events=KEA")
         proxy = Proxy(p.resp_port)
         self.others.append(proxy)
         r = self.node("r", f"--replication.replicaof=127.0.0.1:{proxy.port}")
         p.wait_replicas(1)
+        sub = p.redis().pubsub()
+        sub.psubscribe("__key*__:*", "device:*:changes")
+        for _ in range(2):
+            self.assertEqual(sub.get_message(timeout=5)["type"], "psubscribe")
         proxy.blackhole()
         result = {}
         writer = threading.Thread(target=lambda: result.update(ok=p.redis().set("k", "new")))
         writer.start()
-        # The group is journaled on the primary and waits for the replica: nobody reads it.
-        wait_until(lambda: int(p.info_replication()["master_repl_offset"]) >= 2, 10,
-                   "the write journaled")
+        ingest = threading.Thread(target=lambda: result.update(
+            http=p.post_json("/devices/d9", {"temperature": 7})[0]))
+        ingest.start()
+        # The groups are journaled on the primary and wait for the replica: nobody reads
+        # them, nobody hears of them.
+        wait_until(lambda: int(p.info_replication()["master_repl_offset"]) >= 3, 10,
+                   "the writes journaled")
         reader = p.redis()
         for _ in range(20):
             self.assertIsNone(reader.get("k"))
+            self.assertIsNone(sub.get_message(timeout=0.05), "told before the acknowledgement")
         self.assertTrue(writer.is_alive())  # not answered yet
         proxy.heal()  # the link breaks; the replica reconnects and catches up from the journal
         writer.join(60)
+        ingest.join(60)
         self.assertEqual(result.get("ok"), True)
+        self.assertEqual(result.get("http"), 200)
         self.assertEqual(reader.get("k"), b"new")
         self.assertEqual(r.redis().get("k"), b"new")
+        heard = set()
+        while len(heard) < 5:
+            m = sub.get_message(timeout=10)
+            self.assertIsNotNone(m, f"heard only {heard}")
+            heard.add((m["channel"].decode(), m["data"].decode()))
+        self.assertIn(("__keyspace@0__:k", "set"), heard)
+        self.assertIn(("__keyevent@0__:set", "k"), heard)
+        self.assertIn(("__keyspace@0__:device:d9:latest", "set"), heard)
+        changed = [json.loads(d) for c, d in heard if c == "device:d9:changes"]
+        self.assertEqual(len(changed), 1)
+        self.assertEqual(changed[0]["deviceId"], "d9")
+        self.assertEqual(changed[0]["state"]["temperature"], 7)
 
     def test_a_stopped_replica_with_n1(self):
         """SIGSTOP of one replica of two: writes go on. Of the only one: writes fail within

@@ -1,0 +1,148 @@
+#include "api/resp/notify.h"
+
+#include <utility>
+
+namespace devstate::resp {
+namespace {
+
+// The events a command raises: `set` for a key it sets, `removed` (up to two) for a key it
+// removes, with their classes.
+struct CommandEvents {
+  std::string_view command;
+  uint32_t set_class;
+  std::string_view set;
+  uint32_t removed_class;
+  std::string_view removed;
+  std::string_view removed_after = {};  // a second event, class generic ("del")
+  bool removes_first = false;           // RENAME: rename_from before rename_to
+};
+
+constexpr uint32_t kG = Notifier::kGeneric;
+constexpr uint32_t kS = Notifier::kString;
+constexpr uint32_t kH = Notifier::kHash;
+
+constexpr CommandEvents kEvents[] = {
+    {"set", kS, "set", kG, "del"},
+    {"setnx", kS, "set", kG, "del"},
+    {"setex", kS, "set", kG, "del"},
+    {"psetex", kS, "set", kG, "del"},
+    {"getset", kS, "set", kG, "del"},
+    {"mset", kS, "set", kG, "del"},
+    {"msetnx", kS, "set", kG, "del"},
+    {"getex", kG, "expire", kG, "del"},  // "persist" when the new record has no expiry
+    {"getdel", kG, "", kG, "del"},
+    {"incr", kS, "incrby", kG, "del"},
+    {"decr", kS, "decrby", kG, "del"},
+    {"incrby", kS, "incrby", kG, "del"},
+    {"decrby", kS, "decrby", kG, "del"},
+    {"incrbyfloat", kS, "incrbyfloat", kG, "del"},
+    {"append", kS, "append", kG, "del"},
+    {"setrange", kS, "setrange", kG, "del"},
+    {"del", kG, "", kG, "del"},
+    {"unlink", kG, "", kG, "del"},
+    {"expire", kG, "expire", kG, "del"},
+    {"pexpire", kG, "expire", kG, "del"},
+    {"expireat", kG, "expire", kG, "del"},
+    {"pexpireat", kG, "expire", kG, "del"},
+    {"persist", kG, "persist", kG, "del"},
+    {"rename", kG, "rename_to", kG, "rename_from", {}, true},
+    {"renamenx", kG, "rename_to", kG, "rename_from", {}, true},
+    {"copy", kG, "copy_to", kG, "del"},
+    {"hset", kH, "hset", kH, "hdel", "del"},
+    {"hmset", kH, "hset", kH, "hdel", "del"},
+    {"hsetnx", kH, "hset", kH, "hdel", "del"},
+    {"hdel", kH, "hdel", kH, "hdel", "del"},
+    {"hincrby", kH, "hincrby", kH, "hdel", "del"},
+    {"hincrbyfloat", kH, "hincrbyfloat", kH, "hdel", "del"},
+};
+
+const CommandEvents* Find(std::string_view command) {
+  for (const CommandEvents& e : kEvents) {
+    if (e.command == command) return &e;
+  }
+  return nullptr;
+}
+
+// The group's view, noting what passes through it.
+class RecordingView final : public KeyView {
+ public:
+  RecordingView(KeyView& inner, ChangeLog& log) : inner_(inner), log_(log) {}
+
+  RecordPtr Get(std::string_view key) override { return inner_.Get(key); }
+  void Put(std::string_view key, RecordPtr record) override {
+    const bool created = log_.track_new && !inner_.Get(key);
+    inner_.Put(key, record);
+    log_.changes.push_back({std::string(key), std::move(record), created});
+  }
+  void Patch(std::string_view key, RecordPtr record, std::span<const FieldOp> ops) override {
+    const bool created = log_.track_new && !inner_.Get(key);
+    inner_.Patch(key, record, ops);
+    log_.changes.push_back({std::string(key), std::move(record), created});
+  }
+  void Delete(std::string_view key) override {
+    if (!inner_.Get(key)) return;
+    inner_.Delete(key);
+    log_.changes.push_back({std::string(key), nullptr, false});
+  }
+  void Clear() override { inner_.Clear(); }  // FLUSHALL raises no key's event, as in Redis
+  int64_t NowMs() const override { return inner_.NowMs(); }
+
+ private:
+  KeyView& inner_;
+  ChangeLog& log_;
+};
+
+}  // namespace
+
+bool RaisesEvents(std::string_view command) { return Find(command) != nullptr; }
+
+Mutation Recorded(Mutation m, std::shared_ptr<ChangeLog> log) {
+  const size_t weight = m.weight;
+  return Mutation::Txn(
+      [m = std::move(m), log = std::move(log)](KeyView& view) mutable {
+        RecordingView recording(view, *log);
+        ApplyTo(m, recording);
+      },
+      weight);
+}
+
+void EventsOf(std::string_view command, const std::vector<KeyChange>& changes,
+              std::vector<KeyEvent>* out) {
+  const CommandEvents* e = Find(command);
+  if (e == nullptr) return;
+  auto removed = [&](const KeyChange& c) {
+    out->push_back({e->removed_class, e->removed, c.key});
+    if (!e->removed_after.empty()) out->push_back({kG, e->removed_after, c.key});
+  };
+  auto set = [&](const KeyChange& c) {
+    if (c.created) out->push_back({Notifier::kNew, "new", c.key});
+    std::string_view event = e->set;
+    if (command == "getex" && c.record->expire_at_ms == 0) event = "persist";
+    if (!event.empty()) out->push_back({e->set_class, event, c.key});
+    // SET EX and its kin: the expiry is an event of its own.
+    if (e->set == "set" && command != "getset" && c.record->expire_at_ms != 0)
+      out->push_back({kG, "expire", c.key});
+  };
+  if (e->removes_first) {
+    for (const KeyChange& c : changes) {
+      if (!c.record) removed(c);
+    }
+    for (const KeyChange& c : changes) {
+      if (c.record) set(c);
+    }
+    return;
+  }
+  for (const KeyChange& c : changes) {
+    if (c.record) {
+      set(c);
+    } else {
+      removed(c);
+    }
+  }
+}
+
+void Send(Notifier& notifier, const std::vector<KeyEvent>& events) {
+  for (const KeyEvent& e : events) notifier.Notify(e.cls, e.event, e.key);
+}
+
+}  // namespace devstate::resp
