@@ -14,6 +14,7 @@ http::ServerOptions HttpServerOptions(const Config& config) {
   o.idle_timeout = std::chrono::milliseconds(config.http_idle_timeout_ms);
   o.max_connections = static_cast<size_t>(config.http_max_connections);
   o.max_pipeline = static_cast<size_t>(config.http_max_pipeline);
+  o.max_stream_backlog = static_cast<size_t>(config.limits_max_pubsub_output_bytes);
   return o;
 }
 

@@ -324,7 +324,8 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .min = 1 << 16,
        .max = int64_t{1} << 32},
       {.name = "limits.max_pubsub_output_bytes",
-       .doc = "pub/sub messages one subscriber may leave unread; more disconnects it (Redis's "
+       .doc = "pub/sub messages (or HTTP event-stream bytes) one subscriber may leave unread; more "
+              "disconnects it (Redis's "
               "client-output-buffer-limit pubsub)",
        .field = &Config::limits_max_pubsub_output_bytes,
        .min = 1 << 12,

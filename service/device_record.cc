@@ -121,6 +121,20 @@ Status FromRecord(const Record& stored, DeviceRecord* record) {
   return Status::OK();
 }
 
+bool DeviceChangeMessage(const Record& stored, std::string* device_id, uint64_t* version,
+                         std::string* message) {
+  DeviceRecord device;
+  if (!FromRecord(stored, &device).ok()) return false;
+  *device_id = device.device_id;
+  *version = device.version;
+  message->assign("{\"deviceId\":");
+  AppendJsonString(message, device.device_id);
+  message->append(",\"version\":" + std::to_string(device.version) + ",\"state\":");
+  message->append(stored.value);
+  message->push_back('}');
+  return true;
+}
+
 Mutation MergeMutation(Event event, std::shared_ptr<IngestResult> result,
                        std::function<int64_t()> now_ms) {
   std::string key = DeviceKey(event.device_id);

@@ -59,6 +59,10 @@ Status FromRecord(const Record& stored, DeviceRecord* record);
 
 // The version of a device record without decoding its fields; 0 if `stored` is not one.
 uint64_t DeviceVersion(const Record& stored);
+// A device's change as notifications carry it: {"deviceId":..,"version":..,"state":{..}}
+// (the state GET /devices/<id> serves). False if `stored` is not a device record.
+bool DeviceChangeMessage(const Record& stored, std::string* device_id, uint64_t* version,
+                         std::string* message);
 
 // The outcome of one ingested event, filled in by the pipeline.
 struct IngestResult {

@@ -3,8 +3,6 @@
 #include <future>
 #include <memory>
 
-#include "service/json.h"
-
 namespace devstate {
 
 void Ingest::Submit(std::vector<Event> events, Done done) {
@@ -47,17 +45,13 @@ void Ingest::Submit(std::vector<Event> events, Done done) {
 void Ingest::NotifyChanged(const std::vector<IngestResult>& results) {
   if (notifier_ == nullptr || !notifier_->Listened()) return;
   const bool keyspace = notifier_->Wants(Notifier::kString);
+  std::string id, message;
+  uint64_t version = 0;
   for (const IngestResult& r : results) {
     if (!r.status.ok() || r.outcome != MergeOutcome::kChanged || !r.record) continue;
-    DeviceRecord device;
-    if (!FromRecord(*r.record, &device).ok()) continue;
-    if (keyspace) notifier_->Notify(Notifier::kString, "set", DeviceKey(device.device_id));
-    std::string message = "{\"deviceId\":";
-    AppendJsonString(&message, device.device_id);
-    message += ",\"version\":" + std::to_string(device.version) + ",\"state\":";
-    message += r.record->value;
-    message += '}';
-    notifier_->DeviceChanged(device.device_id, message);
+    if (!DeviceChangeMessage(*r.record, &id, &version, &message)) continue;
+    if (keyspace) notifier_->Notify(Notifier::kString, "set", DeviceKey(id));
+    notifier_->DeviceChanged(id, version, message);
   }
 }
 

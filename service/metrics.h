@@ -35,6 +35,7 @@ struct Metrics {
 
   std::array<std::atomic<uint64_t>, 600> http_responses{};  // by status code
   std::atomic<int64_t> http_connections{0};
+  std::atomic<uint64_t> http_streams_dropped{0};  // event streams cut off for falling behind
   std::atomic<int64_t> resp_connections{0};
   std::atomic<uint64_t> resp_commands{0};
   std::atomic<uint64_t> auth_failures{0};   // failed RESP AUTH/HELLO and HTTP credentials

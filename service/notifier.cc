@@ -64,14 +64,26 @@ void Notifier::SetSink(Sink sink, std::function<bool()> listened) {
 
 bool Notifier::Listened() const {
   absl::ReaderMutexLock lock(&mu_);
-  return sink_ && listened_ && listened_();
+  return !watchers_.empty() || (sink_ && listened_ && listened_());
+}
+
+uint64_t Notifier::Watch(DeviceWatcher watcher) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t id = next_watcher_++;
+  watchers_.emplace(id, std::move(watcher));
+  return id;
+}
+
+void Notifier::Unwatch(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  watchers_.erase(id);
 }
 
 void Notifier::Notify(uint32_t cls, std::string_view event, std::string_view key) {
   const uint32_t f = flags();
   if ((f & cls) == 0) return;
   absl::ReaderMutexLock lock(&mu_);
-  if (!sink_ || !listened_()) return;
+  if (!sink_ || !listened_ || !listened_()) return;
   if (f & kKeyspace) {
     std::string channel = "__keyspace@0__:";
     channel.append(key);
@@ -91,9 +103,11 @@ std::string Notifier::DeviceChannel(std::string_view device_id) {
   return channel;
 }
 
-void Notifier::DeviceChanged(std::string_view device_id, const std::string& message) {
+void Notifier::DeviceChanged(std::string_view device_id, uint64_t version,
+                             const std::string& message) {
   absl::ReaderMutexLock lock(&mu_);
-  if (sink_) sink_(DeviceChannel(device_id), message);
+  if (sink_ && listened_ && listened_()) sink_(DeviceChannel(device_id), message);
+  for (const auto& [id, watcher] : watchers_) watcher(device_id, version, message);
 }
 
 }  // namespace devstate

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -68,15 +69,25 @@ class Notifier {
   // A committed write's keyspace event.
   void Notify(uint32_t cls, std::string_view event, std::string_view key);
   // A device record's new state, committed: on `device:<id>:changes`, always (whoever
-  // listens; there is no flag).
-  void DeviceChanged(std::string_view device_id, const std::string& message);
+  // listens; there is no flag), and to every watcher.
+  void DeviceChanged(std::string_view device_id, uint64_t version, const std::string& message);
   static std::string DeviceChannel(std::string_view device_id);
+
+  // Watchers of device changes (the HTTP server's event streams), called on the thread that
+  // completes the commit: they must be quick and hand the message to their own executor.
+  using DeviceWatcher =
+      std::function<void(std::string_view device_id, uint64_t version, const std::string& message)>;
+  uint64_t Watch(DeviceWatcher watcher);
+  // The watcher is not called once this returns.
+  void Unwatch(uint64_t id);
 
  private:
   std::atomic<uint32_t> flags_{0};
   mutable absl::Mutex mu_;
   Sink sink_ ABSL_GUARDED_BY(mu_);
   std::function<bool()> listened_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, DeviceWatcher> watchers_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_watcher_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace devstate

@@ -511,6 +511,9 @@ std::string Service::MetricsText() const {
   }
   RenderMetric("devstate_http_connections", "gauge", "Open HTTP connections.",
                static_cast<double>(metrics_->http_connections.load()), &out);
+  RenderMetric("devstate_http_streams_dropped_total", "counter",
+               "Event streams (SSE) closed because the client fell behind.",
+               static_cast<double>(metrics_->http_streams_dropped.load()), &out);
   RenderMetric("devstate_resp_connections", "gauge", "Open RESP connections.",
                static_cast<double>(metrics_->resp_connections.load()), &out);
   RenderMetric("devstate_resp_commands_total", "counter", "RESP commands processed.",

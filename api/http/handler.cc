@@ -173,6 +173,18 @@ void Handler::Handle(const Request& req, Exchange* exchange, Reply reply) const 
       return reply(std::move(res));
     }
   }
+  if (path.substr(0, 9) == "/devices/" && path.ends_with("/events") && path.size() > 16) {
+    const std::string_view id = path.substr(9, path.size() - 16);
+    if (!ValidDeviceId(id))
+      return error(status::bad_request, "device id must match [A-Za-z0-9._:-]{1,128}");
+    if (only(beast_http::verb::get, "GET") && permit("get", kGetCategories, id, false)) {
+      auto stream = std::make_shared<EventStream>();
+      stream->device_id = id;
+      stream->user = user;
+      reply(OpenStream(req, std::move(stream), exchange));
+    }
+    return;
+  }
   if (path.substr(0, 9) == "/devices/") {
     const std::string_view id = path.substr(9);
     if (id.find('/') != std::string_view::npos) return error(status::not_found, "no such resource");
@@ -195,8 +207,18 @@ void Handler::Handle(const Request& req, Exchange* exchange, Reply reply) const 
     }
     return (void)only(beast_http::verb::get, "GET, POST");
   }
+  if (path == "/events" && method == beast_http::verb::get) {
+    if (permit("get", kGetCategories, {}, false)) {
+      auto stream = std::make_shared<EventStream>();
+      stream->match = QueryParam(query, "match");
+      if (stream->match.empty()) stream->match = "*";
+      stream->user = user;
+      reply(OpenStream(req, std::move(stream), exchange));
+    }
+    return;
+  }
   if (path == "/events") {
-    if (only(beast_http::verb::post, "POST") && permit("set", kSetCategories, {}, true) &&
+    if (only(beast_http::verb::post, "GET, POST") && permit("set", kSetCategories, {}, true) &&
         !ToPrimary(req, reply)) {
       PostEvents(req, user.get(), std::move(reply));
     }

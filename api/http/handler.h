@@ -8,6 +8,8 @@
 //   GET  /devices/<id>?view=meta                  state plus per-field times, version, updatedAt
 //   GET  /devices?cursor=C&limit=N               device ids, paged; stable under writes
 //   GET  /deadletters?limit=N                     newest dead letters, and the total
+//   GET  /devices/<id>/events  Server-Sent Events: the current state, then every change
+//   GET  /events?match=<glob>  Server-Sent Events: every change of the matching devices
 //   GET  /healthz, /readyz, /metrics (Prometheus text format)
 //
 // With an Acl, a request names its user with `Authorization: Basic` (user:password) or
@@ -22,9 +24,12 @@
 // Handler is thread-safe; each thread keeps its own event parser.
 #pragma once
 
+#include <atomic>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <functional>
+#include <memory>
+#include <string>
 #include <string_view>
 
 #include "api/acl.h"
@@ -53,13 +58,44 @@ class Handler {
  public:
   Handler(DeviceService* service, HandlerOptions options) : service_(service), options_(options) {}
 
+  // A Server-Sent Events stream (text/event-stream) a request opened: which devices it
+  // follows, as whom. Each change of such a device, once committed, is one event whose id
+  // is the device's version and whose data is {"deviceId","version","state"}.
+  struct EventStream {
+    std::string device_id;                  // one device (GET /devices/<id>/events), or
+    std::string match;                      // a glob over device ids (GET /events?match=)
+    std::shared_ptr<const acl::User> user;  // null: no ACL
+    // The newest version already sent (or Last-Event-ID); raised by whichever thread sends.
+    std::atomic<uint64_t> last_version{0};
+    // Whether this stream carries a change of `device_id` (it matches, and the user may
+    // read the device's key).
+    bool Wants(std::string_view device_id) const;
+    // Whether `version` is newer than what was sent (it is then taken as sent).
+    bool Advance(uint64_t version);
+    // An event's bytes on the wire.
+    static std::string Frame(uint64_t version, std::string_view data);
+  };
+
   // What the server knows of a request beyond its bytes, and what the handler tells it back.
   struct Exchange {
     std::string_view peer;  // the client's address (no port), for the failure budget
     // Set when the answer must wait (wrong credentials, or an address that spent its
     // authentication failure budget: acl::AuthThrottle); the server holds it this long.
     std::chrono::milliseconds answer_delay{0};
+    // Set when the response opens an event stream: the server writes its head (and the
+    // events in its body), then the stream's events as they come (Watch), until the client
+    // leaves; no further request is read on the connection.
+    std::shared_ptr<EventStream> stream;
   };
+
+  // Calls `send` (on the thread that completes a commit: it must hand the frame to its own
+  // executor) with each event `stream` carries, until Unwatch.
+  uint64_t Watch(std::shared_ptr<EventStream> stream, std::function<void(std::string)> send) const;
+  void Unwatch(uint64_t id) const;
+  // A one-device stream's current state as an event, if newer than what it sent (else
+  // empty). Called once more after Watch, so no change between the response and the
+  // watch is missed; a change seen both ways is sent once.
+  std::string CatchUp(EventStream& stream) const;
 
   void Handle(const Request& request, Exchange* exchange, Reply reply) const;
   void Handle(const Request& request, Reply reply) const {
@@ -84,6 +120,9 @@ class Handler {
   void PostDevice(const Request& request, std::string_view id, Reply reply) const;
   void PostEvents(const Request& request, const acl::User* user, Reply reply) const;
   Response GetDevice(const Request& request, std::string_view id, std::string_view query) const;
+  // GET /devices/<id>/events and GET /events (handler_events.cc).
+  Response OpenStream(const Request& request, std::shared_ptr<EventStream> stream,
+                      Exchange* exchange) const;
   // On a replica: a write's answer (307 to the primary, or 503 while it is unknown); false
   // on the primary, which takes the write itself.
   bool ToPrimary(const Request& request, const Reply& reply) const;

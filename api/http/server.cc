@@ -47,6 +47,7 @@ class Session : public std::enable_shared_from_this<Session> {
       shared_->metrics->http_connections.fetch_add(1, std::memory_order_relaxed);
   }
   ~Session() {
+    if (watch_ != 0) shared_->handler->Unwatch(watch_);
     shared_->connections.fetch_sub(1, std::memory_order_relaxed);
     if (shared_->metrics)
       shared_->metrics->http_connections.fetch_sub(1, std::memory_order_relaxed);
@@ -81,6 +82,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::optional<Request> deferred;
     bool ready = false;
     Response response;
+    std::shared_ptr<Handler::EventStream> stream;  // the response opens an event stream
   };
 
   const ServerOptions& options() const { return shared_->options; }
@@ -287,6 +289,10 @@ class Session : public std::enable_shared_from_this<Session> {
                                          });
                              });
     tls_dispatching = nullptr;
+    if (exchange.stream) {
+      slot->stream = std::move(exchange.stream);
+      closing_ = true;  // the connection is the stream's now: no further request
+    }
     if (slot->ready) WriteNext();
   }
 
@@ -340,6 +346,11 @@ class Session : public std::enable_shared_from_this<Session> {
       if (shared_->metrics && code < shared_->metrics->http_responses.size()) {
         shared_->metrics->http_responses[code].fetch_add(1, std::memory_order_relaxed);
       }
+      if (slot->stream) {
+        events_ = slot->stream;  // its head and first events: the stream starts once written
+        last_in_write_ = true;
+        break;
+      }
       if (slot->response.need_eof()) {
         last_in_write_ = true;
         break;
@@ -373,9 +384,80 @@ class Session : public std::enable_shared_from_this<Session> {
     writing_ = false;
     if (ec) return Close();
     for (size_t i = 0; i < in_write_; ++i) pending_.pop_front();
+    if (events_ && watch_ == 0 && last_in_write_) return StartStream();
     if (last_in_write_ || (closing_ && pending_.empty() && !reading_)) return Close();
     WriteNext();
     ReadNext();
+  }
+
+  // ---- Event streams (handler_events.cc): after the head, the connection carries events
+  // as the handler's watch hands them over, until the client leaves or falls behind.
+
+  void StartStream() {
+    std::weak_ptr<Session> weak = shared_from_this();
+    const net::any_io_executor executor = stream_.get_executor();
+    watch_ = shared_->handler->Watch(events_, [weak, executor](std::string frame) {
+      net::post(executor, [weak, frame = std::move(frame)]() mutable {
+        if (auto self = weak.lock()) self->SendEvent(std::move(frame));
+      });
+    });
+    SendEvent(shared_->handler->CatchUp(*events_));
+    DrainUntilClosed();
+    Heartbeat();
+  }
+
+  void SendEvent(std::string frame) {
+    if (closed_ || frame.empty()) return;
+    if (backlog_.size() + frame.size() > options().max_stream_backlog) {
+      spdlog::info("http: an event stream of {} fell {} bytes behind; closing it", peer_,
+                   backlog_.size());
+      if (shared_->metrics) {
+        shared_->metrics->http_streams_dropped.fetch_add(1, std::memory_order_relaxed);
+      }
+      return Close();
+    }
+    backlog_ += frame;
+    FlushStream();
+  }
+
+  void FlushStream() {
+    if (writing_ || backlog_.empty() || closed_) return;
+    writing_ = true;
+    out_ = std::move(backlog_);
+    backlog_.clear();
+    write_deadline_ = Clock::now() + options().body_timeout;
+    Arm(/*strict=*/true);
+    stream_.AsyncWrite(net::buffer(out_),
+                       [self = shared_from_this()](beast::error_code ec, size_t) {
+                         self->writing_ = false;
+                         self->write_deadline_ = Clock::time_point::max();
+                         if (ec) return self->Close();
+                         self->FlushStream();
+                       });
+  }
+
+  // The client sends nothing more; a read completes when it closes (or errs).
+  void DrainUntilClosed() {
+    stream_.AsyncReadSome(buffer_.prepare(kReadSize),
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            self->buffer_.commit(n);
+                            self->buffer_.consume(self->buffer_.size());
+                            if (ec || self->closed_) return self->Close();
+                            self->DrainUntilClosed();
+                          });
+  }
+
+  // A comment line on a quiet stream: a client that went away without closing is found
+  // by the write failing.
+  void Heartbeat() {
+    if (closed_) return;
+    heartbeat_ =
+        std::make_shared<net::steady_timer>(stream_.get_executor(), options().stream_heartbeat);
+    heartbeat_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_) return;
+      if (self->backlog_.empty() && !self->writing_) self->SendEvent(": keepalive\n\n");
+      self->Heartbeat();
+    });
   }
 
   void Close() {
@@ -383,6 +465,11 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ignored;
     if (closed_) return;
     closed_ = true;
+    if (watch_ != 0) {
+      shared_->handler->Unwatch(watch_);
+      watch_ = 0;
+    }
+    if (heartbeat_) heartbeat_->cancel(ignored);
     stream_.Close(tcp::socket::shutdown_send);
     timer_.cancel(ignored);
   }
@@ -411,6 +498,10 @@ class Session : public std::enable_shared_from_this<Session> {
   Clock::time_point write_deadline_ = Clock::time_point::max();  // while a write is pending
   Clock::time_point armed_ = Clock::time_point::max();           // when the timer fires
   bool closed_ = false;
+  std::shared_ptr<Handler::EventStream> events_;  // set once the response opened one
+  uint64_t watch_ = 0;                            // its watch, while it runs
+  std::string backlog_;                           // events not yet in a write
+  std::shared_ptr<net::steady_timer> heartbeat_;
 };
 
 }  // namespace

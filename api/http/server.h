@@ -43,7 +43,11 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{0};
   size_t max_connections = 0;
   size_t max_pipeline = 0;
-  std::shared_ptr<boost::asio::ssl::context> tls;  // set: the listener speaks TLS only
+  // Event-stream bytes a client may leave unread before it is disconnected (a slow
+  // consumer never makes the server buffer without bound).
+  size_t max_stream_backlog = 0;
+  std::chrono::milliseconds stream_heartbeat{15000};  // a comment line on a quiet stream
+  std::shared_ptr<boost::asio::ssl::context> tls;     // set: the listener speaks TLS only
 };
 
 struct ServerShared;  // what every session needs: handler, options, counters

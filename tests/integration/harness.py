@@ -63,6 +63,61 @@ def http_request(port, method, path, body=None, headers=None, https=None):
         conn.close()
 
 
+class EventStream:
+    """A Server-Sent Events client (what a browser's EventSource does) on a plain socket:
+    GET `path`, then read events as they come."""
+
+    def __init__(self, port, path, headers=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Accept: text/event-stream"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.buffer = b""
+        head = self._until(b"\r\n\r\n", 10)
+        status_line, *fields = head.decode().split("\r\n")
+        self.status = int(status_line.split()[1])
+        self.headers = dict(f.split(": ", 1) for f in fields if f)
+
+    def _until(self, marker, timeout):
+        deadline = time.monotonic() + timeout
+        while marker not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except (TimeoutError, socket.timeout):
+                return None
+            if not chunk:
+                return None
+            self.buffer += chunk
+        at = self.buffer.index(marker)
+        out, self.buffer = self.buffer[:at], self.buffer[at + len(marker):]
+        return out
+
+    def next_event(self, timeout=5):
+        """The next event as {"id", "event", "data"} (comments and retry lines skipped), or
+        None if none comes within `timeout` or the stream ended."""
+        deadline = time.monotonic() + timeout
+        while True:
+            block = self._until(b"\n\n", max(0, deadline - time.monotonic()))
+            if block is None:
+                return None
+            event = {}
+            for line in block.decode().split("\n"):
+                if line.startswith(":"):
+                    continue
+                name, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                event[name] = event[name] + "\n" + value if name in event else value
+            if "data" in event:
+                return event
+
+    def close(self):
+        self.sock.close()
+
+
 def tail(path, lines=25):
     """The last lines of a server's log, for a failure message."""
     try:

@@ -13,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Devstate, Raw, WorkDir, wait_until  # noqa: E402
+from harness import Devstate, EventStream, Raw, WorkDir, wait_until  # noqa: E402
 
 import redis  # noqa: E402
 
@@ -75,6 +75,7 @@ class PubSubTest(unittest.TestCase):
         try:
             ps = self.ds.redis().pubsub()
             ps.psubscribe("__keyspace@0__:{n}*")
+            self.assertEqual(ps.get_message(timeout=5)["type"], "psubscribe")
             r.set("{n}s", "1", ex=100)
             r.incrby("{n}s", 2)
             r.hset("{n}h", "a", "1")
@@ -99,6 +100,7 @@ class PubSubTest(unittest.TestCase):
             # A device changed over HTTP: its key's event, and its new state on its channel.
             dev = self.ds.redis().pubsub()
             dev.psubscribe("device:*:changes")
+            self.assertEqual(dev.get_message(timeout=5)["type"], "psubscribe")
             status, _ = self.ds.post_json("/devices/sensor-1", {"temperature": 6.5, "ts": 10})
             self.assertEqual(status, 200)
             m = next_message(dev)
@@ -114,6 +116,69 @@ class PubSubTest(unittest.TestCase):
             ps.close()
         finally:
             r.config_set("notify-keyspace-events", "")
+
+    def test_server_sent_events_follow_a_device_and_resume_from_its_state(self):
+        self.assertEqual(self.ds.post_json("/devices/sse-1", {"t": 1, "ts": 1})[0], 200)
+        es = EventStream(self.ds.http_port, "/devices/sse-1/events")
+        try:
+            self.assertEqual(es.status, 200)
+            self.assertEqual(es.headers["Content-Type"], "text/event-stream")
+            first = es.next_event()
+            self.assertEqual((first["id"], first["event"]), ("1", "change"), "the current state first")
+            self.assertEqual(json.loads(first["data"])["state"]["t"], 1)
+            for t in (2, 3):
+                self.assertEqual(self.ds.post_json("/devices/sse-1", {"t": t, "ts": t})[0], 200)
+            self.assertEqual(self.ds.post_json("/devices/other", {"t": 9})[0], 200)
+            self.assertEqual(self.ds.post_json("/devices/sse-1", {"t": 0, "ts": 0})[0], 200)  # stale
+            got = [es.next_event() for _ in range(2)]
+            self.assertEqual([e["id"] for e in got], ["2", "3"])
+            self.assertEqual([json.loads(e["data"])["state"]["t"] for e in got], [2, 3])
+            self.assertIsNone(es.next_event(timeout=0.5), "another device's, or a stale event")
+        finally:
+            es.close()
+        # Reconnecting with Last-Event-ID: nothing repeated, the next change arrives.
+        es = EventStream(self.ds.http_port, "/devices/sse-1/events", {"Last-Event-ID": "3"})
+        try:
+            self.assertIsNone(es.next_event(timeout=0.5), "version 3 was seen")
+            self.assertEqual(self.ds.post_json("/devices/sse-1", {"t": 4, "ts": 4})[0], 200)
+            self.assertEqual(es.next_event()["id"], "4")
+        finally:
+            es.close()
+        # Missed changes: resuming from 2 gets the current state (4), once.
+        es = EventStream(self.ds.http_port, "/devices/sse-1/events", {"Last-Event-ID": "2"})
+        try:
+            self.assertEqual(es.next_event()["id"], "4")
+            self.assertIsNone(es.next_event(timeout=0.3))
+        finally:
+            es.close()
+        # Every device whose id matches a glob.
+        es = EventStream(self.ds.http_port, "/events?match=room-*")
+        try:
+            for d in ("room-1", "hall-1", "room-2"):
+                self.assertEqual(self.ds.post_json(f"/devices/{d}", {"on": True})[0], 200)
+            ids = [json.loads(es.next_event()["data"])["deviceId"] for _ in range(2)]
+            self.assertEqual(ids, ["room-1", "room-2"])
+        finally:
+            es.close()
+        self.assertEqual(self.ds.get("/devices/sse-1/events/x")[0], 404)
+        self.assertEqual(self.ds.request("POST", "/devices/sse-1/events", "{}",
+                                         {"Content-Type": "application/json"})[0], 405)
+
+    def test_an_event_stream_that_is_not_read_is_cut_off(self):
+        """A client that stops reading is disconnected once limits.max_pubsub_output_bytes
+        (1 MiB here) of events wait for it; ingest never waits for it."""
+        s = socket.create_connection(("127.0.0.1", self.ds.http_port))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET /events?match=flood-* HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_until(lambda: b"devstate_http_streams_dropped_total 0" in self.ds.get("/metrics")[2], 5,
+                   "metrics")
+        big = "x" * 16000  # 20 MB in all: more than the kernel's socket buffers take
+        for batch in range(60):
+            events = [{"deviceId": f"flood-{batch}-{i}", "blob": big} for i in range(20)]
+            self.assertEqual(self.ds.post_json("/events", events)[0], 200)
+        wait_until(lambda: b"devstate_http_streams_dropped_total 1" in self.ds.get("/metrics")[2],
+                   10, "the stream dropped")
+        s.close()
 
     def test_shard_channels(self):
         r = self.ds.redis()

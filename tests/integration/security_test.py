@@ -31,6 +31,7 @@ user reader on >reader-password ~device:* +@read +@connection
 user admin on #{admin_hash} ~* &* +@all
 user disabled off >disabled-password ~* +@all
 user temp on >temp-password ~* +@all
+user one-device on >one-password ~device:d1:latest +@read +@connection
 """
 
 
@@ -234,7 +235,7 @@ class SecurityTest(unittest.TestCase):
 
         admin = self.client("admin", "admin-password")
         self.assertEqual(sorted(admin.execute_command("ACL", "USERS")),
-                         ["admin", "default", "disabled", "lambda-user", "reader", "temp"])
+                         ["admin", "default", "disabled", "lambda-user", "one-device", "reader", "temp"])
         listing = "\n".join(admin.execute_command("ACL", "LIST"))
         self.assertIn("user lambda-user on #" + sha256("example-password"), listing)
         self.assertNotIn("example-password", listing)
@@ -259,7 +260,7 @@ class SecurityTest(unittest.TestCase):
                 temp.ping()
             with open(self.acl_file, "w") as f:
                 f.write(original + "user broken on +@nosuchcategory\n")
-            with self.assertRaisesRegex(redis.exceptions.ResponseError, "users.acl:8"):
+            with self.assertRaisesRegex(redis.exceptions.ResponseError, "users.acl:9"):
                 admin.execute_command("ACL", "LOAD")
             self.assertTrue(self.client("newcomer", "new").ping())  # a bad file changes nothing
         finally:
@@ -326,6 +327,27 @@ class SecurityTest(unittest.TestCase):
         self.assertRegex(out.stdout, r"Cipher is ECDHE-ECDSA-(AES\d+-GCM|CHACHA20)")
 
     # --- HTTP --------------------------------------------------------------------------------
+    def test_event_streams_carry_only_what_the_user_may_read(self):
+        url = f"https://127.0.0.1:{self.ds.http_port}"
+        self.assertEqual(self.curl("-u", "one-device:one-password", f"{url}/devices/d2/events"), "403")
+        self.assertEqual(self.curl("-u", "one-device:wrong", f"{url}/events"), "401")
+        stream = subprocess.Popen(["curl", "-sSN", "--cacert", self.ca, "--max-time", "5", "-u",
+                                   "one-device:one-password", f"{url}/events?match=*"],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(stream.stdout.readline(), "retry: 1000\n")  # the stream is open
+            body = json.dumps({"temperature": 1})
+            post = ["-X", "POST", "-H", "Content-Type: application/json", "-d", body]
+            for d in ("d2", "d1", "d3"):
+                self.assertEqual(self.curl("-u", "lambda-user:example-password", *post,
+                                           f"{url}/devices/{d}"), "200")
+            out, _ = stream.communicate(timeout=15)
+        finally:
+            stream.kill()
+        devices = [json.loads(line[6:])["deviceId"] for line in out.splitlines()
+                   if line.startswith("data: ")]
+        self.assertEqual(devices, ["d1"], out)
+
     def test_http_basic_and_bearer(self):
         url = f"https://127.0.0.1:{self.ds.http_port}"
         lam = self.client("lambda-user", "example-password")

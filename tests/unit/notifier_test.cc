@@ -42,10 +42,19 @@ TEST(NotifierTest, SendsOnlyWantedClassesToItsSink) {
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(sent[0], std::make_pair(std::string("__keyspace@0__:h"), std::string("hset")));
   EXPECT_EQ(sent[1], std::make_pair(std::string("__keyevent@0__:hset"), std::string("h")));
-  n.DeviceChanged("7", "{}");
+  n.DeviceChanged("7", 3, "{}");
   EXPECT_EQ(sent.back().first, "device:7:changes");
   listened = false;
   EXPECT_FALSE(n.Listened());
+  std::vector<uint64_t> versions;
+  const uint64_t w =
+      n.Watch([&](std::string_view, uint64_t v, const std::string&) { versions.push_back(v); });
+  EXPECT_TRUE(n.Listened()) << "a watcher listens";
+  n.DeviceChanged("7", 4, "{}");
+  n.Unwatch(w);
+  n.DeviceChanged("7", 5, "{}");
+  EXPECT_EQ(versions, std::vector<uint64_t>{4});
+  EXPECT_EQ(sent.size(), 3u) << "nobody listens on channels";
   n.SetSink(nullptr, nullptr);
   n.Notify(Notifier::kHash, "hset", "h");
   EXPECT_EQ(sent.size(), 3u) << "no sink, nothing sent";
