@@ -166,8 +166,8 @@ TEST_F(HttpHandlerTest, BatchErrors) {
   EXPECT_EQ(r.result(), status::bad_request);
   EXPECT_EQ(service_.commits, 0);
   EXPECT_EQ(Post("/events", "{}", "text/csv").result(), status::unsupported_media_type);
-  EXPECT_EQ(Call(verb::get, "/events").result(), status::method_not_allowed);
-  EXPECT_EQ(Call(verb::get, "/events")[field::allow], "POST");
+  EXPECT_EQ(Call(verb::put, "/events").result(), status::method_not_allowed);
+  EXPECT_EQ(Call(verb::put, "/events")[field::allow], "GET, POST");
 }
 
 TEST_F(HttpHandlerTest, GetDeviceEtagAnd304AndMetaView) {
