@@ -9,44 +9,155 @@ uint64_t FieldMap::Hash(std::string_view name) {
   return h == 0 ? 1 : h;
 }
 
+namespace {
+
+// Leaves are ordered by (hash, name).
+template <typename E>
+bool Before(const E& e, uint64_t hash, std::string_view name) {
+  return e.hash != hash ? e.hash < hash : std::string_view(e.name) < name;
+}
+
+}  // namespace
+
 const std::string* FieldMap::Find(std::string_view name) const {
-  auto it = map_.find(Probe{Hash(name), name});
-  return it == map_.end() ? nullptr : &it->second;
+  const uint64_t hash = Hash(name);
+  const Node* node = root_.get();
+  for (int depth = 0; node != nullptr; ++depth) {
+    if (!node->leaf) {
+      node = node->children[Slot(hash, depth)].get();
+      continue;
+    }
+    for (const Entry& e : node->entries) {
+      if (e.hash == hash && e.name == name) return &e.value;
+    }
+    return nullptr;
+  }
+  return nullptr;
+}
+
+FieldMap::NodePtr FieldMap::SetIn(NodePtr node, int depth, uint64_t hash, std::string_view name,
+                                  std::string&& value, bool* added) {
+  if (!node) {
+    auto leaf = std::make_shared<Node>();
+    leaf->entries.push_back({hash, std::string(name), std::move(value)});
+    *added = true;
+    return leaf;
+  }
+  // Unshared (made by this map since it was last copied): changed in place.
+  std::shared_ptr<Node> own =
+      node.use_count() == 1 ? std::const_pointer_cast<Node>(node) : std::make_shared<Node>(*node);
+  if (!own->leaf) {
+    NodePtr& child = own->children[Slot(hash, depth)];
+    child = SetIn(std::move(child), depth + 1, hash, name, std::move(value), added);
+    return own;
+  }
+  auto& entries = own->entries;
+  auto it = entries.begin();
+  while (it != entries.end() && Before(*it, hash, name)) ++it;
+  if (it != entries.end() && it->hash == hash && it->name == name) {
+    it->value = std::move(value);
+    *added = false;
+    return own;
+  }
+  entries.insert(it, Entry{hash, std::string(name), std::move(value)});
+  *added = true;
+  if (entries.size() <= kLeafMax || Shift(depth) < 0) return own;
+  // Full: a branch one level down, its leaves taking the fields in order.
+  auto branch = std::make_shared<Node>();
+  branch->leaf = false;
+  branch->children.resize(64);
+  for (Entry& e : entries) {
+    NodePtr& child = branch->children[Slot(e.hash, depth)];
+    if (!child) child = std::make_shared<Node>();
+    std::const_pointer_cast<Node>(child)->entries.push_back(std::move(e));
+  }
+  return branch;
+}
+
+FieldMap::NodePtr FieldMap::EraseIn(NodePtr node, int depth, uint64_t hash, std::string_view name,
+                                    bool* erased) {
+  if (!node) return node;
+  if (!node->leaf) {
+    const size_t slot = Slot(hash, depth);
+    NodePtr child = EraseIn(node->children[slot], depth + 1, hash, name, erased);
+    if (!*erased) return node;
+    std::shared_ptr<Node> own =
+        node.use_count() == 1 ? std::const_pointer_cast<Node>(node) : std::make_shared<Node>(*node);
+    own->children[slot] = std::move(child);
+    for (const NodePtr& c : own->children) {
+      if (c) return own;
+    }
+    return nullptr;  // an empty branch goes
+  }
+  auto found = node->entries.begin();
+  while (found != node->entries.end() && !(found->hash == hash && found->name == name)) ++found;
+  if (found == node->entries.end()) return node;
+  *erased = true;
+  if (node->entries.size() == 1) return nullptr;
+  const size_t at = static_cast<size_t>(found - node->entries.begin());
+  std::shared_ptr<Node> own =
+      node.use_count() == 1 ? std::const_pointer_cast<Node>(node) : std::make_shared<Node>(*node);
+  own->entries.erase(own->entries.begin() + static_cast<std::ptrdiff_t>(at));
+  return own;
 }
 
 bool FieldMap::Set(std::string_view name, std::string value) {
-  const uint64_t hash = Hash(name);
-  auto it = map_.find(Probe{hash, name});
-  if (it != map_.end()) {
-    it->second = std::move(value);
-    return false;
-  }
-  map_.emplace(Key{hash, std::string(name)}, std::move(value));
-  return true;
+  bool added = false;
+  root_ = SetIn(std::move(root_), 0, Hash(name), name, std::move(value), &added);
+  if (added) ++size_;
+  return added;
 }
 
 bool FieldMap::Erase(std::string_view name) {
-  auto it = map_.find(Probe{Hash(name), name});
-  if (it == map_.end()) return false;
-  map_.erase(it);
+  bool erased = false;
+  root_ = EraseIn(std::move(root_), 0, Hash(name), name, &erased);
+  if (erased) --size_;
+  return erased;
+}
+
+bool FieldMap::Walk(const Node& node, int depth, uint64_t prefix, uint64_t from,
+                    const EntryFn& fn) {
+  if (node.leaf) {
+    for (const Entry& e : node.entries) {
+      if (e.hash >= from && !fn(e)) return false;
+    }
+    return true;
+  }
+  const int shift = Shift(depth);
+  for (size_t i = 0; i < 64; ++i) {
+    if (!node.children[i]) continue;
+    const uint64_t child_prefix = prefix | (uint64_t{i} << shift);
+    const uint64_t child_last = child_prefix | ((uint64_t{1} << shift) - 1);
+    if (child_last < from) continue;  // every hash under it is before the cursor
+    if (!Walk(*node.children[i], depth + 1, child_prefix, from, fn)) return false;
+  }
   return true;
 }
 
 void FieldMap::ForEach(const FieldFn& fn) const {
-  for (const auto& [key, value] : map_) fn(key.name, value);
+  if (!root_) return;
+  Walk(*root_, 0, 0, 0, [&](const Entry& e) {
+    fn(e.name, e.value);
+    return true;
+  });
 }
 
 uint64_t FieldMap::Scan(uint64_t cursor, size_t count, const FieldFn& fn) const {
+  if (!root_) return 0;
   if (count == 0) count = 1;
-  auto it = map_.lower_bound(Probe{cursor, std::string_view()});
   size_t visited = 0;
-  while (it != map_.end()) {
-    if (visited >= count && it->first.hash != std::prev(it)->first.hash) return it->first.hash;
-    fn(it->first.name, it->second);
+  uint64_t last_hash = 0, next = 0;
+  Walk(*root_, 0, 0, cursor, [&](const Entry& e) {
+    if (visited >= count && e.hash != last_hash) {
+      next = e.hash;
+      return false;
+    }
+    fn(e.name, e.value);
     ++visited;
-    ++it;
-  }
-  return 0;
+    last_hash = e.hash;
+    return true;
+  });
+  return next;
 }
 
 namespace {

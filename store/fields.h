@@ -6,35 +6,46 @@
 // column family, under FieldJournalKey(key, name). A change to one field journals that
 // field: HSET of one field on a 100k-field hash writes one entry, not the hash.
 //
-// Order: fields are kept by (hash of the name, name), so HSCAN's cursor is a position in
+// In memory, a FieldMap is persistent: copying one is O(1) (the copies share their nodes),
+// and Set or Erase copies only the path to the field it changes (a radix tree over the
+// field's hash, 64 ways per level, whose leaves hold up to kLeafMax fields). A writer
+// copies the published map, changes its copy and publishes a new record while readers keep
+// reading the old one without a lock; a write costs O(log n), never a copy of the hash.
+// Written by hand: Debian ships no persistent map (immer is not packaged), and abseil's
+// containers copy whole.
+//
+// Order: fields are visited by (hash of the name, name), so HSCAN's cursor is a position in
 // that order (the next field's hash): fields present for a whole scan are returned exactly
 // once however the hash changes in between, as Redis's SCAN guarantees.
 //
-// Thread safety: a FieldMap inside a published record is immutable (records are shared
-// with readers); writers copy it, change the copy and publish a new record.
+// Thread safety: the nodes are immutable once shared; a FieldMap object itself is not
+// thread-safe (a published record's is never changed).
 #pragma once
-
-#include <absl/container/btree_map.h>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace devstate {
 
 class FieldMap {
  public:
-  // The value of `name`, or null.
+  // The value of `name`, or null (valid while this map is unchanged).
   const std::string* Find(std::string_view name) const;
   // Sets `name` to `value`; true when the field is new.
   bool Set(std::string_view name, std::string value);
   // Removes `name`; true when it was there.
   bool Erase(std::string_view name);
-  void Clear() { map_.clear(); }
+  void Clear() {
+    root_.reset();
+    size_ = 0;
+  }
 
-  size_t size() const { return map_.size(); }
-  bool empty() const { return map_.empty(); }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
 
   // Every field, in scan order.
   using FieldFn = std::function<void(const std::string& name, const std::string& value)>;
@@ -46,24 +57,36 @@ class FieldMap {
   // A cursor is a field's hash; 0 means "start" or "done", so no hash is 0.
   static uint64_t Hash(std::string_view name);
 
+  static constexpr size_t kLeafMax = 32;
+
  private:
-  struct Key {
+  struct Entry {
     uint64_t hash;
     std::string name;
+    std::string value;
   };
-  struct Probe {
-    uint64_t hash;
-    std::string_view name;
+  struct Node;
+  using NodePtr = std::shared_ptr<const Node>;
+  struct Node {
+    bool leaf = true;
+    std::vector<Entry> entries;     // a leaf's, by (hash, name)
+    std::vector<NodePtr> children;  // a branch's 64, by 6 bits of the hash (a leaf has none)
   };
-  struct Less {
-    using is_transparent = void;
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const {
-      if (a.hash != b.hash) return a.hash < b.hash;
-      return std::string_view(a.name) < std::string_view(b.name);
-    }
-  };
-  absl::btree_map<Key, std::string, Less> map_;
+  // A walk over the fields in order; returns false to stop.
+  using EntryFn = std::function<bool(const Entry& e)>;
+
+  static int Shift(int depth) { return 58 - 6 * depth; }
+  static size_t Slot(uint64_t hash, int depth) { return (hash >> Shift(depth)) & 63; }
+  // The node of `node` (copied unless this map holds the only reference) with `name` set;
+  // *added when it is new.
+  static NodePtr SetIn(NodePtr node, int depth, uint64_t hash, std::string_view name,
+                       std::string&& value, bool* added);
+  static NodePtr EraseIn(NodePtr node, int depth, uint64_t hash, std::string_view name,
+                         bool* erased);
+  static bool Walk(const Node& node, int depth, uint64_t prefix, uint64_t from, const EntryFn& fn);
+
+  NodePtr root_;
+  size_t size_ = 0;
 };
 
 // The journal key of field `name` of `key`: [key's length, 4 bytes big-endian][key][name],

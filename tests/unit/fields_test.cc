@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,37 @@ TEST(FieldMapTest, SetFindErase) {
   EXPECT_TRUE(m.Erase("a"));
   EXPECT_FALSE(m.Erase("a"));
   EXPECT_EQ(m.size(), 1u);
+}
+
+TEST(FieldMapTest, MatchesAModelAndCopiesNeverSeeEachOthersChanges) {
+  // Random sets and erases on a map and on copies taken along the way (as a writer copies
+  // the published hash): each copy keeps exactly what it held.
+  std::mt19937 rng(5);
+  FieldMap m;
+  Fields model;
+  std::vector<std::pair<FieldMap, Fields>> snapshots;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string name = "f" + std::to_string(rng() % 3000);
+    if (rng() % 3 == 0) {
+      EXPECT_EQ(m.Erase(name), model.erase(name) == 1) << name;
+    } else {
+      const std::string value = "v" + std::to_string(i);
+      EXPECT_EQ(m.Set(name, value), !model.contains(name)) << name;
+      model[name] = value;
+    }
+    if (i % 2500 == 0) snapshots.emplace_back(m, model);
+  }
+  EXPECT_EQ(m.size(), model.size());
+  EXPECT_EQ(AsMap(m), model);
+  for (const auto& [name, value] : model) ASSERT_EQ(*m.Find(name), value);
+  for (auto& [copy, expected] : snapshots) {
+    EXPECT_EQ(copy.size(), expected.size());
+    EXPECT_EQ(AsMap(copy), expected);
+  }
+  // Emptied, a map holds nothing.
+  for (const auto& [name, value] : model) m.Erase(name);
+  EXPECT_TRUE(m.empty());
+  EXPECT_EQ(AsMap(m), Fields{});
 }
 
 TEST(FieldMapTest, AScanReturnsEveryFieldPresentThroughoutExactlyOnce) {
