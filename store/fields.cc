@@ -28,7 +28,7 @@ const std::string* FieldMap::Find(std::string_view name) const {
       continue;
     }
     for (const Entry& e : node->entries) {
-      if (e.hash == hash && e.name == name) return &e.value;
+      if (e.hash == hash && e.name == name) return e.value.get();
     }
     return nullptr;
   }
@@ -39,7 +39,8 @@ FieldMap::NodePtr FieldMap::SetIn(NodePtr node, int depth, uint64_t hash, std::s
                                   std::string&& value, bool* added) {
   if (!node) {
     auto leaf = std::make_shared<Node>();
-    leaf->entries.push_back({hash, std::string(name), std::move(value)});
+    leaf->entries.push_back(
+        {hash, std::string(name), std::make_shared<const std::string>(std::move(value))});
     *added = true;
     return leaf;
   }
@@ -55,17 +56,18 @@ FieldMap::NodePtr FieldMap::SetIn(NodePtr node, int depth, uint64_t hash, std::s
   auto it = entries.begin();
   while (it != entries.end() && Before(*it, hash, name)) ++it;
   if (it != entries.end() && it->hash == hash && it->name == name) {
-    it->value = std::move(value);
+    it->value = std::make_shared<const std::string>(std::move(value));
     *added = false;
     return own;
   }
-  entries.insert(it, Entry{hash, std::string(name), std::move(value)});
+  entries.insert(
+      it, Entry{hash, std::string(name), std::make_shared<const std::string>(std::move(value))});
   *added = true;
   if (entries.size() <= kLeafMax || Shift(depth) < 0) return own;
   // Full: a branch one level down, its leaves taking the fields in order.
   auto branch = std::make_shared<Node>();
   branch->leaf = false;
-  branch->children.resize(64);
+  branch->children.resize(kWays);
   for (Entry& e : entries) {
     NodePtr& child = branch->children[Slot(e.hash, depth)];
     if (!child) child = std::make_shared<Node>();
@@ -124,7 +126,7 @@ bool FieldMap::Walk(const Node& node, int depth, uint64_t prefix, uint64_t from,
     return true;
   }
   const int shift = Shift(depth);
-  for (size_t i = 0; i < 64; ++i) {
+  for (size_t i = 0; i < kWays; ++i) {
     if (!node.children[i]) continue;
     const uint64_t child_prefix = prefix | (uint64_t{i} << shift);
     const uint64_t child_last = child_prefix | ((uint64_t{1} << shift) - 1);
@@ -137,7 +139,7 @@ bool FieldMap::Walk(const Node& node, int depth, uint64_t prefix, uint64_t from,
 void FieldMap::ForEach(const FieldFn& fn) const {
   if (!root_) return;
   Walk(*root_, 0, 0, 0, [&](const Entry& e) {
-    fn(e.name, e.value);
+    fn(e.name, *e.value);
     return true;
   });
 }
@@ -152,7 +154,7 @@ uint64_t FieldMap::Scan(uint64_t cursor, size_t count, const FieldFn& fn) const 
       next = e.hash;
       return false;
     }
-    fn(e.name, e.value);
+    fn(e.name, *e.value);
     ++visited;
     last_hash = e.hash;
     return true;

@@ -8,7 +8,7 @@
 //
 // In memory, a FieldMap is persistent: copying one is O(1) (the copies share their nodes),
 // and Set or Erase copies only the path to the field it changes (a radix tree over the
-// field's hash, 64 ways per level, whose leaves hold up to kLeafMax fields). A writer
+// field's hash, 16 ways per level, whose leaves hold up to kLeafMax fields). A writer
 // copies the published map, changes its copy and publishes a new record while readers keep
 // reading the old one without a lock; a write costs O(log n), never a copy of the hash.
 // Written by hand: Debian ships no persistent map (immer is not packaged), and abseil's
@@ -60,23 +60,28 @@ class FieldMap {
   static constexpr size_t kLeafMax = 32;
 
  private:
+  // A leaf's copy (on a write's path) copies its entries: the value is shared, not copied.
   struct Entry {
     uint64_t hash;
     std::string name;
-    std::string value;
+    std::shared_ptr<const std::string> value;
   };
   struct Node;
   using NodePtr = std::shared_ptr<const Node>;
   struct Node {
     bool leaf = true;
     std::vector<Entry> entries;     // a leaf's, by (hash, name)
-    std::vector<NodePtr> children;  // a branch's 64, by 6 bits of the hash (a leaf has none)
+    std::vector<NodePtr> children;  // a branch's kWays, by kBits of the hash (a leaf has none)
   };
   // A walk over the fields in order; returns false to stop.
   using EntryFn = std::function<bool(const Entry& e)>;
 
-  static int Shift(int depth) { return 58 - 6 * depth; }
-  static size_t Slot(uint64_t hash, int depth) { return (hash >> Shift(depth)) & 63; }
+  // Branches split on kBits of the hash per level, from the top: 16 ways keeps the copy of
+  // a write's path short (a 64-way tree copied three times as many pointers per write).
+  static constexpr int kBits = 4;
+  static constexpr size_t kWays = size_t{1} << kBits;
+  static int Shift(int depth) { return 64 - kBits * (depth + 1); }
+  static size_t Slot(uint64_t hash, int depth) { return (hash >> Shift(depth)) & (kWays - 1); }
   // The node of `node` (copied unless this map holds the only reference) with `name` set;
   // *added when it is new.
   static NodePtr SetIn(NodePtr node, int depth, uint64_t hash, std::string_view name,
