@@ -88,7 +88,8 @@ TEST(FieldMapTest, AScanReturnsEveryFieldPresentThroughoutExactlyOnce) {
 
 TEST(FieldMapTest, JournalKeysSeparateKeyFromName) {
   std::string_view key, name;
-  ASSERT_TRUE(ParseFieldJournalKey(FieldJournalKey("ab", "c"), &key, &name));
+  const std::string journal_key = FieldJournalKey("ab", "c");  // the views point into it
+  ASSERT_TRUE(ParseFieldJournalKey(journal_key, &key, &name));
   EXPECT_EQ(key, "ab");
   EXPECT_EQ(name, "c");
   EXPECT_NE(FieldJournalKey("ab", "c"), FieldJournalKey("a", "bc"));

@@ -325,6 +325,8 @@ TEST_F(ReplicationTest, PastTheLeaseDeadlineNothingIsAdmittedOrAcknowledged) {
   auto replica = Open("r");
   std::string reply;
   auto link = Follow(primary.get(), replica.get(), &reply, "r");
+  // The replica counts once the hub has it online (before, a write is refused at once).
+  ASSERT_TRUE(Eventually([&] { return primary->WriteStatus().ok(); }));
   ASSERT_TRUE(Put(primary.get(), "k", "v").ok());
   // The replica is cut off; the group waits for it; the lease runs out meanwhile.
   link->Pause(true);
