@@ -59,7 +59,7 @@ class CommitPipeline::View final : public KeyView {
 
   void Put(std::string_view key, RecordPtr record) override {
     // A composite record replaced loses its fields' entries first.
-    const RecordPtr old = has_last_ && key == last_key_ ? last_ : Current(key);
+    const RecordPtr old = Before(key);
     if (old && old->fields && old->fields == record->fields) {
       // The same fields under a new header (EXPIRE, PERSIST): the header alone.
       batch_->Put(key, EncodeRecord(*record));
@@ -76,7 +76,7 @@ class CommitPipeline::View final : public KeyView {
   }
 
   void Patch(std::string_view key, RecordPtr record, std::span<const FieldOp> ops) override {
-    const RecordPtr old = has_last_ && key == last_key_ ? last_ : Current(key);
+    const RecordPtr old = Before(key);
     if (!old || !old->fields || !record->fields) return Put(key, std::move(record));
     if (old->type != record->type || old->expire_at_ms != record->expire_at_ms ||
         old->value != record->value || old->meta != record->meta) {
@@ -93,7 +93,7 @@ class CommitPipeline::View final : public KeyView {
   }
 
   void Delete(std::string_view key) override {
-    RecordPtr old = has_last_ && key == last_key_ ? last_ : Get(key);
+    RecordPtr old = has_last_ && key == last_key_ ? last_ : Get(key);  // expiry applies
     if (!old) return;
     Remove(key, *old);
     Stage(key, nullptr);
@@ -137,6 +137,11 @@ class CommitPipeline::View final : public KeyView {
   void Remove(std::string_view key, const Record& old) {
     batch_->Delete(key);
     if (old.fields) batch_->DeleteRange(fields_, FieldRangeBegin(key), FieldRangeEnd(key));
+  }
+
+  // The record a change to `key` replaces: the one its apply was just handed, if so.
+  RecordPtr Before(std::string_view key) const {
+    return has_last_ && key == last_key_ ? last_ : Current(key);
   }
 
   void Remember(std::string_view key, const RecordPtr& record) {

@@ -22,8 +22,6 @@
 namespace devstate::resp {
 namespace {
 
-constexpr std::string_view kHashtableMeta = "hashtable";
-
 // The hash a read sees: false (and the reply) when the key holds another type.
 bool ReadHash(Call& call, RecordPtr* r) {
   *r = Live(call, call.args[1]);
@@ -275,37 +273,20 @@ void CmdHvals(Call& call) { ReplyAll(call, false, true); }
 // HSCAN key cursor [MATCH pattern] [COUNT count]: a cursor is a position in the hash's
 // order (FieldMap::Scan); a listpack-sized hash is returned whole with cursor 0, as Redis.
 void CmdHscan(Call& call) {
-  uint64_t cursor = 0;
-  if (!ParseCursor(call.args[2], &cursor)) return call.reply.Error("ERR invalid cursor");
-  std::string pattern;
-  bool match = false;
-  int64_t count = 10;
-  for (size_t i = 3; i < call.args.size(); i += 2) {
-    const std::string opt = Lower(call.args[i]);
-    if (i + 1 >= call.args.size()) return call.reply.Error(kSyntaxError);
-    if (opt == "count") {
-      if (!ParseInt64(call.args[i + 1], &count)) return call.reply.Error(kNotIntegerError);
-      if (count < 1) return call.reply.Error(kSyntaxError);
-    } else if (opt == "match") {
-      pattern = call.args[i + 1];
-      match = pattern != "*";
-    } else {
-      return call.reply.Error(kSyntaxError);
-    }
-  }
+  ScanArgs scan;
+  if (!ParseScanArgs(call, 2, /*with_type=*/false, &scan)) return;
   RecordPtr r;
   if (!ReadHash(call, &r)) return;
   std::vector<std::pair<const std::string*, const std::string*>> found;
   uint64_t next = 0;
   if (r) {
     auto take = [&](const std::string& name, const std::string& value) {
-      if (!match || GlobMatch(pattern, name)) found.emplace_back(&name, &value);
+      if (!scan.match || GlobMatch(scan.pattern, name)) found.emplace_back(&name, &value);
     };
-    if (r->meta != kHashtableMeta &&
-        r->fields->size() <= call.server.hash_max_listpack_entries.load()) {
+    if (IsListpackHash(*r, call.server)) {
       r->fields->ForEach(take);
     } else {
-      next = r->fields->Scan(cursor, static_cast<size_t>(std::min<int64_t>(count, 100000)), take);
+      next = r->fields->Scan(scan.cursor, scan.count, take);
     }
   }
   call.reply.Array(2);

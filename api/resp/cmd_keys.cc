@@ -121,39 +121,17 @@ void CmdKeys(Call& call) {
 }
 
 void CmdScan(Call& call) {
-  uint64_t cursor = 0;
-  if (!ParseCursor(call.args[1], &cursor)) return call.reply.Error("ERR invalid cursor");
-  std::string pattern;
-  bool match = false;
-  int64_t count = 10;
-  std::string type;
-  bool typed = false;
-  for (size_t i = 2; i < call.args.size(); i += 2) {
-    const std::string opt = Lower(call.args[i]);
-    if (i + 1 >= call.args.size()) return call.reply.Error(kSyntaxError);
-    if (opt == "count") {
-      if (!ParseInt64(call.args[i + 1], &count)) return call.reply.Error(kNotIntegerError);
-      if (count < 1) return call.reply.Error(kSyntaxError);
-    } else if (opt == "match") {
-      pattern = call.args[i + 1];
-      match = pattern != "*";
-    } else if (opt == "type") {
-      type = Lower(call.args[i + 1]);
-      typed = true;
-    } else {
-      return call.reply.Error(kSyntaxError);
-    }
-  }
+  ScanArgs scan;
+  if (!ParseScanArgs(call, 1, /*with_type=*/true, &scan)) return;
   const int64_t now = Now(call);
   std::vector<std::string> keys;
   const uint64_t next =
-      call.service().Scan(cursor, static_cast<size_t>(std::min<int64_t>(count, 100000)),
-                          [&](const std::string& key, const RecordPtr& r) {
-                            if (r->ExpiredAt(now)) return;
-                            if (match && !GlobMatch(pattern, key)) return;
-                            if (typed && type != RedisTypeName(r->type)) return;
-                            keys.push_back(key);
-                          });
+      call.service().Scan(scan.cursor, scan.count, [&](const std::string& key, const RecordPtr& r) {
+        if (r->ExpiredAt(now)) return;
+        if (scan.match && !GlobMatch(scan.pattern, key)) return;
+        if (scan.typed && scan.type != RedisTypeName(r->type)) return;
+        keys.push_back(key);
+      });
   call.reply.Array(2);
   call.reply.Bulk(std::to_string(next));
   call.reply.Array(keys.size());

@@ -120,9 +120,7 @@ void CmdObjectEncoding(Call& call) {
   RecordPtr r = Live(call, call.args[2]);
   if (!r) return call.reply.Null();
   if (r->type == kHashRecordType) {
-    // Redis converts a hash for good once it outgrows a listpack (meta says so).
-    bool small = r->meta.empty() && r->fields->size() <= call.server.hash_max_listpack_entries;
-    return call.reply.Bulk(small ? "listpack" : "hashtable");
+    return call.reply.Bulk(IsListpackHash(*r, call.server) ? "listpack" : "hashtable");
   }
   if (r->type == kStringRecordType && r->meta == kRawStringMeta) return call.reply.Bulk("raw");
   int64_t n = 0;

@@ -256,6 +256,13 @@ struct RuntimeSetting {
   void (*apply)(ServerState& server, int64_t value);
 };
 
+void SetHashMaxEntries(ServerState& server, int64_t v) {
+  server.hash_max_listpack_entries = static_cast<size_t>(v);
+}
+void SetHashMaxValue(ServerState& server, int64_t v) {
+  server.hash_max_listpack_value = static_cast<size_t>(v);
+}
+
 constexpr RuntimeSetting kRuntimeSettings[] = {
     {"maxclients", "resp.max_clients",
      [](ServerState& server, int64_t v) { server.max_clients = static_cast<size_t>(v); }},
@@ -269,23 +276,11 @@ constexpr RuntimeSetting kRuntimeSettings[] = {
      }},
     {"client-query-buffer-limit", "limits.max_query_buffer_bytes",
      [](ServerState& server, int64_t v) { server.max_query_buffer = static_cast<size_t>(v); }},
-    {"hash-max-listpack-entries", "resp.hash_max_listpack_entries",
-     [](ServerState& server, int64_t v) {
-       server.hash_max_listpack_entries = static_cast<size_t>(v);
-     }},
-    {"hash-max-listpack-value", "resp.hash_max_listpack_value",
-     [](ServerState& server, int64_t v) {
-       server.hash_max_listpack_value = static_cast<size_t>(v);
-     }},
-    // Redis 7.0's aliases for the two above.
-    {"hash-max-ziplist-entries", "resp.hash_max_listpack_entries",
-     [](ServerState& server, int64_t v) {
-       server.hash_max_listpack_entries = static_cast<size_t>(v);
-     }},
-    {"hash-max-ziplist-value", "resp.hash_max_listpack_value",
-     [](ServerState& server, int64_t v) {
-       server.hash_max_listpack_value = static_cast<size_t>(v);
-     }},
+    // Redis 7.0 takes each of these under two names.
+    {"hash-max-listpack-entries", "resp.hash_max_listpack_entries", SetHashMaxEntries},
+    {"hash-max-ziplist-entries", "resp.hash_max_listpack_entries", SetHashMaxEntries},
+    {"hash-max-listpack-value", "resp.hash_max_listpack_value", SetHashMaxValue},
+    {"hash-max-ziplist-value", "resp.hash_max_listpack_value", SetHashMaxValue},
 };
 
 // CONFIG SET name value [name value ...], all or nothing as in Redis 7: the run-time

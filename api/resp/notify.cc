@@ -15,6 +15,8 @@ struct CommandEvents {
   std::string_view removed;
   std::string_view removed_after = {};  // a second event, class generic ("del")
   bool removes_first = false;           // RENAME: rename_from before rename_to
+  std::string_view set_persisted = {};  // instead of `set` when the record has no expiry
+  bool expiry_follows = false;          // SET EX and kin: an "expire" after `set`
 };
 
 constexpr uint32_t kG = Notifier::kGeneric;
@@ -22,14 +24,14 @@ constexpr uint32_t kS = Notifier::kString;
 constexpr uint32_t kH = Notifier::kHash;
 
 constexpr CommandEvents kEvents[] = {
-    {"set", kS, "set", kG, "del"},
-    {"setnx", kS, "set", kG, "del"},
-    {"setex", kS, "set", kG, "del"},
-    {"psetex", kS, "set", kG, "del"},
+    {"set", kS, "set", kG, "del", {}, false, {}, true},
+    {"setnx", kS, "set", kG, "del", {}, false, {}, true},
+    {"setex", kS, "set", kG, "del", {}, false, {}, true},
+    {"psetex", kS, "set", kG, "del", {}, false, {}, true},
     {"getset", kS, "set", kG, "del"},
-    {"mset", kS, "set", kG, "del"},
-    {"msetnx", kS, "set", kG, "del"},
-    {"getex", kG, "expire", kG, "del"},  // "persist" when the new record has no expiry
+    {"mset", kS, "set", kG, "del", {}, false, {}, true},
+    {"msetnx", kS, "set", kG, "del", {}, false, {}, true},
+    {"getex", kG, "expire", kG, "del", {}, false, "persist"},
     {"getdel", kG, "", kG, "del"},
     {"incr", kS, "incrby", kG, "del"},
     {"decr", kS, "decrby", kG, "del"},
@@ -116,12 +118,11 @@ void EventsOf(std::string_view command, const std::vector<KeyChange>& changes,
   };
   auto set = [&](const KeyChange& c) {
     if (c.created) out->push_back({Notifier::kNew, "new", c.key});
-    std::string_view event = e->set;
-    if (command == "getex" && c.record->expire_at_ms == 0) event = "persist";
+    const bool expires = c.record->expire_at_ms != 0;
+    const std::string_view event =
+        !expires && !e->set_persisted.empty() ? e->set_persisted : e->set;
     if (!event.empty()) out->push_back({e->set_class, event, c.key});
-    // SET EX and its kin: the expiry is an event of its own.
-    if (e->set == "set" && command != "getset" && c.record->expire_at_ms != 0)
-      out->push_back({kG, "expire", c.key});
+    if (e->expiry_follows && expires) out->push_back({kG, "expire", c.key});
   };
   if (e->removes_first) {
     for (const KeyChange& c : changes) {

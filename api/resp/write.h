@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -19,6 +20,7 @@
 #include "api/resp/command_table.h"
 #include "api/resp/notify.h"
 #include "service/record_types.h"
+#include "service/text.h"
 
 namespace devstate::resp {
 
@@ -34,6 +36,13 @@ inline RecordPtr StringRecord(std::string value, int64_t expire_at_ms, std::stri
   return r;
 }
 
+// A hash's `meta` once Redis would have converted it from a listpack, for good.
+inline constexpr std::string_view kHashtableMeta = "hashtable";
+// Whether Redis would keep `hash` as a listpack (OBJECT ENCODING; HSCAN returns it whole).
+inline bool IsListpackHash(const Record& hash, const ServerState& server) {
+  return hash.meta != kHashtableMeta && hash.fields->size() <= server.hash_max_listpack_entries;
+}
+
 // The clock a command reads: the transaction's inside an EXEC, else the service's.
 inline int64_t Now(Call& call) { return call.view ? call.view->NowMs() : call.service().NowMs(); }
 
@@ -41,6 +50,54 @@ inline constexpr std::string_view kWrongTypeError =
     "WRONGTYPE Operation against a key holding the wrong kind of value";
 inline constexpr std::string_view kSyntaxError = "ERR syntax error";
 inline constexpr std::string_view kNotIntegerError = "ERR value is not an integer or out of range";
+
+// SCAN's and HSCAN's arguments from the cursor on: MATCH, COUNT and (SCAN only) TYPE.
+struct ScanArgs {
+  uint64_t cursor = 0;
+  bool match = false;  // MATCH with a pattern other than "*"
+  std::string pattern;
+  size_t count = 10;  // at most 100,000 a call
+  bool typed = false;
+  std::string type;  // lower case
+};
+
+// Reads call.args[at] (the cursor) and the options after it, as Redis's scanGenericCommand;
+// false when they are invalid (the error is replied).
+inline bool ParseScanArgs(Call& call, size_t at, bool with_type, ScanArgs* out) {
+  if (!ParseCursor(call.args[at], &out->cursor)) {
+    call.reply.Error("ERR invalid cursor");
+    return false;
+  }
+  for (size_t i = at + 1; i < call.args.size(); i += 2) {
+    const std::string opt = Lower(call.args[i]);
+    int64_t count = 0;
+    if (i + 1 >= call.args.size()) {
+      call.reply.Error(kSyntaxError);
+      return false;
+    }
+    if (opt == "count") {
+      if (!ParseInt64(call.args[i + 1], &count)) {
+        call.reply.Error(kNotIntegerError);
+        return false;
+      }
+      if (count < 1) {
+        call.reply.Error(kSyntaxError);
+        return false;
+      }
+      out->count = static_cast<size_t>(std::min<int64_t>(count, 100000));
+    } else if (opt == "match") {
+      out->pattern = call.args[i + 1];
+      out->match = out->pattern != "*";
+    } else if (opt == "type" && with_type) {
+      out->type = Lower(call.args[i + 1]);
+      out->typed = true;
+    } else {
+      call.reply.Error(kSyntaxError);
+      return false;
+    }
+  }
+  return true;
+}
 
 // An expiry argument as Redis's getExpireMillisecondsOrReply reads it: a positive number
 // (seconds or milliseconds), relative to now unless `absolute`. Empty `error` when valid.
