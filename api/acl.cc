@@ -92,10 +92,12 @@ std::string Sha256Hex(std::string_view text) {
 }
 
 const std::vector<std::string_view>& Categories() {
-  static const std::vector<std::string_view> categories = {
-      "keyspace", "read",   "write",       "set",       "sortedset",  "list",        "hash",
-      "string",   "bitmap", "hyperloglog", "geo",       "stream",     "pubsub",      "admin",
-      "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting"};
+  static const std::vector<std::string_view>
+      categories = {"keyspace",  "read",     "write",     "set",        "sortedset",
+                    "list",      "hash",     "string",    "bitmap",     "hyperloglog",
+                    "geo",       "stream",   "pubsub",    "admin",      "fast",
+                    "slow",      "blocking", "dangerous", "connection", "transaction",
+                    "scripting", "json"};  // RedisJSON's category (Redis 7.2 lets modules add one)
   return categories;
 }
 

@@ -13,8 +13,11 @@ inline constexpr uint8_t kDeviceRecordType = 2;  // a device record (device_reco
 // A Redis hash: Record::fields holds its fields, journaled one by one (store/fields.h);
 // `meta` "hashtable" once Redis would have converted it from a listpack.
 inline constexpr uint8_t kHashRecordType = 3;
+// A JSON document (JSON.SET): value = its compact text (service/json_document.h).
+inline constexpr uint8_t kJsonRecordType = 4;
 
 // What Redis's TYPE answers for a record of `type`: a device record reads as a string.
+// (A device record also answers the JSON.* reads, on its state.)
 inline std::string_view RedisTypeName(uint8_t type) {
   switch (type) {
     case kStringRecordType:
@@ -22,6 +25,8 @@ inline std::string_view RedisTypeName(uint8_t type) {
       return "string";
     case kHashRecordType:
       return "hash";
+    case kJsonRecordType:
+      return "ReJSON-RL";  // RedisJSON's module type name
   }
   return "none";
 }

@@ -129,7 +129,7 @@ void CmdScan(Call& call) {
       call.service().Scan(scan.cursor, scan.count, [&](const std::string& key, const RecordPtr& r) {
         if (r->ExpiredAt(now)) return;
         if (scan.match && !GlobMatch(scan.pattern, key)) return;
-        if (scan.typed && scan.type != RedisTypeName(r->type)) return;
+        if (scan.typed && !EqualsNoCase(scan.type, RedisTypeName(r->type))) return;
         keys.push_back(key);
       });
   call.reply.Array(2);

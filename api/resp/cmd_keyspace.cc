@@ -114,8 +114,8 @@ void CmdRandomkey(Call& call) {
 }
 
 // OBJECT ENCODING: what Redis would use for the value: "raw" for a string edited in place
-// (APPEND, SETRANGE), else "int" for a value that reads as an integer (20 characters at
-// most), "embstr" up to 44 bytes, else "raw"; a hash is "listpack" or "hashtable".
+// (APPEND, SETRANGE) and for a JSON document, else "int" for a value that reads as an integer (20
+// characters at most), "embstr" up to 44 bytes, else "raw"; a hash is "listpack" or "hashtable".
 void CmdObjectEncoding(Call& call) {
   RecordPtr r = Live(call, call.args[2]);
   if (!r) return call.reply.Null();
@@ -123,6 +123,7 @@ void CmdObjectEncoding(Call& call) {
     return call.reply.Bulk(IsListpackHash(*r, call.server) ? "listpack" : "hashtable");
   }
   if (r->type == kStringRecordType && r->meta == kRawStringMeta) return call.reply.Bulk("raw");
+  if (r->type == kJsonRecordType) return call.reply.Bulk("raw");  // as Redis for a module type
   int64_t n = 0;
   if (r->value.size() <= 20 && ParseInt64(r->value, &n)) return call.reply.Bulk("int");
   call.reply.Bulk(r->value.size() <= 44 ? "embstr" : "raw");

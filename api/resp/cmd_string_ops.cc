@@ -19,11 +19,6 @@ namespace {
 
 bool IsString(const Record& r) { return RedisTypeName(r.type) == "string"; }
 
-std::string DeviceRecordError(std::string_view key) {
-  return fmt::format("ERR '{}' is a device record: send it an event (HTTP or MQTT) to change it",
-                     key);
-}
-
 // What an `apply` decided, for the reply.
 struct Outcome {
   std::string error;

@@ -22,6 +22,7 @@ struct CommandEvents {
 constexpr uint32_t kG = Notifier::kGeneric;
 constexpr uint32_t kS = Notifier::kString;
 constexpr uint32_t kH = Notifier::kHash;
+constexpr uint32_t kD = Notifier::kModule;  // RedisJSON's events are module events
 
 constexpr CommandEvents kEvents[] = {
     {"set", kS, "set", kG, "del", {}, false, {}, true},
@@ -56,6 +57,15 @@ constexpr CommandEvents kEvents[] = {
     {"hdel", kH, "hdel", kH, "hdel", "del"},
     {"hincrby", kH, "hincrby", kH, "hdel", "del"},
     {"hincrbyfloat", kH, "hincrbyfloat", kH, "hdel", "del"},
+    {"json.set", kD, "json.set", kG, "del"},
+    {"json.del", kD, "json.del", kD, "json.del"},
+    {"json.forget", kD, "json.del", kD, "json.del"},
+    {"json.numincrby", kD, "json.numincrby", kG, "del"},
+    {"json.nummultby", kD, "json.nummultby", kG, "del"},
+    {"json.strappend", kD, "json.strappend", kG, "del"},
+    {"json.arrappend", kD, "json.arrappend", kG, "del"},
+    {"json.clear", kD, "json.clear", kG, "del"},
+    {"json.toggle", kD, "json.toggle", kG, "del"},
 };
 
 const CommandEvents* Find(std::string_view command) {

@@ -48,6 +48,11 @@ inline int64_t Now(Call& call) { return call.view ? call.view->NowMs() : call.se
 
 inline constexpr std::string_view kWrongTypeError =
     "WRONGTYPE Operation against a key holding the wrong kind of value";
+// A write command on a device record: its state changes only by the events it merges.
+inline std::string DeviceRecordError(std::string_view key) {
+  return fmt::format("ERR '{}' is a device record: send it an event (HTTP or MQTT) to change it",
+                     key);
+}
 inline constexpr std::string_view kSyntaxError = "ERR syntax error";
 inline constexpr std::string_view kNotIntegerError = "ERR value is not an integer or out of range";
 

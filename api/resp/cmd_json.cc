@@ -1,0 +1,721 @@
+// JSON documents, as RedisJSON 2.x and MemoryDB define the commands: JSON.SET JSON.GET
+// JSON.MGET JSON.DEL JSON.FORGET JSON.TYPE JSON.NUMINCRBY JSON.NUMMULTBY JSON.STRLEN
+// JSON.STRAPPEND JSON.OBJKEYS JSON.OBJLEN JSON.ARRAPPEND JSON.ARRLEN JSON.CLEAR
+// JSON.TOGGLE.
+//
+// Paths (service/jsonpath.h): a JSONPath (`$...`) answers for every match, with null where
+// a match has the wrong type; a legacy path (`.a.b`, `.` by default) answers for its first
+// match, with an error when there is none or it has the wrong type.
+//
+// A document is a kJsonRecordType record holding compact text, journaled whole: a write
+// parses it, edits it and writes it back inside its commit group, so a write costs the
+// document's size (a device's state is hundreds of bytes; hashes are the type whose
+// journal cost follows the change alone). Reads parse it on the connection's thread.
+// A device record answers the reads on its state; every write to it is refused.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "api/resp/commands.h"
+#include "api/resp/write.h"
+#include "service/json_document.h"
+#include "service/jsonpath.h"
+
+namespace devstate::resp {
+namespace {
+
+using json::Json;
+
+RecordPtr JsonRecord(std::string text, int64_t expire_at_ms) {
+  auto r = std::make_shared<Record>();
+  r->type = kJsonRecordType;
+  r->value = std::move(text);
+  r->expire_at_ms = expire_at_ms;
+  return r;
+}
+
+std::string NoPathError(std::string_view path) {
+  return fmt::format("ERR Path '{}' does not exist", path);
+}
+
+std::string WrongPathType(std::string_view expected, const Json* found) {
+  return fmt::format("WRONGTYPE wrong type of path value - expected {} but found {}", expected,
+                     found ? json::TypeName(*found) : "nothing");
+}
+
+bool ParsePath(ReplyWriter& w, std::string_view text, jsonpath::Path* path) {
+  if (Status s = jsonpath::Parse(text, path); !s.ok()) {
+    w.Error("ERR " + s.message());
+    return false;
+  }
+  return true;
+}
+
+bool ParseValue(ReplyWriter& w, std::string_view text, Json* value) {
+  if (Status s = json::Parse(text, value); !s.ok()) {
+    w.Error("ERR " + s.message());
+    return false;
+  }
+  return true;
+}
+
+// The document a read sees at `key`: from a JSON record or a device record's state.
+enum class Found { kMissing, kYes, kOtherType, kDamaged };
+Found Document(const RecordPtr& r, Json* doc) {
+  if (!r) return Found::kMissing;
+  if (r->type != kJsonRecordType && r->type != kDeviceRecordType) return Found::kOtherType;
+  return json::Parse(r->value, doc).ok() ? Found::kYes : Found::kDamaged;
+}
+
+// As Document, replying for what is not a document; true when `doc` is to be read.
+bool ReadDocument(Call& call, std::string_view key, Json* doc) {
+  switch (Document(Live(call, key), doc)) {
+    case Found::kYes:
+      return true;
+    case Found::kMissing:
+      call.reply.Null();
+      return false;
+    case Found::kOtherType:
+      call.reply.Error(kWrongTypeError);
+      return false;
+    case Found::kDamaged:
+      call.reply.Error("ERR the stored JSON document is damaged");
+      return false;
+  }
+  return false;
+}
+
+bool Select(ReplyWriter& w, const Json& doc, const jsonpath::Path& path, json::Selection* sel) {
+  if (Status s = sel->Select(doc, path); !s.ok()) {
+    w.Error("ERR " + s.message());
+    return false;
+  }
+  return true;
+}
+
+// The optional path argument at args[at] ("." when absent); false (and the reply) when
+// there are more arguments or the path is invalid.
+bool OptionalPath(Call& call, size_t at, std::string_view* text, jsonpath::Path* path) {
+  if (call.args.size() > at + 1) {
+    call.reply.Error(WrongArity(Lower(call.args[0])));
+    return false;
+  }
+  *text = call.args.size() > at ? std::string_view(call.args[at]) : std::string_view(".");
+  return ParsePath(call.reply, *text, path);
+}
+
+// What a JSONPath gives one path of JSON.GET: the array of its matches.
+Json Matches(const json::Selection& sel) {
+  Json all = Json::array();
+  for (size_t i = 0; i < sel.size(); ++i) all.push_back(*sel.node(i));
+  return all;
+}
+
+// JSON.GET's answer for one path: its matches (JSONPath) or its first match (legacy);
+// false (and `error`) when a legacy path matches nothing.
+bool Answer(const Json& doc, const jsonpath::Path& path, std::string_view text, bool as_jsonpath,
+            Json* out, std::string* error) {
+  json::Selection sel;
+  if (Status s = sel.Select(doc, path); !s.ok()) {
+    *error = "ERR " + s.message();
+    return false;
+  }
+  if (as_jsonpath) {
+    *out = Matches(sel);
+    return true;
+  }
+  if (sel.empty()) {
+    *error = NoPathError(text);
+    return false;
+  }
+  *out = *sel.node(0);
+  return true;
+}
+
+// JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [NOESCAPE] [path ...]
+void CmdJsonGet(Call& call) {
+  json::Format format;
+  std::vector<std::string_view> texts;
+  for (size_t i = 2; i < call.args.size(); ++i) {
+    const std::string option = Lower(call.args[i]);
+    std::string* target = option == "indent"    ? &format.indent
+                          : option == "newline" ? &format.newline
+                          : option == "space"   ? &format.space
+                                                : nullptr;
+    if (target != nullptr) {
+      if (i + 1 >= call.args.size()) return call.reply.Error(kSyntaxError);
+      *target = call.args[++i];
+    } else if (option != "noescape") {
+      texts.push_back(call.args[i]);
+    }
+  }
+  if (texts.empty()) texts.push_back(".");
+  std::vector<jsonpath::Path> paths(texts.size());
+  bool any_jsonpath = false;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (!ParsePath(call.reply, texts[i], &paths[i])) return;
+    any_jsonpath |= !paths[i].legacy;
+  }
+  Json doc;
+  if (!ReadDocument(call, call.args[1], &doc)) return;
+  Json out;
+  std::string error;
+  if (texts.size() == 1) {
+    if (!Answer(doc, paths[0], texts[0], any_jsonpath, &out, &error))
+      return call.reply.Error(error);
+  } else {
+    // Several paths: an object by path; if any is a JSONPath, each answers with an array.
+    out = Json::object();
+    for (size_t i = 0; i < texts.size(); ++i) {
+      Json one;
+      if (!Answer(doc, paths[i], texts[i], any_jsonpath, &one, &error))
+        return call.reply.Error(error);
+      out[std::string(texts[i])] = std::move(one);
+    }
+  }
+  std::string text;
+  json::Write(out, format, &text);
+  call.reply.Bulk(text);
+}
+
+// JSON.MGET key [key ...] path: each key's answer as JSON.GET key path gives it, null for
+// a key that is missing, not a document, or (legacy path) without a match.
+void CmdJsonMget(Call& call) {
+  const std::string& text = call.args.back();
+  jsonpath::Path path;
+  if (!ParsePath(call.reply, text, &path)) return;
+  const size_t keys = call.args.size() - 2;
+  call.reply.Array(keys);
+  for (size_t k = 1; k <= keys; ++k) {
+    Json doc;
+    Json out;
+    std::string error;
+    if (Document(Live(call, call.args[k]), &doc) != Found::kYes ||
+        !Answer(doc, path, text, !path.legacy, &out, &error)) {
+      call.reply.Null();
+      continue;
+    }
+    call.reply.Bulk(json::Compact(out));
+  }
+}
+
+// JSON.TYPE key [path]
+void CmdJsonType(Call& call) {
+  std::string_view text;
+  jsonpath::Path path;
+  if (!OptionalPath(call, 2, &text, &path)) return;
+  Json doc;
+  if (!ReadDocument(call, call.args[1], &doc)) return;
+  json::Selection sel;
+  if (!Select(call.reply, doc, path, &sel)) return;
+  if (path.legacy) {
+    if (sel.empty()) return call.reply.Null();
+    return call.reply.Bulk(json::TypeName(*sel.node(0)));
+  }
+  call.reply.Array(sel.size());
+  for (size_t i = 0; i < sel.size(); ++i) call.reply.Bulk(json::TypeName(*sel.node(i)));
+}
+
+// JSON.STRLEN, JSON.OBJLEN, JSON.ARRLEN key [path]: per match a size, or null where the
+// match is not what `expected` names.
+template <typename Measure>
+void ReadLengths(Call& call, std::string_view expected, Measure measure) {
+  std::string_view text;
+  jsonpath::Path path;
+  if (!OptionalPath(call, 2, &text, &path)) return;
+  Json doc;
+  if (!ReadDocument(call, call.args[1], &doc)) return;
+  json::Selection sel;
+  if (!Select(call.reply, doc, path, &sel)) return;
+  if (path.legacy) {
+    if (sel.empty()) return call.reply.Error(NoPathError(text));
+    const std::optional<int64_t> n = measure(*sel.node(0));
+    if (!n) return call.reply.Error(WrongPathType(expected, sel.node(0)));
+    return call.reply.Integer(*n);
+  }
+  call.reply.Array(sel.size());
+  for (size_t i = 0; i < sel.size(); ++i) {
+    if (const std::optional<int64_t> n = measure(*sel.node(i))) {
+      call.reply.Integer(*n);
+    } else {
+      call.reply.Null();
+    }
+  }
+}
+
+std::optional<int64_t> StringLength(const Json& v) {
+  if (!v.is_string()) return std::nullopt;
+  return static_cast<int64_t>(v.get_ref<const std::string&>().size());
+}
+
+template <Json::value_t kType>
+std::optional<int64_t> Size(const Json& v) {
+  if (v.type() != kType) return std::nullopt;
+  return static_cast<int64_t>(v.size());
+}
+
+void CmdJsonStrlen(Call& call) { ReadLengths(call, "string", StringLength); }
+void CmdJsonObjlen(Call& call) { ReadLengths(call, "object", Size<Json::value_t::object>); }
+void CmdJsonArrlen(Call& call) { ReadLengths(call, "array", Size<Json::value_t::array>); }
+
+// JSON.OBJKEYS key [path]
+void CmdJsonObjkeys(Call& call) {
+  std::string_view text;
+  jsonpath::Path path;
+  if (!OptionalPath(call, 2, &text, &path)) return;
+  Json doc;
+  if (!ReadDocument(call, call.args[1], &doc)) return;
+  json::Selection sel;
+  if (!Select(call.reply, doc, path, &sel)) return;
+  auto keys = [&](const Json& v) {
+    call.reply.Array(v.size());
+    for (const auto& member : v.items()) call.reply.Bulk(member.key());
+  };
+  if (path.legacy) {
+    if (sel.empty()) return call.reply.Error(NoPathError(text));
+    if (!sel.node(0)->is_object()) return call.reply.Error(WrongPathType("object", sel.node(0)));
+    return keys(*sel.node(0));
+  }
+  call.reply.Array(sel.size());
+  for (size_t i = 0; i < sel.size(); ++i) {
+    if (sel.node(i)->is_object()) {
+      keys(*sel.node(i));
+    } else {
+      call.reply.Null();
+    }
+  }
+}
+
+// ---- Writes ----------------------------------------------------------------------------
+
+// What a write decided, for its reply: per match a result (null where the match has the
+// wrong type), in the selection's order.
+struct Outcome {
+  std::string error;
+  bool null_reply = false;    // JSON.SET's NX/XX unmet, or nothing to set
+  int64_t integer = 0;        // JSON.DEL's count
+  std::vector<Json> results;  // per match; null: the wrong type
+  std::string first_type;     // the first match's type, for a legacy path's error
+};
+
+enum class Edited { kNothing, kChanged, kDeleted };
+
+// Runs `edit(exists, doc, out)` on the key's document inside the commit group, writes the
+// document back when it changed (keeping the key's expiry), and replies with `reply`.
+template <typename Edit, typename Reply>
+void EditDocument(Call& call, Edit edit, Reply reply) {
+  auto out = std::make_shared<Outcome>();
+  const size_t max_bytes = call.server.limits.parser.max_bulk_bytes;
+  Mutation m = Mutation::Apply(call.args[1], [key = call.args[1], edit = std::move(edit), out,
+                                              max_bytes](const RecordPtr& current) mutable {
+    if (current && current->type == kDeviceRecordType) {
+      out->error = DeviceRecordError(key);
+      return Change::None();
+    }
+    if (current && current->type != kJsonRecordType) {
+      out->error = kWrongTypeError;
+      return Change::None();
+    }
+    Json doc;
+    if (current && !json::Parse(current->value, &doc).ok()) {
+      out->error = "ERR the stored JSON document is damaged";
+      return Change::None();
+    }
+    const Edited edited = edit(current != nullptr, doc, *out);
+    if (!out->error.empty() || edited == Edited::kNothing) return Change::None();
+    if (edited == Edited::kDeleted) return Change::Delete();
+    std::string text = json::Compact(doc);
+    if (text.size() > max_bytes) {
+      out->error = "ERR the JSON document would exceed proto-max-bulk-len";
+      return Change::None();
+    }
+    return Change::Put(JsonRecord(std::move(text), current ? current->expire_at_ms : 0));
+  });
+  Commit(call, {std::move(m)}, [out, reply = std::move(reply)](ReplyWriter& w) {
+    if (!out->error.empty()) return w.Error(out->error);
+    reply(w, *out);
+  });
+}
+
+constexpr std::string_view kNoKeyError =
+    "ERR could not perform this operation on a key that doesn't exist";
+
+// Selects `path` in `doc` for an edit; false (and out.error) when the selection fails.
+bool SelectForEdit(const Json& doc, const jsonpath::Path& path, json::Selection* sel,
+                   Outcome& out) {
+  if (Status s = sel->Select(doc, path); !s.ok()) {
+    out.error = "ERR " + s.message();
+    return false;
+  }
+  return true;
+}
+
+// JSON.SET key path value [NX | XX]
+void CmdJsonSet(Call& call) {
+  if (call.args.size() > 5) return call.reply.Error(kSyntaxError);
+  bool nx = false;
+  bool xx = false;
+  if (call.args.size() == 5) {
+    const std::string option = Lower(call.args[4]);
+    nx = option == "nx";
+    xx = option == "xx";
+    if (!nx && !xx) return call.reply.Error(kSyntaxError);
+  }
+  jsonpath::Path path;
+  Json value;
+  if (!ParsePath(call.reply, call.args[2], &path) || !ParseValue(call.reply, call.args[3], &value))
+    return;
+  const size_t value_depth = json::Depth(value);
+  EditDocument(
+      call,
+      [path = std::move(path), value = std::move(value), value_depth, nx, xx](
+          bool exists, Json& doc, Outcome& out) {
+        if (path.segments.empty()) {  // the root: the whole document
+          if ((nx && exists) || (xx && !exists)) {
+            out.null_reply = true;
+            return Edited::kNothing;
+          }
+          doc = value;
+          return Edited::kChanged;
+        }
+        if (!exists) {
+          out.error = "ERR new objects must be created at the root";
+          return Edited::kNothing;
+        }
+        json::Selection sel;
+        if (Status s = sel.SelectForSet(doc, path); !s.ok()) {
+          out.error = "ERR " + s.message();
+          return Edited::kNothing;
+        }
+        std::vector<size_t> places;
+        for (size_t i : sel.EditOrder()) {
+          const bool present = sel.node(i) != nullptr;
+          if ((nx && present) || (xx && !present)) continue;
+          if (sel.depth(i) + value_depth > json::kMaxDepth) {
+            out.error =
+                fmt::format("ERR the document would nest deeper than {} levels", json::kMaxDepth);
+            return Edited::kNothing;
+          }
+          places.push_back(i);
+        }
+        if (places.empty()) {
+          out.null_reply = true;
+          return Edited::kNothing;
+        }
+        for (size_t i : places) {
+          if (Json* node = sel.Resolve(doc, i)) *node = value;
+        }
+        return Edited::kChanged;
+      },
+      [](ReplyWriter& w, const Outcome& out) {
+        if (out.null_reply) return w.Null();
+        w.Ok();
+      });
+}
+
+// JSON.DEL / JSON.FORGET key [path]: the number of values removed; the root removes the key.
+void CmdJsonDel(Call& call) {
+  std::string_view text;
+  jsonpath::Path path;
+  if (!OptionalPath(call, 2, &text, &path)) return;
+  EditDocument(
+      call,
+      [path = std::move(path)](bool exists, Json& doc, Outcome& out) {
+        if (!exists) return Edited::kNothing;
+        json::Selection sel;
+        if (!SelectForEdit(doc, path, &sel, out)) return Edited::kNothing;
+        for (size_t i = 0; i < sel.size(); ++i) {
+          if (sel.is_root(i)) {
+            out.integer = 1;
+            return Edited::kDeleted;
+          }
+        }
+        for (size_t i : sel.EditOrder()) out.integer += sel.Erase(doc, i) ? 1 : 0;
+        return out.integer > 0 ? Edited::kChanged : Edited::kNothing;
+      },
+      [](ReplyWriter& w, const Outcome& out) { w.Integer(out.integer); });
+}
+
+// The edits that answer per match: `apply(node, &result)` changes a match of the right
+// type and sets its result (false leaves null: the wrong type); an error stops the edit.
+template <typename Apply>
+Edited EditMatches(bool exists, Json& doc, const jsonpath::Path& path, Outcome& out, Apply apply) {
+  if (!exists) {
+    out.error = kNoKeyError;
+    return Edited::kNothing;
+  }
+  json::Selection sel;
+  if (!SelectForEdit(doc, path, &sel, out)) return Edited::kNothing;
+  out.results.assign(sel.size(), Json());
+  if (!sel.empty()) out.first_type = json::TypeName(*sel.node(0));
+  const std::vector<size_t> order = sel.EditOrder();
+  // An error stops here: the edited copy is dropped and the stored document stays whole.
+  bool changed = false;
+  for (size_t i : order) {
+    Json* node = sel.Resolve(doc, i);
+    if (node == nullptr) continue;
+    Json result;
+    if (!apply(*node, &result, sel.depth(i), out)) {
+      if (!out.error.empty()) return Edited::kNothing;
+      continue;
+    }
+    changed = true;
+    out.results[i] = std::move(result);
+  }
+  if (order.size() != sel.size()) {
+    // A match reached twice (a union like [0,0]) was edited once, and answers both times.
+    std::unordered_map<const Json*, size_t> edited;
+    for (size_t i : order) edited.emplace(sel.node(i), i);
+    for (size_t i = 0; i < sel.size(); ++i) {
+      const auto it = edited.find(sel.node(i));
+      if (it != edited.end() && it->second != i) out.results[i] = out.results[it->second];
+    }
+  }
+  return changed ? Edited::kChanged : Edited::kNothing;
+}
+
+// Replies for a per-match edit: JSONPath an array (`as_text`: one bulk string of JSON),
+// legacy the first match's result or the error for it.
+void ReplyResults(ReplyWriter& w, const Outcome& out, bool legacy, std::string_view text,
+                  std::string_view expected, bool as_text) {
+  if (legacy) {
+    if (out.results.empty()) return w.Error(NoPathError(text));
+    const Json& first = out.results[0];
+    if (first.is_null()) {
+      return w.Error(fmt::format("WRONGTYPE wrong type of path value - expected {} but found {}",
+                                 expected, out.first_type));
+    }
+    if (as_text) return w.Bulk(json::Compact(first));
+    return w.Integer(first.get<int64_t>());
+  }
+  if (as_text) return w.Bulk(json::Compact(Json(out.results)));
+  w.Array(out.results.size());
+  for (const Json& r : out.results) {
+    if (r.is_null()) {
+      w.Null();
+    } else {
+      w.Integer(r.get<int64_t>());
+    }
+  }
+}
+
+// a + b or a * b as RedisJSON computes them: integers stay integers while they fit in 64
+// bits, otherwise a double, which must be finite.
+bool Arithmetic(const Json& a, const Json& b, bool multiply, Json* result, std::string* error) {
+  if (a.is_number_integer() && b.is_number_integer()) {
+    auto wide = [](const Json& v) -> __int128 {
+      return v.is_number_unsigned() ? static_cast<__int128>(v.get<uint64_t>())
+                                    : static_cast<__int128>(v.get<int64_t>());
+    };
+    __int128 r = 0;
+    const bool overflow = multiply ? __builtin_mul_overflow(wide(a), wide(b), &r)
+                                   : __builtin_add_overflow(wide(a), wide(b), &r);
+    if (!overflow && r >= INT64_MIN && r <= INT64_MAX) {
+      *result = static_cast<int64_t>(r);
+      return true;
+    }
+    if (!overflow && r >= 0 && r <= static_cast<__int128>(UINT64_MAX)) {
+      *result = static_cast<uint64_t>(r);
+      return true;
+    }
+  }
+  const double x = a.get<double>();
+  const double y = b.get<double>();
+  const double r = multiply ? x * y : x + y;
+  if (!std::isfinite(r)) {
+    *error = "ERR the result is not a finite number";
+    return false;
+  }
+  *result = r;
+  return true;
+}
+
+// JSON.NUMINCRBY / JSON.NUMMULTBY key path number
+void NumberOp(Call& call, bool multiply) {
+  jsonpath::Path path;
+  Json by;
+  if (!ParsePath(call.reply, call.args[2], &path) || !ParseValue(call.reply, call.args[3], &by))
+    return;
+  if (!by.is_number()) return call.reply.Error("ERR the operand is not a number");
+  const bool legacy = path.legacy;
+  EditDocument(
+      call,
+      [path = std::move(path), by = std::move(by), multiply](bool exists, Json& doc, Outcome& out) {
+        return EditMatches(exists, doc, path, out,
+                           [&](Json& node, Json* result, size_t, Outcome& o) {
+                             if (!node.is_number()) return false;
+                             if (!Arithmetic(node, by, multiply, result, &o.error)) return false;
+                             node = *result;
+                             return true;
+                           });
+      },
+      [legacy, text = call.args[2]](ReplyWriter& w, const Outcome& out) {
+        ReplyResults(w, out, legacy, text, "a number", true);
+      });
+}
+
+void CmdJsonNumincrby(Call& call) { NumberOp(call, false); }
+void CmdJsonNummultby(Call& call) { NumberOp(call, true); }
+
+// JSON.STRAPPEND key [path] string: the new lengths.
+void CmdJsonStrappend(Call& call) {
+  if (call.args.size() > 4) return call.reply.Error(WrongArity("json.strappend"));
+  const std::string text = call.args.size() == 4 ? call.args[2] : ".";
+  jsonpath::Path path;
+  Json tail;
+  if (!ParsePath(call.reply, text, &path) || !ParseValue(call.reply, call.args.back(), &tail))
+    return;
+  if (!tail.is_string()) return call.reply.Error("ERR the value to append is not a JSON string");
+  const bool legacy = path.legacy;
+  EditDocument(
+      call,
+      [path = std::move(path), tail = tail.get<std::string>()](bool exists, Json& doc,
+                                                               Outcome& out) {
+        return EditMatches(exists, doc, path, out, [&](Json& node, Json* result, size_t, Outcome&) {
+          if (!node.is_string()) return false;
+          auto& s = node.get_ref<std::string&>();
+          s += tail;
+          *result = static_cast<int64_t>(s.size());
+          return true;
+        });
+      },
+      [legacy, text](ReplyWriter& w, const Outcome& out) {
+        ReplyResults(w, out, legacy, text, "string", false);
+      });
+}
+
+// JSON.ARRAPPEND key path value [value ...]: the new lengths.
+void CmdJsonArrappend(Call& call) {
+  jsonpath::Path path;
+  if (!ParsePath(call.reply, call.args[2], &path)) return;
+  std::vector<Json> values(call.args.size() - 3);
+  size_t deepest = 0;
+  for (size_t i = 3; i < call.args.size(); ++i) {
+    if (!ParseValue(call.reply, call.args[i], &values[i - 3])) return;
+    deepest = std::max(deepest, json::Depth(values[i - 3]));
+  }
+  const bool legacy = path.legacy;
+  EditDocument(
+      call,
+      [path = std::move(path), values = std::move(values), deepest](bool exists, Json& doc,
+                                                                    Outcome& out) {
+        return EditMatches(
+            exists, doc, path, out, [&](Json& node, Json* result, size_t depth, Outcome& o) {
+              if (!node.is_array()) return false;
+              if (depth + 1 + deepest > json::kMaxDepth) {
+                o.error = fmt::format("ERR the document would nest deeper than {} levels",
+                                      json::kMaxDepth);
+                return false;
+              }
+              for (const Json& v : values) node.push_back(v);
+              *result = static_cast<int64_t>(node.size());
+              return true;
+            });
+      },
+      [legacy, text = call.args[2]](ReplyWriter& w, const Outcome& out) {
+        ReplyResults(w, out, legacy, text, "array", false);
+      });
+}
+
+// JSON.CLEAR key [path]: empties arrays and objects, sets numbers to 0; how many it changed.
+void CmdJsonClear(Call& call) {
+  std::string_view text;
+  jsonpath::Path path;
+  if (!OptionalPath(call, 2, &text, &path)) return;
+  EditDocument(
+      call,
+      [path = std::move(path)](bool exists, Json& doc, Outcome& out) {
+        if (!exists) {
+          out.error = kNoKeyError;
+          return Edited::kNothing;
+        }
+        json::Selection sel;
+        if (!SelectForEdit(doc, path, &sel, out)) return Edited::kNothing;
+        for (size_t i : sel.EditOrder()) {
+          Json* node = sel.Resolve(doc, i);
+          if (node == nullptr) continue;
+          if (node->is_structured() && !node->empty()) {
+            *node = node->is_object() ? Json::object() : Json::array();
+          } else if (node->is_number() && *node != 0) {
+            *node = 0;
+          } else {
+            continue;
+          }
+          ++out.integer;
+        }
+        return out.integer > 0 ? Edited::kChanged : Edited::kNothing;
+      },
+      [](ReplyWriter& w, const Outcome& out) { w.Integer(out.integer); });
+}
+
+// JSON.TOGGLE key path: flips booleans; JSONPath an array of 0/1 (null for others), legacy
+// "true"/"false".
+void CmdJsonToggle(Call& call) {
+  jsonpath::Path path;
+  if (!ParsePath(call.reply, call.args[2], &path)) return;
+  const bool legacy = path.legacy;
+  EditDocument(
+      call,
+      [path = std::move(path)](bool exists, Json& doc, Outcome& out) {
+        return EditMatches(exists, doc, path, out, [&](Json& node, Json* result, size_t, Outcome&) {
+          if (!node.is_boolean()) return false;
+          node = !node.get<bool>();
+          *result = node.get<bool>() ? 1 : 0;
+          return true;
+        });
+      },
+      [legacy, text = call.args[2]](ReplyWriter& w, const Outcome& out) {
+        if (legacy && !out.results.empty() && !out.results[0].is_null()) {
+          return w.Bulk(out.results[0].get<int64_t>() != 0 ? "true" : "false");
+        }
+        ReplyResults(w, out, legacy, text, "boolean", false);
+      });
+}
+
+}  // namespace
+
+void AddJsonCommands(std::vector<CommandSpec>* t) {
+  const std::vector<std::string_view> read_fast = {"read", "json", "fast"};
+  const std::vector<std::string_view> read_slow = {"read", "json", "slow"};
+  const std::vector<std::string_view> write_slow = {"write", "json", "slow"};
+  const uint32_t w = kWrite | kDenyOom;
+  const uint32_t r = kReadonly;
+  t->insert(t->end(),
+            {
+                {"json.set", -4, w, 1, 1, 1, write_slow, CmdJsonSet,
+                 "Sets or updates the JSON value at a path"},
+                {"json.get", -2, r, 1, 1, 1, read_slow, CmdJsonGet,
+                 "Gets the value at one or more paths in JSON serialized form"},
+                {"json.mget", -3, r, 1, -2, 1, read_slow, CmdJsonMget,
+                 "Returns the values at a path from one or more keys"},
+                {"json.del", -2, kWrite, 1, 1, 1, write_slow, CmdJsonDel, "Deletes a value"},
+                {"json.forget", -2, kWrite, 1, 1, 1, write_slow, CmdJsonDel, "Deletes a value"},
+                {"json.type", -2, r, 1, 1, 1, read_fast, CmdJsonType,
+                 "Returns the type of the JSON value at a path"},
+                {"json.numincrby", 4, w, 1, 1, 1, write_slow, CmdJsonNumincrby,
+                 "Increments the numeric value at a path by a value"},
+                {"json.nummultby", 4, w, 1, 1, 1, write_slow, CmdJsonNummultby,
+                 "Multiplies the numeric value at a path by a value"},
+                {"json.strlen", -2, r, 1, 1, 1, read_fast, CmdJsonStrlen,
+                 "Returns the length of the JSON string at a path"},
+                {"json.strappend", -3, w, 1, 1, 1, write_slow, CmdJsonStrappend,
+                 "Appends a string to the JSON strings at a path"},
+                {"json.objkeys", -2, r, 1, 1, 1, read_slow, CmdJsonObjkeys,
+                 "Returns the keys of the JSON objects at a path"},
+                {"json.objlen", -2, r, 1, 1, 1, read_fast, CmdJsonObjlen,
+                 "Returns the number of keys of the JSON objects at a path"},
+                {"json.arrappend", -4, w, 1, 1, 1, write_slow, CmdJsonArrappend,
+                 "Appends one or more JSON values to the arrays at a path"},
+                {"json.arrlen", -2, r, 1, 1, 1, read_fast, CmdJsonArrlen,
+                 "Returns the length of the arrays at a path"},
+                {"json.clear", -2, kWrite, 1, 1, 1, write_slow, CmdJsonClear,
+                 "Clears arrays and objects, sets numbers to 0"},
+                {"json.toggle", 3, kWrite, 1, 1, 1, write_slow, CmdJsonToggle,
+                 "Toggles the boolean values at a path"},
+            });
+}
+
+}  // namespace devstate::resp

@@ -1,0 +1,329 @@
+#include "service/json_document.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <tuple>
+
+namespace devstate::json {
+namespace {
+
+constexpr auto kReplace = Json::error_handler_t::replace;
+
+std::string Scalar(const Json& v) { return v.dump(-1, ' ', false, kReplace); }
+
+void WriteAt(const Json& v, const Format& f, size_t level, std::string* out) {
+  auto line = [&](size_t depth) {
+    out->append(f.newline);
+    for (size_t i = 0; i < depth; ++i) out->append(f.indent);
+  };
+  if (v.is_object()) {
+    if (v.empty()) return out->append("{}"), void();
+    out->push_back('{');
+    bool first = true;
+    for (const auto& [name, member] : v.items()) {
+      if (!first) out->push_back(',');
+      first = false;
+      line(level + 1);
+      out->append(Scalar(Json(name)));
+      out->push_back(':');
+      out->append(f.space);
+      WriteAt(member, f, level + 1, out);
+    }
+    line(level);
+    out->push_back('}');
+  } else if (v.is_array()) {
+    if (v.empty()) return out->append("[]"), void();
+    out->push_back('[');
+    bool first = true;
+    for (const Json& element : v) {
+      if (!first) out->push_back(',');
+      first = false;
+      line(level + 1);
+      WriteAt(element, f, level + 1, out);
+    }
+    line(level);
+    out->push_back(']');
+  } else {
+    out->append(Scalar(v));
+  }
+}
+
+// RFC 9535 §2.3.4.2: the indices a slice selects in an array of `len` elements, in order.
+template <typename Visit>
+void SliceIndices(const jsonpath::Selector& s, int64_t len, Visit visit) {
+  if (s.step == 0 || len == 0) return;
+  // A step longer than the array selects what the array's length would: clamping it
+  // keeps every sum below in range.
+  const int64_t step = std::clamp<int64_t>(s.step, -(len + 1), len + 1);
+  auto normalize = [len](int64_t i) { return i >= 0 ? i : len + i; };
+  if (step > 0) {
+    const int64_t lower = std::clamp<int64_t>(normalize(s.start.value_or(0)), 0, len);
+    const int64_t upper = std::clamp<int64_t>(normalize(s.end.value_or(len)), 0, len);
+    for (int64_t i = lower; i < upper; i += step) visit(i);
+  } else {
+    const int64_t upper = std::clamp<int64_t>(s.start ? normalize(*s.start) : len - 1, -1, len - 1);
+    const int64_t lower = std::clamp<int64_t>(s.end ? normalize(*s.end) : -1, -1, len - 1);
+    for (int64_t i = upper; lower < i; i += step) visit(i);
+  }
+}
+
+}  // namespace
+
+Status Parse(std::string_view text, Json* out) {
+  bool too_deep = false;
+  // Called as each container opens, `depth` levels below the top: a container past the
+  // limit is skipped (never built) and the parse fails.
+  auto limit = [&too_deep](int depth, Json::parse_event_t event, Json&) {
+    if ((event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start) &&
+        static_cast<size_t>(depth) >= kMaxDepth) {
+      too_deep = true;
+      return false;
+    }
+    return true;
+  };
+  try {
+    *out = Json::parse(text.begin(), text.end(), limit);
+  } catch (const Json::exception& e) {  // parse_error, and out_of_range for 1e999
+    std::string_view what = e.what();
+    if (const size_t at = what.find("] "); at != std::string_view::npos) what.remove_prefix(at + 2);
+    return Status::InvalidArgument(fmt::format("invalid JSON: {}", what));
+  }
+  if (too_deep) {
+    return Status::InvalidArgument(
+        fmt::format("invalid JSON: it nests deeper than {} levels", kMaxDepth));
+  }
+  return Status::OK();
+}
+
+size_t Depth(const Json& value) {
+  if (!value.is_structured()) return 0;
+  size_t deepest = 0;
+  for (const Json& child : value) deepest = std::max(deepest, Depth(child));
+  return deepest + 1;
+}
+
+void Write(const Json& value, const Format& format, std::string* out) {
+  WriteAt(value, format, 0, out);
+}
+
+std::string Compact(const Json& value) { return Scalar(value); }
+
+std::string_view TypeName(const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::object:
+      return "object";
+    case Json::value_t::array:
+      return "array";
+    case Json::value_t::string:
+      return "string";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned:
+      return "integer";
+    case Json::value_t::number_float:
+      return "number";
+    case Json::value_t::boolean:
+      return "boolean";
+    default:
+      return "null";
+  }
+}
+
+Status Selection::Run(const Json& root, const jsonpath::Path& path, bool for_set) {
+  entries_.clear();
+  result_.clear();
+  new_names_.clear();
+  entries_.push_back({&root, -1, 0});
+  std::vector<int32_t> current{0};
+  std::vector<int32_t> next;
+  for (size_t k = 0; k < path.segments.size(); ++k) {
+    const jsonpath::Segment& segment = path.segments[k];
+    const bool create = for_set && k + 1 == path.segments.size() && !segment.descendant &&
+                        std::all_of(segment.selectors.begin(), segment.selectors.end(),
+                                    [](const jsonpath::Selector& s) {
+                                      return s.kind == jsonpath::Selector::Kind::kName;
+                                    });
+    next.clear();
+    for (const int32_t at : current) {
+      if (Status s = Apply(segment, at, create, &next); !s.ok()) return s;
+    }
+    current.swap(next);
+  }
+  result_ = std::move(current);
+  return Status::OK();
+}
+
+Status Selection::Add(const Json* node, int32_t parent, uint32_t position,
+                      std::vector<int32_t>* next) {
+  if (entries_.size() >= kMaxMatches) {
+    return Status::InvalidArgument(
+        fmt::format("the path reaches more than {} nodes of the document", kMaxMatches));
+  }
+  entries_.push_back({node, parent, position});
+  if (next != nullptr) next->push_back(static_cast<int32_t>(entries_.size() - 1));
+  return Status::OK();
+}
+
+Status Selection::Apply(const jsonpath::Segment& segment, int32_t at, bool create,
+                        std::vector<int32_t>* next) {
+  using Kind = jsonpath::Selector::Kind;
+  // The selectors at one node; `entries_` grows meanwhile, so nothing holds a reference.
+  auto select = [&](int32_t e) -> Status {
+    const Json& node = *entries_[static_cast<size_t>(e)].node;
+    for (const jsonpath::Selector& s : segment.selectors) {
+      if (node.is_object()) {
+        const auto& members = node.get_ref<const Json::object_t&>();
+        if (s.kind == Kind::kWildcard) {
+          for (size_t i = 0; i < members.size(); ++i) {
+            if (Status st = Add(&(members.begin() + static_cast<std::ptrdiff_t>(i))->second, e,
+                                static_cast<uint32_t>(i), next);
+                !st.ok())
+              return st;
+          }
+        } else if (s.kind == Kind::kName) {
+          const auto it = members.find(s.name);
+          if (it != members.end()) {
+            const auto i = static_cast<uint32_t>(it - members.begin());
+            if (Status st = Add(&it->second, e, i, next); !st.ok()) return st;
+          } else if (create) {
+            new_names_.push_back(s.name);
+            if (Status st = Add(nullptr, e, static_cast<uint32_t>(new_names_.size() - 1), next);
+                !st.ok())
+              return st;
+          }
+        }
+      } else if (node.is_array()) {
+        const auto& elements = node.get_ref<const Json::array_t&>();
+        const auto len = static_cast<int64_t>(elements.size());
+        Status st;
+        auto add = [&](int64_t i) {
+          if (st.ok())
+            st = Add(&elements[static_cast<size_t>(i)], e, static_cast<uint32_t>(i), next);
+        };
+        if (s.kind == Kind::kWildcard) {
+          for (int64_t i = 0; i < len; ++i) add(i);
+        } else if (s.kind == Kind::kIndex) {
+          const int64_t i = s.index < 0 ? len + s.index : s.index;
+          if (i >= 0 && i < len) add(i);
+        } else if (s.kind == Kind::kSlice) {
+          SliceIndices(s, len, add);
+        }
+        if (!st.ok()) return st;
+      }
+    }
+    return Status::OK();
+  };
+  if (!segment.descendant) return select(at);
+  // `..`: the node, then each node below it in document order (preorder), from a stack
+  // rather than recursion; each passed-through node gets an entry so places stay known.
+  std::vector<int32_t> stack{at};
+  while (!stack.empty()) {
+    const int32_t e = stack.back();
+    stack.pop_back();
+    if (Status s = select(e); !s.ok()) return s;
+    const Json& node = *entries_[static_cast<size_t>(e)].node;
+    if (!node.is_structured()) continue;
+    const size_t first = entries_.size();
+    uint32_t i = 0;
+    if (node.is_object()) {
+      for (const auto& member : node.get_ref<const Json::object_t&>()) {
+        if (Status s = Add(&member.second, e, i++, nullptr); !s.ok()) return s;
+      }
+    } else {
+      for (const Json& element : node.get_ref<const Json::array_t&>()) {
+        if (Status s = Add(&element, e, i++, nullptr); !s.ok()) return s;
+      }
+    }
+    for (size_t c = entries_.size(); c > first; --c) stack.push_back(static_cast<int32_t>(c - 1));
+  }
+  return Status::OK();
+}
+
+std::vector<uint32_t> Selection::Steps(int32_t entry) const {
+  std::vector<uint32_t> steps;
+  for (int32_t e = entry; entries_[static_cast<size_t>(e)].parent >= 0;
+       e = entries_[static_cast<size_t>(e)].parent) {
+    const Entry& x = entries_[static_cast<size_t>(e)];
+    // A member to create sorts after every member its object has.
+    steps.push_back(x.node == nullptr ? std::numeric_limits<uint32_t>::max() : x.position);
+  }
+  std::reverse(steps.begin(), steps.end());
+  return steps;
+}
+
+size_t Selection::depth(size_t i) const { return Steps(result_[i]).size(); }
+
+std::vector<size_t> Selection::EditOrder() const {
+  struct Key {
+    std::vector<uint32_t> steps;
+    std::string_view new_name;
+    size_t index;
+  };
+  std::vector<Key> keys;
+  keys.reserve(result_.size());
+  for (size_t i = 0; i < result_.size(); ++i) {
+    const Entry& e = entries_[static_cast<size_t>(result_[i])];
+    keys.push_back(
+        {Steps(result_[i]), e.node == nullptr ? std::string_view(new_names_[e.position]) : "", i});
+  }
+  auto rank = [](const Key& k) { return std::tie(k.steps, k.new_name); };
+  std::sort(keys.begin(), keys.end(),
+            [&](const Key& a, const Key& b) { return rank(a) > rank(b); });
+  keys.erase(std::unique(keys.begin(), keys.end(),
+                         [&](const Key& a, const Key& b) { return rank(a) == rank(b); }),
+             keys.end());
+  std::vector<size_t> order;
+  order.reserve(keys.size());
+  for (const Key& k : keys) order.push_back(k.index);
+  return order;
+}
+
+Json* Selection::Resolve(Json& root, size_t i) const { return ResolveEntry(root, result_[i]); }
+
+Json* Selection::ResolveEntry(Json& root, int32_t entry) const {
+  std::vector<int32_t> chain;
+  for (int32_t e = entry; e > 0; e = entries_[static_cast<size_t>(e)].parent) {
+    chain.push_back(e);
+  }
+  Json* node = &root;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    const Entry& e = entries_[static_cast<size_t>(*it)];
+    if (node->is_object()) {
+      auto& members = node->get_ref<Json::object_t&>();
+      if (e.node == nullptr) return &(*node)[new_names_[e.position]];
+      if (e.position >= members.size()) return nullptr;
+      node = &(members.begin() + e.position)->second;
+    } else if (node->is_array()) {
+      auto& elements = node->get_ref<Json::array_t&>();
+      if (e.node == nullptr || e.position >= elements.size()) return nullptr;
+      node = &elements[e.position];
+    } else {
+      return nullptr;
+    }
+  }
+  return node;
+}
+
+bool Selection::Erase(Json& root, size_t i) const {
+  const int32_t e = result_[i];
+  const Entry& place = entries_[static_cast<size_t>(e)];
+  if (place.parent < 0 || place.node == nullptr) return false;
+  Json* parent = ResolveEntry(root, place.parent);
+  if (parent == nullptr) return false;
+  if (parent->is_object()) {
+    auto& members = parent->get_ref<Json::object_t&>();
+    if (place.position >= members.size()) return false;
+    members.erase(members.begin() + place.position);
+    return true;
+  }
+  if (parent->is_array()) {
+    auto& elements = parent->get_ref<Json::array_t&>();
+    if (place.position >= elements.size()) return false;
+    elements.erase(elements.begin() + place.position);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace devstate::json

@@ -1,0 +1,230 @@
+// JSONPath (jsonpath.h) and JSON documents (json_document.h): what a path means, what it
+// selects, how edits reach what it selected, and the limits.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "service/json_document.h"
+#include "service/jsonpath.h"
+
+namespace devstate {
+namespace {
+
+using json::Json;
+using Kind = jsonpath::Selector::Kind;
+
+jsonpath::Path MustParse(std::string_view text) {
+  jsonpath::Path p;
+  Status s = jsonpath::Parse(text, &p);
+  EXPECT_TRUE(s.ok()) << text << ": " << s.ToString();
+  return p;
+}
+
+std::string ParseError(std::string_view text) {
+  jsonpath::Path p;
+  Status s = jsonpath::Parse(text, &p);
+  EXPECT_FALSE(s.ok()) << text << " parsed";
+  return s.message();
+}
+
+Json Doc(std::string_view text) {
+  Json doc;
+  Status s = json::Parse(text, &doc);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return doc;
+}
+
+// What `path` selects in `doc`, as one compact JSON array.
+std::string Select(const Json& doc, std::string_view path) {
+  json::Selection sel;
+  Status s = sel.Select(doc, MustParse(path));
+  if (!s.ok()) return "error: " + s.message();
+  Json all = Json::array();
+  for (size_t i = 0; i < sel.size(); ++i) all.push_back(*sel.node(i));
+  return json::Compact(all);
+}
+
+TEST(JsonPathTest, ParsesJsonPathAndLegacyForms) {
+  jsonpath::Path p = MustParse("$.a.b");
+  EXPECT_FALSE(p.legacy);
+  ASSERT_EQ(p.segments.size(), 2u);
+  EXPECT_EQ(p.segments[1].selectors[0].name, "b");
+
+  // Legacy paths name the same places without the `$`.
+  EXPECT_TRUE(MustParse(".a.b").legacy);
+  EXPECT_EQ(MustParse(".a.b").segments, p.segments);
+  EXPECT_EQ(MustParse("a.b").segments, p.segments);
+  EXPECT_TRUE(MustParse(".").segments.empty());
+  EXPECT_TRUE(MustParse("$").segments.empty());
+  EXPECT_EQ(MustParse("[0]").segments, MustParse("$[0]").segments);
+
+  p = MustParse("$..x");
+  ASSERT_EQ(p.segments.size(), 1u);
+  EXPECT_TRUE(p.segments[0].descendant);
+
+  p = MustParse("$['a b', \"c\\\"d\" , 3,-1,*]");
+  ASSERT_EQ(p.segments.size(), 1u);
+  const auto& sel = p.segments[0].selectors;
+  ASSERT_EQ(sel.size(), 5u);
+  EXPECT_EQ(sel[0].name, "a b");
+  EXPECT_EQ(sel[1].name, "c\"d");
+  EXPECT_EQ(sel[2].kind, Kind::kIndex);
+  EXPECT_EQ(sel[3].index, -1);
+  EXPECT_EQ(sel[4].kind, Kind::kWildcard);
+
+  p = MustParse("$[1:3][::-1][:2:][5:]");
+  EXPECT_EQ(p.segments[0].selectors[0].start, 1);
+  EXPECT_EQ(p.segments[0].selectors[0].end, 3);
+  EXPECT_EQ(p.segments[1].selectors[0].step, -1);
+  EXPECT_FALSE(p.segments[1].selectors[0].start.has_value());
+  EXPECT_EQ(p.segments[2].selectors[0].end, 2);
+  EXPECT_EQ(p.segments[3].selectors[0].start, 5);
+
+  EXPECT_EQ(MustParse("$['\\u00e9\\ud83d\\ude00']").segments[0].selectors[0].name,
+            "\xc3\xa9\xf0\x9f\x98\x80");
+}
+
+TEST(JsonPathTest, RefusesMalformedPathsWithWhereAndWhy) {
+  EXPECT_NE(ParseError("").find("empty"), std::string::npos);
+  EXPECT_NE(ParseError("$.").find("member name is missing"), std::string::npos);
+  EXPECT_NE(ParseError("$a").find("offset 1"), std::string::npos);
+  EXPECT_NE(ParseError("$[").find("ends inside"), std::string::npos);
+  EXPECT_NE(ParseError("$[0").find("expected ',' or ']'"), std::string::npos);
+  EXPECT_NE(ParseError("$['a").find("not closed"), std::string::npos);
+  EXPECT_NE(ParseError("$['\\q']").find("unknown escape"), std::string::npos);
+  EXPECT_NE(ParseError("$['\\ud800']").find("surrogate"), std::string::npos);
+  EXPECT_NE(ParseError("$[99999999999999999999]").find("out of range"), std::string::npos);
+  EXPECT_NE(ParseError("$[?(@.a)]").find("filter"), std::string::npos);
+  EXPECT_NE(ParseError("$.a b").find("member name"), std::string::npos);
+  EXPECT_NE(ParseError("$[]").find("expected a name"), std::string::npos);
+  // Member names are object keys, which JSON holds as UTF-8 (found by the fuzzer: JSON.SET
+  // would have created a key the writer then had to replace).
+  EXPECT_NE(ParseError("$.\xff").find("not UTF-8"), std::string::npos);
+  EXPECT_NE(ParseError("$['\xc3']").find("not UTF-8"), std::string::npos);
+  EXPECT_NE(ParseError("..").find("member name is missing"), std::string::npos);
+  std::string deep = "$";
+  for (size_t i = 0; i < jsonpath::kMaxSegments; ++i) deep += ".a";
+  MustParse(deep);
+  EXPECT_NE(ParseError(deep + ".a").find("more than 256 segments"), std::string::npos);
+}
+
+TEST(JsonPathTest, SelectsWhatTheIssueNames) {
+  const Json doc = Doc(R"({"a":{"b":7,"x":1},"arr":[10,20,{"x":2}],"x":0})");
+  EXPECT_EQ(Select(doc, "$.a.b"), "[7]");
+  EXPECT_EQ(Select(doc, ".a.b"), "[7]");
+  EXPECT_EQ(Select(doc, "$.arr[0]"), "[10]");
+  EXPECT_EQ(Select(doc, "$.arr[-1].x"), "[2]");
+  EXPECT_EQ(Select(doc, "$..x"), "[0,1,2]") << "the node first, then below it in document order";
+  EXPECT_EQ(Select(doc, "$.nope"), "[]");
+  EXPECT_EQ(Select(doc, "$.arr[3]"), "[]");
+  EXPECT_EQ(Select(doc, "$.a.b.c"), "[]");
+  EXPECT_EQ(Select(doc, "$"), R"([{"a":{"b":7,"x":1},"arr":[10,20,{"x":2}],"x":0}])");
+  EXPECT_EQ(Select(doc, "$.a.*"), "[7,1]");
+  EXPECT_EQ(Select(doc, "$.arr[*]"), R"([10,20,{"x":2}])");
+  EXPECT_EQ(Select(doc, "$.arr[0,0]"), "[10,10]") << "a union keeps duplicates";
+  EXPECT_EQ(Select(doc, "$['a','x']"), R"([{"b":7,"x":1},0])");
+  EXPECT_EQ(Select(doc, "$..[0]"), "[10]");
+  EXPECT_EQ(Select(doc, "$.arr..*"), R"([10,20,{"x":2},2])");
+}
+
+TEST(JsonPathTest, SlicesFollowRfc9535) {
+  const Json doc = Doc(R"(["a","b","c","d","e","f","g"])");
+  EXPECT_EQ(Select(doc, "$[1:3]"), R"(["b","c"])");
+  EXPECT_EQ(Select(doc, "$[5:]"), R"(["f","g"])");
+  EXPECT_EQ(Select(doc, "$[1:5:2]"), R"(["b","d"])");
+  EXPECT_EQ(Select(doc, "$[5:1:-2]"), R"(["f","d"])");
+  EXPECT_EQ(Select(doc, "$[::-1]"), R"(["g","f","e","d","c","b","a"])");
+  EXPECT_EQ(Select(doc, "$[-2:]"), R"(["f","g"])");
+  EXPECT_EQ(Select(doc, "$[::0]"), "[]");
+  EXPECT_EQ(Select(doc, "$[-9223372036854775808:9223372036854775807:9223372036854775807]"),
+            R"(["a"])")
+      << "extreme bounds and steps neither overflow nor loop";
+  EXPECT_EQ(Select(doc, "$[9223372036854775807::-9223372036854775808]"), R"(["g"])");
+}
+
+TEST(JsonDocumentTest, ParseLimitsNesting) {
+  Json doc;
+  std::string ok(json::kMaxDepth, '[');
+  ok += std::string(json::kMaxDepth, ']');
+  EXPECT_TRUE(json::Parse(ok, &doc).ok());
+  EXPECT_EQ(json::Depth(doc), json::kMaxDepth);
+  // Far deeper than the limit: refused, neither built nor recursed into.
+  const std::string deep = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+  Status s = json::Parse(deep, &doc);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("deeper than 128"), std::string::npos);
+  EXPECT_FALSE(json::Parse("{\"a\":", &doc).ok());
+  EXPECT_FALSE(json::Parse("NaN", &doc).ok());
+  // A number past double's range is an error, not an exception (found by the fuzzer).
+  EXPECT_NE(json::Parse("[1e888]", &doc).message().find("invalid JSON"), std::string::npos);
+  EXPECT_FALSE(json::Parse("[1] [2]", &doc).ok());
+}
+
+TEST(JsonDocumentTest, WritesCompactAndFormatted) {
+  const Json doc = Doc(R"({"b":[1,{}],"a":"\u00e9\n","e":[]})");
+  EXPECT_EQ(json::Compact(doc), "{\"b\":[1,{}],\"a\":\"\xc3\xa9\\n\",\"e\":[]}")
+      << "members keep their insertion order";
+  std::string out;
+  json::Write(doc, {"  ", "\n", " "}, &out);
+  EXPECT_EQ(out, "{\n  \"b\": [\n    1,\n    {}\n  ],\n  \"a\": \"\xc3\xa9\\n\",\n  \"e\": []\n}");
+  EXPECT_EQ(json::TypeName(Doc("1")), "integer");
+  EXPECT_EQ(json::TypeName(Doc("18446744073709551615")), "integer");
+  EXPECT_EQ(json::TypeName(Doc("1.5")), "number");
+  EXPECT_EQ(json::TypeName(Doc("null")), "null");
+}
+
+// Erases everything `path` selects, as JSON.DEL does.
+std::string EraseAll(std::string_view text, std::string_view path, size_t* erased = nullptr) {
+  Json doc = Doc(text);
+  json::Selection sel;
+  EXPECT_TRUE(sel.Select(doc, MustParse(path)).ok());
+  size_t n = 0;
+  for (size_t i : sel.EditOrder()) n += sel.Erase(doc, i) ? 1 : 0;
+  if (erased) *erased = n;
+  return json::Compact(doc);
+}
+
+TEST(JsonDocumentTest, EditsReachEverySelectedPlaceWhateverTheOrder) {
+  size_t n = 0;
+  // Later siblings go first, so an earlier erase never shifts one still to come.
+  EXPECT_EQ(EraseAll("[0,1,2,3,4,5]", "$[0,2,4]", &n), "[1,3,5]");
+  EXPECT_EQ(n, 3u);
+  EXPECT_EQ(EraseAll("[0,1,2,3]", "$[1,1]", &n), "[0,2,3]") << "a duplicate is erased once";
+  EXPECT_EQ(n, 1u);
+  // Members, and places inside places: deeper ones go before their ancestors.
+  EXPECT_EQ(EraseAll(R"({"x":1,"a":{"x":2,"b":{"x":3}},"c":[{"x":4}]})", "$..x", &n),
+            R"({"a":{"b":{}},"c":[{}]})");
+  EXPECT_EQ(n, 4u);
+  EXPECT_EQ(EraseAll(R"({"a":{"a":{"a":1}}})", "$..a", &n), "{}");
+  EXPECT_EQ(n, 3u);
+
+  // JSON.SET's places: existing members and members to create, each assigned once.
+  Json doc = Doc(R"({"a":{"k":1},"b":{},"c":[1]})");
+  json::Selection sel;
+  ASSERT_TRUE(sel.SelectForSet(doc, MustParse("$.*.k")).ok());
+  ASSERT_EQ(sel.size(), 2u) << "an array has no member to create";
+  EXPECT_NE(sel.node(0), nullptr);
+  EXPECT_EQ(sel.node(1), nullptr);
+  for (size_t i : sel.EditOrder()) *sel.Resolve(doc, i) = "v";
+  EXPECT_EQ(json::Compact(doc), R"({"a":{"k":"v"},"b":{"k":"v"},"c":[1]})");
+  EXPECT_EQ(sel.depth(0), 2u);
+}
+
+TEST(JsonDocumentTest, ASelectionReachingTooManyNodesIsAnError) {
+  // A path that multiplies what it reaches (`..` after `..`) stops at the limit with an
+  // error instead of growing without bound.
+  Json doc = Json::array();
+  for (int i = 0; i < 2000; ++i) doc.push_back(Json::array({1, 2, 3}));
+  json::Selection sel;
+  EXPECT_TRUE(sel.Select(doc, MustParse("$..*")).ok());
+  EXPECT_EQ(sel.size(), 8000u);
+  Json wide = Json::array();
+  for (size_t i = 0; i < json::kMaxMatches; ++i) wide.push_back(0);
+  Status s = sel.Select(wide, MustParse("$..*"));
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("more than"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace devstate
