@@ -10,7 +10,9 @@
 //   devstate-loadgen http-ingest --port 8080 --ledger acked.txt  record every acknowledged write
 //   devstate-loadgen verify      --port 8080 --ledger acked.txt  check each one is still there
 //   devstate-loadgen mqtt-publish --port 1883 --clients 4 --qos 1 [--rate 5000]  through a broker
-//   devstate-loadgen report --title T --out report.html a.json b.json   one HTML report of runs
+//   devstate-loadgen pubsub-fanout --port 6379 --subscribers 100 -P 16   1 publisher, 100
+//   subscribers devstate-loadgen report --title T --out report.html a.json b.json   one HTML report
+//   of runs
 //
 // The RESP scenarios work against redis-server too, so comparisons use the same driver.
 //
@@ -34,6 +36,7 @@
 #include "loadgen/http_load.h"
 #include "loadgen/ledger.h"
 #include "loadgen/mqtt_load.h"
+#include "loadgen/pubsub_load.h"
 #include "loadgen/report.h"
 #include "loadgen/resp_load.h"
 
@@ -262,6 +265,22 @@ int main(int argc, char** argv) {
           ->check(CLI::Range(0, 100));
     }
   }
+  devstate::loadgen::PubSubLoadOptions pubsub;
+  {
+    CLI::App* sub = app.add_subcommand(
+        "pubsub-fanout",
+        "one publisher, N subscribers of one channel: messages delivered per second");
+    sub->add_option("--host", pubsub.host, "server address");
+    sub->add_option("--port", pubsub.port, "server port")->required();
+    sub->add_option("--subscribers,-c", pubsub.subscribers, "subscriber connections")
+        ->check(CLI::Range(1, 10000));
+    sub->add_option("--pipeline,-P", pubsub.pipeline, "PUBLISH commands in flight")
+        ->check(CLI::Range(1, 10000));
+    sub->add_option("--seconds,-d", pubsub.seconds, "length of the run");
+    sub->add_option("--value-bytes", pubsub.value_bytes, "message size (at least 16)");
+    sub->add_option("--channel", pubsub.channel, "the channel");
+    output.AddTo(sub);
+  }
   CLI::App* report = app.add_subcommand(
       "report", "one HTML report (table and charts) from the --json files of runs");
   std::string report_title = "devstate-loadgen report";
@@ -281,6 +300,13 @@ int main(int argc, char** argv) {
     std::string name = fmt::format("mqtt-publish -c {} --qos {}", mqtt.connections, mqtt.qos);
     if (mqtt.rate > 0) name += fmt::format(" --rate {:.0f}", mqtt.rate);
     return Finish(name, result, error, output);
+  }
+  if (scenario == "pubsub-fanout") {
+    std::string error;
+    pubsub.progress = output.progress;
+    LoadResult result = devstate::loadgen::RunPubSubLoad(pubsub, &error);
+    return Finish(fmt::format("pubsub-fanout -c {} -P {}", pubsub.subscribers, pubsub.pipeline),
+                  result, error, output);
   }
   if (scenario.rfind("resp-", 0) == 0) {
     resp.scenario = scenario == "resp-get"   ? RespLoadOptions::Scenario::kGet

@@ -53,9 +53,12 @@ std::string PubSubFrame(std::string_view kind, std::string_view channel, int64_t
   return out;
 }
 
-void AsPush(std::string* frame, int protocol) {
+void AsPushes(std::string* frames, const std::vector<size_t>& starts, int protocol) {
   // Only the array header changes: the rest of a message frame is length-prefixed data.
-  if (protocol >= 3 && !frame->empty() && (*frame)[0] == '*') (*frame)[0] = '>';
+  if (protocol < 3) return;
+  for (size_t at : starts) {
+    if (at < frames->size() && (*frames)[at] == '*') (*frames)[at] = '>';
+  }
 }
 
 bool PubSub::Subscribe(ClientState* client, Kind kind, const std::string& name) {

@@ -54,7 +54,8 @@ class PubSub {
 // A subscription's confirmation ("subscribe", channel, count): a RESP2 array, a RESP3 push.
 std::string PubSubFrame(std::string_view kind, std::string_view channel, int64_t count,
                         int protocol);
-// A message frame (built once for every subscriber as a RESP2 array) as `protocol` wants it.
-void AsPush(std::string* frame, int protocol);
+// Message frames (built once for every subscriber as RESP2 arrays), one after another in
+// `frames`, each starting at one of `starts`, as `protocol` wants them.
+void AsPushes(std::string* frames, const std::vector<size_t>& starts, int protocol);
 
 }  // namespace devstate::resp

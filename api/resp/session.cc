@@ -336,13 +336,14 @@ void Session::Push(const std::string& frame) {
   {
     absl::MutexLock lock(&completed_mu_);
     if (push_overflow_) return;
-    pushed_bytes_ += frame.size();
-    if (pushed_bytes_ + client_->output_buffer.load(std::memory_order_relaxed) >
+    if (pushed_.size() + frame.size() + client_->output_buffer.load(std::memory_order_relaxed) >
         limits().max_pubsub_output) {
       push_overflow_ = true;  // cut off (TakeCompleted closes), never buffered without bound
       pushed_.clear();
+      pushed_starts_.clear();
     } else {
-      pushed_.push_back(frame);
+      pushed_starts_.push_back(pushed_.size());
+      pushed_ += frame;
     }
     if (completion_posted_) return;
     completion_posted_ = true;
@@ -354,13 +355,14 @@ void Session::Push(const std::string& frame) {
 // Push queued (after the replies ready before them).
 void Session::TakeCompleted() {
   std::vector<std::pair<std::shared_ptr<Slot>, std::string>> done;
-  std::vector<std::string> pushed;
+  std::string pushed;
+  std::vector<size_t> starts;
   bool overflow = false;
   {
     absl::MutexLock lock(&completed_mu_);
     done.swap(completed_);
     pushed.swap(pushed_);
-    pushed_bytes_ = 0;
+    starts.swap(pushed_starts_);
     overflow = push_overflow_;
     completion_posted_ = false;
   }
@@ -377,10 +379,8 @@ void Session::TakeCompleted() {
   }
   if (!pushed.empty() && !closed_) {
     FlushReady();
-    for (std::string& frame : pushed) {
-      AsPush(&frame, client_->protocol);
-      ready_ += frame;
-    }
+    AsPushes(&pushed, starts, client_->protocol);
+    ready_ += pushed;
   }
   Continue();
 }

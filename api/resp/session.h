@@ -121,8 +121,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<std::pair<std::shared_ptr<Slot>, std::string>> completed_
       ABSL_GUARDED_BY(completed_mu_);
   bool completion_posted_ ABSL_GUARDED_BY(completed_mu_) = false;
-  std::vector<std::string> pushed_ ABSL_GUARDED_BY(completed_mu_);  // pub/sub messages
-  size_t pushed_bytes_ ABSL_GUARDED_BY(completed_mu_) = 0;
+  // Pub/sub messages, one after another in one buffer (a delivery is an append, not an
+  // allocation), and where each starts (its header becomes RESP3's '>' when taken).
+  std::string pushed_ ABSL_GUARDED_BY(completed_mu_);
+  std::vector<size_t> pushed_starts_ ABSL_GUARDED_BY(completed_mu_);
   bool push_overflow_ ABSL_GUARDED_BY(completed_mu_) = false;
   // PSYNC: where the connection goes once every reply is written.
   std::function<void(std::unique_ptr<Transport>, std::string)> take_over_;

@@ -34,7 +34,7 @@ class BenchQuickTest(unittest.TestCase):
                 report = f.read()
             self.assertNotIn("Failed runs", report)
             for section in ("RESP: redis-benchmark", "RESP: devstate-loadgen", "Device ingest over HTTP",
-                            "HTTP GET /devices", "Device ingest over MQTT", "raw write(200 B) + fdatasync"):
+                            "HTTP GET /devices", "Device ingest over MQTT", "Pub/sub fan-out", "raw write(200 B) + fdatasync"):
                 self.assertIn(section, report)
             for workload in ("GET -P 1", "GET -P 16", "SET -P 1", "SET -P 16", "resp-mixed -P 1",
                              "POST /devices/<id>", "POST /events", "mqtt.ack = after_commit",

@@ -85,6 +85,14 @@ class LoadgenTest(unittest.TestCase):
             _, rps, _ = self.run_ok("resp-set", "--port", str(port), "-c", "4", "--rate", "1000", "-r", "1000")
             self.assertAlmostEqual(rps, 1000, delta=100)
 
+    def test_pubsub_fanout_against_devstate_and_redis(self):
+        for port in (self.ds.resp_port, self.redis_port):
+            name, rps, _ = self.run_ok("pubsub-fanout", "--port", str(port), "-c", "20", "-P", "4")
+            self.assertEqual(name, "pubsub-fanout -c 20 -P 4")
+        # Nobody to publish to: the publisher waits for its subscribers, then gives up.
+        out = loadgen("pubsub-fanout", "--port", str(self.ds.resp_port), "-c", "0", "-d", "1")
+        self.assertNotEqual(out.returncode, 0)
+
     def test_mixed_scenarios_split_reads_and_writes(self):
         port = str(self.ds.http_port)
         out = loadgen("http-mixed", "--port", port, "-c", "8", "--devices", "50", "--read-percent", "80", "-d", "1")
