@@ -1,5 +1,7 @@
 // Server commands: INFO, CONFIG GET SET RESETSTAT HELP, TIME.
 #include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -384,6 +386,38 @@ void CmdTime(Call& call) {
   call.reply.Bulk(std::to_string(us % 1000000));
 }
 
+// SAVE and BGSAVE: every acknowledged write is already in the fsync'd journal, so there is
+// nothing more to save; they answer as Redis does when a save succeeds.
+void CmdSave(Call& call) { call.reply.Ok(); }
+void CmdBgsave(Call& call) {
+  if (call.args.size() > 2 || (call.args.size() == 2 && !EqualsNoCase(call.args[1], "schedule")))
+    return call.reply.Error("ERR syntax error");
+  call.reply.Simple("Background saving started");
+}
+// LASTSAVE: now, for the same reason.
+void CmdLastsave(Call& call) { call.reply.Integer(call.service().NowMs() / 1000); }
+
+// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: stops the process as SIGTERM does (the
+// journal needs no save; the options are accepted). As in Redis, a shutdown that starts
+// sends no reply: the connection closes.
+void CmdShutdown(Call& call) {
+  bool abort = false;
+  for (size_t i = 1; i < call.args.size(); ++i) {
+    const std::string option = Lower(call.args[i]);
+    if (option == "abort") {
+      abort = true;
+    } else if (option != "nosave" && option != "save" && option != "now" && option != "force") {
+      return call.reply.Error("ERR syntax error");
+    }
+  }
+  if (abort) {
+    if (call.args.size() > 2) return call.reply.Error("ERR syntax error");
+    return call.reply.Error("ERR No shutdown in progress.");
+  }
+  spdlog::warn("resp: SHUTDOWN from client {} ({})", call.client.id, call.client.addr);
+  ::kill(::getpid(), SIGTERM);  // main waits for it with sigwait and stops in order
+}
+
 }  // namespace
 
 void AddServerCommands(std::vector<CommandSpec>* t) {
@@ -402,6 +436,21 @@ void AddServerCommands(std::vector<CommandSpec>* t) {
            CmdInfo,
            "Get information and statistics about the server"},
           {"time", 1, kFast | any, 0, 0, 0, {"fast"}, CmdTime, "Return the current server time"},
+          {"save", 1, kAdmin | kNoScript | kNoMulti, 0, 0, 0, admin, CmdSave,
+           "Synchronously save the dataset to disk"},
+          {"bgsave", -1, kAdmin | kNoScript, 0, 0, 0, admin, CmdBgsave,
+           "Asynchronously save the dataset to disk"},
+          {"lastsave",
+           1,
+           kLoading | kStale | kFast,
+           0,
+           0,
+           0,
+           {"fast", "dangerous"},
+           CmdLastsave,
+           "Get the UNIX time stamp of the last successful save to disk"},
+          {"shutdown", -1, kAdmin | kNoScript | kLoading | kStale | kNoMulti, 0, 0, 0, admin,
+           CmdShutdown, "Synchronously save the dataset to disk and then shut down the server"},
           {"config",
            -2,
            kAdmin | any,

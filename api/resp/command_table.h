@@ -45,8 +45,9 @@ enum CommandFlag : uint32_t {
   kStale = 1 << 6,
   kNoAuth = 1 << 7,
   kDenyOom = 1 << 8,
-  kNoQueue = 1 << 9,  // runs at once inside MULTI instead of being queued (Redis queues all
-                      // but MULTI EXEC DISCARD WATCH QUIT RESET)
+  kNoQueue = 1 << 9,   // runs at once inside MULTI instead of being queued (Redis queues all
+                       // but MULTI EXEC DISCARD WATCH QUIT RESET)
+  kNoMulti = 1 << 10,  // refused inside MULTI, which it then aborts (SAVE, SHUTDOWN)
 };
 
 // What a connection knows about itself (CLIENT INFO/LIST, HELLO, RESET). Fields are

@@ -211,6 +211,9 @@ void Dispatch(Call& call, const CommandSpec* spec) {
     if (!redirect.empty()) return Reject(call, spec, redirect);
   }
   call.server.total_commands.fetch_add(1, std::memory_order_relaxed);
+  if (call.client.in_multi && (spec->flags & kNoMulti)) {
+    return Reject(call, spec, "ERR Command not allowed inside a transaction");
+  }
   if (call.client.in_multi && !(spec->flags & kNoQueue)) {
     call.client.queued.push_back(args);
     call.client.multi_commands = call.client.queued.size();

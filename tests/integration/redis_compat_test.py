@@ -225,6 +225,10 @@ class RedisCompatTest(unittest.TestCase):
                   ("DISCARD",), ("EXEC",))
         self.same(("MULTI",), ("SET", "{m}f", 1), ("GET", "{m}f"), ("SET", "{m}f", 2, "GET"),
                   ("DEL", "{m}f", "{m}g"), ("EXEC",))
+        # SAVE and SHUTDOWN are refused inside a transaction, which they abort.
+        self.same(("MULTI",), ("SET", "{m}h", 1), ("SAVE",), ("EXEC",), ("GET", "{m}h"))
+        self.same(("MULTI",), ("SHUTDOWN",), ("EXEC",), ("SHUTDOWN", "ABORT"),
+                  ("SHUTDOWN", "NOSAVE", "BOGUS"), ("BGSAVE", "X"))
 
     def test_watch(self):
         # One connection: WATCH inside MULTI is refused without failing the transaction, a

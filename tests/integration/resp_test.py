@@ -453,6 +453,24 @@ class RespToolsTest(unittest.TestCase):
             self.assertEqual(ds.stop(), 0)
             work.cleanup()
 
+    def test_shutdown_stops_the_process_cleanly_and_loses_nothing(self):
+        work = WorkDir("respshutdown")
+        ds = Devstate(work.path)
+        try:
+            r = ds.redis()
+            r.set("before-shutdown", "kept")
+            self.assertEqual(r.save(), True)
+            with self.assertRaisesRegex(redis.ResponseError, "No shutdown in progress"):
+                r.execute_command("SHUTDOWN", "ABORT")
+            r.shutdown(nosave=True)  # redis-py expects the connection to close, as it does
+            self.assertEqual(ds.proc.wait(20), 0, "SHUTDOWN stops devstate as SIGTERM does")
+            ds.log.close()
+            ds.start()
+            self.assertEqual(ds.redis().get("before-shutdown"), b"kept")
+        finally:
+            self.assertEqual(ds.stop(), 0)
+            work.cleanup()
+
     def test_busy_polling_stops_when_clients_stop_and_is_off_on_one_cpu(self):
         """After serving, a RESP thread polls for more (resp.busy_poll_us) and then sleeps:
         an idle server burns no CPU. With one CPU to run on it never polls."""
