@@ -82,9 +82,11 @@ class RecordingView final : public KeyView {
 
   RecordPtr Get(std::string_view key) override { return inner_.Get(key); }
   void Put(std::string_view key, RecordPtr record) override {
-    const bool created = log_.track_new && !inner_.Get(key);
+    const RecordPtr old = inner_.Get(key);
+    const bool created = log_.track_new && !old;
+    const bool kept = old && record->expire_at_ms != 0 && old->expire_at_ms == record->expire_at_ms;
     inner_.Put(key, record);
-    log_.changes.push_back({std::string(key), std::move(record), created});
+    log_.changes.push_back({std::string(key), std::move(record), created, kept});
   }
   void Patch(std::string_view key, RecordPtr record, std::span<const FieldOp> ops) override {
     const bool created = log_.track_new && !inner_.Get(key);
@@ -132,7 +134,7 @@ void EventsOf(std::string_view command, const std::vector<KeyChange>& changes,
     const std::string_view event =
         !expires && !e->set_persisted.empty() ? e->set_persisted : e->set;
     if (!event.empty()) out->push_back({e->set_class, event, c.key});
-    if (e->expiry_follows && expires) out->push_back({kG, "expire", c.key});
+    if (e->expiry_follows && expires && !c.expiry_kept) out->push_back({kG, "expire", c.key});
   };
   if (e->removes_first) {
     for (const KeyChange& c : changes) {

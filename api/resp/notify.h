@@ -20,6 +20,7 @@ struct KeyChange {
   std::string key;
   RecordPtr record;  // the new record; null: the key was removed
   bool created = false;
+  bool expiry_kept = false;  // it had the same expiry before (SET KEEPTTL: no "expire")
 };
 
 struct ChangeLog {

@@ -77,6 +77,7 @@ class PubSubTest(unittest.TestCase):
             ps.psubscribe("__keyspace@0__:{n}*")
             self.assertEqual(ps.get_message(timeout=5)["type"], "psubscribe")
             r.set("{n}s", "1", ex=100)
+            r.set("{n}s", "1", keepttl=True)  # the expiry stays: "set" alone, as in Redis
             r.incrby("{n}s", 2)
             r.hset("{n}h", "a", "1")
             with self.assertRaises(redis.exceptions.ResponseError):
@@ -88,7 +89,7 @@ class PubSubTest(unittest.TestCase):
             tx.execute()
             r.delete("{n}u", "{n}missing")
             r.pexpire("{n}s", 1)
-            want = [("{n}s", "set"), ("{n}s", "expire"), ("{n}s", "incrby"), ("{n}h", "hset"),
+            want = [("{n}s", "set"), ("{n}s", "expire"), ("{n}s", "set"), ("{n}s", "incrby"), ("{n}h", "hset"),
                     ("{n}h", "hdel"), ("{n}h", "del"), ("{n}t", "set"), ("{n}t", "rename_from"),
                     ("{n}u", "rename_to"), ("{n}u", "del"), ("{n}s", "expire"), ("{n}s", "expired")]
             got = []
