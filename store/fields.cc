@@ -14,7 +14,7 @@ namespace {
 // Leaves are ordered by (hash, name).
 template <typename E>
 bool Before(const E& e, uint64_t hash, std::string_view name) {
-  return e.hash != hash ? e.hash < hash : std::string_view(e.name) < name;
+  return e.hash != hash ? e.hash < hash : std::string_view(e.field->name) < name;
 }
 
 }  // namespace
@@ -28,7 +28,7 @@ const std::string* FieldMap::Find(std::string_view name) const {
       continue;
     }
     for (const Entry& e : node->entries) {
-      if (e.hash == hash && e.name == name) return e.value.get();
+      if (e.hash == hash && e.field->name == name) return &e.field->value;
     }
     return nullptr;
   }
@@ -40,7 +40,7 @@ FieldMap::NodePtr FieldMap::SetIn(NodePtr node, int depth, uint64_t hash, std::s
   if (!node) {
     auto leaf = std::make_shared<Node>();
     leaf->entries.push_back(
-        {hash, std::string(name), std::make_shared<const std::string>(std::move(value))});
+        {hash, std::make_shared<const Field>(Field{std::string(name), std::move(value)})});
     *added = true;
     return leaf;
   }
@@ -55,13 +55,13 @@ FieldMap::NodePtr FieldMap::SetIn(NodePtr node, int depth, uint64_t hash, std::s
   auto& entries = own->entries;
   auto it = entries.begin();
   while (it != entries.end() && Before(*it, hash, name)) ++it;
-  if (it != entries.end() && it->hash == hash && it->name == name) {
-    it->value = std::make_shared<const std::string>(std::move(value));
+  if (it != entries.end() && it->hash == hash && it->field->name == name) {
+    it->field = std::make_shared<const Field>(Field{std::string(name), std::move(value)});
     *added = false;
     return own;
   }
   entries.insert(
-      it, Entry{hash, std::string(name), std::make_shared<const std::string>(std::move(value))});
+      it, Entry{hash, std::make_shared<const Field>(Field{std::string(name), std::move(value)})});
   *added = true;
   if (entries.size() <= kLeafMax || Shift(depth) < 0) return own;
   // Full: a branch one level down, its leaves taking the fields in order.
@@ -92,7 +92,8 @@ FieldMap::NodePtr FieldMap::EraseIn(NodePtr node, int depth, uint64_t hash, std:
     return nullptr;  // an empty branch goes
   }
   auto found = node->entries.begin();
-  while (found != node->entries.end() && !(found->hash == hash && found->name == name)) ++found;
+  while (found != node->entries.end() && !(found->hash == hash && found->field->name == name))
+    ++found;
   if (found == node->entries.end()) return node;
   *erased = true;
   if (node->entries.size() == 1) return nullptr;
@@ -139,7 +140,7 @@ bool FieldMap::Walk(const Node& node, int depth, uint64_t prefix, uint64_t from,
 void FieldMap::ForEach(const FieldFn& fn) const {
   if (!root_) return;
   Walk(*root_, 0, 0, 0, [&](const Entry& e) {
-    fn(e.name, *e.value);
+    fn(e.field->name, e.field->value);
     return true;
   });
 }
@@ -154,7 +155,7 @@ uint64_t FieldMap::Scan(uint64_t cursor, size_t count, const FieldFn& fn) const 
       next = e.hash;
       return false;
     }
-    fn(e.name, *e.value);
+    fn(e.field->name, e.field->value);
     ++visited;
     last_hash = e.hash;
     return true;

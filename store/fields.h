@@ -60,11 +60,16 @@ class FieldMap {
   static constexpr size_t kLeafMax = 32;
 
  private:
-  // A leaf's copy (on a write's path) copies its entries: the value is shared, not copied.
+  // A field, shared by every copy of the leaves that hold it: a leaf's copy (on a write's
+  // path) copies a pointer per field, never a name or a value (a string copy per field
+  // was most of an HSET's cost on a large hash).
+  struct Field {
+    std::string name;
+    std::string value;
+  };
   struct Entry {
     uint64_t hash;
-    std::string name;
-    std::shared_ptr<const std::string> value;
+    std::shared_ptr<const Field> field;
   };
   struct Node;
   using NodePtr = std::shared_ptr<const Node>;

@@ -25,7 +25,8 @@ size_t RecordMemory(std::string_view key, const Record& record) {
   if (record.fields) {
     n += sizeof(FieldMap);
     record.fields->ForEach([&](const std::string& name, const std::string& value) {
-      n += sizeof(uint64_t) + 2 * sizeof(std::string) + Heap(name) + Heap(value);
+      // The leaf's entry (hash, pointer), then the field's shared block (control, strings).
+      n += sizeof(uint64_t) + 16 + 16 + 2 * sizeof(std::string) + Heap(name) + Heap(value);
     });
   }
   return n;
