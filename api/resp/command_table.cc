@@ -17,6 +17,7 @@ std::vector<CommandSpec> BuildTable() {
   std::vector<CommandSpec> table;
   AddStringCommands(&table);
   AddStringOpCommands(&table);
+  AddStringBitCommands(&table);
   AddKeyCommands(&table);
   AddKeyspaceCommands(&table);
   AddConnectionCommands(&table);

@@ -10,6 +10,7 @@ namespace devstate::resp {
 
 void AddStringCommands(std::vector<CommandSpec>* table);      // cmd_string.cc
 void AddStringOpCommands(std::vector<CommandSpec>* table);    // cmd_string_ops.cc: INCR APPEND ...
+void AddStringBitCommands(std::vector<CommandSpec>* table);   // cmd_string_bits.cc: SETBIT LCS
 void AddKeyCommands(std::vector<CommandSpec>* table);         // cmd_keys.cc
 void AddKeyspaceCommands(std::vector<CommandSpec>* table);    // cmd_keyspace.cc: RENAME COPY OBJECT
 void AddConnectionCommands(std::vector<CommandSpec>* table);  // cmd_connection.cc

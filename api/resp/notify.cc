@@ -41,6 +41,7 @@ constexpr CommandEvents kEvents[] = {
     {"incrbyfloat", kS, "incrbyfloat", kG, "del"},
     {"append", kS, "append", kG, "del"},
     {"setrange", kS, "setrange", kG, "del"},
+    {"setbit", kS, "setbit", kG, "del"},
     {"del", kG, "", kG, "del"},
     {"unlink", kG, "", kG, "del"},
     {"expire", kG, "expire", kG, "del"},

@@ -164,6 +164,25 @@ class RedisCompatTest(unittest.TestCase):
             ds.close()
             redis.close()
 
+    def test_bits_and_lcs(self):
+        self.same(("SETBIT", "{b}k", 7, 1), ("SETBIT", "{b}k", 7, 1), ("GETBIT", "{b}k", 7),
+                  ("GETBIT", "{b}k", 100), ("GETBIT", "{b}none", 0), ("SETBIT", "{b}k", 100, 1),
+                  ("GET", "{b}k"), ("STRLEN", "{b}k"), ("OBJECT", "ENCODING", "{b}k"),
+                  ("SETBIT", "{b}k", 100, 0), ("SETBIT", "{b}k", -1, 1), ("SETBIT", "{b}k", 0, 2),
+                  ("SETBIT", "{b}k", 0, "x"), ("SETBIT", "{b}k", 4 * 1024 * 1024 * 1024, 1),
+                  ("GETBIT", "{b}k", "x"), ("HSET", "{b}h", "f", "v"), ("SETBIT", "{b}h", 0, 1),
+                  ("GETBIT", "{b}h", 0), ("SET", "{b}n", 12), ("SETBIT", "{b}n", 7, 0), ("GET", "{b}n"))
+        self.same(("MSET", "{l}a", "ohmytext", "{l}b", "mynewtext"), ("LCS", "{l}a", "{l}b"),
+                  ("LCS", "{l}a", "{l}b", "LEN"), ("LCS", "{l}a", "{l}b", "IDX"),
+                  ("LCS", "{l}a", "{l}b", "IDX", "MINMATCHLEN", 4),
+                  ("LCS", "{l}a", "{l}b", "IDX", "MINMATCHLEN", 4, "WITHMATCHLEN"),
+                  ("LCS", "{l}a", "{l}b", "IDX", "LEN"), ("LCS", "{l}a", "{l}b", "BOGUS"),
+                  ("LCS", "{l}a", "{l}none"), ("LCS", "{l}none", "{l}none2", "IDX"),
+                  ("LCS", "{l}a", "{l}b", "MINMATCHLEN", "x"), ("HSET", "{l}h", "f", "v"),
+                  ("LCS", "{l}a", "{l}h"))
+        self.same(("SET", "{l}c", "abcde"), ("SET", "{l}d", "xbcdy"),
+                  ("LCS", "{l}c", "{l}d", "IDX", "WITHMATCHLEN"), resp3=True)
+
     def test_string_edits(self):
         self.same(("APPEND", "{s}a", "hello"), ("APPEND", "{s}a", " world"), ("STRLEN", "{s}a"),
                   ("STRLEN", "{s}none"), ("GETRANGE", "{s}a", 0, 4), ("GETRANGE", "{s}a", -5, -1),
