@@ -41,9 +41,13 @@ std::string NoPathError(std::string_view path) {
   return fmt::format("ERR Path '{}' does not exist", path);
 }
 
-std::string WrongPathType(std::string_view expected, const Json* found) {
+std::string WrongPathType(std::string_view expected, std::string_view found) {
   return fmt::format("WRONGTYPE wrong type of path value - expected {} but found {}", expected,
-                     found ? json::TypeName(*found) : "nothing");
+                     found);
+}
+
+std::string TooDeepError() {
+  return fmt::format("ERR the document would nest deeper than {} levels", json::kMaxDepth);
 }
 
 bool ParsePath(ReplyWriter& w, std::string_view text, jsonpath::Path* path) {
@@ -105,6 +109,26 @@ bool OptionalPath(Call& call, size_t at, std::string_view* text, jsonpath::Path*
   }
   *text = call.args.size() > at ? std::string_view(call.args[at]) : std::string_view(".");
   return ParsePath(call.reply, *text, path);
+}
+
+// A read command's optional path (args[2], "." by default), the document at args[1] and
+// what the path selects in it. Not copyable: the selection points into the document.
+struct ReadTarget {
+  std::string_view text;
+  jsonpath::Path path;
+  Json doc;
+  json::Selection sel;
+
+  ReadTarget() = default;
+  ReadTarget(const ReadTarget&) = delete;
+  ReadTarget& operator=(const ReadTarget&) = delete;
+};
+
+// Fills `t`; false (and the reply) when the path is invalid, the key holds no document
+// (null) or another type, or the selection fails.
+bool ReadAtPath(Call& call, ReadTarget* t) {
+  return OptionalPath(call, 2, &t->text, &t->path) && ReadDocument(call, call.args[1], &t->doc) &&
+         Select(call.reply, t->doc, t->path, &t->sel);
 }
 
 // What a JSONPath gives one path of JSON.GET: the array of its matches.
@@ -204,13 +228,10 @@ void CmdJsonMget(Call& call) {
 
 // JSON.TYPE key [path]
 void CmdJsonType(Call& call) {
-  std::string_view text;
-  jsonpath::Path path;
-  if (!OptionalPath(call, 2, &text, &path)) return;
-  Json doc;
-  if (!ReadDocument(call, call.args[1], &doc)) return;
-  json::Selection sel;
-  if (!Select(call.reply, doc, path, &sel)) return;
+  ReadTarget t;
+  if (!ReadAtPath(call, &t)) return;
+  const json::Selection& sel = t.sel;
+  const jsonpath::Path& path = t.path;
   if (path.legacy) {
     if (sel.empty()) return call.reply.Null();
     return call.reply.Bulk(json::TypeName(*sel.node(0)));
@@ -223,17 +244,15 @@ void CmdJsonType(Call& call) {
 // match is not what `expected` names.
 template <typename Measure>
 void ReadLengths(Call& call, std::string_view expected, Measure measure) {
-  std::string_view text;
-  jsonpath::Path path;
-  if (!OptionalPath(call, 2, &text, &path)) return;
-  Json doc;
-  if (!ReadDocument(call, call.args[1], &doc)) return;
-  json::Selection sel;
-  if (!Select(call.reply, doc, path, &sel)) return;
+  ReadTarget t;
+  if (!ReadAtPath(call, &t)) return;
+  const json::Selection& sel = t.sel;
+  const jsonpath::Path& path = t.path;
+  const std::string_view text = t.text;
   if (path.legacy) {
     if (sel.empty()) return call.reply.Error(NoPathError(text));
     const std::optional<int64_t> n = measure(*sel.node(0));
-    if (!n) return call.reply.Error(WrongPathType(expected, sel.node(0)));
+    if (!n) return call.reply.Error(WrongPathType(expected, json::TypeName(*sel.node(0))));
     return call.reply.Integer(*n);
   }
   call.reply.Array(sel.size());
@@ -263,20 +282,19 @@ void CmdJsonArrlen(Call& call) { ReadLengths(call, "array", Size<Json::value_t::
 
 // JSON.OBJKEYS key [path]
 void CmdJsonObjkeys(Call& call) {
-  std::string_view text;
-  jsonpath::Path path;
-  if (!OptionalPath(call, 2, &text, &path)) return;
-  Json doc;
-  if (!ReadDocument(call, call.args[1], &doc)) return;
-  json::Selection sel;
-  if (!Select(call.reply, doc, path, &sel)) return;
+  ReadTarget t;
+  if (!ReadAtPath(call, &t)) return;
+  const json::Selection& sel = t.sel;
+  const jsonpath::Path& path = t.path;
+  const std::string_view text = t.text;
   auto keys = [&](const Json& v) {
     call.reply.Array(v.size());
     for (const auto& member : v.items()) call.reply.Bulk(member.key());
   };
   if (path.legacy) {
     if (sel.empty()) return call.reply.Error(NoPathError(text));
-    if (!sel.node(0)->is_object()) return call.reply.Error(WrongPathType("object", sel.node(0)));
+    if (!sel.node(0)->is_object())
+      return call.reply.Error(WrongPathType("object", json::TypeName(*sel.node(0))));
     return keys(*sel.node(0));
   }
   call.reply.Array(sel.size());
@@ -395,8 +413,7 @@ void CmdJsonSet(Call& call) {
           const bool present = sel.node(i) != nullptr;
           if ((nx && present) || (xx && !present)) continue;
           if (sel.depth(i) + value_depth > json::kMaxDepth) {
-            out.error =
-                fmt::format("ERR the document would nest deeper than {} levels", json::kMaxDepth);
+            out.error = TooDeepError();
             return Edited::kNothing;
           }
           places.push_back(i);
@@ -485,8 +502,7 @@ void ReplyResults(ReplyWriter& w, const Outcome& out, bool legacy, std::string_v
     if (out.results.empty()) return w.Error(NoPathError(text));
     const Json& first = out.results[0];
     if (first.is_null()) {
-      return w.Error(fmt::format("WRONGTYPE wrong type of path value - expected {} but found {}",
-                                 expected, out.first_type));
+      return w.Error(WrongPathType(expected, out.first_type));
     }
     if (as_text) return w.Bulk(json::Compact(first));
     return w.Integer(first.get<int64_t>());
@@ -602,18 +618,17 @@ void CmdJsonArrappend(Call& call) {
       call,
       [path = std::move(path), values = std::move(values), deepest](bool exists, Json& doc,
                                                                     Outcome& out) {
-        return EditMatches(
-            exists, doc, path, out, [&](Json& node, Json* result, size_t depth, Outcome& o) {
-              if (!node.is_array()) return false;
-              if (depth + 1 + deepest > json::kMaxDepth) {
-                o.error = fmt::format("ERR the document would nest deeper than {} levels",
-                                      json::kMaxDepth);
-                return false;
-              }
-              for (const Json& v : values) node.push_back(v);
-              *result = static_cast<int64_t>(node.size());
-              return true;
-            });
+        return EditMatches(exists, doc, path, out,
+                           [&](Json& node, Json* result, size_t depth, Outcome& o) {
+                             if (!node.is_array()) return false;
+                             if (depth + 1 + deepest > json::kMaxDepth) {
+                               o.error = TooDeepError();
+                               return false;
+                             }
+                             for (const Json& v : values) node.push_back(v);
+                             *result = static_cast<int64_t>(node.size());
+                             return true;
+                           });
       },
       [legacy, text = call.args[2]](ReplyWriter& w, const Outcome& out) {
         ReplyResults(w, out, legacy, text, "array", false);

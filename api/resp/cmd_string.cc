@@ -15,7 +15,7 @@ namespace {
 void CmdGet(Call& call) {
   RecordPtr r = Live(call, call.args[1]);
   if (!r) return call.reply.Null();
-  if (RedisTypeName(r->type) != "string") return call.reply.Error(kWrongTypeError);
+  if (!IsString(*r)) return call.reply.Error(kWrongTypeError);
   call.reply.Bulk(r->value);
 }
 

@@ -16,8 +16,6 @@
 namespace devstate::resp {
 namespace {
 
-bool IsString(const Record& r) { return RedisTypeName(r.type) == "string"; }
-
 // A bit offset as Redis's getBitOffsetFromArgument reads it: its byte within `max`.
 bool BitOffset(Call& call, std::string_view text, uint64_t* offset) {
   int64_t v = 0;

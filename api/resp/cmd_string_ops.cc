@@ -17,8 +17,6 @@
 namespace devstate::resp {
 namespace {
 
-bool IsString(const Record& r) { return RedisTypeName(r.type) == "string"; }
-
 // What an `apply` decided, for the reply.
 struct Outcome {
   std::string error;

@@ -48,6 +48,9 @@ inline int64_t Now(Call& call) { return call.view ? call.view->NowMs() : call.se
 
 inline constexpr std::string_view kWrongTypeError =
     "WRONGTYPE Operation against a key holding the wrong kind of value";
+// What Redis's string commands accept: a plain string, or a device record (its state).
+inline bool IsString(const Record& r) { return RedisTypeName(r.type) == "string"; }
+
 // A write command on a device record: its state changes only by the events it merges.
 inline std::string DeviceRecordError(std::string_view key) {
   return fmt::format("ERR '{}' is a device record: send it an event (HTTP or MQTT) to change it",
