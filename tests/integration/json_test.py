@@ -8,6 +8,7 @@ events. Run with /usr/bin/python3.
 """
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -99,6 +100,20 @@ class JsonTest(unittest.TestCase):
         self.assertEqual(self.r.exists("doc:{1}"), 0, "deleting the root deletes the key")
         self.assertIsNone(self.j.get("doc:{1}"))
         self.assertEqual(self.j.delete("doc:{1}"), 0)
+
+    def test_redis_cli(self):
+        def cli(*args):
+            out = subprocess.run(["redis-cli", "-p", str(self.ds.resp_port), *args],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            return out.stdout.strip()
+        self.assertEqual(cli("JSON.SET", "cli:doc", "$", '{"t":6.4,"tags":["a"]}'), "OK")
+        self.assertEqual(cli("JSON.GET", "cli:doc", "$.t"), "[6.4]")
+        self.assertEqual(cli("JSON.ARRAPPEND", "cli:doc", "$.tags", '"b"'), "2")
+        self.assertEqual(cli("JSON.GET", "cli:doc", ".tags"), '["a","b"]')
+        self.assertEqual(cli("JSON.TYPE", "cli:doc", ".t"), "number")
+        self.assertIn("invalid JSONPath", cli("JSON.GET", "cli:doc", "$.a b"))
+        self.assertEqual(cli("TYPE", "cli:doc"), "ReJSON-RL")
 
     def test_wrongtype_both_ways_and_legacy_errors(self):
         self.j.set("{wt}:json", "$", {"n": 1, "s": "x"})

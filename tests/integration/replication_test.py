@@ -246,6 +246,46 @@ class ReplicationTest(unittest.TestCase):
         self.assertEqual(p.redis().execute_command("DEBUG", "DIGEST").decode(), digest,
                          "a restart rebuilds every hash from its fields")
 
+    def test_json_documents_replicate_and_replicas_refuse_their_writes(self):
+        """JSON documents reach a replica live and, after a kill -9, from the log; the replica
+        serves the JSON reads and sends their writes to the primary (-MOVED)."""
+        p = self.node("p")
+        r = self.node("r", replica_of(p))
+        p.wait_replicas(1)
+        c = p.redis()
+        rng = random.Random(23)
+        for n in range(600):
+            key = f"doc{rng.randrange(10)}"
+            if n == 300:
+                r.kill9()
+            if n == 400:
+                r.start()
+            op = rng.randrange(7)
+            if op == 0 or not c.exists(key):
+                c.execute_command("JSON.SET", key, "$", json.dumps({"n": n, "list": [], "o": {}}))
+            elif op == 1:
+                c.execute_command("JSON.NUMINCRBY", key, "$.n", rng.randrange(-5, 6))
+            elif op == 2:
+                c.execute_command("JSON.ARRAPPEND", key, "$.list", json.dumps({"at": n}))
+            elif op == 3:
+                c.execute_command("JSON.SET", key, f"$.o.k{rng.randrange(5)}", json.dumps(n))
+            elif op == 4:
+                c.execute_command("JSON.DEL", key, f"$.o.k{rng.randrange(5)}")
+            elif op == 5 and n % 30 == 0:
+                c.execute_command("JSON.DEL", key)
+            else:
+                c.execute_command("JSON.STRAPPEND", key, "$.o.k0", '"x"')
+        r.wait_link_up()
+        wait_same_digest([p, r])
+        rc = r.redis()
+        for i in range(10):
+            self.assertTrue(rc.execute_command("READONLY"))
+            self.assertEqual(rc.execute_command("JSON.GET", f"doc{i}"),
+                             c.execute_command("JSON.GET", f"doc{i}"))
+        self.assertEqual(rc.type("doc1"), c.type("doc1"))
+        with self.assertRaisesRegex(redis.exceptions.ResponseError, "MOVED|READONLY"):
+            r.redis().execute_command("JSON.SET", "doc1", "$.n", "1")
+
     def test_kill9_of_the_primary_loses_no_acknowledged_write(self):
         """10 rounds: writers on the primary (N = 1), kill -9 at a random instant, promote the
         replica with REPLICAOF NO ONE; every acknowledged write is there. The dead primary
