@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "loadgen/closed_loop.h"  // brings Asio
+#include "loadgen/resp_stream.h"
 
 namespace devstate::loadgen {
 namespace {
@@ -17,49 +18,11 @@ namespace {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-// The length of the RESP2 reply at in[at] (a simple, error, integer, bulk, or an array of
-// those), 0 if it is not complete yet; an array's elements go to `parts`.
-size_t ReplyLength(std::string_view in, size_t at, std::vector<std::string_view>* parts) {
-  parts->clear();
-  auto line_end = [&](size_t from) { return in.find("\r\n", from); };
-  auto scalar = [&](size_t from, std::string_view* value) -> size_t {
-    const size_t crlf = line_end(from);
-    if (crlf == std::string_view::npos) return 0;
-    if (in[from] != '$') {
-      *value = in.substr(from + 1, crlf - from - 1);
-      return crlf + 2 - from;
-    }
-    long len = 0;
-    std::from_chars(in.data() + from + 1, in.data() + crlf, len);
-    if (len < 0) return crlf + 2 - from;
-    const size_t total = crlf + 2 - from + static_cast<size_t>(len) + 2;
-    if (in.size() - from < total) return 0;
-    *value = in.substr(crlf + 2, static_cast<size_t>(len));
-    return total;
-  };
-  if (at >= in.size()) return 0;
-  std::string_view value;
-  if (in[at] != '*') return scalar(at, &value);
-  const size_t crlf = line_end(at);
-  if (crlf == std::string_view::npos) return 0;
-  long count = 0;
-  std::from_chars(in.data() + at + 1, in.data() + crlf, count);
-  size_t pos = crlf + 2;
-  for (long i = 0; i < count; ++i) {
-    if (pos >= in.size()) return 0;
-    const size_t n = scalar(pos, &value);
-    if (n == 0) return 0;
-    parts->push_back(value);
-    pos += n;
-  }
-  return pos - at;
-}
-
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public RespStream<Connection> {
  public:
   Connection(net::io_context& ioc, const PubSubLoadOptions& options, int id, Clock::time_point end,
              LoadResult* result)
-      : socket_(ioc),
+      : RespStream(ioc),
         timer_(ioc),
         options_(options),
         publisher_(id == 0),
@@ -82,6 +45,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
  private:
+  friend class RespStream<Connection>;
+
   // Publisher: until every subscriber is subscribed, PUBSUB NUMSUB every 5 ms.
   void AskSubscribers() {
     if (Clock::now() >= end_) return Fail();
@@ -101,39 +66,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                      options_.channel.size(), options_.channel, message.size(), message);
     }
     outstanding_ = options_.pipeline;
-    Send(std::move(batch));
-  }
-
-  void Send(std::string data) {
-    pending_ += data;
-    Flush();
-  }
-
-  void Flush() {
-    if (writing_ || pending_.empty() || stopped_) return;
-    writing_ = true;
-    out_.swap(pending_);
-    pending_.clear();
-    net::async_write(socket_, net::buffer(out_),
-                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                       self->writing_ = false;
-                       if (ec) return self->Fail();
-                       self->Flush();
-                     });
-  }
-
-  void Read() {
-    const size_t old = in_.size();
-    in_.resize(old + 65536);
-    socket_.async_read_some(
-        net::buffer(in_.data() + old, 65536),
-        [self = shared_from_this(), old](boost::system::error_code ec, size_t n) {
-          self->in_.resize(old + n);
-          if (self->stopped_) return;
-          if (ec) return self->Fail();
-          self->OnData();
-          if (!self->stopped_) self->Read();
-        });
+    Send(batch);
   }
 
   void OnData() {
@@ -175,10 +108,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Stop() {
     if (stopped_) return;
-    stopped_ = true;
     boost::system::error_code ignored;
     timer_.cancel(ignored);
-    socket_.close(ignored);
+    CloseStream();
   }
 
   // A connection lost (or, for the publisher, subscribers missing) before the deadline.
@@ -188,18 +120,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Stop();
   }
 
-  tcp::socket socket_;
   net::steady_timer timer_;
   const PubSubLoadOptions& options_;
   const bool publisher_;
   const Clock::time_point end_;
   LoadResult* result_;
-  std::string pending_, out_, in_;
   std::vector<std::string_view> parts_;
   int outstanding_ = 0;
   bool publishing_ = false;
-  bool writing_ = false;
-  bool stopped_ = false;
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "loadgen/closed_loop.h"  // brings Asio
 #include "loadgen/open_loop.h"
+#include "loadgen/resp_stream.h"
 
 namespace devstate::loadgen {
 namespace {
@@ -17,11 +18,11 @@ namespace {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public RespStream<Connection> {
  public:
   Connection(net::io_context& ioc, const RespLoadOptions& options, int id, Clock::time_point end,
              LoadResult* result)
-      : socket_(ioc),
+      : RespStream(ioc),
         timer_(ioc),
         options_(options),
         end_(end),
@@ -47,6 +48,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
  private:
+  friend class RespStream<Connection>;
+
   bool open_loop() const { return options_.rate > 0; }
 
   // Closed loop: `pipeline` commands at once; the next batch when all are answered.
@@ -101,37 +104,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     outstanding_.push_back({sent, kind});
   }
 
-  void Flush() {
-    if (writing_ || pending_.empty() || stopped_) return;
-    writing_ = true;
-    out_.swap(pending_);
-    pending_.clear();
-    net::async_write(socket_, net::buffer(out_),
-                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                       self->writing_ = false;
-                       if (ec) return self->Fail();
-                       self->Flush();
-                     });
-  }
-
-  void Read() {
-    const size_t old = in_.size();
-    in_.resize(old + 16384);
-    socket_.async_read_some(
-        net::buffer(in_.data() + old, 16384),
-        [self = shared_from_this(), old](boost::system::error_code ec, size_t n) {
-          self->in_.resize(old + n);
-          if (self->stopped_) return;
-          if (ec) return self->Fail();
-          self->OnData();
-        });
-  }
-
   // Every complete reply answers the oldest outstanding command.
   void OnData() {
     const auto now = Clock::now();
     size_t at = 0;
-    for (size_t n; !outstanding_.empty() && (n = ReplyLength(at)) > 0; at += n) {
+    for (size_t n; !outstanding_.empty() && (n = ReplyLength(in_, at, &parts_)) > 0; at += n) {
       const Sent sent = outstanding_.front();
       outstanding_.pop_front();
       if (in_[at] == '-') {
@@ -148,28 +125,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
         Stop();
       }
     }
-    if (!stopped_) Read();
-  }
-
-  // Bytes of the reply starting at in_[at] (simple, integer, error, bulk or nil), 0 if
-  // incomplete. Replies to GET and SET are never arrays.
-  size_t ReplyLength(size_t at) const {
-    const size_t crlf = in_.find("\r\n", at);
-    if (crlf == std::string::npos) return 0;
-    if (in_[at] != '$') return crlf + 2 - at;
-    const long len = std::strtol(in_.c_str() + at + 1, nullptr, 10);
-    if (len < 0) return crlf + 2 - at;
-    const size_t total = crlf + 2 - at + static_cast<size_t>(len) + 2;
-    return in_.size() - at >= total ? total : 0;
   }
 
   // The run is over for this connection: close without counting anything more.
   void Stop() {
     if (stopped_) return;
-    stopped_ = true;
     boost::system::error_code ignored;
     timer_.cancel(ignored);
-    socket_.close(ignored);
+    CloseStream();
   }
 
   // A broken connection or an answer that never came: its unanswered commands are errors
@@ -186,7 +149,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     OpKind kind;
   };
 
-  tcp::socket socket_;
   net::steady_timer timer_;  // open loop: the next send, then the grace period
   const RespLoadOptions& options_;
   const Clock::time_point end_;
@@ -195,11 +157,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string value_;
   OpenLoopSchedule schedule_;
   Clock::time_point next_{};
-  std::string pending_, out_, in_;
-  std::deque<Sent> outstanding_;  // sent and not answered, oldest first
-  bool writing_ = false;
+  std::vector<std::string_view> parts_;  // ReplyLength's (GET and SET replies have none)
+  std::deque<Sent> outstanding_;         // sent and not answered, oldest first
   bool sending_done_ = false;
-  bool stopped_ = false;
 };
 
 }  // namespace

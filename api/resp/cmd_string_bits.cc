@@ -48,14 +48,8 @@ void CmdSetbit(Call& call) {
   auto out = std::make_shared<Outcome>();
   Mutation m = Mutation::Apply(call.args[1], [key = call.args[1], offset, on,
                                               out](const RecordPtr& current) {
-    if (current && !IsString(*current)) {
-      out->error = kWrongTypeError;
-      return Change::None();
-    }
-    if (current && current->type == kDeviceRecordType) {
-      out->error = DeviceRecordError(key);
-      return Change::None();
-    }
+    out->error = StringEditError(current, key);
+    if (!out->error.empty()) return Change::None();
     const std::string_view old = current ? std::string_view(current->value) : std::string_view();
     out->old = BitAt(old, offset);
     const uint64_t byte = offset >> 3;

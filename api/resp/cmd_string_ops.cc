@@ -122,14 +122,8 @@ void CmdAppend(Call& call) {
       out->integer = static_cast<int64_t>(tail.size());
       return Change::Put(StringRecord(std::move(tail), 0));
     }
-    if (!IsString(*current)) {
-      out->error = kWrongTypeError;
-      return Change::None();
-    }
-    if (current->type == kDeviceRecordType) {
-      out->error = DeviceRecordError(key);
-      return Change::None();
-    }
+    out->error = StringEditError(current, key);
+    if (!out->error.empty()) return Change::None();
     if (current->value.size() + tail.size() > max) {
       out->error = kTooLong;
       return Change::None();
@@ -175,14 +169,8 @@ void CmdSetrange(Call& call) {
   const size_t max = call.server.limits.parser.max_bulk_bytes;
   Mutation m = Mutation::Apply(call.args[1], [key = call.args[1], part = std::move(call.args[3]),
                                               offset, max, out](const RecordPtr& current) {
-    if (current && !IsString(*current)) {
-      out->error = kWrongTypeError;
-      return Change::None();
-    }
-    if (current && current->type == kDeviceRecordType) {
-      out->error = DeviceRecordError(key);
-      return Change::None();
-    }
+    out->error = StringEditError(current, key);
+    if (!out->error.empty()) return Change::None();
     const size_t old = current ? current->value.size() : 0;
     if (part.empty()) {  // nothing to write: the length as it is, and no key created
       out->integer = static_cast<int64_t>(old);

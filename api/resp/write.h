@@ -56,6 +56,13 @@ inline std::string DeviceRecordError(std::string_view key) {
   return fmt::format("ERR '{}' is a device record: send it an event (HTTP or MQTT) to change it",
                      key);
 }
+// Why an in-place string edit (APPEND SETRANGE SETBIT) may not change `current`, or empty
+// when it may (absent, or a plain string): another type, or a device record.
+inline std::string StringEditError(const RecordPtr& current, std::string_view key) {
+  if (current && !IsString(*current)) return std::string(kWrongTypeError);
+  if (current && current->type == kDeviceRecordType) return DeviceRecordError(key);
+  return {};
+}
 inline constexpr std::string_view kSyntaxError = "ERR syntax error";
 inline constexpr std::string_view kNotIntegerError = "ERR value is not an integer or out of range";
 
