@@ -35,11 +35,10 @@ struct Data {
   std::unordered_map<std::string, RecordPtr> reference;
 
   Data() {
-    auto record = std::make_shared<Record>();
-    record->value.assign(100, 'v');
+    const std::string value(100, 'v');
     for (size_t i = 0; i < g_keys; ++i) {
       keys.push_back(fmt::format("key:{:012d}", i));
-      auto r = std::make_shared<Record>(*record);  // a record of its own, as each SET makes
+      RecordPtr r = Record::Make({.value = value});  // a record of its own, as each SET makes
       keyspace.Put(keys.back(), r);
       reference.emplace(keys.back(), std::move(r));
     }
@@ -56,7 +55,7 @@ Data& Shared() {
 // Copies the value out, as a reply would.
 void Consume(const RecordPtr& r, std::string* out) {
   out->clear();
-  out->append(r->value);
+  out->append(r->value());
   benchmark::DoNotOptimize(out->data());
 }
 

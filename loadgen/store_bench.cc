@@ -77,8 +77,7 @@ Result Pipeline(devstate::Store* store, int writers, double seconds, size_t byte
       std::mt19937_64 rng(t);
       std::string value(bytes, static_cast<char>('a' + t % 26));
       while (!stop.load(std::memory_order_relaxed)) {
-        auto record = std::make_shared<devstate::Record>();
-        record->value = value;
+        devstate::RecordPtr record = devstate::Record::Make({.value = value});
         std::vector<devstate::Mutation> m;
         m.push_back(devstate::Mutation::Put(fmt::format("device:{}:latest", rng() % 100000),
                                             std::move(record)));
@@ -119,8 +118,8 @@ Result AsyncPipeline(devstate::Store* store, int clients, int loops, double seco
   const auto groups_before = store->stats().groups;
 
   auto submit = [&](int c, std::mt19937_64& rng) {
-    auto record = std::make_shared<devstate::Record>();
-    record->value.assign(bytes, static_cast<char>('a' + c % 26));
+    const std::string value(bytes, static_cast<char>('a' + c % 26));
+    devstate::RecordPtr record = devstate::Record::Make({.value = value});
     std::vector<devstate::Mutation> m;
     m.push_back(devstate::Mutation::Put(fmt::format("device:{}:latest", rng() % 100000),
                                         std::move(record)));

@@ -60,15 +60,16 @@ class CommitPipeline::View final : public KeyView {
   void Put(std::string_view key, RecordPtr record) override {
     // A composite record replaced loses its fields' entries first.
     const RecordPtr old = Before(key);
-    if (old && old->fields && old->fields == record->fields) {
+    if (old && old->fields() && old->fields() == record->fields()) {
       // The same fields under a new header (EXPIRE, PERSIST): the header alone.
       batch_->Put(key, EncodeRecord(*record));
       return Stage(key, std::move(record));
     }
-    if (old && old->fields) batch_->DeleteRange(fields_, FieldRangeBegin(key), FieldRangeEnd(key));
+    if (old && old->fields())
+      batch_->DeleteRange(fields_, FieldRangeBegin(key), FieldRangeEnd(key));
     batch_->Put(key, EncodeRecord(*record));
-    if (record->fields) {
-      record->fields->ForEach([&](const std::string& name, const std::string& value) {
+    if (record->fields()) {
+      record->fields()->ForEach([&](const std::string& name, const std::string& value) {
         batch_->Put(fields_, FieldJournalKey(key, name), value);
       });
     }
@@ -77,9 +78,9 @@ class CommitPipeline::View final : public KeyView {
 
   void Patch(std::string_view key, RecordPtr record, std::span<const FieldOp> ops) override {
     const RecordPtr old = Before(key);
-    if (!old || !old->fields || !record->fields) return Put(key, std::move(record));
-    if (old->type != record->type || old->expire_at_ms != record->expire_at_ms ||
-        old->value != record->value || old->meta != record->meta) {
+    if (!old || !old->fields() || !record->fields()) return Put(key, std::move(record));
+    if (old->type() != record->type() || old->expire_at_ms() != record->expire_at_ms() ||
+        old->value() != record->value() || old->meta() != record->meta()) {
       batch_->Put(key, EncodeRecord(*record));
     }
     for (const FieldOp& op : ops) {
@@ -136,7 +137,7 @@ class CommitPipeline::View final : public KeyView {
 
   void Remove(std::string_view key, const Record& old) {
     batch_->Delete(key);
-    if (old.fields) batch_->DeleteRange(fields_, FieldRangeBegin(key), FieldRangeEnd(key));
+    if (old.fields()) batch_->DeleteRange(fields_, FieldRangeBegin(key), FieldRangeEnd(key));
   }
 
   // The record a change to `key` replaces: the one its apply was just handed, if so.

@@ -1,14 +1,23 @@
 #include "store/key_table.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 #include <utility>
 
 namespace devstate {
 
 KeyNode* KeyNode::New(uint64_t hash, std::string_view key, RecordPtr record) {
   void* memory = ::operator new(sizeof(KeyNode) + key.size());
-  auto* node = new (memory) KeyNode{hash, std::move(record), key.size()};
+  if ((reinterpret_cast<uint64_t>(memory) >> 48) != 0) {
+    // The slot's tag lives in these bits; no platform devstate builds for uses them.
+    std::fputs("KeyNode: a heap address beyond 48 bits\n", stderr);
+    std::abort();
+  }
+  auto* node = new (memory)
+      KeyNode{std::move(record), static_cast<uint32_t>(key.size()), static_cast<uint32_t>(hash)};
   if (!key.empty()) std::memcpy(reinterpret_cast<char*>(node + 1), key.data(), key.size());
   return node;
 }
@@ -21,48 +30,53 @@ void KeyNode::Delete(KeyNode* node) {
 KeyTable::~KeyTable() { Clear(); }
 
 void KeyTable::Clear() {
-  for (const Slot& s : slots_) {
-    if (s.node != nullptr) KeyNode::Delete(s.node);
+  for (const Slot s : slots_) {
+    if (s != 0) KeyNode::Delete(NodeOf(s));
   }
   std::vector<Slot>().swap(slots_);
   mask_ = 0;
   size_ = 0;
 }
 
-void KeyTable::Insert(KeyNode* node) {
+void KeyTable::Insert(uint64_t hash, KeyNode* node) {
   if (slots_.empty()) {
     Resize(kMinCapacity);
   } else if ((size_ + 1) * 4 > slots_.size() * 3) {
     Resize(slots_.size() * 2);
   }
-  Place(node);
+  Place(SlotOf(hash, node));
   ++size_;
 }
 
-void KeyTable::Place(KeyNode* node) {
-  size_t i = node->hash & mask_;
-  while (slots_[i].node != nullptr) i = (i + 1) & mask_;
-  slots_[i] = Slot{node->hash, node};
+void KeyTable::Place(Slot slot) {
+  size_t i = HashOf(slot) & mask_;
+  while (slots_[i] != 0) i = (i + 1) & mask_;
+  slots_[i] = slot;
 }
 
 KeyNode* KeyTable::Remove(uint64_t hash, std::string_view key) {
   if (size_ == 0) return nullptr;
+  const uint64_t tag = Tag(hash);
   size_t i = hash & mask_;
   for (;; i = (i + 1) & mask_) {
-    if (slots_[i].node == nullptr) return nullptr;
-    if (slots_[i].hash == hash && slots_[i].node->key() == key) break;
+    const Slot s = slots_[i];
+    if (s == 0) return nullptr;
+    if ((s & kTagMask) == tag && NodeOf(s)->hash_low == static_cast<uint32_t>(hash) &&
+        NodeOf(s)->key() == key) {
+      break;
+    }
   }
-  KeyNode* removed = slots_[i].node;
+  KeyNode* removed = NodeOf(slots_[i]);
   // Backward shift: pull each later entry of the run into the hole when the hole lies
   // between its home slot and where it sits, so every entry stays reachable from home.
-  for (size_t j = (i + 1) & mask_; slots_[j].node != nullptr; j = (j + 1) & mask_) {
-    const size_t home = slots_[j].hash & mask_;
+  for (size_t j = (i + 1) & mask_; slots_[j] != 0; j = (j + 1) & mask_) {
+    const size_t home = HashOf(slots_[j]) & mask_;
     if (((j - home) & mask_) >= ((j - i) & mask_)) {
       slots_[i] = slots_[j];
       i = j;
     }
   }
-  slots_[i] = Slot{};
+  slots_[i] = 0;
   --size_;
   if (size_ == 0) {
     slots_ = std::vector<Slot>();
@@ -74,11 +88,12 @@ KeyNode* KeyTable::Remove(uint64_t hash, std::string_view key) {
 }
 
 void KeyTable::Resize(size_t capacity) {
+  if (capacity - 1 > UINT32_MAX) throw std::length_error("a key table beyond 2^32 slots");
   std::vector<Slot> old(capacity);
   old.swap(slots_);
   mask_ = capacity - 1;
-  for (const Slot& s : old) {
-    if (s.node != nullptr) Place(s.node);
+  for (const Slot s : old) {
+    if (s != 0) Place(s);
   }
 }
 

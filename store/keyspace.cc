@@ -48,7 +48,8 @@ void Keyspace::Prefetch(std::span<const std::string_view> keys) const {
     if (const KeyNode* node = t.Find(hashes[i], keys[i])) PrefetchLine(node->record.get());
   });
   pass([&](const KeyTable& t, size_t i) {
-    if (const KeyNode* node = t.Find(hashes[i], keys[i])) PrefetchLine(node->record->value.data());
+    if (const KeyNode* node = t.Find(hashes[i], keys[i]))
+      PrefetchLine(node->record->value().data());
   });
 }
 
@@ -58,11 +59,11 @@ void Keyspace::Put(std::string_view key, RecordPtr record) {
   RecordPtr old;  // released outside the lock
   {
     WriteLock lock(&shard.mu);
-    const bool expires = record->expire_at_ms != 0;
+    const bool expires = record->expire_at_ms() != 0;
     if (KeyNode* node = shard.table.Find(hash, key); node != nullptr) {
       old = std::move(node->record);
       node->record = std::move(record);
-      const bool expired_before = old->expire_at_ms != 0;
+      const bool expired_before = old->expire_at_ms() != 0;
       if (expires != expired_before) {
         if (expires) {
           with_expiry_.fetch_add(1, std::memory_order_relaxed);
@@ -73,7 +74,7 @@ void Keyspace::Put(std::string_view key, RecordPtr record) {
       return;
     }
     KeyNode* node = KeyNode::New(hash, key, std::move(record));
-    shard.table.Insert(node);
+    shard.table.Insert(hash, node);
     shard.order.insert(Position{hash, node});
     if (expires) with_expiry_.fetch_add(1, std::memory_order_relaxed);
   }
@@ -89,7 +90,7 @@ bool Keyspace::Erase(std::string_view key) {
     KeyNode* node = shard.table.Remove(hash, key);
     if (node == nullptr) return false;
     old = std::move(node->record);
-    if (old->expire_at_ms != 0) with_expiry_.fetch_sub(1, std::memory_order_relaxed);
+    if (old->expire_at_ms() != 0) with_expiry_.fetch_sub(1, std::memory_order_relaxed);
     shard.order.erase(shard.order.find(Probe{hash, key}));  // before the key it views goes away
     KeyNode::Delete(node);
   }
@@ -104,7 +105,7 @@ void Keyspace::Clear() {
     {
       WriteLock lock(&shard.mu);
       removed = shard.table.size();
-      for (const Position& p : shard.order) expiring += p.node->record->expire_at_ms != 0 ? 1 : 0;
+      for (const Position& p : shard.order) expiring += p.node->record->expire_at_ms() != 0 ? 1 : 0;
       shard.order.clear();
       shard.table.Clear();
     }

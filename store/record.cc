@@ -1,5 +1,9 @@
 #include "store/record.h"
 
+#include <cstring>
+#include <new>
+#include <stdexcept>
+
 #include "store/coding.h"
 
 namespace devstate {
@@ -10,23 +14,61 @@ constexpr uint8_t kCompositeFormat = 2;
 
 }  // namespace
 
-namespace {
+const Record::FieldsPtr Record::kNoFields;
 
-// A string's heap block beyond the object itself (none within the small-string buffer).
-size_t Heap(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
+Record::Record(const Parts& parts)
+    : value_size_(static_cast<uint32_t>(parts.value.size())),
+      meta_size_(static_cast<uint32_t>(parts.meta.size())),
+      type_(parts.type),
+      has_fields_(parts.fields != nullptr),
+      expire_at_ms_(parts.expire_at_ms) {
+  if (has_fields_) new (this + 1) FieldsPtr(parts.fields);
+  if (!parts.meta.empty()) std::memcpy(bytes(), parts.meta.data(), parts.meta.size());
+  if (!parts.value.empty()) {
+    std::memcpy(bytes() + meta_size_, parts.value.data(), parts.value.size());
+  }
+}
 
-}  // namespace
+Record::~Record() {
+  if (has_fields_) std::launder(reinterpret_cast<FieldsPtr*>(this + 1))->~FieldsPtr();
+}
+
+RecordPtr Record::Make(const Parts& parts) {
+  if (parts.value.size() > kMaxBytes || parts.meta.size() > kMaxBytes) {
+    throw std::length_error("a record's value or meta exceeds 4 GiB");
+  }
+  void* memory =
+      ::operator new(BlockSize(parts.fields != nullptr, parts.meta.size(), parts.value.size()));
+  return RecordPtr(new (memory) Record(parts));
+}
+
+void Record::Destroy(const Record* r) {
+  r->~Record();
+  ::operator delete(const_cast<Record*>(r));
+}
+
+RecordPtr Record::WithExpiry(int64_t expire_at_ms) const {
+  Parts p = parts();
+  p.expire_at_ms = expire_at_ms;
+  return Make(p);
+}
+
+RecordPtr Record::WithFields(std::shared_ptr<const FieldMap> fields) const {
+  Parts p = parts();
+  p.fields = std::move(fields);
+  return Make(p);
+}
 
 size_t RecordMemory(std::string_view key, const Record& record) {
-  // The key's node (hash, record pointer, size, key bytes), its slot and scan-order entry,
-  // then the record in its shared block.
-  size_t n = 3 * sizeof(uint64_t) + key.size() + 16 + 16 + 16 + sizeof(Record);
-  n += Heap(record.value) + Heap(record.meta);
-  if (record.fields) {
+  // The key's node (record pointer, size, key bytes), its slot and scan-order entry, then
+  // the record's block.
+  size_t n = 2 * sizeof(uint64_t) + key.size() + 16 + 16 + record.AllocatedSize();
+  if (record.fields()) {
     n += sizeof(FieldMap);
-    record.fields->ForEach([&](const std::string& name, const std::string& value) {
+    record.fields()->ForEach([&](const std::string& name, const std::string& value) {
       // The leaf's entry (hash, pointer), then the field's shared block (control, strings).
-      n += sizeof(uint64_t) + 16 + 16 + 2 * sizeof(std::string) + Heap(name) + Heap(value);
+      auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
+      n += sizeof(uint64_t) + 16 + 16 + 2 * sizeof(std::string) + heap(name) + heap(value);
     });
   }
   return n;
@@ -34,23 +76,25 @@ size_t RecordMemory(std::string_view key, const Record& record) {
 
 std::string EncodeRecord(const Record& record) {
   std::string out;
-  out.reserve(2 + 10 + 5 + record.meta.size() + record.value.size());
-  out.push_back(static_cast<char>(record.fields ? kCompositeFormat : kFormat));
-  out.push_back(static_cast<char>(record.type));
-  PutVarint64(&out, static_cast<uint64_t>(record.expire_at_ms));
-  PutVarint64(&out, record.meta.size());
-  out.append(record.meta);
-  out.append(record.value);
+  const std::string_view meta = record.meta();
+  const std::string_view value = record.value();
+  out.reserve(2 + 10 + 5 + meta.size() + value.size());
+  out.push_back(static_cast<char>(record.fields() ? kCompositeFormat : kFormat));
+  out.push_back(static_cast<char>(record.type()));
+  PutVarint64(&out, static_cast<uint64_t>(record.expire_at_ms()));
+  PutVarint64(&out, meta.size());
+  out.append(meta);
+  out.append(value);
   return out;
 }
 
-Status DecodeRecord(std::string_view data, Record* record) {
+Status DecodeRecord(std::string_view data, RecordPtr* record, std::shared_ptr<FieldMap>* fields) {
   const auto format = data.empty() ? 0 : static_cast<uint8_t>(data[0]);
   if (data.size() < 2 || (format != kFormat && format != kCompositeFormat)) {
     return Status::Corruption("record has an unknown format");
   }
-  record->fields = format == kCompositeFormat ? std::make_shared<FieldMap>() : nullptr;
-  record->type = static_cast<uint8_t>(data[1]);
+  Record::Parts parts;
+  parts.type = static_cast<uint8_t>(data[1]);
   data.remove_prefix(2);
   uint64_t expire_at = 0;
   uint64_t meta_size = 0;
@@ -58,9 +102,15 @@ Status DecodeRecord(std::string_view data, Record* record) {
       meta_size > data.size()) {
     return Status::Corruption("record header is truncated");
   }
-  record->expire_at_ms = static_cast<int64_t>(expire_at);
-  record->meta.assign(data.substr(0, meta_size));
-  record->value.assign(data.substr(meta_size));
+  if (data.size() > Record::kMaxBytes) return Status::Corruption("record is too large");
+  std::shared_ptr<FieldMap> map;
+  if (format == kCompositeFormat) map = std::make_shared<FieldMap>();
+  parts.expire_at_ms = static_cast<int64_t>(expire_at);
+  parts.meta = data.substr(0, meta_size);
+  parts.value = data.substr(meta_size);
+  parts.fields = map;
+  *record = Record::Make(parts);
+  if (fields != nullptr) *fields = std::move(map);
   return Status::OK();
 }
 

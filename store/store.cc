@@ -65,15 +65,13 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
 Status Store::Recover() {
   // Composite records are put once their fields are loaded (records are immutable once in
   // the keyspace); their fields come from the "fields" family, in key order.
-  absl::flat_hash_map<std::string, std::pair<std::shared_ptr<Record>, std::shared_ptr<FieldMap>>>
-      composite;
+  absl::flat_hash_map<std::string, std::pair<RecordPtr, std::shared_ptr<FieldMap>>> composite;
   Status s = journal_->Load([&](std::string_view key, std::string_view value) {
-    auto record = std::make_shared<Record>();
-    Status d = DecodeRecord(value, record.get());
+    RecordPtr record;
+    std::shared_ptr<FieldMap> fields;
+    Status d = DecodeRecord(value, &record, &fields);
     if (!d.ok()) return Status::Corruption("key '" + std::string(key) + "': " + d.message());
-    if (record->fields) {
-      auto fields = std::make_shared<FieldMap>();
-      record->fields = fields;
+    if (fields) {
       composite.emplace(key, std::make_pair(std::move(record), std::move(fields)));
       return Status::OK();
     }
@@ -204,8 +202,8 @@ class GroupDecoder final : public rocksdb::WriteBatch::Handler {
     }
     if (family == kFieldsFamily) return Field(key, value.ToString(), false);
     if (family != 0) return rocksdb::Status::Corruption("unknown column family");
-    auto record = std::make_shared<Record>();
-    Status d = DecodeRecord(value.ToStringView(), record.get());
+    RecordPtr record;
+    Status d = DecodeRecord(value.ToStringView(), &record);
     if (!d.ok()) return rocksdb::Status::Corruption(d.message());
     Add(Op::kPut, key.ToString()).record = std::move(record);
     return rocksdb::Status::OK();
@@ -309,8 +307,8 @@ void Store::PublishReplicated(std::vector<Replicated> changes) {
   // Composite records changed field by field: each is copied once, changed in place by
   // the group's operations in order, then published with the rest.
   struct Building {
-    std::shared_ptr<Record> record;  // null: the key is deleted
-    std::shared_ptr<FieldMap> fields;
+    RecordPtr record;                  // null: the key is deleted
+    std::shared_ptr<FieldMap> fields;  // what `record` holds, changed before it is published
   };
   absl::flat_hash_map<std::string, Building> building;
   auto current = [&](const std::string& key) -> RecordPtr {
@@ -322,11 +320,9 @@ void Store::PublishReplicated(std::vector<Replicated> changes) {
     auto it = building.find(key);
     if (it == building.end()) {
       RecordPtr now = keyspace_.Get(key);
-      if (!now || !now->fields) return nullptr;
-      auto record = std::make_shared<Record>(*now);
-      auto fields = std::make_shared<FieldMap>(*now->fields);
-      record->fields = fields;
-      it = building.emplace(key, Building{std::move(record), std::move(fields)}).first;
+      if (!now || !now->fields()) return nullptr;
+      auto fields = std::make_shared<FieldMap>(*now->fields());
+      it = building.emplace(key, Building{now->WithFields(fields), fields}).first;
     }
     return it->second.fields ? &it->second : nullptr;
   };
@@ -343,16 +339,14 @@ void Store::PublishReplicated(std::vector<Replicated> changes) {
   for (Replicated& c : changes) {
     switch (c.op) {
       case Replicated::Op::kPut:
-        if (c.record->fields) {
+        if (c.record->fields()) {
           // A composite header: the fields stay unless the key held none.
           RecordPtr now = current(c.key);
-          auto record = std::make_shared<Record>(std::move(*c.record));
-          auto fields = now && now->fields ? std::make_shared<FieldMap>(*now->fields)
-                                           : std::make_shared<FieldMap>();
-          record->fields = fields;
-          building.insert_or_assign(c.key, Building{std::move(record), std::move(fields)});
+          auto fields = now && now->fields() ? std::make_shared<FieldMap>(*now->fields())
+                                             : std::make_shared<FieldMap>();
+          building.insert_or_assign(c.key, Building{c.record->WithFields(fields), fields});
         } else if (building.contains(c.key)) {
-          building[c.key] = Building{std::make_shared<Record>(std::move(*c.record)), nullptr};
+          building[c.key] = Building{std::move(c.record), nullptr};
         } else {
           keyspace_.Put(c.key, std::move(c.record));
         }

@@ -134,10 +134,10 @@ class Store {
     enum class Op : uint8_t { kPut, kDelete, kRange, kPutField, kDeleteField, kClearFields };
     Op op = Op::kPut;
     std::string key;
-    std::shared_ptr<Record> record;  // kPut
-    std::string end;                 // kRange
-    std::string name;                // kPutField, kDeleteField
-    std::string value;               // kPutField
+    RecordPtr record;   // kPut
+    std::string end;    // kRange
+    std::string name;   // kPutField, kDeleteField
+    std::string value;  // kPutField
   };
 
  private:

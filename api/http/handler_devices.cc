@@ -169,12 +169,12 @@ void Handler::PostEvents(const Request& req, const acl::User* user, Reply reply)
 Response Handler::GetDevice(const Request& req, std::string_view id, std::string_view query) const {
   RecordPtr record = service_->Get(DeviceKey(id));
   if (!record) return Json(req, status::not_found, ErrorBody(fmt::format("no device '{}'", id)));
-  if (record->type != kDeviceRecordType) {
+  if (record->type() != kDeviceRecordType) {
     // A value stored over RESP (SET device:<id>:latest ...): served as given.
-    const bool json = simdjson::validate_utf8(record->value.data(), record->value.size()) &&
-                      record->value.find_first_not_of(" \t\r\n") != std::string::npos &&
-                      record->value[record->value.find_first_not_of(" \t\r\n")] == '{';
-    return Make(status::ok, record->value, req.version(), req.keep_alive(),
+    const bool json = simdjson::validate_utf8(record->value().data(), record->value().size()) &&
+                      record->value().find_first_not_of(" \t\r\n") != std::string::npos &&
+                      record->value()[record->value().find_first_not_of(" \t\r\n")] == '{';
+    return Make(status::ok, std::string(record->value()), req.version(), req.keep_alive(),
                 json ? "application/json" : "application/octet-stream");
   }
   const std::string etag = fmt::format("\"{}\"", DeviceVersion(*record));
@@ -190,7 +190,7 @@ Response Handler::GetDevice(const Request& req, std::string_view id, std::string
     DeviceRecord device;
     Status s = FromRecord(*record, &device);
     if (!s.ok()) return Json(req, status::internal_server_error, ErrorBody(s.message()));
-    body = "{\"state\":" + record->value +
+    body = "{\"state\":" + std::string(record->value()) +
            fmt::format(",\"version\":{},\"updatedAt\":\"{}\",\"fields\":{{", device.version,
                        FormatRfc3339(device.updated_at_ms));
     bool first = true;
@@ -203,7 +203,7 @@ Response Handler::GetDevice(const Request& req, std::string_view id, std::string
     }
     body += "}}";
   } else {
-    body = record->value;
+    body = record->value();
   }
   Response res = Json(req, status::ok, std::move(body));
   res.set(field::etag, etag);
@@ -264,7 +264,7 @@ Response Handler::ListDevices(const Request& req, std::string_view query) const 
   size_t n = 0;
   do {
     cursor = service_->Scan(cursor, limit - n, [&](const std::string& key, const RecordPtr& r) {
-      if (r->type != kDeviceRecordType || r->ExpiredAt(now)) return;
+      if (r->type() != kDeviceRecordType || r->ExpiredAt(now)) return;
       constexpr std::string_view kPrefix = "device:", kSuffix = ":latest";
       if (key.size() <= kPrefix.size() + kSuffix.size()) return;
       if (n++ > 0) ids.push_back(',');

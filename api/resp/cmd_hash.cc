@@ -25,7 +25,7 @@ namespace {
 // The hash a read sees: false (and the reply) when the key holds another type.
 bool ReadHash(Call& call, RecordPtr* r) {
   *r = Live(call, call.args[1]);
-  if (*r && (*r)->type != kHashRecordType) {
+  if (*r && (*r)->type() != kHashRecordType) {
     call.reply.Error(kWrongTypeError);
     return false;
   }
@@ -37,12 +37,10 @@ class HashEdit {
  public:
   HashEdit(const RecordPtr& current, size_t max_entries, size_t max_value)
       : max_entries_(max_entries), max_value_(max_value) {
-    record_ = std::make_shared<Record>();
-    record_->type = kHashRecordType;
     if (current) {
-      record_->expire_at_ms = current->expire_at_ms;
-      record_->meta = current->meta;
-      fields_ = std::make_shared<FieldMap>(*current->fields);
+      expire_at_ms_ = current->expire_at_ms();
+      meta_ = current->meta();
+      fields_ = std::make_shared<FieldMap>(*current->fields());
     } else {
       fields_ = std::make_shared<FieldMap>();
     }
@@ -52,7 +50,7 @@ class HashEdit {
 
   // True when the field is new.
   bool Set(std::string_view name, std::string value) {
-    if (name.size() > max_value_ || value.size() > max_value_) record_->meta = kHashtableMeta;
+    if (name.size() > max_value_ || value.size() > max_value_) meta_ = kHashtableMeta;
     ops_.push_back({std::string(name), value, false});
     return fields_->Set(name, std::move(value));
   }
@@ -65,15 +63,19 @@ class HashEdit {
   Change Finish() {
     if (ops_.empty()) return Change::None();
     if (fields_->empty()) return Change::Delete();
-    if (fields_->size() > max_entries_) record_->meta = kHashtableMeta;
-    record_->fields = std::move(fields_);
-    return Change::Patch(std::move(record_), std::move(ops_));
+    if (fields_->size() > max_entries_) meta_ = kHashtableMeta;
+    RecordPtr record = Record::Make({.type = kHashRecordType,
+                                     .expire_at_ms = expire_at_ms_,
+                                     .meta = meta_,
+                                     .fields = std::move(fields_)});
+    return Change::Patch(std::move(record), std::move(ops_));
   }
 
  private:
   const size_t max_entries_;
   const size_t max_value_;
-  std::shared_ptr<Record> record_;
+  int64_t expire_at_ms_ = 0;
+  std::string meta_;
   std::shared_ptr<FieldMap> fields_;
   std::vector<FieldOp> ops_;
 };
@@ -98,7 +100,7 @@ void EditHash(Call& call, Edit edit, Reply reply) {
   const size_t value = call.server.hash_max_listpack_value.load();
   Mutation m = Mutation::Apply(call.args[1], [edit = std::move(edit), out, entries,
                                               value](const RecordPtr& current) mutable {
-    if (current && current->type != kHashRecordType) {
+    if (current && current->type() != kHashRecordType) {
       out->error = kWrongTypeError;
       return Change::None();
     }
@@ -211,7 +213,7 @@ void CmdHincrbyfloat(Call& call) {
 void CmdHget(Call& call) {
   RecordPtr r;
   if (!ReadHash(call, &r)) return;
-  const std::string* v = r ? r->fields->Find(call.args[2]) : nullptr;
+  const std::string* v = r ? r->fields()->Find(call.args[2]) : nullptr;
   if (!v) return call.reply.Null();
   call.reply.Bulk(*v);
 }
@@ -221,7 +223,7 @@ void CmdHmget(Call& call) {
   if (!ReadHash(call, &r)) return;
   call.reply.Array(call.args.size() - 2);
   for (size_t i = 2; i < call.args.size(); ++i) {
-    const std::string* v = r ? r->fields->Find(call.args[i]) : nullptr;
+    const std::string* v = r ? r->fields()->Find(call.args[i]) : nullptr;
     if (v) {
       call.reply.Bulk(*v);
     } else {
@@ -233,19 +235,19 @@ void CmdHmget(Call& call) {
 void CmdHexists(Call& call) {
   RecordPtr r;
   if (!ReadHash(call, &r)) return;
-  call.reply.Integer(r && r->fields->Find(call.args[2]) ? 1 : 0);
+  call.reply.Integer(r && r->fields()->Find(call.args[2]) ? 1 : 0);
 }
 
 void CmdHlen(Call& call) {
   RecordPtr r;
   if (!ReadHash(call, &r)) return;
-  call.reply.Integer(r ? static_cast<int64_t>(r->fields->size()) : 0);
+  call.reply.Integer(r ? static_cast<int64_t>(r->fields()->size()) : 0);
 }
 
 void CmdHstrlen(Call& call) {
   RecordPtr r;
   if (!ReadHash(call, &r)) return;
-  const std::string* v = r ? r->fields->Find(call.args[2]) : nullptr;
+  const std::string* v = r ? r->fields()->Find(call.args[2]) : nullptr;
   call.reply.Integer(v ? static_cast<int64_t>(v->size()) : 0);
 }
 
@@ -253,14 +255,14 @@ void CmdHstrlen(Call& call) {
 void ReplyAll(Call& call, bool names, bool values) {
   RecordPtr r;
   if (!ReadHash(call, &r)) return;
-  const size_t n = r ? r->fields->size() : 0;
+  const size_t n = r ? r->fields()->size() : 0;
   if (names && values) {
     call.reply.Map(n);
   } else {
     call.reply.Array(n);
   }
   if (!r) return;
-  r->fields->ForEach([&](const std::string& name, const std::string& value) {
+  r->fields()->ForEach([&](const std::string& name, const std::string& value) {
     if (names) call.reply.Bulk(name);
     if (values) call.reply.Bulk(value);
   });
@@ -284,9 +286,9 @@ void CmdHscan(Call& call) {
       if (!scan.match || GlobMatch(scan.pattern, name)) found.emplace_back(&name, &value);
     };
     if (IsListpackHash(*r, call.server)) {
-      r->fields->ForEach(take);
+      r->fields()->ForEach(take);
     } else {
-      next = r->fields->Scan(scan.cursor, scan.count, take);
+      next = r->fields()->Scan(scan.cursor, scan.count, take);
     }
   }
   call.reply.Array(2);
@@ -324,8 +326,9 @@ void CmdHrandfield(Call& call) {
   }
   if (!r || count == 0) return call.reply.Array(0);
   std::vector<std::pair<const std::string*, const std::string*>> all;
-  all.reserve(r->fields->size());
-  r->fields->ForEach([&](const std::string& n, const std::string& v) { all.emplace_back(&n, &v); });
+  all.reserve(r->fields()->size());
+  r->fields()->ForEach(
+      [&](const std::string& n, const std::string& v) { all.emplace_back(&n, &v); });
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::vector<size_t> picked;
   if (count < 0) {

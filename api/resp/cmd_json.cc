@@ -29,12 +29,8 @@ namespace {
 
 using json::Json;
 
-RecordPtr JsonRecord(std::string text, int64_t expire_at_ms) {
-  auto r = std::make_shared<Record>();
-  r->type = kJsonRecordType;
-  r->value = std::move(text);
-  r->expire_at_ms = expire_at_ms;
-  return r;
+RecordPtr JsonRecord(std::string_view text, int64_t expire_at_ms) {
+  return Record::Make({.type = kJsonRecordType, .expire_at_ms = expire_at_ms, .value = text});
 }
 
 std::string NoPathError(std::string_view path) {
@@ -70,8 +66,8 @@ bool ParseValue(ReplyWriter& w, std::string_view text, Json* value) {
 enum class Found { kMissing, kYes, kOtherType, kDamaged };
 Found Document(const RecordPtr& r, Json* doc) {
   if (!r) return Found::kMissing;
-  if (r->type != kJsonRecordType && r->type != kDeviceRecordType) return Found::kOtherType;
-  return json::Parse(r->value, doc).ok() ? Found::kYes : Found::kDamaged;
+  if (r->type() != kJsonRecordType && r->type() != kDeviceRecordType) return Found::kOtherType;
+  return json::Parse(r->value(), doc).ok() ? Found::kYes : Found::kDamaged;
 }
 
 // As Document, replying for what is not a document; true when `doc` is to be read.
@@ -329,16 +325,16 @@ void EditDocument(Call& call, Edit edit, Reply reply) {
   const size_t max_bytes = call.server.limits.parser.max_bulk_bytes;
   Mutation m = Mutation::Apply(call.args[1], [key = call.args[1], edit = std::move(edit), out,
                                               max_bytes](const RecordPtr& current) mutable {
-    if (current && current->type == kDeviceRecordType) {
+    if (current && current->type() == kDeviceRecordType) {
       out->error = DeviceRecordError(key);
       return Change::None();
     }
-    if (current && current->type != kJsonRecordType) {
+    if (current && current->type() != kJsonRecordType) {
       out->error = kWrongTypeError;
       return Change::None();
     }
     Json doc;
-    if (current && !json::Parse(current->value, &doc).ok()) {
+    if (current && !json::Parse(current->value(), &doc).ok()) {
       out->error = "ERR the stored JSON document is damaged";
       return Change::None();
     }
@@ -350,7 +346,7 @@ void EditDocument(Call& call, Edit edit, Reply reply) {
       out->error = "ERR the JSON document would exceed proto-max-bulk-len";
       return Change::None();
     }
-    return Change::Put(JsonRecord(std::move(text), current ? current->expire_at_ms : 0));
+    return Change::Put(JsonRecord(text, current ? current->expire_at_ms() : 0));
   });
   Commit(call, {std::move(m)}, [out, reply = std::move(reply)](ReplyWriter& w) {
     if (!out->error.empty()) return w.Error(out->error);

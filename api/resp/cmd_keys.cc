@@ -13,17 +13,11 @@
 namespace devstate::resp {
 namespace {
 
-RecordPtr WithExpiry(const Record& current, int64_t expire_at_ms) {
-  auto r = std::make_shared<Record>(current);
-  r->expire_at_ms = expire_at_ms;
-  return r;
-}
-
 void Ttl(Call& call, bool millis) {
   RecordPtr r = Live(call, call.args[1]);
   if (!r) return call.reply.Integer(-2);
-  if (r->expire_at_ms == 0) return call.reply.Integer(-1);
-  const int64_t left = std::max<int64_t>(0, r->expire_at_ms - Now(call));
+  if (r->expire_at_ms() == 0) return call.reply.Integer(-1);
+  const int64_t left = std::max<int64_t>(0, r->expire_at_ms() - Now(call));
   call.reply.Integer(millis ? left : (left + 500) / 1000);
 }
 
@@ -67,14 +61,14 @@ void Expire(Call& call, bool millis, bool absolute) {
   auto changed = std::make_shared<bool>(false);
   Mutation m = Mutation::Apply(call.args[1], [=](const RecordPtr& current) {
     if (!current) return Change::None();
-    const int64_t ttl = current->expire_at_ms;  // 0: none (an infinite TTL)
+    const int64_t ttl = current->expire_at_ms();  // 0: none (an infinite TTL)
     if ((nx && ttl != 0) || (xx && ttl == 0) || (gt && (ttl == 0 || at <= ttl)) ||
         (lt && ttl != 0 && at >= ttl)) {
       return Change::None();
     }
     *changed = true;
     if (at <= now) return Change::Delete();  // a time in the past deletes the key
-    return Change::Put(WithExpiry(*current, at));
+    return Change::Put(current->WithExpiry(at));
   });
   Commit(call, {std::move(m)}, [changed](ReplyWriter& w) { w.Integer(*changed ? 1 : 0); });
 }
@@ -103,7 +97,7 @@ void CmdExists(Call& call) {
 
 void CmdType(Call& call) {
   RecordPtr r = Live(call, call.args[1]);
-  call.reply.Simple(r ? RedisTypeName(r->type) : "none");
+  call.reply.Simple(r ? RedisTypeName(r->type()) : "none");
 }
 
 void CmdKeys(Call& call) {
@@ -129,7 +123,7 @@ void CmdScan(Call& call) {
       call.service().Scan(scan.cursor, scan.count, [&](const std::string& key, const RecordPtr& r) {
         if (r->ExpiredAt(now)) return;
         if (scan.match && !GlobMatch(scan.pattern, key)) return;
-        if (scan.typed && !EqualsNoCase(scan.type, RedisTypeName(r->type))) return;
+        if (scan.typed && !EqualsNoCase(scan.type, RedisTypeName(r->type()))) return;
         keys.push_back(key);
       });
   call.reply.Array(2);
@@ -150,8 +144,8 @@ void CmdPexpireat(Call& call) { Expire(call, true, true); }
 void ExpireTime(Call& call, bool millis) {
   RecordPtr r = Live(call, call.args[1]);
   if (!r) return call.reply.Integer(-2);
-  if (r->expire_at_ms == 0) return call.reply.Integer(-1);
-  call.reply.Integer(millis ? r->expire_at_ms : (r->expire_at_ms + 500) / 1000);
+  if (r->expire_at_ms() == 0) return call.reply.Integer(-1);
+  call.reply.Integer(millis ? r->expire_at_ms() : (r->expire_at_ms() + 500) / 1000);
 }
 void CmdExpiretime(Call& call) { ExpireTime(call, false); }
 void CmdPexpiretime(Call& call) { ExpireTime(call, true); }
@@ -159,9 +153,9 @@ void CmdPexpiretime(Call& call) { ExpireTime(call, true); }
 void CmdPersist(Call& call) {
   auto changed = std::make_shared<bool>(false);
   Mutation m = Mutation::Apply(call.args[1], [changed](const RecordPtr& current) {
-    if (!current || current->expire_at_ms == 0) return Change::None();
+    if (!current || current->expire_at_ms() == 0) return Change::None();
     *changed = true;
-    return Change::Put(WithExpiry(*current, 0));
+    return Change::Put(current->WithExpiry(0));
   });
   Commit(call, {std::move(m)}, [changed](ReplyWriter& w) { w.Integer(*changed ? 1 : 0); });
 }

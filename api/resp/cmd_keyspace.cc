@@ -119,14 +119,14 @@ void CmdRandomkey(Call& call) {
 void CmdObjectEncoding(Call& call) {
   RecordPtr r = Live(call, call.args[2]);
   if (!r) return call.reply.Null();
-  if (r->type == kHashRecordType) {
+  if (r->type() == kHashRecordType) {
     return call.reply.Bulk(IsListpackHash(*r, call.server) ? "listpack" : "hashtable");
   }
-  if (r->type == kStringRecordType && r->meta == kRawStringMeta) return call.reply.Bulk("raw");
-  if (r->type == kJsonRecordType) return call.reply.Bulk("raw");  // as Redis for a module type
+  if (r->type() == kStringRecordType && r->meta() == kRawStringMeta) return call.reply.Bulk("raw");
+  if (r->type() == kJsonRecordType) return call.reply.Bulk("raw");  // as Redis for a module type
   int64_t n = 0;
-  if (r->value.size() <= 20 && ParseInt64(r->value, &n)) return call.reply.Bulk("int");
-  call.reply.Bulk(r->value.size() <= 44 ? "embstr" : "raw");
+  if (r->value().size() <= 20 && ParseInt64(r->value(), &n)) return call.reply.Bulk("int");
+  call.reply.Bulk(r->value().size() <= 44 ? "embstr" : "raw");
 }
 
 // MEMORY USAGE key [SAMPLES n]: the bytes the key takes in memory (RecordMemory), every
@@ -164,7 +164,7 @@ void CmdObjectRefcount(Call& call) {
   RecordPtr r = Live(call, call.args[2]);
   if (!r) return call.reply.Null();
   int64_t n = 0;
-  const bool shared = r->value.size() <= 20 && ParseInt64(r->value, &n) && n >= 0 && n < 10000;
+  const bool shared = r->value().size() <= 20 && ParseInt64(r->value(), &n) && n >= 0 && n < 10000;
   call.reply.Integer(shared ? 2147483647 : 1);
 }
 

@@ -240,8 +240,8 @@ void CmdDebugDigest(Call& call) {
       buffer.assign(key);
       buffer.push_back('\0');
       buffer += EncodeRecord(*r);
-      if (r->fields) {
-        r->fields->ForEach([&](const std::string& name, const std::string& value) {
+      if (r->fields()) {
+        r->fields()->ForEach([&](const std::string& name, const std::string& value) {
           PutLengthPrefixed(&buffer, name);
           PutLengthPrefixed(&buffer, value);
         });

@@ -16,15 +16,15 @@ void CmdGet(Call& call) {
   RecordPtr r = Live(call, call.args[1]);
   if (!r) return call.reply.Null();
   if (!IsString(*r)) return call.reply.Error(kWrongTypeError);
-  call.reply.Bulk(r->value);
+  call.reply.Bulk(r->value());
 }
 
 void CmdMget(Call& call) {
   call.reply.Array(call.args.size() - 1);
   for (size_t i = 1; i < call.args.size(); ++i) {
     RecordPtr r = Live(call, call.args[i]);
-    if (r && RedisTypeName(r->type) == "string") {
-      call.reply.Bulk(r->value);
+    if (r && RedisTypeName(r->type()) == "string") {
+      call.reply.Bulk(r->value());
     } else {
       call.reply.Null();
     }
@@ -101,7 +101,7 @@ void CmdSet(Call& call) {
     }
     return Commit(
         call,
-        {Mutation::Put(std::move(call.args[1]), StringRecord(std::move(call.args[2]), expire_at))},
+        {Mutation::Put(std::move(call.args[1]), StringRecord(call.args[2], expire_at))},
         [](ReplyWriter& w) { w.Ok(); });
   }
   struct Outcome {
@@ -114,7 +114,7 @@ void CmdSet(Call& call) {
   Mutation m = Mutation::Apply(call.args[1], [value = std::move(call.args[2]), o, expire_at,
                                               outcome, now](const RecordPtr& current) mutable {
     if (o.get && current) {
-      if (RedisTypeName(current->type) != "string") {
+      if (RedisTypeName(current->type()) != "string") {
         outcome->wrong_type = true;
         return Change::None();
       }
@@ -122,16 +122,16 @@ void CmdSet(Call& call) {
     }
     if ((o.nx && current) || (o.xx && !current)) return Change::None();
     outcome->set = true;
-    const int64_t at = o.keepttl && current ? current->expire_at_ms : expire_at;
+    const int64_t at = o.keepttl && current ? current->expire_at_ms() : expire_at;
     if (at != 0 && at <= now) return current ? Change::Delete() : Change::None();
-    return Change::Put(StringRecord(std::move(value), at));
+    return Change::Put(StringRecord(value, at));
   });
   Commit(call, {std::move(m)}, [outcome, get = o.get](ReplyWriter& w) {
     if (outcome->wrong_type) {
       w.Error(kWrongTypeError);
     } else if (get) {
       if (outcome->old) {
-        w.Bulk(outcome->old->value);
+        w.Bulk(outcome->old->value());
       } else {
         w.Null();
       }
@@ -149,7 +149,7 @@ void CmdSetnx(Call& call) {
       call.args[1], [value = std::move(call.args[2]), set](const RecordPtr& current) mutable {
         if (current) return Change::None();
         *set = true;
-        return Change::Put(StringRecord(std::move(value), 0));
+        return Change::Put(StringRecord(value, 0));
       });
   Commit(call, {std::move(m)}, [set](ReplyWriter& w) { w.Integer(*set ? 1 : 0); });
 }
@@ -163,7 +163,7 @@ void CmdMset(Call& call) {
   Mutation m = Mutation::Txn(
       [args = std::move(call.args)](KeyView& view) mutable {
         for (size_t i = 1; i + 1 < args.size(); i += 2) {
-          view.Put(args[i], StringRecord(std::move(args[i + 1]), 0));
+          view.Put(args[i], StringRecord(args[i + 1], 0));
         }
       },
       pairs);

@@ -50,7 +50,7 @@ void CmdSetbit(Call& call) {
                                               out](const RecordPtr& current) {
     out->error = StringEditError(current, key);
     if (!out->error.empty()) return Change::None();
-    const std::string_view old = current ? std::string_view(current->value) : std::string_view();
+    const std::string_view old = current ? std::string_view(current->value()) : std::string_view();
     out->old = BitAt(old, offset);
     const uint64_t byte = offset >> 3;
     const bool grows = !current || byte >= old.size();
@@ -61,7 +61,7 @@ void CmdSetbit(Call& call) {
     auto& b = reinterpret_cast<uint8_t&>(value[byte]);
     b = on != 0 ? (b | mask) : (b & ~mask);
     return Change::Put(
-        StringRecord(std::move(value), current ? current->expire_at_ms : 0, kRawStringMeta));
+        StringRecord(value, current ? current->expire_at_ms() : 0, kRawStringMeta));
   });
   Commit(call, {std::move(m)}, [out](ReplyWriter& w) {
     if (!out->error.empty()) return w.Error(out->error);
@@ -75,7 +75,7 @@ void CmdGetbit(Call& call) {
   if (!BitOffset(call, call.args[2], &offset)) return;
   RecordPtr r = Live(call, call.args[1]);
   if (r && !IsString(*r)) return call.reply.Error(kWrongTypeError);
-  call.reply.Integer(r ? BitAt(r->value, offset) : 0);
+  call.reply.Integer(r ? BitAt(r->value(), offset) : 0);
 }
 
 // LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN], as Redis's lcsCommand: the
@@ -105,8 +105,8 @@ void CmdLcs(Call& call) {
     return call.reply.Error("ERR The specified keys must contain string values");
   if (idx && len_only)
     return call.reply.Error("ERR If you want both the length and indexes, please just use IDX.");
-  const std::string_view a = ra ? std::string_view(ra->value) : std::string_view();
-  const std::string_view b = rb ? std::string_view(rb->value) : std::string_view();
+  const std::string_view a = ra ? std::string_view(ra->value()) : std::string_view();
+  const std::string_view b = rb ? std::string_view(rb->value()) : std::string_view();
   const uint64_t cells = (uint64_t{a.size()} + 1) * (uint64_t{b.size()} + 1);
   if (cells * sizeof(uint32_t) > call.server.limits.parser.max_bulk_bytes) {
     return call.reply.Error(

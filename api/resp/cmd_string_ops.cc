@@ -38,7 +38,7 @@ void ReplyOld(Call& call, Mutation m, const std::shared_ptr<Outcome>& out) {
   Commit(call, {std::move(m)}, [out](ReplyWriter& w) {
     if (!out->error.empty()) return w.Error(out->error);
     if (!out->old) return w.Null();
-    w.Bulk(out->old->value);
+    w.Bulk(out->old->value());
   });
 }
 
@@ -51,7 +51,7 @@ void IncrBy(Call& call, int64_t incr) {
         out->error = kWrongTypeError;
         return Change::None();
       }
-      if (!ParseInt64(current->value, &value)) {
+      if (!ParseInt64(current->value(), &value)) {
         out->error = kNotIntegerError;
         return Change::None();
       }
@@ -63,7 +63,7 @@ void IncrBy(Call& call, int64_t incr) {
     }
     out->integer = value + incr;
     return Change::Put(
-        StringRecord(std::to_string(out->integer), current ? current->expire_at_ms : 0));
+        StringRecord(std::to_string(out->integer), current ? current->expire_at_ms() : 0));
   });
   ReplyInteger(call, std::move(m), out);
 }
@@ -92,7 +92,7 @@ void CmdIncrbyfloat(Call& call) {
       out->error = kWrongTypeError;
       return Change::None();
     }
-    if ((current && !ParseLongDouble(current->value, &value)) || !ParseLongDouble(by, &incr)) {
+    if ((current && !ParseLongDouble(current->value(), &value)) || !ParseLongDouble(by, &incr)) {
       out->error = "ERR value is not a valid float";
       return Change::None();
     }
@@ -102,7 +102,7 @@ void CmdIncrbyfloat(Call& call) {
       return Change::None();
     }
     out->bulk = FormatLongDouble(value);
-    return Change::Put(StringRecord(out->bulk, current ? current->expire_at_ms : 0));
+    return Change::Put(StringRecord(out->bulk, current ? current->expire_at_ms() : 0));
   });
   Commit(call, {std::move(m)}, [out](ReplyWriter& w) {
     if (!out->error.empty()) return w.Error(out->error);
@@ -120,16 +120,17 @@ void CmdAppend(Call& call) {
                                               max, out](const RecordPtr& current) mutable {
     if (!current) {
       out->integer = static_cast<int64_t>(tail.size());
-      return Change::Put(StringRecord(std::move(tail), 0));
+      return Change::Put(StringRecord(tail, 0));
     }
     out->error = StringEditError(current, key);
     if (!out->error.empty()) return Change::None();
-    if (current->value.size() + tail.size() > max) {
+    if (current->value().size() + tail.size() > max) {
       out->error = kTooLong;
       return Change::None();
     }
-    out->integer = static_cast<int64_t>(current->value.size() + tail.size());
-    return Change::Put(StringRecord(current->value + tail, current->expire_at_ms, kRawStringMeta));
+    out->integer = static_cast<int64_t>(current->value().size() + tail.size());
+    return Change::Put(StringRecord(std::string(current->value()).append(tail),
+                                    current->expire_at_ms(), kRawStringMeta));
   });
   ReplyInteger(call, std::move(m), out);
 }
@@ -138,7 +139,7 @@ void CmdStrlen(Call& call) {
   RecordPtr r = Live(call, call.args[1]);
   if (!r) return call.reply.Integer(0);
   if (!IsString(*r)) return call.reply.Error(kWrongTypeError);
-  call.reply.Integer(static_cast<int64_t>(r->value.size()));
+  call.reply.Integer(static_cast<int64_t>(r->value().size()));
 }
 
 // GETRANGE key start end, with Redis's index rules (negative from the end, clamped).
@@ -149,7 +150,7 @@ void CmdGetrange(Call& call) {
   RecordPtr r = Live(call, call.args[1]);
   if (!r) return call.reply.Bulk("");
   if (!IsString(*r)) return call.reply.Error(kWrongTypeError);
-  const auto len = static_cast<int64_t>(r->value.size());
+  const auto len = static_cast<int64_t>(r->value().size());
   if (start < 0 && end < 0 && start > end) return call.reply.Bulk("");
   if (start < 0) start = len + start;
   if (end < 0) end = len + end;
@@ -157,8 +158,8 @@ void CmdGetrange(Call& call) {
   if (end < 0) end = 0;
   if (end >= len) end = len - 1;
   if (start > end || len == 0) return call.reply.Bulk("");
-  call.reply.Bulk(std::string_view(r->value).substr(static_cast<size_t>(start),
-                                                    static_cast<size_t>(end - start + 1)));
+  call.reply.Bulk(std::string_view(r->value())
+                      .substr(static_cast<size_t>(start), static_cast<size_t>(end - start + 1)));
 }
 
 void CmdSetrange(Call& call) {
@@ -171,7 +172,7 @@ void CmdSetrange(Call& call) {
                                               offset, max, out](const RecordPtr& current) {
     out->error = StringEditError(current, key);
     if (!out->error.empty()) return Change::None();
-    const size_t old = current ? current->value.size() : 0;
+    const size_t old = current ? current->value().size() : 0;
     if (part.empty()) {  // nothing to write: the length as it is, and no key created
       out->integer = static_cast<int64_t>(old);
       return Change::None();
@@ -180,13 +181,13 @@ void CmdSetrange(Call& call) {
       out->error = kTooLong;
       return Change::None();
     }
-    std::string value = current ? current->value : std::string();
+    std::string value = current ? std::string(current->value()) : std::string();
     const size_t at = static_cast<size_t>(offset);
     if (value.size() < at + part.size()) value.resize(at + part.size(), '\0');
     value.replace(at, part.size(), part);
     out->integer = static_cast<int64_t>(value.size());
     return Change::Put(
-        StringRecord(std::move(value), current ? current->expire_at_ms : 0, kRawStringMeta));
+        StringRecord(value, current ? current->expire_at_ms() : 0, kRawStringMeta));
   });
   ReplyInteger(call, std::move(m), out);
 }
@@ -214,7 +215,7 @@ void CmdGetset(Call& call) {
           return Change::None();
         }
         out->old = current;
-        return Change::Put(StringRecord(std::move(value), 0));
+        return Change::Put(StringRecord(value, 0));
       });
   ReplyOld(call, std::move(m), out);
 }
@@ -225,7 +226,7 @@ void SetWithExpiry(Call& call, bool seconds) {
   const int64_t at =
       ExpireAt(call.args[2], seconds, false, Now(call), seconds ? "setex" : "psetex", &error);
   if (!error.empty()) return call.reply.Error(error);
-  Commit(call, {Mutation::Put(std::move(call.args[1]), StringRecord(std::move(call.args[3]), at))},
+  Commit(call, {Mutation::Put(std::move(call.args[1]), StringRecord(call.args[3], at))},
          [](ReplyWriter& w) { w.Ok(); });
 }
 
@@ -270,7 +271,7 @@ void CmdGetex(Call& call) {
     RecordPtr r = Live(call, call.args[1]);
     if (!r) return call.reply.Null();
     if (!IsString(*r)) return call.reply.Error(kWrongTypeError);
-    return call.reply.Bulk(r->value);
+    return call.reply.Bulk(r->value());
   }
   const int64_t now = Now(call);
   std::string time_error;
@@ -293,15 +294,11 @@ void CmdGetex(Call& call) {
         }
         out->old = current;
         if (kind == Kind::kPersist) {
-          if (current->expire_at_ms == 0) return Change::None();
-          auto r = std::make_shared<Record>(*current);
-          r->expire_at_ms = 0;
-          return Change::Put(std::move(r));
+          if (current->expire_at_ms() == 0) return Change::None();
+          return Change::Put(current->WithExpiry(0));
         }
         if (at <= now) return Change::Delete();  // an absolute time already past
-        auto r = std::make_shared<Record>(*current);
-        r->expire_at_ms = at;
-        return Change::Put(std::move(r));
+        return Change::Put(current->WithExpiry(at));
       });
   ReplyOld(call, std::move(m), out);
 }
@@ -317,7 +314,7 @@ void CmdMsetnx(Call& call) {
           if (view.Get(args[i])) return;
         }
         for (size_t i = 1; i + 1 < args.size(); i += 2) {
-          view.Put(args[i], StringRecord(std::move(args[i + 1]), 0));
+          view.Put(args[i], StringRecord(args[i + 1], 0));
         }
         *set = true;
       },

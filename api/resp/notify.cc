@@ -85,7 +85,8 @@ class RecordingView final : public KeyView {
   void Put(std::string_view key, RecordPtr record) override {
     const RecordPtr old = inner_.Get(key);
     const bool created = log_.track_new && !old;
-    const bool kept = old && record->expire_at_ms != 0 && old->expire_at_ms == record->expire_at_ms;
+    const bool kept =
+        old && record->expire_at_ms() != 0 && old->expire_at_ms() == record->expire_at_ms();
     inner_.Put(key, record);
     log_.changes.push_back({std::string(key), std::move(record), created, kept});
   }
@@ -131,7 +132,7 @@ void EventsOf(std::string_view command, const std::vector<KeyChange>& changes,
   };
   auto set = [&](const KeyChange& c) {
     if (c.created) out->push_back({Notifier::kNew, "new", c.key});
-    const bool expires = c.record->expire_at_ms != 0;
+    const bool expires = c.record->expire_at_ms() != 0;
     const std::string_view event =
         !expires && !e->set_persisted.empty() ? e->set_persisted : e->set;
     if (!event.empty()) out->push_back({e->set_class, event, c.key});

@@ -27,20 +27,17 @@ namespace devstate::resp {
 // A plain Redis string record. `meta` "raw" marks a string edited in place (APPEND,
 // SETRANGE), which Redis keeps in its raw encoding whatever its length (OBJECT ENCODING).
 inline constexpr std::string_view kRawStringMeta = "raw";
-inline RecordPtr StringRecord(std::string value, int64_t expire_at_ms, std::string_view meta = {}) {
-  auto r = std::make_shared<Record>();
-  r->type = kStringRecordType;
-  r->value = std::move(value);
-  r->expire_at_ms = expire_at_ms;
-  r->meta = meta;
-  return r;
+inline RecordPtr StringRecord(std::string_view value, int64_t expire_at_ms,
+                              std::string_view meta = {}) {
+  return Record::Make(
+      {.type = kStringRecordType, .expire_at_ms = expire_at_ms, .value = value, .meta = meta});
 }
 
 // A hash's `meta` once Redis would have converted it from a listpack, for good.
 inline constexpr std::string_view kHashtableMeta = "hashtable";
 // Whether Redis would keep `hash` as a listpack (OBJECT ENCODING; HSCAN returns it whole).
 inline bool IsListpackHash(const Record& hash, const ServerState& server) {
-  return hash.meta != kHashtableMeta && hash.fields->size() <= server.hash_max_listpack_entries;
+  return hash.meta() != kHashtableMeta && hash.fields()->size() <= server.hash_max_listpack_entries;
 }
 
 // The clock a command reads: the transaction's inside an EXEC, else the service's.
@@ -49,7 +46,7 @@ inline int64_t Now(Call& call) { return call.view ? call.view->NowMs() : call.se
 inline constexpr std::string_view kWrongTypeError =
     "WRONGTYPE Operation against a key holding the wrong kind of value";
 // What Redis's string commands accept: a plain string, or a device record (its state).
-inline bool IsString(const Record& r) { return RedisTypeName(r.type) == "string"; }
+inline bool IsString(const Record& r) { return RedisTypeName(r.type()) == "string"; }
 
 // A write command on a device record: its state changes only by the events it merges.
 inline std::string DeviceRecordError(std::string_view key) {
@@ -60,7 +57,7 @@ inline std::string DeviceRecordError(std::string_view key) {
 // when it may (absent, or a plain string): another type, or a device record.
 inline std::string StringEditError(const RecordPtr& current, std::string_view key) {
   if (current && !IsString(*current)) return std::string(kWrongTypeError);
-  if (current && current->type == kDeviceRecordType) return DeviceRecordError(key);
+  if (current && current->type() == kDeviceRecordType) return DeviceRecordError(key);
   return {};
 }
 inline constexpr std::string_view kSyntaxError = "ERR syntax error";

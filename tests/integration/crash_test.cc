@@ -111,7 +111,7 @@ TEST(CrashTest, NoAcknowledgedWriteIsLostAcrossKill9) {
       RecordPtr r = store->Get(key);
       ASSERT_NE(r, nullptr) << "round " << round << ": acknowledged key lost: " << key;
       Stamp got;
-      ASSERT_TRUE(crash::CheckValue(key, r->value, &got)) << "torn value under " << key;
+      ASSERT_TRUE(crash::CheckValue(key, r->value(), &got)) << "torn value under " << key;
       ASSERT_FALSE(got < want) << "round " << round << ": " << key << " went back from "
                                << want.round << ":" << want.n << " to " << got.round << ":"
                                << got.n;
@@ -121,7 +121,7 @@ TEST(CrashTest, NoAcknowledgedWriteIsLostAcrossKill9) {
     do {
       cursor = store->keyspace().Scan(cursor, 100, [&](const std::string& k, const RecordPtr& r) {
         Stamp st;
-        EXPECT_TRUE(crash::CheckValue(k, r->value, &st)) << "torn value under " << k;
+        EXPECT_TRUE(crash::CheckValue(k, r->value(), &st)) << "torn value under " << k;
         ++seen;
       });
     } while (cursor != 0);

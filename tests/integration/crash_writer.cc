@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
       for (uint64_t n = 1;; ++n) {
         const std::string key = "w" + std::to_string(t) + ":k" + std::to_string(n % 7);
         const devstate::crash::Stamp stamp{round, n};
-        auto record = std::make_shared<devstate::Record>();
-        record->value = devstate::crash::MakeValue(key, stamp);
+        const std::string value = devstate::crash::MakeValue(key, stamp);
+        devstate::RecordPtr record = devstate::Record::Make({.value = value});
         std::vector<devstate::Mutation> m;
         m.push_back(devstate::Mutation::Put(key, std::move(record)));
         devstate::Status w = store->WriteAndWait(std::move(m));

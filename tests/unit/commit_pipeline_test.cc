@@ -83,7 +83,7 @@ TEST_F(PipelineTest, CompletesOnlyAfterSyncAndPublishesAfterSync) {
   EXPECT_TRUE(status.ok()) << status.ToString();
   EXPECT_GT(seq, 0u);
   ASSERT_NE(store_->Get("k"), nullptr);  // read-your-writes after the acknowledgement
-  EXPECT_EQ(store_->Get("k")->value, "v");
+  EXPECT_EQ(store_->Get("k")->value(), "v");
 }
 
 TEST_F(PipelineTest, WritesQueuedDuringASyncShareTheNextGroup) {
@@ -120,7 +120,7 @@ TEST_F(PipelineTest, AppliesMutationsInSubmissionOrder) {
   for (int i = 0; i < 200; ++i) {
     std::vector<Mutation> m;
     m.push_back(Mutation{"list", [i](const RecordPtr& cur) {
-                           std::string v = cur ? cur->value + "," : "";
+                           std::string v = cur ? std::string(cur->value()) + "," : "";
                            return Change::Put(Value(v + std::to_string(i)));
                          }});
     outs.push_back(std::make_unique<Outcome>());
@@ -135,7 +135,7 @@ TEST_F(PipelineTest, AppliesMutationsInSubmissionOrder) {
   }
   std::string expected;
   for (int i = 0; i < 200; ++i) expected += (i ? "," : "") + std::to_string(i);
-  EXPECT_EQ(store_->Get("list")->value, expected);
+  EXPECT_EQ(store_->Get("list")->value(), expected);
 }
 
 TEST_F(PipelineTest, ConcurrentReadModifyWritesLoseNothing) {
@@ -147,7 +147,7 @@ TEST_F(PipelineTest, ConcurrentReadModifyWritesLoseNothing) {
       for (int i = 0; i < kPerThread; ++i) {
         std::vector<Mutation> m;
         m.push_back(Mutation{"counter", [](const RecordPtr& cur) {
-                               long n = cur ? std::stol(cur->value) : 0;
+                               long n = cur ? std::stol(std::string(cur->value())) : 0;
                                return Change::Put(Value(std::to_string(n + 1)));
                              }});
         ASSERT_TRUE(store_->WriteAndWait(std::move(m)).ok());
@@ -155,7 +155,7 @@ TEST_F(PipelineTest, ConcurrentReadModifyWritesLoseNothing) {
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_EQ(store_->Get("counter")->value, std::to_string(kThreads * kPerThread));
+  EXPECT_EQ(store_->Get("counter")->value(), std::to_string(kThreads * kPerThread));
   EXPECT_LT(store_->stats().groups, uint64_t{kThreads * kPerThread}) << "group commit happened";
 }
 
@@ -168,7 +168,7 @@ TEST_F(PipelineTest, MultiKeyWriteIsOneAtomicGroup) {
   uint64_t seq = 0;
   ASSERT_TRUE(store_->WriteAndWait(std::move(m), &seq).ok());
   EXPECT_EQ(store_->Get("x"), nullptr);
-  EXPECT_EQ(store_->Get("y")->value, "2");
+  EXPECT_EQ(store_->Get("y")->value(), "2");
   EXPECT_EQ(store_->LastSequence(), seq);
 }
 
@@ -187,9 +187,7 @@ TEST_F(PipelineTest, WriteThatChangesNothingNeedsNoSync) {
 
 TEST_F(PipelineTest, ExpiredRecordIsAbsentToApplyAndRemovedDurably) {
   Open();
-  auto r = std::make_shared<Record>();
-  r->value = "old";
-  r->expire_at_ms = store_->NowMs() - 1;
+  RecordPtr r = Value("old", store_->NowMs() - 1);
   std::vector<Mutation> m;
   m.push_back(Mutation::Put("e", r));
   ASSERT_TRUE(store_->WriteAndWait(std::move(m)).ok());
@@ -232,7 +230,7 @@ TEST_F(PipelineTest, FailedSyncRefusesTheGroupAndEveryLaterWrite) {
   EXPECT_EQ(store_->Get("k"), nullptr);
   EXPECT_EQ(store_->Get("q"), nullptr);
   EXPECT_EQ(store_->Get("later"), nullptr);
-  EXPECT_EQ(store_->Get("before")->value, "1") << "reads keep working";
+  EXPECT_EQ(store_->Get("before")->value(), "1") << "reads keep working";
 }
 
 TEST_F(PipelineTest, AFullDiskRefusesWritesUntilSpaceReturnsThenResumes) {
@@ -244,7 +242,7 @@ TEST_F(PipelineTest, AFullDiskRefusesWritesUntilSpaceReturnsThenResumes) {
   EXPECT_EQ(store_->Get("k"), nullptr) << "nothing unacknowledged is visible";
   EXPECT_EQ(store_->WriteStatus().code(), Status::Code::kNoSpace);
   EXPECT_EQ(store_->WriteAndWait(Put("k2", "v")).code(), Status::Code::kNoSpace);
-  EXPECT_EQ(store_->Get("before")->value, "1") << "reads go on";
+  EXPECT_EQ(store_->Get("before")->value(), "1") << "reads go on";
   // Space comes back: the pipeline resumes by itself, no restart.
   fault_.fs->FailAppendsNoSpace(false);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -256,8 +254,8 @@ TEST_F(PipelineTest, AFullDiskRefusesWritesUntilSpaceReturnsThenResumes) {
   // Recovery holds every acknowledged write and none of the refused ones.
   store_.reset();
   Open();
-  EXPECT_EQ(store_->Get("before")->value, "1");
-  EXPECT_EQ(store_->Get("after")->value, "2");
+  EXPECT_EQ(store_->Get("before")->value(), "1");
+  EXPECT_EQ(store_->Get("after")->value(), "2");
   EXPECT_EQ(store_->Get("k"), nullptr);
   EXPECT_EQ(store_->Get("k2"), nullptr);
 }
@@ -333,7 +331,7 @@ TEST_F(GatePipelineTest, AGroupIsAnsweredAndVisibleOnlyOnceTheGateAcknowledgesIt
   auto [status, seq] = out.get();
   EXPECT_TRUE(status.ok());
   EXPECT_EQ(seq, gate_.SentSeq(0));
-  EXPECT_EQ(store_->Get("k")->value, "v");
+  EXPECT_EQ(store_->Get("k")->value(), "v");
   EXPECT_EQ(store_->stats().unacknowledged, 0u);
 }
 
@@ -345,7 +343,7 @@ TEST_F(GatePipelineTest, TheNextGroupCommitsWhileThePreviousWaitsAndMergesOnIt) 
   // The second group reads the first's record although it is not acknowledged yet.
   std::vector<Mutation> append;
   append.push_back(Mutation::Apply("list", [](const RecordPtr& cur) {
-    return Change::Put(Value((cur ? cur->value : std::string()) + "b"));
+    return Change::Put(Value((cur ? std::string(cur->value()) : std::string()) + "b"));
   }));
   store_->Write(std::move(append), second.callback());
   ASSERT_TRUE(Eventually([&] { return gate_.Sent() == 2; }))
@@ -358,7 +356,7 @@ TEST_F(GatePipelineTest, TheNextGroupCommitsWhileThePreviousWaitsAndMergesOnIt) 
   gate_.Ack(gate_.SentSeq(1));
   EXPECT_TRUE(first.get().first.ok());
   EXPECT_TRUE(second.get().first.ok());
-  EXPECT_EQ(store_->Get("list")->value, "ab");
+  EXPECT_EQ(store_->Get("list")->value(), "ab");
 }
 
 TEST_F(GatePipelineTest, AWriteThatChangesNothingWaitsForTheStateItRead) {
@@ -429,7 +427,7 @@ TEST_F(GatePipelineTest, ARefusalAnswersWaitingWritersAndPublishesWhatTheJournal
   ASSERT_TRUE(Eventually([&] { return store_->stats().unacknowledged == 1; }));
   store_->pipeline().SetRefusal(Status::NotPrimary("this node is now a replica"));
   EXPECT_EQ(out.get().first.code(), Status::Code::kNotPrimary);
-  EXPECT_EQ(store_->Get("k")->value, "v") << "memory follows the local journal";
+  EXPECT_EQ(store_->Get("k")->value(), "v") << "memory follows the local journal";
   EXPECT_EQ(store_->WriteAndWait(Put("x", "y")).code(), Status::Code::kNotPrimary);
   store_->pipeline().SetRefusal(Status::OK());
   std::thread acker([&] {
@@ -470,7 +468,7 @@ TEST_F(PipelineTest, PauseHoldsWritesUntilUnpauseAndWaitsForTheGroupInFlight) {
   store_->pipeline().Unpause();
   EXPECT_TRUE(held.get().first.ok());
   EXPECT_TRUE(queued.get().first.ok());
-  EXPECT_EQ(store_->Get("c")->value, "3");
+  EXPECT_EQ(store_->Get("c")->value(), "3");
 }
 
 TEST_F(PipelineTest, ARefusalDuringAPauseFailsTheHeldWrites) {
@@ -519,7 +517,7 @@ TEST_F(PipelineTest, QueuedWritesCommitOnTheCallingThread) {
   EXPECT_TRUE(sa.ok() && sb.ok());
   EXPECT_EQ(seq_a, seq_b);
   EXPECT_EQ(store_->stats().groups, 1u);
-  EXPECT_EQ(store_->Get("b")->value, "2");
+  EXPECT_EQ(store_->Get("b")->value(), "2");
   store_->CommitQueued();  // nothing queued: returns at once
   EXPECT_EQ(store_->stats().groups, 1u);
 }
@@ -539,7 +537,7 @@ TEST_F(PipelineTest, CommitQueuedLeavesTheQueueToABusyCommitter) {
   EXPECT_TRUE(s1.ok() && s2.ok());
   EXPECT_GT(seq2, seq1) << "the queued write commits after the running group";
   EXPECT_NE(queued.thread, std::this_thread::get_id());
-  EXPECT_EQ(store_->Get("k")->value, "2");
+  EXPECT_EQ(store_->Get("k")->value(), "2");
 }
 
 TEST_F(PipelineTest, CallerCommitsOneGroupAndWakesTheCommitterForTheRest) {

@@ -121,25 +121,19 @@ class CapturingGate final : public ReplicationGate {
 };
 
 RecordPtr Hash(const Fields& fields, int64_t expire_at_ms = 0) {
-  auto r = std::make_shared<Record>();
-  r->type = 3;
-  r->expire_at_ms = expire_at_ms;
   auto m = std::make_shared<FieldMap>();
   for (const auto& [n, v] : fields) m->Set(n, v);
-  r->fields = std::move(m);
-  return r;
+  return Record::Make({.type = 3, .expire_at_ms = expire_at_ms, .fields = std::move(m)});
 }
 
 // HSET-like: the current hash with `set` applied (and `erase` removed), as a patch.
 Mutation PatchOf(const std::string& key, Fields set, std::vector<std::string> erase = {},
                  int64_t expire_at_ms = -1) {
   return Mutation::Apply(key, [=](const RecordPtr& current) {
-    auto r = std::make_shared<Record>();
-    r->type = 3;
-    auto m = current && current->fields ? std::make_shared<FieldMap>(*current->fields)
-                                        : std::make_shared<FieldMap>();
-    if (current) r->expire_at_ms = current->expire_at_ms;
-    if (expire_at_ms >= 0) r->expire_at_ms = expire_at_ms;
+    auto m = current && current->fields() ? std::make_shared<FieldMap>(*current->fields())
+                                          : std::make_shared<FieldMap>();
+    int64_t expiry = current ? current->expire_at_ms() : 0;
+    if (expire_at_ms >= 0) expiry = expire_at_ms;
     std::vector<FieldOp> ops;
     for (const auto& [n, v] : set) {
       m->Set(n, v);
@@ -149,8 +143,8 @@ Mutation PatchOf(const std::string& key, Fields set, std::vector<std::string> er
       if (m->Erase(n)) ops.push_back({n, {}, true});
     }
     if (m->empty()) return Change::Delete();
-    r->fields = std::move(m);
-    return Change::Patch(std::move(r), std::move(ops));
+    return Change::Patch(Record::Make({.type = 3, .expire_at_ms = expiry, .fields = std::move(m)}),
+                         std::move(ops));
   });
 }
 
@@ -173,8 +167,8 @@ class CompositeStoreTest : public ::testing::Test {
   static Fields FieldsOf(const Store& store, const std::string& key) {
     RecordPtr r = store.Get(key);
     if (!r) return {{"<absent>", ""}};
-    if (!r->fields) return {{"<not composite>", r->value}};
-    return AsMap(*r->fields);
+    if (!r->fields()) return {{"<not composite>", std::string(r->value())}};
+    return AsMap(*r->fields());
   }
 
   testing::TempDir dir_;
@@ -194,9 +188,9 @@ TEST_F(CompositeStoreTest, ChangingOneFieldOfALargeHashJournalsOneEntry) {
   ASSERT_TRUE(Write(store.get(), PatchOf("h", {}, {}, /*expire_at_ms=*/4102444800000)).ok());
   EXPECT_EQ(store->LastSequence() - before, 3u) << "an expiry change is the header alone";
   RecordPtr r = store->Get("h");
-  ASSERT_TRUE(r && r->fields);
-  EXPECT_EQ(r->fields->size(), 99999u);
-  EXPECT_EQ(*r->fields->Find("f7"), "changed");
+  ASSERT_TRUE(r && r->fields());
+  EXPECT_EQ(r->fields()->size(), 99999u);
+  EXPECT_EQ(*r->fields()->Find("f7"), "changed");
 }
 
 TEST_F(CompositeStoreTest, RecoveryAndAReplicaRebuildTheSameRecords) {
@@ -207,8 +201,7 @@ TEST_F(CompositeStoreTest, RecoveryAndAReplicaRebuildTheSameRecords) {
     ASSERT_TRUE(Write(store.get(), PatchOf("h", {{"c", "3"}}, {"a"})).ok());
     // A hash replaced by a string, then made a hash again: no old field comes back.
     ASSERT_TRUE(Write(store.get(), PatchOf("g", {{"old", "x"}})).ok());
-    auto s = std::make_shared<Record>();
-    s->value = "plain";
+    RecordPtr s = Record::Make({.value = "plain"});
     ASSERT_TRUE(Write(store.get(), Mutation::Put("g", s)).ok());
     ASSERT_TRUE(Write(store.get(), PatchOf("g", {{"new", "y"}})).ok());
     // A hash deleted, and one emptied (which deletes it).

@@ -124,9 +124,7 @@ TEST_F(HttpHandlerTest, ReadyzFollowsMqtt) {
 }
 
 TEST_F(HttpHandlerTest, PlainStringUnderTheKeyIsAConflictNotOverwritten) {
-  auto plain = std::make_shared<Record>();
-  plain->type = kStringRecordType;
-  plain->value = R"({"seeded":true})";
+  RecordPtr plain = Record::Make({.type = kStringRecordType, .value = R"({"seeded":true})"});
   service_.records[DeviceKey("d1")] = plain;
   EXPECT_EQ(Post("/devices/d1", R"({"a":1})").result(), status::conflict);
   EXPECT_EQ(service_.records[DeviceKey("d1")], plain);
@@ -190,7 +188,7 @@ TEST_F(HttpHandlerTest, GetDeviceEtagAnd304AndMetaView) {
 TEST_F(HttpHandlerTest, ListDevicesPagesThroughDeviceRecordsOnly) {
   for (int i = 0; i < 5; ++i)
     ASSERT_EQ(Post("/devices/d" + std::to_string(i), R"({"a":1})").result(), status::ok);
-  auto plain = std::make_shared<Record>();
+  RecordPtr plain = Record::Make({});
   service_.records["device:str:latest"] = plain;  // a RESP string: not a device
   service_.records["other"] = plain;
   Response r = Get("/devices?limit=2");

@@ -5,6 +5,8 @@
 #include <map>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/unit/test_records.h"
 
@@ -18,11 +20,46 @@ TEST(KeyTableTest, EmptyFindsNothing) {
   EXPECT_EQ(t.size(), 0u);
 }
 
+// The slot keeps 16 bits of the hash (32-47) and the node the low 32: a lookup must match
+// both, and an entry's home slot (which removal's backward shift and a resize need) comes
+// from the node's bits. Keys sharing a home but not a tag, a tag but not the low bits, or
+// the whole hash stay apart through removals and growth.
+TEST(KeyTableTest, TagAndLowBitsTogetherTellKeysApart) {
+  KeyTable t;
+  const uint64_t home = 5;
+  const std::vector<std::pair<uint64_t, std::string>> keys = {
+      {(uint64_t{1} << 32) | home, "a"},         // tag 1
+      {(uint64_t{2} << 32) | home, "b"},         // same home, tag 2
+      {(uint64_t{1} << 32) | (home + 16), "c"},  // tag 1, same home in 16 slots, other low bits
+      {(uint64_t{1} << 32) | home, "d"},         // the whole hash of "a"
+      {(uint64_t{0xFFFF} << 32) | home, "e"},    // the highest tag
+      {(uint64_t{0xAB} << 56) | home, "f"},      // bits above the tag (the shard's) differ
+  };
+  for (const auto& [h, k] : keys) t.Insert(h, KeyNode::New(h, k, Value(k)));
+  for (const auto& [h, k] : keys) {
+    KeyNode* n = t.Find(h, k);
+    ASSERT_NE(n, nullptr) << k;
+    EXPECT_EQ(n->record->value(), k);
+  }
+  EXPECT_EQ(t.Find((uint64_t{3} << 32) | home, "a"), nullptr);         // tag mismatch
+  EXPECT_EQ(t.Find((uint64_t{1} << 32) | (home + 32), "a"), nullptr);  // low bits mismatch
+  KeyNode::Delete(t.Remove(keys[0].first, "a"));
+  EXPECT_EQ(t.Find(keys[0].first, "a"), nullptr);
+  EXPECT_NE(t.Find(keys[3].first, "d"), nullptr);  // shifted back, still found
+  for (int i = 0; i < 100; ++i) {                  // grow through several resizes
+    const uint64_t h = (static_cast<uint64_t>(i) << 32) | static_cast<uint64_t>(i * 7919);
+    t.Insert(h, KeyNode::New(h, "x" + std::to_string(i), Value("x")));
+  }
+  for (size_t i = 1; i < keys.size(); ++i) {
+    EXPECT_NE(t.Find(keys[i].first, keys[i].second), nullptr) << keys[i].second;
+  }
+}
+
 TEST(KeyTableTest, KeyIsStoredInline) {
   KeyTable t;
   const std::string key("a\0b", 3);
   KeyNode* node = KeyNode::New(7, key, Value("v"));
-  t.Insert(node);
+  t.Insert(7, node);
   EXPECT_EQ(t.Find(7, key), node);
   EXPECT_EQ(node->key(), key);
   EXPECT_EQ(t.Find(7, "a"), nullptr);  // same hash, other key
@@ -49,7 +86,7 @@ TEST(KeyTableTest, MatchesModelUnderChurnWithCollisions) {
         if (KeyNode* n = t.Find(h, key)) {
           n->record = Value(value);
         } else {
-          t.Insert(KeyNode::New(h, key, Value(value)));
+          t.Insert(h, KeyNode::New(h, key, Value(value)));
         }
         model[key] = value;
       } else {
@@ -69,7 +106,7 @@ TEST(KeyTableTest, MatchesModelUnderChurnWithCollisions) {
           ASSERT_EQ(n != nullptr, it != model.end())
               << "range " << hash_range << " step " << step << " " << k;
           if (n != nullptr) {
-            EXPECT_EQ(n->record->value, it->second);
+            EXPECT_EQ(n->record->value(), it->second);
           }
         }
       }
@@ -83,7 +120,7 @@ TEST(KeyTableTest, GrowsAtThreeQuartersAndShrinksBelowAnEighth) {
   for (int i = 0; i < 10000; ++i) keys.push_back("key:" + std::to_string(i));
   auto h = [](const std::string& k) { return std::hash<std::string>{}(k); };
   for (const auto& k : keys) {
-    t.Insert(KeyNode::New(h(k), k, Value(k)));
+    t.Insert(h(k), KeyNode::New(h(k), k, Value(k)));
     EXPECT_LE(t.size() * 4, t.capacity() * 3);
   }
   EXPECT_EQ(t.capacity(), 16384u);
@@ -92,7 +129,7 @@ TEST(KeyTableTest, GrowsAtThreeQuartersAndShrinksBelowAnEighth) {
   EXPECT_LE(t.capacity(), 128u);  // shrank as it emptied
   for (size_t i = keys.size() - 10; i < keys.size(); ++i) {
     ASSERT_NE(t.Find(h(keys[i]), keys[i]), nullptr);
-    EXPECT_EQ(t.Find(h(keys[i]), keys[i])->record->value, keys[i]);
+    EXPECT_EQ(t.Find(h(keys[i]), keys[i])->record->value(), keys[i]);
   }
 }
 

@@ -19,10 +19,10 @@ TEST(KeyspaceTest, PutGetErase) {
   ks.Put("a", Value("1"));
   ks.Put("b", Value("2"));
   ASSERT_NE(ks.Get("a"), nullptr);
-  EXPECT_EQ(ks.Get("a")->value, "1");
+  EXPECT_EQ(ks.Get("a")->value(), "1");
   EXPECT_EQ(ks.Size(), 2u);
   ks.Put("a", Value("3"));
-  EXPECT_EQ(ks.Get("a")->value, "3");
+  EXPECT_EQ(ks.Get("a")->value(), "3");
   EXPECT_EQ(ks.Size(), 2u);
   EXPECT_TRUE(ks.Erase("a"));
   EXPECT_FALSE(ks.Erase("a"));
@@ -45,7 +45,7 @@ TEST(KeyspaceTest, KeysOfEveryLength) {
   EXPECT_EQ(ks.Size(), keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     ASSERT_NE(ks.Get(keys[i]), nullptr) << keys[i].size();
-    EXPECT_EQ(ks.Get(keys[i])->value, std::to_string(i));
+    EXPECT_EQ(ks.Get(keys[i])->value(), std::to_string(i));
   }
   EXPECT_EQ(ks.Get(std::string(42, 'k')), nullptr);
   std::multiset<std::string> scanned;
@@ -64,7 +64,7 @@ TEST(KeyspaceTest, ReaderKeepsReplacedValue) {
   RecordPtr held = ks.Get("k");
   ks.Put("k", Value("new"));
   ks.Erase("k");
-  EXPECT_EQ(held->value, "old");  // a reader's record stays valid and unchanged
+  EXPECT_EQ(held->value(), "old");  // a reader's record stays valid and unchanged
 }
 
 TEST(KeyspaceTest, ScanVisitsEveryKeyOnce) {
@@ -125,8 +125,8 @@ TEST(KeyspaceTest, ConcurrentReadersSeeWholeValues) {
       while (!stop) {
         RecordPtr r = ks.Get("k");
         ASSERT_NE(r, nullptr);
-        ASSERT_EQ(r->value.size(), 64u);
-        ASSERT_EQ(r->value, std::string(64, r->value[0]));  // never a torn value
+        ASSERT_EQ(r->value().size(), 64u);
+        ASSERT_EQ(r->value(), std::string(64, r->value()[0]));  // never a torn value
         ++reads;
       }
     });
@@ -155,7 +155,7 @@ TEST(KeyspaceTest, PrefetchChangesNothing) {
     RecordPtr r = ks.Get(keys[i]);
     ASSERT_EQ(r != nullptr, i % 2 == 0) << keys[i];
     if (r) {
-      EXPECT_EQ(r->value, keys[i]);
+      EXPECT_EQ(r->value(), keys[i]);
     }
   }
 }
@@ -180,7 +180,7 @@ TEST(KeyspaceTest, PrefetchWhileWritersResizeAndErase) {
     for (int j = 0; j < 16; ++j) views.push_back(keys[(n * 16 + j) % keys.size()]);
     ks.Prefetch(views);
     if (RecordPtr r = ks.Get(views[0])) {
-      EXPECT_EQ(r->value.size(), 40u);
+      EXPECT_EQ(r->value().size(), 40u);
     }
   }
   stop = true;
@@ -189,11 +189,7 @@ TEST(KeyspaceTest, PrefetchWhileWritersResizeAndErase) {
 
 TEST(KeyspaceTest, CountsKeysWithExpiry) {
   Keyspace ks;
-  auto with = [](int64_t at) {
-    auto r = std::make_shared<Record>();
-    r->expire_at_ms = at;
-    return RecordPtr(r);
-  };
+  auto with = [](int64_t at) { return Record::Make({.expire_at_ms = at}); };
   ks.Put("a", with(0));
   ks.Put("b", with(100));
   ks.Put("c", with(200));

@@ -113,7 +113,7 @@ std::map<std::string, std::string> Contents(const Store& store) {
   uint64_t cursor = 0;
   do {
     cursor = store.keyspace().Scan(
-        cursor, 1024, [&](const std::string& k, const RecordPtr& r) { out[k] = r->value; });
+        cursor, 1024, [&](const std::string& k, const RecordPtr& r) { out[k] = r->value(); });
   } while (cursor != 0);
   return out;
 }
@@ -253,7 +253,7 @@ TEST_F(ReplicationTest, WithOneRequiredReplicaAWriteWaitsForItAndFailsWithoutIt)
   auto link = Follow(primary.get(), replica.get(), &reply);
   ASSERT_TRUE(Eventually([&] { return primary->WriteStatus().ok(); })) << "the replica is online";
   ASSERT_TRUE(Put(primary.get(), "k", "v").ok());
-  EXPECT_EQ(replica->Get("k")->value, "v") << "acknowledged means the replica holds it";
+  EXPECT_EQ(replica->Get("k")->value(), "v") << "acknowledged means the replica holds it";
   // The replica stops taking frames (cut off): the write is not acknowledged, not visible.
   link->Pause(true);
   EXPECT_EQ(Put(primary.get(), "k2", "v2").code(), Status::Code::kNoReplicas);
@@ -264,7 +264,7 @@ TEST_F(ReplicationTest, WithOneRequiredReplicaAWriteWaitsForItAndFailsWithoutIt)
   ASSERT_TRUE(Eventually([&] { return primary->Get("k2") != nullptr; }));
   ASSERT_TRUE(Eventually([&] { return primary->WriteStatus().ok(); }));
   ASSERT_TRUE(Put(primary.get(), "k3", "v3").ok());
-  EXPECT_EQ(replica->Get("k3")->value, "v3");
+  EXPECT_EQ(replica->Get("k3")->value(), "v3");
 }
 
 // The control plane's gate: every member of the synchronous set, not the N-th best.
@@ -287,8 +287,8 @@ TEST_F(ReplicationTest, UnderASynchronousSetAWriteWaitsForEveryMember) {
     return live == 2;
   }));
   ASSERT_TRUE(Eventually([&] { return Put(primary.get(), "k", "v").ok(); }));
-  EXPECT_EQ(r1->Get("k")->value, "v");
-  EXPECT_EQ(r2->Get("k")->value, "v") << "acknowledged means every member holds it";
+  EXPECT_EQ(r1->Get("k")->value(), "v");
+  EXPECT_EQ(r2->Get("k")->value(), "v") << "acknowledged means every member holds it";
   // One member stops: with N = 1 the old gate would answer; the set waits for it.
   link2->Pause(true);
   EXPECT_EQ(Put(primary.get(), "k2", "v2").code(), Status::Code::kNoReplicas);
@@ -308,7 +308,7 @@ TEST_F(ReplicationTest, AnEmptySynchronousSetWithNoneRequiredAcknowledgesWhenDur
   primary->hub()->lease().ExtendTo(std::chrono::steady_clock::now() + std::chrono::seconds(60));
   Primary(primary.get());
   EXPECT_TRUE(Put(primary.get(), "k", "v").ok());
-  EXPECT_EQ(primary->Get("k")->value, "v");
+  EXPECT_EQ(primary->Get("k")->value(), "v");
 }
 
 // Past the lease's deadline nothing is admitted or acknowledged, even what replicas hold;
@@ -375,7 +375,7 @@ TEST_F(ReplicationTest, AReplicaPastTheLogsRetentionGetsAFullCopy) {
   link.reset();
   replica.reset();
   replica = Open("r2");
-  EXPECT_EQ(replica->Get("after")->value, "copy");
+  EXPECT_EQ(replica->Get("after")->value(), "copy");
 }
 
 // RocksDB reports a checkpoint's position as it was before its flush; writes committed
@@ -437,8 +437,8 @@ TEST_F(ReplicationTest, AnUnacknowledgedTailOfADeposedPrimaryIsDroppedEverywhere
   EXPECT_EQ(reply.rfind("FULLSYNC ", 0), 0u) << reply;
   ASSERT_TRUE(Eventually([&] { return CaughtUp(b.get(), a.get()); }));
   EXPECT_EQ(a->Get("tail"), nullptr) << "the tail a journaled and never acknowledged is gone";
-  EXPECT_EQ(a->Get("acked")->value, "1");
-  EXPECT_EQ(a->Get("new")->value, "2");
+  EXPECT_EQ(a->Get("acked")->value(), "1");
+  EXPECT_EQ(a->Get("new")->value(), "2");
   EXPECT_EQ(Contents(*a), Contents(*b));
 }
 

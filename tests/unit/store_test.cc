@@ -25,13 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-RecordPtr Value(std::string v, int64_t expire_at_ms = 0) {
-  auto r = std::make_shared<Record>();
-  r->value = std::move(v);
-  r->expire_at_ms = expire_at_ms;
-  r->type = 3;
-  r->meta = "meta";
-  return r;
+RecordPtr Value(std::string_view v, int64_t expire_at_ms = 0) {
+  return Record::Make({.type = 3, .expire_at_ms = expire_at_ms, .value = v, .meta = "meta"});
 }
 
 std::unique_ptr<Store> OpenAt(const std::string& dir) {
@@ -102,9 +97,9 @@ TEST(StoreTest, RecoversEveryWriteAfterReopen) {
   EXPECT_EQ(store->Get("k7"), nullptr);
   RecordPtr r = store->Get("k999");
   ASSERT_NE(r, nullptr);
-  EXPECT_EQ(r->value, "v999");
-  EXPECT_EQ(r->type, 3);
-  EXPECT_EQ(r->meta, "meta");
+  EXPECT_EQ(r->value(), "v999");
+  EXPECT_EQ(r->type(), 3);
+  EXPECT_EQ(r->meta(), "meta");
 }
 
 TEST(StoreTest, RecoversFromACrashImage) {
@@ -141,7 +136,7 @@ TEST(StoreTest, DropsATornTailAndKeepsEverythingBefore) {
     ASSERT_NE(store, nullptr);
     EXPECT_EQ(store->keyspace().Size(), 299u);
     EXPECT_EQ(store->Get("k299"), nullptr);
-    EXPECT_EQ(store->Get("k298")->value, std::string(100, 'x'));
+    EXPECT_EQ(store->Get("k298")->value(), std::string(100, 'x'));
     // And the store is writable again after recovery.
     EXPECT_TRUE(PutOne(store.get(), "after", Value("1")).ok());
   }
@@ -280,7 +275,7 @@ TEST(StoreTest, ExpiredRecordsStayInvisibleAfterRecoveryWithoutALocalWrite) {
   EXPECT_EQ(store->LastSequence(), before);
   EXPECT_EQ(store->keyspace().Size(), 3u);
   EXPECT_EQ(store->Get("short"), nullptr);
-  EXPECT_EQ(store->Get("long")->expire_at_ms, 1'000'000 + 100000);
+  EXPECT_EQ(store->Get("long")->expire_at_ms(), 1'000'000 + 100000);
   EXPECT_NE(store->Get("forever"), nullptr);
 }
 

@@ -4,17 +4,15 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "store/record.h"
 
 namespace devstate {
 
-inline RecordPtr Value(std::string v, int64_t expire_at_ms = 0) {
-  auto r = std::make_shared<Record>();
-  r->value = std::move(v);
-  r->expire_at_ms = expire_at_ms;
-  return r;
+inline RecordPtr Value(std::string_view v, int64_t expire_at_ms = 0) {
+  return Record::Make({.expire_at_ms = expire_at_ms, .value = v});
 }
 
 }  // namespace devstate
