@@ -85,6 +85,14 @@ class KeyTable {
     }
   }
 
+  // Calls fn(node) for every node, in slot order.
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    for (const Slot s : slots_) {
+      if (s != 0) fn(static_cast<const KeyNode*>(NodeOf(s)));
+    }
+  }
+
   // Takes `node` (made with `hash`), whose key must not be in the table.
   void Insert(uint64_t hash, KeyNode* node);
 

@@ -54,6 +54,33 @@ void Keyspace::Prefetch(std::span<const std::string_view> keys) const {
 }
 
 void Keyspace::Put(std::string_view key, RecordPtr record) {
+  Insert(key, std::move(record), /*defer_order=*/false);
+}
+
+void Keyspace::Load(std::string_view key, RecordPtr record) {
+  Insert(key, std::move(record), /*defer_order=*/true);
+}
+
+void Keyspace::FinishLoad() {
+  std::vector<Position> positions;
+  for (Shard& shard : shards_) {
+    WriteLock lock(&shard.mu);
+    if (!shard.loaded) continue;
+    shard.loaded = false;
+    positions.clear();
+    positions.reserve(shard.table.size());
+    shard.table.ForEach([&](const KeyNode* node) {
+      positions.push_back(Position{Hash(node->key()), node});
+    });
+    std::sort(positions.begin(), positions.end(), Less());
+    // Sorted input: each insert lands at the end hint (no search), and each leaf is left
+    // full when the next one starts.
+    shard.order.clear();
+    for (const Position& p : positions) shard.order.insert(shard.order.end(), p);
+  }
+}
+
+void Keyspace::Insert(std::string_view key, RecordPtr record, bool defer_order) {
   const uint64_t hash = Hash(key);
   Shard& shard = shards_[ShardOf(hash)];
   RecordPtr old;  // released outside the lock
@@ -75,7 +102,11 @@ void Keyspace::Put(std::string_view key, RecordPtr record) {
     }
     KeyNode* node = KeyNode::New(hash, key, std::move(record));
     shard.table.Insert(hash, node);
-    shard.order.insert(Position{hash, node});
+    if (defer_order) {
+      shard.loaded = true;
+    } else {
+      shard.order.insert(Position{hash, node});
+    }
     if (expires) with_expiry_.fetch_add(1, std::memory_order_relaxed);
   }
   size_.fetch_add(1, std::memory_order_relaxed);
@@ -91,7 +122,10 @@ bool Keyspace::Erase(std::string_view key) {
     if (node == nullptr) return false;
     old = std::move(node->record);
     if (old->expire_at_ms() != 0) with_expiry_.fetch_sub(1, std::memory_order_relaxed);
-    shard.order.erase(shard.order.find(Probe{hash, key}));  // before the key it views goes away
+    // Before the key it views goes away.
+    if (auto it = shard.order.find(Probe{hash, key}); it != shard.order.end()) {
+      shard.order.erase(it);
+    }  // else loaded, not ordered yet
     KeyNode::Delete(node);
   }
   size_.fetch_sub(1, std::memory_order_relaxed);
@@ -105,8 +139,10 @@ void Keyspace::Clear() {
     {
       WriteLock lock(&shard.mu);
       removed = shard.table.size();
-      for (const Position& p : shard.order) expiring += p.node->record->expire_at_ms() != 0 ? 1 : 0;
+      shard.table.ForEach(
+          [&](const KeyNode* node) { expiring += node->record->expire_at_ms() != 0; });
       shard.order.clear();
+      shard.loaded = false;
       shard.table.Clear();
     }
     size_.fetch_sub(removed, std::memory_order_relaxed);

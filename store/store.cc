@@ -1,6 +1,8 @@
 #include "store/store.h"
 
+#include <absl/cleanup/cleanup.h>
 #include <absl/container/flat_hash_map.h>
+#include <malloc.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -66,6 +68,15 @@ Status Store::Recover() {
   // Composite records are put once their fields are loaded (records are immutable once in
   // the keyspace); their fields come from the "fields" family, in key order.
   absl::flat_hash_map<std::string, std::pair<RecordPtr, std::shared_ptr<FieldMap>>> composite;
+  // Whatever was loaded is in scan order when this returns, failed or not. Loading leaves
+  // free memory between the records (the journal's read buffers, the keys' scan-order
+  // notes): handed back to the kernel, it is ~130 MB of RSS less after 10M keys.
+  absl::Cleanup order_loaded = [this] {
+    keyspace_.FinishLoad();
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+  };
   Status s = journal_->Load([&](std::string_view key, std::string_view value) {
     RecordPtr record;
     std::shared_ptr<FieldMap> fields;
@@ -75,7 +86,7 @@ Status Store::Recover() {
       composite.emplace(key, std::make_pair(std::move(record), std::move(fields)));
       return Status::OK();
     }
-    keyspace_.Put(key, std::move(record));
+    keyspace_.Load(key, std::move(record));
     return Status::OK();
   });
   if (!s.ok()) return s;
@@ -92,7 +103,7 @@ Status Store::Recover() {
   });
   if (!s.ok()) return s;
   for (auto& [key, entry] : composite) {
-    if (!entry.second->empty()) keyspace_.Put(key, std::move(entry.first));
+    if (!entry.second->empty()) keyspace_.Load(key, std::move(entry.first));
   }
   return journal_->LoadMeta([&](std::string_view key, std::string_view value) {
     EpochHistory::Entry entry;

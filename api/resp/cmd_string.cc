@@ -99,10 +99,9 @@ void CmdSet(Call& call) {
       return Commit(call, {Mutation::Delete(std::move(call.args[1]))},
                     [](ReplyWriter& w) { w.Ok(); });
     }
-    return Commit(
-        call,
-        {Mutation::Put(std::move(call.args[1]), StringRecord(call.args[2], expire_at))},
-        [](ReplyWriter& w) { w.Ok(); });
+    return Commit(call,
+                  {Mutation::Put(std::move(call.args[1]), StringRecord(call.args[2], expire_at))},
+                  [](ReplyWriter& w) { w.Ok(); });
   }
   struct Outcome {
     bool set = false;

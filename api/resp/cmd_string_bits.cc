@@ -60,8 +60,7 @@ void CmdSetbit(Call& call) {
     const auto mask = static_cast<uint8_t>(1u << (7 - (offset & 7)));
     auto& b = reinterpret_cast<uint8_t&>(value[byte]);
     b = on != 0 ? (b | mask) : (b & ~mask);
-    return Change::Put(
-        StringRecord(value, current ? current->expire_at_ms() : 0, kRawStringMeta));
+    return Change::Put(StringRecord(value, current ? current->expire_at_ms() : 0, kRawStringMeta));
   });
   Commit(call, {std::move(m)}, [out](ReplyWriter& w) {
     if (!out->error.empty()) return w.Error(out->error);

@@ -186,8 +186,7 @@ void CmdSetrange(Call& call) {
     if (value.size() < at + part.size()) value.resize(at + part.size(), '\0');
     value.replace(at, part.size(), part);
     out->integer = static_cast<int64_t>(value.size());
-    return Change::Put(
-        StringRecord(value, current ? current->expire_at_ms() : 0, kRawStringMeta));
+    return Change::Put(StringRecord(value, current ? current->expire_at_ms() : 0, kRawStringMeta));
   });
   ReplyInteger(call, std::move(m), out);
 }

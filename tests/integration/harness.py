@@ -165,9 +165,12 @@ class Mosquitto:
 class Devstate:
     """One devstate process. `args` are extra --section.key=value options."""
 
-    def __init__(self, workdir, broker=None, args=(), store_dir=None, http_port=None, https=None):
-        """`https`: an ssl.SSLContext when the HTTP listener speaks TLS."""
+    def __init__(self, workdir, broker=None, args=(), store_dir=None, http_port=None, https=None,
+                 start_timeout=20):
+        """`https`: an ssl.SSLContext when the HTTP listener speaks TLS. `start_timeout`: how
+        long a start may take to serve (recovering a large store takes longer)."""
         self.https = https
+        self.start_timeout = start_timeout
         self.workdir = workdir
         self.store_dir = store_dir or os.path.join(workdir, "store")
         self.http_port = http_port or free_port()
@@ -185,7 +188,7 @@ class Devstate:
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(lambda: self.proc.poll() is None and self.get("/healthz")[0] == 200
-                   and port_open(self.resp_port), 20, "devstate /healthz and RESP port")
+                   and port_open(self.resp_port), self.start_timeout, "devstate /healthz and RESP port")
 
     def wait_ready(self, timeout=20):
         wait_until(lambda: self.get("/readyz")[0] == 200, timeout, "devstate /readyz")

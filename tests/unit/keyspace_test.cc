@@ -206,3 +206,68 @@ TEST(KeyspaceTest, CountsKeysWithExpiry) {
 
 }  // namespace
 }  // namespace devstate
+
+namespace devstate {
+namespace {
+
+std::vector<std::string> ScanAll(const Keyspace& ks) {
+  std::vector<std::string> seen;
+  uint64_t cursor = 0;
+  do {
+    cursor =
+        ks.Scan(cursor, 50, [&](const std::string& k, const RecordPtr&) { seen.push_back(k); });
+  } while (cursor != 0);
+  return seen;
+}
+
+// Recovery's bulk load: keys are readable at once, join the scan order at FinishLoad in
+// the same (hash) order Put gives, and keys put, replaced or erased meanwhile come out
+// right.
+TEST(KeyspaceTest, LoadThenFinishLoadOrdersEveryKeyAsPutWould) {
+  Keyspace loaded;
+  Keyspace put;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    loaded.Load(key, Value(key, i % 3 == 0 ? 100 : 0));
+    put.Put(key, Value(key, i % 3 == 0 ? 100 : 0));
+  }
+  EXPECT_EQ(loaded.Size(), 5000u);
+  EXPECT_EQ(loaded.Get("k42")->value(), "k42");  // readable before FinishLoad
+  loaded.Put("late", Value("late"));             // an ordinary Put meanwhile
+  put.Put("late", Value("late"));
+  loaded.Load("k7", Value("again"));  // a key loaded twice keeps its last record
+  put.Put("k7", Value("again"));
+  EXPECT_TRUE(loaded.Erase("k8"));  // erased before it was ever ordered
+  EXPECT_TRUE(put.Erase("k8"));
+  loaded.FinishLoad();
+  const std::vector<std::string> order = ScanAll(loaded);
+  EXPECT_EQ(order, ScanAll(put));
+  EXPECT_EQ(order.size(), 5000u);
+  EXPECT_EQ(std::set<std::string>(order.begin(), order.end()).size(), order.size());
+  EXPECT_EQ(loaded.Get("k7")->value(), "again");
+  EXPECT_EQ(loaded.WithExpiry(), put.WithExpiry());
+  // A second load on top of ordered keys rebuilds the order with both.
+  loaded.Load("more", Value("m"));
+  put.Put("more", Value("m"));
+  loaded.FinishLoad();
+  EXPECT_EQ(ScanAll(loaded), ScanAll(put));
+  loaded.Clear();
+  EXPECT_EQ(loaded.WithExpiry(), 0u);
+  EXPECT_EQ(loaded.Size(), 0u);
+}
+
+// Clearing while keys are loaded and not yet ordered (a failed full copy) counts their
+// expiry times too.
+TEST(KeyspaceTest, ClearDuringALoadForgetsEveryKey) {
+  Keyspace ks;
+  for (int i = 0; i < 100; ++i) ks.Load("k" + std::to_string(i), Value("v", 100));
+  EXPECT_EQ(ks.WithExpiry(), 100u);
+  ks.Clear();
+  EXPECT_EQ(ks.WithExpiry(), 0u);
+  EXPECT_EQ(ks.Size(), 0u);
+  ks.FinishLoad();
+  EXPECT_TRUE(ScanAll(ks).empty());
+}
+
+}  // namespace
+}  // namespace devstate
