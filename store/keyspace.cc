@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace devstate {
@@ -62,22 +63,32 @@ void Keyspace::Load(std::string_view key, RecordPtr record) {
 }
 
 void Keyspace::FinishLoad() {
-  std::vector<Position> positions;
-  for (Shard& shard : shards_) {
-    WriteLock lock(&shard.mu);
-    if (!shard.loaded) continue;
-    shard.loaded = false;
-    positions.clear();
-    positions.reserve(shard.table.size());
-    shard.table.ForEach([&](const KeyNode* node) {
-      positions.push_back(Position{Hash(node->key()), node});
-    });
-    std::sort(positions.begin(), positions.end(), Less());
-    // Sorted input: each insert lands at the end hint (no search), and each leaf is left
-    // full when the next one starts.
-    shard.order.clear();
-    for (const Position& p : positions) shard.order.insert(shard.order.end(), p);
-  }
+  // Shards are independent: a few threads share them (a fifth of a 10M-key recovery).
+  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    std::vector<Position> positions;
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < kShards;) {
+      Shard& shard = shards_[i];
+      WriteLock lock(&shard.mu);
+      if (!shard.loaded) continue;
+      shard.loaded = false;
+      positions.clear();
+      positions.reserve(shard.table.size());
+      shard.table.ForEach([&](const KeyNode* node) {
+        positions.push_back(Position{Hash(node->key()), node});
+      });
+      std::sort(positions.begin(), positions.end(), Less());
+      // Sorted input: each insert lands at the end hint (no search), and each leaf is left
+      // full when the next one starts.
+      shard.order.clear();
+      for (const Position& p : positions) shard.order.insert(shard.order.end(), p);
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& h : helpers) h.join();
 }
 
 void Keyspace::Insert(std::string_view key, RecordPtr record, bool defer_order) {
