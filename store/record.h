@@ -35,12 +35,12 @@ class Record {
   struct Parts {
     uint8_t type = 0;          // the service's tag for how to read `value` and `meta`
     int64_t expire_at_ms = 0;  // Unix epoch milliseconds; 0 means it never expires
-    std::string_view value;    // what a plain read returns
-    std::string_view meta;     // opaque metadata kept beside the value
+    std::string_view value{};  // what a plain read returns
+    std::string_view meta{};   // opaque metadata kept beside the value
     // A composite value's fields (a Redis hash), journaled one entry per field (fields.h);
     // null for a value journaled whole. Shared between versions of a record that differ
     // only in their header (an EXPIRE); never changed once the record is published.
-    std::shared_ptr<const FieldMap> fields;
+    std::shared_ptr<const FieldMap> fields{};
   };
 
   // The largest value or meta a record holds (the 32-bit sizes of its header); the RESP
