@@ -56,15 +56,10 @@ void KeyTable::Place(Slot slot) {
 
 KeyNode* KeyTable::Remove(uint64_t hash, std::string_view key) {
   if (size_ == 0) return nullptr;
-  const uint64_t tag = Tag(hash);
   size_t i = hash & mask_;
   for (;; i = (i + 1) & mask_) {
-    const Slot s = slots_[i];
-    if (s == 0) return nullptr;
-    if ((s & kTagMask) == tag && NodeOf(s)->hash_low == static_cast<uint32_t>(hash) &&
-        NodeOf(s)->key() == key) {
-      break;
-    }
+    if (slots_[i] == 0) return nullptr;
+    if (Holds(slots_[i], hash, key)) break;
   }
   KeyNode* removed = NodeOf(slots_[i]);
   // Backward shift: pull each later entry of the run into the hole when the hole lies

@@ -62,14 +62,9 @@ class KeyTable {
   // The node of `key` (whose hash is `hash`), or null.
   KeyNode* Find(uint64_t hash, std::string_view key) const {
     if (size_ == 0) return nullptr;
-    const uint64_t tag = Tag(hash);
     for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      const Slot s = slots_[i];
-      if (s == 0) return nullptr;
-      if ((s & kTagMask) == tag) {
-        KeyNode* node = NodeOf(s);
-        if (node->hash_low == static_cast<uint32_t>(hash) && node->key() == key) return node;
-      }
+      if (slots_[i] == 0) return nullptr;
+      if (Holds(slots_[i], hash, key)) return NodeOf(slots_[i]);
     }
   }
 
@@ -114,6 +109,12 @@ class KeyTable {
   static KeyNode* NodeOf(Slot s) { return reinterpret_cast<KeyNode*>(s & ~kTagMask); }
   static Slot SlotOf(uint64_t hash, KeyNode* node) {
     return reinterpret_cast<uint64_t>(node) | Tag(hash);
+  }
+  // Whether slot `s` (not empty) holds `key`, whose hash is `hash`: the tag first, then
+  // the node's low bits and key.
+  static bool Holds(Slot s, uint64_t hash, std::string_view key) {
+    return (s & kTagMask) == Tag(hash) && NodeOf(s)->hash_low == static_cast<uint32_t>(hash) &&
+           NodeOf(s)->key() == key;
   }
   // A slot's full home position needs only the node's low hash bits (mask_ < 2^32).
   static uint64_t HashOf(Slot s) { return (s & kTagMask) >> 16 | NodeOf(s)->hash_low; }
