@@ -234,8 +234,9 @@ TEST(RespCommandTableTest, RowsAreConsistent) {
       // name channels (Redis's not_key key specs), as in Redis's own table.
       const bool names_only = c.name == "watch" || c.name == "ssubscribe" ||
                               c.name == "sunsubscribe" || c.name == "spublish";
-      if (!names_only)
+      if (!names_only) {
         EXPECT_TRUE((c.flags & kWrite) || (c.flags & kReadonly)) << c.name << " touches keys";
+      }
     }
     for (const CommandSpec& sub : c.subcommands) {
       EXPECT_EQ(sub.name.substr(0, c.name.size() + 1), std::string(c.name) + "|") << sub.name;
