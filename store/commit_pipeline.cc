@@ -21,7 +21,15 @@ size_t Weight(const std::vector<Mutation>& mutations) {
 
 void ApplyTo(Mutation& m, KeyView& view) {
   if (m.txn) return m.txn(view);
-  Change change = m.apply(view.Get(m.key));
+  Change change;
+  RecordPtr current;  // held until the change replaced it (EditFn)
+  if (m.edit) {
+    bool reusable = false;
+    current = view.GetForEdit(m.key, &reusable);
+    change = m.edit(current, reusable);
+  } else {
+    change = m.apply(view.Get(m.key));
+  }
   switch (change.kind) {
     case Change::Kind::kNone:
       break;
@@ -57,6 +65,17 @@ class CommitPipeline::View final : public KeyView {
     return current;
   }
 
+  RecordPtr GetForEdit(std::string_view key, bool* reusable) override {
+    RecordPtr current = Get(key);
+    // Staged by this group, so neither a reader nor a later group can hold it; its holders
+    // are then the group's staging, last_ (Get remembered it) and `current`. Any other
+    // (a txn's copy, a notification's log) makes it 4 or more.
+    auto it = current ? group_->staged.find(std::string(key)) : group_->staged.end();
+    *reusable = it != group_->staged.end() && it->second == current && last_ == current &&
+                current->use_count() == 3;
+    return current;
+  }
+
   void Put(std::string_view key, RecordPtr record) override {
     // A composite record replaced loses its fields' entries first.
     const RecordPtr old = Before(key);
@@ -69,7 +88,7 @@ class CommitPipeline::View final : public KeyView {
       batch_->DeleteRange(fields_, FieldRangeBegin(key), FieldRangeEnd(key));
     batch_->Put(key, EncodeRecord(*record));
     if (record->fields()) {
-      record->fields()->ForEach([&](const std::string& name, const std::string& value) {
+      record->fields()->ForEach([&](std::string_view name, std::string_view value) {
         batch_->Put(fields_, FieldJournalKey(key, name), value);
       });
     }

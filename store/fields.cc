@@ -1,5 +1,7 @@
 #include "store/fields.h"
 
+#include <cstring>
+
 #include "store/keyspace.h"
 
 namespace devstate {
@@ -11,15 +13,73 @@ uint64_t FieldMap::Hash(std::string_view name) {
 
 namespace {
 
-// Leaves are ordered by (hash, name).
-template <typename E>
-bool Before(const E& e, uint64_t hash, std::string_view name) {
-  return e.hash != hash ? e.hash < hash : std::string_view(e.field->name) < name;
+// Starts loading the reference counts of a branch's children. A copy or a release of a
+// branch updates one count per child, each in its own cold cache line; issued one after
+// another, those atomic updates took one memory latency each. Prefetched together, their
+// misses overlap.
+template <typename Children>
+void PrefetchCounts(const Children& children) {
+  for (const auto& c : children) {
+    // make_shared keeps the count just before the object; prefetch never faults.
+    __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(c.get()) - 8), 1);
+  }
+}
+
+// Starts loading every cache line of a leaf's buffer. A leaf is read entry by entry, each
+// entry's size giving the next one's place, so a cold leaf cost one memory latency per line
+// in turn (most of a write's time on a large hash); a write then copies all of it anyway.
+void PrefetchLeaf(const std::string& packed) {
+  for (size_t at = 0; at < packed.size(); at += 64) __builtin_prefetch(packed.data() + at);
+}
+
+// Entries are ordered by (hash, name).
+bool Before(uint64_t entry_hash, std::string_view entry_name, uint64_t hash,
+            std::string_view name) {
+  return entry_hash != hash ? entry_hash < hash : entry_name < name;
 }
 
 }  // namespace
 
-const std::string* FieldMap::Find(std::string_view name) const {
+FieldMap::Entry FieldMap::EntryAt(std::string_view packed, size_t at) {
+  Entry e;
+  uint32_t name_size = 0, value_size = 0;
+  std::memcpy(&e.hash, packed.data() + at, 8);
+  std::memcpy(&name_size, packed.data() + at + 8, 4);
+  std::memcpy(&value_size, packed.data() + at + 12, 4);
+  e.name = packed.substr(at + kEntryHeader, name_size);
+  e.value = packed.substr(at + kEntryHeader + name_size, value_size);
+  e.at = at;
+  e.size = kEntryHeader + name_size + value_size;
+  return e;
+}
+
+void FieldMap::AppendEntry(std::string* packed, uint64_t hash, std::string_view name,
+                           std::string_view value) {
+  char header[kEntryHeader];
+  const auto name_size = static_cast<uint32_t>(name.size());
+  const auto value_size = static_cast<uint32_t>(value.size());
+  std::memcpy(header, &hash, 8);
+  std::memcpy(header + 8, &name_size, 4);
+  std::memcpy(header + 12, &value_size, 4);
+  packed->append(header, kEntryHeader);
+  packed->append(name);
+  packed->append(value);
+}
+
+FieldMap::Node::Node(const Node& other)
+    : leaf(other.leaf), count(other.count), packed(other.packed) {
+  PrefetchCounts(other.children);
+  children = other.children;
+}
+
+FieldMap::Node::~Node() { PrefetchCounts(children); }
+
+std::shared_ptr<FieldMap::Node> FieldMap::Own(NodePtr&& node) {
+  if (node.use_count() == 1) return std::const_pointer_cast<Node>(std::move(node));
+  return std::make_shared<Node>(*node);
+}
+
+std::optional<std::string_view> FieldMap::Find(std::string_view name) const {
   const uint64_t hash = Hash(name);
   const Node* node = root_.get();
   for (int depth = 0; node != nullptr; ++depth) {
@@ -27,51 +87,76 @@ const std::string* FieldMap::Find(std::string_view name) const {
       node = node->children[Slot(hash, depth)].get();
       continue;
     }
-    for (const Entry& e : node->entries) {
-      if (e.hash == hash && e.field->name == name) return &e.field->value;
+    PrefetchLeaf(node->packed);
+    for (size_t at = 0; at < node->packed.size();) {
+      const Entry e = EntryAt(node->packed, at);
+      if (e.hash == hash && e.name == name) return e.value;
+      at += e.size;
     }
-    return nullptr;
+    return std::nullopt;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 FieldMap::NodePtr FieldMap::SetIn(NodePtr node, int depth, uint64_t hash, std::string_view name,
-                                  std::string&& value, bool* added) {
+                                  std::string_view value, bool* added) {
   if (!node) {
     auto leaf = std::make_shared<Node>();
-    leaf->entries.push_back(
-        {hash, std::make_shared<const Field>(Field{std::string(name), std::move(value)})});
+    AppendEntry(&leaf->packed, hash, name, value);
+    leaf->count = 1;
     *added = true;
     return leaf;
   }
-  // Unshared (made by this map since it was last copied): changed in place.
-  std::shared_ptr<Node> own =
-      node.use_count() == 1 ? std::const_pointer_cast<Node>(node) : std::make_shared<Node>(*node);
-  if (!own->leaf) {
+  if (!node->leaf) {
+    // Unshared (made by this map since it was last copied): changed in place.
+    std::shared_ptr<Node> own = Own(std::move(node));
     NodePtr& child = own->children[Slot(hash, depth)];
-    child = SetIn(std::move(child), depth + 1, hash, name, std::move(value), added);
+    child = SetIn(std::move(child), depth + 1, hash, name, value, added);
     return own;
   }
-  auto& entries = own->entries;
-  auto it = entries.begin();
-  while (it != entries.end() && Before(*it, hash, name)) ++it;
-  if (it != entries.end() && it->hash == hash && it->field->name == name) {
-    it->field = std::make_shared<const Field>(Field{std::string(name), std::move(value)});
-    *added = false;
-    return own;
+  const std::string& old = node->packed;
+  PrefetchLeaf(old);
+  size_t at = 0;
+  Entry e{};
+  while (at < old.size()) {
+    e = EntryAt(old, at);
+    if (!Before(e.hash, e.name, hash, name)) break;
+    at += e.size;
   }
-  entries.insert(
-      it, Entry{hash, std::make_shared<const Field>(Field{std::string(name), std::move(value)})});
-  *added = true;
-  if (entries.size() <= kLeafMax || Shift(depth) < 0) return own;
+  *added = !(at < old.size() && e.hash == hash && e.name == name);
+  const size_t replaced = *added ? 0 : e.size;
+  std::shared_ptr<Node> own;
+  if (node.use_count() == 1) {
+    own = std::const_pointer_cast<Node>(std::move(node));
+    std::string entry;
+    entry.reserve(kEntryHeader + name.size() + value.size());
+    AppendEntry(&entry, hash, name, value);
+    own->packed.replace(at, replaced, entry);
+  } else {
+    // Shared: the copy is built with the change, in one allocation.
+    own = std::make_shared<Node>();
+    own->count = node->count;
+    own->packed.reserve(old.size() - replaced + kEntryHeader + name.size() + value.size());
+    own->packed.append(old, 0, at);
+    AppendEntry(&own->packed, hash, name, value);
+    own->packed.append(old, at + replaced);
+  }
+  std::string& packed = own->packed;
+  if (*added) ++own->count;
+  const bool full = own->count > kLeafMax || (own->count > 1 && packed.size() > kLeafBytes);
+  if (!full || Shift(depth) < 0) return own;
   // Full: a branch one level down, its leaves taking the fields in order.
   auto branch = std::make_shared<Node>();
   branch->leaf = false;
   branch->children.resize(kWays);
-  for (Entry& e : entries) {
-    NodePtr& child = branch->children[Slot(e.hash, depth)];
+  for (size_t from = 0; from < packed.size();) {
+    const Entry f = EntryAt(packed, from);
+    NodePtr& child = branch->children[Slot(f.hash, depth)];
     if (!child) child = std::make_shared<Node>();
-    std::const_pointer_cast<Node>(child)->entries.push_back(std::move(e));
+    auto* leaf = const_cast<Node*>(child.get());  // made here, not shared yet
+    leaf->packed.append(packed, f.at, f.size);
+    ++leaf->count;
+    from += f.size;
   }
   return branch;
 }
@@ -83,30 +168,34 @@ FieldMap::NodePtr FieldMap::EraseIn(NodePtr node, int depth, uint64_t hash, std:
     const size_t slot = Slot(hash, depth);
     NodePtr child = EraseIn(node->children[slot], depth + 1, hash, name, erased);
     if (!*erased) return node;
-    std::shared_ptr<Node> own =
-        node.use_count() == 1 ? std::const_pointer_cast<Node>(node) : std::make_shared<Node>(*node);
+    std::shared_ptr<Node> own = Own(std::move(node));
     own->children[slot] = std::move(child);
     for (const NodePtr& c : own->children) {
       if (c) return own;
     }
     return nullptr;  // an empty branch goes
   }
-  auto found = node->entries.begin();
-  while (found != node->entries.end() && !(found->hash == hash && found->field->name == name))
-    ++found;
-  if (found == node->entries.end()) return node;
+  const std::string& old = node->packed;
+  PrefetchLeaf(old);
+  size_t at = 0;
+  Entry e{};
+  while (at < old.size()) {
+    e = EntryAt(old, at);
+    if (e.hash == hash && e.name == name) break;
+    at += e.size;
+  }
+  if (at == old.size()) return node;
   *erased = true;
-  if (node->entries.size() == 1) return nullptr;
-  const size_t at = static_cast<size_t>(found - node->entries.begin());
-  std::shared_ptr<Node> own =
-      node.use_count() == 1 ? std::const_pointer_cast<Node>(node) : std::make_shared<Node>(*node);
-  own->entries.erase(own->entries.begin() + static_cast<std::ptrdiff_t>(at));
+  if (node->count == 1) return nullptr;
+  std::shared_ptr<Node> own = Own(std::move(node));
+  own->packed.erase(at, e.size);
+  --own->count;
   return own;
 }
 
-bool FieldMap::Set(std::string_view name, std::string value) {
+bool FieldMap::Set(std::string_view name, std::string_view value) {
   bool added = false;
-  root_ = SetIn(std::move(root_), 0, Hash(name), name, std::move(value), &added);
+  root_ = SetIn(std::move(root_), 0, Hash(name), name, value, &added);
   if (added) ++size_;
   return added;
 }
@@ -121,8 +210,10 @@ bool FieldMap::Erase(std::string_view name) {
 bool FieldMap::Walk(const Node& node, int depth, uint64_t prefix, uint64_t from,
                     const EntryFn& fn) {
   if (node.leaf) {
-    for (const Entry& e : node.entries) {
+    for (size_t at = 0; at < node.packed.size();) {
+      const Entry e = EntryAt(node.packed, at);
       if (e.hash >= from && !fn(e)) return false;
+      at += e.size;
     }
     return true;
   }
@@ -137,10 +228,23 @@ bool FieldMap::Walk(const Node& node, int depth, uint64_t prefix, uint64_t from,
   return true;
 }
 
+size_t FieldMap::NodeSize(const Node& node) {
+  // The node with its shared-pointer control block, then its buffer.
+  size_t n = 16 + sizeof(Node);
+  if (node.packed.capacity() > 15) n += node.packed.capacity() + 1;
+  n += node.children.capacity() * sizeof(NodePtr);
+  for (const NodePtr& c : node.children) {
+    if (c) n += NodeSize(*c);
+  }
+  return n;
+}
+
+size_t FieldMap::AllocatedSize() const { return root_ ? NodeSize(*root_) : 0; }
+
 void FieldMap::ForEach(const FieldFn& fn) const {
   if (!root_) return;
   Walk(*root_, 0, 0, 0, [&](const Entry& e) {
-    fn(e.field->name, e.field->value);
+    fn(e.name, e.value);
     return true;
   });
 }
@@ -155,7 +259,7 @@ uint64_t FieldMap::Scan(uint64_t cursor, size_t count, const FieldFn& fn) const 
       next = e.hash;
       return false;
     }
-    fn(e.field->name, e.field->value);
+    fn(e.name, e.value);
     ++visited;
     last_hash = e.hash;
     return true;

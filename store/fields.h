@@ -8,9 +8,12 @@
 //
 // In memory, a FieldMap is persistent: copying one is O(1) (the copies share their nodes),
 // and Set or Erase copies only the path to the field it changes (a radix tree over the
-// field's hash, 16 ways per level, whose leaves hold up to kLeafMax fields). A writer
-// copies the published map, changes its copy and publishes a new record while readers keep
-// reading the old one without a lock; a write costs O(log n), never a copy of the hash.
+// field's hash, 16 ways per level, whose leaves hold up to kLeafMax fields and kLeafBytes
+// bytes, packed in one buffer). A node that only this map holds is changed in place. A
+// writer copies the published map, changes its copy and publishes a new record while
+// readers keep reading the old one without a lock; a write costs O(log n), never a copy
+// of the hash. A commit group's later writes to one hash reuse the map its first write
+// made (Mutation::Edit), so they change in place the nodes that write already copied.
 // Written by hand: Debian ships no persistent map (immer is not packaged), and abseil's
 // containers copy whole.
 //
@@ -25,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,10 +37,10 @@ namespace devstate {
 
 class FieldMap {
  public:
-  // The value of `name`, or null (valid while this map is unchanged).
-  const std::string* Find(std::string_view name) const;
+  // The value of `name`, or none (valid while this map is unchanged).
+  std::optional<std::string_view> Find(std::string_view name) const;
   // Sets `name` to `value`; true when the field is new.
-  bool Set(std::string_view name, std::string value);
+  bool Set(std::string_view name, std::string_view value);
   // Removes `name`; true when it was there.
   bool Erase(std::string_view name);
   void Clear() {
@@ -46,9 +50,11 @@ class FieldMap {
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
+  // The bytes of its nodes, for MEMORY USAGE.
+  size_t AllocatedSize() const;
 
   // Every field, in scan order.
-  using FieldFn = std::function<void(const std::string& name, const std::string& value)>;
+  using FieldFn = std::function<void(std::string_view name, std::string_view value)>;
   void ForEach(const FieldFn& fn) const;
   // Visits fields from `cursor` (0 starts) until at least `count` were visited and the
   // next field's hash differs; returns the next call's cursor, 0 when done.
@@ -57,27 +63,42 @@ class FieldMap {
   // A cursor is a field's hash; 0 means "start" or "done", so no hash is 0.
   static uint64_t Hash(std::string_view name);
 
-  static constexpr size_t kLeafMax = 32;
+  // A leaf splits when it holds more fields or bytes than this (a leaf of one field may
+  // be larger: its value's size is the writer's).
+  static constexpr size_t kLeafMax = 64;
+  static constexpr size_t kLeafBytes = 4096;
 
  private:
-  // A field, shared by every copy of the leaves that hold it: a leaf's copy (on a write's
-  // path) copies a pointer per field, never a name or a value (a string copy per field
-  // was most of an HSET's cost on a large hash).
-  struct Field {
-    std::string name;
-    std::string value;
-  };
+  // A leaf's fields are packed in one buffer, by (hash, name), each as
+  // [hash, 8 bytes][name size, 4][value size, 4][name][value]: a leaf's copy (on a write's
+  // path) is one allocation and one memcpy. Fields kept as shared blocks instead cost one
+  // cold reference count per field on every copy and every release, most of an HSET's
+  // time on a large hash.
   struct Entry {
     uint64_t hash;
-    std::shared_ptr<const Field> field;
+    std::string_view name;
+    std::string_view value;
+    size_t at;    // its offset in the leaf's buffer
+    size_t size;  // its bytes there
   };
+  static constexpr size_t kEntryHeader = 16;
+  static Entry EntryAt(std::string_view packed, size_t at);
+  static void AppendEntry(std::string* packed, uint64_t hash, std::string_view name,
+                          std::string_view value);
+
   struct Node;
   using NodePtr = std::shared_ptr<const Node>;
   struct Node {
+    Node() = default;
+    Node(const Node& other);
+    ~Node();
     bool leaf = true;
-    std::vector<Entry> entries;     // a leaf's, by (hash, name)
+    uint32_t count = 0;             // a leaf's fields
+    std::string packed;             // a leaf's fields (see Entry)
     std::vector<NodePtr> children;  // a branch's kWays, by kBits of the hash (a leaf has none)
   };
+  // `node` itself when this map holds its only reference, else a copy of it.
+  static std::shared_ptr<Node> Own(NodePtr&& node);
   // A walk over the fields in order; returns false to stop.
   using EntryFn = std::function<bool(const Entry& e)>;
 
@@ -90,10 +111,11 @@ class FieldMap {
   // The node of `node` (copied unless this map holds the only reference) with `name` set;
   // *added when it is new.
   static NodePtr SetIn(NodePtr node, int depth, uint64_t hash, std::string_view name,
-                       std::string&& value, bool* added);
+                       std::string_view value, bool* added);
   static NodePtr EraseIn(NodePtr node, int depth, uint64_t hash, std::string_view name,
                          bool* erased);
   static bool Walk(const Node& node, int depth, uint64_t prefix, uint64_t from, const EntryFn& fn);
+  static size_t NodeSize(const Node& node);
 
   NodePtr root_;
   size_t size_ = 0;

@@ -56,6 +56,14 @@ class KeyView {
   virtual ~KeyView() = default;
   // The live record under `key`: null when absent or expired.
   virtual RecordPtr Get(std::string_view key) = 0;
+  // Get, for a write that will replace the record (Mutation::Edit). *reusable is set when
+  // the record is this group's own and the caller's reference will be its only one once
+  // the change replaces it: nobody else can read it again, so the write may change in place
+  // what the record does not share (see EditFn). A view that cannot tell says false.
+  virtual RecordPtr GetForEdit(std::string_view key, bool* reusable) {
+    *reusable = false;
+    return Get(key);
+  }
   virtual void Put(std::string_view key, RecordPtr record) = 0;
   // Replaces the composite record under `key` with `record`, which differs from it only in
   // its header and in the fields `ops` names: only those are journaled. When the key holds
@@ -72,12 +80,20 @@ class KeyView {
 
 // Receives the key's current record: null when the key is absent or expired.
 using ApplyFn = std::function<Change(const RecordPtr& current)>;
+// An apply that may reuse the record it replaces. When `reusable`, it may change in place
+// the parts of `current` that nothing else shares (a FieldMap held by this record alone,
+// whose unshared nodes FieldMap then edits in place) instead of copying them; it must
+// then return a change that replaces `current` (Put, Patch or Delete), never None: the
+// record changed in place stays staged otherwise, with changes the journal never got.
+// A group's later writes to one hash thus edit the nodes its earlier writes copied.
+using EditFn = std::function<Change(const RecordPtr& current, bool reusable)>;
 using TxnFn = std::function<void(KeyView& view)>;
 
 struct Mutation {
   std::string key;  // the key `apply` changes
   ApplyFn apply;
-  TxnFn txn = nullptr;  // when set, runs instead of `apply` (and `key` is unused)
+  TxnFn txn = nullptr;    // when set, runs instead of `apply` (and `key` is unused)
+  EditFn edit = nullptr;  // when set, runs instead of `apply`
   // The keys it may touch, which the pipeline's bounds count (a txn of a million keys is
   // not committed inline by an event loop, nor counted as one write in a group).
   size_t weight = 1;
@@ -92,8 +108,11 @@ struct Mutation {
   static Mutation Apply(std::string key, ApplyFn apply) {
     return {std::move(key), std::move(apply), nullptr};
   }
+  static Mutation Edit(std::string key, EditFn edit) {
+    return {std::move(key), nullptr, nullptr, std::move(edit)};
+  }
   static Mutation Txn(TxnFn txn, size_t weight = 1) {
-    return {std::string(), nullptr, std::move(txn), weight};
+    return {std::string(), nullptr, std::move(txn), nullptr, weight};
   }
 };
 

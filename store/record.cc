@@ -64,12 +64,7 @@ size_t RecordMemory(std::string_view key, const Record& record) {
   // the record's block.
   size_t n = 2 * sizeof(uint64_t) + key.size() + 16 + 16 + record.AllocatedSize();
   if (record.fields()) {
-    n += sizeof(FieldMap);
-    record.fields()->ForEach([&](const std::string& name, const std::string& value) {
-      // The leaf's entry (hash, pointer), then the field's shared block (control, strings).
-      auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
-      n += sizeof(uint64_t) + 16 + 16 + 2 * sizeof(std::string) + heap(name) + heap(value);
-    });
+    n += sizeof(FieldMap) + record.fields()->AllocatedSize();
   }
   return n;
 }

@@ -67,6 +67,10 @@ class Record {
   RecordPtr WithExpiry(int64_t expire_at_ms) const;
   RecordPtr WithFields(std::shared_ptr<const FieldMap> fields) const;
 
+  // The references to this record. Only meaningful to a thread that knows every holder
+  // (a commit group's own staged record: KeyView::GetForEdit).
+  uint32_t use_count() const { return refs_.load(std::memory_order_relaxed); }
+
   // The bytes of this record's heap block.
   size_t AllocatedSize() const { return BlockSize(has_fields_, meta_size_, value_size_); }
 

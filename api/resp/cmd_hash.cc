@@ -1,11 +1,12 @@
 // Hashes, as Redis 7.0 defines them: HSET HMSET HSETNX HGET HMGET HGETALL HDEL HEXISTS
 // HLEN HKEYS HVALS HSTRLEN HINCRBY HINCRBYFLOAT HSCAN HRANDFIELD.
 //
-// A hash is a composite record (store/fields.h): a write copies the fields it was handed,
+// A hash is a composite record (store/fields.h): a write copies the fields it was handed
+// (O(1): the copy shares its nodes, and a change copies one path of O(log n) nodes),
 // changes the copy and gives the pipeline a patch naming the fields it changed, so the
-// journal (and each replica) receives only those fields, never the whole hash. The copy in
-// memory is the cost of readers never waiting: a write to a hash of n fields costs O(n)
-// memory work but O(changed) journal bytes. A hash left with no field is deleted, as in
+// journal (and each replica) receives only those fields, never the whole hash. Within one
+// commit group, a write to a hash the group already changed reuses that write's copy
+// (Mutation::Edit). A hash left with no field is deleted, as in
 // Redis. Encoding: "listpack" while the hash is within hash-max-listpack-entries/value,
 // then "hashtable" for good (kept in `meta`), which OBJECT ENCODING reports and HSCAN
 // follows (a listpack hash is returned in one call).
@@ -32,15 +33,22 @@ bool ReadHash(Call& call, RecordPtr* r) {
   return true;
 }
 
-// A hash as one write changes it: a copy of its fields, the changes named for the journal.
+// A hash as one write changes it: its fields (a copy, or the current record's own map when
+// the group may reuse it: EditFn), the changes named for the journal.
 class HashEdit {
  public:
-  HashEdit(const RecordPtr& current, size_t max_entries, size_t max_value)
+  HashEdit(const RecordPtr& current, bool reusable, size_t max_entries, size_t max_value)
       : max_entries_(max_entries), max_value_(max_value) {
     if (current) {
       expire_at_ms_ = current->expire_at_ms();
       meta_ = current->meta();
-      fields_ = std::make_shared<FieldMap>(*current->fields());
+      if (reusable && current->fields().use_count() == 1) {
+        // This group's last write to the hash: its map, and the nodes that write copied,
+        // are changed in place rather than copied again.
+        fields_ = std::const_pointer_cast<FieldMap>(current->fields());
+      } else {
+        fields_ = std::make_shared<FieldMap>(*current->fields());
+      }
     } else {
       fields_ = std::make_shared<FieldMap>();
     }
@@ -51,14 +59,16 @@ class HashEdit {
   // True when the field is new.
   bool Set(std::string_view name, std::string value) {
     if (name.size() > max_value_ || value.size() > max_value_) meta_ = kHashtableMeta;
-    ops_.push_back({std::string(name), value, false});
-    return fields_->Set(name, std::move(value));
+    ops_.push_back({std::string(name), std::move(value), false});
+    return fields_->Set(name, ops_.back().value);
   }
   bool Erase(std::string_view name) {
     if (!fields_->Erase(name)) return false;
     ops_.push_back({std::string(name), {}, true});
     return true;
   }
+
+  bool changed() const { return !ops_.empty(); }
 
   Change Finish() {
     if (ops_.empty()) return Change::None();
@@ -98,14 +108,17 @@ void EditHash(Call& call, Edit edit, Reply reply) {
   auto out = std::make_shared<Outcome>();
   const size_t entries = call.server.hash_max_listpack_entries.load();
   const size_t value = call.server.hash_max_listpack_value.load();
-  Mutation m = Mutation::Apply(call.args[1], [edit = std::move(edit), out, entries,
-                                              value](const RecordPtr& current) mutable {
+  Mutation m = Mutation::Edit(call.args[1], [edit = std::move(edit), out, entries, value](
+                                                const RecordPtr& current, bool reusable) mutable {
     if (current && current->type() != kHashRecordType) {
       out->error = kWrongTypeError;
       return Change::None();
     }
-    HashEdit h(current, entries, value);
-    if (!edit(h, *out)) return Change::None();
+    HashEdit h(current, reusable, entries, value);
+    // An edit decides before it changes anything. Were one to fail after a change, the
+    // change is still committed: a reused map, changed and then dropped, would differ from
+    // the journal.
+    if (!edit(h, *out) && !h.changed()) return Change::None();
     return h.Finish();
   });
   Commit(call, {std::move(m)}, [out, reply = std::move(reply)](ReplyWriter& w) {
@@ -165,7 +178,7 @@ void CmdHincrby(Call& call) {
       call,
       [name = std::move(call.args[2]), incr](HashEdit& h, Outcome& out) {
         int64_t value = 0;
-        if (const std::string* old = h.fields().Find(name)) {
+        if (std::optional<std::string_view> old = h.fields().Find(name)) {
           if (!ParseInt64(*old, &value)) {
             out.error = "ERR hash value is not an integer";
             return false;
@@ -192,7 +205,7 @@ void CmdHincrbyfloat(Call& call) {
       call,
       [name = std::move(call.args[2]), incr](HashEdit& h, Outcome& out) {
         long double value = 0;
-        if (const std::string* old = h.fields().Find(name)) {
+        if (std::optional<std::string_view> old = h.fields().Find(name)) {
           if (!ParseLongDouble(*old, &value)) {
             out.error = "ERR hash value is not a float";
             return false;
@@ -213,7 +226,7 @@ void CmdHincrbyfloat(Call& call) {
 void CmdHget(Call& call) {
   RecordPtr r;
   if (!ReadHash(call, &r)) return;
-  const std::string* v = r ? r->fields()->Find(call.args[2]) : nullptr;
+  std::optional<std::string_view> v = r ? r->fields()->Find(call.args[2]) : std::nullopt;
   if (!v) return call.reply.Null();
   call.reply.Bulk(*v);
 }
@@ -223,7 +236,7 @@ void CmdHmget(Call& call) {
   if (!ReadHash(call, &r)) return;
   call.reply.Array(call.args.size() - 2);
   for (size_t i = 2; i < call.args.size(); ++i) {
-    const std::string* v = r ? r->fields()->Find(call.args[i]) : nullptr;
+    std::optional<std::string_view> v = r ? r->fields()->Find(call.args[i]) : std::nullopt;
     if (v) {
       call.reply.Bulk(*v);
     } else {
@@ -247,7 +260,7 @@ void CmdHlen(Call& call) {
 void CmdHstrlen(Call& call) {
   RecordPtr r;
   if (!ReadHash(call, &r)) return;
-  const std::string* v = r ? r->fields()->Find(call.args[2]) : nullptr;
+  std::optional<std::string_view> v = r ? r->fields()->Find(call.args[2]) : std::nullopt;
   call.reply.Integer(v ? static_cast<int64_t>(v->size()) : 0);
 }
 
@@ -262,7 +275,7 @@ void ReplyAll(Call& call, bool names, bool values) {
     call.reply.Array(n);
   }
   if (!r) return;
-  r->fields()->ForEach([&](const std::string& name, const std::string& value) {
+  r->fields()->ForEach([&](std::string_view name, std::string_view value) {
     if (names) call.reply.Bulk(name);
     if (values) call.reply.Bulk(value);
   });
@@ -279,11 +292,11 @@ void CmdHscan(Call& call) {
   if (!ParseScanArgs(call, 2, /*with_type=*/false, &scan)) return;
   RecordPtr r;
   if (!ReadHash(call, &r)) return;
-  std::vector<std::pair<const std::string*, const std::string*>> found;
+  std::vector<std::pair<std::string_view, std::string_view>> found;  // into r's fields
   uint64_t next = 0;
   if (r) {
-    auto take = [&](const std::string& name, const std::string& value) {
-      if (!scan.match || GlobMatch(scan.pattern, name)) found.emplace_back(&name, &value);
+    auto take = [&](std::string_view name, std::string_view value) {
+      if (!scan.match || GlobMatch(scan.pattern, name)) found.emplace_back(name, value);
     };
     if (IsListpackHash(*r, call.server)) {
       r->fields()->ForEach(take);
@@ -295,8 +308,8 @@ void CmdHscan(Call& call) {
   call.reply.Bulk(std::to_string(next));
   call.reply.Array(found.size() * 2);
   for (const auto& [name, value] : found) {
-    call.reply.Bulk(*name);
-    call.reply.Bulk(*value);
+    call.reply.Bulk(name);
+    call.reply.Bulk(value);
   }
 }
 
@@ -325,10 +338,9 @@ void CmdHrandfield(Call& call) {
     count = 1;
   }
   if (!r || count == 0) return call.reply.Array(0);
-  std::vector<std::pair<const std::string*, const std::string*>> all;
+  std::vector<std::pair<std::string_view, std::string_view>> all;  // into r's fields
   all.reserve(r->fields()->size());
-  r->fields()->ForEach(
-      [&](const std::string& n, const std::string& v) { all.emplace_back(&n, &v); });
+  r->fields()->ForEach([&](std::string_view n, std::string_view v) { all.emplace_back(n, v); });
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::vector<size_t> picked;
   if (count < 0) {
@@ -352,13 +364,13 @@ void CmdHrandfield(Call& call) {
       picked.push_back(order[i]);
     }
   }
-  if (!with_count) return call.reply.Bulk(*all[picked[0]].first);
+  if (!with_count) return call.reply.Bulk(all[picked[0]].first);
   const bool pairs = with_values && call.protocol() == 3;
   call.reply.Array(with_values && !pairs ? picked.size() * 2 : picked.size());
   for (size_t i : picked) {
     if (pairs) call.reply.Array(2);
-    call.reply.Bulk(*all[i].first);
-    if (with_values) call.reply.Bulk(*all[i].second);
+    call.reply.Bulk(all[i].first);
+    if (with_values) call.reply.Bulk(all[i].second);
   }
 }
 

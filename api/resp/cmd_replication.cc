@@ -241,7 +241,7 @@ void CmdDebugDigest(Call& call) {
       buffer.push_back('\0');
       buffer += EncodeRecord(*r);
       if (r->fields()) {
-        r->fields()->ForEach([&](const std::string& name, const std::string& value) {
+        r->fields()->ForEach([&](std::string_view name, std::string_view value) {
           PutLengthPrefixed(&buffer, name);
           PutLengthPrefixed(&buffer, value);
         });

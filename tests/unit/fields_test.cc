@@ -21,7 +21,7 @@ using Fields = std::map<std::string, std::string>;
 
 Fields AsMap(const FieldMap& m) {
   Fields out;
-  m.ForEach([&](const std::string& n, const std::string& v) { out[n] = v; });
+  m.ForEach([&](std::string_view n, std::string_view v) { out[std::string(n)] = v; });
   return out;
 }
 
@@ -30,31 +30,34 @@ TEST(FieldMapTest, SetFindErase) {
   EXPECT_TRUE(m.Set("a", "1"));
   EXPECT_FALSE(m.Set("a", "2")) << "an existing field is replaced, not added";
   EXPECT_TRUE(m.Set("", "empty name"));
-  ASSERT_NE(m.Find("a"), nullptr);
+  ASSERT_TRUE(m.Find("a"));
   EXPECT_EQ(*m.Find("a"), "2");
-  EXPECT_EQ(m.Find("b"), nullptr);
+  EXPECT_FALSE(m.Find("b"));
   EXPECT_TRUE(m.Erase("a"));
   EXPECT_FALSE(m.Erase("a"));
   EXPECT_EQ(m.size(), 1u);
 }
 
-TEST(FieldMapTest, MatchesAModelAndCopiesNeverSeeEachOthersChanges) {
-  // Random sets and erases on a map and on copies taken along the way (as a writer copies
-  // the published hash): each copy keeps exactly what it held.
+// Random sets and erases on a map and on copies taken along the way (as a writer copies
+// the published hash): each copy keeps exactly what it held. `max_value` sizes the values:
+// small ones fill leaves by count, large ones by bytes (kLeafBytes), and a value above
+// kLeafBytes makes a leaf of one field.
+void CheckAgainstAModel(size_t max_value, int writes, int names) {
   std::mt19937 rng(5);
   FieldMap m;
   Fields model;
   std::vector<std::pair<FieldMap, Fields>> snapshots;
-  for (int i = 0; i < 20000; ++i) {
-    const std::string name = "f" + std::to_string(rng() % 3000);
+  for (int i = 0; i < writes; ++i) {
+    const std::string name = "f" + std::to_string(rng() % names);
     if (rng() % 3 == 0) {
       EXPECT_EQ(m.Erase(name), model.erase(name) == 1) << name;
     } else {
-      const std::string value = "v" + std::to_string(i);
+      std::string value = "v" + std::to_string(i);
+      value.resize(rng() % (max_value + 1), static_cast<char>('a' + i % 26));
       EXPECT_EQ(m.Set(name, value), !model.contains(name)) << name;
       model[name] = value;
     }
-    if (i % 2500 == 0) snapshots.emplace_back(m, model);
+    if (i % (writes / 8) == 0) snapshots.emplace_back(m, model);
   }
   EXPECT_EQ(m.size(), model.size());
   EXPECT_EQ(AsMap(m), model);
@@ -67,6 +70,15 @@ TEST(FieldMapTest, MatchesAModelAndCopiesNeverSeeEachOthersChanges) {
   for (const auto& [name, value] : model) m.Erase(name);
   EXPECT_TRUE(m.empty());
   EXPECT_EQ(AsMap(m), Fields{});
+  EXPECT_EQ(m.AllocatedSize(), 0u);
+}
+
+TEST(FieldMapTest, MatchesAModelAndCopiesNeverSeeEachOthersChanges) {
+  CheckAgainstAModel(/*max_value=*/8, /*writes=*/20000, /*names=*/3000);
+}
+
+TEST(FieldMapTest, LargeValuesSplitLeavesByBytes) {
+  CheckAgainstAModel(/*max_value=*/FieldMap::kLeafBytes * 2, /*writes=*/4000, /*names=*/600);
 }
 
 TEST(FieldMapTest, AScanReturnsEveryFieldPresentThroughoutExactlyOnce) {
@@ -76,7 +88,8 @@ TEST(FieldMapTest, AScanReturnsEveryFieldPresentThroughoutExactlyOnce) {
   uint64_t cursor = 0;
   int round = 0;
   do {
-    cursor = m.Scan(cursor, 10, [&](const std::string& n, const std::string&) { ++seen[n]; });
+    cursor =
+        m.Scan(cursor, 10, [&](std::string_view n, std::string_view) { ++seen[std::string(n)]; });
     // Churn between calls: new fields come and go, as another client's HSET/HDEL would.
     m.Set("new" + std::to_string(round), "v");
     if (round > 0) m.Erase("new" + std::to_string(round - 1));
@@ -191,6 +204,67 @@ TEST_F(CompositeStoreTest, ChangingOneFieldOfALargeHashJournalsOneEntry) {
   ASSERT_TRUE(r && r->fields());
   EXPECT_EQ(r->fields()->size(), 99999u);
   EXPECT_EQ(*r->fields()->Find("f7"), "changed");
+}
+
+// HSET as the RESP layer writes it (Mutation::Edit): when the group says the hash is its
+// own, the map is changed in place instead of copied. Notes each call's `reusable`.
+Mutation EditOf(const std::string& key, Fields set, std::vector<bool>* reusable_seen) {
+  return Mutation::Edit(key, [=](const RecordPtr& current, bool reusable) {
+    reusable_seen->push_back(reusable);
+    std::shared_ptr<FieldMap> m;
+    if (current && reusable && current->fields().use_count() == 1) {
+      m = std::const_pointer_cast<FieldMap>(current->fields());
+    } else {
+      m = current ? std::make_shared<FieldMap>(*current->fields()) : std::make_shared<FieldMap>();
+    }
+    std::vector<FieldOp> ops;
+    for (const auto& [n, v] : set) {
+      m->Set(n, v);
+      ops.push_back({n, v, false});
+    }
+    return Change::Patch(Record::Make({.type = 3, .fields = std::move(m)}), std::move(ops));
+  });
+}
+
+TEST_F(CompositeStoreTest, AGroupsLaterWritesToAHashReuseOnlyItsOwnCopy) {
+  CapturingGate gate;
+  auto store = Open("p", &gate);
+  Fields big;
+  for (int i = 0; i < 1000; ++i) big["f" + std::to_string(i)] = "v";
+  ASSERT_TRUE(Write(store.get(), Mutation::Put("h", Hash(big))).ok());
+  const RecordPtr published = store->Get("h");  // a reader's, held through the writes
+  std::vector<bool> seen;
+  RecordPtr held;  // a txn's copy of the group's record
+  std::vector<Mutation> group;
+  group.push_back(EditOf("h", {{"f1", "a"}}, &seen));  // the published hash: copied
+  group.push_back(EditOf("h", {{"f2", "b"}}, &seen));  // the group's own: reused
+  group.push_back(EditOf("h", {{"new", "c"}}, &seen));
+  group.push_back(Mutation::Txn([&](KeyView& view) { held = view.Get("h"); }));
+  group.push_back(EditOf("h", {{"f3", "d"}}, &seen));  // held elsewhere: copied
+  group.push_back(Mutation::Put("s", Record::Make({.value = "x"})));
+  group.push_back(EditOf("h", {{"f4", "e"}}, &seen));  // its own again
+  ASSERT_TRUE(store->WriteAndWait(std::move(group)).ok());
+  EXPECT_EQ(seen, (std::vector<bool>{false, true, true, false, true}));
+
+  Fields expected = big;
+  for (const auto& [n, v] :
+       Fields{{"f1", "a"}, {"f2", "b"}, {"new", "c"}, {"f3", "d"}, {"f4", "e"}})
+    expected[n] = v;
+  EXPECT_EQ(FieldsOf(*store, "h"), expected);
+  EXPECT_EQ(AsMap(*published->fields()), big) << "the reader's version never changed";
+  Fields at_txn = big;
+  for (const auto& [n, v] : Fields{{"f1", "a"}, {"f2", "b"}, {"new", "c"}}) at_txn[n] = v;
+  EXPECT_EQ(AsMap(*held->fields()), at_txn) << "nor the txn's copy";
+
+  // The journal got every field: a restart and a replica rebuild the same hash.
+  store.reset();
+  auto recovered = Open("p");
+  EXPECT_EQ(FieldsOf(*recovered, "h"), expected);
+  auto replica = Open("r");
+  std::vector<replication::GroupFrame> frames;
+  for (const auto& g : gate.groups) frames.push_back({0, g.first, g.last, g.batch});
+  ASSERT_TRUE(replica->ApplyGroups(frames).ok());
+  EXPECT_EQ(FieldsOf(*replica, "h"), expected);
 }
 
 TEST_F(CompositeStoreTest, RecoveryAndAReplicaRebuildTheSameRecords) {
