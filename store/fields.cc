@@ -53,6 +53,16 @@ FieldMap::Entry FieldMap::EntryAt(std::string_view packed, size_t at) {
   return e;
 }
 
+FieldMap::Entry FieldMap::Seek(const std::string& packed, uint64_t hash, std::string_view name) {
+  PrefetchLeaf(packed);
+  for (size_t at = 0; at < packed.size();) {
+    const Entry e = EntryAt(packed, at);
+    if (!Before(e.hash, e.name, hash, name)) return e;
+    at += e.size;
+  }
+  return Entry{.hash = 0, .name = {}, .value = {}, .at = packed.size(), .size = 0};
+}
+
 void FieldMap::AppendEntry(std::string* packed, uint64_t hash, std::string_view name,
                            std::string_view value) {
   char header[kEntryHeader];
@@ -87,12 +97,8 @@ std::optional<std::string_view> FieldMap::Find(std::string_view name) const {
       node = node->children[Slot(hash, depth)].get();
       continue;
     }
-    PrefetchLeaf(node->packed);
-    for (size_t at = 0; at < node->packed.size();) {
-      const Entry e = EntryAt(node->packed, at);
-      if (e.hash == hash && e.name == name) return e.value;
-      at += e.size;
-    }
+    const Entry e = Seek(node->packed, hash, name);
+    if (e.Is(hash, name)) return e.value;
     return std::nullopt;
   }
   return std::nullopt;
@@ -115,15 +121,9 @@ FieldMap::NodePtr FieldMap::SetIn(NodePtr node, int depth, uint64_t hash, std::s
     return own;
   }
   const std::string& old = node->packed;
-  PrefetchLeaf(old);
-  size_t at = 0;
-  Entry e{};
-  while (at < old.size()) {
-    e = EntryAt(old, at);
-    if (!Before(e.hash, e.name, hash, name)) break;
-    at += e.size;
-  }
-  *added = !(at < old.size() && e.hash == hash && e.name == name);
+  const Entry e = Seek(old, hash, name);
+  const size_t at = e.at;
+  *added = !e.Is(hash, name);
   const size_t replaced = *added ? 0 : e.size;
   std::shared_ptr<Node> own;
   if (node.use_count() == 1) {
@@ -175,20 +175,12 @@ FieldMap::NodePtr FieldMap::EraseIn(NodePtr node, int depth, uint64_t hash, std:
     }
     return nullptr;  // an empty branch goes
   }
-  const std::string& old = node->packed;
-  PrefetchLeaf(old);
-  size_t at = 0;
-  Entry e{};
-  while (at < old.size()) {
-    e = EntryAt(old, at);
-    if (e.hash == hash && e.name == name) break;
-    at += e.size;
-  }
-  if (at == old.size()) return node;
+  const Entry e = Seek(node->packed, hash, name);
+  if (!e.Is(hash, name)) return node;
   *erased = true;
   if (node->count == 1) return nullptr;
   std::shared_ptr<Node> own = Own(std::move(node));
-  own->packed.erase(at, e.size);
+  own->packed.erase(e.at, e.size);
   --own->count;
   return own;
 }

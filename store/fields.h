@@ -79,10 +79,13 @@ class FieldMap {
     std::string_view name;
     std::string_view value;
     size_t at;    // its offset in the leaf's buffer
-    size_t size;  // its bytes there
+    size_t size;  // its bytes there; 0 for "no entry" (Seek)
+    bool Is(uint64_t h, std::string_view n) const { return size != 0 && hash == h && name == n; }
   };
   static constexpr size_t kEntryHeader = 16;
   static Entry EntryAt(std::string_view packed, size_t at);
+  // The first entry of a leaf at or after (hash, name), or none (size 0, `at` the end).
+  static Entry Seek(const std::string& packed, uint64_t hash, std::string_view name);
   static void AppendEntry(std::string* packed, uint64_t hash, std::string_view name,
                           std::string_view value);
 
