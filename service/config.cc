@@ -64,6 +64,12 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .field = &Config::store_max_inline_mutations,
        .min = 0,
        .max = 1 << 20},
+      {.name = "store.write_buffer_mb",
+       .doc = "journal memtable (RocksDB write_buffer_size): the latest writes kept in memory "
+              "until flushed to tables; devstate never reads it, so it only costs memory",
+       .field = &Config::store_write_buffer_mb,
+       .min = 1,
+       .max = 4096},
       {.name = "expiry.sweep_interval_ms",
        .doc = "active expiry: the pause between passes over the keyspace that found few "
               "expired keys (a pass that finds many goes on at once)",
@@ -541,6 +547,7 @@ StoreOptions StoreOptionsFrom(const Config& config) {
   o.wal_retention_s = static_cast<uint64_t>(config.replication_wal_retention_s);
   o.max_group_mutations = static_cast<size_t>(config.store_max_group_mutations);
   o.max_inline_mutations = static_cast<size_t>(config.store_max_inline_mutations);
+  o.write_buffer_mb = static_cast<uint64_t>(config.store_write_buffer_mb);
   return o;
 }
 

@@ -27,6 +27,7 @@ struct Config {
   std::string store_dir = "./data";
   int64_t store_max_group_mutations = static_cast<int64_t>(StoreOptions{}.max_group_mutations);
   int64_t store_max_inline_mutations = static_cast<int64_t>(StoreOptions{}.max_inline_mutations);
+  int64_t store_write_buffer_mb = static_cast<int64_t>(StoreOptions{}.write_buffer_mb);
   // [expiry]
   int64_t expiry_sweep_interval_ms = SweepOptions{}.interval.count();
   int64_t expiry_sweep_keys = static_cast<int64_t>(SweepOptions{}.keys_per_pass);

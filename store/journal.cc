@@ -37,7 +37,7 @@ Status FromRocks(const rocksdb::Status& s) {
 // 1. RocksDB preallocates a log's blocks with fallocate(FALLOC_FL_KEEP_SIZE), so each append
 //    still grows the file's size and each fdatasync commits that inode change through the
 //    file system's own journal. Preallocating without KEEP_SIZE sets the size once per log
-//    (write_buffer_size * 1.1, ~70 MB).
+//    (write_buffer_size * 1.1, ~18 MB by default).
 // 2. Preallocated blocks are "unwritten" extents: the first write into one must convert it,
 //    again through the file system's journal. ZeroAheadLog writes zeros a chunk ahead of the
 //    data, so a commit overwrites blocks that are already written and one fdatasync per
@@ -287,6 +287,7 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* jo
   // "Commit pipeline"). It needs a single memtable writer, which the pipeline is.
   opts.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
   opts.allow_concurrent_memtable_write = false;
+  opts.write_buffer_size = static_cast<size_t>(options.write_buffer_mb) << 20;
   // Replication: the log outlives its memtable this long (or up to this size), so a
   // replica behind can catch up from it (ReadSince).
   opts.WAL_ttl_seconds = options.wal_retention_s;
@@ -476,6 +477,13 @@ uint64_t Journal::BackgroundJobs() const {
     if (db_->GetIntProperty(property, &n)) jobs += n;
   }
   return jobs;
+}
+
+uint64_t Journal::MemtableBytes() const {
+  ReadLock lock(&db_mu_);
+  uint64_t bytes = 0;
+  if (db_) db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &bytes);
+  return bytes;
 }
 
 }  // namespace devstate

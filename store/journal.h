@@ -41,6 +41,10 @@ struct JournalOptions {
   // so a replica that fell behind can catch up from it (ReadSince) instead of copying all.
   uint64_t wal_retention_s = 0;
   uint64_t wal_retention_mb = 0;
+  // RocksDB's memtable (write_buffer_size): the latest writes, held in memory until they
+  // are flushed to tables. devstate never reads it, so it is memory spent on the journal's
+  // behalf only; smaller flushes more often.
+  uint64_t write_buffer_mb = 16;
   // Optional; not owned and must outlive the journal. Tests pass an Env whose file
   // system fails or blocks syncs (leveldb-style fault injection).
   rocksdb::Env* env = nullptr;
@@ -109,6 +113,9 @@ class Journal {
   // RocksDB flushes and compactions running or waiting to run: the upkeep of the snapshot
   // in its tables, done by RocksDB's own threads, never on the commit path. 0 when idle.
   uint64_t BackgroundJobs() const;
+  // The bytes of RocksDB's memtables not yet flushed (at most about two write buffers:
+  // the one filling and the one being flushed).
+  uint64_t MemtableBytes() const;
 
  private:
   Journal(std::string dir, std::unique_ptr<rocksdb::Env> env, rocksdb::Options options);

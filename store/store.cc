@@ -22,6 +22,7 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   journal.env = options.env;
   journal.wal_retention_s = options.wal_retention_s;
   journal.wal_retention_mb = options.wal_retention_mb;
+  journal.write_buffer_mb = options.write_buffer_mb;
   store->dir_ = options.dir;
   Status s = Journal::Open(journal, &store->journal_);
   if (!s.ok()) return s;

@@ -58,6 +58,7 @@ struct StoreOptions {
   // How long, and how much of, the log is kept for replicas that fell behind.
   uint64_t wal_retention_s = 3600;
   uint64_t wal_retention_mb = 256;
+  uint64_t write_buffer_mb = JournalOptions{}.write_buffer_mb;  // see JournalOptions
 };
 
 class Store {
@@ -88,6 +89,8 @@ class Store {
   uint64_t LastSequence() const;
   // See Journal::BackgroundJobs; 0 once closed.
   uint64_t BackgroundJobs() const { return journal_ ? journal_->BackgroundJobs() : 0; }
+  // See Journal::MemtableBytes; 0 once closed.
+  uint64_t MemtableBytes() const { return journal_ ? journal_->MemtableBytes() : 0; }
   const Keyspace& keyspace() const { return keyspace_; }
   PipelineStats stats() const { return pipeline_->stats(); }
   CommitPipeline& pipeline() { return *pipeline_; }

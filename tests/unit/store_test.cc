@@ -220,7 +220,7 @@ TEST(StoreTest, TheLogIsWrittenWithZerosAheadOfItsData) {
   EXPECT_EQ(store->keyspace().Size(), 3001u);
 }
 
-// Past one memtable (64 MB) of writes RocksDB flushes it to a table on its own threads; the
+// Past one memtable (16 MB) of writes RocksDB flushes it to a table on its own threads; the
 // store reports that work while it runs and 0 once it is done.
 TEST(StoreTest, ReportsRocksDbBackgroundWorkUntilItSettles) {
   TempDir dir;
@@ -245,6 +245,35 @@ TEST(StoreTest, ReportsRocksDbBackgroundWorkUntilItSettles) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(store->BackgroundJobs(), 0u);
+}
+
+// store.write_buffer_mb bounds the memory RocksDB's memtables hold for the journal: with
+// 1 MB, 6 MB of writes leave at most about two buffers unflushed; with the default (16 MB)
+// they all stay in the memtable.
+TEST(StoreTest, TheWriteBufferBoundsTheJournalsMemtables) {
+  auto unflushed_after_6mb = [](const std::string& dir, uint64_t write_buffer_mb) {
+    std::unique_ptr<Store> store;
+    StoreOptions options;
+    options.dir = dir;
+    if (write_buffer_mb != 0) options.write_buffer_mb = write_buffer_mb;
+    EXPECT_TRUE(Store::Open(options, &store).ok());
+    for (int batch = 0; batch < 6; ++batch) {
+      std::vector<Mutation> writes;
+      for (int i = 0; i < 1000; ++i) {
+        writes.push_back(Mutation::Put("k" + std::to_string(batch * 1000 + i),
+                                       Value(std::string(1000, static_cast<char>('a' + i % 26)))));
+      }
+      EXPECT_TRUE(store->WriteAndWait(std::move(writes)).ok());
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (store->BackgroundJobs() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return store->MemtableBytes();
+  };
+  TempDir dir;
+  EXPECT_LT(unflushed_after_6mb(dir.Sub("small"), 1), 3u << 20);
+  EXPECT_GT(unflushed_after_6mb(dir.Sub("default"), 0), 6u << 20);
 }
 
 TEST(StoreTest, ExpiredRecordsStayInvisibleAfterRecoveryWithoutALocalWrite) {
