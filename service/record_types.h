@@ -15,6 +15,9 @@ inline constexpr uint8_t kDeviceRecordType = 2;  // a device record (device_reco
 inline constexpr uint8_t kHashRecordType = 3;
 // A JSON document (JSON.SET): value = its compact text (service/json_document.h).
 inline constexpr uint8_t kJsonRecordType = 4;
+// A Redis list: Record::fields holds its elements under dense ids, `meta` the first one's
+// (service/list_value.h).
+inline constexpr uint8_t kListRecordType = 5;
 
 // What Redis's TYPE answers for a record of `type`: a device record reads as a string.
 // (A device record also answers the JSON.* reads, on its state.)
@@ -25,6 +28,8 @@ inline std::string_view RedisTypeName(uint8_t type) {
       return "string";
     case kHashRecordType:
       return "hash";
+    case kListRecordType:
+      return "list";
     case kJsonRecordType:
       return "ReJSON-RL";  // RedisJSON's module type name
   }

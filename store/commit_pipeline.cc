@@ -19,30 +19,30 @@ size_t Weight(const std::vector<Mutation>& mutations) {
   return weight;
 }
 
-void ApplyTo(Mutation& m, KeyView& view) {
-  if (m.txn) return m.txn(view);
-  Change change;
-  RecordPtr current;  // held until the change replaced it (EditFn)
-  if (m.edit) {
-    bool reusable = false;
-    current = view.GetForEdit(m.key, &reusable);
-    change = m.edit(current, reusable);
-  } else {
-    change = m.apply(view.Get(m.key));
-  }
+void ApplyChange(KeyView& view, std::string_view key, Change change) {
   switch (change.kind) {
     case Change::Kind::kNone:
       break;
     case Change::Kind::kPut:
-      view.Put(m.key, std::move(change.record));
+      view.Put(key, std::move(change.record));
       break;
     case Change::Kind::kDelete:
-      view.Delete(m.key);
+      view.Delete(key);
       break;
     case Change::Kind::kPatch:
-      view.Patch(m.key, std::move(change.record), change.ops);
+      view.Patch(key, std::move(change.record), change.ops);
       break;
   }
+}
+
+void ApplyTo(Mutation& m, KeyView& view) {
+  if (m.txn) return m.txn(view);
+  if (m.edit) {
+    bool reusable = false;
+    RecordPtr current = view.GetForEdit(m.key, &reusable);  // held until the change replaced it
+    return ApplyChange(view, m.key, m.edit(current, reusable));
+  }
+  ApplyChange(view, m.key, m.apply(view.Get(m.key)));
 }
 
 // A group's view of the store while it is applied: its own changes, over the groups

@@ -119,6 +119,8 @@ struct Mutation {
 // The sum of the mutations' weights.
 size_t Weight(const std::vector<Mutation>& mutations);
 
+// Makes `change` to `key` through `view` (a txn that edits several keys, as LMOVE).
+void ApplyChange(KeyView& view, std::string_view key, Change change);
 // Applies `m` to `view` (apply or txn), as the pipeline does. Used by MULTI/EXEC, which
 // runs a transaction's commands, and their mutations, inside one txn.
 void ApplyTo(Mutation& m, KeyView& view);

@@ -28,6 +28,7 @@ std::vector<CommandSpec> BuildTable() {
   AddReplicationCommands(&table);
   AddPubSubCommands(&table);
   AddHashCommands(&table);
+  AddListCommands(&table);
   AddJsonCommands(&table);
   std::sort(table.begin(), table.end(), ByName);
   for (CommandSpec& c : table) std::sort(c.subcommands.begin(), c.subcommands.end(), ByName);

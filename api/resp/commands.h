@@ -21,6 +21,7 @@ void AddTransactionCommands(std::vector<CommandSpec>* table);  // cmd_multi.cc
 void AddReplicationCommands(std::vector<CommandSpec>* table);  // cmd_replication.cc
 void AddPubSubCommands(std::vector<CommandSpec>* table);       // cmd_pubsub.cc
 void AddHashCommands(std::vector<CommandSpec>* table);         // cmd_hash.cc
+void AddListCommands(std::vector<CommandSpec>* table);         // cmd_list.cc
 void AddJsonCommands(std::vector<CommandSpec>* table);         // cmd_json.cc: JSON.*
 
 // A container's HELP subcommand: its subcommands, each with its summary.

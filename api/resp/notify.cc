@@ -17,11 +17,16 @@ struct CommandEvents {
   bool removes_first = false;           // RENAME: rename_from before rename_to
   std::string_view set_persisted = {};  // instead of `set` when the record has no expiry
   bool expiry_follows = false;          // SET EX and kin: an "expire" after `set`
+  // LMOVE: the changes are its source, then its destination (one change when they are
+  // the same key). The destination raises `moved_to`, then the source `set` (and "del"
+  // once it is empty), as Redis raises them.
+  std::string_view moved_to = {};
 };
 
 constexpr uint32_t kG = Notifier::kGeneric;
 constexpr uint32_t kS = Notifier::kString;
 constexpr uint32_t kH = Notifier::kHash;
+constexpr uint32_t kL = Notifier::kList;
 constexpr uint32_t kD = Notifier::kModule;  // RedisJSON's events are module events
 
 constexpr CommandEvents kEvents[] = {
@@ -58,6 +63,20 @@ constexpr CommandEvents kEvents[] = {
     {"hdel", kH, "hdel", kH, "hdel", "del"},
     {"hincrby", kH, "hincrby", kH, "hdel", "del"},
     {"hincrbyfloat", kH, "hincrbyfloat", kH, "hdel", "del"},
+    {"lpush", kL, "lpush", kG, "del"},
+    {"rpush", kL, "rpush", kG, "del"},
+    {"lpushx", kL, "lpush", kG, "del"},
+    {"rpushx", kL, "rpush", kG, "del"},
+    {"lpop", kL, "lpop", kL, "lpop", "del"},
+    {"rpop", kL, "rpop", kL, "rpop", "del"},
+    {"lset", kL, "lset", kG, "del"},
+    {"ltrim", kL, "ltrim", kL, "ltrim", "del"},
+    {"lrem", kL, "lrem", kL, "lrem", "del"},
+    {"linsert", kL, "linsert", kG, "del"},
+    {"lmove left left", kL, "lpop", kL, "lpop", "del", false, {}, false, "lpush"},
+    {"lmove left right", kL, "lpop", kL, "lpop", "del", false, {}, false, "rpush"},
+    {"lmove right left", kL, "rpop", kL, "rpop", "del", false, {}, false, "lpush"},
+    {"lmove right right", kL, "rpop", kL, "rpop", "del", false, {}, false, "rpush"},
     {"json.set", kD, "json.set", kG, "del"},
     {"json.del", kD, "json.del", kD, "json.del"},
     {"json.forget", kD, "json.del", kD, "json.del"},
@@ -138,6 +157,17 @@ void EventsOf(std::string_view command, const std::vector<KeyChange>& changes,
     if (!event.empty()) out->push_back({e->set_class, event, c.key});
     if (e->expiry_follows && expires && !c.expiry_kept) out->push_back({kG, "expire", c.key});
   };
+  if (!e->moved_to.empty()) {
+    if (changes.empty()) return;
+    const KeyChange& source = changes.front();
+    const KeyChange& destination = changes.back();
+    if (changes.size() > 1 && destination.created)
+      out->push_back({Notifier::kNew, "new", destination.key});
+    out->push_back({kL, e->moved_to, destination.key});
+    out->push_back({kL, e->set, source.key});
+    if (!source.record) out->push_back({kG, "del", source.key});
+    return;
+  }
   if (e->removes_first) {
     for (const KeyChange& c : changes) {
       if (!c.record) removed(c);

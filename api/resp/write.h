@@ -154,12 +154,17 @@ inline std::string NotPrimaryError(DeviceService& service, int slot, const Statu
   return StoreError(s);
 }
 
+// `events`: the row of notify.cc's table whose events the write raises, when not the
+// command's own name (LMOVE's depend on its arguments).
 template <typename Answer>
-void Commit(Call& call, std::vector<Mutation> mutations, Answer answer) {
+void Commit(Call& call, std::vector<Mutation> mutations, Answer answer,
+            std::string_view events = {}) {
   // Keyspace notifications (notify.h): only while they are on, the mutations are recorded.
   Notifier& notifier = call.service().notifier();
   std::shared_ptr<ChangeLog> log;
-  const std::string_view command = call.spec != nullptr ? call.spec->name : std::string_view();
+  const std::string_view command = !events.empty()        ? events
+                                   : call.spec != nullptr ? call.spec->name
+                                                          : std::string_view();
   if ((notifier.flags() & (Notifier::kKeyspace | Notifier::kKeyevent)) != 0 &&
       RaisesEvents(command)) {
     log = std::make_shared<ChangeLog>();

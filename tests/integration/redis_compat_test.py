@@ -164,6 +164,128 @@ class RedisCompatTest(unittest.TestCase):
             ds.close()
             redis.close()
 
+    def test_lists(self):
+        self.same(("RPUSH", "{ls}a", "a", "b", "c"), ("LPUSH", "{ls}a", "z", "y"), ("LRANGE", "{ls}a", 0, -1),
+                  ("LLEN", "{ls}a"), ("LLEN", "{ls}none"), ("LINDEX", "{ls}a", 0), ("LINDEX", "{ls}a", -1),
+                  ("LINDEX", "{ls}a", 5), ("LINDEX", "{ls}a", -6), ("LINDEX", "{ls}a", "x"), ("LINDEX", "{ls}none", 0),
+                  ("LRANGE", "{ls}a", 1, 2), ("LRANGE", "{ls}a", -2, 100), ("LRANGE", "{ls}a", 3, 1),
+                  ("LRANGE", "{ls}a", -100, 0), ("LRANGE", "{ls}a", 5, 10), ("LRANGE", "{ls}a", "a", 1),
+                  ("LRANGE", "{ls}none", 0, -1),
+                  ("LPUSHX", "{ls}none", "x"), ("RPUSHX", "{ls}none", "x"), ("EXISTS", "{ls}none"),
+                  ("LPUSHX", "{ls}a", "p"), ("RPUSHX", "{ls}a", "q", "r"), ("LPUSH", "{ls}a"),
+                  ("LPOP", "{ls}a"), ("RPOP", "{ls}a"), ("LPOP", "{ls}a", 2), ("RPOP", "{ls}a", 0),
+                  ("RPOP", "{ls}a", -1), ("LPOP", "{ls}a", "x"), ("LPOP", "{ls}a", 1, 2), ("LPOP", "{ls}none"),
+                  ("LPOP", "{ls}none", 2), ("RPOP", "{ls}a", 100), ("EXISTS", "{ls}a"), ("TYPE", "{ls}a"),
+                  # LSET LTRIM LREM LINSERT.
+                  ("RPUSH", "{ls}b", "x", "y", "x", "z", "x", "y"), ("LSET", "{ls}b", 1, "Y"),
+                  ("LSET", "{ls}b", -1, "end"), ("LSET", "{ls}b", 6, "v"), ("LSET", "{ls}none", 0, "v"),
+                  ("LSET", "{ls}b", "x", "v"), ("LRANGE", "{ls}b", 0, -1), ("LREM", "{ls}b", 1, "x"),
+                  ("LRANGE", "{ls}b", 0, -1), ("LREM", "{ls}b", -1, "x"), ("LRANGE", "{ls}b", 0, -1),
+                  ("RPUSH", "{ls}b", "x", "x"), ("LREM", "{ls}b", 0, "x"), ("LRANGE", "{ls}b", 0, -1),
+                  ("LREM", "{ls}b", 0, "nothing"), ("LREM", "{ls}none", 0, "x"), ("LREM", "{ls}b", "x", "x"),
+                  ("LINSERT", "{ls}b", "BEFORE", "z", "b4"), ("LINSERT", "{ls}b", "after", "z", "af"),
+                  ("LINSERT", "{ls}b", "after", "end", "last"), ("LINSERT", "{ls}b", "BEFORE", "Y", "first"),
+                  ("LINSERT", "{ls}b", "before", "nothing", "v"), ("LINSERT", "{ls}none", "before", "x", "v"),
+                  ("LINSERT", "{ls}b", "middle", "z", "v"), ("LRANGE", "{ls}b", 0, -1),
+                  ("LTRIM", "{ls}b", 1, -2), ("LRANGE", "{ls}b", 0, -1), ("LTRIM", "{ls}b", 0, 100),
+                  ("LTRIM", "{ls}b", -2, -1), ("LRANGE", "{ls}b", 0, -1), ("LTRIM", "{ls}none", 0, 1),
+                  ("LTRIM", "{ls}b", 5, 1), ("EXISTS", "{ls}b"), ("LTRIM", "{ls}b", "x", 1),
+                  # LPOS.
+                  ("RPUSH", "{ls}p", "a", "b", "c", "1", "2", "3", "c", "c"), ("LPOS", "{ls}p", "c"),
+                  ("LPOS", "{ls}p", "c", "RANK", 2), ("LPOS", "{ls}p", "c", "RANK", -1),
+                  ("LPOS", "{ls}p", "c", "RANK", -4), ("LPOS", "{ls}p", "c", "COUNT", 0),
+                  ("LPOS", "{ls}p", "c", "COUNT", 2), ("LPOS", "{ls}p", "c", "COUNT", 0, "RANK", -2),
+                  ("LPOS", "{ls}p", "c", "MAXLEN", 3), ("LPOS", "{ls}p", "c", "COUNT", 0, "MAXLEN", 7),
+                  ("LPOS", "{ls}p", "x"), ("LPOS", "{ls}p", "x", "COUNT", 0), ("LPOS", "{ls}none", "x"),
+                  ("LPOS", "{ls}none", "x", "COUNT", 1), ("LPOS", "{ls}p", "c", "RANK", 0),
+                  ("LPOS", "{ls}p", "c", "COUNT", -1), ("LPOS", "{ls}p", "c", "MAXLEN", -1),
+                  ("LPOS", "{ls}p", "c", "RANK"), ("LPOS", "{ls}p", "c", "BOGUS", 1),
+                  ("LPOS", "{ls}p", "c", "RANK", "x"),
+                  # LMOVE and RPOPLPUSH, to another list and to the same one.
+                  ("RPUSH", "{ls}s", "1", "2", "3"), ("LMOVE", "{ls}s", "{ls}d", "LEFT", "RIGHT"),
+                  ("LMOVE", "{ls}s", "{ls}d", "right", "left"), ("LRANGE", "{ls}d", 0, -1),
+                  ("RPOPLPUSH", "{ls}s", "{ls}d"), ("EXISTS", "{ls}s"), ("LRANGE", "{ls}d", 0, -1),
+                  ("RPOPLPUSH", "{ls}d", "{ls}d"), ("LMOVE", "{ls}d", "{ls}d", "LEFT", "RIGHT"),
+                  ("LRANGE", "{ls}d", 0, -1), ("LMOVE", "{ls}none", "{ls}d", "LEFT", "LEFT"),
+                  ("LMOVE", "{ls}d", "{ls}d", "UP", "LEFT"), ("RPUSH", "{ls}one", "x"),
+                  ("RPOPLPUSH", "{ls}one", "{ls}one"), ("LRANGE", "{ls}one", 0, -1),
+                  # Wrong types, both ways.
+                  ("SET", "{ls}str", "v"), ("LPUSH", "{ls}str", "x"), ("LRANGE", "{ls}str", 0, -1),
+                  ("LLEN", "{ls}str"), ("LPOP", "{ls}str"), ("LINDEX", "{ls}str", 0), ("LPOS", "{ls}str", "v"),
+                  ("LMOVE", "{ls}str", "{ls}d", "LEFT", "LEFT"), ("LMOVE", "{ls}d", "{ls}str", "LEFT", "LEFT"),
+                  ("LRANGE", "{ls}d", 0, -1), ("RPOPLPUSH", "{ls}none", "{ls}str"), ("GET", "{ls}d"),
+                  ("HSET", "{ls}d", "f", "v"), ("INCR", "{ls}d"), ("APPEND", "{ls}d", "x"),
+                  # Whole-key commands keep a list whole.
+                  ("OBJECT", "ENCODING", "{ls}d"), ("EXPIRE", "{ls}d", 100), ("TTL", "{ls}d"),
+                  ("RPUSH", "{ls}d", "more"), ("TTL", "{ls}d"), ("RENAME", "{ls}d", "{ls}e"), ("LRANGE", "{ls}e", 0, -1),
+                  ("COPY", "{ls}e", "{ls}f"), ("RPUSH", "{ls}f", "f-only"), ("LRANGE", "{ls}e", 0, -1),
+                  ("LRANGE", "{ls}f", 0, -1), ("TTL", "{ls}f"), ("DEL", "{ls}e"), ("TYPE", "{ls}e"),
+                  ("LMOVE", "{ls}f", "{ls}other{x}", "LEFT", "LEFT"))
+        # RESP3: a missing list's pops with a count are null.
+        self.same(("LPOP", "{ls}none", 2), ("RPOP", "{ls}none"), ("RPUSH", "{ls}r3", "a"), ("LPOP", "{ls}r3", 5),
+                  ("LPOS", "{ls}r3", "x"), resp3=True)
+
+    def test_lists_random_edits(self):
+        """Random list edits, the same on both servers; every reply and the list after each
+        must be equal, then the list must come back whole from devstate's journal."""
+        import random
+        rng = random.Random(11)
+        commands = []
+        for i in range(1500):
+            v = str(rng.randrange(6))
+            cmd = rng.choice([
+                ("LPUSH", "{lr}x", v, v + "a"), ("RPUSH", "{lr}x", v), ("LPOP", "{lr}x"), ("RPOP", "{lr}x", 2),
+                ("LREM", "{lr}x", rng.randrange(-2, 3), v), ("LINSERT", "{lr}x", rng.choice(["BEFORE", "AFTER"]), v, f"i{i}"),
+                ("LSET", "{lr}x", rng.randrange(-5, 5), f"s{i}"), ("LTRIM", "{lr}x", rng.randrange(-3, 3), rng.randrange(-3, 40)),
+                ("RPUSH", "{lr}x", *[f"b{i}.{k}" for k in range(rng.randrange(1, 8))]),
+                ("LMOVE", "{lr}x", "{lr}x", rng.choice(["LEFT", "RIGHT"]), rng.choice(["LEFT", "RIGHT"])),
+                ("LMOVE", "{lr}x", "{lr}y", "LEFT", "RIGHT"), ("RPOPLPUSH", "{lr}y", "{lr}x"),
+                ("LPOS", "{lr}x", v, "COUNT", 0, "RANK", rng.choice([1, -1, 2]))])
+            commands += [cmd, ("LRANGE", "{lr}x", 0, -1)]
+        self.same(*commands)
+        want = self.same(("LRANGE", "{lr}x", 0, -1), ("LRANGE", "{lr}y", 0, -1))
+        self.ds.stop()
+        self.ds.start()
+        c = Raw(self.ds.resp_port)
+        try:
+            self.assertEqual([c.call("LRANGE", "{lr}x", 0, -1), c.call("LRANGE", "{lr}y", 0, -1)], want)
+        finally:
+            c.close()
+
+    def test_list_keyspace_events(self):
+        """The keyspace events of list commands, in Redis's order (LMOVE: the push on the
+        destination, then the pop on the source, then its "del")."""
+        commands = [("RPUSH", "{le}a", "1", "2", "3"), ("LPUSH", "{le}a", "0"), ("LPUSHX", "{le}a", "x"),
+                    ("RPUSHX", "{le}none", "x"), ("LPOP", "{le}a"), ("RPOP", "{le}a", 2), ("LSET", "{le}a", 0, "s"),
+                    ("LINSERT", "{le}a", "AFTER", "s", "i"), ("LREM", "{le}a", 0, "i"), ("LTRIM", "{le}a", 0, 5),
+                    ("RPUSH", "{le}a", "m", "n"), ("LMOVE", "{le}a", "{le}b", "LEFT", "RIGHT"),
+                    ("RPOPLPUSH", "{le}b", "{le}b"), ("LMOVE", "{le}a", "{le}a", "RIGHT", "LEFT"),
+                    ("LMOVE", "{le}a", "{le}b", "RIGHT", "LEFT"), ("LMOVE", "{le}a", "{le}b", "LEFT", "LEFT"),
+                    ("LTRIM", "{le}b", 5, 1), ("LPOP", "{le}none"), ("LREM", "{le}a", 0, "zz")]
+        events = []
+        for port in (self.redis.port, self.ds.resp_port):
+            sub, c = Raw(port), Raw(port)
+            try:
+                sub.call("PSUBSCRIBE", "__key*__:*")
+                self.assertEqual(c.call("CONFIG", "SET", "notify-keyspace-events", "KEA"), b"+OK\r\n")
+                for cmd in commands:
+                    c.call(*cmd)
+                c.call("PUBLISH", "__key-marker__:end", "end")
+                got = []
+                while True:
+                    m = sub.read()
+                    if b"__key-marker__" in m:
+                        break
+                    got.append(m)
+                events.append(got)
+            finally:
+                c.call("CONFIG", "SET", "notify-keyspace-events", "")
+                sub.close()
+                c.close()
+        self.maxDiff = None
+        self.assertEqual(events[1], events[0])
+        self.assertGreater(len(events[0]), 30)
+
     def test_bits_and_lcs(self):
         self.same(("SETBIT", "{b}k", 7, 1), ("SETBIT", "{b}k", 7, 1), ("GETBIT", "{b}k", 7),
                   ("GETBIT", "{b}k", 100), ("GETBIT", "{b}none", 0), ("SETBIT", "{b}k", 100, 1),
