@@ -18,6 +18,9 @@ inline constexpr uint8_t kJsonRecordType = 4;
 // A Redis list: Record::fields holds its elements under dense ids, `meta` the first one's
 // (service/list_value.h).
 inline constexpr uint8_t kListRecordType = 5;
+// A Redis set: Record::fields holds its members (with empty values); `meta` "hashtable"
+// once Redis would have converted it from an intset.
+inline constexpr uint8_t kSetRecordType = 6;
 
 // What Redis's TYPE answers for a record of `type`: a device record reads as a string.
 // (A device record also answers the JSON.* reads, on its state.)
@@ -30,6 +33,8 @@ inline std::string_view RedisTypeName(uint8_t type) {
       return "hash";
     case kListRecordType:
       return "list";
+    case kSetRecordType:
+      return "set";
     case kJsonRecordType:
       return "ReJSON-RL";  // RedisJSON's module type name
   }

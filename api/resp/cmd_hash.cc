@@ -14,7 +14,6 @@
 
 #include <cmath>
 #include <memory>
-#include <random>
 
 #include "api/resp/commands.h"
 #include "api/resp/write.h"
@@ -96,11 +95,6 @@ struct Outcome {
   int64_t integer = 0;
   std::string bulk;
 };
-
-// The arguments after the key, moved out (the key stays: the commit's routing reads it).
-std::vector<std::string> TakeArgsAfterKey(Call& call) {
-  return {std::make_move_iterator(call.args.begin() + 2), std::make_move_iterator(call.args.end())};
-}
 
 // Runs `edit` on the key's hash inside the commit group; replies with the outcome.
 template <typename Edit, typename Reply>
@@ -341,29 +335,8 @@ void CmdHrandfield(Call& call) {
   std::vector<std::pair<std::string_view, std::string_view>> all;  // into r's fields
   all.reserve(r->fields()->size());
   r->fields()->ForEach([&](std::string_view n, std::string_view v) { all.emplace_back(n, v); });
-  thread_local std::mt19937_64 rng{std::random_device{}()};
   std::vector<size_t> picked;
-  if (count < 0) {
-    // With repeats: |count| independent picks, at most as many as a request may carry
-    // arguments (limits.max_multibulk): a reply is never built without bound.
-    const auto n = static_cast<uint64_t>(-count);
-    if (n > call.server.limits.parser.max_multibulk)
-      return call.reply.Error(fmt::format("ERR count is larger than devstate answers ({})",
-                                          call.server.limits.parser.max_multibulk));
-    std::uniform_int_distribution<size_t> pick(0, all.size() - 1);
-    for (uint64_t i = 0; i < n; ++i) picked.push_back(pick(rng));
-  } else if (static_cast<uint64_t>(count) >= all.size()) {
-    for (size_t i = 0; i < all.size(); ++i) picked.push_back(i);
-  } else {
-    // Distinct: a partial shuffle.
-    std::vector<size_t> order(all.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    for (size_t i = 0; i < static_cast<size_t>(count); ++i) {
-      std::uniform_int_distribution<size_t> pick(i, order.size() - 1);
-      std::swap(order[i], order[pick(rng)]);
-      picked.push_back(order[i]);
-    }
-  }
+  if (!RandomPicks(call, all.size(), count, &picked)) return;
   if (!with_count) return call.reply.Bulk(all[picked[0]].first);
   const bool pairs = with_values && call.protocol() == 3;
   call.reply.Array(with_values && !pairs ? picked.size() * 2 : picked.size());

@@ -60,11 +60,6 @@ void EditList(Call& call, Edit edit, Reply reply, bool touch = false) {
 
 void ReplyInteger(ReplyWriter& w, const Outcome& out) { w.Integer(out.integer); }
 
-// The arguments after the key, moved out (the key stays: the commit's routing reads it).
-std::vector<std::string> TakeArgsAfterKey(Call& call) {
-  return {std::make_move_iterator(call.args.begin() + 2), std::make_move_iterator(call.args.end())};
-}
-
 // LPUSH RPUSH, and with `only_existing` LPUSHX RPUSHX: the list's length after.
 void Push(Call& call, bool front, bool only_existing) {
   EditList(

@@ -29,6 +29,7 @@ std::vector<CommandSpec> BuildTable() {
   AddPubSubCommands(&table);
   AddHashCommands(&table);
   AddListCommands(&table);
+  AddSetCommands(&table);
   AddJsonCommands(&table);
   std::sort(table.begin(), table.end(), ByName);
   for (CommandSpec& c : table) std::sort(c.subcommands.begin(), c.subcommands.end(), ByName);

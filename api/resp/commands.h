@@ -22,6 +22,7 @@ void AddReplicationCommands(std::vector<CommandSpec>* table);  // cmd_replicatio
 void AddPubSubCommands(std::vector<CommandSpec>* table);       // cmd_pubsub.cc
 void AddHashCommands(std::vector<CommandSpec>* table);         // cmd_hash.cc
 void AddListCommands(std::vector<CommandSpec>* table);         // cmd_list.cc
+void AddSetCommands(std::vector<CommandSpec>* table);          // cmd_set.cc
 void AddJsonCommands(std::vector<CommandSpec>* table);         // cmd_json.cc: JSON.*
 
 // A container's HELP subcommand: its subcommands, each with its summary.

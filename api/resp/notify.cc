@@ -21,12 +21,14 @@ struct CommandEvents {
   // the same key). The destination raises `moved_to`, then the source `set` (and "del"
   // once it is empty), as Redis raises them.
   std::string_view moved_to = {};
+  bool source_first = false;  // SMOVE: the source's events, then the destination's
 };
 
 constexpr uint32_t kG = Notifier::kGeneric;
 constexpr uint32_t kS = Notifier::kString;
 constexpr uint32_t kH = Notifier::kHash;
 constexpr uint32_t kL = Notifier::kList;
+constexpr uint32_t kZ = Notifier::kSet;     // 's' (kS is the string class)
 constexpr uint32_t kD = Notifier::kModule;  // RedisJSON's events are module events
 
 constexpr CommandEvents kEvents[] = {
@@ -77,6 +79,13 @@ constexpr CommandEvents kEvents[] = {
     {"lmove left right", kL, "lpop", kL, "lpop", "del", false, {}, false, "rpush"},
     {"lmove right left", kL, "rpop", kL, "rpop", "del", false, {}, false, "lpush"},
     {"lmove right right", kL, "rpop", kL, "rpop", "del", false, {}, false, "rpush"},
+    {"sadd", kZ, "sadd", kG, "del"},
+    {"srem", kZ, "srem", kZ, "srem", "del"},
+    {"spop", kZ, "spop", kZ, "spop", "del"},
+    {"sinterstore", kZ, "sinterstore", kG, "del"},
+    {"sunionstore", kZ, "sunionstore", kG, "del"},
+    {"sdiffstore", kZ, "sdiffstore", kG, "del"},
+    {"smove", kZ, "srem", kZ, "srem", "del", false, {}, false, "sadd", true},
     {"json.set", kD, "json.set", kG, "del"},
     {"json.del", kD, "json.del", kD, "json.del"},
     {"json.forget", kD, "json.del", kD, "json.del"},
@@ -158,14 +167,22 @@ void EventsOf(std::string_view command, const std::vector<KeyChange>& changes,
     if (e->expiry_follows && expires && !c.expiry_kept) out->push_back({kG, "expire", c.key});
   };
   if (!e->moved_to.empty()) {
+    // LMOVE: one change when the source is the destination, which raises both events.
+    // SMOVE: the destination's change is absent when it held the member already.
     if (changes.empty()) return;
     const KeyChange& source = changes.front();
-    const KeyChange& destination = changes.back();
-    if (changes.size() > 1 && destination.created)
-      out->push_back({Notifier::kNew, "new", destination.key});
-    out->push_back({kL, e->moved_to, destination.key});
-    out->push_back({kL, e->set, source.key});
+    const KeyChange* destination =
+        changes.size() > 1 || !e->source_first ? &changes.back() : nullptr;
+    auto pushed = [&] {
+      if (destination == nullptr) return;
+      if (changes.size() > 1 && destination->created)
+        out->push_back({Notifier::kNew, "new", destination->key});
+      out->push_back({e->set_class, e->moved_to, destination->key});
+    };
+    if (!e->source_first) pushed();
+    out->push_back({e->set_class, e->set, source.key});
     if (!source.record) out->push_back({kG, "del", source.key});
+    if (e->source_first) pushed();
     return;
   }
   if (e->removes_first) {

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +41,15 @@ inline bool IsListpackHash(const Record& hash, const ServerState& server) {
   return hash.meta() != kHashtableMeta && hash.fields()->size() <= server.hash_max_listpack_entries;
 }
 
+// Redis 7.0's set-max-intset-entries default: a set of integers stays an intset up to this.
+inline constexpr size_t kMaxIntsetEntries = 512;
+// Whether Redis would keep `set` as an intset (OBJECT ENCODING; SSCAN returns it whole; its
+// members are answered in numeric order). `meta` is "hashtable" once a member was not an
+// integer.
+inline bool IsIntset(const Record& set) {
+  return set.meta() != kHashtableMeta && set.fields()->size() <= kMaxIntsetEntries;
+}
+
 // The clock a command reads: the transaction's inside an EXEC, else the service's.
 inline int64_t Now(Call& call) { return call.view ? call.view->NowMs() : call.service().NowMs(); }
 
@@ -60,7 +70,42 @@ inline std::string StringEditError(const RecordPtr& current, std::string_view ke
   if (current && current->type() == kDeviceRecordType) return DeviceRecordError(key);
   return {};
 }
+// The arguments after the key, moved out (the key stays: the commit's routing reads it).
+inline std::vector<std::string> TakeArgsAfterKey(Call& call) {
+  return {std::make_move_iterator(call.args.begin() + 2), std::make_move_iterator(call.args.end())};
+}
+
 inline constexpr std::string_view kSyntaxError = "ERR syntax error";
+
+// HRANDFIELD's and SRANDMEMBER's picks among `size` (> 0) elements, as Redis 7.0 makes
+// them: a positive count picks distinct ones (at most all), a negative one |count| that
+// may repeat, at most as many as a request may carry arguments (limits.max_multibulk), so
+// a reply is never built without bound. False when refused (the error is replied).
+inline bool RandomPicks(Call& call, size_t size, int64_t count, std::vector<size_t>* picked) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  if (count < 0) {
+    const auto n = static_cast<uint64_t>(-count);
+    if (n > call.server.limits.parser.max_multibulk) {
+      call.reply.Error(fmt::format("ERR count is larger than devstate answers ({})",
+                                   call.server.limits.parser.max_multibulk));
+      return false;
+    }
+    std::uniform_int_distribution<size_t> pick(0, size - 1);
+    for (uint64_t i = 0; i < n; ++i) picked->push_back(pick(rng));
+  } else if (static_cast<uint64_t>(count) >= size) {
+    for (size_t i = 0; i < size; ++i) picked->push_back(i);
+  } else {
+    // Distinct: a partial shuffle.
+    std::vector<size_t> order(size);
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    for (size_t i = 0; i < static_cast<size_t>(count); ++i) {
+      std::uniform_int_distribution<size_t> pick(i, order.size() - 1);
+      std::swap(order[i], order[pick(rng)]);
+      picked->push_back(order[i]);
+    }
+  }
+  return true;
+}
 inline constexpr std::string_view kNotIntegerError = "ERR value is not an integer or out of range";
 
 // SCAN's and HSCAN's arguments from the cursor on: MATCH, COUNT and (SCAN only) TYPE.
