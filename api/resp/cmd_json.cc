@@ -7,11 +7,19 @@
 // a match has the wrong type; a legacy path (`.a.b`, `.` by default) answers for its first
 // match, with an error when there is none or it has the wrong type.
 //
-// A document is a kJsonRecordType record holding compact text, journaled whole: a write
-// parses it, edits it and writes it back inside its commit group, so a write costs the
-// document's size (a device's state is hundreds of bytes; hashes are the type whose
-// journal cost follows the change alone). Reads parse it on the connection's thread.
-// A device record answers the reads on its state; every write to it is refused.
+// A document is a kJsonRecordType composite record (store/fields.h): its compact text as
+// it was last written whole (the base, field "b"), then the RFC 6902 JSON Patches of the
+// writes since, one field each under its 4-byte sequence number. (A record written before
+// patches existed holds its text as its value and no fields; its next write rewrites it.) A write
+// parses the document, edits it inside its commit group and journals only its patch (nlohmann's
+// json::diff of before and after), so JSON.SET of one member of a large document journals that
+// member. Once the patches add up to the base's size, or number kMaxPatches, the next write
+// journals the document whole again and drops them: a write's journal cost is its change plus at
+// most 1/kMaxPatches of the document, amortized, and a read applies at most kMaxPatches small
+// patches after parsing. A patch that would not rebuild the document byte for byte (a
+// reordered object) is not used: that write journals the whole document.
+// Reads parse on the connection's thread. A device record answers the reads on its state;
+// every write to it is refused.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -29,8 +37,71 @@ namespace {
 
 using json::Json;
 
+constexpr size_t kMaxPatches = 64;
+constexpr std::string_view kBaseField = "b";
+
+// A document written whole: its text and no patches yet.
 RecordPtr JsonRecord(std::string_view text, int64_t expire_at_ms) {
-  return Record::Make({.type = kJsonRecordType, .expire_at_ms = expire_at_ms, .value = text});
+  auto fields = std::make_shared<FieldMap>();
+  fields->Set(kBaseField, text);
+  return Record::Make(
+      {.type = kJsonRecordType, .expire_at_ms = expire_at_ms, .fields = std::move(fields)});
+}
+
+// The field of the document's patch number `n` (big-endian: the journal keeps them in order).
+std::string PatchName(uint32_t n) {
+  const char bytes[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                         static_cast<char>(n >> 8), static_cast<char>(n)};
+  return std::string(bytes, sizeof bytes);
+}
+
+// The document `r` holds: its base with its patches applied, in order.
+bool LoadDocument(const Record& r, Json* doc) {
+  if (!r.fields()) return json::Parse(r.value(), doc).ok();
+  std::optional<std::string_view> base = r.fields()->Find(kBaseField);
+  if (!base || !json::Parse(*base, doc).ok()) return false;
+  const size_t n = r.fields()->size() - 1;
+  for (size_t i = 0; i < n; ++i) {
+    std::optional<std::string_view> text = r.fields()->Find(PatchName(static_cast<uint32_t>(i)));
+    Json patch;
+    if (!text || !json::Parse(*text, &patch).ok()) return false;
+    try {
+      doc->patch_inplace(patch);
+    } catch (const Json::exception&) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The write of `current` (whose document was `before`) as one more patch that makes
+// `after`, whose compact text is `text`; none when the document should be journaled whole
+// (see the header).
+std::optional<Change> AsPatch(const RecordPtr& current, const Json& before, const Json& after,
+                              const std::string& text) {
+  if (!current || !current->fields() || current->fields()->size() > kMaxPatches) return {};
+  size_t patch_bytes = 0, base_bytes = 0;
+  current->fields()->ForEach([&](std::string_view name, std::string_view p) {
+    (name == kBaseField ? base_bytes : patch_bytes) += p.size();
+  });
+  const Json patch = Json::diff(before, after);
+  std::string patch_text = json::Compact(patch);
+  if (patch_bytes + patch_text.size() > base_bytes) return {};
+  try {
+    Json check = before;
+    check.patch_inplace(patch);
+    if (json::Compact(check) != text) return {};
+  } catch (const Json::exception&) {
+    return {};
+  }
+  auto fields = std::make_shared<FieldMap>(*current->fields());
+  const std::string name = PatchName(static_cast<uint32_t>(fields->size() - 1));
+  fields->Set(name, patch_text);
+  RecordPtr record = Record::Make({.type = kJsonRecordType,
+                                   .expire_at_ms = current->expire_at_ms(),
+                                   .value = current->value(),
+                                   .fields = std::move(fields)});
+  return Change::Patch(std::move(record), {{name, std::move(patch_text), false}});
 }
 
 std::string NoPathError(std::string_view path) {
@@ -67,7 +138,10 @@ enum class Found { kMissing, kYes, kOtherType, kDamaged };
 Found Document(const RecordPtr& r, Json* doc) {
   if (!r) return Found::kMissing;
   if (r->type() != kJsonRecordType && r->type() != kDeviceRecordType) return Found::kOtherType;
-  return json::Parse(r->value(), doc).ok() ? Found::kYes : Found::kDamaged;
+  if (r->type() == kDeviceRecordType) {
+    return json::Parse(r->value(), doc).ok() ? Found::kYes : Found::kDamaged;
+  }
+  return LoadDocument(*r, doc) ? Found::kYes : Found::kDamaged;
 }
 
 // As Document, replying for what is not a document; true when `doc` is to be read.
@@ -334,10 +408,11 @@ void EditDocument(Call& call, Edit edit, Reply reply) {
       return Change::None();
     }
     Json doc;
-    if (current && !json::Parse(current->value(), &doc).ok()) {
+    if (current && !LoadDocument(*current, &doc)) {
       out->error = "ERR the stored JSON document is damaged";
       return Change::None();
     }
+    const Json before = current ? doc : Json();
     const Edited edited = edit(current != nullptr, doc, *out);
     if (!out->error.empty() || edited == Edited::kNothing) return Change::None();
     if (edited == Edited::kDeleted) return Change::Delete();
@@ -346,6 +421,7 @@ void EditDocument(Call& call, Edit edit, Reply reply) {
       out->error = "ERR the JSON document would exceed proto-max-bulk-len";
       return Change::None();
     }
+    if (std::optional<Change> patch = AsPatch(current, before, doc, text)) return std::move(*patch);
     return Change::Put(JsonRecord(text, current ? current->expire_at_ms() : 0));
   });
   Commit(call, {std::move(m)}, [out, reply = std::move(reply)](ReplyWriter& w) {

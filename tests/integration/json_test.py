@@ -255,6 +255,60 @@ class JsonTest(unittest.TestCase):
             ds.stop()
             work.cleanup()
 
+    def test_a_small_edit_of_a_large_document_journals_the_edit(self):
+        """JSON.SET of one member of a 100 KB document journals an RFC 6902 patch, not the
+        document; every 64 patches (or once they add up to the document) it is written
+        whole again. The documents read back the same after a restart and a kill -9."""
+        def journal_end(store_dir):
+            # Where the newest write-ahead log's data ends (it is preallocated: zeros after).
+            logs = sorted(f for f in os.listdir(store_dir) if f.endswith(".log"))
+            with open(os.path.join(store_dir, logs[-1]), "rb") as f:
+                return len(f.read().rstrip(b"\0")), logs[-1]
+
+        work = WorkDir("json-patch")
+        ds = Devstate(work.path)
+        try:
+            r = ds.redis(decode_responses=True)
+            doc = {"id": 7, "o": {"a": 1, "b": 2}, "big": ["x" * 100 for _ in range(1000)], "n": 0}
+            r.json().set("big", "$", doc)
+            before, log = journal_end(ds.store_dir)
+            for i in range(50):
+                r.json().set("big", "$.n", i)
+                r.json().numincrby("big", "$.id", 1)
+            doc["n"], doc["id"] = 49, 57
+            after, log_after = journal_end(ds.store_dir)
+            self.assertEqual(log_after, log)
+            # 100 edits: whole, they would be 100 x 100 KB.
+            self.assertLess(after - before, 100 * 1024, "each edit journals its patch alone")
+            self.assertEqual(r.json().get("big"), doc)
+            # Past 64 patches the document is written whole again, and patches start over.
+            for i in range(100):
+                r.json().arrappend("big", "$.big", i)
+                doc["big"].append(i)
+            # A reordered object is not a patch diff can rebuild: that write is whole.
+            r.json().set("big", "$.o", {"b": 3, "a": 4})
+            doc["o"] = {"b": 3, "a": 4}
+            r.json().set("big", "$.o.c", [1, {"d": None}])
+            doc["o"]["c"] = [1, {"d": None}]
+            r.json().delete("big", "$.o.a")
+            del doc["o"]["a"]
+            want = json.dumps(doc, separators=(",", ":"))
+            text = lambda: json.dumps(r.json().get("big"), separators=(",", ":"))  # noqa: E731 - keeps order
+            self.assertEqual(text(), want)
+            ds.stop()
+            ds.start()
+            r = ds.redis(decode_responses=True)
+            self.assertEqual(text(), want, "after a restart, in order")
+            r.json().set("big", "$.n", "last")
+            ds.kill9()
+            ds.start()
+            r = ds.redis(decode_responses=True)
+            self.assertEqual(r.json().get("big", "$.n"), ["last"], "after kill -9")
+            self.assertEqual(r.json().arrlen("big", "$.big"), [1100])
+        finally:
+            ds.stop()
+            work.cleanup()
+
     def test_transactions_watch_and_keyspace_events(self):
         self.j.set("tx:{j}", "$", {"n": 0})
         p = self.r.pipeline(transaction=True)
