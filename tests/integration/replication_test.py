@@ -198,7 +198,8 @@ class ReplicationTest(unittest.TestCase):
     def test_hashes_replicate_field_by_field_and_survive_restarts(self):
         """A hash travels as its changed fields: one HSET on a 10k-field hash is one journal
         position on the primary and on the replica. Replicas (live, from the log after a
-        kill -9, and by full copy) and a restarted primary end with the same hashes."""
+        kill -9, and by full copy) and a restarted primary end with the same hashes, lists
+        and sets."""
         p = self.node("p", "--replication.min_replicas_ack=1")
         r1 = self.node("r1", replica_of(p))
         r2 = self.node("r2", replica_of(p))
@@ -230,6 +231,21 @@ class ReplicationTest(unittest.TestCase):
                 c.expire(key, 1000 + n)
             else:
                 c.hset(key, f"f{rng.randrange(10)}", f"v{n}")
+            # Lists and sets are composite records too: element or member by member.
+            lst, st = f"l{rng.randrange(5)}", f"s{rng.randrange(5)}"
+            choice = rng.randrange(6)
+            if choice == 0:
+                c.lpush(lst, n, n + 1)
+            elif choice == 1:
+                c.rpop(lst)
+            elif choice == 2:
+                c.linsert(lst, "BEFORE", n - 1, f"i{n}")
+            elif choice == 3:
+                c.sadd(st, n % 13, f"m{n % 7}")
+            elif choice == 4:
+                c.srem(st, n % 13)
+            else:
+                c.rpush(lst, f"r{n}")
         c.rename("h1", "{h1}renamed")
         c.set("h2", "now a string")
         self.assertEqual(c.type("big"), b"hash")
