@@ -30,6 +30,7 @@ std::vector<CommandSpec> BuildTable() {
   AddHashCommands(&table);
   AddListCommands(&table);
   AddSetCommands(&table);
+  AddDumpCommands(&table);
   AddJsonCommands(&table);
   std::sort(table.begin(), table.end(), ByName);
   for (CommandSpec& c : table) std::sort(c.subcommands.begin(), c.subcommands.end(), ByName);

@@ -59,6 +59,7 @@ constexpr CommandEvents kEvents[] = {
     {"rename", kG, "rename_to", kG, "rename_from", {}, true},
     {"renamenx", kG, "rename_to", kG, "rename_from", {}, true},
     {"copy", kG, "copy_to", kG, "del"},
+    {"restore", kG, "restore", kG, "del"},
     {"hset", kH, "hset", kH, "hdel", "del"},
     {"hmset", kH, "hset", kH, "hdel", "del"},
     {"hsetnx", kH, "hset", kH, "hdel", "del"},

@@ -385,6 +385,66 @@ class RedisCompatTest(unittest.TestCase):
         self.assertEqual(events[1], events[0])
         self.assertGreater(len(events[0]), 20)
 
+    def test_dump_and_restore(self):
+        """DUMP and RESTORE speak Redis's payload format: what devstate dumps redis-server
+        restores, and a string redis-server dumps devstate restores."""
+        self.same(("SET", "{d}s", "hello world"), ("DUMP", "{d}s"), ("DUMP", "{d}none"),
+                  ("RESTORE", "{d}s", 0, "x"), ("RESTORE", "{d}new", 0, "x"), ("RESTORE", "{d}new", -1, "x"),
+                  ("RESTORE", "{d}new", "t", "x"), ("RESTORE", "{d}new", 0, "x", "BOGUS"),
+                  ("RESTORE", "{d}new", 0, "x", "FREQ", 300), ("RESTORE", "{d}new", 0, "x", "IDLETIME", -1),
+                  ("RESTORE", "{d}new", 0, "x", "IDLETIME", 1, "FREQ", 1), ("RESTORE", "{d}new", 0, "0123456789ab"))
+        ds, redis = Raw(self.ds.resp_port), Raw(self.redis.port)
+
+        def bulk(reply):  # a bulk reply's bytes
+            head, _, rest = reply.partition(b"\r\n")
+            return rest[:int(head[1:])]
+        try:
+            ds.call("RPUSH", "{d}l", "a", "b", "c", "x" * 300)
+            ds.call("SADD", "{d}set", "1", "2", "m" * 70)
+            ds.call("HSET", "{d}h", "f", "v", "n", "12345", "big", "y" * 20000)
+            ds.call("SET", "{d}n", "12345")
+            ds.call("SET", "{d}ttl", "v", "PX", 100000)
+            for key, read in (("{d}l", ("LRANGE", 0, -1)), ("{d}set", ("SMEMBERS",)), ("{d}h", ("HGETALL",)),
+                              ("{d}n", ("GET",)), ("{d}ttl", ("GET",))):
+                payload = bulk(ds.call("DUMP", key))
+                self.assertEqual(redis.call("RESTORE", key, 0, payload, "REPLACE"), b"+OK\r\n", key)
+                self.assertEqual(sorted(redis.call(read[0], key, *read[1:]).split(b"\r\n")),
+                                 sorted(ds.call(read[0], key, *read[1:]).split(b"\r\n")), key)
+                # Back into devstate under another name, with a TTL, then REPLACE.
+                self.assertEqual(ds.call("RESTORE", key + "2", 5000, payload), b"+OK\r\n")
+                self.assertEqual(ds.call("RESTORE", key + "2", 0, payload), b"-BUSYKEY Target key name already exists.\r\n")
+                self.assertEqual(ds.call("TYPE", key + "2"), ds.call("TYPE", key))
+                self.assertIn(ds.call("PTTL", key + "2")[:2], (b":4", b":5"))
+                self.assertEqual(ds.call("RESTORE", key + "2", 0, payload, "REPLACE"), b"+OK\r\n")
+                self.assertEqual(ds.call("PTTL", key + "2"), b":-1\r\n")
+                self.assertEqual(sorted(ds.call(read[0], key + "2", *read[1:]).split(b"\r\n")),
+                                 sorted(ds.call(read[0], key, *read[1:]).split(b"\r\n")), key)
+            self.assertEqual(ds.call("OBJECT", "ENCODING", "{d}h2"), b"$9\r\nhashtable\r\n")
+            self.assertEqual(ds.call("OBJECT", "ENCODING", "{d}set2"), b"$9\r\nhashtable\r\n")
+            # Strings redis-server dumps (integer-encoded too) restore here.
+            for value in ("plain", "-12", "70000", "-2147483648"):
+                redis.call("SET", "{d}r", value)
+                self.assertEqual(ds.call("RESTORE", "{d}r", 0, bulk(redis.call("DUMP", "{d}r")), "REPLACE"),
+                                 b"+OK\r\n", value)
+                self.assertEqual(ds.call("GET", "{d}r"), redis.call("GET", "{d}r"))
+            # Its compact encodings (a listpack hash) are refused whole; an expired TTL
+            # only removes what REPLACE replaces; a damaged checksum is caught.
+            redis.call("HSET", "{d}lp", "f", "v")
+            self.assertEqual(ds.call("RESTORE", "{d}lp", 0, bulk(redis.call("DUMP", "{d}lp"))),
+                             b"-ERR Bad data format\r\n")
+            self.assertEqual(ds.call("EXISTS", "{d}lp"), b":0\r\n")
+            payload = bulk(ds.call("DUMP", "{d}n"))
+            self.assertEqual(ds.call("RESTORE", "{d}n2", 1, payload, "ABSTTL", "REPLACE"), b"+OK\r\n")
+            self.assertEqual(ds.call("EXISTS", "{d}n2"), b":0\r\n")
+            damaged = payload[:-1] + bytes([payload[-1] ^ 1])
+            self.assertEqual(ds.call("RESTORE", "{d}n3", 0, damaged),
+                             b"-ERR DUMP payload version or checksum are wrong\r\n")
+            ds.call("JSON.SET", "{d}j", "$", "{}")
+            self.assertTrue(ds.call("DUMP", "{d}j").startswith(b"-ERR DUMP of a JSON document"))
+        finally:
+            ds.close()
+            redis.close()
+
     def test_bits_and_lcs(self):
         self.same(("SETBIT", "{b}k", 7, 1), ("SETBIT", "{b}k", 7, 1), ("GETBIT", "{b}k", 7),
                   ("GETBIT", "{b}k", 100), ("GETBIT", "{b}none", 0), ("SETBIT", "{b}k", 100, 1),

@@ -1,0 +1,181 @@
+// DUMP and RESTORE, in Redis's payload format (service/dump_payload.h): a string, list, set
+// or hash DUMPed here RESTOREs into redis-server 7.0 and back. A device record dumps as the
+// string it reads as (its state); a JSON document (RedisJSON's module type) is refused.
+// RESTORE builds the record as the type's own writes would (encodings included) and puts
+// it in one commit, with its expiry.
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "api/resp/commands.h"
+#include "api/resp/write.h"
+#include "service/dump_payload.h"
+#include "service/list_value.h"
+#include "service/text.h"
+
+namespace devstate::resp {
+namespace {
+
+bool IsInteger(std::string_view s) {
+  int64_t n = 0;
+  return ParseInt64(s, &n);
+}
+
+// The value of `r` as a DUMP carries it; false (and *error) for a type it cannot carry.
+bool ToDump(const Record& r, DumpValue* out, std::string* error) {
+  switch (r.type()) {
+    case kStringRecordType:
+    case kDeviceRecordType:
+      out->kind = DumpValue::Kind::kString;
+      out->string = r.value();
+      return true;
+    case kListRecordType: {
+      out->kind = DumpValue::Kind::kList;
+      const ListView list(r);
+      for (size_t i = 0; i < list.size(); ++i) out->items.emplace_back(list.At(i));
+      return true;
+    }
+    case kSetRecordType:
+    case kHashRecordType:
+      out->kind = r.type() == kSetRecordType ? DumpValue::Kind::kSet : DumpValue::Kind::kHash;
+      r.fields()->ForEach([&](std::string_view name, std::string_view value) {
+        out->items.emplace_back(name);
+        if (out->kind == DumpValue::Kind::kHash) out->items.emplace_back(value);
+      });
+      return true;
+  }
+  *error = "ERR DUMP of a JSON document (RedisJSON's module type) is not supported";
+  return false;
+}
+
+// The record RESTORE makes of `v`, as the type's own writes would have made it.
+RecordPtr FromDump(const DumpValue& v, int64_t expire_at_ms, const ServerState& server) {
+  if (v.kind == DumpValue::Kind::kString) return StringRecord(v.string, expire_at_ms);
+  if (v.kind == DumpValue::Kind::kList) {
+    ListEdit list(nullptr, false);
+    for (const std::string& e : v.items) list.PushBack(e);
+    return list.Finish().record->WithExpiry(expire_at_ms);
+  }
+  auto fields = std::make_shared<FieldMap>();
+  std::string_view meta;
+  if (v.kind == DumpValue::Kind::kSet) {
+    bool integers = true;
+    for (const std::string& m : v.items) {
+      fields->Set(m, {});
+      integers = integers && IsInteger(m);
+    }
+    if (!integers || fields->size() > kMaxIntsetEntries) meta = kHashtableMeta;
+  } else {
+    const size_t max_value = server.hash_max_listpack_value.load();
+    for (size_t i = 0; i + 1 < v.items.size(); i += 2) {
+      fields->Set(v.items[i], v.items[i + 1]);
+      if (v.items[i].size() > max_value || v.items[i + 1].size() > max_value) meta = kHashtableMeta;
+    }
+    if (fields->size() > server.hash_max_listpack_entries.load()) meta = kHashtableMeta;
+  }
+  return Record::Make({.type = v.kind == DumpValue::Kind::kSet ? kSetRecordType : kHashRecordType,
+                       .expire_at_ms = expire_at_ms,
+                       .meta = meta,
+                       .fields = std::move(fields)});
+}
+
+void CmdDump(Call& call) {
+  RecordPtr r = Live(call, call.args[1]);
+  if (!r) return call.reply.Null();
+  DumpValue value;
+  std::string error;
+  if (!ToDump(*r, &value, &error)) return call.reply.Error(error);
+  call.reply.Bulk(EncodeDump(value));
+}
+
+// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency],
+// checked in Redis 7.0's order. IDLETIME and FREQ are accepted and not kept (devstate keeps
+// no LRU or LFU clock).
+void CmdRestore(Call& call) {
+  bool replace = false, absttl = false, idle = false, freq = false;
+  for (size_t j = 4; j < call.args.size(); ++j) {
+    const bool more = j + 1 < call.args.size();
+    int64_t v = 0;
+    if (EqualsNoCase(call.args[j], "replace")) {
+      replace = true;
+    } else if (EqualsNoCase(call.args[j], "absttl")) {
+      absttl = true;
+    } else if (EqualsNoCase(call.args[j], "idletime") && more && !freq) {
+      if (!ParseInt64(call.args[++j], &v)) return call.reply.Error(kNotIntegerError);
+      if (v < 0) return call.reply.Error("ERR Invalid IDLETIME value, must be >= 0");
+      idle = true;
+    } else if (EqualsNoCase(call.args[j], "freq") && more && !idle) {
+      if (!ParseInt64(call.args[++j], &v)) return call.reply.Error(kNotIntegerError);
+      if (v < 0 || v > 255)
+        return call.reply.Error("ERR Invalid FREQ value, must be >= 0 and <= 255");
+      freq = true;
+    } else {
+      return call.reply.Error(kSyntaxError);
+    }
+  }
+  int64_t ttl = 0;
+  const bool ttl_ok = ParseInt64(call.args[2], &ttl);
+  DumpValue value;
+  const Status decoded = DecodeDump(call.args[3], &value);
+  struct Outcome {
+    std::string error;
+  };
+  auto out = std::make_shared<Outcome>();
+  const ServerState* server = &call.server;
+  Mutation m = Mutation::Txn([key = call.args[1], replace, absttl, ttl, ttl_ok, decoded,
+                              value = std::move(value), out, server](KeyView& view) {
+    // Redis's order: the key must be free, then the TTL valid, then the payload sound.
+    const bool exists = view.Get(key) != nullptr;
+    if (!replace && exists) {
+      out->error = "BUSYKEY Target key name already exists.";
+    } else if (!ttl_ok) {
+      out->error = kNotIntegerError;
+    } else if (ttl < 0) {
+      out->error = "ERR Invalid TTL value, must be >= 0";
+    } else if (!decoded.ok()) {
+      out->error = "ERR " + decoded.message();
+    }
+    if (!out->error.empty()) return;
+    const int64_t now = view.NowMs();
+    const int64_t expire_at = ttl == 0 ? 0 : absttl ? ttl : now + ttl;
+    if (expire_at != 0 && expire_at <= now) {
+      view.Delete(key);  // already expired: only the key it replaces goes
+      return;
+    }
+    view.Put(key, FromDump(value, expire_at, *server));
+  });
+  Commit(call, {std::move(m)}, [out](ReplyWriter& w) {
+    if (!out->error.empty()) return w.Error(out->error);
+    w.Ok();
+  });
+}
+
+}  // namespace
+
+// Flags, key positions and categories follow Redis 7.0's own table.
+void AddDumpCommands(std::vector<CommandSpec>* t) {
+  t->insert(
+      t->end(),
+      {
+          {"dump",
+           2,
+           kReadonly,
+           1,
+           1,
+           1,
+           {"keyspace", "read", "slow"},
+           CmdDump,
+           "Return a serialized version of the value stored at the specified key."},
+          {"restore",
+           -4,
+           kWrite | kDenyOom,
+           1,
+           1,
+           1,
+           {"keyspace", "write", "slow", "dangerous"},
+           CmdRestore,
+           "Create a key using the provided serialized value, previously obtained using DUMP."},
+      });
+}
+
+}  // namespace devstate::resp

@@ -1,0 +1,36 @@
+// DUMP and RESTORE payloads in Redis's own format, so that a value DUMPed from devstate
+// RESTOREs into redis-server and back: an RDB object ([type][value]), then the RDB version
+// (2 bytes, little-endian) and a CRC-64 of everything before it (8 bytes, little-endian;
+// the Jones polynomial Redis uses, by Boost.CRC).
+//
+// Written: strings (RDB_TYPE_STRING), lists (RDB_TYPE_LIST), sets (RDB_TYPE_SET) and hashes
+// (RDB_TYPE_HASH), every string raw, under RDB version 10 (Redis 7.0). Read: those types,
+// with strings raw or integer-encoded, from RDB versions up to 10. Redis's compact
+// encodings (listpack, intset, quicklist, LZF-compressed strings) are not read: such a
+// payload is refused as bad data, never half-restored.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/status.h"
+
+namespace devstate {
+
+struct DumpValue {
+  enum class Kind : uint8_t { kString, kList, kSet, kHash };
+  Kind kind = Kind::kString;
+  std::string string;              // kString
+  std::vector<std::string> items;  // kList: elements; kSet: members; kHash: name, value, ...
+};
+
+inline constexpr uint16_t kDumpRdbVersion = 10;
+
+std::string EncodeDump(const DumpValue& value);
+// InvalidArgument: the version or checksum is wrong; Corruption: the object is malformed
+// or of a type or encoding not read here.
+Status DecodeDump(std::string_view payload, DumpValue* value);
+
+}  // namespace devstate
