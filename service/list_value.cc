@@ -34,18 +34,11 @@ std::string_view ElementAt(const FieldMap& fields, uint64_t id) {
 
 }  // namespace
 
-ListEdit::ListEdit(const RecordPtr& current, bool reusable) {
-  if (!current) {
-    fields_ = std::make_shared<FieldMap>();
-    return;
-  }
-  expire_at_ms_ = current->expire_at_ms();
-  head_ = HeadOf(current->meta());
-  if (reusable && current->fields().use_count() == 1) {
-    // As HashEdit: this group's last write to the list made this map; change it in place.
-    fields_ = std::const_pointer_cast<FieldMap>(current->fields());
-  } else {
-    fields_ = std::make_shared<FieldMap>(*current->fields());
+ListEdit::ListEdit(const RecordPtr& current, bool reusable)
+    : fields_(FieldsForEdit(current, reusable)) {
+  if (current) {
+    expire_at_ms_ = current->expire_at_ms();
+    head_ = HeadOf(current->meta());
   }
 }
 

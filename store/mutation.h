@@ -89,6 +89,16 @@ using ApplyFn = std::function<Change(const RecordPtr& current)>;
 using EditFn = std::function<Change(const RecordPtr& current, bool reusable)>;
 using TxnFn = std::function<void(KeyView& view)>;
 
+// The fields an EditFn changes: `current`'s own map when the group may reuse it and no
+// other record shares the map (the nodes its earlier write copied are then changed in
+// place), else a copy (O(1): it shares the nodes); an empty map when there is no record.
+inline std::shared_ptr<FieldMap> FieldsForEdit(const RecordPtr& current, bool reusable) {
+  if (!current || !current->fields()) return std::make_shared<FieldMap>();
+  if (reusable && current->fields().use_count() == 1)
+    return std::const_pointer_cast<FieldMap>(current->fields());
+  return std::make_shared<FieldMap>(*current->fields());
+}
+
 struct Mutation {
   std::string key;  // the key `apply` changes
   ApplyFn apply;

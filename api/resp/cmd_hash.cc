@@ -37,19 +37,12 @@ bool ReadHash(Call& call, RecordPtr* r) {
 class HashEdit {
  public:
   HashEdit(const RecordPtr& current, bool reusable, size_t max_entries, size_t max_value)
-      : max_entries_(max_entries), max_value_(max_value) {
+      : max_entries_(max_entries),
+        max_value_(max_value),
+        fields_(FieldsForEdit(current, reusable)) {
     if (current) {
       expire_at_ms_ = current->expire_at_ms();
       meta_ = current->meta();
-      if (reusable && current->fields().use_count() == 1) {
-        // This group's last write to the hash: its map, and the nodes that write copied,
-        // are changed in place rather than copied again.
-        fields_ = std::const_pointer_cast<FieldMap>(current->fields());
-      } else {
-        fields_ = std::make_shared<FieldMap>(*current->fields());
-      }
-    } else {
-      fields_ = std::make_shared<FieldMap>();
     }
   }
 

@@ -64,17 +64,10 @@ bool ReadSet(Call& call, const std::string& key, RecordPtr* r) {
 // members changed, named for the journal.
 class SetEdit {
  public:
-  SetEdit(const RecordPtr& current, bool reusable) {
-    if (!current) {
-      fields_ = std::make_shared<FieldMap>();
-      return;
-    }
-    expire_at_ms_ = current->expire_at_ms();
-    meta_ = current->meta();
-    if (reusable && current->fields().use_count() == 1) {
-      fields_ = std::const_pointer_cast<FieldMap>(current->fields());
-    } else {
-      fields_ = std::make_shared<FieldMap>(*current->fields());
+  SetEdit(const RecordPtr& current, bool reusable) : fields_(FieldsForEdit(current, reusable)) {
+    if (current) {
+      expire_at_ms_ = current->expire_at_ms();
+      meta_ = current->meta();
     }
   }
 
