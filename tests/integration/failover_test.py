@@ -103,6 +103,7 @@ class Etcd:
     def kill9(self, name):
         self.procs[name].send_signal(signal.SIGKILL)
         self.procs[name].wait(10)
+        self.logs[name].close()
 
     def stop(self):
         for p in self.procs.values():
@@ -113,6 +114,9 @@ class Etcd:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
+                p.wait(10)
+        for log in self.logs.values():
+            log.close()
 
 
 class ShardNode:

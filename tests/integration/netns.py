@@ -39,6 +39,9 @@ class Net:
     def add(self, name, host):
         """A namespace for member `name` at <prefix>.<host>; returns its address."""
         ns, veth, ip = f"ds{self.tag}{name}", f"dv{self.tag}{name}", f"{self.prefix}{host}"
+        # A veth outlives `ip netns del` until the kernel finishes tearing the namespace
+        # down (asynchronously), so a name freed a moment ago may still be taken.
+        sh("ip", "link", "del", veth, check=False)
         sh("ip", "netns", "add", ns)
         sh("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
         sh("ip", "link", "set", veth, "master", self.bridge, "up")
@@ -84,6 +87,13 @@ class Net:
             if ns is None:
                 sh("ip", "route", "del", "prohibit", dst + "/32", check=False)
         self.routes = []
+        # Delete our veths first: deleting one end deletes its peer at once, where
+        # deleting the namespace would leave them to the kernel's asynchronous clean-up.
+        links = sh("ip", "-o", "link", "show", check=False).stdout.splitlines()
+        for line in links:
+            fields = line.split(":")
+            if len(fields) > 1 and fields[1].strip().split("@")[0].startswith(f"dv{self.tag}"):
+                sh("ip", "link", "del", fields[1].strip().split("@")[0], check=False)
         listed = sh("ip", "netns", "list", check=False).stdout.split()
         for entry in listed:
             if entry.startswith(f"ds{self.tag}"):
