@@ -1,5 +1,6 @@
 #include "store/fields.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "store/keyspace.h"
@@ -118,6 +119,7 @@ FieldMap::NodePtr FieldMap::SetIn(NodePtr node, int depth, uint64_t hash, std::s
     std::shared_ptr<Node> own = Own(std::move(node));
     NodePtr& child = own->children[Slot(hash, depth)];
     child = SetIn(std::move(child), depth + 1, hash, name, value, added);
+    if (*added) ++own->count;
     return own;
   }
   const std::string& old = node->packed;
@@ -148,6 +150,7 @@ FieldMap::NodePtr FieldMap::SetIn(NodePtr node, int depth, uint64_t hash, std::s
   // Full: a branch one level down, its leaves taking the fields in order.
   auto branch = std::make_shared<Node>();
   branch->leaf = false;
+  branch->count = own->count;
   branch->children.resize(kWays);
   for (size_t from = 0; from < packed.size();) {
     const Entry f = EntryAt(packed, from);
@@ -170,6 +173,7 @@ FieldMap::NodePtr FieldMap::EraseIn(NodePtr node, int depth, uint64_t hash, std:
     if (!*erased) return node;
     std::shared_ptr<Node> own = Own(std::move(node));
     own->children[slot] = std::move(child);
+    --own->count;
     for (const NodePtr& c : own->children) {
       if (c) return own;
     }
@@ -186,6 +190,7 @@ FieldMap::NodePtr FieldMap::EraseIn(NodePtr node, int depth, uint64_t hash, std:
 }
 
 bool FieldMap::Set(std::string_view name, std::string_view value) {
+  if (scored_) Reorder(name, Find(name), value);
   bool added = false;
   root_ = SetIn(std::move(root_), 0, Hash(name), name, value, &added);
   if (added) ++size_;
@@ -193,10 +198,119 @@ bool FieldMap::Set(std::string_view name, std::string_view value) {
 }
 
 bool FieldMap::Erase(std::string_view name) {
+  if (scored_) Reorder(name, Find(name), std::nullopt);
   bool erased = false;
   root_ = EraseIn(std::move(root_), 0, Hash(name), name, &erased);
   if (erased) --size_;
   return erased;
+}
+
+std::string FieldMap::ScoreValue(double score) {
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &score, 8);
+  return out;
+}
+
+double FieldMap::ScoreOf(std::string_view value) {
+  double score = 0;
+  if (value.size() == 8) std::memcpy(&score, value.data(), 8);
+  return score;
+}
+
+uint64_t FieldMap::ScoreKey(double score) {
+  if (score == 0) score = 0;  // -0 too
+  uint64_t bits = 0;
+  std::memcpy(&bits, &score, 8);
+  return (bits >> 63) != 0 ? ~bits : bits | (uint64_t{1} << 63);
+}
+
+void FieldMap::Reorder(std::string_view name, std::optional<std::string_view> old,
+                       std::optional<std::string_view> value) {
+  bool changed = false;
+  const bool moves = !old || !value || ScoreKey(ScoreOf(*old)) != ScoreKey(ScoreOf(*value));
+  if (old && moves) order_ = EraseIn(std::move(order_), 0, ScoreKey(ScoreOf(*old)), name, &changed);
+  if (value)
+    order_ = SetIn(std::move(order_), 0, ScoreKey(ScoreOf(*value)), name, *value, &changed);
+}
+
+size_t FieldMap::CountBelow(uint64_t key, std::string_view name) const {
+  size_t below = 0;
+  const Node* node = order_.get();
+  for (int depth = 0; node != nullptr; ++depth) {
+    if (node->leaf) {
+      for (size_t at = 0; at < node->packed.size();) {
+        const Entry e = EntryAt(node->packed, at);
+        if (!Before(e.hash, e.name, key, name)) break;
+        ++below;
+        at += e.size;
+      }
+      break;
+    }
+    const size_t slot = Slot(key, depth);
+    for (size_t i = 0; i < slot; ++i) {
+      if (node->children[i]) below += node->children[i]->count;
+    }
+    node = node->children[slot].get();
+  }
+  return below;
+}
+
+size_t FieldMap::RankBefore(double score, std::string_view name) const {
+  return CountBelow(ScoreKey(score), name);
+}
+
+size_t FieldMap::RankThrough(double score) const {
+  const uint64_t key = ScoreKey(score);
+  // No score maps to the largest key (it would be a NaN), so key + 1 never wraps.
+  return CountBelow(key + 1, {});
+}
+
+bool FieldMap::WalkRanksIn(const Node& node, size_t from, bool reverse, const EntryFn& fn) {
+  if (node.leaf) {
+    std::vector<size_t> starts;
+    starts.reserve(node.count);
+    for (size_t at = 0; at < node.packed.size(); at += EntryAt(node.packed, at).size)
+      starts.push_back(at);
+    if (!reverse) {
+      for (size_t i = from; i < starts.size(); ++i) {
+        if (!fn(EntryAt(node.packed, starts[i]))) return false;
+      }
+    } else {
+      for (size_t i = std::min(from + 1, starts.size()); i-- > 0;) {
+        if (!fn(EntryAt(node.packed, starts[i]))) return false;
+      }
+    }
+    return true;
+  }
+  // `from` is a rank within this node; children before it are skipped by their counts.
+  size_t base = 0;
+  size_t first = 0;
+  for (; first < kWays; ++first) {
+    const NodePtr& c = node.children[first];
+    if (!c) continue;
+    if (from < base + c->count) break;
+    base += c->count;
+  }
+  if (first == kWays) return true;
+  if (!reverse) {
+    for (size_t i = first; i < kWays; ++i) {
+      const NodePtr& c = node.children[i];
+      if (!c) continue;
+      if (!WalkRanksIn(*c, i == first ? from - base : 0, false, fn)) return false;
+    }
+  } else {
+    for (size_t i = first + 1; i-- > 0;) {
+      const NodePtr& c = node.children[i];
+      if (!c) continue;
+      if (!WalkRanksIn(*c, i == first ? from - base : c->count - 1, true, fn)) return false;
+    }
+  }
+  return true;
+}
+
+void FieldMap::WalkRanks(size_t from, bool reverse, const ScoredFn& fn) const {
+  if (!order_ || from >= size_) return;
+  WalkRanksIn(*order_, from, reverse, [&](const Entry& e) { return fn(e.name, ScoreOf(e.value)); });
 }
 
 bool FieldMap::Walk(const Node& node, int depth, uint64_t prefix, uint64_t from,
@@ -231,7 +345,9 @@ size_t FieldMap::NodeSize(const Node& node) {
   return n;
 }
 
-size_t FieldMap::AllocatedSize() const { return root_ ? NodeSize(*root_) : 0; }
+size_t FieldMap::AllocatedSize() const {
+  return (root_ ? NodeSize(*root_) : 0) + (order_ ? NodeSize(*order_) : 0);
+}
 
 void FieldMap::ForEach(const FieldFn& fn) const {
   if (!root_) return;

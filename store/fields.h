@@ -21,6 +21,15 @@
 // that order (the next field's hash): fields present for a whole scan are returned exactly
 // once however the hash changes in between, as Redis's SCAN guarantees.
 //
+// Scored maps (a sorted set's members): every value is a score, a double in 8 bytes
+// (ScoreValue), and the map keeps its fields a second time in a tree of the same kind whose
+// 64-bit key is the score in an order-preserving form instead of the name's hash. That
+// tree's order is (score, name), Redis's skiplist order; every node counts the fields
+// under it, so a rank (ZRANK) or the field at a rank (ZRANGE 100 110) costs O(log n).
+// Members sharing one score share one leaf (a key cannot split them), so an operation on
+// a group of k equal scores costs O(k): fine for scores that differ, O(n) for a set whose
+// scores are all equal (ZRANGEBYLEX's use).
+//
 // Thread safety: the nodes are immutable once shared; a FieldMap object itself is not
 // thread-safe (a published record's is never changed).
 #pragma once
@@ -37,6 +46,17 @@ namespace devstate {
 
 class FieldMap {
  public:
+  FieldMap() = default;
+  // An empty scored map (see the header).
+  static FieldMap Scored() {
+    FieldMap m;
+    m.scored_ = true;
+    return m;
+  }
+  bool scored() const { return scored_; }
+  // An empty map of the same kind.
+  FieldMap EmptyLike() const { return scored_ ? Scored() : FieldMap(); }
+
   // The value of `name`, or none (valid while this map is unchanged).
   std::optional<std::string_view> Find(std::string_view name) const;
   // Sets `name` to `value`; true when the field is new.
@@ -45,6 +65,7 @@ class FieldMap {
   bool Erase(std::string_view name);
   void Clear() {
     root_.reset();
+    order_.reset();
     size_ = 0;
   }
 
@@ -62,6 +83,19 @@ class FieldMap {
 
   // A cursor is a field's hash; 0 means "start" or "done", so no hash is 0.
   static uint64_t Hash(std::string_view name);
+
+  // Scored maps: a score as a value, and back (a value of another size reads as 0).
+  static std::string ScoreValue(double score);
+  static double ScoreOf(std::string_view value);
+  // The number of fields ordered before (score, name): with an empty name, those of a
+  // lower score; with `name` + '\0', those up to (score, name) included.
+  size_t RankBefore(double score, std::string_view name) const;
+  // The number of fields whose score is at most `score`.
+  size_t RankThrough(double score) const;
+  // Visits the fields from rank `from` (< size()) towards the last (reverse: the first)
+  // until `fn` returns false.
+  using ScoredFn = std::function<bool(std::string_view name, double score)>;
+  void WalkRanks(size_t from, bool reverse, const ScoredFn& fn) const;
 
   // A leaf splits when it holds more fields or bytes than this (a leaf of one field may
   // be larger: its value's size is the writer's).
@@ -96,7 +130,7 @@ class FieldMap {
     Node(const Node& other);
     ~Node();
     bool leaf = true;
-    uint32_t count = 0;             // a leaf's fields
+    uint32_t count = 0;             // the fields under it
     std::string packed;             // a leaf's fields (see Entry)
     std::vector<NodePtr> children;  // a branch's kWays, by kBits of the hash (a leaf has none)
   };
@@ -118,10 +152,22 @@ class FieldMap {
   static NodePtr EraseIn(NodePtr node, int depth, uint64_t hash, std::string_view name,
                          bool* erased);
   static bool Walk(const Node& node, int depth, uint64_t prefix, uint64_t from, const EntryFn& fn);
+  static bool WalkRanksIn(const Node& node, size_t from, bool reverse, const EntryFn& fn);
   static size_t NodeSize(const Node& node);
+  // A score's key in the order tree: IEEE bits mapped so that unsigned order is numeric
+  // order (-0 as 0, which Redis compares equal).
+  static uint64_t ScoreKey(double score);
+  // The fields of the order tree before (key, name).
+  size_t CountBelow(uint64_t key, std::string_view name) const;
+  // Keeps the order tree in step with a change of `name` from `old` (if any) to `value`
+  // (if any).
+  void Reorder(std::string_view name, std::optional<std::string_view> old,
+               std::optional<std::string_view> value);
 
   NodePtr root_;
+  NodePtr order_;  // scored maps: the fields by (ScoreKey, name), with their values
   size_t size_ = 0;
+  bool scored_ = false;
 };
 
 // The journal key of field `name` of `key`: [key's length, 4 bytes big-endian][key][name],

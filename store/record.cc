@@ -11,6 +11,7 @@ namespace {
 
 constexpr uint8_t kFormat = 1;
 constexpr uint8_t kCompositeFormat = 2;
+constexpr uint8_t kScoredFormat = 3;  // composite, its fields scored (FieldMap::Scored)
 
 }  // namespace
 
@@ -74,7 +75,10 @@ std::string EncodeRecord(const Record& record) {
   const std::string_view meta = record.meta();
   const std::string_view value = record.value();
   out.reserve(2 + 10 + 5 + meta.size() + value.size());
-  out.push_back(static_cast<char>(record.fields() ? kCompositeFormat : kFormat));
+  const auto& fields = record.fields();
+  out.push_back(static_cast<char>(!fields            ? kFormat
+                                  : fields->scored() ? kScoredFormat
+                                                     : kCompositeFormat));
   out.push_back(static_cast<char>(record.type()));
   PutVarint64(&out, static_cast<uint64_t>(record.expire_at_ms()));
   PutVarint64(&out, meta.size());
@@ -85,7 +89,8 @@ std::string EncodeRecord(const Record& record) {
 
 Status DecodeRecord(std::string_view data, RecordPtr* record, std::shared_ptr<FieldMap>* fields) {
   const auto format = data.empty() ? 0 : static_cast<uint8_t>(data[0]);
-  if (data.size() < 2 || (format != kFormat && format != kCompositeFormat)) {
+  if (data.size() < 2 ||
+      (format != kFormat && format != kCompositeFormat && format != kScoredFormat)) {
     return Status::Corruption("record has an unknown format");
   }
   Record::Parts parts;
@@ -100,6 +105,7 @@ Status DecodeRecord(std::string_view data, RecordPtr* record, std::shared_ptr<Fi
   if (data.size() > Record::kMaxBytes) return Status::Corruption("record is too large");
   std::shared_ptr<FieldMap> map;
   if (format == kCompositeFormat) map = std::make_shared<FieldMap>();
+  if (format == kScoredFormat) map = std::make_shared<FieldMap>(FieldMap::Scored());
   parts.expire_at_ms = static_cast<int64_t>(expire_at);
   parts.meta = data.substr(0, meta_size);
   parts.value = data.substr(meta_size);

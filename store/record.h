@@ -116,9 +116,9 @@ static_assert(sizeof(Record) == 24 && alignof(Record) == 8);
 size_t RecordMemory(std::string_view key, const Record& record);
 
 // Journal encoding: [format][type][varint expire_at_ms][varint meta size][meta][value].
-// Format 1 is a whole record; format 2 a composite record's header, whose fields are
-// journaled apart (DecodeRecord gives it an empty FieldMap, which `fields` receives, to
-// fill before the record is published).
+// Format 1 is a whole record; format 2 a composite record's header (format 3 when its
+// fields are scored: FieldMap::Scored), whose fields are journaled apart (DecodeRecord gives it an
+// empty FieldMap, which `fields` receives, to fill before the record is published).
 std::string EncodeRecord(const Record& record);
 Status DecodeRecord(std::string_view data, RecordPtr* record,
                     std::shared_ptr<FieldMap>* fields = nullptr);

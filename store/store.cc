@@ -347,8 +347,10 @@ void Store::PublishReplicated(std::vector<Replicated> changes) {
         if (c.record->fields()) {
           // A composite header: the fields stay unless the key held none.
           RecordPtr now = current(c.key);
-          auto fields = now && now->fields() ? std::make_shared<FieldMap>(*now->fields())
-                                             : std::make_shared<FieldMap>();
+          const FieldMap& kind = *c.record->fields();
+          auto fields = now && now->fields() && now->fields()->scored() == kind.scored()
+                            ? std::make_shared<FieldMap>(*now->fields())
+                            : std::make_shared<FieldMap>(kind.EmptyLike());
           building.insert_or_assign(c.key, Building{c.record->WithFields(fields), fields});
         } else if (building.contains(c.key)) {
           building[c.key] = Building{std::move(c.record), nullptr};

@@ -4,9 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -97,6 +100,95 @@ TEST(FieldMapTest, AScanReturnsEveryFieldPresentThroughoutExactlyOnce) {
   } while (cursor != 0);
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(seen["f" + std::to_string(i)], 1) << i;
   EXPECT_GT(round, 50) << "a count of 10 takes many calls";
+}
+
+// A scored map's order (score, name), as Redis's skiplist orders a sorted set: -0 is 0.
+struct ScoreOrder {
+  bool operator()(const std::pair<double, std::string>& a,
+                  const std::pair<double, std::string>& b) const {
+    if (a.first != b.first) return a.first < b.first;
+    return a.second < b.second;
+  }
+};
+using Sorted = std::set<std::pair<double, std::string>, ScoreOrder>;
+
+std::vector<std::pair<double, std::string>> Walked(const FieldMap& m, size_t from, bool reverse,
+                                                   size_t limit) {
+  std::vector<std::pair<double, std::string>> out;
+  m.WalkRanks(from, reverse, [&](std::string_view name, double score) {
+    out.emplace_back(score, name);
+    return out.size() < limit;
+  });
+  return out;
+}
+
+// Random adds, rescorings and removals with many ties (and -0, 0, +-inf) against a sorted
+// model: ranks, walks both ways from any rank, and copies taken along the way.
+TEST(FieldMapTest, AScoredMapRanksAndWalksInScoreThenNameOrder) {
+  std::mt19937 rng(11);
+  const std::vector<double> common = {-INFINITY, -2.5, -0.0, 0.0, 1, 3, INFINITY};
+  FieldMap m = FieldMap::Scored();
+  std::map<std::string, double> scores;
+  std::vector<std::pair<FieldMap, Sorted>> snapshots;
+  auto model = [&] {
+    Sorted out;
+    for (const auto& [n, sc] : scores) out.emplace(sc, n);
+    return out;
+  };
+  for (int i = 0; i < 12000; ++i) {
+    const std::string name = "m" + std::to_string(rng() % 2000);
+    if (rng() % 4 == 0) {
+      EXPECT_EQ(m.Erase(name), scores.erase(name) == 1);
+    } else {
+      const double score = rng() % 3 == 0 ? common[rng() % common.size()]
+                                          : static_cast<double>(rng() % 100000) / 7.0 - 5000;
+      EXPECT_EQ(m.Set(name, FieldMap::ScoreValue(score)), !scores.contains(name));
+      scores[name] = score;
+    }
+    if (i % 1500 == 0) snapshots.emplace_back(m, model());
+  }
+  const Sorted sorted = model();
+  const std::vector<std::pair<double, std::string>> all(sorted.begin(), sorted.end());
+  ASSERT_EQ(m.size(), all.size());
+  EXPECT_EQ(Walked(m, 0, false, all.size() + 1), all);
+  std::vector<std::pair<double, std::string>> backwards(all.rbegin(), all.rend());
+  EXPECT_EQ(Walked(m, all.size() - 1, true, all.size() + 1), backwards);
+  for (int probe = 0; probe < 300; ++probe) {
+    const size_t from = rng() % all.size();
+    const size_t limit = 1 + rng() % 40;
+    std::vector<std::pair<double, std::string>> fwd, rev;
+    for (size_t r = from; r < all.size() && fwd.size() < limit; ++r) fwd.push_back(all[r]);
+    for (size_t r = from + 1; r-- > 0 && rev.size() < limit;) rev.push_back(all[r]);
+    ASSERT_EQ(Walked(m, from, false, limit), fwd) << from;
+    ASSERT_EQ(Walked(m, from, true, limit), rev) << from;
+    // Ranks: of a member, of a score's start, and through a score.
+    const auto& [score, name] = all[from];
+    ASSERT_EQ(m.RankBefore(score, name), from);
+    const size_t below = std::lower_bound(all.begin(), all.end(),
+                                          std::make_pair(score, std::string()), ScoreOrder()) -
+                         all.begin();
+    ASSERT_EQ(m.RankBefore(score, ""), below);
+    const size_t through = std::upper_bound(all.begin(), all.end(), score,
+                                            [](double s, const auto& e) { return s < e.first; }) -
+                           all.begin();
+    ASSERT_EQ(m.RankThrough(score), through);
+    ASSERT_EQ(m.RankBefore(score, name + '\0'), from + 1);
+  }
+  EXPECT_EQ(m.RankThrough(INFINITY), all.size());
+  EXPECT_EQ(m.RankBefore(-INFINITY, ""), 0u);
+  // -0 keeps its sign as a value, and orders as 0.
+  FieldMap z = FieldMap::Scored();
+  z.Set("b", FieldMap::ScoreValue(-0.0));
+  z.Set("a", FieldMap::ScoreValue(0.0));
+  EXPECT_TRUE(std::signbit(FieldMap::ScoreOf(*z.Find("b"))));
+  EXPECT_EQ(Walked(z, 0, false, 3),
+            (std::vector<std::pair<double, std::string>>{{0.0, "a"}, {-0.0, "b"}}));
+  for (auto& [copy, expected] : snapshots) {
+    const std::vector<std::pair<double, std::string>> want(expected.begin(), expected.end());
+    EXPECT_EQ(Walked(copy, 0, false, want.size() + 1), want);
+  }
+  for (const auto& [n, sc] : scores) m.Erase(n);
+  EXPECT_EQ(m.AllocatedSize(), 0u) << "the order tree empties with the map";
 }
 
 TEST(FieldMapTest, JournalKeysSeparateKeyFromName) {
@@ -311,6 +403,40 @@ TEST_F(CompositeStoreTest, RecoveryAndAReplicaRebuildTheSameRecords) {
     EXPECT_EQ(FieldsOf(*store, "r"), (Fields{{"fresh", "2"}}));
     EXPECT_EQ(FieldsOf(*store, "t"), (Fields{{"b", "2"}}));
     EXPECT_EQ(store->keyspace().Size(), 4u);
+  }
+}
+
+// A sorted set's record (scored fields) comes back scored, in score order, from recovery
+// and on a replica.
+TEST_F(CompositeStoreTest, ScoredRecordsComeBackScoredFromRecoveryAndOnAReplica) {
+  CapturingGate gate;
+  auto scored = [](std::vector<std::pair<std::string, double>> set) {
+    return Mutation::Apply("z", [set](const RecordPtr& current) {
+      auto m = current ? std::make_shared<FieldMap>(*current->fields())
+                       : std::make_shared<FieldMap>(FieldMap::Scored());
+      std::vector<FieldOp> ops;
+      for (const auto& [n, sc] : set) {
+        m->Set(n, FieldMap::ScoreValue(sc));
+        ops.push_back({n, FieldMap::ScoreValue(sc), false});
+      }
+      return Change::Patch(Record::Make({.type = 7, .fields = std::move(m)}), std::move(ops));
+    });
+  };
+  {
+    auto store = Open("p", &gate);
+    ASSERT_TRUE(Write(store.get(), scored({{"c", 3}, {"a", 1}, {"b", 2}})).ok());
+    ASSERT_TRUE(Write(store.get(), scored({{"a", 9}})).ok());
+  }
+  auto recovered = Open("p");
+  auto replica = Open("r");
+  std::vector<replication::GroupFrame> frames;
+  for (const auto& g : gate.groups) frames.push_back({0, g.first, g.last, g.batch});
+  ASSERT_TRUE(replica->ApplyGroups(frames).ok());
+  for (Store* store : {recovered.get(), replica.get()}) {
+    RecordPtr r = store->Get("z");
+    ASSERT_TRUE(r && r->fields() && r->fields()->scored());
+    EXPECT_EQ(Walked(*r->fields(), 0, false, 10),
+              (std::vector<std::pair<double, std::string>>{{2, "b"}, {3, "c"}, {9, "a"}}));
   }
 }
 
