@@ -39,6 +39,8 @@ resp::ServerOptions RespServerOptions(const Config& config) {
   l.max_pubsub_output = static_cast<size_t>(config.limits_max_pubsub_output_bytes);
   l.hash_max_listpack_entries = static_cast<size_t>(config.resp_hash_max_listpack_entries);
   l.hash_max_listpack_value = static_cast<size_t>(config.resp_hash_max_listpack_value);
+  l.zset_max_listpack_entries = static_cast<size_t>(config.resp_zset_max_listpack_entries);
+  l.zset_max_listpack_value = static_cast<size_t>(config.resp_zset_max_listpack_value);
   l.max_clients = static_cast<size_t>(config.resp_max_clients);
   l.idle_timeout_ms = config.resp_idle_timeout_s * 1000;
   l.max_pipeline = static_cast<size_t>(config.resp_max_pipeline);

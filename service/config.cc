@@ -178,6 +178,19 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .field = &Config::resp_hash_max_listpack_value,
        .min = 0,
        .max = 1 << 30},
+      {.name = "resp.zset_max_listpack_entries",
+       .doc = "Redis's zset-max-listpack-entries: a sorted set of at most this many members "
+              "reports OBJECT ENCODING listpack and is returned whole by ZSCAN, until it "
+              "converts (devstate stores every sorted set the same way; CONFIG SET changes it)",
+       .field = &Config::resp_zset_max_listpack_entries,
+       .min = 0,
+       .max = 1 << 30},
+      {.name = "resp.zset_max_listpack_value",
+       .doc = "Redis's zset-max-listpack-value: a member longer than this converts its sorted "
+              "set to skiplist (see resp.zset_max_listpack_entries)",
+       .field = &Config::resp_zset_max_listpack_value,
+       .min = 0,
+       .max = 1 << 30},
       {.name = "resp.busy_poll_us",
        .doc = "after serving, a plain-TCP RESP thread polls this long for more before it "
               "sleeps: faster replies, for CPU while requests come closer than this (0: never)",

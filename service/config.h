@@ -53,6 +53,8 @@ struct Config {
   int64_t resp_max_pipeline = 1024;
   int64_t resp_hash_max_listpack_entries = 128;
   int64_t resp_hash_max_listpack_value = 64;
+  int64_t resp_zset_max_listpack_entries = 128;
+  int64_t resp_zset_max_listpack_value = 64;
   int64_t resp_busy_poll_us = 50;
   bool resp_tls = false;
   // [tls]

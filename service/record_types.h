@@ -21,6 +21,9 @@ inline constexpr uint8_t kListRecordType = 5;
 // A Redis set: Record::fields holds its members (with empty values); `meta` "hashtable"
 // once Redis would have converted it from an intset.
 inline constexpr uint8_t kSetRecordType = 6;
+// A Redis sorted set: Record::fields holds its members, scored (FieldMap::Scored); `meta`
+// "skiplist" once Redis would have converted it from a listpack.
+inline constexpr uint8_t kZsetRecordType = 7;
 
 // What Redis's TYPE answers for a record of `type`: a device record reads as a string.
 // (A device record also answers the JSON.* reads, on its state.)
@@ -35,6 +38,8 @@ inline std::string_view RedisTypeName(uint8_t type) {
       return "list";
     case kSetRecordType:
       return "set";
+    case kZsetRecordType:
+      return "zset";
     case kJsonRecordType:
       return "ReJSON-RL";  // RedisJSON's module type name
   }

@@ -222,6 +222,10 @@ std::vector<std::pair<std::string, std::string>> ConfigParams(Call& call) {
       {"hash-max-listpack-value", std::to_string(call.server.hash_max_listpack_value.load())},
       {"hash-max-ziplist-entries", std::to_string(call.server.hash_max_listpack_entries.load())},
       {"hash-max-ziplist-value", std::to_string(call.server.hash_max_listpack_value.load())},
+      {"zset-max-listpack-entries", std::to_string(call.server.zset_max_listpack_entries.load())},
+      {"zset-max-listpack-value", std::to_string(call.server.zset_max_listpack_value.load())},
+      {"zset-max-ziplist-entries", std::to_string(call.server.zset_max_listpack_entries.load())},
+      {"zset-max-ziplist-value", std::to_string(call.server.zset_max_listpack_value.load())},
       {"maxmemory", "0"},
       {"maxmemory-policy", "noeviction"},
       {"cluster-enabled", "yes"},
@@ -265,6 +269,13 @@ void SetHashMaxValue(ServerState& server, int64_t v) {
   server.hash_max_listpack_value = static_cast<size_t>(v);
 }
 
+void SetZsetMaxEntries(ServerState& server, int64_t v) {
+  server.zset_max_listpack_entries = static_cast<size_t>(v);
+}
+void SetZsetMaxValue(ServerState& server, int64_t v) {
+  server.zset_max_listpack_value = static_cast<size_t>(v);
+}
+
 constexpr RuntimeSetting kRuntimeSettings[] = {
     {"maxclients", "resp.max_clients",
      [](ServerState& server, int64_t v) { server.max_clients = static_cast<size_t>(v); }},
@@ -283,6 +294,10 @@ constexpr RuntimeSetting kRuntimeSettings[] = {
     {"hash-max-ziplist-entries", "resp.hash_max_listpack_entries", SetHashMaxEntries},
     {"hash-max-listpack-value", "resp.hash_max_listpack_value", SetHashMaxValue},
     {"hash-max-ziplist-value", "resp.hash_max_listpack_value", SetHashMaxValue},
+    {"zset-max-listpack-entries", "resp.zset_max_listpack_entries", SetZsetMaxEntries},
+    {"zset-max-ziplist-entries", "resp.zset_max_listpack_entries", SetZsetMaxEntries},
+    {"zset-max-listpack-value", "resp.zset_max_listpack_value", SetZsetMaxValue},
+    {"zset-max-ziplist-value", "resp.zset_max_listpack_value", SetZsetMaxValue},
 };
 
 // CONFIG SET name value [name value ...], all or nothing as in Redis 7: the run-time

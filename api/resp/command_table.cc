@@ -30,6 +30,7 @@ std::vector<CommandSpec> BuildTable() {
   AddHashCommands(&table);
   AddListCommands(&table);
   AddSetCommands(&table);
+  AddZsetCommands(&table);
   AddDumpCommands(&table);
   AddJsonCommands(&table);
   std::sort(table.begin(), table.end(), ByName);

@@ -122,6 +122,8 @@ struct ServerLimits {
   size_t max_pubsub_output = 0;          // unread pub/sub bytes before a subscriber is cut off
   size_t hash_max_listpack_entries = 0;  // what OBJECT ENCODING reports for a hash
   size_t hash_max_listpack_value = 0;
+  size_t zset_max_listpack_entries = 0;  // what OBJECT ENCODING reports for a sorted set
+  size_t zset_max_listpack_value = 0;
 };
 
 // State shared by every connection of one RESP server. Thread-safe.
@@ -135,6 +137,8 @@ struct ServerState {
   std::atomic<size_t> max_query_buffer{0};
   std::atomic<size_t> hash_max_listpack_entries{0};
   std::atomic<size_t> hash_max_listpack_value{0};
+  std::atomic<size_t> zset_max_listpack_entries{0};
+  std::atomic<size_t> zset_max_listpack_value{0};
   std::string run_id;   // 40 hex characters, new at every start
   std::string node_id;  // the cluster node id (40 hex characters)
   std::string announce_host = "127.0.0.1";

@@ -23,6 +23,7 @@ void AddPubSubCommands(std::vector<CommandSpec>* table);       // cmd_pubsub.cc
 void AddHashCommands(std::vector<CommandSpec>* table);         // cmd_hash.cc
 void AddListCommands(std::vector<CommandSpec>* table);         // cmd_list.cc
 void AddSetCommands(std::vector<CommandSpec>* table);          // cmd_set.cc
+void AddZsetCommands(std::vector<CommandSpec>* table);         // cmd_zset.cc
 void AddDumpCommands(std::vector<CommandSpec>* table);         // cmd_dump.cc: DUMP RESTORE
 void AddJsonCommands(std::vector<CommandSpec>* table);         // cmd_json.cc: JSON.*
 

@@ -28,7 +28,8 @@ constexpr uint32_t kG = Notifier::kGeneric;
 constexpr uint32_t kS = Notifier::kString;
 constexpr uint32_t kH = Notifier::kHash;
 constexpr uint32_t kL = Notifier::kList;
-constexpr uint32_t kZ = Notifier::kSet;     // 's' (kS is the string class)
+constexpr uint32_t kT = Notifier::kSet;  // 's' (kS is the string class)
+constexpr uint32_t kZ = Notifier::kZset;
 constexpr uint32_t kD = Notifier::kModule;  // RedisJSON's events are module events
 
 constexpr CommandEvents kEvents[] = {
@@ -80,13 +81,21 @@ constexpr CommandEvents kEvents[] = {
     {"lmove left right", kL, "lpop", kL, "lpop", "del", false, {}, false, "rpush"},
     {"lmove right left", kL, "rpop", kL, "rpop", "del", false, {}, false, "lpush"},
     {"lmove right right", kL, "rpop", kL, "rpop", "del", false, {}, false, "rpush"},
-    {"sadd", kZ, "sadd", kG, "del"},
-    {"srem", kZ, "srem", kZ, "srem", "del"},
-    {"spop", kZ, "spop", kZ, "spop", "del"},
-    {"sinterstore", kZ, "sinterstore", kG, "del"},
-    {"sunionstore", kZ, "sunionstore", kG, "del"},
-    {"sdiffstore", kZ, "sdiffstore", kG, "del"},
-    {"smove", kZ, "srem", kZ, "srem", "del", false, {}, false, "sadd", true},
+    {"sadd", kT, "sadd", kG, "del"},
+    {"srem", kT, "srem", kT, "srem", "del"},
+    {"spop", kT, "spop", kT, "spop", "del"},
+    {"sinterstore", kT, "sinterstore", kG, "del"},
+    {"sunionstore", kT, "sunionstore", kG, "del"},
+    {"sdiffstore", kT, "sdiffstore", kG, "del"},
+    {"smove", kT, "srem", kT, "srem", "del", false, {}, false, "sadd", true},
+    {"zadd", kZ, "zadd", kG, "del"},
+    {"zincrby", kZ, "zincr", kG, "del"},
+    {"zrem", kZ, "zrem", kZ, "zrem", "del"},
+    {"zpopmin", kZ, "zpopmin", kZ, "zpopmin", "del"},
+    {"zpopmax", kZ, "zpopmax", kZ, "zpopmax", "del"},
+    {"zremrangebyrank", kZ, "zremrangebyrank", kZ, "zremrangebyrank", "del"},
+    {"zremrangebyscore", kZ, "zremrangebyscore", kZ, "zremrangebyscore", "del"},
+    {"zremrangebylex", kZ, "zremrangebylex", kZ, "zremrangebylex", "del"},
     {"json.set", kD, "json.set", kG, "del"},
     {"json.del", kD, "json.del", kD, "json.del"},
     {"json.forget", kD, "json.del", kD, "json.del"},

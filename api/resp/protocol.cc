@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "service/text.h"
+
 namespace devstate::resp {
 namespace {
 
@@ -263,10 +265,13 @@ void ReplyWriter::Set(size_t n) {
 }
 
 void ReplyWriter::Double(double d) {
+  // Redis's addReplyDouble: %.17g, "inf" and "-inf" spelled out.
   if (protocol_ >= 3) {
-    fmt::format_to(std::back_inserter(*out_), ",{}\r\n", d);
+    out_->push_back(',');
+    out_->append(FormatDouble(d));
+    out_->append("\r\n");
   } else {
-    Bulk(fmt::format("{}", d));
+    Bulk(FormatDouble(d));
   }
 }
 

@@ -84,7 +84,7 @@ class ReplyWriter {
   void Array(size_t n);
   void Map(size_t pairs);             // RESP3 %, RESP2 a flat array of 2n
   void Set(size_t n);                 // RESP3 ~, RESP2 an array
-  void Double(double d);              // RESP3 ,  RESP2 a bulk string
+  void Double(double d);              // RESP3 ,  RESP2 a bulk string; %.17g as Redis
   void Verbatim(std::string_view s);  // RESP3 =txt:, RESP2 a bulk string
   void Ok() { Simple("OK"); }
 

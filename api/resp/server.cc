@@ -73,6 +73,8 @@ Server::Server(DeviceService* service, ServerOptions options)
   state_->max_query_buffer = options_.limits.max_query_buffer;
   state_->hash_max_listpack_entries = options_.limits.hash_max_listpack_entries;
   state_->hash_max_listpack_value = options_.limits.hash_max_listpack_value;
+  state_->zset_max_listpack_entries = options_.limits.zset_max_listpack_entries;
+  state_->zset_max_listpack_value = options_.limits.zset_max_listpack_value;
   state_->run_id = RandomHex40();
   // The node's stable id when the service has one (replication), else one per run.
   state_->node_id = service->Role().node_id;

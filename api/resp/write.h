@@ -50,6 +50,13 @@ inline bool IsIntset(const Record& set) {
   return set.meta() != kHashtableMeta && set.fields()->size() <= kMaxIntsetEntries;
 }
 
+// Whether Redis would keep `zset` as a listpack (OBJECT ENCODING; ZSCAN returns it whole):
+// `meta` is "skiplist" once a member was longer than zset-max-listpack-value or the set
+// outgrew zset-max-listpack-entries.
+inline bool IsListpackZset(const Record& zset, const ServerState& server) {
+  return zset.meta() != "skiplist" && zset.fields()->size() <= server.zset_max_listpack_entries;
+}
+
 // The clock a command reads: the transaction's inside an EXEC, else the service's.
 inline int64_t Now(Call& call) { return call.view ? call.view->NowMs() : call.service().NowMs(); }
 
