@@ -24,6 +24,7 @@ void WriteSpec(ReplyWriter& w, const CommandSpec& c) {
   if (c.flags & kStale) flags.push_back("stale");
   if (c.flags & kFast) flags.push_back("fast");
   if (c.flags & kNoAuth) flags.push_back("no_auth");
+  if (c.numkeys_at > 0) flags.push_back("movablekeys");
   w.Set(flags.size());
   for (auto f : flags) w.Simple(f);
   w.Integer(c.first_key);
@@ -299,9 +300,9 @@ void CmdCommandGetkeys(Call& call) {
   if ((c->arity > 0 && n != c->arity) || (c->arity < 0 && n < -c->arity)) {
     return call.reply.Error("ERR Invalid number of arguments specified for command");
   }
-  if (c->first_key == 0) return call.reply.Error("ERR The command has no key arguments");
+  if (!HasKeys(*c)) return call.reply.Error("ERR The command has no key arguments");
   std::vector<std::string_view> keys;
-  ForEachKeyIndex(*c, n, [&](int k) {
+  ForEachKeyIndex(*c, command, [&](int k) {
     keys.push_back(command[k]);
     return true;
   });

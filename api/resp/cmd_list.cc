@@ -1,6 +1,6 @@
-// Lists, as Redis 7.0 defines them: LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LLEN LINDEX LRANGE
-// LSET LTRIM LREM LINSERT LPOS LMOVE RPOPLPUSH. The blocking forms (BLPOP BRPOP BLMOVE
-// BRPOPLPUSH BLMPOP) and LMPOP are not offered.
+// Lists, as Redis 7.0 defines them: LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LMPOP LLEN LINDEX
+// LRANGE LSET LTRIM LREM LINSERT LPOS LMOVE RPOPLPUSH. The blocking forms (BLPOP BRPOP
+// BLMOVE BRPOPLPUSH BLMPOP) are not offered.
 //
 // A list is a composite record (service/list_value.h): a write edits a copy of its
 // elements (or, within one commit group, the group's own copy: Mutation::Edit) and hands
@@ -107,6 +107,64 @@ void Pop(Call& call, bool front) {
         w.Array(out.elements.size());
         for (const std::string& e : out.elements) w.Bulk(e);
       });
+}
+
+// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops from the first key holding
+// a list; [key, [element ...]], or a null array when every key is empty.
+void CmdLmpop(Call& call) {
+  int64_t numkeys = 0;
+  if (!ParseInt64(call.args[1], &numkeys) || numkeys < 1)
+    return call.reply.Error("ERR numkeys should be greater than 0");
+  const uint64_t where_at = 2 + static_cast<uint64_t>(numkeys);
+  if (where_at >= call.args.size()) return call.reply.Error(kSyntaxError);
+  const std::string where = Lower(call.args[where_at]);
+  if (where != "left" && where != "right") return call.reply.Error(kSyntaxError);
+  int64_t count = -1;
+  for (size_t j = where_at + 1; j < call.args.size(); ++j) {
+    if (count == -1 && j + 1 < call.args.size() && Lower(call.args[j]) == "count") {
+      ++j;
+      if (!ParseInt64(call.args[j], &count) || count < 1)
+        return call.reply.Error("ERR count should be greater than 0");
+    } else {
+      return call.reply.Error(kSyntaxError);
+    }
+  }
+  if (count == -1) count = 1;
+  const bool front = where == "left";
+  std::vector<std::string> keys(call.args.begin() + 2,
+                                call.args.begin() + static_cast<ptrdiff_t>(where_at));
+  auto out = std::make_shared<Outcome>();
+  auto from = std::make_shared<std::string>();
+  const size_t weight = keys.size();
+  Mutation m = Mutation::Txn(
+      [=, keys = std::move(keys)](KeyView& view) {
+        for (const std::string& key : keys) {
+          const RecordPtr r = view.Get(key);
+          if (!r) continue;
+          if (r->type() != kListRecordType) {
+            out->error = kWrongTypeError;
+            return;
+          }
+          ListEdit list(r, false);
+          for (int64_t i = 0; i < count && !list.empty(); ++i)
+            out->elements.push_back(front ? list.PopFront() : list.PopBack());
+          ApplyChange(view, key, list.Finish());
+          *from = key;
+          return;
+        }
+      },
+      weight);
+  Commit(
+      call, {std::move(m)},
+      [out, from](ReplyWriter& w) {
+        if (!out->error.empty()) return w.Error(out->error);
+        if (out->elements.empty()) return w.NullArray();
+        w.Array(2);
+        w.Bulk(*from);
+        w.Array(out->elements.size());
+        for (const std::string& e : out->elements) w.Bulk(e);
+      },
+      front ? "lpop" : "rpop");
 }
 
 void CmdLpop(Call& call) { Pop(call, true); }
@@ -396,6 +454,7 @@ void AddListCommands(std::vector<CommandSpec>* t) {
            "Remove and get the first elements in a list"},
           {"rpop", -2, kWrite | kFast, 1, 1, 1, write_fast, CmdRpop,
            "Remove and get the last elements in a list"},
+          {"lmpop", -4, kWrite, 0, 0, 0, write_slow, CmdLmpop, "Pop elements from a list", {}, 1},
           {"llen", 2, kReadonly | kFast, 1, 1, 1, read_fast, CmdLlen, "Get the length of a list"},
           {"lindex", 3, kReadonly, 1, 1, 1, read_slow, CmdLindex,
            "Get an element from a list by its index"},

@@ -1,6 +1,6 @@
 // Sets, as Redis 7.0 defines them: SADD SREM SCARD SISMEMBER SMISMEMBER SMEMBERS
-// SRANDMEMBER SPOP SMOVE SINTER SUNION SDIFF SINTERSTORE SUNIONSTORE SDIFFSTORE SSCAN.
-// SINTERCARD (its keys follow a count, which the command table cannot place) is not offered.
+// SRANDMEMBER SPOP SMOVE SINTER SINTERCARD SUNION SDIFF SINTERSTORE SUNIONSTORE SDIFFSTORE
+// SSCAN.
 //
 // A set is a composite record (store/fields.h) whose fields are its members, with empty
 // values: SADD of one member journals that member, never the set; within one commit group
@@ -324,6 +324,47 @@ void ReplyCombined(Call& call, SetOp op) {
   for (const std::string& m : result) call.reply.Bulk(m);
 }
 
+// SINTERCARD numkeys key [key ...] [LIMIT limit]: the size of the intersection, counting
+// stopped at the limit (0: none).
+void CmdSintercard(Call& call) {
+  int64_t numkeys = 0;
+  if (!ParseInt64(call.args[1], &numkeys) || numkeys < 1)
+    return call.reply.Error("ERR numkeys should be greater than 0");
+  if (static_cast<uint64_t>(numkeys) > call.args.size() - 2)
+    return call.reply.Error("ERR Number of keys can't be greater than number of args");
+  const auto end = 2 + static_cast<size_t>(numkeys);
+  int64_t limit = 0;
+  for (size_t j = end; j < call.args.size(); ++j) {
+    if (Lower(call.args[j]) == "limit" && j + 1 < call.args.size()) {
+      ++j;
+      if (!ParseInt64(call.args[j], &limit) || limit < 0)
+        return call.reply.Error("ERR LIMIT can't be negative");
+    } else {
+      return call.reply.Error(kSyntaxError);
+    }
+  }
+  std::vector<RecordPtr> sets;
+  for (size_t i = 2; i < end; ++i) {
+    RecordPtr r = Live(call, call.args[i]);
+    if (r && r->type() != kSetRecordType) return call.reply.Error(kWrongTypeError);
+    sets.push_back(std::move(r));
+  }
+  if (!std::all_of(sets.begin(), sets.end(), [](const RecordPtr& s) { return s; }))
+    return call.reply.Integer(0);
+  std::sort(sets.begin(), sets.end(), [](const RecordPtr& a, const RecordPtr& b) {
+    return a->fields()->size() < b->fields()->size();
+  });
+  int64_t count = 0;
+  sets.front()->fields()->ForEach([&](std::string_view m, std::string_view) {
+    if (limit > 0 && count >= limit) return;
+    for (size_t i = 1; i < sets.size(); ++i) {
+      if (!sets[i]->fields()->Find(m)) return;
+    }
+    ++count;
+  });
+  call.reply.Integer(count);
+}
+
 void CmdSmembers(Call& call) { ReplyCombined(call, SetOp::kInter); }
 void CmdSinter(Call& call) { ReplyCombined(call, SetOp::kInter); }
 void CmdSunion(Call& call) { ReplyCombined(call, SetOp::kUnion); }
@@ -426,6 +467,17 @@ void AddSetCommands(std::vector<CommandSpec>* t) {
           {"sinter", -2, kReadonly, 1, -1, 1, read_slow, CmdSinter, "Intersect multiple sets"},
           {"sunion", -2, kReadonly, 1, -1, 1, read_slow, CmdSunion, "Add multiple sets"},
           {"sdiff", -2, kReadonly, 1, -1, 1, read_slow, CmdSdiff, "Subtract multiple sets"},
+          {"sintercard",
+           -3,
+           kReadonly,
+           0,
+           0,
+           0,
+           read_slow,
+           CmdSintercard,
+           "Intersect multiple sets and return the cardinality of the result",
+           {},
+           1},
           {"sinterstore", -3, w, 1, -1, 1, write_slow, CmdSinterstore,
            "Intersect multiple sets and store the resulting set in a key"},
           {"sunionstore", -3, w, 1, -1, 1, write_slow, CmdSunionstore,

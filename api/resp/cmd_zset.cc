@@ -1,8 +1,9 @@
 // Sorted sets, as Redis 7.0 defines them: ZADD (NX XX GT LT CH INCR) ZINCRBY ZREM ZCARD
 // ZSCORE ZMSCORE ZRANK ZREVRANK ZCOUNT ZLEXCOUNT ZRANGE (BYSCORE BYLEX REV LIMIT
 // WITHSCORES) ZRANGEBYSCORE ZREVRANGEBYSCORE ZREVRANGE ZRANGEBYLEX ZREVRANGEBYLEX ZPOPMIN
-// ZPOPMAX ZREMRANGEBYRANK ZREMRANGEBYSCORE ZREMRANGEBYLEX ZRANDMEMBER ZSCAN. Not offered:
-// the blocking pops, ZMPOP, ZRANGESTORE and the ZUNION/ZINTER/ZDIFF family.
+// ZPOPMAX ZMPOP ZREMRANGEBYRANK ZREMRANGEBYSCORE ZREMRANGEBYLEX ZRANDMEMBER ZSCAN
+// ZRANGESTORE ZUNION ZINTER ZDIFF ZUNIONSTORE ZINTERSTORE ZDIFFSTORE ZINTERCARD (sets count
+// as sorted sets of score 1, as in Redis). Not offered: the blocking pops.
 //
 // A sorted set is a composite record whose fields are scored (store/fields.h): member ->
 // score, journaled one member per change (ZADD of one member journals that member), kept
@@ -11,8 +12,10 @@
 // the group's copy, as a hash's do. Encoding: "listpack" while the set is within
 // zset-max-listpack-entries and no member was longer than zset-max-listpack-value, then
 // "skiplist" for good (kept in `meta`), as Redis converts it. A set left empty is deleted.
+#include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -189,16 +192,33 @@ RankSpan ScoreSpan(const FieldMap& m, const ScoreRange& r) {
   return s;
 }
 
-// Lex ranges assume, as Redis's do, that every member has the same score: the positions
-// are taken among the members of the first member's score.
+// Lex ranges assume, as Redis's do, that the members are in name order along the set's
+// order (true when every score is equal): a bound's position is found by a binary search
+// over ranks comparing names only, as Redis's skiplist descent compares them.
 RankSpan LexSpan(const FieldMap& m, const LexBound& min, const LexBound& max) {
   RankSpan s;
-  if (m.empty()) return s;
-  double score = 0;
-  m.WalkRanks(0, false, [&](std::string_view, double sc) {
-    score = sc;
-    return false;
-  });
+  auto member_at = [&](size_t rank) {
+    std::string name;
+    m.WalkRanks(rank, false, [&](std::string_view n, double) {
+      name = n;
+      return false;
+    });
+    return name;
+  };
+  // The first rank whose member is past `name` (or at it, unless `after`).
+  auto first_from = [&](const std::string& name, bool after) {
+    size_t lo = 0, hi = m.size();
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      const std::string at = member_at(mid);
+      if (after ? at > name : at >= name) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return lo;
+  };
   auto position = [&](const LexBound& b, bool is_min) -> size_t {
     switch (b.kind) {
       case LexBound::Kind::kMin:
@@ -206,12 +226,25 @@ RankSpan LexSpan(const FieldMap& m, const LexBound& min, const LexBound& max) {
       case LexBound::Kind::kMax:
         return m.size();
       case LexBound::Kind::kInclusive:
-        return is_min ? m.RankBefore(score, b.name) : m.RankBefore(score, b.name + '\0');
+        return first_from(b.name, !is_min);
       case LexBound::Kind::kExclusive:
-        return is_min ? m.RankBefore(score, b.name + '\0') : m.RankBefore(score, b.name);
+        return first_from(b.name, is_min);
     }
     return 0;
   };
+  // zslIsInLexRange: nothing when the last member is below min or the first above max.
+  if (m.empty() || position(max, false) == 0 || position(min, true) == m.size()) return s;
+  auto below_min = [&](const std::string& name) {
+    return min.kind == LexBound::Kind::kMax ||
+           (min.kind == LexBound::Kind::kInclusive && name < min.name) ||
+           (min.kind == LexBound::Kind::kExclusive && name <= min.name);
+  };
+  auto above_max = [&](const std::string& name) {
+    return max.kind == LexBound::Kind::kMin ||
+           (max.kind == LexBound::Kind::kInclusive && name > max.name) ||
+           (max.kind == LexBound::Kind::kExclusive && name >= max.name);
+  };
+  if (below_min(member_at(m.size() - 1)) || above_max(member_at(0))) return s;
   s.begin = position(min, true);
   s.end = position(max, false);
   return s;
@@ -659,6 +692,430 @@ void CmdZscan(Call& call) {
   }
 }
 
+// --- Commands over several keys (ZUNION ZINTER ZDIFF, their STORE forms, ZINTERCARD) ---
+
+enum class SetAlgebra { kUnion, kInter, kDiff };
+enum class Aggregate { kSum, kMin, kMax };
+
+// One input: a sorted set, or a set (each member scored 1), or nothing (a missing key).
+struct Source {
+  RecordPtr record;
+  double weight = 1;
+  size_t size() const { return record ? record->fields()->size() : 0; }
+  bool zset() const { return record && record->type() == kZsetRecordType; }
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    if (!record) return;
+    const bool scored = zset();
+    record->fields()->ForEach([&](std::string_view m, std::string_view v) {
+      fn(m, scored ? FieldMap::ScoreOf(v) : 1.0);
+    });
+  }
+  std::optional<double> Find(std::string_view member) const {
+    if (!record) return std::nullopt;
+    const auto v = record->fields()->Find(member);
+    if (!v) return std::nullopt;
+    return zset() ? FieldMap::ScoreOf(*v) : 1.0;
+  }
+};
+
+// zunionInterAggregate: a sum that meets +inf and -inf is 0.
+void AggregateInto(double* target, double value, Aggregate how) {
+  switch (how) {
+    case Aggregate::kSum:
+      *target += value;
+      if (std::isnan(*target)) *target = 0;
+      break;
+    case Aggregate::kMin:
+      *target = value < *target ? value : *target;
+      break;
+    case Aggregate::kMax:
+      *target = value > *target ? value : *target;
+      break;
+  }
+}
+
+struct AlgebraArgs {
+  SetAlgebra op = SetAlgebra::kUnion;
+  std::vector<std::string> keys;
+  std::vector<double> weights;  // one per key
+  Aggregate aggregate = Aggregate::kSum;
+  bool with_scores = false;
+  bool card_only = false;     // ZINTERCARD
+  int64_t limit = 0;          // ZINTERCARD's LIMIT (0: none)
+  std::string options_error;  // replied after the keys' types are checked, as in Redis
+};
+
+// numkeys and the keys after args[at], then the options; false when refused (replied).
+bool ParseAlgebra(Call& call, size_t at, bool store, AlgebraArgs* a) {
+  int64_t numkeys = 0;
+  if (!ParseInt64(call.args[at], &numkeys)) {
+    call.reply.Error(kNotIntegerError);
+    return false;
+  }
+  if (numkeys < 1) {
+    call.reply.Error(
+        fmt::format("ERR at least 1 input key is needed for '{}' command", call.spec->name));
+    return false;
+  }
+  if (static_cast<uint64_t>(numkeys) > call.args.size() - at - 1) {
+    call.reply.Error(kSyntaxError);
+    return false;
+  }
+  const auto n = static_cast<size_t>(numkeys);
+  a->keys.assign(call.args.begin() + static_cast<ptrdiff_t>(at + 1),
+                 call.args.begin() + static_cast<ptrdiff_t>(at + 1 + n));
+  a->weights.assign(n, 1.0);
+  const bool diff = a->op == SetAlgebra::kDiff;
+  for (size_t j = at + 1 + n; j < call.args.size() && a->options_error.empty();) {
+    const size_t remaining = call.args.size() - j;
+    const std::string opt = Lower(call.args[j]);
+    if (!diff && !a->card_only && remaining >= n + 1 && opt == "weights") {
+      for (size_t i = 0; i < n; ++i) {
+        if (!ParseDouble(call.args[j + 1 + i], &a->weights[i])) {
+          a->options_error = "ERR weight value is not a float";
+          break;
+        }
+      }
+      j += n + 1;
+    } else if (!diff && !a->card_only && remaining >= 2 && opt == "aggregate") {
+      const std::string how = Lower(call.args[j + 1]);
+      if (how == "sum")
+        a->aggregate = Aggregate::kSum;
+      else if (how == "min")
+        a->aggregate = Aggregate::kMin;
+      else if (how == "max")
+        a->aggregate = Aggregate::kMax;
+      else
+        a->options_error = kSyntaxError;
+      j += 2;
+    } else if (!store && !a->card_only && opt == "withscores") {
+      a->with_scores = true;
+      j += 1;
+    } else if (a->card_only && remaining >= 2 && opt == "limit") {
+      if (!ParseInt64(call.args[j + 1], &a->limit) || a->limit < 0)
+        a->options_error = "ERR LIMIT can't be negative";
+      j += 2;
+    } else {
+      a->options_error = kSyntaxError;
+    }
+  }
+  return true;
+}
+
+// The inputs through `get`; false with *error set when one is neither a set nor a sorted
+// set, or (then) the options were refused.
+template <typename Get>
+bool ReadSources(const AlgebraArgs& a, Get get, std::vector<Source>* sources, std::string* error) {
+  for (size_t i = 0; i < a.keys.size(); ++i) {
+    RecordPtr r = get(a.keys[i]);
+    if (r && r->type() != kZsetRecordType && r->type() != kSetRecordType) {
+      *error = kWrongTypeError;
+      return false;
+    }
+    sources->push_back({std::move(r), a.weights[i]});
+  }
+  if (!a.options_error.empty()) {
+    *error = a.options_error;
+    return false;
+  }
+  return true;
+}
+
+bool ScoreThenMember(const Scored& x, const Scored& y) {
+  if (x.score != y.score) return x.score < y.score;
+  return x.member < y.member;
+}
+
+// The result of the operation in (score, member) order, or with `card_only` just counted.
+std::vector<Scored> Compute(const AlgebraArgs& a, std::vector<Source> src, size_t* count) {
+  std::vector<Scored> out;
+  if (a.op != SetAlgebra::kDiff) {
+    // As Redis: from the smallest input up (the order a sum adds in).
+    std::stable_sort(src.begin(), src.end(),
+                     [](const Source& x, const Source& y) { return x.size() < y.size(); });
+  }
+  switch (a.op) {
+    case SetAlgebra::kInter:
+      if (src[0].size() == 0) break;
+      src[0].ForEach([&](std::string_view m, double s) {
+        if (a.card_only && a.limit > 0 && *count >= static_cast<size_t>(a.limit)) return;
+        double score = src[0].weight * s;
+        if (std::isnan(score)) score = 0;
+        for (size_t j = 1; j < src.size(); ++j) {
+          const std::optional<double> v = src[j].Find(m);
+          if (!v) return;
+          AggregateInto(&score, *v * src[j].weight, a.aggregate);
+        }
+        ++*count;
+        if (!a.card_only) out.push_back({std::string(m), score});
+      });
+      break;
+    case SetAlgebra::kUnion: {
+      absl::flat_hash_map<std::string, double> acc;
+      for (const Source& s : src) {
+        s.ForEach([&](std::string_view m, double v) {
+          double score = s.weight * v;
+          if (std::isnan(score)) score = 0;
+          auto [it, added] = acc.try_emplace(std::string(m), score);
+          if (!added) AggregateInto(&it->second, score, a.aggregate);
+        });
+      }
+      out.reserve(acc.size());
+      for (auto& [m, score] : acc) out.push_back({m, score});
+      break;
+    }
+    case SetAlgebra::kDiff:
+      src[0].ForEach([&](std::string_view m, double score) {
+        for (size_t j = 1; j < src.size(); ++j) {
+          if (src[j].Find(m)) return;
+        }
+        out.push_back({std::string(m), score});
+      });
+      break;
+  }
+  std::sort(out.begin(), out.end(), ScoreThenMember);
+  if (!a.card_only) *count = out.size();
+  return out;
+}
+
+// A sorted-set record holding `items` (a *STORE's result), encoded as Redis's
+// zsetConvertToListpackIfNeeded leaves it; null when there are none.
+RecordPtr MakeZset(const std::vector<Scored>& items, size_t max_entries, size_t max_value) {
+  if (items.empty()) return nullptr;
+  auto fields = std::make_shared<FieldMap>(FieldMap::Scored());
+  size_t longest = 0;
+  for (const Scored& s : items) longest = std::max(longest, s.member.size());
+  const bool listpack = items.size() <= max_entries && longest <= max_value;
+  for (const Scored& s : items) {
+    fields->Set(s.member, FieldMap::ScoreValue(listpack && s.score == 0 ? 0.0 : s.score));
+  }
+  return Record::Make({.type = kZsetRecordType,
+                       .meta = listpack ? std::string_view() : kSkiplistMeta,
+                       .fields = std::move(fields)});
+}
+
+// ZUNION ZINTER ZDIFF numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...] [WITHSCORES]
+void Algebra(Call& call, SetAlgebra op) {
+  AlgebraArgs a;
+  a.op = op;
+  if (!ParseAlgebra(call, 1, false, &a)) return;
+  std::vector<Source> sources;
+  std::string error;
+  if (!ReadSources(
+          a, [&](const std::string& key) { return Live(call, key); }, &sources, &error))
+    return call.reply.Error(error);
+  size_t count = 0;
+  ReplyScored(call.reply, Compute(a, std::move(sources), &count), a.with_scores);
+}
+
+void CmdZunion(Call& call) { Algebra(call, SetAlgebra::kUnion); }
+void CmdZinter(Call& call) { Algebra(call, SetAlgebra::kInter); }
+void CmdZdiff(Call& call) { Algebra(call, SetAlgebra::kDiff); }
+
+void CmdZintercard(Call& call) {
+  AlgebraArgs a;
+  a.op = SetAlgebra::kInter;
+  a.card_only = true;
+  if (!ParseAlgebra(call, 1, false, &a)) return;
+  std::vector<Source> sources;
+  std::string error;
+  if (!ReadSources(
+          a, [&](const std::string& key) { return Live(call, key); }, &sources, &error))
+    return call.reply.Error(error);
+  size_t count = 0;
+  Compute(a, std::move(sources), &count);
+  call.reply.Integer(static_cast<int64_t>(count));
+}
+
+// Writes `result` to `destination` inside a txn (deleting it when empty); the reply's
+// count in *out.
+void StoreResult(KeyView& view, const std::string& destination, const std::vector<Scored>& result,
+                 size_t entries, size_t value, Outcome* out) {
+  out->integer = static_cast<int64_t>(result.size());
+  if (RecordPtr z = MakeZset(result, entries, value)) {
+    view.Put(destination, std::move(z));
+  } else {
+    view.Delete(destination);
+  }
+}
+
+// ZUNIONSTORE ZINTERSTORE ZDIFFSTORE destination numkeys key [key ...] [options]: one
+// txn, so the inputs are read and the destination written at one instant.
+void AlgebraStore(Call& call, SetAlgebra op) {
+  AlgebraArgs a;
+  a.op = op;
+  if (!ParseAlgebra(call, 2, true, &a)) return;
+  auto out = std::make_shared<Outcome>();
+  const size_t entries = call.server.zset_max_listpack_entries.load();
+  const size_t value = call.server.zset_max_listpack_value.load();
+  const size_t weight = a.keys.size() + 1;
+  Mutation m = Mutation::Txn(
+      [a = std::move(a), destination = call.args[1], out, entries, value](KeyView& view) {
+        std::vector<Source> sources;
+        if (!ReadSources(
+                a, [&](const std::string& key) { return view.Get(key); }, &sources, &out->error)) {
+          return;
+        }
+        size_t count = 0;
+        StoreResult(view, destination, Compute(a, std::move(sources), &count), entries, value,
+                    out.get());
+      },
+      weight);
+  Commit(call, {std::move(m)}, [out](ReplyWriter& w) {
+    if (!out->error.empty()) return w.Error(out->error);
+    w.Integer(out->integer);
+  });
+}
+
+void CmdZunionstore(Call& call) { AlgebraStore(call, SetAlgebra::kUnion); }
+void CmdZinterstore(Call& call) { AlgebraStore(call, SetAlgebra::kInter); }
+void CmdZdiffstore(Call& call) { AlgebraStore(call, SetAlgebra::kDiff); }
+
+// ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]: ZRANGE's
+// range, written to dst in one txn.
+void CmdZrangestore(Call& call) {
+  RangeKind kind = RangeKind::kRank;
+  bool reverse = false, limited = false;
+  int64_t offset = 0, limit = -1;
+  for (size_t i = 5; i < call.args.size(); ++i) {
+    const std::string opt = Lower(call.args[i]);
+    const size_t left = call.args.size() - i - 1;
+    if (opt == "limit" && left >= 2) {
+      if (!ParseInt64(call.args[i + 1], &offset) || !ParseInt64(call.args[i + 2], &limit))
+        return call.reply.Error(kNotIntegerError);
+      limited = true;
+      i += 2;
+    } else if (opt == "rev") {
+      reverse = true;
+    } else if (kind == RangeKind::kRank && opt == "bylex") {
+      kind = RangeKind::kLex;
+    } else if (kind == RangeKind::kRank && opt == "byscore") {
+      kind = RangeKind::kScore;
+    } else {
+      return call.reply.Error(kSyntaxError);
+    }
+  }
+  if (limited && limit != -1 && kind == RangeKind::kRank) {
+    return call.reply.Error(
+        "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
+  }
+  const bool swapped = reverse && kind != RangeKind::kRank;
+  const std::string& lo = call.args[swapped ? 4 : 3];
+  const std::string& hi = call.args[swapped ? 3 : 4];
+  int64_t start = 0, stop = 0;
+  ScoreRange scores;
+  LexBound min, max;
+  switch (kind) {
+    case RangeKind::kRank:
+      if (!ParseInt64(lo, &start) || !ParseInt64(hi, &stop))
+        return call.reply.Error(kNotIntegerError);
+      break;
+    case RangeKind::kScore:
+      if (!ParseScoreRange(lo, hi, &scores))
+        return call.reply.Error("ERR min or max is not a float");
+      break;
+    case RangeKind::kLex:
+      if (!ParseLexBound(lo, &min) || !ParseLexBound(hi, &max))
+        return call.reply.Error("ERR min or max not valid string range item");
+      break;
+  }
+  auto out = std::make_shared<Outcome>();
+  const size_t entries = call.server.zset_max_listpack_entries.load();
+  const size_t value = call.server.zset_max_listpack_value.load();
+  Mutation m = Mutation::Txn(
+      [=, destination = call.args[1], source = call.args[2]](KeyView& view) {
+        const RecordPtr r = view.Get(source);
+        if (r && r->type() != kZsetRecordType) {
+          out->error = kWrongTypeError;
+          return;
+        }
+        std::vector<Scored> items;
+        if (r) {
+          const FieldMap& f = *r->fields();
+          if (kind == RangeKind::kRank) {
+            RankSpan span = RankArgs(start, stop, f.size());
+            if (reverse && span.size() != 0) span = {f.size() - span.end, f.size() - span.begin};
+            items = Take(f, span, reverse);
+          } else {
+            items = Take(f, kind == RangeKind::kScore ? ScoreSpan(f, scores) : LexSpan(f, min, max),
+                         reverse, offset, limit);
+          }
+        }
+        StoreResult(view, destination, items, entries, value, out.get());
+      },
+      2);
+  Commit(call, {std::move(m)}, [out](ReplyWriter& w) {
+    if (!out->error.empty()) return w.Error(out->error);
+    w.Integer(out->integer);
+  });
+}
+
+// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: pops from the first key holding a
+// sorted set; [key, [[member, score] ...]], or a null array when every key is empty.
+void CmdZmpop(Call& call) {
+  int64_t numkeys = 0;
+  if (!ParseInt64(call.args[1], &numkeys) || numkeys < 1)
+    return call.reply.Error("ERR numkeys should be greater than 0");
+  const uint64_t where_at = 2 + static_cast<uint64_t>(numkeys);
+  if (where_at >= call.args.size()) return call.reply.Error(kSyntaxError);
+  const std::string where = Lower(call.args[where_at]);
+  if (where != "min" && where != "max") return call.reply.Error(kSyntaxError);
+  int64_t count = -1;
+  for (size_t j = where_at + 1; j < call.args.size(); ++j) {
+    const bool more = j + 1 < call.args.size();
+    if (count == -1 && more && Lower(call.args[j]) == "count") {
+      ++j;
+      if (!ParseInt64(call.args[j], &count) || count < 1)
+        return call.reply.Error("ERR count should be greater than 0");
+    } else {
+      return call.reply.Error(kSyntaxError);
+    }
+  }
+  if (count == -1) count = 1;
+  const bool max = where == "max";
+  std::vector<std::string> keys(call.args.begin() + 2,
+                                call.args.begin() + static_cast<ptrdiff_t>(where_at));
+  auto out = std::make_shared<Outcome>();
+  auto popped_from = std::make_shared<std::string>();
+  const size_t entries = call.server.zset_max_listpack_entries.load();
+  const size_t value = call.server.zset_max_listpack_value.load();
+  const size_t weight = keys.size();
+  Mutation m = Mutation::Txn(
+      [=, keys = std::move(keys)](KeyView& view) {
+        for (const std::string& key : keys) {
+          const RecordPtr r = view.Get(key);
+          if (!r) continue;
+          if (r->type() != kZsetRecordType) {
+            out->error = kWrongTypeError;
+            return;
+          }
+          ZsetEdit z(r, false, entries, value);
+          out->popped = Take(z.members(), {0, z.members().size()}, max, 0, count);
+          for (const Scored& s : out->popped) z.Remove(s.member);
+          ApplyChange(view, key, z.Finish());
+          *popped_from = key;
+          return;
+        }
+      },
+      weight);
+  Commit(
+      call, {std::move(m)},
+      [out, popped_from](ReplyWriter& w) {
+        if (!out->error.empty()) return w.Error(out->error);
+        if (out->popped.empty()) return w.NullArray();
+        w.Array(2);
+        w.Bulk(*popped_from);
+        w.Array(out->popped.size());
+        for (const Scored& s : out->popped) {
+          w.Array(2);
+          w.Bulk(s.member);
+          w.Double(s.score);
+        }
+      },
+      max ? "zpopmax" : "zpopmin");
+}
+
 }  // namespace
 
 // Flags, key positions and categories follow Redis 7.0's own table.
@@ -720,6 +1177,97 @@ void AddZsetCommands(std::vector<CommandSpec>* t) {
            "Get one or multiple random elements from a sorted set"},
           {"zscan", -3, kReadonly, 1, 1, 1, read_slow, CmdZscan,
            "Incrementally iterate sorted sets elements and associated scores"},
+          {"zrangestore", -5, w, 1, 2, 1, write_slow, CmdZrangestore,
+           "Store a range of members from sorted set into another key"},
+          // Keys after a count (numkeys_at): Redis's movablekeys.
+          {"zunion",
+           -3,
+           kReadonly,
+           0,
+           0,
+           0,
+           read_slow,
+           CmdZunion,
+           "Add multiple sorted sets",
+           {},
+           1},
+          {"zinter",
+           -3,
+           kReadonly,
+           0,
+           0,
+           0,
+           read_slow,
+           CmdZinter,
+           "Intersect multiple sorted sets",
+           {},
+           1},
+          {"zdiff",
+           -3,
+           kReadonly,
+           0,
+           0,
+           0,
+           read_slow,
+           CmdZdiff,
+           "Subtract multiple sorted sets",
+           {},
+           1},
+          {"zintercard",
+           -3,
+           kReadonly,
+           0,
+           0,
+           0,
+           read_slow,
+           CmdZintercard,
+           "Intersect multiple sorted sets and return the cardinality of the result",
+           {},
+           1},
+          {"zunionstore",
+           -4,
+           w,
+           1,
+           1,
+           1,
+           write_slow,
+           CmdZunionstore,
+           "Add multiple sorted sets and store the resulting sorted set in a new key",
+           {},
+           2},
+          {"zinterstore",
+           -4,
+           w,
+           1,
+           1,
+           1,
+           write_slow,
+           CmdZinterstore,
+           "Intersect multiple sorted sets and store the resulting sorted set in a new key",
+           {},
+           2},
+          {"zdiffstore",
+           -4,
+           w,
+           1,
+           1,
+           1,
+           write_slow,
+           CmdZdiffstore,
+           "Subtract multiple sorted sets and store the resulting sorted set in a new key",
+           {},
+           2},
+          {"zmpop",
+           -4,
+           kWrite,
+           0,
+           0,
+           0,
+           write_slow,
+           CmdZmpop,
+           "Remove and return members with scores in a sorted set",
+           {},
+           1},
       });
 }
 

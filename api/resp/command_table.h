@@ -218,16 +218,44 @@ struct CommandSpec {
   Handler handler;                           // null for a container ("client")
   std::string_view summary;
   std::vector<CommandSpec> subcommands = {};
+  // When > 0, args[numkeys_at] counts the keys that follow it (ZUNION, SINTERCARD, LMPOP:
+  // Redis's "movablekeys"), besides any at first_key..last_key.
+  int numkeys_at = 0;
 };
 
-// Calls visit(i) for the argument index of each key of a command of `argc` arguments (its
-// name included), as spec's key positions say, until visit returns false.
+// Whether a command names keys (at fixed positions or after a count).
+inline bool HasKeys(const CommandSpec& spec) { return spec.first_key > 0 || spec.numkeys_at > 0; }
+
+// The number of keys args[spec.numkeys_at] announces, or 0 when it is not a count that
+// the arguments hold (the command itself then refuses it).
+inline int CountedKeys(const CommandSpec& spec, const std::vector<std::string>& args) {
+  const auto at = static_cast<size_t>(spec.numkeys_at);
+  if (spec.numkeys_at <= 0 || at >= args.size()) return 0;
+  int64_t n = 0;
+  const std::string& text = args[at];
+  if (text.empty() || text.size() > 10) return 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '9') return 0;
+    n = n * 10 + (ch - '0');
+  }
+  if (n > static_cast<int64_t>(args.size() - at - 1)) return 0;
+  return static_cast<int>(n);
+}
+
+// Calls visit(i) for the argument index of each key of `args` (the command's name
+// included), as spec's key positions say, until visit returns false.
 template <typename Visit>
-void ForEachKeyIndex(const CommandSpec& spec, int argc, Visit visit) {
-  if (spec.first_key <= 0) return;
-  const int last = spec.last_key < 0 ? argc + spec.last_key : std::min(spec.last_key, argc - 1);
-  for (int i = spec.first_key; i <= last; i += std::max(1, spec.step)) {
-    if (!visit(i)) return;
+void ForEachKeyIndex(const CommandSpec& spec, const std::vector<std::string>& args, Visit visit) {
+  const int argc = static_cast<int>(args.size());
+  if (spec.first_key > 0) {
+    const int last = spec.last_key < 0 ? argc + spec.last_key : std::min(spec.last_key, argc - 1);
+    for (int i = spec.first_key; i <= last; i += std::max(1, spec.step)) {
+      if (!visit(i)) return;
+    }
+  }
+  const int counted = CountedKeys(spec, args);
+  for (int i = 0; i < counted; ++i) {
+    if (!visit(spec.numkeys_at + 1 + i)) return;
   }
 }
 

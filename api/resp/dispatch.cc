@@ -38,7 +38,7 @@ bool ArityOk(const CommandSpec& spec, size_t argc) {
 bool SameSlot(const CommandSpec& spec, const std::vector<std::string>& args) {
   int first = -1;
   bool same = true;
-  ForEachKeyIndex(spec, static_cast<int>(args.size()), [&](int i) {
+  ForEachKeyIndex(spec, args, [&](int i) {
     const int slot = KeySlot(args[i]);
     if (first < 0) first = slot;
     same = slot == first;
@@ -80,15 +80,18 @@ void Reject(Call& call, const CommandSpec* spec, std::string_view error) {
 std::string ReplicaRedirect(Call& call, const CommandSpec& spec) {
   const bool write = spec.flags & kWrite;
   if (!write) {
-    if (spec.first_key <= 0 || call.client.readonly) return {};
+    if (!HasKeys(spec) || call.client.readonly) return {};
     if (!call.server.replica_reads_need_readonly && !call.client.cluster_aware) return {};
   }
-  if (spec.first_key <= 0) {
-    return write ? "READONLY You can't write against a read only replica." : "";
-  }
+  int first = -1;
+  ForEachKeyIndex(spec, call.args, [&](int i) {
+    first = i;
+    return false;
+  });
+  if (first < 0) return write ? "READONLY You can't write against a read only replica." : "";
   const RoleView role = call.service().Role();
   if (role.primary_port == 0) return "READONLY You can't write against a read only replica.";
-  const int slot = KeySlot(call.args[static_cast<size_t>(spec.first_key)]);
+  const int slot = KeySlot(call.args[static_cast<size_t>(first)]);
   return fmt::format("MOVED {} {}:{}", slot, role.primary_host, role.primary_port);
 }
 
@@ -116,7 +119,7 @@ std::string AccessError(ClientState& client, ServerState& server, const CommandS
   }
   const bool write = spec.flags & kWrite;
   std::string denied;
-  ForEachKeyIndex(spec, static_cast<int>(args.size()), [&](int i) {
+  ForEachKeyIndex(spec, args, [&](int i) {
     if (user.AllowsKey(args[i], write)) return true;
     LogDenied(client, server, "key", context, args[i]);
     denied = "NOPERM this user has no permissions to access one of the keys used as arguments";
@@ -188,7 +191,8 @@ void Dispatch(Call& call, const CommandSpec* spec) {
   const std::string denied = AccessError(call.client, call.server, *spec, args,
                                          call.client.in_multi || call.view ? "multi" : "toplevel");
   if (!denied.empty()) return Reject(call, spec, denied);
-  if (spec->first_key > 0 && spec->last_key != spec->first_key && !SameSlot(*spec, args)) {
+  if (HasKeys(*spec) && (spec->numkeys_at > 0 || spec->last_key != spec->first_key) &&
+      !SameSlot(*spec, args)) {
     return Reject(call, spec, "CROSSSLOT Keys in request don't hash to the same slot");
   }
   if (call.client.protocol == 2 && call.client.subscribed() && !AllowedWhileSubscribed(*spec)) {
@@ -200,7 +204,7 @@ void Dispatch(Call& call, const CommandSpec* spec) {
   if (!(spec->flags & kLoading) && call.service().Loading()) {
     return Reject(call, spec, "LOADING Redis is loading the dataset in memory");
   }
-  if (spec->first_key > 0 || (spec->flags & kWrite)) {
+  if (HasKeys(*spec) || (spec->flags & kWrite)) {
     // A primary past its lease's deadline: no stale read, no write (cluster clients retry).
     if (const Status serving = call.service().ServingStatus(); !serving.ok()) {
       return Reject(call, spec, StoreError(serving));

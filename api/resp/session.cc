@@ -205,7 +205,7 @@ void Session::PrefetchReads() {
     const CommandSpec* spec = parsed_[c].spec;
     const std::vector<std::string>& args = parsed_[c].args;
     if (spec == nullptr || !(spec->flags & kReadonly)) continue;
-    ForEachKeyIndex(*spec, static_cast<int>(args.size()), [&](int i) {
+    ForEachKeyIndex(*spec, args, [&](int i) {
       keys[n++] = args[i];
       return n < keys.size();
     });

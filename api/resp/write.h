@@ -230,7 +230,13 @@ void Commit(Call& call, std::vector<Mutation> mutations, Answer answer,
   }
   // A write refused because this node stopped being primary while it waited (FAILOVER) is
   // sent after the primary, as Dispatch sends the writes that arrive after.
-  const int slot = call.args.size() > 1 ? KeySlot(call.args[1]) : -1;
+  int slot = -1;
+  if (call.spec != nullptr) {
+    ForEachKeyIndex(*call.spec, call.args, [&](int i) {
+      slot = KeySlot(call.args[static_cast<size_t>(i)]);
+      return false;
+    });
+  }
   auto finish = [respond = call.defer(), protocol = call.protocol(),
                  errors = &call.server.error_replies, service = &call.service(), slot,
                  answer = std::move(answer), log = std::move(log),

@@ -450,6 +450,62 @@ class RedisCompatTest(unittest.TestCase):
         finally:
             c.close()
 
+    def test_sorted_set_algebra_and_multi_key_pops(self):
+        """ZUNION/ZINTER/ZDIFF (sets as inputs too), their STORE forms, ZINTERCARD,
+        ZRANGESTORE, ZMPOP, LMPOP and SINTERCARD: replies, errors, stored encodings, and the
+        keys COMMAND GETKEYS finds after a count."""
+        self.same(("ZADD", "{za}a", 1, "a", 2, "b", 3, "c", "-inf", "n"), ("ZADD", "{za}b", 1, "b", 2, "c", 3, "d", "inf", "n"),
+                  ("SADD", "{za}s", "a", "d", "x"), ("SET", "{za}str", "v"),
+                  ("ZUNION", 2, "{za}a", "{za}b", "WITHSCORES"), ("ZUNION", 3, "{za}a", "{za}b", "{za}s"),
+                  ("ZUNION", 2, "{za}a", "{za}b", "WEIGHTS", 2, 3, "WITHSCORES"),
+                  ("ZUNION", 2, "{za}a", "{za}b", "AGGREGATE", "MIN", "WITHSCORES"),
+                  ("ZUNION", 2, "{za}a", "{za}b", "AGGREGATE", "MAX", "WEIGHTS", 1, -1, "WITHSCORES"),
+                  ("ZUNION", 2, "{za}a", "{za}b", "WEIGHTS", 0, 0, "WITHSCORES"),
+                  ("ZINTER", 2, "{za}a", "{za}b", "WITHSCORES"), ("ZINTER", 2, "{za}a", "{za}s", "WITHSCORES"),
+                  ("ZINTER", 2, "{za}a", "{za}none"), ("ZDIFF", 2, "{za}a", "{za}b", "WITHSCORES"),
+                  ("ZDIFF", 3, "{za}b", "{za}a", "{za}s"), ("ZDIFF", 1, "{za}none"), ("ZINTERCARD", 2, "{za}a", "{za}b"),
+                  ("ZINTERCARD", 2, "{za}a", "{za}b", "LIMIT", 1), ("ZINTERCARD", 2, "{za}a", "{za}b", "LIMIT", -1), ("ZINTERCARD", 2, "{za}a", "{za}b", "LIMIT", "x"),
+                  ("SINTERCARD", 1, "{za}s", "LIMIT", "x"), ("ZRANGEBYLEX", "{za}a", "[b", "[c"),
+                  # Errors, in Redis's order: numkeys, then the keys' types, then the options.
+                  ("ZUNION", 0, "{za}a"), ("ZUNION", "x", "{za}a"), ("ZUNION", 3, "{za}a"), ("ZUNION", 1, "{za}str"),
+                  ("ZUNION", 1, "{za}str", "bogus"), ("ZUNION", 1, "{za}a", "WEIGHTS", "x"), ("ZUNION", 1, "{za}a", "WEIGHTS"),
+                  ("ZUNION", 1, "{za}a", "AGGREGATE", "avg"), ("ZDIFF", 1, "{za}a", "WEIGHTS", 1), ("ZINTERCARD", 0, "{za}a"),
+                  ("ZINTERCARD", 1, "{za}a", "WITHSCORES"), ("ZUNIONSTORE", "{za}d", 2, "{za}a", "{za}b", "WITHSCORES"),
+                  # The STORE forms: the result replaces the destination; an empty one deletes it.
+                  ("ZUNIONSTORE", "{za}d", 2, "{za}a", "{za}b", "WEIGHTS", 1, 2), ("ZRANGE", "{za}d", 0, -1, "WITHSCORES"),
+                  ("OBJECT", "ENCODING", "{za}d"), ("ZINTERSTORE", "{za}d", 2, "{za}a", "{za}b", "AGGREGATE", "MAX"),
+                  ("ZRANGE", "{za}d", 0, -1, "WITHSCORES"), ("ZDIFFSTORE", "{za}d", 2, "{za}a", "{za}b"),
+                  ("ZRANGE", "{za}d", 0, -1, "WITHSCORES"), ("ZINTERSTORE", "{za}d", 2, "{za}a", "{za}none"),
+                  ("EXISTS", "{za}d"), ("ZUNIONSTORE", "{za}str", 1, "{za}a"), ("TYPE", "{za}str"),
+                  ("ZUNIONSTORE", "{za}d", 1, "{za}str"),
+                  # ZRANGESTORE: ZRANGE's ranges, stored.
+                  ("ZRANGESTORE", "{za}r", "{za}a", 1, 2), ("ZRANGE", "{za}r", 0, -1, "WITHSCORES"),
+                  ("ZRANGESTORE", "{za}r", "{za}a", 5, 1, "BYSCORE", "REV", "LIMIT", 0, 2), ("ZRANGE", "{za}r", 0, -1),
+                  ("ZRANGESTORE", "{za}r", "{za}a", "[a", "+", "BYLEX"), ("ZRANGESTORE", "{za}r", "{za}none", 0, -1),
+                  ("EXISTS", "{za}r"), ("ZRANGESTORE", "{za}r", "{za}a", 0, -1, "WITHSCORES"),
+                  ("ZRANGESTORE", "{za}r", "{za}a", 0, -1, "LIMIT", 1, 2), ("ZRANGESTORE", "{za}r", "{za}str", 0, -1),
+                  # ZMPOP and LMPOP: from the first key holding a value.
+                  ("ZMPOP", 3, "{za}none", "{za}a", "{za}b", "MIN"), ("ZMPOP", 2, "{za}a", "{za}b", "MAX", "COUNT", 10),
+                  ("EXISTS", "{za}a"), ("ZMPOP", 1, "{za}none", "MIN"), ("ZMPOP", 0, "{za}b", "MIN"),
+                  ("ZMPOP", 1, "{za}b", "MIDDLE"), ("ZMPOP", 1, "{za}b", "MIN", "COUNT", 0), ("ZMPOP", 2, "{za}b", "MIN"),
+                  ("ZMPOP", 1, "{za}str", "MIN"), ("ZMPOP", 2, "{za}none", "{za}str", "MIN"),
+                  ("RPUSH", "{za}l", 1, 2, 3, 4), ("LMPOP", 2, "{za}none", "{za}l", "LEFT"), ("LMPOP", 1, "{za}l", "RIGHT", "COUNT", 2),
+                  ("LMPOP", 1, "{za}l", "RIGHT", "COUNT", 5), ("EXISTS", "{za}l"), ("LMPOP", 1, "{za}l", "LEFT"),
+                  ("LMPOP", 1, "{za}l", "UP"), ("LMPOP", "x", "{za}l", "LEFT"), ("LMPOP", 1, "{za}str", "LEFT"),
+                  # SINTERCARD.
+                  ("SADD", "{za}t", "a", "x", "y"), ("SINTERCARD", 2, "{za}s", "{za}t"), ("SINTERCARD", 2, "{za}s", "{za}t", "LIMIT", 1),
+                  ("SINTERCARD", 2, "{za}s", "{za}none"), ("SINTERCARD", 0, "{za}s"), ("SINTERCARD", 3, "{za}s"),
+                  ("SINTERCARD", 1, "{za}s", "LIMIT", -1), ("SINTERCARD", 1, "{za}str"), ("SINTERCARD", 2, "{za}none", "{za}str"),
+                  ("COMMAND", "GETKEYS", "ZUNIONSTORE", "{za}d", 2, "{za}a", "{za}b", "WEIGHTS", 1, 2),
+                  ("COMMAND", "GETKEYS", "ZINTER", 2, "{za}a", "{za}b"), ("COMMAND", "GETKEYS", "LMPOP", 2, "{za}x", "{za}y", "LEFT"),
+                  ("COMMAND", "GETKEYS", "SINTERCARD", 1, "{za}s", "LIMIT", 1))
+        # RESP3: WITHSCORES gives pairs; ZMPOP's pairs; LMPOP's and ZMPOP's null.
+        self.same(("ZADD", "{za}q", 1, "a", 2, "b"), ("ZUNION", 1, "{za}q", "WITHSCORES"), ("ZMPOP", 1, "{za}q", "MAX"),
+                  ("ZMPOP", 1, "{za}none", "MAX"), ("LMPOP", 1, "{za}none", "LEFT"), resp3=True)
+        # Keys after a count are the keys a cluster checks: two slots are refused.
+        self.same(("ZUNION", 2, "{za}a", "{zb}b"), ("ZUNIONSTORE", "{za}d", 2, "{za}a", "{zb}b"),
+                  ("SINTERCARD", 2, "{za}a", "{zb}b"), ("LMPOP", 2, "{za}a", "{zb}b", "LEFT"))
+
     def test_sorted_sets_random_edits(self):
         """Random sorted-set edits with many equal scores, the same on both servers: every
         reply and the set after each must be equal, then the set must come back from the
@@ -494,8 +550,12 @@ class RedisCompatTest(unittest.TestCase):
                     ("ZREM", "{ze}a", "a"), ("ZPOPMIN", "{ze}a"), ("ZADD", "{ze}a", 4, "d", 5, "e", 6, "f"),
                     ("ZREMRANGEBYRANK", "{ze}a", 0, 0), ("ZREMRANGEBYSCORE", "{ze}a", 5, 5), ("ZREMRANGEBYSCORE", "{ze}a", 50, 60),
                     ("ZADD", "{ze}l", 0, "a", 0, "b"), ("ZREMRANGEBYLEX", "{ze}l", "-", "+"), ("ZPOPMAX", "{ze}a", 5),
-                    ("ZPOPMIN", "{ze}none")]
-        self.same_events(commands, at_least=15)
+                    ("ZPOPMIN", "{ze}none"), ("ZADD", "{ze}x", 1, "a"), ("ZADD", "{ze}y", 2, "a", 3, "b"),
+                    ("ZUNIONSTORE", "{ze}u", 2, "{ze}x", "{ze}y"), ("ZINTERSTORE", "{ze}u", 2, "{ze}x", "{ze}none"),
+                    ("ZDIFFSTORE", "{ze}u", 2, "{ze}y", "{ze}x"), ("ZRANGESTORE", "{ze}v", "{ze}y", 0, 0),
+                    ("ZRANGESTORE", "{ze}v", "{ze}none", 0, -1), ("ZMPOP", 2, "{ze}none", "{ze}y", "MAX", "COUNT", 5),
+                    ("RPUSH", "{ze}l", 1, 2), ("LMPOP", 1, "{ze}l", "RIGHT"), ("LMPOP", 1, "{ze}l", "LEFT", "COUNT", 3)]
+        self.same_events(commands, at_least=25)
 
     def test_dump_and_restore(self):
         """DUMP and RESTORE speak Redis's payload format: what devstate dumps redis-server
