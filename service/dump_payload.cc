@@ -2,12 +2,14 @@
 
 #include <boost/crc.hpp>
 #include <boost/endian/conversion.hpp>
+#include <cmath>
 #include <cstring>
+#include <set>
 
 namespace devstate {
 namespace {
 
-constexpr uint8_t kRdbString = 0, kRdbList = 1, kRdbSet = 2, kRdbHash = 4;
+constexpr uint8_t kRdbString = 0, kRdbList = 1, kRdbSet = 2, kRdbHash = 4, kRdbZset2 = 5;
 
 // CRC-64/Jones as Redis computes it (crc64.c): reflected, no initial value or final xor.
 uint64_t Crc64(std::string_view bytes) {
@@ -154,6 +156,17 @@ std::string EncodeDump(const DumpValue& value) {
       PutLength(&out, value.items.size());
       for (const std::string& s : value.items) PutString(&out, s);
       break;
+    case DumpValue::Kind::kZset:
+      out.push_back(static_cast<char>(kRdbZset2));
+      PutLength(&out, value.items.size());
+      for (size_t i = 0; i < value.items.size(); ++i) {
+        PutString(&out, value.items[i]);
+        uint64_t bits = 0;
+        std::memcpy(&bits, &value.scores[i], sizeof bits);
+        bits = boost::endian::native_to_little(bits);
+        out.append(reinterpret_cast<const char*>(&bits), sizeof bits);
+      }
+      break;
     case DumpValue::Kind::kHash:
       out.push_back(static_cast<char>(kRdbHash));
       PutLength(&out, value.items.size() / 2);
@@ -201,6 +214,25 @@ Status DecodeDump(std::string_view payload, DumpValue* value) {
         std::string s;
         if (!in.String(&s)) return bad;
         value->items.push_back(std::move(s));
+      }
+      break;
+    }
+    case kRdbZset2: {
+      value->kind = DumpValue::Kind::kZset;
+      if (!in.Count(&n) || n == 0) return bad;
+      std::set<std::string_view> seen;
+      for (uint64_t i = 0; i < n; ++i) {
+        std::string member;
+        uint64_t bits = 0;
+        double score = 0;
+        if (!in.String(&member) || !in.LittleEndian(&bits)) return bad;
+        std::memcpy(&score, &bits, sizeof score);
+        if (std::isnan(score)) return bad;  // as Redis's loader: "Zset with NAN score"
+        value->items.push_back(std::move(member));
+        value->scores.push_back(score);
+      }
+      for (const std::string& m : value->items) {
+        if (!seen.insert(m).second) return bad;  // "Duplicate zset fields detected"
       }
       break;
     }

@@ -3,11 +3,11 @@
 // (2 bytes, little-endian) and a CRC-64 of everything before it (8 bytes, little-endian;
 // the Jones polynomial Redis uses, by Boost.CRC).
 //
-// Written: strings (RDB_TYPE_STRING), lists (RDB_TYPE_LIST), sets (RDB_TYPE_SET) and hashes
-// (RDB_TYPE_HASH), every string raw, under RDB version 10 (Redis 7.0). Read: those types,
-// with strings raw or integer-encoded, from RDB versions up to 10. Redis's compact
-// encodings (listpack, intset, quicklist, LZF-compressed strings) are not read: such a
-// payload is refused as bad data, never half-restored.
+// Written: strings (RDB_TYPE_STRING), lists (RDB_TYPE_LIST), sets (RDB_TYPE_SET), hashes
+// (RDB_TYPE_HASH) and sorted sets (RDB_TYPE_ZSET_2: binary double scores), every string raw, under
+// RDB version 10 (Redis 7.0). Read: those types, with strings raw or integer-encoded, from RDB
+// versions up to 10. Redis's compact encodings (listpack, intset, quicklist, LZF-compressed
+// strings) are not read: such a payload is refused as bad data, never half-restored.
 #pragma once
 
 #include <cstdint>
@@ -20,10 +20,11 @@
 namespace devstate {
 
 struct DumpValue {
-  enum class Kind : uint8_t { kString, kList, kSet, kHash };
+  enum class Kind : uint8_t { kString, kList, kSet, kHash, kZset };
   Kind kind = Kind::kString;
   std::string string;              // kString
-  std::vector<std::string> items;  // kList: elements; kSet: members; kHash: name, value, ...
+  std::vector<std::string> items;  // kList: elements; kSet, kZset: members; kHash: name, value, ...
+  std::vector<double> scores;      // kZset: items[i]'s score (never NaN; members distinct)
 };
 
 inline constexpr uint16_t kDumpRdbVersion = 10;

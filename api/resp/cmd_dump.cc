@@ -1,10 +1,11 @@
-// DUMP and RESTORE, in Redis's payload format (service/dump_payload.h): a string, list, set
-// or hash DUMPed here RESTOREs into redis-server 7.0 and back. A device record dumps as the
-// string it reads as (its state); a JSON document (RedisJSON's module type) is refused.
-// RESTORE builds the record as the type's own writes would (encodings included) and puts
-// it in one commit, with its expiry.
+// DUMP and RESTORE, in Redis's payload format (service/dump_payload.h): a string, list, set,
+// hash or sorted set DUMPed here RESTOREs into redis-server 7.0 and back. A device record dumps as
+// the string it reads as (its state); a JSON document (RedisJSON's module type) is refused. RESTORE
+// builds the record as the type's own writes would (encodings included) and puts it in one commit,
+// with its expiry.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "api/resp/commands.h"
@@ -35,6 +36,17 @@ bool ToDump(const Record& r, DumpValue* out, std::string* error) {
       for (size_t i = 0; i < list.size(); ++i) out->items.emplace_back(list.At(i));
       return true;
     }
+    case kZsetRecordType:
+      // As Redis saves a skiplist: from the highest score down.
+      out->kind = DumpValue::Kind::kZset;
+      if (!r.fields()->empty()) {
+        r.fields()->WalkRanks(r.fields()->size() - 1, true, [&](std::string_view m, double score) {
+          out->items.emplace_back(m);
+          out->scores.push_back(score);
+          return true;
+        });
+      }
+      return true;
     case kSetRecordType:
     case kHashRecordType:
       out->kind = r.type() == kSetRecordType ? DumpValue::Kind::kSet : DumpValue::Kind::kHash;
@@ -55,6 +67,22 @@ RecordPtr FromDump(const DumpValue& v, int64_t expire_at_ms, const ServerState& 
     ListEdit list(nullptr, false);
     for (const std::string& e : v.items) list.PushBack(e);
     return list.Finish().record->WithExpiry(expire_at_ms);
+  }
+  if (v.kind == DumpValue::Kind::kZset) {
+    // zsetTypeCreate's choice, then listpack's -0 read back as 0.
+    auto fields = std::make_shared<FieldMap>(FieldMap::Scored());
+    size_t longest = 0;
+    for (const std::string& m : v.items) longest = std::max(longest, m.size());
+    const bool listpack = v.items.size() <= server.zset_max_listpack_entries.load() &&
+                          longest <= server.zset_max_listpack_value.load();
+    for (size_t i = 0; i < v.items.size(); ++i) {
+      const double score = listpack && v.scores[i] == 0 ? 0.0 : v.scores[i];
+      fields->Set(v.items[i], FieldMap::ScoreValue(score));
+    }
+    return Record::Make({.type = kZsetRecordType,
+                         .expire_at_ms = expire_at_ms,
+                         .meta = listpack ? std::string_view() : kSkiplistMeta,
+                         .fields = std::move(fields)});
   }
   auto fields = std::make_shared<FieldMap>();
   std::string_view meta;

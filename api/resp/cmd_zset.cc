@@ -27,7 +27,6 @@
 namespace devstate::resp {
 namespace {
 
-constexpr std::string_view kSkiplistMeta = "skiplist";
 constexpr std::string_view kNotFloatError = "ERR value is not a valid float";
 constexpr std::string_view kNanError = "ERR resulting score is not a number (NaN)";
 

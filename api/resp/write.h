@@ -53,8 +53,9 @@ inline bool IsIntset(const Record& set) {
 // Whether Redis would keep `zset` as a listpack (OBJECT ENCODING; ZSCAN returns it whole):
 // `meta` is "skiplist" once a member was longer than zset-max-listpack-value or the set
 // outgrew zset-max-listpack-entries.
+inline constexpr std::string_view kSkiplistMeta = "skiplist";
 inline bool IsListpackZset(const Record& zset, const ServerState& server) {
-  return zset.meta() != "skiplist" && zset.fields()->size() <= server.zset_max_listpack_entries;
+  return zset.meta() != kSkiplistMeta && zset.fields()->size() <= server.zset_max_listpack_entries;
 }
 
 // The clock a command reads: the transaction's inside an EXEC, else the service's.

@@ -576,7 +576,9 @@ class RedisCompatTest(unittest.TestCase):
             ds.call("HSET", "{d}h", "f", "v", "n", "12345", "big", "y" * 20000)
             ds.call("SET", "{d}n", "12345")
             ds.call("SET", "{d}ttl", "v", "PX", 100000)
+            ds.call("ZADD", "{d}z", 1, "a", 2.5, "b", "-inf", "c", "1e300", "d", 0.1, "e")
             for key, read in (("{d}l", ("LRANGE", 0, -1)), ("{d}set", ("SMEMBERS",)), ("{d}h", ("HGETALL",)),
+                              ("{d}z", ("ZRANGE", 0, -1, "WITHSCORES")),
                               ("{d}n", ("GET",)), ("{d}ttl", ("GET",))):
                 payload = bulk(ds.call("DUMP", key))
                 self.assertEqual(redis.call("RESTORE", key, 0, payload, "REPLACE"), b"+OK\r\n", key)
@@ -599,6 +601,17 @@ class RedisCompatTest(unittest.TestCase):
                 self.assertEqual(ds.call("RESTORE", "{d}r", 0, bulk(redis.call("DUMP", "{d}r")), "REPLACE"),
                                  b"+OK\r\n", value)
                 self.assertEqual(ds.call("GET", "{d}r"), redis.call("GET", "{d}r"))
+            # A sorted set redis-server keeps as a skiplist (RDB_TYPE_ZSET_2) restores here
+            # in order, with every score.
+            redis.call("CONFIG", "SET", "zset-max-ziplist-entries", 0)
+            try:
+                redis.call("ZADD", "{d}rz", 3, "x", -1.5, "y", "inf", "z", 0, "w", 0.1, "v")
+                self.assertEqual(ds.call("RESTORE", "{d}rz", 0, bulk(redis.call("DUMP", "{d}rz"))), b"+OK\r\n")
+            finally:
+                redis.call("CONFIG", "SET", "zset-max-ziplist-entries", 128)
+            self.assertEqual(ds.call("ZRANGE", "{d}rz", 0, -1, "WITHSCORES"),
+                             redis.call("ZRANGE", "{d}rz", 0, -1, "WITHSCORES"))
+            self.assertEqual(ds.call("ZRANGE", "{d}z2", 0, -1, "WITHSCORES"), ds.call("ZRANGE", "{d}z", 0, -1, "WITHSCORES"))
             # Its compact encodings (a listpack hash) are refused whole; an expired TTL
             # only removes what REPLACE replaces; a damaged checksum is caught.
             redis.call("HSET", "{d}lp", "f", "v")

@@ -231,8 +231,13 @@ class ReplicationTest(unittest.TestCase):
                 c.expire(key, 1000 + n)
             else:
                 c.hset(key, f"f{rng.randrange(10)}", f"v{n}")
-            # Lists and sets are composite records too: element or member by member.
-            lst, st = f"l{rng.randrange(5)}", f"s{rng.randrange(5)}"
+            # Lists, sets and sorted sets are composite records too: element or member by
+            # member (a sorted set's members scored, its order rebuilt by each replica).
+            lst, st, zs = f"l{rng.randrange(5)}", f"s{rng.randrange(5)}", f"z{rng.randrange(5)}"
+            if rng.randrange(2):
+                c.zadd(zs, {f"m{n % 17}": n % 5 - 2, f"k{n % 3}": n})
+            else:
+                c.zpopmin(zs)
             choice = rng.randrange(6)
             if choice == 0:
                 c.lpush(lst, n, n + 1)
@@ -257,10 +262,18 @@ class ReplicationTest(unittest.TestCase):
         digest = wait_same_digest([p, r1, r2])
         self.assertEqual(r1.redis().hget("big", "f7"), b"changed")
         self.assertEqual(r1.redis().hlen("big"), 10000)
+        # The digest sees members and scores; the order each node rebuilt is read too.
+        ranges = [[n.redis().zrange(f"z{i}", 0, -1, withscores=True) for i in range(5)]
+                  for n in (p, r1, r2)]
+        self.assertTrue(any(ranges[0]), "the sorted sets hold members")
+        self.assertEqual(ranges[1], ranges[0])
+        self.assertEqual(ranges[2], ranges[0])
         p.stop()
         p.start()
         self.assertEqual(p.redis().execute_command("DEBUG", "DIGEST").decode(), digest,
                          "a restart rebuilds every hash from its fields")
+        self.assertEqual([p.redis().zrange(f"z{i}", 0, -1, withscores=True) for i in range(5)],
+                         ranges[0])
 
     def test_json_documents_replicate_and_replicas_refuse_their_writes(self):
         """JSON documents reach a replica live and, after a kill -9, from the log; the replica

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace devstate {
 namespace {
 
@@ -32,6 +34,32 @@ TEST(DumpPayloadTest, ListsSetsAndHashesRoundTripWithLongLengths) {
     EXPECT_EQ(back.kind, kind);
     EXPECT_EQ(back.items, v.items);
   }
+}
+
+// Redis's own DUMP of a skiplist-encoded sorted set {a: 1.5, bb: -2} (redis-server
+// 7.0.15, zset-max-listpack-entries 0): type 5 (ZSET_2), each member then its score as a
+// little-endian binary double, highest score first.
+const std::string kRedisZset(
+    "\x05\x02\x01\x61\x00\x00\x00\x00\x00\x00\xf8\x3f\x02\x62\x62\x00\x00\x00\x00\x00\x00\x00"
+    "\xc0\x0a\x00\xc5\x08\xc5\xda\xf3\x20\xe8\xe6",
+    33);
+
+TEST(DumpPayloadTest, ASortedSetIsWhatRedisDumpsAndNaNOrTwinsAreRefused) {
+  DumpValue v;
+  v.kind = DumpValue::Kind::kZset;
+  v.items = {"a", "bb"};
+  v.scores = {1.5, -2};
+  EXPECT_EQ(EncodeDump(v), kRedisZset);
+  DumpValue back;
+  ASSERT_TRUE(DecodeDump(kRedisZset, &back).ok());
+  EXPECT_EQ(back.kind, DumpValue::Kind::kZset);
+  EXPECT_EQ(back.items, v.items);
+  EXPECT_EQ(back.scores, v.scores);
+  v.scores = {1.5, std::nan("")};
+  EXPECT_EQ(DecodeDump(EncodeDump(v), &back).code(), Status::Code::kCorruption);
+  v.items = {"a", "a"};
+  v.scores = {1, 2};
+  EXPECT_EQ(DecodeDump(EncodeDump(v), &back).code(), Status::Code::kCorruption);
 }
 
 TEST(DumpPayloadTest, DamageIsCaughtAndNothingIsHalfRead) {
