@@ -290,6 +290,100 @@ void ReplyScored(ReplyWriter& w, const std::vector<Scored>& items, bool with_sco
   }
 }
 
+enum class RangeKind { kRank, kScore, kLex };
+
+// A ZRANGE-style query (ZRANGE, its older forms, ZRANGESTORE), as zrangeGenericCommand
+// reads one: its bounds, then BYSCORE/BYLEX/REV (for ZRANGE itself: `chosen` is false),
+// LIMIT and WITHSCORES (not for a store).
+struct RangeQuery {
+  RangeKind kind = RangeKind::kRank;
+  bool reverse = false;
+  bool with_scores = false;
+  int64_t offset = 0, limit = -1;
+  int64_t start = 0, stop = 0;  // kRank
+  ScoreRange scores;            // kScore
+  LexBound min, max;            // kLex
+
+  std::vector<Scored> Run(const FieldMap& m) const {
+    switch (kind) {
+      case RangeKind::kRank: {
+        // ZREVRANGE's ranks count from the end.
+        RankSpan span = RankArgs(start, stop, m.size());
+        if (reverse && span.size() != 0) span = {m.size() - span.end, m.size() - span.begin};
+        return Take(m, span, reverse);
+      }
+      case RangeKind::kScore:
+        return Take(m, ScoreSpan(m, scores), reverse, offset, limit);
+      case RangeKind::kLex:
+        return Take(m, LexSpan(m, min, max), reverse, offset, limit);
+    }
+    return {};
+  }
+};
+
+// Reads the bounds at args[bounds] and args[bounds + 1] and the options after them; false
+// when they are refused (the error is replied).
+bool ParseRangeQuery(Call& call, size_t bounds, bool chosen, bool store, RangeQuery* q) {
+  bool limited = false;
+  for (size_t i = bounds + 2; i < call.args.size(); ++i) {
+    const std::string opt = Lower(call.args[i]);
+    const size_t left = call.args.size() - i - 1;
+    if (!store && opt == "withscores") {
+      q->with_scores = true;
+    } else if (opt == "limit" && left >= 2) {
+      if (!ParseInt64(call.args[i + 1], &q->offset) || !ParseInt64(call.args[i + 2], &q->limit)) {
+        call.reply.Error(kNotIntegerError);
+        return false;
+      }
+      limited = true;
+      i += 2;
+    } else if (!chosen && opt == "rev") {
+      q->reverse = true;
+    } else if (!chosen && q->kind == RangeKind::kRank && opt == "bylex") {
+      q->kind = RangeKind::kLex;
+    } else if (!chosen && q->kind == RangeKind::kRank && opt == "byscore") {
+      q->kind = RangeKind::kScore;
+    } else {
+      call.reply.Error(kSyntaxError);
+      return false;
+    }
+  }
+  if (limited && q->limit != -1 && q->kind == RangeKind::kRank) {
+    call.reply.Error(
+        "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
+    return false;
+  }
+  if (q->with_scores && q->kind == RangeKind::kLex) {
+    call.reply.Error("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
+    return false;
+  }
+  // Reversed score and lex ranges are given max first.
+  const bool swapped = q->reverse && q->kind != RangeKind::kRank;
+  const std::string& lo = call.args[bounds + (swapped ? 1 : 0)];
+  const std::string& hi = call.args[bounds + (swapped ? 0 : 1)];
+  switch (q->kind) {
+    case RangeKind::kRank:
+      if (!ParseInt64(lo, &q->start) || !ParseInt64(hi, &q->stop)) {
+        call.reply.Error(kNotIntegerError);
+        return false;
+      }
+      break;
+    case RangeKind::kScore:
+      if (!ParseScoreRange(lo, hi, &q->scores)) {
+        call.reply.Error("ERR min or max is not a float");
+        return false;
+      }
+      break;
+    case RangeKind::kLex:
+      if (!ParseLexBound(lo, &q->min) || !ParseLexBound(hi, &q->max)) {
+        call.reply.Error("ERR min or max not valid string range item");
+        return false;
+      }
+      break;
+  }
+  return true;
+}
+
 // --- Writes -------------------------------------------------------------------------------
 
 struct ZaddArgs {
@@ -450,34 +544,14 @@ void CmdZpopmin(Call& call) { Zpop(call, false); }
 void CmdZpopmax(Call& call) { Zpop(call, true); }
 
 // ZREMRANGEBYRANK / BYSCORE / BYLEX key a b: the members in the range removed, counted.
-enum class RangeKind { kRank, kScore, kLex };
-
 void Zremrange(Call& call, RangeKind kind) {
-  int64_t start = 0, stop = 0;
-  ScoreRange scores;
-  LexBound min, max;
-  switch (kind) {
-    case RangeKind::kRank:
-      if (!ParseInt64(call.args[2], &start) || !ParseInt64(call.args[3], &stop))
-        return call.reply.Error(kNotIntegerError);
-      break;
-    case RangeKind::kScore:
-      if (!ParseScoreRange(call.args[2], call.args[3], &scores))
-        return call.reply.Error("ERR min or max is not a float");
-      break;
-    case RangeKind::kLex:
-      if (!ParseLexBound(call.args[2], &min) || !ParseLexBound(call.args[3], &max))
-        return call.reply.Error("ERR min or max not valid string range item");
-      break;
-  }
+  RangeQuery q;
+  q.kind = kind;
+  if (!ParseRangeQuery(call, 2, /*chosen=*/true, /*store=*/true, &q)) return;
   EditZset(
       call,
-      [=](ZsetEdit& z, Outcome& out) {
-        const FieldMap& m = z.members();
-        const RankSpan span = kind == RangeKind::kRank    ? RankArgs(start, stop, m.size())
-                              : kind == RangeKind::kScore ? ScoreSpan(m, scores)
-                                                          : LexSpan(m, min, max);
-        for (const Scored& s : Take(m, span, false)) out.integer += z.Remove(s.member) ? 1 : 0;
+      [q = std::move(q)](ZsetEdit& z, Outcome& out) {
+        for (const Scored& s : q.Run(z.members())) out.integer += z.Remove(s.member) ? 1 : 0;
       },
       [](ReplyWriter& w, const Outcome& out) { w.Integer(out.integer); });
 }
@@ -546,79 +620,16 @@ void CmdZlexcount(Call& call) {
   call.reply.Integer(r ? static_cast<int64_t>(LexSpan(*r->fields(), min, max).size()) : 0);
 }
 
-// ZRANGE and its older forms, as zrangeGenericCommand: `kind` and `reverse` fixed by the
-// older commands, chosen by BYSCORE/BYLEX/REV for ZRANGE itself (`chosen`).
+// ZRANGE and its older forms: `kind` and `reverse` fixed by the older commands (`chosen`).
 void Zrange(Call& call, RangeKind kind, bool reverse, bool chosen) {
-  bool with_scores = false, limited = false;
-  int64_t offset = 0, limit = -1;
-  for (size_t i = 4; i < call.args.size(); ++i) {
-    const std::string opt = Lower(call.args[i]);
-    const size_t left = call.args.size() - i - 1;
-    if (opt == "withscores") {
-      with_scores = true;
-    } else if (opt == "limit" && left >= 2) {
-      if (!ParseInt64(call.args[i + 1], &offset) || !ParseInt64(call.args[i + 2], &limit))
-        return call.reply.Error(kNotIntegerError);
-      limited = true;
-      i += 2;
-    } else if (!chosen && opt == "rev") {
-      reverse = true;
-    } else if (!chosen && kind == RangeKind::kRank && opt == "bylex") {
-      kind = RangeKind::kLex;
-    } else if (!chosen && kind == RangeKind::kRank && opt == "byscore") {
-      kind = RangeKind::kScore;
-    } else {
-      return call.reply.Error(kSyntaxError);
-    }
-  }
-  if (limited && limit != -1 && kind == RangeKind::kRank) {
-    return call.reply.Error(
-        "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
-  }
-  if (with_scores && kind == RangeKind::kLex)
-    return call.reply.Error("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
-  // Reversed score and lex ranges are given max first.
-  const bool swapped = reverse && kind != RangeKind::kRank;
-  const std::string& lo = call.args[swapped ? 3 : 2];
-  const std::string& hi = call.args[swapped ? 2 : 3];
-  int64_t start = 0, stop = 0;
-  ScoreRange scores;
-  LexBound min, max;
-  switch (kind) {
-    case RangeKind::kRank:
-      if (!ParseInt64(lo, &start) || !ParseInt64(hi, &stop))
-        return call.reply.Error(kNotIntegerError);
-      break;
-    case RangeKind::kScore:
-      if (!ParseScoreRange(lo, hi, &scores))
-        return call.reply.Error("ERR min or max is not a float");
-      break;
-    case RangeKind::kLex:
-      if (!ParseLexBound(lo, &min) || !ParseLexBound(hi, &max))
-        return call.reply.Error("ERR min or max not valid string range item");
-      break;
-  }
+  RangeQuery q;
+  q.kind = kind;
+  q.reverse = reverse;
+  if (!ParseRangeQuery(call, 2, chosen, /*store=*/false, &q)) return;
   RecordPtr r;
   if (!ReadZset(call, call.args[1], &r)) return;
   if (!r) return call.reply.Array(0);
-  const FieldMap& m = *r->fields();
-  std::vector<Scored> items;
-  switch (kind) {
-    case RangeKind::kRank: {
-      // ZREVRANGE's ranks count from the end.
-      RankSpan span = RankArgs(start, stop, m.size());
-      if (reverse && span.size() != 0) span = {m.size() - span.end, m.size() - span.begin};
-      items = Take(m, span, reverse);
-      break;
-    }
-    case RangeKind::kScore:
-      items = Take(m, ScoreSpan(m, scores), reverse, offset, limit);
-      break;
-    case RangeKind::kLex:
-      items = Take(m, LexSpan(m, min, max), reverse, offset, limit);
-      break;
-  }
-  ReplyScored(call.reply, items, with_scores);
+  ReplyScored(call.reply, q.Run(*r->fields()), q.with_scores);
 }
 
 void CmdZrange(Call& call) { Zrange(call, RangeKind::kRank, false, false); }
@@ -974,74 +985,21 @@ void CmdZdiffstore(Call& call) { AlgebraStore(call, SetAlgebra::kDiff); }
 // ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]: ZRANGE's
 // range, written to dst in one txn.
 void CmdZrangestore(Call& call) {
-  RangeKind kind = RangeKind::kRank;
-  bool reverse = false, limited = false;
-  int64_t offset = 0, limit = -1;
-  for (size_t i = 5; i < call.args.size(); ++i) {
-    const std::string opt = Lower(call.args[i]);
-    const size_t left = call.args.size() - i - 1;
-    if (opt == "limit" && left >= 2) {
-      if (!ParseInt64(call.args[i + 1], &offset) || !ParseInt64(call.args[i + 2], &limit))
-        return call.reply.Error(kNotIntegerError);
-      limited = true;
-      i += 2;
-    } else if (opt == "rev") {
-      reverse = true;
-    } else if (kind == RangeKind::kRank && opt == "bylex") {
-      kind = RangeKind::kLex;
-    } else if (kind == RangeKind::kRank && opt == "byscore") {
-      kind = RangeKind::kScore;
-    } else {
-      return call.reply.Error(kSyntaxError);
-    }
-  }
-  if (limited && limit != -1 && kind == RangeKind::kRank) {
-    return call.reply.Error(
-        "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
-  }
-  const bool swapped = reverse && kind != RangeKind::kRank;
-  const std::string& lo = call.args[swapped ? 4 : 3];
-  const std::string& hi = call.args[swapped ? 3 : 4];
-  int64_t start = 0, stop = 0;
-  ScoreRange scores;
-  LexBound min, max;
-  switch (kind) {
-    case RangeKind::kRank:
-      if (!ParseInt64(lo, &start) || !ParseInt64(hi, &stop))
-        return call.reply.Error(kNotIntegerError);
-      break;
-    case RangeKind::kScore:
-      if (!ParseScoreRange(lo, hi, &scores))
-        return call.reply.Error("ERR min or max is not a float");
-      break;
-    case RangeKind::kLex:
-      if (!ParseLexBound(lo, &min) || !ParseLexBound(hi, &max))
-        return call.reply.Error("ERR min or max not valid string range item");
-      break;
-  }
+  RangeQuery q;
+  if (!ParseRangeQuery(call, 3, /*chosen=*/false, /*store=*/true, &q)) return;
   auto out = std::make_shared<Outcome>();
   const size_t entries = call.server.zset_max_listpack_entries.load();
   const size_t value = call.server.zset_max_listpack_value.load();
   Mutation m = Mutation::Txn(
-      [=, destination = call.args[1], source = call.args[2]](KeyView& view) {
+      [q = std::move(q), destination = call.args[1], source = call.args[2], out, entries,
+       value](KeyView& view) {
         const RecordPtr r = view.Get(source);
         if (r && r->type() != kZsetRecordType) {
           out->error = kWrongTypeError;
           return;
         }
-        std::vector<Scored> items;
-        if (r) {
-          const FieldMap& f = *r->fields();
-          if (kind == RangeKind::kRank) {
-            RankSpan span = RankArgs(start, stop, f.size());
-            if (reverse && span.size() != 0) span = {f.size() - span.end, f.size() - span.begin};
-            items = Take(f, span, reverse);
-          } else {
-            items = Take(f, kind == RangeKind::kScore ? ScoreSpan(f, scores) : LexSpan(f, min, max),
-                         reverse, offset, limit);
-          }
-        }
-        StoreResult(view, destination, items, entries, value, out.get());
+        StoreResult(view, destination, r ? q.Run(*r->fields()) : std::vector<Scored>{}, entries,
+                    value, out.get());
       },
       2);
   Commit(call, {std::move(m)}, [out](ReplyWriter& w) {
