@@ -69,20 +69,11 @@ RecordPtr FromDump(const DumpValue& v, int64_t expire_at_ms, const ServerState& 
     return list.Finish().record->WithExpiry(expire_at_ms);
   }
   if (v.kind == DumpValue::Kind::kZset) {
-    // zsetTypeCreate's choice, then listpack's -0 read back as 0.
-    auto fields = std::make_shared<FieldMap>(FieldMap::Scored());
-    size_t longest = 0;
-    for (const std::string& m : v.items) longest = std::max(longest, m.size());
-    const bool listpack = v.items.size() <= server.zset_max_listpack_entries.load() &&
-                          longest <= server.zset_max_listpack_value.load();
-    for (size_t i = 0; i < v.items.size(); ++i) {
-      const double score = listpack && v.scores[i] == 0 ? 0.0 : v.scores[i];
-      fields->Set(v.items[i], FieldMap::ScoreValue(score));
-    }
-    return Record::Make({.type = kZsetRecordType,
-                         .expire_at_ms = expire_at_ms,
-                         .meta = listpack ? std::string_view() : kSkiplistMeta,
-                         .fields = std::move(fields)});
+    auto at = [&](size_t i) {
+      return std::pair<std::string_view, double>(v.items[i], v.scores[i]);
+    };
+    return MakeZset(v.items.size(), at, server.zset_max_listpack_entries.load(),
+                    server.zset_max_listpack_value.load(), expire_at_ms);
   }
   auto fields = std::make_shared<FieldMap>();
   std::string_view meta;

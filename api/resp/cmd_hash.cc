@@ -303,40 +303,24 @@ void CmdHscan(Call& call) {
 // HRANDFIELD key [count [WITHVALUES]], with Redis 7.0's rules: a positive count returns
 // distinct fields (at most the hash), a negative one |count| fields that may repeat.
 void CmdHrandfield(Call& call) {
-  int64_t count = 0;
-  bool with_count = call.args.size() >= 3, with_values = false;
-  if (with_count) {
-    if (!ParseInt64(call.args[2], &count)) return call.reply.Error(kNotIntegerError);
-    if (count == INT64_MIN) {
-      return call.reply.Error(
-          "ERR value is out of range, value must between -9223372036854775807 and "
-          "9223372036854775807");
-    }
-    if (call.args.size() > 4 || (call.args.size() == 4 && Lower(call.args[3]) != "withvalues"))
-      return call.reply.Error(kSyntaxError);
-    with_values = call.args.size() == 4;
-    if (with_values && (count < -INT64_MAX / 2 || count > INT64_MAX / 2))
-      return call.reply.Error("ERR value is out of range");
-  }
+  RandomCount rc;
+  if (!ParseRandomCount(call, "withvalues", &rc)) return;
   RecordPtr r;
   if (!ReadHash(call, &r)) return;
-  if (!with_count) {
-    if (!r) return call.reply.Null();
-    count = 1;
-  }
-  if (!r || count == 0) return call.reply.Array(0);
+  if (!r) return rc.given ? call.reply.Array(0) : call.reply.Null();
+  if (rc.count == 0) return call.reply.Array(0);
   std::vector<std::pair<std::string_view, std::string_view>> all;  // into r's fields
   all.reserve(r->fields()->size());
   r->fields()->ForEach([&](std::string_view n, std::string_view v) { all.emplace_back(n, v); });
   std::vector<size_t> picked;
-  if (!RandomPicks(call, all.size(), count, &picked)) return;
-  if (!with_count) return call.reply.Bulk(all[picked[0]].first);
-  const bool pairs = with_values && call.protocol() == 3;
-  call.reply.Array(with_values && !pairs ? picked.size() * 2 : picked.size());
+  if (!RandomPicks(call, all.size(), rc.count, &picked)) return;
+  if (!rc.given) return call.reply.Bulk(all[picked[0]].first);
+  const bool pairs = rc.with && call.protocol() == 3;
+  call.reply.Array(rc.with && !pairs ? picked.size() * 2 : picked.size());
   for (size_t i : picked) {
     if (pairs) call.reply.Array(2);
     call.reply.Bulk(all[i].first);
-    if (with_values) call.reply.Bulk(all[i].second);
+    if (rc.with) call.reply.Bulk(all[i].second);
   }
 }
 

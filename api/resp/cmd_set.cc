@@ -220,25 +220,16 @@ void CmdSmismember(Call& call) {
 
 // SRANDMEMBER key [count], with HRANDFIELD's rules for the count.
 void CmdSrandmember(Call& call) {
-  if (call.args.size() > 3) return call.reply.Error(kSyntaxError);
-  const bool with_count = call.args.size() == 3;
-  int64_t count = 1;
-  if (with_count) {
-    if (!ParseInt64(call.args[2], &count)) return call.reply.Error(kNotIntegerError);
-    if (count == INT64_MIN) {
-      return call.reply.Error(
-          "ERR value is out of range, value must between -9223372036854775807 and "
-          "9223372036854775807");
-    }
-  }
+  RandomCount rc;
+  if (!ParseRandomCount(call, "", &rc)) return;
   RecordPtr r;
   if (!ReadSet(call, call.args[1], &r)) return;
-  if (!r) return with_count ? call.reply.Array(0) : call.reply.Null();
-  if (count == 0) return call.reply.Array(0);
+  if (!r) return rc.given ? call.reply.Array(0) : call.reply.Null();
+  if (rc.count == 0) return call.reply.Array(0);
   const std::vector<std::string_view> all = Members(*r);
   std::vector<size_t> picked;
-  if (!RandomPicks(call, all.size(), count, &picked)) return;
-  if (!with_count) return call.reply.Bulk(all[picked[0]]);
+  if (!RandomPicks(call, all.size(), rc.count, &picked)) return;
+  if (!rc.given) return call.reply.Bulk(all[picked[0]]);
   call.reply.Array(picked.size());
   for (size_t i : picked) call.reply.Bulk(all[i]);
 }

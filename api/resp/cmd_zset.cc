@@ -63,16 +63,15 @@ class ZsetEdit {
   const FieldMap& members() const { return *fields_; }
   std::optional<double> Score(std::string_view member) const { return ScoreOf(*fields_, member); }
 
-  // True when the member is new.
-  bool Put(std::string_view member, double score) {
+  // Sets `member`'s score; `exists` says whether it is a member already (the caller has
+  // looked it up), which decides the encoding the score is kept in.
+  void Put(std::string_view member, double score, bool exists) {
     if (member.size() > max_value_) meta_ = kSkiplistMeta;
-    // A listpack keeps a score as text that reads back -0 as 0 (a skiplist keeps -0).
-    const size_t size = fields_->size() + (fields_->Find(member) ? 0 : 1);
-    if (score == 0 && meta_ != kSkiplistMeta && size <= max_entries_) score = 0;
-    std::string value = FieldMap::ScoreValue(score);
-    const bool added = fields_->Set(member, value);
+    const size_t size = fields_->size() + (exists ? 0 : 1);
+    std::string value =
+        FieldMap::ScoreValue(KeptScore(score, meta_ != kSkiplistMeta && size <= max_entries_));
+    fields_->Set(member, value);
     ops_.push_back({std::string(member), std::move(value), false});
-    return added;
   }
   bool Remove(std::string_view member) {
     if (!fields_->Erase(member)) return false;
@@ -456,13 +455,13 @@ void Add(ZsetEdit& z, const ZaddArgs& a, double score, const std::string& member
     if ((a.gt && updated <= *current) || (a.lt && updated >= *current)) return;
     out.score = updated;
     if (updated != *current) {
-      z.Put(member, updated);
+      z.Put(member, updated, true);
       if (a.ch) ++out.integer;
     }
     return;
   }
   if (a.xx) return;
-  z.Put(member, score);
+  z.Put(member, score, false);
   out.score = score;
   ++out.integer;
 }
@@ -641,34 +640,20 @@ void CmdZrevrangebylex(Call& call) { Zrange(call, RangeKind::kLex, true, true); 
 
 // ZRANDMEMBER key [count [WITHSCORES]], with HRANDFIELD's rules for the count.
 void CmdZrandmember(Call& call) {
-  int64_t count = 1;
-  const bool with_count = call.args.size() >= 3;
-  bool with_scores = false;
-  if (with_count) {
-    if (!ParseInt64(call.args[2], &count)) return call.reply.Error(kNotIntegerError);
-    if (count == INT64_MIN) {
-      return call.reply.Error(
-          "ERR value is out of range, value must between -9223372036854775807 and "
-          "9223372036854775807");
-    }
-    if (call.args.size() > 4 || (call.args.size() == 4 && Lower(call.args[3]) != "withscores"))
-      return call.reply.Error(kSyntaxError);
-    with_scores = call.args.size() == 4;
-    if (with_scores && (count < -INT64_MAX / 2 || count > INT64_MAX / 2))
-      return call.reply.Error("ERR value is out of range");
-  }
+  RandomCount rc;
+  if (!ParseRandomCount(call, "withscores", &rc)) return;
   RecordPtr r;
   if (!ReadZset(call, call.args[1], &r)) return;
-  if (!r) return with_count ? call.reply.Array(0) : call.reply.Null();
-  if (count == 0) return call.reply.Array(0);
+  if (!r) return rc.given ? call.reply.Array(0) : call.reply.Null();
+  if (rc.count == 0) return call.reply.Array(0);
   const std::vector<Scored> all = Take(*r->fields(), {0, r->fields()->size()}, false);
   std::vector<size_t> picked;
-  if (!RandomPicks(call, all.size(), count, &picked)) return;
-  if (!with_count) return call.reply.Bulk(all[picked[0]].member);
+  if (!RandomPicks(call, all.size(), rc.count, &picked)) return;
+  if (!rc.given) return call.reply.Bulk(all[picked[0]].member);
   std::vector<Scored> items;
   items.reserve(picked.size());
   for (size_t i : picked) items.push_back(all[i]);
-  ReplyScored(call.reply, items, with_scores);
+  ReplyScored(call.reply, items, rc.with);
 }
 
 // ZSCAN key cursor [MATCH pattern] [COUNT count]: a listpack-encoded set is returned
@@ -889,22 +874,6 @@ std::vector<Scored> Compute(const AlgebraArgs& a, std::vector<Source> src, size_
   return out;
 }
 
-// A sorted-set record holding `items` (a *STORE's result), encoded as Redis's
-// zsetConvertToListpackIfNeeded leaves it; null when there are none.
-RecordPtr MakeZset(const std::vector<Scored>& items, size_t max_entries, size_t max_value) {
-  if (items.empty()) return nullptr;
-  auto fields = std::make_shared<FieldMap>(FieldMap::Scored());
-  size_t longest = 0;
-  for (const Scored& s : items) longest = std::max(longest, s.member.size());
-  const bool listpack = items.size() <= max_entries && longest <= max_value;
-  for (const Scored& s : items) {
-    fields->Set(s.member, FieldMap::ScoreValue(listpack && s.score == 0 ? 0.0 : s.score));
-  }
-  return Record::Make({.type = kZsetRecordType,
-                       .meta = listpack ? std::string_view() : kSkiplistMeta,
-                       .fields = std::move(fields)});
-}
-
 // ZUNION ZINTER ZDIFF numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...] [WITHSCORES]
 void Algebra(Call& call, SetAlgebra op) {
   AlgebraArgs a;
@@ -943,7 +912,10 @@ void CmdZintercard(Call& call) {
 void StoreResult(KeyView& view, const std::string& destination, const std::vector<Scored>& result,
                  size_t entries, size_t value, Outcome* out) {
   out->integer = static_cast<int64_t>(result.size());
-  if (RecordPtr z = MakeZset(result, entries, value)) {
+  auto at = [&](size_t i) {
+    return std::pair<std::string_view, double>(result[i].member, result[i].score);
+  };
+  if (RecordPtr z = MakeZset(result.size(), at, entries, value)) {
     view.Put(destination, std::move(z));
   } else {
     view.Delete(destination);

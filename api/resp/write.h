@@ -57,6 +57,31 @@ inline constexpr std::string_view kSkiplistMeta = "skiplist";
 inline bool IsListpackZset(const Record& zset, const ServerState& server) {
   return zset.meta() != kSkiplistMeta && zset.fields()->size() <= server.zset_max_listpack_entries;
 }
+// A score as a sorted set's encoding keeps it: a listpack stores scores as text, which
+// reads -0 back as 0; a skiplist keeps -0.
+inline double KeptScore(double score, bool listpack) {
+  return listpack && score == 0 ? 0.0 : score;
+}
+// A sorted-set record of `size` members, `at(i)` giving the i-th as (member, score),
+// encoded as Redis's zsetTypeCreate chooses for that many members that long (the *STORE
+// results, RESTORE); null when there are none.
+template <typename At>
+RecordPtr MakeZset(size_t size, At at, size_t max_entries, size_t max_value,
+                   int64_t expire_at_ms = 0) {
+  if (size == 0) return nullptr;
+  size_t longest = 0;
+  for (size_t i = 0; i < size; ++i) longest = std::max(longest, at(i).first.size());
+  const bool listpack = size <= max_entries && longest <= max_value;
+  auto fields = std::make_shared<FieldMap>(FieldMap::Scored());
+  for (size_t i = 0; i < size; ++i) {
+    const auto [member, score] = at(i);
+    fields->Set(member, FieldMap::ScoreValue(KeptScore(score, listpack)));
+  }
+  return Record::Make({.type = kZsetRecordType,
+                       .expire_at_ms = expire_at_ms,
+                       .meta = listpack ? std::string_view() : kSkiplistMeta,
+                       .fields = std::move(fields)});
+}
 
 // The clock a command reads: the transaction's inside an EXEC, else the service's.
 inline int64_t Now(Call& call) { return call.view ? call.view->NowMs() : call.service().NowMs(); }
@@ -114,7 +139,47 @@ inline bool RandomPicks(Call& call, size_t size, int64_t count, std::vector<size
   }
   return true;
 }
+
 inline constexpr std::string_view kNotIntegerError = "ERR value is not an integer or out of range";
+
+// HRANDFIELD's, SRANDMEMBER's and ZRANDMEMBER's `key [count [<with>]]`, checked in Redis
+// 7.0's order: the count (never INT64_MIN), then the optional word (`with`, e.g.
+// "withvalues"; empty for SRANDMEMBER, which takes none), then, with the word, a count
+// within +-INT64_MAX/2. False when refused (the error is replied).
+struct RandomCount {
+  bool given = false;  // a count was passed: the reply is an array
+  int64_t count = 1;
+  bool with = false;  // the word was passed
+};
+inline bool ParseRandomCount(Call& call, std::string_view with, RandomCount* out) {
+  const size_t max_args = with.empty() ? 3 : 4;
+  if (with.empty() && call.args.size() > max_args) {
+    call.reply.Error(kSyntaxError);
+    return false;
+  }
+  if (call.args.size() < 3) return true;
+  out->given = true;
+  if (!ParseInt64(call.args[2], &out->count)) {
+    call.reply.Error(kNotIntegerError);
+    return false;
+  }
+  if (out->count == INT64_MIN) {
+    call.reply.Error(
+        "ERR value is out of range, value must between -9223372036854775807 and "
+        "9223372036854775807");
+    return false;
+  }
+  if (call.args.size() > max_args || (call.args.size() == 4 && Lower(call.args[3]) != with)) {
+    call.reply.Error(kSyntaxError);
+    return false;
+  }
+  out->with = call.args.size() == 4;
+  if (out->with && (out->count < -INT64_MAX / 2 || out->count > INT64_MAX / 2)) {
+    call.reply.Error("ERR value is out of range");
+    return false;
+  }
+  return true;
+}
 
 // SCAN's and HSCAN's arguments from the cursor on: MATCH, COUNT and (SCAN only) TYPE.
 struct ScanArgs {
