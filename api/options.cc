@@ -41,6 +41,7 @@ resp::ServerOptions RespServerOptions(const Config& config) {
   l.hash_max_listpack_value = static_cast<size_t>(config.resp_hash_max_listpack_value);
   l.zset_max_listpack_entries = static_cast<size_t>(config.resp_zset_max_listpack_entries);
   l.zset_max_listpack_value = static_cast<size_t>(config.resp_zset_max_listpack_value);
+  l.set_max_intset_entries = static_cast<size_t>(config.resp_set_max_intset_entries);
   l.max_clients = static_cast<size_t>(config.resp_max_clients);
   l.idle_timeout_ms = config.resp_idle_timeout_s * 1000;
   l.max_pipeline = static_cast<size_t>(config.resp_max_pipeline);

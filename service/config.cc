@@ -191,6 +191,13 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .field = &Config::resp_zset_max_listpack_value,
        .min = 0,
        .max = 1 << 30},
+      {.name = "resp.set_max_intset_entries",
+       .doc = "Redis's set-max-intset-entries: a set of at most this many integers reports "
+              "OBJECT ENCODING intset, answers its members in numeric order and is returned "
+              "whole by SSCAN, until it converts (CONFIG SET changes it)",
+       .field = &Config::resp_set_max_intset_entries,
+       .min = 0,
+       .max = 1 << 30},
       {.name = "resp.busy_poll_us",
        .doc = "after serving, a plain-TCP RESP thread polls this long for more before it "
               "sleeps: faster replies, for CPU while requests come closer than this (0: never)",

@@ -55,6 +55,7 @@ struct Config {
   int64_t resp_hash_max_listpack_value = 64;
   int64_t resp_zset_max_listpack_entries = 128;
   int64_t resp_zset_max_listpack_value = 64;
+  int64_t resp_set_max_intset_entries = 512;
   int64_t resp_busy_poll_us = 50;
   bool resp_tls = false;
   // [tls]

@@ -43,5 +43,13 @@ inline bool GetLengthPrefixed(std::string_view* in, std::string* s) {
   in->remove_prefix(n);
   return true;
 }
+// As above, `s` a view into *in's text.
+inline bool GetLengthPrefixed(std::string_view* in, std::string_view* s) {
+  uint64_t n;
+  if (!GetVarint64(in, &n) || n > in->size()) return false;
+  *s = in->substr(0, n);
+  in->remove_prefix(n);
+  return true;
+}
 
 }  // namespace devstate

@@ -50,7 +50,7 @@ bool ToDump(const Record& r, DumpValue* out, std::string* error) {
     case kSetRecordType:
     case kHashRecordType:
       out->kind = r.type() == kSetRecordType ? DumpValue::Kind::kSet : DumpValue::Kind::kHash;
-      r.fields()->ForEach([&](std::string_view name, std::string_view value) {
+      ForEachHashField(r, [&](std::string_view name, std::string_view value) {
         out->items.emplace_back(name);
         if (out->kind == DumpValue::Kind::kHash) out->items.emplace_back(value);
       });
@@ -76,18 +76,19 @@ RecordPtr FromDump(const DumpValue& v, int64_t expire_at_ms, const ServerState& 
                     server.zset_max_listpack_value.load(), expire_at_ms);
   }
   auto fields = std::make_shared<FieldMap>();
-  std::string_view meta;
+  std::string meta;
   if (v.kind == DumpValue::Kind::kSet) {
     bool integers = true;
     for (const std::string& m : v.items) {
       fields->Set(m, {});
       integers = integers && IsInteger(m);
     }
-    if (!integers || fields->size() > kMaxIntsetEntries) meta = kHashtableMeta;
+    if (!integers || fields->size() > server.set_max_intset_entries.load()) meta = kHashtableMeta;
   } else {
     const size_t max_value = server.hash_max_listpack_value.load();
+    meta.assign(1, kHashOrderTag);  // the dump's order, as a listpack (HashEdit's rules)
     for (size_t i = 0; i + 1 < v.items.size(); i += 2) {
-      fields->Set(v.items[i], v.items[i + 1]);
+      if (fields->Set(v.items[i], v.items[i + 1])) AppendHashOrder(&meta, v.items[i]);
       if (v.items[i].size() > max_value || v.items[i + 1].size() > max_value) meta = kHashtableMeta;
     }
     if (fields->size() > server.hash_max_listpack_entries.load()) meta = kHashtableMeta;

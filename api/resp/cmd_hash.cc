@@ -43,6 +43,8 @@ class HashEdit {
     if (current) {
       expire_at_ms_ = current->expire_at_ms();
       meta_ = current->meta();
+    } else {
+      meta_.assign(1, kHashOrderTag);  // a new hash is a listpack, in insertion order
     }
   }
 
@@ -52,11 +54,14 @@ class HashEdit {
   bool Set(std::string_view name, std::string value) {
     if (name.size() > max_value_ || value.size() > max_value_) meta_ = kHashtableMeta;
     ops_.push_back({std::string(name), std::move(value), false});
-    return fields_->Set(name, ops_.back().value);
+    const bool added = fields_->Set(name, ops_.back().value);
+    if (added) AppendHashOrder(&meta_, name);
+    return added;
   }
   bool Erase(std::string_view name) {
     if (!fields_->Erase(name)) return false;
     ops_.push_back({std::string(name), {}, true});
+    EraseHashOrder(&meta_, name);
     return true;
   }
 
@@ -262,7 +267,7 @@ void ReplyAll(Call& call, bool names, bool values) {
     call.reply.Array(n);
   }
   if (!r) return;
-  r->fields()->ForEach([&](std::string_view name, std::string_view value) {
+  ForEachHashField(*r, [&](std::string_view name, std::string_view value) {
     if (names) call.reply.Bulk(name);
     if (values) call.reply.Bulk(value);
   });
@@ -286,7 +291,7 @@ void CmdHscan(Call& call) {
       if (!scan.match || GlobMatch(scan.pattern, name)) found.emplace_back(name, value);
     };
     if (IsListpackHash(*r, call.server)) {
-      r->fields()->ForEach(take);
+      ForEachHashField(*r, take);
     } else {
       next = r->fields()->Scan(scan.cursor, scan.count, take);
     }
@@ -311,7 +316,7 @@ void CmdHrandfield(Call& call) {
   if (rc.count == 0) return call.reply.Array(0);
   std::vector<std::pair<std::string_view, std::string_view>> all;  // into r's fields
   all.reserve(r->fields()->size());
-  r->fields()->ForEach([&](std::string_view n, std::string_view v) { all.emplace_back(n, v); });
+  ForEachHashField(*r, [&](std::string_view n, std::string_view v) { all.emplace_back(n, v); });
   std::vector<size_t> picked;
   if (!RandomPicks(call, all.size(), rc.count, &picked)) return;
   if (!rc.given) return call.reply.Bulk(all[picked[0]].first);

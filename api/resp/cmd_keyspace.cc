@@ -126,7 +126,9 @@ void CmdObjectEncoding(Call& call) {
   if (r->type() == kStringRecordType && r->meta() == kRawStringMeta) return call.reply.Bulk("raw");
   if (r->type() == kJsonRecordType) return call.reply.Bulk("raw");  // as Redis for a module type
   if (r->type() == kListRecordType) return call.reply.Bulk("quicklist");  // Redis 7.0's only one
-  if (r->type() == kSetRecordType) return call.reply.Bulk(IsIntset(*r) ? "intset" : "hashtable");
+  if (r->type() == kSetRecordType)
+    return call.reply.Bulk(IsIntset(*r, call.server.set_max_intset_entries.load()) ? "intset"
+                                                                                   : "hashtable");
   if (r->type() == kZsetRecordType)
     return call.reply.Bulk(IsListpackZset(*r, call.server) ? "listpack" : "skiplist");
   int64_t n = 0;

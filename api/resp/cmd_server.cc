@@ -226,6 +226,7 @@ std::vector<std::pair<std::string, std::string>> ConfigParams(Call& call) {
       {"zset-max-listpack-value", std::to_string(call.server.zset_max_listpack_value.load())},
       {"zset-max-ziplist-entries", std::to_string(call.server.zset_max_listpack_entries.load())},
       {"zset-max-ziplist-value", std::to_string(call.server.zset_max_listpack_value.load())},
+      {"set-max-intset-entries", std::to_string(call.server.set_max_intset_entries.load())},
       {"maxmemory", "0"},
       {"maxmemory-policy", "noeviction"},
       {"cluster-enabled", "yes"},
@@ -298,6 +299,10 @@ constexpr RuntimeSetting kRuntimeSettings[] = {
     {"zset-max-ziplist-entries", "resp.zset_max_listpack_entries", SetZsetMaxEntries},
     {"zset-max-listpack-value", "resp.zset_max_listpack_value", SetZsetMaxValue},
     {"zset-max-ziplist-value", "resp.zset_max_listpack_value", SetZsetMaxValue},
+    {"set-max-intset-entries", "resp.set_max_intset_entries",
+     [](ServerState& server, int64_t v) {
+       server.set_max_intset_entries = static_cast<size_t>(v);
+     }},
 };
 
 // CONFIG SET name value [name value ...], all or nothing as in Redis 7: the run-time

@@ -5,8 +5,8 @@
 // A set is a composite record (store/fields.h) whose fields are its members, with empty
 // values: SADD of one member journals that member, never the set; within one commit group
 // later writes reuse the group's copy (Mutation::Edit), as a hash's do. Encoding: "intset"
-// while every member is an integer and there are at most kMaxIntsetEntries (Redis's
-// set-max-intset-entries), then "hashtable" for good (kept in `meta`). An intset's members
+// while every member is an integer and there are at most set-max-intset-entries
+// (resp.set_max_intset_entries), then "hashtable" for good (kept in `meta`). An intset's members
 // are answered in numeric order, as Redis's sorted intset answers them; a hashtable's in
 // the map's own order. A set left empty is deleted, as in Redis.
 #include <fmt/format.h>
@@ -29,8 +29,8 @@ bool IsInteger(std::string_view member) {
 
 // Puts members in numeric order when they would make an intset, as Redis answers one.
 template <typename String>
-void IntsetOrder(std::vector<String>* members) {
-  if (members->size() > kMaxIntsetEntries ||
+void IntsetOrder(std::vector<String>* members, size_t max_intset) {
+  if (members->size() > max_intset ||
       !std::all_of(members->begin(), members->end(), [](const String& m) { return IsInteger(m); }))
     return;
   std::sort(members->begin(), members->end(), [](const String& a, const String& b) {
@@ -42,11 +42,11 @@ void IntsetOrder(std::vector<String>* members) {
 }
 
 // The members of `set` in the order Redis answers them (see the header).
-std::vector<std::string_view> Members(const Record& set) {
+std::vector<std::string_view> Members(const Record& set, size_t max_intset) {
   std::vector<std::string_view> members;
   members.reserve(set.fields()->size());
   set.fields()->ForEach([&](std::string_view m, std::string_view) { members.push_back(m); });
-  if (IsIntset(set)) IntsetOrder(&members);
+  if (IsIntset(set, max_intset)) IntsetOrder(&members, max_intset);
   return members;
 }
 
@@ -64,7 +64,8 @@ bool ReadSet(Call& call, const std::string& key, RecordPtr* r) {
 // members changed, named for the journal.
 class SetEdit {
  public:
-  SetEdit(const RecordPtr& current, bool reusable) : fields_(FieldsForEdit(current, reusable)) {
+  SetEdit(const RecordPtr& current, bool reusable, size_t max_intset)
+      : fields_(FieldsForEdit(current, reusable)), max_intset_(max_intset) {
     if (current) {
       expire_at_ms_ = current->expire_at_ms();
       meta_ = current->meta();
@@ -72,6 +73,7 @@ class SetEdit {
   }
 
   const FieldMap& members() const { return *fields_; }
+  size_t max_intset() const { return max_intset_; }
 
   // True when the member is new.
   bool Add(std::string_view member) {
@@ -91,7 +93,7 @@ class SetEdit {
   Change Finish() {
     if (ops_.empty()) return Change::None();
     if (fields_->empty()) return Change::Delete();
-    if (fields_->size() > kMaxIntsetEntries) meta_ = kHashtableMeta;
+    if (fields_->size() > max_intset_) meta_ = kHashtableMeta;
     RecordPtr record = Record::Make({.type = kSetRecordType,
                                      .expire_at_ms = expire_at_ms_,
                                      .meta = meta_,
@@ -103,11 +105,12 @@ class SetEdit {
   int64_t expire_at_ms_ = 0;
   std::string meta_;
   std::shared_ptr<FieldMap> fields_;
+  size_t max_intset_;
   std::vector<FieldOp> ops_;
 };
 
 // A new set record holding `members` (SINTERSTORE and kin), or null when there are none.
-RecordPtr MakeSet(const std::vector<std::string>& members) {
+RecordPtr MakeSet(const std::vector<std::string>& members, size_t max_intset) {
   if (members.empty()) return nullptr;
   auto fields = std::make_shared<FieldMap>();
   bool integers = true;
@@ -115,7 +118,7 @@ RecordPtr MakeSet(const std::vector<std::string>& members) {
     fields->Set(m, {});
     integers = integers && IsInteger(m);
   }
-  const bool intset = integers && fields->size() <= kMaxIntsetEntries;
+  const bool intset = integers && fields->size() <= max_intset;
   return Record::Make({.type = kSetRecordType,
                        .meta = intset ? std::string_view() : kHashtableMeta,
                        .fields = std::move(fields)});
@@ -131,16 +134,17 @@ struct Outcome {
 template <typename Edit, typename Reply>
 void EditSet(Call& call, Edit edit, Reply reply) {
   auto out = std::make_shared<Outcome>();
-  Mutation m = Mutation::Edit(
-      call.args[1], [edit = std::move(edit), out](const RecordPtr& current, bool reusable) mutable {
-        if (current && current->type() != kSetRecordType) {
-          out->error = kWrongTypeError;
-          return Change::None();
-        }
-        SetEdit set(current, reusable);
-        edit(set, *out);
-        return set.Finish();
-      });
+  const size_t max_intset = call.server.set_max_intset_entries.load();
+  Mutation m = Mutation::Edit(call.args[1], [edit = std::move(edit), out, max_intset](
+                                                const RecordPtr& current, bool reusable) mutable {
+    if (current && current->type() != kSetRecordType) {
+      out->error = kWrongTypeError;
+      return Change::None();
+    }
+    SetEdit set(current, reusable, max_intset);
+    edit(set, *out);
+    return set.Finish();
+  });
   Commit(call, {std::move(m)}, [out, reply = std::move(reply)](ReplyWriter& w) {
     if (!out->error.empty()) return w.Error(out->error);
     reply(w, *out);
@@ -188,7 +192,7 @@ void CmdSpop(Call& call) {
           out.members.emplace_back(all[i]);
         }
         // The whole set is answered in its own order, as Redis (its union path) does.
-        if (n == all.size()) IntsetOrder(&out.members);
+        if (n == all.size()) IntsetOrder(&out.members, set.max_intset());
         for (const std::string& m : out.members) set.Remove(m);
       },
       [with_count](ReplyWriter& w, const Outcome& out) {
@@ -226,7 +230,7 @@ void CmdSrandmember(Call& call) {
   if (!ReadSet(call, call.args[1], &r)) return;
   if (!r) return rc.given ? call.reply.Array(0) : call.reply.Null();
   if (rc.count == 0) return call.reply.Array(0);
-  const std::vector<std::string_view> all = Members(*r);
+  const std::vector<std::string_view> all = Members(*r, call.server.set_max_intset_entries.load());
   std::vector<size_t> picked;
   if (!RandomPicks(call, all.size(), rc.count, &picked)) return;
   if (!rc.given) return call.reply.Bulk(all[picked[0]]);
@@ -246,8 +250,9 @@ void CmdSscan(Call& call) {
     auto take = [&](std::string_view m) {
       if (!scan.match || GlobMatch(scan.pattern, m)) found.push_back(m);
     };
-    if (IsIntset(*r)) {
-      for (std::string_view m : Members(*r)) take(m);
+    const size_t max_intset = call.server.set_max_intset_entries.load();
+    if (IsIntset(*r, max_intset)) {
+      for (std::string_view m : Members(*r, max_intset)) take(m);
     } else {
       next = r->fields()->Scan(scan.cursor, scan.count,
                                [&](std::string_view m, std::string_view) { take(m); });
@@ -265,8 +270,8 @@ enum class SetOp { kInter, kUnion, kDiff };
 // answers it when it is an intset; false with *error set when a key holds another type
 // (checked for every key first, as Redis 7.0). A missing key is an empty set.
 template <typename Get>
-bool Combine(SetOp op, const std::vector<std::string>& keys, Get get, std::vector<std::string>* out,
-             std::string* error) {
+bool Combine(SetOp op, const std::vector<std::string>& keys, Get get, size_t max_intset,
+             std::vector<std::string>* out, std::string* error) {
   std::vector<RecordPtr> sets;
   for (const std::string& key : keys) {
     RecordPtr r = get(key);
@@ -285,7 +290,7 @@ bool Combine(SetOp op, const std::vector<std::string>& keys, Get get, std::vecto
   } else if (sets.front() &&
              (op == SetOp::kDiff ||
               std::all_of(sets.begin(), sets.end(), [](const RecordPtr& s) { return s; }))) {
-    for (std::string_view m : Members(*sets.front())) {
+    for (std::string_view m : Members(*sets.front(), max_intset)) {
       bool keep = true;
       for (size_t i = 1; i < sets.size() && keep; ++i) {
         const bool in = sets[i] && sets[i]->fields()->Find(m);
@@ -294,7 +299,7 @@ bool Combine(SetOp op, const std::vector<std::string>& keys, Get get, std::vecto
       if (keep) out->emplace_back(m);
     }
   }
-  IntsetOrder(out);
+  IntsetOrder(out, max_intset);
   return true;
 }
 
@@ -307,8 +312,8 @@ void ReplyCombined(Call& call, SetOp op) {
   std::vector<std::string> result;
   std::string error;
   if (!Combine(
-          op, KeysFrom(call, 1), [&](const std::string& key) { return Live(call, key); }, &result,
-          &error)) {
+          op, KeysFrom(call, 1), [&](const std::string& key) { return Live(call, key); },
+          call.server.set_max_intset_entries.load(), &result, &error)) {
     return call.reply.Error(error);
   }
   call.reply.Set(result.size());
@@ -366,16 +371,17 @@ void CmdSdiff(Call& call) { ReplyCombined(call, SetOp::kDiff); }
 // destination.
 void Store(Call& call, SetOp op) {
   auto out = std::make_shared<Outcome>();
+  const size_t max_intset = call.server.set_max_intset_entries.load();
   Mutation m = Mutation::Txn(
-      [op, destination = call.args[1], keys = KeysFrom(call, 2), out](KeyView& view) {
+      [op, destination = call.args[1], keys = KeysFrom(call, 2), out, max_intset](KeyView& view) {
         std::vector<std::string> result;
         if (!Combine(
-                op, keys, [&](const std::string& key) { return view.Get(key); }, &result,
-                &out->error)) {
+                op, keys, [&](const std::string& key) { return view.Get(key); }, max_intset,
+                &result, &out->error)) {
           return;
         }
         out->integer = static_cast<int64_t>(result.size());
-        if (RecordPtr set = MakeSet(result)) {
+        if (RecordPtr set = MakeSet(result, max_intset)) {
           view.Put(destination, std::move(set));
         } else {
           view.Delete(destination);
@@ -395,8 +401,10 @@ void CmdSdiffstore(Call& call) { Store(call, SetOp::kDiff); }
 // SMOVE source destination member: 1 when the member left the source.
 void CmdSmove(Call& call) {
   auto out = std::make_shared<Outcome>();
+  const size_t max_intset = call.server.set_max_intset_entries.load();
   Mutation m = Mutation::Txn(
-      [from = call.args[1], to = call.args[2], member = call.args[3], out](KeyView& view) {
+      [from = call.args[1], to = call.args[2], member = call.args[3], out,
+       max_intset](KeyView& view) {
         const RecordPtr source = view.Get(from);
         const RecordPtr destination = view.Get(to);
         if (!source) return;
@@ -409,11 +417,11 @@ void CmdSmove(Call& call) {
           out->integer = source->fields()->Find(member) ? 1 : 0;
           return;
         }
-        SetEdit src(source, false);
+        SetEdit src(source, false, max_intset);
         if (!src.Remove(member)) return;
         out->integer = 1;
         ApplyChange(view, from, src.Finish());
-        SetEdit dst(destination, false);
+        SetEdit dst(destination, false, max_intset);
         dst.Add(member);
         ApplyChange(view, to, dst.Finish());
       },

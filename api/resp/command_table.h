@@ -124,6 +124,7 @@ struct ServerLimits {
   size_t hash_max_listpack_value = 0;
   size_t zset_max_listpack_entries = 0;  // what OBJECT ENCODING reports for a sorted set
   size_t zset_max_listpack_value = 0;
+  size_t set_max_intset_entries = 0;  // what OBJECT ENCODING reports for a set of integers
 };
 
 // State shared by every connection of one RESP server. Thread-safe.
@@ -139,6 +140,7 @@ struct ServerState {
   std::atomic<size_t> hash_max_listpack_value{0};
   std::atomic<size_t> zset_max_listpack_entries{0};
   std::atomic<size_t> zset_max_listpack_value{0};
+  std::atomic<size_t> set_max_intset_entries{0};
   std::string run_id;   // 40 hex characters, new at every start
   std::string node_id;  // the cluster node id (40 hex characters)
   std::string announce_host = "127.0.0.1";

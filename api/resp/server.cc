@@ -75,6 +75,7 @@ Server::Server(DeviceService* service, ServerOptions options)
   state_->hash_max_listpack_value = options_.limits.hash_max_listpack_value;
   state_->zset_max_listpack_entries = options_.limits.zset_max_listpack_entries;
   state_->zset_max_listpack_value = options_.limits.zset_max_listpack_value;
+  state_->set_max_intset_entries = options_.limits.set_max_intset_entries;
   state_->run_id = RandomHex40();
   // The node's stable id when the service has one (replication), else one per run.
   state_->node_id = service->Role().node_id;

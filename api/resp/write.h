@@ -22,6 +22,7 @@
 #include "api/resp/notify.h"
 #include "service/record_types.h"
 #include "service/text.h"
+#include "store/coding.h"
 
 namespace devstate::resp {
 
@@ -41,13 +42,51 @@ inline bool IsListpackHash(const Record& hash, const ServerState& server) {
   return hash.meta() != kHashtableMeta && hash.fields()->size() <= server.hash_max_listpack_entries;
 }
 
-// Redis 7.0's set-max-intset-entries default: a set of integers stays an intset up to this.
-inline constexpr size_t kMaxIntsetEntries = 512;
+// A listpack hash answers in insertion order, as Redis's listpack does (HGETALL HKEYS HVALS
+// HSCAN HRANDFIELD DUMP): its `meta` holds its names in that order, after kHashOrderTag,
+// each length-prefixed. A header is journaled only when its meta changes, so this costs a
+// journal write when a field is added or removed (never for a new value), and the order
+// survives a restart and reaches the replicas. A "hashtable" hash has no order to keep
+// (Redis's dict has its own) and is visited in FieldMap order. A listpack hash whose names
+// pass kMaxHashOrderBytes (only with hash-max-listpack-* raised far past their defaults)
+// drops its order for good: empty meta, FieldMap order. So does a hash written before
+// devstate kept the order.
+inline constexpr char kHashOrderTag = '\x01';
+inline constexpr size_t kMaxHashOrderBytes = 64 * 1024;
+inline bool HasHashOrder(std::string_view meta) {
+  return !meta.empty() && meta[0] == kHashOrderTag;
+}
+// Adds `name` last to `meta`'s order (drops the order past kMaxHashOrderBytes).
+inline void AppendHashOrder(std::string* meta, std::string_view name) {
+  if (!HasHashOrder(*meta)) return;
+  if (meta->size() + name.size() + 10 > kMaxHashOrderBytes) return meta->clear();
+  PutLengthPrefixed(meta, name);
+}
+inline void EraseHashOrder(std::string* meta, std::string_view name) {
+  if (!HasHashOrder(*meta)) return;
+  std::string_view rest(*meta);
+  rest.remove_prefix(1);
+  std::string_view n;
+  for (size_t at = 1; GetLengthPrefixed(&rest, &n); at = meta->size() - rest.size()) {
+    if (n == name) return void(meta->erase(at, meta->size() - rest.size() - at));
+  }
+}
+// Visits a hash's fields: a listpack's in insertion order, another's in FieldMap order.
+inline void ForEachHashField(const Record& hash, const FieldMap::FieldFn& fn) {
+  std::string_view order = hash.meta();
+  if (!HasHashOrder(order)) return hash.fields()->ForEach(fn);
+  order.remove_prefix(1);
+  std::string_view name;
+  while (GetLengthPrefixed(&order, &name)) {
+    if (const auto value = hash.fields()->Find(name)) fn(name, *value);
+  }
+}
+
 // Whether Redis would keep `set` as an intset (OBJECT ENCODING; SSCAN returns it whole; its
-// members are answered in numeric order). `meta` is "hashtable" once a member was not an
-// integer.
-inline bool IsIntset(const Record& set) {
-  return set.meta() != kHashtableMeta && set.fields()->size() <= kMaxIntsetEntries;
+// members are answered in numeric order): `meta` is "hashtable" once a member was not an
+// integer or the set outgrew set-max-intset-entries (`max_entries`).
+inline bool IsIntset(const Record& set, size_t max_entries) {
+  return set.meta() != kHashtableMeta && set.fields()->size() <= max_entries;
 }
 
 // Whether Redis would keep `zset` as a listpack (OBJECT ENCODING; ZSCAN returns it whole):

@@ -188,6 +188,59 @@ class RedisCompatTest(unittest.TestCase):
             ds.close()
             redis.close()
 
+    def test_small_hash_insertion_order(self):
+        """A listpack hash answers in insertion order, byte for byte with redis-server, after
+        deletes and re-adds, through DUMP/RESTORE both ways and after a restart; once it is a
+        hashtable, only the contents are Redis's."""
+        import random
+        rng = random.Random(23)
+        commands = [("HSET", "{ho}a", "z", 1, "b", 2, "m", 3, "", "empty", "a", 4)]
+        for i in range(300):
+            f = f"f{rng.randrange(40)}"
+            commands.append(rng.choice([("HSET", "{ho}a", f, i), ("HSETNX", "{ho}a", f, i), ("HDEL", "{ho}a", f),
+                                        ("HINCRBY", "{ho}a", f"n{rng.randrange(5)}", 1),
+                                        ("HMSET", "{ho}a", f, i, f"{f}x", i), ("HDEL", "{ho}a", f, f"{f}x")]))
+            if i % 10 == 0:
+                commands.append(("HGETALL", "{ho}a"))
+        reads = (("HGETALL", "{ho}a"), ("HKEYS", "{ho}a"), ("HVALS", "{ho}a"), ("HSCAN", "{ho}a", 0),
+                 ("HRANDFIELD", "{ho}a", 1000, "WITHVALUES"), ("OBJECT", "ENCODING", "{ho}a"))
+        self.same(*commands)
+        want = self.same(*reads)
+        self.assertEqual(want[5], b"$8\r\nlistpack\r\n")
+        self.ds.stop()
+        self.ds.start()
+        ds, redis = Raw(self.ds.resp_port), Raw(self.redis.port)
+        try:
+            self.assertEqual([ds.call(*cmd) for cmd in reads], want)
+            # devstate's DUMP carries the order, into redis-server and back into devstate
+            # (redis-server's own DUMP of a listpack is a compact encoding devstate refuses).
+            for src, dst in ((ds, redis), (ds, ds)):
+                head, _, rest = src.call("DUMP", "{ho}a").partition(b"\r\n")
+                payload = rest[:int(head[1:])]
+                self.assertEqual(dst.call("RESTORE", "{ho}b", 0, payload, "REPLACE"), b"+OK\r\n")
+                self.assertEqual(dst.call("HGETALL", "{ho}b"), want[0])
+            # Past hash-max-listpack-entries it is a hashtable: the same fields, any order.
+            for c in (ds, redis):
+                c.call("HSET", "{ho}a", *[x for i in range(200) for x in (f"g{i}", i)])
+            self.assertEqual(ds.call("OBJECT", "ENCODING", "{ho}a"), b"$9\r\nhashtable\r\n")
+            self.assertEqual(sorted(ds.call("HGETALL", "{ho}a").split(b"\r\n")),
+                             sorted(redis.call("HGETALL", "{ho}a").split(b"\r\n")))
+            # Names past 64 KiB (listpack limits raised that far) drop the order, not a field.
+            ds.call("CONFIG", "SET", "hash-max-listpack-value", 100000)
+            try:
+                names = [f"{i}" * 30000 for i in range(3)]
+                ds.call("HSET", "{ho}c", names[2], 2, names[0], 0)
+                ds.call("HSET", "{ho}c", names[1], 1)
+                ds.call("HDEL", "{ho}c", names[0])
+                self.assertEqual(ds.call("OBJECT", "ENCODING", "{ho}c"), b"$8\r\nlistpack\r\n")
+                self.assertEqual(set(ds.call("HKEYS", "{ho}c").split(b"\r\n")),
+                                 {b"*2", b"$30000", names[1].encode(), names[2].encode(), b""})
+            finally:
+                ds.call("CONFIG", "SET", "hash-max-listpack-value", 64)
+        finally:
+            ds.close()
+            redis.close()
+
     def test_lists(self):
         self.same(("RPUSH", "{ls}a", "a", "b", "c"), ("LPUSH", "{ls}a", "z", "y"), ("LRANGE", "{ls}a", 0, -1),
                   ("LLEN", "{ls}a"), ("LLEN", "{ls}none"), ("LINDEX", "{ls}a", 0), ("LINDEX", "{ls}a", -1),
@@ -328,6 +381,13 @@ class RedisCompatTest(unittest.TestCase):
                   ("EXPIRE", "{s}b", 100), ("SADD", "{s}b", "9"), ("TTL", "{s}b"), ("COPY", "{s}b", "{s}c"),
                   ("SADD", "{s}c", "c-only"), ("SMEMBERS", "{s}b"), ("SCARD", "{s}c"), ("RENAME", "{s}b", "{s}e"),
                   ("SMEMBERS", "{s}e"), ("SINTER", "{s}e", "{s}x{y}"))
+        # set-max-intset-entries, as CONFIG SET changes it: an intset past it converts for good.
+        self.same(("CONFIG", "SET", "set-max-intset-entries", 3), ("CONFIG", "GET", "set-max-intset-entries"),
+                  ("SADD", "{s}n", 5, 3, 1), ("OBJECT", "ENCODING", "{s}n"), ("SMEMBERS", "{s}n"),
+                  ("SADD", "{s}n", 2), ("OBJECT", "ENCODING", "{s}n"), ("SREM", "{s}n", 2),
+                  ("OBJECT", "ENCODING", "{s}n"), ("SADD", "{s}n2", 9, 8), ("SUNIONSTORE", "{s}n3", "{s}n2", "{s}n2"),
+                  ("OBJECT", "ENCODING", "{s}n3"), ("SMEMBERS", "{s}n3"),
+                  ("CONFIG", "SET", "set-max-intset-entries", 512))
         # RESP3: sets are sets (~); SRANDMEMBER of a part is an array.
         self.same(("SADD", "{s}r3", "1", "2", "3"), ("SMEMBERS", "{s}r3"), ("SMEMBERS", "{s}none"),
                   ("SRANDMEMBER", "{s}r3", 5), ("SADD", "{s}r1", "m"), ("SRANDMEMBER", "{s}r1", -2), ("SRANDMEMBER", "{s}none", 2),
