@@ -95,7 +95,7 @@ std::optional<std::string_view> FieldMap::Find(std::string_view name) const {
   const Node* node = root_.get();
   for (int depth = 0; node != nullptr; ++depth) {
     if (!node->leaf) {
-      node = node->children[Slot(hash, depth)].get();
+      node = node->children[Slot(hash, name, depth)].get();
       continue;
     }
     const Entry e = Seek(node->packed, hash, name);
@@ -106,7 +106,7 @@ std::optional<std::string_view> FieldMap::Find(std::string_view name) const {
 }
 
 FieldMap::NodePtr FieldMap::SetIn(NodePtr node, int depth, uint64_t hash, std::string_view name,
-                                  std::string_view value, bool* added) {
+                                  std::string_view value, bool by_name, bool* added) {
   if (!node) {
     auto leaf = std::make_shared<Node>();
     AppendEntry(&leaf->packed, hash, name, value);
@@ -117,8 +117,8 @@ FieldMap::NodePtr FieldMap::SetIn(NodePtr node, int depth, uint64_t hash, std::s
   if (!node->leaf) {
     // Unshared (made by this map since it was last copied): changed in place.
     std::shared_ptr<Node> own = Own(std::move(node));
-    NodePtr& child = own->children[Slot(hash, depth)];
-    child = SetIn(std::move(child), depth + 1, hash, name, value, added);
+    NodePtr& child = own->children[Slot(hash, name, depth)];
+    child = SetIn(std::move(child), depth + 1, hash, name, value, by_name, added);
     if (*added) ++own->count;
     return own;
   }
@@ -146,15 +146,15 @@ FieldMap::NodePtr FieldMap::SetIn(NodePtr node, int depth, uint64_t hash, std::s
   std::string& packed = own->packed;
   if (*added) ++own->count;
   const bool full = own->count > kLeafMax || (own->count > 1 && packed.size() > kLeafBytes);
-  if (!full || Shift(depth) < 0) return own;
+  if (!full || (depth >= kKeyLevels && !by_name)) return own;
   // Full: a branch one level down, its leaves taking the fields in order.
   auto branch = std::make_shared<Node>();
   branch->leaf = false;
   branch->count = own->count;
-  branch->children.resize(kWays);
+  branch->children.resize(WaysAt(depth));
   for (size_t from = 0; from < packed.size();) {
     const Entry f = EntryAt(packed, from);
-    NodePtr& child = branch->children[Slot(f.hash, depth)];
+    NodePtr& child = branch->children[Slot(f.hash, f.name, depth)];
     if (!child) child = std::make_shared<Node>();
     auto* leaf = const_cast<Node*>(child.get());  // made here, not shared yet
     leaf->packed.append(packed, f.at, f.size);
@@ -168,7 +168,7 @@ FieldMap::NodePtr FieldMap::EraseIn(NodePtr node, int depth, uint64_t hash, std:
                                     bool* erased) {
   if (!node) return node;
   if (!node->leaf) {
-    const size_t slot = Slot(hash, depth);
+    const size_t slot = Slot(hash, name, depth);
     NodePtr child = EraseIn(node->children[slot], depth + 1, hash, name, erased);
     if (!*erased) return node;
     std::shared_ptr<Node> own = Own(std::move(node));
@@ -192,7 +192,7 @@ FieldMap::NodePtr FieldMap::EraseIn(NodePtr node, int depth, uint64_t hash, std:
 bool FieldMap::Set(std::string_view name, std::string_view value) {
   if (scored_) Reorder(name, Find(name), value);
   bool added = false;
-  root_ = SetIn(std::move(root_), 0, Hash(name), name, value, &added);
+  root_ = SetIn(std::move(root_), 0, Hash(name), name, value, /*by_name=*/false, &added);
   if (added) ++size_;
   return added;
 }
@@ -230,7 +230,8 @@ void FieldMap::Reorder(std::string_view name, std::optional<std::string_view> ol
   const bool moves = !old || !value || ScoreKey(ScoreOf(*old)) != ScoreKey(ScoreOf(*value));
   if (old && moves) order_ = EraseIn(std::move(order_), 0, ScoreKey(ScoreOf(*old)), name, &changed);
   if (value)
-    order_ = SetIn(std::move(order_), 0, ScoreKey(ScoreOf(*value)), name, *value, &changed);
+    order_ = SetIn(std::move(order_), 0, ScoreKey(ScoreOf(*value)), name, *value, /*by_name=*/true,
+                   &changed);
 }
 
 size_t FieldMap::CountBelow(uint64_t key, std::string_view name) const {
@@ -246,7 +247,7 @@ size_t FieldMap::CountBelow(uint64_t key, std::string_view name) const {
       }
       break;
     }
-    const size_t slot = Slot(key, depth);
+    const size_t slot = Slot(key, name, depth);
     for (size_t i = 0; i < slot; ++i) {
       if (node->children[i]) below += node->children[i]->count;
     }
@@ -283,17 +284,18 @@ bool FieldMap::WalkRanksIn(const Node& node, size_t from, bool reverse, const En
     return true;
   }
   // `from` is a rank within this node; children before it are skipped by their counts.
+  const size_t ways = node.children.size();
   size_t base = 0;
   size_t first = 0;
-  for (; first < kWays; ++first) {
+  for (; first < ways; ++first) {
     const NodePtr& c = node.children[first];
     if (!c) continue;
     if (from < base + c->count) break;
     base += c->count;
   }
-  if (first == kWays) return true;
+  if (first == ways) return true;
   if (!reverse) {
-    for (size_t i = first; i < kWays; ++i) {
+    for (size_t i = first; i < ways; ++i) {
       const NodePtr& c = node.children[i];
       if (!c) continue;
       if (!WalkRanksIn(*c, i == first ? from - base : 0, false, fn)) return false;
@@ -343,6 +345,19 @@ size_t FieldMap::NodeSize(const Node& node) {
     if (c) n += NodeSize(*c);
   }
   return n;
+}
+
+size_t FieldMap::MaxLeafIn(const Node& node) {
+  if (node.leaf) return node.count;
+  size_t most = 0;
+  for (const NodePtr& c : node.children) {
+    if (c) most = std::max(most, MaxLeafIn(*c));
+  }
+  return most;
+}
+
+size_t FieldMap::MaxLeafFields() const {
+  return std::max(root_ ? MaxLeafIn(*root_) : 0, order_ ? MaxLeafIn(*order_) : 0);
 }
 
 size_t FieldMap::AllocatedSize() const {

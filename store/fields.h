@@ -26,9 +26,11 @@
 // 64-bit key is the score in an order-preserving form instead of the name's hash. That
 // tree's order is (score, name), Redis's skiplist order; every node counts the fields
 // under it, so a rank (ZRANK) or the field at a rank (ZRANGE 100 110) costs O(log n).
-// Members sharing one score share one leaf (a key cannot split them), so an operation on
-// a group of k equal scores costs O(k): fine for scores that differ, O(n) for a set whose
-// scores are all equal (ZRANGEBYLEX's use).
+// Below the 16 levels that the 64-bit key fills, the order tree goes on splitting on the
+// name's nibbles (17 ways: the name's end first, then its next nibble, which is bytewise
+// name order), so members sharing a score (a set whose scores are all equal: ZRANGEBYLEX's
+// use, or a leaderboard of ties) still sit in leaves of at most kLeafMax fields, and a
+// write to them costs O(log n) plus the nibbles their names share.
 //
 // Thread safety: the nodes are immutable once shared; a FieldMap object itself is not
 // thread-safe (a published record's is never changed).
@@ -73,6 +75,9 @@ class FieldMap {
   bool empty() const { return size_ == 0; }
   // The bytes of its nodes, for MEMORY USAGE.
   size_t AllocatedSize() const;
+  // The most fields one leaf holds, in either tree: what one write may have to copy
+  // (at most kLeafMax, or a single field).
+  size_t MaxLeafFields() const;
 
   // Every field, in scan order.
   using FieldFn = std::function<void(std::string_view name, std::string_view value)>;
@@ -143,17 +148,31 @@ class FieldMap {
   // a write's path short (a 64-way tree copied three times as many pointers per write).
   static constexpr int kBits = 4;
   static constexpr size_t kWays = size_t{1} << kBits;
+  static constexpr int kKeyLevels = 64 / kBits;
   static int Shift(int depth) { return 64 - kBits * (depth + 1); }
-  static size_t Slot(uint64_t hash, int depth) { return (hash >> Shift(depth)) & (kWays - 1); }
+  // The child of a branch at `depth` that holds (hash, name): by the hash's bits for the
+  // first kKeyLevels levels, then (the order tree only) by the name: 0 once it has ended,
+  // else 1 + its next nibble, so a name sorts before its extensions as in bytewise order.
+  static size_t Slot(uint64_t hash, std::string_view name, int depth) {
+    if (depth < kKeyLevels) return (hash >> Shift(depth)) & (kWays - 1);
+    const auto nibble = static_cast<size_t>(depth - kKeyLevels);
+    if (nibble / 2 >= name.size()) return 0;
+    const auto byte = static_cast<unsigned char>(name[nibble / 2]);
+    return 1 + (nibble % 2 == 0 ? byte >> kBits : byte & (kWays - 1));
+  }
+  static size_t WaysAt(int depth) { return depth < kKeyLevels ? kWays : kWays + 1; }
   // The node of `node` (copied unless this map holds the only reference) with `name` set;
   // *added when it is new.
+  // `by_name`: past the key's levels a full leaf splits on the name (the order tree);
+  // otherwise it grows there (the field tree, whose 64-bit hashes practically never tie).
   static NodePtr SetIn(NodePtr node, int depth, uint64_t hash, std::string_view name,
-                       std::string_view value, bool* added);
+                       std::string_view value, bool by_name, bool* added);
   static NodePtr EraseIn(NodePtr node, int depth, uint64_t hash, std::string_view name,
                          bool* erased);
   static bool Walk(const Node& node, int depth, uint64_t prefix, uint64_t from, const EntryFn& fn);
   static bool WalkRanksIn(const Node& node, size_t from, bool reverse, const EntryFn& fn);
   static size_t NodeSize(const Node& node);
+  static size_t MaxLeafIn(const Node& node);
   // A score's key in the order tree: IEEE bits mapped so that unsigned order is numeric
   // order (-0 as 0, which Redis compares equal).
   static uint64_t ScoreKey(double score);

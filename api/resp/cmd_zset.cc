@@ -195,20 +195,28 @@ RankSpan ScoreSpan(const FieldMap& m, const ScoreRange& r) {
 // over ranks comparing names only, as Redis's skiplist descent compares them.
 RankSpan LexSpan(const FieldMap& m, const LexBound& min, const LexBound& max) {
   RankSpan s;
-  auto member_at = [&](size_t rank) {
-    std::string name;
-    m.WalkRanks(rank, false, [&](std::string_view n, double) {
-      name = n;
+  if (m.empty()) return s;
+  auto at_rank = [&](size_t rank) {
+    Scored found;
+    m.WalkRanks(rank, false, [&](std::string_view n, double score) {
+      found = {std::string(n), score};
       return false;
     });
-    return name;
+    return found;
   };
+  const Scored first = at_rank(0);
+  const Scored last = m.size() == 1 ? first : at_rank(m.size() - 1);
+  // When every score is equal (the use ZRANGEBYLEX is defined for), the set is in name
+  // order and a bound's rank is one descent of the order tree; otherwise a binary search
+  // over ranks compares names only, as Redis's skiplist walk does.
+  const bool tied = first.score == last.score;
   // The first rank whose member is past `name` (or at it, unless `after`).
   auto first_from = [&](const std::string& name, bool after) {
+    if (tied) return m.RankBefore(first.score, after ? name + '\0' : name);
     size_t lo = 0, hi = m.size();
     while (lo < hi) {
       const size_t mid = lo + (hi - lo) / 2;
-      const std::string at = member_at(mid);
+      const std::string at = at_rank(mid).member;
       if (after ? at > name : at >= name) {
         hi = mid;
       } else {
@@ -230,8 +238,10 @@ RankSpan LexSpan(const FieldMap& m, const LexBound& min, const LexBound& max) {
     }
     return 0;
   };
+  const size_t begin = position(min, true);
+  const size_t end = position(max, false);
   // zslIsInLexRange: nothing when the last member is below min or the first above max.
-  if (m.empty() || position(max, false) == 0 || position(min, true) == m.size()) return s;
+  if (end == 0 || begin == m.size()) return s;
   auto below_min = [&](const std::string& name) {
     return min.kind == LexBound::Kind::kMax ||
            (min.kind == LexBound::Kind::kInclusive && name < min.name) ||
@@ -242,9 +252,9 @@ RankSpan LexSpan(const FieldMap& m, const LexBound& min, const LexBound& max) {
            (max.kind == LexBound::Kind::kInclusive && name > max.name) ||
            (max.kind == LexBound::Kind::kExclusive && name >= max.name);
   };
-  if (below_min(member_at(m.size() - 1)) || above_max(member_at(0))) return s;
-  s.begin = position(min, true);
-  s.end = position(max, false);
+  if (below_min(last.member) || above_max(first.member)) return s;
+  s.begin = begin;
+  s.end = end;
   return s;
 }
 

@@ -191,6 +191,65 @@ TEST(FieldMapTest, AScoredMapRanksAndWalksInScoreThenNameOrder) {
   EXPECT_EQ(m.AllocatedSize(), 0u) << "the order tree empties with the map";
 }
 
+// Members sharing one score split by name below the score's levels, so no leaf (what a
+// write copies) outgrows kLeafMax however many tie; order and ranks stay (score, name) in
+// bytewise name order: a name before its extensions, bytes above 0x7f after ASCII.
+TEST(FieldMapTest, EqualScoresSplitByNameAndKeepBytewiseOrder) {
+  std::mt19937 rng(5);
+  FieldMap m = FieldMap::Scored();
+  std::map<std::string, double> scores;
+  auto name_of = [&](uint32_t i) {
+    switch (i % 4) {
+      case 0:
+        return "user:" + std::to_string(i);  // long shared prefix
+      case 1:
+        return std::string(1 + i % 7, static_cast<char>('a' + i % 3));  // prefixes of one another
+      case 2:
+        return std::string("\xff\x80") + std::to_string(i);  // high bytes
+      default:
+        return std::to_string(i);
+    }
+  };
+  FieldMap snapshot = FieldMap::Scored();
+  Sorted snapshot_model;
+  for (int i = 0; i < 30000; ++i) {
+    const std::string name = i == 0 ? std::string() : name_of(rng() % 12000);
+    if (rng() % 5 == 0) {
+      EXPECT_EQ(m.Erase(name), scores.erase(name) == 1);
+    } else {
+      const double score = rng() % 10 == 0 ? 1.0 : 0.0;  // nearly all tie
+      EXPECT_EQ(m.Set(name, FieldMap::ScoreValue(score)), !scores.contains(name));
+      scores[name] = score;
+    }
+    if (i == 15000) {
+      snapshot = m;
+      for (const auto& [n, sc] : scores) snapshot_model.emplace(sc, n);
+    }
+  }
+  Sorted sorted;
+  for (const auto& [n, sc] : scores) sorted.emplace(sc, n);
+  const std::vector<std::pair<double, std::string>> all(sorted.begin(), sorted.end());
+  ASSERT_GT(all.size(), 5000u);
+  EXPECT_LE(m.MaxLeafFields(), FieldMap::kLeafMax) << "ties must not pile up in one leaf";
+  EXPECT_EQ(Walked(m, 0, false, all.size() + 1), all);
+  for (int probe = 0; probe < 500; ++probe) {
+    const size_t from = rng() % all.size();
+    const auto& [score, name] = all[from];
+    ASSERT_EQ(m.RankBefore(score, name), from) << name;
+    ASSERT_EQ(m.RankBefore(score, name + '\0'), from + 1) << name;
+    ASSERT_EQ(Walked(m, from, true, 3).front(), all[from]);
+  }
+  EXPECT_EQ(m.RankThrough(0.0),
+            static_cast<size_t>(
+                std::count_if(all.begin(), all.end(), [](const auto& e) { return e.first == 0; })));
+  EXPECT_EQ(m.RankBefore(1.0, ""), m.RankThrough(0.0));
+  const std::vector<std::pair<double, std::string>> want(snapshot_model.begin(),
+                                                         snapshot_model.end());
+  EXPECT_EQ(Walked(snapshot, 0, false, want.size() + 1), want) << "a copy keeps its order";
+  for (const auto& [n, sc] : scores) ASSERT_TRUE(m.Erase(n));
+  EXPECT_EQ(m.AllocatedSize(), 0u);
+}
+
 TEST(FieldMapTest, JournalKeysSeparateKeyFromName) {
   std::string_view key, name;
   const std::string journal_key = FieldJournalKey("ab", "c");  // the views point into it
