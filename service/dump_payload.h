@@ -5,9 +5,13 @@
 //
 // Written: strings (RDB_TYPE_STRING), lists (RDB_TYPE_LIST), sets (RDB_TYPE_SET), hashes
 // (RDB_TYPE_HASH) and sorted sets (RDB_TYPE_ZSET_2: binary double scores), every string raw, under
-// RDB version 10 (Redis 7.0). Read: those types, with strings raw or integer-encoded, from RDB
-// versions up to 10. Redis's compact encodings (listpack, intset, quicklist, LZF-compressed
-// strings) are not read: such a payload is refused as bad data, never half-restored.
+// RDB version 10 (Redis 7.0). Read: those types, strings raw, integer-encoded or LZF-compressed
+// (liblzf), and what redis-server 7.0 itself DUMPs: a small set as an intset
+// (RDB_TYPE_SET_INTSET), a small hash or sorted set as a listpack (RDB_TYPE_HASH_LISTPACK,
+// RDB_TYPE_ZSET_LISTPACK), a list as a quicklist of listpacks (RDB_TYPE_LIST_QUICKLIST_2), from
+// RDB versions up to 10. Every byte is checked (a listpack's back-lengths, an intset's order,
+// a repeated member or field, an LZF length past what LZF can expand to); anything malformed,
+// and the older ziplist and zipmap encodings, are refused as bad data, never half-restored.
 #pragma once
 
 #include <cstdint>
