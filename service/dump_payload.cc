@@ -272,7 +272,8 @@ bool IntsetMembers(std::string_view is, std::vector<std::string>* out) {
   return true;
 }
 
-// Whether `names` (every `step`-th item from the first) repeat: Redis's loader refuses it.
+// Whether an item repeats, looking at every `step`-th from the first (a hash's names):
+// Redis's loader refuses a payload where one does.
 bool Repeats(const std::vector<std::string>& items, size_t step) {
   std::set<std::string_view> seen;
   for (size_t i = 0; i < items.size(); i += step) {
