@@ -317,8 +317,9 @@ TEST(EventLoopTest, BusyPollingGivesWayToAThreadThatWantsTheCpu) {
 class LoopTransportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto [server, client] = TcpPair();
-    peer_ = client;
+    const auto fds = TcpPair();
+    const int server = fds.first;
+    peer_ = fds.second;
     io_ = t_.Run([&] { return resp::NewLoopTransport(&t_.loop, server); });
     ASSERT_NE(io_, nullptr);
   }
@@ -427,7 +428,8 @@ TEST_F(LoopTransportTest, EndOfStreamAndCloseFailTheRead) {
   EXPECT_FALSE(ReadOnce(64).first);
 
   // A read still waiting when the connection is closed completes, failed.
-  auto [server, client] = TcpPair();
+  const auto fds = TcpPair();
+  const int server = fds.first, client = fds.second;
   std::promise<bool> result;
   std::string buffer(16, '\0');
   t_.Run([&] {
@@ -467,7 +469,7 @@ TEST_F(LoopTransportTest, AWriteLargerThanTheSocketBufferFinishesAsThePeerReads)
 TEST_F(LoopTransportTest, TimersRunOnTheLoopAndCancelStopsThem) {
   std::promise<std::thread::id> fired;
   bool cancelled_fired = false;
-  auto [timer, other] = t_.Run([&] {
+  auto timers = t_.Run([&] {
     auto a = io_->NewTimer();
     auto b = io_->NewTimer();
     a->Start(5ms, [&] { fired.set_value(std::this_thread::get_id()); });
@@ -477,8 +479,8 @@ TEST_F(LoopTransportTest, TimersRunOnTheLoopAndCancelStopsThem) {
   });
   EXPECT_NE(fired.get_future().get(), std::this_thread::get_id());
   t_.Run([&] {
-    timer.reset();
-    other.reset();
+    timers.first.reset();
+    timers.second.reset();
     return 0;
   });
   EXPECT_FALSE(cancelled_fired);
