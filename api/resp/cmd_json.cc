@@ -1,7 +1,10 @@
 // JSON documents, as RedisJSON 2.x and MemoryDB define the commands: JSON.SET JSON.GET
 // JSON.MGET JSON.DEL JSON.FORGET JSON.TYPE JSON.NUMINCRBY JSON.NUMMULTBY JSON.STRLEN
-// JSON.STRAPPEND JSON.OBJKEYS JSON.OBJLEN JSON.ARRAPPEND JSON.ARRLEN JSON.CLEAR
-// JSON.TOGGLE.
+// JSON.STRAPPEND JSON.OBJKEYS JSON.OBJLEN JSON.ARRAPPEND JSON.ARRINSERT JSON.ARRPOP
+// JSON.ARRTRIM JSON.ARRINDEX JSON.ARRLEN JSON.CLEAR JSON.TOGGLE. Array indexes follow
+// RedisJSON 2.x: ARRINSERT refuses one outside [-len, len]; ARRPOP and ARRINDEX's start clamp
+// into the array; ARRTRIM and ARRINDEX's stop as RedisJSON normalizes them (stop 0 is the
+// end for ARRINDEX).
 //
 // Paths (service/jsonpath.h): a JSONPath (`$...`) answers for every match, with null where
 // a match has the wrong type; a legacy path (`.a.b`, `.` by default) answers for its first
@@ -349,6 +352,58 @@ std::optional<int64_t> Size(const Json& v) {
 void CmdJsonStrlen(Call& call) { ReadLengths(call, "string", StringLength); }
 void CmdJsonObjlen(Call& call) { ReadLengths(call, "object", Size<Json::value_t::object>); }
 void CmdJsonArrlen(Call& call) { ReadLengths(call, "array", Size<Json::value_t::array>); }
+
+// RedisJSON's normalize_arr_start_index: a negative index counts from the end, and either
+// way it lands inside [0, len - 1] (len > 0).
+int64_t ClampIndex(int64_t index, int64_t len) {
+  return index < 0 ? std::max<int64_t>(0, len + index) : std::min(index, len - 1);
+}
+
+// JSON.ARRINDEX key path value [start [stop]]: per match the first index in [start, stop)
+// holding `value` (-1: none; stop 0 or absent: the end), null where the match is not an
+// array (legacy: the error).
+void CmdJsonArrindex(Call& call) {
+  if (call.args.size() > 6) return call.reply.Error(WrongArity("json.arrindex"));
+  jsonpath::Path path;
+  Json value;
+  int64_t start = 0, stop = 0;
+  if (!ParsePath(call.reply, call.args[2], &path) || !ParseValue(call.reply, call.args[3], &value))
+    return;
+  if ((call.args.size() > 4 && !ParseInt64(call.args[4], &start)) ||
+      (call.args.size() > 5 && !ParseInt64(call.args[5], &stop))) {
+    return call.reply.Error(kNotIntegerError);
+  }
+  Json doc;
+  json::Selection sel;
+  if (!ReadDocument(call, call.args[1], &doc) || !Select(call.reply, doc, path, &sel)) return;
+  auto find = [&](const Json& arr) -> std::optional<int64_t> {
+    if (!arr.is_array()) return std::nullopt;
+    const auto len = static_cast<int64_t>(arr.size());
+    if (len == 0) return -1;
+    const int64_t from = ClampIndex(start, len);
+    const int64_t to = stop == 0  ? len
+                       : stop < 0 ? std::max<int64_t>(0, len + stop)
+                                  : std::min(stop, len);
+    for (int64_t i = from; i < to; ++i) {
+      if (arr[static_cast<size_t>(i)] == value) return i;
+    }
+    return -1;
+  };
+  if (path.legacy) {
+    if (sel.empty()) return call.reply.Error(NoPathError(call.args[2]));
+    const std::optional<int64_t> at = find(*sel.node(0));
+    if (!at) return call.reply.Error(WrongPathType("array", json::TypeName(*sel.node(0))));
+    return call.reply.Integer(*at);
+  }
+  call.reply.Array(sel.size());
+  for (size_t i = 0; i < sel.size(); ++i) {
+    if (const std::optional<int64_t> at = find(*sel.node(i))) {
+      call.reply.Integer(*at);
+    } else {
+      call.reply.Null();
+    }
+  }
+}
 
 // JSON.OBJKEYS key [path]
 void CmdJsonObjkeys(Call& call) {
@@ -707,6 +762,124 @@ void CmdJsonArrappend(Call& call) {
       });
 }
 
+// JSON.ARRINSERT key path index value [value ...]: the values inserted before `index`
+// (negative: from the end; it must lie in [-len, len]); the new lengths.
+void CmdJsonArrinsert(Call& call) {
+  jsonpath::Path path;
+  int64_t index = 0;
+  if (!ParsePath(call.reply, call.args[2], &path)) return;
+  if (!ParseInt64(call.args[3], &index)) return call.reply.Error(kNotIntegerError);
+  std::vector<Json> values(call.args.size() - 4);
+  size_t deepest = 0;
+  for (size_t i = 4; i < call.args.size(); ++i) {
+    if (!ParseValue(call.reply, call.args[i], &values[i - 4])) return;
+    deepest = std::max(deepest, json::Depth(values[i - 4]));
+  }
+  const bool legacy = path.legacy;
+  EditDocument(
+      call,
+      [path = std::move(path), values = std::move(values), deepest, index](bool exists, Json& doc,
+                                                                           Outcome& out) {
+        return EditMatches(exists, doc, path, out,
+                           [&](Json& node, Json* result, size_t depth, Outcome& o) {
+                             if (!node.is_array()) return false;
+                             const auto len = static_cast<int64_t>(node.size());
+                             const int64_t at = index < 0 ? len + index : index;
+                             if (at < 0 || at > len) {
+                               o.error = "ERR index out of bounds";
+                               return false;
+                             }
+                             if (depth + 1 + deepest > json::kMaxDepth) {
+                               o.error = TooDeepError();
+                               return false;
+                             }
+                             for (size_t k = 0; k < values.size(); ++k)
+                               node.insert(node.begin() + at + static_cast<int64_t>(k), values[k]);
+                             *result = static_cast<int64_t>(node.size());
+                             return true;
+                           });
+      },
+      [legacy, text = call.args[2]](ReplyWriter& w, const Outcome& out) {
+        ReplyResults(w, out, legacy, text, "array", false);
+      });
+}
+
+// JSON.ARRPOP key [path [index]]: per match the element removed at `index` (default -1,
+// the last; clamped into the array) as JSON text, null for an empty array or (JSONPath) a
+// match that is not an array.
+void CmdJsonArrpop(Call& call) {
+  if (call.args.size() > 4) return call.reply.Error(WrongArity("json.arrpop"));
+  const std::string text = call.args.size() > 2 ? call.args[2] : ".";
+  jsonpath::Path path;
+  int64_t index = -1;
+  if (!ParsePath(call.reply, text, &path)) return;
+  if (call.args.size() > 3 && !ParseInt64(call.args[3], &index))
+    return call.reply.Error(kNotIntegerError);
+  const bool legacy = path.legacy;
+  // A match's result: [its text] when popped, [] for an empty array; null: not an array.
+  EditDocument(
+      call,
+      [path = std::move(path), index](bool exists, Json& doc, Outcome& out) {
+        return EditMatches(exists, doc, path, out, [&](Json& node, Json* result, size_t, Outcome&) {
+          if (!node.is_array()) return false;
+          *result = Json::array();
+          if (node.empty()) return true;
+          const auto at = static_cast<size_t>(ClampIndex(index, static_cast<int64_t>(node.size())));
+          result->push_back(json::Compact(node[at]));
+          node.erase(node.begin() + static_cast<ptrdiff_t>(at));
+          return true;
+        });
+      },
+      [legacy, text](ReplyWriter& w, const Outcome& out) {
+        auto one = [&](const Json& r) {
+          if (r.is_null() || r.empty()) return w.Null();
+          w.Bulk(r[0].get_ref<const std::string&>());
+        };
+        if (legacy) {
+          if (out.results.empty()) return w.Error(NoPathError(text));
+          if (out.results[0].is_null()) return w.Error(WrongPathType("array", out.first_type));
+          return one(out.results[0]);
+        }
+        w.Array(out.results.size());
+        for (const Json& r : out.results) one(r);
+      });
+}
+
+// JSON.ARRTRIM key path start stop: keeps the elements in [start, stop] as RedisJSON 2.x
+// normalizes them (out-of-range indexes never fail; start past the end empties the array);
+// the new lengths.
+void CmdJsonArrtrim(Call& call) {
+  jsonpath::Path path;
+  int64_t start = 0, stop = 0;
+  if (!ParsePath(call.reply, call.args[2], &path)) return;
+  if (!ParseInt64(call.args[3], &start) || !ParseInt64(call.args[4], &stop))
+    return call.reply.Error(kNotIntegerError);
+  const bool legacy = path.legacy;
+  EditDocument(
+      call,
+      [path = std::move(path), start, stop](bool exists, Json& doc, Outcome& out) {
+        return EditMatches(exists, doc, path, out, [&](Json& node, Json* result, size_t, Outcome&) {
+          if (!node.is_array()) return false;
+          const auto len = static_cast<int64_t>(node.size());
+          if (len > 0) {
+            const int64_t last = ClampIndex(stop, len);
+            const int64_t first = start < len ? ClampIndex(start, len) : last + 1;
+            if (first > last) {
+              node = Json::array();
+            } else {
+              node.erase(node.begin() + last + 1, node.end());
+              node.erase(node.begin(), node.begin() + first);
+            }
+          }
+          *result = static_cast<int64_t>(node.size());
+          return true;
+        });
+      },
+      [legacy, text = call.args[2]](ReplyWriter& w, const Outcome& out) {
+        ReplyResults(w, out, legacy, text, "array", false);
+      });
+}
+
 // JSON.CLEAR key [path]: empties arrays and objects, sets numbers to 0; how many it changed.
 void CmdJsonClear(Call& call) {
   std::string_view text;
@@ -798,6 +971,14 @@ void AddJsonCommands(std::vector<CommandSpec>* t) {
                  "Appends one or more JSON values to the arrays at a path"},
                 {"json.arrlen", -2, r, 1, 1, 1, read_fast, CmdJsonArrlen,
                  "Returns the length of the arrays at a path"},
+                {"json.arrinsert", -5, w, 1, 1, 1, write_slow, CmdJsonArrinsert,
+                 "Inserts JSON values into the arrays at a path before an index"},
+                {"json.arrpop", -2, kWrite, 1, 1, 1, write_slow, CmdJsonArrpop,
+                 "Removes and returns the element at an index of the arrays at a path"},
+                {"json.arrtrim", 5, kWrite, 1, 1, 1, write_slow, CmdJsonArrtrim,
+                 "Trims the arrays at a path to an inclusive range of indexes"},
+                {"json.arrindex", -4, r, 1, 1, 1, read_slow, CmdJsonArrindex,
+                 "Returns the first index of a JSON value in the arrays at a path"},
                 {"json.clear", -2, kWrite, 1, 1, 1, write_slow, CmdJsonClear,
                  "Clears arrays and objects, sets numbers to 0"},
                 {"json.toggle", 3, kWrite, 1, 1, 1, write_slow, CmdJsonToggle,

@@ -107,6 +107,9 @@ constexpr CommandEvents kEvents[] = {
     {"json.nummultby", kD, "json.nummultby", kG, "del"},
     {"json.strappend", kD, "json.strappend", kG, "del"},
     {"json.arrappend", kD, "json.arrappend", kG, "del"},
+    {"json.arrinsert", kD, "json.arrinsert", kG, "del"},
+    {"json.arrpop", kD, "json.arrpop", kG, "del"},
+    {"json.arrtrim", kD, "json.arrtrim", kG, "del"},
     {"json.clear", kD, "json.clear", kG, "del"},
     {"json.toggle", kD, "json.toggle", kG, "del"},
 };

@@ -1,6 +1,7 @@
 """JSON documents (issue 23): redis-py's JSON client against a real devstate process.
 
-JSON.SET/GET/MGET/DEL/TYPE/NUMINCRBY/STRLEN/OBJKEYS/OBJLEN/ARRAPPEND/ARRLEN with JSONPath
+JSON.SET/GET/MGET/DEL/TYPE/NUMINCRBY/STRLEN/OBJKEYS/OBJLEN/ARRAPPEND/ARRINSERT/ARRPOP/
+ARRTRIM/ARRINDEX/ARRLEN with JSONPath
 ($.a.b, $.a[0], $..x) and legacy paths (.a.b); reads on a device record's state and its
 writes refused; WRONGTYPE both ways; every limit answered with an error while other
 clients are served; documents that survive a restart and kill -9; MULTI/WATCH; keyspace
@@ -114,6 +115,77 @@ class JsonTest(unittest.TestCase):
         self.assertEqual(cli("JSON.TYPE", "cli:doc", ".t"), "number")
         self.assertIn("invalid JSONPath", cli("JSON.GET", "cli:doc", "$.a b"))
         self.assertEqual(cli("TYPE", "cli:doc"), "ReJSON-RL")
+
+    def test_array_insert_pop_trim_and_index(self):
+        """JSON.ARRINSERT/ARRPOP/ARRTRIM/ARRINDEX with RedisJSON 2.x's index rules, per match
+        (JSONPath: null where a match is not an array) and legacy (the first match, errors)."""
+        raw = self.raw
+        self.assertEqual(raw("JSON.SET", "arr", "$", '{"a":[1,2,3],"e":[],"s":"x","n":{"a":[null]}}'), "OK")
+        # ARRINSERT: before the index, negative from the end, within [-len, len].
+        self.assertEqual(raw("JSON.ARRINSERT", "arr", "$.a", 0, '"z"'), [4])
+        self.assertEqual(raw("JSON.ARRINSERT", "arr", "$.a", -1, 7, 8), [6])
+        self.assertEqual(raw("JSON.ARRINSERT", "arr", "$.a", 6, '{"k":1}'), [7])
+        self.assertEqual(self.j.get("arr", "$.a"), [["z", 1, 2, 7, 8, 3, {"k": 1}]])
+        for index in (8, -8):
+            with self.assertRaisesRegex(redis.ResponseError, "index out of bounds"):
+                raw("JSON.ARRINSERT", "arr", "$.a", index, 0)
+        self.assertEqual(raw("JSON.ARRINSERT", "arr", "$.e", -0, 1), [1])
+        self.assertEqual(raw("JSON.ARRINSERT", "arr", "$.s", 0, 1), [None])
+        self.assertEqual(raw("JSON.ARRINSERT", "arr", ".n.a", 1, "true"), 2)
+        with self.assertRaisesRegex(redis.ResponseError, "expected array but found string"):
+            raw("JSON.ARRINSERT", "arr", ".s", 0, 1)
+        with self.assertRaises(redis.ResponseError):
+            raw("JSON.ARRINSERT", "arr", "$.a", "x", 1)
+        # ARRINDEX: [start, stop), stop 0 the end, negatives from the end, -1 when absent.
+        self.assertEqual(raw("JSON.ARRINDEX", "arr", "$.a", 2), [2])
+        self.assertEqual(raw("JSON.ARRINDEX", "arr", "$.a", '{"k":1}'), [6])
+        self.assertEqual(raw("JSON.ARRINDEX", "arr", "$.a", '"2"'), [-1], "a string is not the number")
+        self.assertEqual(raw("JSON.ARRINDEX", "arr", "$.a", 2, 3), [-1])
+        self.assertEqual(raw("JSON.ARRINDEX", "arr", "$.a", 3, -2), [5])
+        self.assertEqual(raw("JSON.ARRINDEX", "arr", "$.a", 3, 0, -2), [-1], "stop -2 ends before 3")
+        self.assertEqual(raw("JSON.ARRINDEX", "arr", "$.a", '"z"', -100), [0], "start clamps to 0")
+        self.assertEqual(raw("JSON.ARRINDEX", "arr", "$.a", '"z"', 100), [-1], "start clamps to the last")
+        self.assertEqual(raw("JSON.ARRINDEX", "arr", "$.s", 1), [None])
+        self.assertEqual(raw("JSON.ARRINDEX", "arr", ".n.a", "true"), 1)
+        with self.assertRaisesRegex(redis.ResponseError, "expected array but found string"):
+            raw("JSON.ARRINDEX", "arr", ".s", 1)
+        # ARRPOP: the last by default, the index clamped into the array; the element's JSON
+        # text; null for an empty array.
+        self.assertEqual(raw("JSON.ARRPOP", "arr", "$.a"), ['{"k":1}'])
+        self.assertEqual(raw("JSON.ARRPOP", "arr", "$.a", 0), ['"z"'])
+        self.assertEqual(raw("JSON.ARRPOP", "arr", "$.a", 100), ["3"])
+        self.assertEqual(raw("JSON.ARRPOP", "arr", "$.a", -100), ["1"])
+        self.assertEqual(self.j.get("arr", "$.a"), [[2, 7, 8]])
+        self.assertEqual(raw("JSON.ARRPOP", "arr", "$.e"), ["1"])
+        self.assertEqual(raw("JSON.ARRPOP", "arr", "$.e"), [None])
+        self.assertEqual(raw("JSON.ARRPOP", "arr", "$.s"), [None])
+        self.assertEqual(raw("JSON.ARRPOP", "arr", ".n.a"), "true")
+        self.assertEqual(raw("JSON.ARRPOP", "arr", ".n.a"), "null", "a popped null is the text null")
+        self.assertIsNone(raw("JSON.ARRPOP", "arr", ".n.a"))
+        with self.assertRaisesRegex(redis.ResponseError, "expected array but found string"):
+            raw("JSON.ARRPOP", "arr", ".s")
+        self.assertEqual(raw("JSON.SET", "arr2", "$", "[1,2]"), "OK")
+        self.assertEqual(raw("JSON.ARRPOP", "arr2"), "2", "the path defaults to the root")
+        # ARRTRIM: MemoryDB's and RedisJSON's documented example, then the edges.
+        self.assertEqual(raw("JSON.SET", "tr", "$", '[[], ["a"], ["a", "b"], ["a", "b", "c"]]'), "OK")
+        self.assertEqual(raw("JSON.ARRTRIM", "tr", "$[*]", 0, 1), [0, 1, 2, 2])
+        self.assertEqual(self.j.get("tr"), [[], ["a"], ["a", "b"], ["a", "b"]])
+        for start, stop, want in ((1, 3, [1, 2, 3]), (-3, -2, [3, 4]), (2, 100, [2, 3, 4, 5]),
+                                  (-100, 1, [0, 1]), (4, 2, []), (6, 9, []), (0, -100, [0])):
+            raw("JSON.SET", "tr", "$", json.dumps({"c": list(range(6))}))
+            self.assertEqual(raw("JSON.ARRTRIM", "tr", ".c", start, stop), len(want), (start, stop))
+            self.assertEqual(self.j.get("tr", "$.c"), [want], (start, stop))
+        self.assertEqual(raw("JSON.ARRTRIM", "tr", "$", 0, 1), [None])
+        with self.assertRaisesRegex(redis.ResponseError, "expected array but found object"):
+            raw("JSON.ARRTRIM", "tr", ".", 0, 1)
+        with self.assertRaisesRegex(redis.ResponseError, "key that doesn't exist"):
+            raw("JSON.ARRPOP", "nothing", "$")
+        # Each is journaled: a restart keeps every edit.
+        before = {k: self.j.get(k) for k in ("arr", "arr2", "tr")}
+        self.ds.stop()
+        self.ds.start()
+        j = self.ds.redis(decode_responses=True).json()
+        self.assertEqual({k: j.get(k) for k in ("arr", "arr2", "tr")}, before)
 
     def test_wrongtype_both_ways_and_legacy_errors(self):
         self.j.set("{wt}:json", "$", {"n": 1, "s": "x"})
@@ -336,18 +408,22 @@ class JsonTest(unittest.TestCase):
             self.j.set("ev", "$", {"a": [1]})
             self.j.arrappend("ev", "$.a", 2)
             self.j.numincrby("ev", "$.a[0]", 1)
+            self.raw("JSON.ARRINSERT", "ev", "$.a", 0, 5)
+            self.raw("JSON.ARRPOP", "ev", "$.a")
+            self.raw("JSON.ARRTRIM", "ev", "$.a", 0, 0)
             self.j.delete("ev", "$.a")
             with self.assertRaises(redis.ResponseError):
                 self.j.numincrby("ev:none", "$.a", 1)  # refused: no event
             self.j.delete("ev")
             events = []
             deadline = time.monotonic() + 5
-            while len(events) < 5 and time.monotonic() < deadline:
+            while len(events) < 8 and time.monotonic() < deadline:
                 m = ps.get_message(timeout=0.2)
                 if m and m["type"] == "pmessage":
                     events.append((m["channel"].split(":", 1)[1], m["data"]))
             self.assertEqual(events, [("json.set", "ev"), ("json.arrappend", "ev"),
-                                      ("json.numincrby", "ev"), ("json.del", "ev"),
+                                      ("json.numincrby", "ev"), ("json.arrinsert", "ev"),
+                                      ("json.arrpop", "ev"), ("json.arrtrim", "ev"), ("json.del", "ev"),
                                       ("json.del", "ev")])
             ps.close()
         finally:
