@@ -1,7 +1,8 @@
 // JSON documents, as RedisJSON 2.x and MemoryDB define the commands: JSON.SET JSON.GET
 // JSON.MGET JSON.DEL JSON.FORGET JSON.TYPE JSON.NUMINCRBY JSON.NUMMULTBY JSON.STRLEN
 // JSON.STRAPPEND JSON.OBJKEYS JSON.OBJLEN JSON.ARRAPPEND JSON.ARRINSERT JSON.ARRPOP
-// JSON.ARRTRIM JSON.ARRINDEX JSON.ARRLEN JSON.CLEAR JSON.TOGGLE. Array indexes follow
+// JSON.ARRTRIM JSON.ARRINDEX JSON.ARRLEN JSON.CLEAR JSON.TOGGLE JSON.RESP JSON.DEBUG
+// (MEMORY, HELP). Array indexes follow
 // RedisJSON 2.x: ARRINSERT refuses one outside [-len, len]; ARRPOP and ARRINDEX's start clamp
 // into the array; ARRTRIM and ARRINDEX's stop as RedisJSON normalizes them (stop 0 is the
 // end for ARRINDEX).
@@ -352,6 +353,107 @@ std::optional<int64_t> Size(const Json& v) {
 void CmdJsonStrlen(Call& call) { ReadLengths(call, "string", StringLength); }
 void CmdJsonObjlen(Call& call) { ReadLengths(call, "object", Size<Json::value_t::object>); }
 void CmdJsonArrlen(Call& call) { ReadLengths(call, "array", Size<Json::value_t::array>); }
+
+// A value in RedisJSON's RESP form: null, "true"/"false" as simple strings, integers as
+// integers, other numbers and strings as bulk strings, an array as ["[", elements...], an
+// object as ["{", name, value, ...]. Depth is bounded by the document's (json::kMaxDepth).
+void ReplyResp(ReplyWriter& w, const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::null:
+      return w.Null();
+    case Json::value_t::boolean:
+      return w.Simple(v.get<bool>() ? "true" : "false");
+    case Json::value_t::number_integer:
+      return w.Integer(v.get<int64_t>());
+    case Json::value_t::number_unsigned:  // how the parser keeps a non-negative integer
+      if (v.get<uint64_t>() <= INT64_MAX) return w.Integer(static_cast<int64_t>(v.get<uint64_t>()));
+      return w.Bulk(json::Compact(v));
+    case Json::value_t::string:
+      return w.Bulk(v.get_ref<const std::string&>());
+    case Json::value_t::array:
+      w.Array(v.size() + 1);
+      w.Simple("[");
+      for (const Json& e : v) ReplyResp(w, e);
+      return;
+    case Json::value_t::object:
+      w.Array(2 * v.size() + 1);
+      w.Simple("{");
+      for (const auto& [name, e] : v.items()) {
+        w.Bulk(name);
+        ReplyResp(w, e);
+      }
+      return;
+    default:  // a float (or binary, which JSON text never makes): its JSON text
+      return w.Bulk(json::Compact(v));
+  }
+}
+
+// JSON.RESP key [path]: the value at path (legacy: the first match; JSONPath: every match)
+// in RESP form.
+void CmdJsonResp(Call& call) {
+  ReadTarget t;
+  if (!ReadAtPath(call, &t)) return;
+  if (t.path.legacy) {
+    if (t.sel.empty()) return call.reply.Error(NoPathError(t.text));
+    return ReplyResp(call.reply, *t.sel.node(0));
+  }
+  call.reply.Array(t.sel.size());
+  for (size_t i = 0; i < t.sel.size(); ++i) ReplyResp(call.reply, *t.sel.node(i));
+}
+
+// The bytes a value holds in memory, as nlohmann::json keeps it: each value's slot, a
+// string's or a container's own allocation, an object member's name and tree node.
+size_t MemoryOf(const Json& v) {
+  size_t n = sizeof(Json);
+  if (v.is_string()) n += v.get_ref<const std::string&>().capacity() + sizeof(std::string);
+  if (v.is_array()) {
+    n += sizeof(Json::array_t);
+    for (const Json& e : v) n += MemoryOf(e);
+  }
+  if (v.is_object()) {
+    n += sizeof(Json::object_t);
+    for (const auto& [name, e] : v.items()) n += 48 + name.capacity() + MemoryOf(e);
+  }
+  return n;
+}
+
+// JSON.DEBUG MEMORY key [path] (bytes per match; legacy: the first, 0 for a missing key)
+// and JSON.DEBUG HELP.
+void CmdJsonDebug(Call& call) {
+  const std::string sub = Lower(call.args[1]);
+  if (sub == "help" && call.args.size() == 2) {
+    call.reply.Array(2);
+    call.reply.Bulk("MEMORY <key> [path] - reports memory usage");
+    call.reply.Bulk("HELP                - this message");
+    return;
+  }
+  if (sub != "memory" || call.args.size() < 3 || call.args.size() > 4) {
+    return call.reply.Error("ERR unknown subcommand or wrong number of arguments for 'JSON.DEBUG'");
+  }
+  std::string_view text = call.args.size() == 4 ? std::string_view(call.args[3]) : ".";
+  jsonpath::Path path;
+  if (!ParsePath(call.reply, text, &path)) return;
+  Json doc;
+  switch (Document(Live(call, call.args[2]), &doc)) {
+    case Found::kMissing:
+      return path.legacy ? call.reply.Integer(0) : call.reply.Array(0);
+    case Found::kOtherType:
+      return call.reply.Error(kWrongTypeError);
+    case Found::kDamaged:
+      return call.reply.Error("ERR the stored JSON document is damaged");
+    case Found::kYes:
+      break;
+  }
+  json::Selection sel;
+  if (!Select(call.reply, doc, path, &sel)) return;
+  if (path.legacy) {
+    if (sel.empty()) return call.reply.Error(NoPathError(text));
+    return call.reply.Integer(static_cast<int64_t>(MemoryOf(*sel.node(0))));
+  }
+  call.reply.Array(sel.size());
+  for (size_t i = 0; i < sel.size(); ++i)
+    call.reply.Integer(static_cast<int64_t>(MemoryOf(*sel.node(i))));
+}
 
 // RedisJSON's normalize_arr_start_index: a negative index counts from the end, and either
 // way it lands inside [0, len - 1] (len > 0).
@@ -979,6 +1081,10 @@ void AddJsonCommands(std::vector<CommandSpec>* t) {
                  "Trims the arrays at a path to an inclusive range of indexes"},
                 {"json.arrindex", -4, r, 1, 1, 1, read_slow, CmdJsonArrindex,
                  "Returns the first index of a JSON value in the arrays at a path"},
+                {"json.resp", -2, r, 1, 1, 1, read_slow, CmdJsonResp,
+                 "Returns the JSON value at a path in Redis serialization protocol form"},
+                {"json.debug", -2, r, 2, 2, 1, read_slow, CmdJsonDebug,
+                 "Debugging container command: MEMORY key [path], HELP"},
                 {"json.clear", -2, kWrite, 1, 1, 1, write_slow, CmdJsonClear,
                  "Clears arrays and objects, sets numbers to 0"},
                 {"json.toggle", 3, kWrite, 1, 1, 1, write_slow, CmdJsonToggle,

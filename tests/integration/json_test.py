@@ -1,7 +1,7 @@
 """JSON documents (issue 23): redis-py's JSON client against a real devstate process.
 
 JSON.SET/GET/MGET/DEL/TYPE/NUMINCRBY/STRLEN/OBJKEYS/OBJLEN/ARRAPPEND/ARRINSERT/ARRPOP/
-ARRTRIM/ARRINDEX/ARRLEN with JSONPath
+ARRTRIM/ARRINDEX/ARRLEN/RESP/DEBUG MEMORY with JSONPath
 ($.a.b, $.a[0], $..x) and legacy paths (.a.b); reads on a device record's state and its
 writes refused; WRONGTYPE both ways; every limit answered with an error while other
 clients are served; documents that survive a restart and kill -9; MULTI/WATCH; keyspace
@@ -186,6 +186,36 @@ class JsonTest(unittest.TestCase):
         self.ds.start()
         j = self.ds.redis(decode_responses=True).json()
         self.assertEqual({k: j.get(k) for k in ("arr", "arr2", "tr")}, before)
+
+    def test_resp_form_and_debug_memory(self):
+        """JSON.RESP answers a value in RedisJSON's RESP form; JSON.DEBUG MEMORY a size that
+        grows with the value."""
+        c = self.ds.redis()  # bytes, so a bulk "1" and an integer 1 differ
+        self.assertTrue(c.execute_command("JSON.SET", "rf", "$",
+                                          '{"a":[1,2.5,"x",null,true],"o":{"k":false},"u":18446744073709551615}'))
+        self.assertEqual(c.execute_command("JSON.RESP", "rf", ".a"),
+                         [b"[", 1, b"2.5", b"x", None, b"true"])
+        self.assertEqual(c.execute_command("JSON.RESP", "rf", "$.o"), [[b"{", b"k", b"false"]])
+        self.assertEqual(c.execute_command("JSON.RESP", "rf", "$.u"), [b"18446744073709551615"])
+        whole = c.execute_command("JSON.RESP", "rf")
+        self.assertEqual(whole[0], b"{")
+        self.assertEqual(whole[1::2], [b"a", b"o", b"u"])
+        self.assertIsNone(c.execute_command("JSON.RESP", "rf:none"))
+        with self.assertRaisesRegex(redis.ResponseError, "does not exist"):
+            c.execute_command("JSON.RESP", "rf", ".nope")
+        small = c.execute_command("JSON.DEBUG", "MEMORY", "rf", ".o")
+        whole_size = c.execute_command("JSON.DEBUG", "MEMORY", "rf")
+        self.assertGreater(small, 0)
+        self.assertGreater(whole_size, small)
+        self.assertEqual(c.execute_command("JSON.DEBUG", "MEMORY", "rf", "$..k"), [16])
+        self.assertEqual(c.execute_command("JSON.DEBUG", "MEMORY", "rf:none"), 0)
+        self.assertEqual(len(c.execute_command("JSON.DEBUG", "HELP")), 2)
+        for bad in (("JSON.DEBUG", "MEMORY"), ("JSON.DEBUG", "NOPE", "rf")):
+            with self.assertRaisesRegex(redis.ResponseError, "unknown subcommand"):
+                c.execute_command(*bad)
+        self.r.set("rf:str", "x")
+        with self.assertRaisesRegex(redis.ResponseError, "^WRONGTYPE"):
+            c.execute_command("JSON.DEBUG", "MEMORY", "rf:str")
 
     def test_wrongtype_both_ways_and_legacy_errors(self):
         self.j.set("{wt}:json", "$", {"n": 1, "s": "x"})
