@@ -2,10 +2,9 @@
 // JSON.MGET JSON.DEL JSON.FORGET JSON.TYPE JSON.NUMINCRBY JSON.NUMMULTBY JSON.STRLEN
 // JSON.STRAPPEND JSON.OBJKEYS JSON.OBJLEN JSON.ARRAPPEND JSON.ARRINSERT JSON.ARRPOP
 // JSON.ARRTRIM JSON.ARRINDEX JSON.ARRLEN JSON.CLEAR JSON.TOGGLE JSON.RESP JSON.DEBUG
-// (MEMORY, HELP). Array indexes follow
-// RedisJSON 2.x: ARRINSERT refuses one outside [-len, len]; ARRPOP and ARRINDEX's start clamp
-// into the array; ARRTRIM and ARRINDEX's stop as RedisJSON normalizes them (stop 0 is the
-// end for ARRINDEX).
+// (MEMORY, HELP). Array indexes follow RedisJSON 2.x: ARRINSERT refuses one outside
+// [-len, len]; ARRPOP and ARRINDEX's start clamp into the array; ARRTRIM and ARRINDEX's stop
+// as RedisJSON normalizes them (stop 0 is the end for ARRINDEX).
 //
 // Paths (service/jsonpath.h): a JSONPath (`$...`) answers for every match, with null where
 // a match has the wrong type; a legacy path (`.a.b`, `.` by default) answers for its first
