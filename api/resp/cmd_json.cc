@@ -315,13 +315,12 @@ void CmdJsonType(Call& call) {
 
 // JSON.STRLEN, JSON.OBJLEN, JSON.ARRLEN key [path]: per match a size, or null where the
 // match is not what `expected` names.
+// Replies with `measure` of each match of `path` (text `text`) in `sel`: legacy the first
+// match's (an error when there is none or it is not `expected`), JSONPath every match's,
+// null where it is not `expected`.
 template <typename Measure>
-void ReadLengths(Call& call, std::string_view expected, Measure measure) {
-  ReadTarget t;
-  if (!ReadAtPath(call, &t)) return;
-  const json::Selection& sel = t.sel;
-  const jsonpath::Path& path = t.path;
-  const std::string_view text = t.text;
+void ReplyMeasured(Call& call, const jsonpath::Path& path, std::string_view text,
+                   const json::Selection& sel, std::string_view expected, Measure measure) {
   if (path.legacy) {
     if (sel.empty()) return call.reply.Error(NoPathError(text));
     const std::optional<int64_t> n = measure(*sel.node(0));
@@ -336,6 +335,13 @@ void ReadLengths(Call& call, std::string_view expected, Measure measure) {
       call.reply.Null();
     }
   }
+}
+
+template <typename Measure>
+void ReadLengths(Call& call, std::string_view expected, Measure measure) {
+  ReadTarget t;
+  if (!ReadAtPath(call, &t)) return;
+  ReplyMeasured(call, t.path, t.text, t.sel, expected, measure);
 }
 
 std::optional<int64_t> StringLength(const Json& v) {
@@ -490,20 +496,7 @@ void CmdJsonArrindex(Call& call) {
     }
     return -1;
   };
-  if (path.legacy) {
-    if (sel.empty()) return call.reply.Error(NoPathError(call.args[2]));
-    const std::optional<int64_t> at = find(*sel.node(0));
-    if (!at) return call.reply.Error(WrongPathType("array", json::TypeName(*sel.node(0))));
-    return call.reply.Integer(*at);
-  }
-  call.reply.Array(sel.size());
-  for (size_t i = 0; i < sel.size(); ++i) {
-    if (const std::optional<int64_t> at = find(*sel.node(i))) {
-      call.reply.Integer(*at);
-    } else {
-      call.reply.Null();
-    }
-  }
+  ReplyMeasured(call, path, call.args[2], sel, "array", find);
 }
 
 // JSON.OBJKEYS key [path]
@@ -831,50 +824,16 @@ void CmdJsonStrappend(Call& call) {
       });
 }
 
-// JSON.ARRAPPEND key path value [value ...]: the new lengths.
-void CmdJsonArrappend(Call& call) {
-  jsonpath::Path path;
-  if (!ParsePath(call.reply, call.args[2], &path)) return;
-  std::vector<Json> values(call.args.size() - 3);
+// JSON.ARRAPPEND key path value [value ...] and JSON.ARRINSERT key path index value
+// [value ...]: the values inserted before `index` (none: at the end; negative: from the
+// end; it must lie in [-len, len]); the new lengths.
+void InsertIntoArrays(Call& call, jsonpath::Path path, std::optional<int64_t> index,
+                      size_t first_value) {
+  std::vector<Json> values(call.args.size() - first_value);
   size_t deepest = 0;
-  for (size_t i = 3; i < call.args.size(); ++i) {
-    if (!ParseValue(call.reply, call.args[i], &values[i - 3])) return;
-    deepest = std::max(deepest, json::Depth(values[i - 3]));
-  }
-  const bool legacy = path.legacy;
-  EditDocument(
-      call,
-      [path = std::move(path), values = std::move(values), deepest](bool exists, Json& doc,
-                                                                    Outcome& out) {
-        return EditMatches(exists, doc, path, out,
-                           [&](Json& node, Json* result, size_t depth, Outcome& o) {
-                             if (!node.is_array()) return false;
-                             if (depth + 1 + deepest > json::kMaxDepth) {
-                               o.error = TooDeepError();
-                               return false;
-                             }
-                             for (const Json& v : values) node.push_back(v);
-                             *result = static_cast<int64_t>(node.size());
-                             return true;
-                           });
-      },
-      [legacy, text = call.args[2]](ReplyWriter& w, const Outcome& out) {
-        ReplyResults(w, out, legacy, text, "array", false);
-      });
-}
-
-// JSON.ARRINSERT key path index value [value ...]: the values inserted before `index`
-// (negative: from the end; it must lie in [-len, len]); the new lengths.
-void CmdJsonArrinsert(Call& call) {
-  jsonpath::Path path;
-  int64_t index = 0;
-  if (!ParsePath(call.reply, call.args[2], &path)) return;
-  if (!ParseInt64(call.args[3], &index)) return call.reply.Error(kNotIntegerError);
-  std::vector<Json> values(call.args.size() - 4);
-  size_t deepest = 0;
-  for (size_t i = 4; i < call.args.size(); ++i) {
-    if (!ParseValue(call.reply, call.args[i], &values[i - 4])) return;
-    deepest = std::max(deepest, json::Depth(values[i - 4]));
+  for (size_t i = first_value; i < call.args.size(); ++i) {
+    if (!ParseValue(call.reply, call.args[i], &values[i - first_value])) return;
+    deepest = std::max(deepest, json::Depth(values[i - first_value]));
   }
   const bool legacy = path.legacy;
   EditDocument(
@@ -885,7 +844,7 @@ void CmdJsonArrinsert(Call& call) {
                            [&](Json& node, Json* result, size_t depth, Outcome& o) {
                              if (!node.is_array()) return false;
                              const auto len = static_cast<int64_t>(node.size());
-                             const int64_t at = index < 0 ? len + index : index;
+                             const int64_t at = !index ? len : *index < 0 ? len + *index : *index;
                              if (at < 0 || at > len) {
                                o.error = "ERR index out of bounds";
                                return false;
@@ -903,6 +862,20 @@ void CmdJsonArrinsert(Call& call) {
       [legacy, text = call.args[2]](ReplyWriter& w, const Outcome& out) {
         ReplyResults(w, out, legacy, text, "array", false);
       });
+}
+
+void CmdJsonArrappend(Call& call) {
+  jsonpath::Path path;
+  if (!ParsePath(call.reply, call.args[2], &path)) return;
+  InsertIntoArrays(call, std::move(path), std::nullopt, 3);
+}
+
+void CmdJsonArrinsert(Call& call) {
+  jsonpath::Path path;
+  int64_t index = 0;
+  if (!ParsePath(call.reply, call.args[2], &path)) return;
+  if (!ParseInt64(call.args[3], &index)) return call.reply.Error(kNotIntegerError);
+  InsertIntoArrays(call, std::move(path), index, 4);
 }
 
 // JSON.ARRPOP key [path [index]]: per match the element removed at `index` (default -1,
