@@ -143,6 +143,12 @@ class CommitPipeline::View final : public KeyView {
 
   int64_t NowMs() const override { return now_; }
 
+  uint64_t Wait(Waiter waiter) override { return pipeline_->waiters_.Add(std::move(waiter)); }
+  bool Unwait(uint64_t id) override { return pipeline_->waiters_.Remove(id); }
+
+  // The keys written since the last call, while any waiter waited (see ServeWaiters).
+  std::vector<std::string> TakeWritten() { return std::exchange(written_, {}); }
+
  private:
   // The record under `key` before this change: the group's own, the overlay's or the
   // keyspace's; expired or not.
@@ -171,6 +177,7 @@ class CommitPipeline::View final : public KeyView {
   }
 
   void Stage(std::string_view key, RecordPtr record) {
+    if (!pipeline_->waiters_.empty()) written_.emplace_back(key);
     Remember(key, record);
     group_->staged.insert_or_assign(std::string(key), std::move(record));
   }
@@ -186,6 +193,7 @@ class CommitPipeline::View final : public KeyView {
   bool has_last_ = false;
   std::string last_key_;
   RecordPtr last_;
+  std::vector<std::string> written_;
 };
 
 CommitPipeline::CommitPipeline(Journal* journal, Keyspace* keyspace, ReplicationGate* gate,
@@ -437,6 +445,7 @@ void CommitPipeline::CommitGroup(std::vector<Request>* requests) {
       ++applied;
     }
   }
+  if (!waiters_.empty()) ServeWaiters(view, group.get());
   mutations_.fetch_add(applied, std::memory_order_relaxed);
 
   if (batch.Count() > 0) {
@@ -495,6 +504,29 @@ void CommitPipeline::CommitGroup(std::vector<Request>* requests) {
     work_.Signal();  // the committer thread watches the new group's deadline
   }
   CompleteAcknowledged();
+}
+
+void CommitPipeline::ServeWaiters(View& view, Group* group) {
+  // Keys the group wrote, then those its served waiters wrote (BLMOVE's destination), each
+  // served in turn. A key written while its own waiters are served is not served again:
+  // they all just had their turn. Each pass that writes serves (removes) a waiter, so this
+  // ends.
+  std::vector<std::string> ready = view.TakeWritten();
+  std::vector<CommitCallback> served;
+  for (size_t i = 0; i < ready.size() && !waiters_.empty(); ++i) {
+    const std::string key = ready[i];
+    waiters_.Serve(key, view, &served);
+    for (std::string& written : view.TakeWritten()) {
+      if (written != key) ready.push_back(std::move(written));
+    }
+  }
+  for (CommitCallback& done : served) {
+    group->requests.push_back(Request{{}, std::move(done), 0, 0});
+  }
+}
+
+void CommitPipeline::AnswerWaiters(const Status& why) {
+  for (CommitCallback& done : waiters_.TakeAll()) done(why, 0);
 }
 
 void CommitPipeline::OnQuorum(uint64_t seq) {
@@ -602,6 +634,7 @@ void CommitPipeline::SetRefusal(const Status& why) {
   for (Request& r : queued) r.done(why, 0);
   writes_.fetch_add(queued.size(), std::memory_order_relaxed);
   if (why.ok()) return;
+  AnswerWaiters(why);  // a blocked client of a demoted primary hears why, as in Redis
   // Groups waiting for their quorum: memory follows the local journal, which holds them;
   // their writers hear `why`, since this node will not learn whether the quorum came.
   absl::MutexLock complete(&complete_mu_);
@@ -671,6 +704,7 @@ void CommitPipeline::Refuse(const Status& cause) {
   }
   for (Request& r : queued) r.done(refused, 0);
   writes_.fetch_add(queued.size(), std::memory_order_relaxed);
+  AnswerWaiters(refused);
   // Nothing written before the failure is acknowledged after it: the journal's state is
   // unknown. Writers still waiting hear why.
   absl::MutexLock complete(&complete_mu_);

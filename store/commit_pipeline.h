@@ -57,6 +57,7 @@
 #include "store/keyspace.h"
 #include "store/mutation.h"
 #include "store/replication_gate.h"
+#include "store/waiters.h"
 
 namespace devstate {
 
@@ -176,6 +177,10 @@ class CommitPipeline final : public QuorumListener {
   // Commits a group from TakeGroup (on whichever thread took it), then lets the next in.
   void CommitTaken(std::vector<Request>* group);
   void CommitGroup(std::vector<Request>* requests);
+  // After a group's own writes: serves the waiters of the keys it wrote (store/waiters.h).
+  void ServeWaiters(View& view, Group* group);
+  // Writes are refused from now on: every waiter hears `why`.
+  void AnswerWaiters(const Status& why);
   void Refuse(const Status& cause);
   void RefuseForSpace(const Status& cause);
   void TryResume();
@@ -237,6 +242,8 @@ class CommitPipeline final : public QuorumListener {
   std::atomic<size_t> pending_count_{0};  // pending_.size(), for the lock-free fast path
   // Completing groups runs on one thread at a time, so writers hear in order.
   absl::Mutex complete_mu_ ABSL_ACQUIRED_BEFORE(publish_mu_);
+
+  Waiters waiters_;  // blocking commands waiting for a write (store/waiters.h)
 
   std::atomic<uint64_t> writes_{0};
   std::atomic<uint64_t> mutations_{0};

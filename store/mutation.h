@@ -49,6 +49,30 @@ struct Change {
   }
 };
 
+// Called exactly once per submitted write, when its outcome is known: OK only after the
+// group is synced to the journal, acknowledged by the replication gate and published to
+// the keyspace. `seq` is the journal position that answers for the write (0 on failure).
+// It runs on whichever thread completes the group (the committer thread, an event loop
+// that committed inline, or the replication gate's thread when replicas acknowledge), or
+// on the submitter's thread when the write is refused at once: it must be quick and hand
+// the result to the connection's own executor.
+using CommitCallback = std::function<void(const Status& status, uint64_t seq)>;
+
+class KeyView;
+
+// A blocking command (BLPOP, BZPOPMIN ...) that found nothing to take, waiting in the
+// commit pipeline for a write to one of `keys` (store/waiters.h).
+struct Waiter {
+  enum class Result : uint8_t { kServed, kWaiting, kGone };
+  std::vector<std::string> keys;
+  // Called on the committing thread, in a group that wrote one of `keys`, after the
+  // group's own writes: takes what it waits for through `view` and says kServed (`done`
+  // then hears that group's outcome, as its writers do), kWaiting (nothing to take yet),
+  // or kGone (nobody waits any more). It must be quick, must not block, must not throw.
+  std::function<Result(KeyView& view)> serve;
+  CommitCallback done;
+};
+
 // The store as a write inside a commit group sees it. Not thread-safe; valid only during
 // the txn call it is handed to.
 class KeyView {
@@ -76,6 +100,10 @@ class KeyView {
   virtual void Clear() = 0;
   // The group's clock (Unix epoch ms): one instant for every write of the group.
   virtual int64_t NowMs() const = 0;
+  // Registers `waiter` in the pipeline, in commit order (store/waiters.h); returns its id.
+  virtual uint64_t Wait(Waiter waiter) = 0;
+  // Removes the waiter `id`: false when it is not waiting (served, or never registered).
+  virtual bool Unwait(uint64_t id) = 0;
 };
 
 // Receives the key's current record: null when the key is absent or expired.
@@ -134,14 +162,5 @@ void ApplyChange(KeyView& view, std::string_view key, Change change);
 // Applies `m` to `view` (apply or txn), as the pipeline does. Used by MULTI/EXEC, which
 // runs a transaction's commands, and their mutations, inside one txn.
 void ApplyTo(Mutation& m, KeyView& view);
-
-// Called exactly once per submitted write, when its outcome is known: OK only after the
-// group is synced to the journal, acknowledged by the replication gate and published to
-// the keyspace. `seq` is the journal position that answers for the write (0 on failure).
-// It runs on whichever thread completes the group (the committer thread, an event loop
-// that committed inline, or the replication gate's thread when replicas acknowledge), or
-// on the submitter's thread when the write is refused at once: it must be quick and hand
-// the result to the connection's own executor.
-using CommitCallback = std::function<void(const Status& status, uint64_t seq)>;
 
 }  // namespace devstate

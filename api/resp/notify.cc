@@ -147,6 +147,8 @@ class RecordingView final : public KeyView {
   }
   void Clear() override { inner_.Clear(); }  // FLUSHALL raises no key's event, as in Redis
   int64_t NowMs() const override { return inner_.NowMs(); }
+  uint64_t Wait(Waiter waiter) override { return inner_.Wait(std::move(waiter)); }
+  bool Unwait(uint64_t id) override { return inner_.Unwait(id); }
 
  private:
   KeyView& inner_;
