@@ -19,6 +19,7 @@ void WriteSpec(ReplyWriter& w, const CommandSpec& c) {
   if (c.flags & kDenyOom) flags.push_back("denyoom");
   if (c.flags & kAdmin) flags.push_back("admin");
   if (c.flags & kNoScript) flags.push_back("noscript");
+  if (c.flags & kBlocking) flags.push_back("blocking");
   if (c.flags & kNoMulti) flags.push_back("no_multi");
   if (c.flags & kLoading) flags.push_back("loading");
   if (c.flags & kStale) flags.push_back("stale");

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "api/resp/commands.h"
+#include "api/resp/write.h"
 #include "service/version.h"
 
 namespace devstate::resp {
@@ -234,6 +235,30 @@ void CmdClientKill(Call& call) {
   call.reply.Integer(killed);
 }
 
+// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: ends another connection's blocking command
+// (api/resp/block.h) as if it timed out, or with -UNBLOCKED. 1 if it was waiting.
+void CmdClientUnblock(Call& call) {
+  int64_t id = 0;
+  if (!ParseInt64(call.args[2], &id)) return call.reply.Error(kNotIntegerError);
+  auto how = ClientState::Unblock::kTimeout;
+  if (call.args.size() == 4) {
+    if (EqualsNoCase(call.args[3], "error")) {
+      how = ClientState::Unblock::kError;
+    } else if (!EqualsNoCase(call.args[3], "timeout")) {
+      return call.reply.Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+    }
+  } else if (call.args.size() > 4) {
+    return call.reply.Error(kSyntaxError);
+  }
+  std::shared_ptr<ClientState> target;
+  {
+    std::lock_guard lock(call.server.clients_mu);
+    auto it = call.server.clients.find(static_cast<uint64_t>(id));
+    if (it != call.server.clients.end()) target = it->second;
+  }
+  call.reply.Integer(target && target->Unblocked(how) ? 1 : 0);
+}
+
 void CmdReadonly(Call& call) {
   call.client.readonly = true;
   call.reply.Ok();
@@ -292,6 +317,10 @@ void AddConnectionCommands(std::vector<CommandSpec>* t) {
                 "Returns information about the current client connection"},
                {"client|kill", -3, kAdmin | any, 0, 0, 0, admin, CmdClientKill,
                 "Kill the connection of a client"},
+               {"client|unblock", -3, kAdmin | kNoScript | kLoading | kStale, 0, 0, 0, admin,
+                CmdClientUnblock,
+                "Unblock a client blocked in a blocking command from a different "
+                "connection"},
                {"client|help", 2, any, 0, 0, 0, slow_conn, ContainerHelp, "Show helpful text"},
            }},
       });

@@ -1,6 +1,6 @@
 // Lists, as Redis 7.0 defines them: LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LMPOP LLEN LINDEX
-// LRANGE LSET LTRIM LREM LINSERT LPOS LMOVE RPOPLPUSH. The blocking forms (BLPOP BRPOP
-// BLMOVE BRPOPLPUSH BLMPOP) are not offered.
+// LRANGE LSET LTRIM LREM LINSERT LPOS LMOVE RPOPLPUSH, and the blocking forms BLPOP BRPOP
+// BLMOVE BRPOPLPUSH BLMPOP (api/resp/block.h).
 //
 // A list is a composite record (service/list_value.h): a write edits a copy of its
 // elements (or, within one commit group, the group's own copy: Mutation::Edit) and hands
@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "api/resp/block.h"
 #include "api/resp/commands.h"
 #include "api/resp/write.h"
 #include "service/list_value.h"
@@ -109,63 +110,147 @@ void Pop(Call& call, bool front) {
       });
 }
 
+// What a pop over several keys took (LMPOP, BLPOP, BLMPOP).
+struct Taken {
+  std::string key;  // the list it came from
+  std::vector<std::string> elements;
+  std::string error;
+};
+
+// Pops up to `count` elements from the first of `keys` holding a list: false when none
+// does. A key of another type is an error, or, once `woken` (a blocking command), skipped.
+bool TakeFromLists(KeyView& view, const std::vector<std::string>& keys, bool front, int64_t count,
+                   bool woken, Taken* out) {
+  out->elements.clear();
+  for (const std::string& key : keys) {
+    const RecordPtr r = view.Get(key);
+    if (!r) continue;
+    if (r->type() != kListRecordType) {
+      if (woken) continue;
+      out->error = kWrongTypeError;
+      return true;
+    }
+    ListEdit list(r, false);
+    for (int64_t i = 0; i < count && !list.empty(); ++i)
+      out->elements.push_back(front ? list.PopFront() : list.PopBack());
+    ApplyChange(view, key, list.Finish());
+    out->key = key;
+    return true;
+  }
+  return false;
+}
+
+// [key, [element ...]]: LMPOP's and BLMPOP's reply.
+void ReplyKeyAndElements(ReplyWriter& w, const Taken& t) {
+  if (!t.error.empty()) return w.Error(t.error);
+  w.Array(2);
+  w.Bulk(t.key);
+  w.Array(t.elements.size());
+  for (const std::string& e : t.elements) w.Bulk(e);
+}
+
+// LMPOP's arguments from args[at] on: numkeys key [key ...] LEFT|RIGHT [COUNT count].
+bool ParseMpop(Call& call, size_t at, std::vector<std::string>* keys, bool* front, int64_t* count) {
+  int64_t numkeys = 0;
+  if (!ParseInt64(call.args[at], &numkeys) || numkeys < 1) {
+    call.reply.Error("ERR numkeys should be greater than 0");
+    return false;
+  }
+  if (static_cast<uint64_t>(numkeys) >= call.args.size() - at - 1) {
+    call.reply.Error(kSyntaxError);
+    return false;
+  }
+  const size_t where_at = at + 1 + static_cast<size_t>(numkeys);
+  if (!EqualsNoCase(call.args[where_at], "left") && !EqualsNoCase(call.args[where_at], "right")) {
+    call.reply.Error(kSyntaxError);
+    return false;
+  }
+  *front = EqualsNoCase(call.args[where_at], "left");
+  *count = -1;
+  for (size_t j = where_at + 1; j < call.args.size(); ++j) {
+    if (*count == -1 && j + 1 < call.args.size() && EqualsNoCase(call.args[j], "count")) {
+      ++j;
+      if (!ParseInt64(call.args[j], count) || *count < 1) {
+        call.reply.Error("ERR count should be greater than 0");
+        return false;
+      }
+    } else {
+      call.reply.Error(kSyntaxError);
+      return false;
+    }
+  }
+  if (*count == -1) *count = 1;
+  keys->assign(call.args.begin() + static_cast<ptrdiff_t>(at + 1),
+               call.args.begin() + static_cast<ptrdiff_t>(where_at));
+  return true;
+}
+
 // LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops from the first key holding
 // a list; [key, [element ...]], or a null array when every key is empty.
 void CmdLmpop(Call& call) {
-  int64_t numkeys = 0;
-  if (!ParseInt64(call.args[1], &numkeys) || numkeys < 1)
-    return call.reply.Error("ERR numkeys should be greater than 0");
-  const uint64_t where_at = 2 + static_cast<uint64_t>(numkeys);
-  if (where_at >= call.args.size()) return call.reply.Error(kSyntaxError);
-  const std::string where = Lower(call.args[where_at]);
-  if (where != "left" && where != "right") return call.reply.Error(kSyntaxError);
-  int64_t count = -1;
-  for (size_t j = where_at + 1; j < call.args.size(); ++j) {
-    if (count == -1 && j + 1 < call.args.size() && Lower(call.args[j]) == "count") {
-      ++j;
-      if (!ParseInt64(call.args[j], &count) || count < 1)
-        return call.reply.Error("ERR count should be greater than 0");
-    } else {
-      return call.reply.Error(kSyntaxError);
-    }
-  }
-  if (count == -1) count = 1;
-  const bool front = where == "left";
-  std::vector<std::string> keys(call.args.begin() + 2,
-                                call.args.begin() + static_cast<ptrdiff_t>(where_at));
-  auto out = std::make_shared<Outcome>();
-  auto from = std::make_shared<std::string>();
+  std::vector<std::string> keys;
+  bool front = false;
+  int64_t count = 0;
+  if (!ParseMpop(call, 1, &keys, &front, &count)) return;
+  auto out = std::make_shared<Taken>();
   const size_t weight = keys.size();
   Mutation m = Mutation::Txn(
       [=, keys = std::move(keys)](KeyView& view) {
-        for (const std::string& key : keys) {
-          const RecordPtr r = view.Get(key);
-          if (!r) continue;
-          if (r->type() != kListRecordType) {
-            out->error = kWrongTypeError;
-            return;
-          }
-          ListEdit list(r, false);
-          for (int64_t i = 0; i < count && !list.empty(); ++i)
-            out->elements.push_back(front ? list.PopFront() : list.PopBack());
-          ApplyChange(view, key, list.Finish());
-          *from = key;
-          return;
-        }
+        TakeFromLists(view, keys, front, count, false, out.get());
       },
       weight);
   Commit(
       call, {std::move(m)},
-      [out, from](ReplyWriter& w) {
-        if (!out->error.empty()) return w.Error(out->error);
-        if (out->elements.empty()) return w.NullArray();
-        w.Array(2);
-        w.Bulk(*from);
-        w.Array(out->elements.size());
-        for (const std::string& e : out->elements) w.Bulk(e);
+      [out](ReplyWriter& w) {
+        if (out->error.empty() && out->elements.empty()) return w.NullArray();
+        ReplyKeyAndElements(w, *out);
       },
       front ? "lpop" : "rpop");
 }
+
+// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: LMPOP that waits.
+void CmdBlmpop(Call& call) {
+  int64_t timeout = 0;
+  if (!ParseBlockTimeout(call, call.args[1], &timeout)) return;
+  Blocking b;
+  bool front = false;
+  int64_t count = 0;
+  if (!ParseMpop(call, 2, &b.keys, &front, &count)) return;
+  auto out = std::make_shared<Taken>();
+  b.timeout_ms = timeout;
+  b.take = [keys = b.keys, front, count, out](KeyView& view, bool woken) {
+    return TakeFromLists(view, keys, front, count, woken, out.get());
+  };
+  b.reply = [out](ReplyWriter& w) { ReplyKeyAndElements(w, *out); };
+  b.timed_out = [](ReplyWriter& w) { w.NullArray(); };
+  b.events = front ? "lpop" : "rpop";
+  Block(call, std::move(b));
+}
+
+// BLPOP BRPOP key [key ...] timeout: [key, element] from the first key holding a list.
+void BlockingPop(Call& call, bool front) {
+  int64_t timeout = 0;
+  if (!ParseBlockTimeout(call, call.args.back(), &timeout)) return;
+  Blocking b;
+  b.keys.assign(call.args.begin() + 1, call.args.end() - 1);
+  auto out = std::make_shared<Taken>();
+  b.timeout_ms = timeout;
+  b.take = [keys = b.keys, front, out](KeyView& view, bool woken) {
+    return TakeFromLists(view, keys, front, 1, woken, out.get());
+  };
+  b.reply = [out](ReplyWriter& w) {
+    if (!out->error.empty()) return w.Error(out->error);
+    w.Array(2);
+    w.Bulk(out->key);
+    w.Bulk(out->elements.front());
+  };
+  b.timed_out = [](ReplyWriter& w) { w.NullArray(); };
+  b.events = front ? "lpop" : "rpop";
+  Block(call, std::move(b));
+}
+
+void CmdBlpop(Call& call) { BlockingPop(call, true); }
+void CmdBrpop(Call& call) { BlockingPop(call, false); }
 
 void CmdLpop(Call& call) { Pop(call, true); }
 void CmdRpop(Call& call) { Pop(call, false); }
@@ -366,48 +451,85 @@ void CmdLpos(Call& call) {
   for (int64_t i : found) call.reply.Integer(i);
 }
 
+// Moves one element from `from` to `to` (LMOVE): false when `from` holds nothing, or,
+// once `woken`, holds another type. A destination of another type is an error, even once
+// woken (the element then stays where it is, as in Redis).
+bool MoveElement(KeyView& view, const std::string& from, const std::string& to, bool from_front,
+                 bool to_front, bool woken, Taken* out) {
+  out->elements.clear();
+  const RecordPtr source = view.Get(from);
+  if (!source || (woken && source->type() != kListRecordType)) return false;
+  const RecordPtr destination = from == to ? source : view.Get(to);
+  if (source->type() != kListRecordType ||
+      (destination && destination->type() != kListRecordType)) {
+    out->error = kWrongTypeError;
+    return true;
+  }
+  ListEdit list(source, false);
+  std::string value = from_front ? list.PopFront() : list.PopBack();
+  if (from == to) {
+    // One edit: a list of one element is never deleted on the way.
+    to_front ? list.PushFront(value) : list.PushBack(value);
+    ApplyChange(view, from, list.Finish());
+  } else {
+    ApplyChange(view, from, list.Finish());
+    ListEdit target(destination, false);
+    to_front ? target.PushFront(value) : target.PushBack(value);
+    ApplyChange(view, to, target.Finish());
+  }
+  out->elements.push_back(std::move(value));
+  return true;
+}
+
+std::string_view MoveEvents(bool from_front, bool to_front) {
+  return from_front ? (to_front ? "lmove left left" : "lmove left right")
+                    : (to_front ? "lmove right left" : "lmove right right");
+}
+
+void ReplyMoved(ReplyWriter& w, const Taken& t) {
+  if (!t.error.empty()) return w.Error(t.error);
+  w.Bulk(t.elements.front());
+}
+
 // LMOVE source destination LEFT|RIGHT LEFT|RIGHT, and RPOPLPUSH (RIGHT LEFT): one txn, so
 // the element is never in both lists nor in neither. Its events are as Redis raises them
 // (notify.cc, "lmove").
 void Move(Call& call, bool from_front, bool to_front) {
-  auto out = std::make_shared<Outcome>();
+  auto out = std::make_shared<Taken>();
+  auto moved = std::make_shared<bool>(false);
   Mutation m = Mutation::Txn(
-      [from = call.args[1], to = call.args[2], from_front, to_front, out](KeyView& view) {
-        const RecordPtr source = view.Get(from);
-        if (!source) {
-          out->null = true;
-          return;
-        }
-        const RecordPtr destination = from == to ? source : view.Get(to);
-        if (source->type() != kListRecordType ||
-            (destination && destination->type() != kListRecordType)) {
-          out->error = kWrongTypeError;
-          return;
-        }
-        ListEdit list(source, false);
-        std::string value = from_front ? list.PopFront() : list.PopBack();
-        if (from == to) {
-          // One edit: a list of one element is never deleted on the way.
-          to_front ? list.PushFront(value) : list.PushBack(value);
-          ApplyChange(view, from, list.Finish());
-        } else {
-          ApplyChange(view, from, list.Finish());
-          ListEdit target(destination, false);
-          to_front ? target.PushFront(value) : target.PushBack(value);
-          ApplyChange(view, to, target.Finish());
-        }
-        out->elements.push_back(std::move(value));
+      [from = call.args[1], to = call.args[2], from_front, to_front, out, moved](KeyView& view) {
+        *moved = MoveElement(view, from, to, from_front, to_front, false, out.get());
       },
       2);
   Commit(
       call, {std::move(m)},
-      [out](ReplyWriter& w) {
-        if (!out->error.empty()) return w.Error(out->error);
-        if (out->null) return w.Null();
-        w.Bulk(out->elements.front());
+      [out, moved](ReplyWriter& w) {
+        if (!*moved) return w.Null();
+        ReplyMoved(w, *out);
       },
-      from_front ? (to_front ? "lmove left left" : "lmove left right")
-                 : (to_front ? "lmove right left" : "lmove right right"));
+      MoveEvents(from_front, to_front));
+}
+
+// BLMOVE and BRPOPLPUSH: a move that waits for its source; the timeout is the last argument.
+void BlockingMove(Call& call, bool from_front, bool to_front) {
+  int64_t timeout = 0;
+  if (!ParseBlockTimeout(call, call.args.back(), &timeout)) return;
+  Blocking b;
+  b.keys = {call.args[1]};
+  auto out = std::make_shared<Taken>();
+  b.timeout_ms = timeout;
+  b.take = [from = call.args[1], to = call.args[2], from_front, to_front, out](KeyView& view,
+                                                                               bool woken) {
+    return MoveElement(view, from, to, from_front, to_front, woken, out.get());
+  };
+  b.reply = [out](ReplyWriter& w) { ReplyMoved(w, *out); };
+  // A null array, not the null bulk string LMOVE answers: Redis 7.0 answers every blocking
+  // list command's timeout so.
+  b.timed_out = [](ReplyWriter& w) { w.NullArray(); };
+  b.nothing_in_exec = [](ReplyWriter& w) { w.Null(); };
+  b.events = MoveEvents(from_front, to_front);
+  Block(call, std::move(b));
 }
 
 bool ParseSide(std::string_view arg, bool* front) {
@@ -430,6 +552,15 @@ void CmdLmove(Call& call) {
 
 void CmdRpoplpush(Call& call) { Move(call, false, true); }
 
+void CmdBlmove(Call& call) {
+  bool from_front = false, to_front = false;
+  if (!ParseSide(call.args[3], &from_front) || !ParseSide(call.args[4], &to_front))
+    return call.reply.Error(kSyntaxError);
+  BlockingMove(call, from_front, to_front);
+}
+
+void CmdBrpoplpush(Call& call) { BlockingMove(call, false, true); }
+
 }  // namespace
 
 // Flags, key positions and categories follow Redis 7.0's own table.
@@ -438,6 +569,7 @@ void AddListCommands(std::vector<CommandSpec>* t) {
   const std::vector<std::string_view> write_slow = {"write", "list", "slow"};
   const std::vector<std::string_view> read_fast = {"read", "list", "fast"};
   const std::vector<std::string_view> read_slow = {"read", "list", "slow"};
+  const std::vector<std::string_view> blocking = {"write", "list", "slow", "blocking"};
   const uint32_t push = kWrite | kDenyOom | kFast;
   t->insert(
       t->end(),
@@ -472,6 +604,28 @@ void AddListCommands(std::vector<CommandSpec>* t) {
            "Pop an element from a list, push it to another list and return it"},
           {"rpoplpush", 3, kWrite | kDenyOom, 1, 2, 1, write_slow, CmdRpoplpush,
            "Remove the last element in a list, prepend it to another list and return it"},
+          {"blpop", -3, kWrite | kNoScript | kBlocking, 1, -2, 1, blocking, CmdBlpop,
+           "Remove and get the first element in a list, or block until one is available"},
+          {"brpop", -3, kWrite | kNoScript | kBlocking, 1, -2, 1, blocking, CmdBrpop,
+           "Remove and get the last element in a list, or block until one is available"},
+          {"blmpop",
+           -5,
+           kWrite | kBlocking,
+           0,
+           0,
+           0,
+           blocking,
+           CmdBlmpop,
+           "Pop elements from a list, or block until one is available",
+           {},
+           2},
+          {"blmove", 6, kWrite | kDenyOom | kNoScript | kBlocking, 1, 2, 1, blocking, CmdBlmove,
+           "Pop an element from a list, push it to another list and return it; or block until "
+           "one is available"},
+          {"brpoplpush", 4, kWrite | kDenyOom | kNoScript | kBlocking, 1, 2, 1, blocking,
+           CmdBrpoplpush,
+           "Pop an element from a list, push it to another list and return it; or block until "
+           "one is available"},
       });
 }
 

@@ -146,8 +146,8 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
       n = s.clients.size();
     }
     section("Clients");
-    out += fmt::format("connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n", n,
-                       s.max_clients.load());
+    out += fmt::format("connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n", n,
+                       s.max_clients.load(), s.blocked_clients.load());
   }
   if (want("memory", true)) {
     rusage usage{};
@@ -227,6 +227,9 @@ std::vector<std::pair<std::string, std::string>> ConfigParams(Call& call) {
       {"zset-max-ziplist-entries", std::to_string(call.server.zset_max_listpack_entries.load())},
       {"zset-max-ziplist-value", std::to_string(call.server.zset_max_listpack_value.load())},
       {"set-max-intset-entries", std::to_string(call.server.set_max_intset_entries.load())},
+      {"list-max-listpack-size", std::to_string(call.server.list_max_listpack_size.load())},
+      {"list-max-ziplist-size", std::to_string(call.server.list_max_listpack_size.load())},
+      {"list-compress-depth", std::to_string(call.server.list_compress_depth.load())},
       {"maxmemory", "0"},
       {"maxmemory-policy", "noeviction"},
       {"cluster-enabled", "yes"},
@@ -256,11 +259,12 @@ bool ParseMemory(std::string_view text, int64_t* v) {
 }
 
 // The settings CONFIG SET changes while the server runs, each within the bounds of the
-// config key it overrides.
+// config key it overrides, or, with none, within [min, max].
 struct RuntimeSetting {
   std::string_view name;
   std::string_view config_key;
   void (*apply)(ServerState& server, int64_t value);
+  int64_t min = 0, max = 0;
 };
 
 void SetHashMaxEntries(ServerState& server, int64_t v) {
@@ -276,6 +280,8 @@ void SetZsetMaxEntries(ServerState& server, int64_t v) {
 void SetZsetMaxValue(ServerState& server, int64_t v) {
   server.zset_max_listpack_value = static_cast<size_t>(v);
 }
+
+void SetListMaxSize(ServerState& server, int64_t v) { server.list_max_listpack_size = v; }
 
 constexpr RuntimeSetting kRuntimeSettings[] = {
     {"maxclients", "resp.max_clients",
@@ -303,6 +309,14 @@ constexpr RuntimeSetting kRuntimeSettings[] = {
      [](ServerState& server, int64_t v) {
        server.set_max_intset_entries = static_cast<size_t>(v);
      }},
+    // Redis 7.0's quicklist node size and compression. devstate keeps a list one element
+    // per entry whatever they say, and Redis 7.0 reports OBJECT ENCODING quicklist for
+    // every list either way, so nothing observable depends on them: they are kept and
+    // reported for the clients and tools that set them, within Redis's bounds.
+    {"list-max-listpack-size", "", SetListMaxSize, INT32_MIN, INT32_MAX},
+    {"list-max-ziplist-size", "", SetListMaxSize, INT32_MIN, INT32_MAX},
+    {"list-compress-depth", "",
+     [](ServerState& server, int64_t v) { server.list_compress_depth = v; }, 0, INT32_MAX},
 };
 
 // CONFIG SET name value [name value ...], all or nothing as in Redis 7: the run-time
@@ -334,12 +348,14 @@ void ConfigSet(Call& call) {
     const auto setting = std::find_if(std::begin(kRuntimeSettings), std::end(kRuntimeSettings),
                                       [&](const RuntimeSetting& s) { return s.name == name; });
     if (setting != std::end(kRuntimeSettings)) {
-      const ConfigKey* key = FindConfigKey(setting->config_key);
+      const ConfigKey* key =
+          setting->config_key.empty() ? nullptr : FindConfigKey(setting->config_key);
+      const int64_t min = key != nullptr ? key->min : setting->min;
+      const int64_t max = key != nullptr ? key->max : setting->max;
       int64_t v = 0;
       if (!ParseMemory(value, &v)) return failed("argument couldn't be parsed into an integer");
-      if (v < key->min || v > key->max) {
-        return failed(
-            fmt::format("argument must be between {} and {} inclusive", key->min, key->max));
+      if (v < min || v > max) {
+        return failed(fmt::format("argument must be between {} and {} inclusive", min, max));
       }
       changes.emplace_back(setting, v);
       continue;

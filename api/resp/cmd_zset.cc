@@ -3,7 +3,8 @@
 // WITHSCORES) ZRANGEBYSCORE ZREVRANGEBYSCORE ZREVRANGE ZRANGEBYLEX ZREVRANGEBYLEX ZPOPMIN
 // ZPOPMAX ZMPOP ZREMRANGEBYRANK ZREMRANGEBYSCORE ZREMRANGEBYLEX ZRANDMEMBER ZSCAN
 // ZRANGESTORE ZUNION ZINTER ZDIFF ZUNIONSTORE ZINTERSTORE ZDIFFSTORE ZINTERCARD (sets count
-// as sorted sets of score 1, as in Redis). Not offered: the blocking pops.
+// as sorted sets of score 1, as in Redis), and the blocking pops BZPOPMIN BZPOPMAX BZMPOP
+// (api/resp/block.h).
 //
 // A sorted set is a composite record whose fields are scored (store/fields.h): member ->
 // score, journaled one member per change (ZADD of one member journals that member), kept
@@ -20,6 +21,7 @@
 #include <memory>
 #include <optional>
 
+#include "api/resp/block.h"
 #include "api/resp/commands.h"
 #include "api/resp/write.h"
 #include "service/text.h"
@@ -990,69 +992,150 @@ void CmdZrangestore(Call& call) {
   });
 }
 
+// What a pop over several keys took (ZMPOP, BZPOPMIN, BZMPOP).
+struct ZsetTaken {
+  std::string key;  // the sorted set it came from
+  std::vector<Scored> popped;
+  std::string error;
+};
+
+// Pops up to `count` members from the first of `keys` holding a sorted set: false when
+// none does. A key of another type is an error, or, once `woken` (a blocking command),
+// skipped.
+bool TakeFromZsets(KeyView& view, const std::vector<std::string>& keys, bool max, int64_t count,
+                   bool woken, size_t entries, size_t value, ZsetTaken* out) {
+  out->popped.clear();
+  for (const std::string& key : keys) {
+    const RecordPtr r = view.Get(key);
+    if (!r) continue;
+    if (r->type() != kZsetRecordType) {
+      if (woken) continue;
+      out->error = kWrongTypeError;
+      return true;
+    }
+    ZsetEdit z(r, false, entries, value);
+    out->popped = Take(z.members(), {0, z.members().size()}, max, 0, count);
+    for (const Scored& s : out->popped) z.Remove(s.member);
+    ApplyChange(view, key, z.Finish());
+    out->key = key;
+    return true;
+  }
+  return false;
+}
+
+// [key, [[member, score] ...]]: ZMPOP's and BZMPOP's reply.
+void ReplyKeyAndPairs(ReplyWriter& w, const ZsetTaken& t) {
+  if (!t.error.empty()) return w.Error(t.error);
+  w.Array(2);
+  w.Bulk(t.key);
+  w.Array(t.popped.size());
+  for (const Scored& s : t.popped) {
+    w.Array(2);
+    w.Bulk(s.member);
+    w.Double(s.score);
+  }
+}
+
+// ZMPOP's arguments from args[at] on: numkeys key [key ...] MIN|MAX [COUNT count].
+bool ParseZmpop(Call& call, size_t at, std::vector<std::string>* keys, bool* max, int64_t* count) {
+  int64_t numkeys = 0;
+  if (!ParseInt64(call.args[at], &numkeys) || numkeys < 1) {
+    call.reply.Error("ERR numkeys should be greater than 0");
+    return false;
+  }
+  if (static_cast<uint64_t>(numkeys) >= call.args.size() - at - 1) {
+    call.reply.Error(kSyntaxError);
+    return false;
+  }
+  const size_t where_at = at + 1 + static_cast<size_t>(numkeys);
+  if (!EqualsNoCase(call.args[where_at], "min") && !EqualsNoCase(call.args[where_at], "max")) {
+    call.reply.Error(kSyntaxError);
+    return false;
+  }
+  *max = EqualsNoCase(call.args[where_at], "max");
+  *count = -1;
+  for (size_t j = where_at + 1; j < call.args.size(); ++j) {
+    if (*count == -1 && j + 1 < call.args.size() && EqualsNoCase(call.args[j], "count")) {
+      ++j;
+      if (!ParseInt64(call.args[j], count) || *count < 1) {
+        call.reply.Error("ERR count should be greater than 0");
+        return false;
+      }
+    } else {
+      call.reply.Error(kSyntaxError);
+      return false;
+    }
+  }
+  if (*count == -1) *count = 1;
+  keys->assign(call.args.begin() + static_cast<ptrdiff_t>(at + 1),
+               call.args.begin() + static_cast<ptrdiff_t>(where_at));
+  return true;
+}
+
 // ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: pops from the first key holding a
 // sorted set; [key, [[member, score] ...]], or a null array when every key is empty.
 void CmdZmpop(Call& call) {
-  int64_t numkeys = 0;
-  if (!ParseInt64(call.args[1], &numkeys) || numkeys < 1)
-    return call.reply.Error("ERR numkeys should be greater than 0");
-  const uint64_t where_at = 2 + static_cast<uint64_t>(numkeys);
-  if (where_at >= call.args.size()) return call.reply.Error(kSyntaxError);
-  const std::string where = Lower(call.args[where_at]);
-  if (where != "min" && where != "max") return call.reply.Error(kSyntaxError);
-  int64_t count = -1;
-  for (size_t j = where_at + 1; j < call.args.size(); ++j) {
-    const bool more = j + 1 < call.args.size();
-    if (count == -1 && more && Lower(call.args[j]) == "count") {
-      ++j;
-      if (!ParseInt64(call.args[j], &count) || count < 1)
-        return call.reply.Error("ERR count should be greater than 0");
-    } else {
-      return call.reply.Error(kSyntaxError);
-    }
-  }
-  if (count == -1) count = 1;
-  const bool max = where == "max";
-  std::vector<std::string> keys(call.args.begin() + 2,
-                                call.args.begin() + static_cast<ptrdiff_t>(where_at));
-  auto out = std::make_shared<Outcome>();
-  auto popped_from = std::make_shared<std::string>();
+  std::vector<std::string> keys;
+  bool max = false;
+  int64_t count = 0;
+  if (!ParseZmpop(call, 1, &keys, &max, &count)) return;
+  auto out = std::make_shared<ZsetTaken>();
   const size_t entries = call.server.zset_max_listpack_entries.load();
   const size_t value = call.server.zset_max_listpack_value.load();
   const size_t weight = keys.size();
   Mutation m = Mutation::Txn(
       [=, keys = std::move(keys)](KeyView& view) {
-        for (const std::string& key : keys) {
-          const RecordPtr r = view.Get(key);
-          if (!r) continue;
-          if (r->type() != kZsetRecordType) {
-            out->error = kWrongTypeError;
-            return;
-          }
-          ZsetEdit z(r, false, entries, value);
-          out->popped = Take(z.members(), {0, z.members().size()}, max, 0, count);
-          for (const Scored& s : out->popped) z.Remove(s.member);
-          ApplyChange(view, key, z.Finish());
-          *popped_from = key;
-          return;
-        }
+        TakeFromZsets(view, keys, max, count, false, entries, value, out.get());
       },
       weight);
   Commit(
       call, {std::move(m)},
-      [out, popped_from](ReplyWriter& w) {
-        if (!out->error.empty()) return w.Error(out->error);
-        if (out->popped.empty()) return w.NullArray();
-        w.Array(2);
-        w.Bulk(*popped_from);
-        w.Array(out->popped.size());
-        for (const Scored& s : out->popped) {
-          w.Array(2);
-          w.Bulk(s.member);
-          w.Double(s.score);
-        }
+      [out](ReplyWriter& w) {
+        if (out->error.empty() && out->popped.empty()) return w.NullArray();
+        ReplyKeyAndPairs(w, *out);
       },
       max ? "zpopmax" : "zpopmin");
+}
+
+// A sorted-set pop that waits: BZMPOP (`mpop`: [key, [[member, score] ...]]) or
+// BZPOPMIN/BZPOPMAX ([key, member, score]).
+void BlockingZpop(Call& call, Blocking b, bool max, int64_t count, bool mpop) {
+  auto out = std::make_shared<ZsetTaken>();
+  b.take = [keys = b.keys, max, count, out, entries = call.server.zset_max_listpack_entries.load(),
+            value = call.server.zset_max_listpack_value.load()](KeyView& view, bool woken) {
+    return TakeFromZsets(view, keys, max, count, woken, entries, value, out.get());
+  };
+  b.reply = [out, mpop](ReplyWriter& w) {
+    if (mpop || !out->error.empty()) return ReplyKeyAndPairs(w, *out);
+    w.Array(3);
+    w.Bulk(out->key);
+    w.Bulk(out->popped.front().member);
+    w.Double(out->popped.front().score);
+  };
+  b.timed_out = [](ReplyWriter& w) { w.NullArray(); };
+  b.events = max ? "zpopmax" : "zpopmin";
+  Block(call, std::move(b));
+}
+
+// BZPOPMIN BZPOPMAX key [key ...] timeout.
+void Bzpop(Call& call, bool max) {
+  Blocking b;
+  if (!ParseBlockTimeout(call, call.args.back(), &b.timeout_ms)) return;
+  b.keys.assign(call.args.begin() + 1, call.args.end() - 1);
+  BlockingZpop(call, std::move(b), max, 1, false);
+}
+
+void CmdBzpopmin(Call& call) { Bzpop(call, false); }
+void CmdBzpopmax(Call& call) { Bzpop(call, true); }
+
+// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count].
+void CmdBzmpop(Call& call) {
+  Blocking b;
+  if (!ParseBlockTimeout(call, call.args[1], &b.timeout_ms)) return;
+  bool max = false;
+  int64_t count = 0;
+  if (!ParseZmpop(call, 2, &b.keys, &max, &count)) return;
+  BlockingZpop(call, std::move(b), max, count, true);
 }
 
 }  // namespace
@@ -1063,6 +1146,8 @@ void AddZsetCommands(std::vector<CommandSpec>* t) {
   const std::vector<std::string_view> write_slow = {"write", "sortedset", "slow"};
   const std::vector<std::string_view> read_fast = {"read", "sortedset", "fast"};
   const std::vector<std::string_view> read_slow = {"read", "sortedset", "slow"};
+  const std::vector<std::string_view> blocking = {"write", "sortedset", "fast", "blocking"};
+  const std::vector<std::string_view> blocking_slow = {"write", "sortedset", "slow", "blocking"};
   const uint32_t w = kWrite | kDenyOom;
   t->insert(
       t->end(),
@@ -1194,6 +1279,24 @@ void AddZsetCommands(std::vector<CommandSpec>* t) {
            write_slow,
            CmdZdiffstore,
            "Subtract multiple sorted sets and store the resulting sorted set in a new key",
+           {},
+           2},
+          {"bzpopmin", -3, kWrite | kNoScript | kBlocking | kFast, 1, -2, 1, blocking, CmdBzpopmin,
+           "Remove and return the member with the lowest score from one of the sorted sets, or "
+           "block until one is available"},
+          {"bzpopmax", -3, kWrite | kNoScript | kBlocking | kFast, 1, -2, 1, blocking, CmdBzpopmax,
+           "Remove and return the member with the highest score from one of the sorted sets, or "
+           "block until one is available"},
+          {"bzmpop",
+           -5,
+           kWrite | kBlocking,
+           0,
+           0,
+           0,
+           blocking_slow,
+           CmdBzmpop,
+           "Remove and return members with scores in a sorted set or block until one is "
+           "available",
            {},
            2},
           {"zmpop",

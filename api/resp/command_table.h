@@ -45,9 +45,10 @@ enum CommandFlag : uint32_t {
   kStale = 1 << 6,
   kNoAuth = 1 << 7,
   kDenyOom = 1 << 8,
-  kNoQueue = 1 << 9,   // runs at once inside MULTI instead of being queued (Redis queues all
-                       // but MULTI EXEC DISCARD WATCH QUIT RESET)
-  kNoMulti = 1 << 10,  // refused inside MULTI, which it then aborts (SAVE, SHUTDOWN)
+  kNoQueue = 1 << 9,    // runs at once inside MULTI instead of being queued (Redis queues all
+                        // but MULTI EXEC DISCARD WATCH QUIT RESET)
+  kNoMulti = 1 << 10,   // refused inside MULTI, which it then aborts (SAVE, SHUTDOWN)
+  kBlocking = 1 << 11,  // may wait for another client's write (BLPOP): api/resp/block.h
 };
 
 // What a connection knows about itself (CLIENT INFO/LIST, HELLO, RESET). Fields are
@@ -77,6 +78,20 @@ struct ClientState {
   // WATCH: each key with the record it held then (null: absent). Records are immutable, so
   // any write to the key since leaves another pointer (or none) there, and EXEC aborts.
   std::vector<std::pair<std::string, RecordPtr>> watched;
+  // While a blocking command of this connection waits (api/resp/block.h): ends the wait,
+  // from any thread, as a timeout (a null reply), with -UNBLOCKED, or because the
+  // connection closed. Returns false when nothing waits. Set on the connection's thread.
+  enum class Unblock { kTimeout, kError, kClosed };
+  std::mutex blocked_mu;
+  std::function<bool(Unblock how)> unblock;  // guarded by blocked_mu
+  bool Unblocked(Unblock how) {
+    std::function<bool(Unblock)> f;
+    {
+      std::lock_guard lock(blocked_mu);
+      f = unblock;
+    }
+    return f && f(how);
+  }
   // Who this connection is: nullptr until it authenticates (or the default user when that
   // needs no password). Re-resolved by name when the ACL is reloaded.
   std::shared_ptr<const acl::User> user;
@@ -141,6 +156,9 @@ struct ServerState {
   std::atomic<size_t> zset_max_listpack_entries{0};
   std::atomic<size_t> zset_max_listpack_value{0};
   std::atomic<size_t> set_max_intset_entries{0};
+  // Kept for CONFIG GET only: nothing devstate does depends on them (cmd_server.cc).
+  std::atomic<int64_t> list_max_listpack_size{-2};
+  std::atomic<int64_t> list_compress_depth{0};
   std::string run_id;   // 40 hex characters, new at every start
   std::string node_id;  // the cluster node id (40 hex characters)
   std::string announce_host = "127.0.0.1";
@@ -157,6 +175,7 @@ struct ServerState {
   std::atomic<uint64_t> error_replies{0};  // INFO's total_error_replies
   std::atomic<uint64_t> keyspace_hits{0};
   std::atomic<uint64_t> keyspace_misses{0};
+  std::atomic<int64_t> blocked_clients{0};  // waiting in a blocking command (INFO)
 
   mutable std::mutex clients_mu;  // guards clients
   std::map<uint64_t, std::shared_ptr<ClientState>> clients;
@@ -205,6 +224,10 @@ struct Call {
   // Set by a handler whose reply must wait (a throttled authentication): the connection
   // holds the reply, and what follows it, this long.
   std::chrono::milliseconds reply_delay{0};
+  // Starts the connection's one timer for a blocking command (api/resp/block.h): `fire`
+  // runs on the connection's thread after `delay`, unless the connection closes first.
+  // Null where nothing may block (inside an EXEC).
+  std::function<void(std::chrono::milliseconds delay, Task fire)> block_timer{};
   DeviceService& service() { return *server.service; }
   int protocol() const { return client.protocol; }
 };

@@ -229,7 +229,10 @@ void Session::ReadMore() {
 
 void Session::OnCommand(const CommandSpec* spec, std::vector<std::string>& args) {
   const CommandSpec* runs_as = RunsAs(spec, args);
-  const bool barrier = runs_as != nullptr && runs_as->name == "exec";
+  // EXEC, and a blocking command (BLPOP ...), which runs nothing after it while it
+  // waits, as Redis blocks the client; queued inside MULTI, it is neither.
+  const bool barrier = runs_as != nullptr && (runs_as->name == "exec" ||
+                                              ((runs_as->flags & kBlocking) && !client_->in_multi));
   const bool write = runs_as != nullptr && (runs_as->flags & kWrite) && !client_->in_multi;
   const auto kind = barrier ? ReplyOrder::Kind::kBarrier
                     : write ? ReplyOrder::Kind::kWrite
@@ -263,6 +266,10 @@ void Session::Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec,
             ReplyWriter(slot ? &slot->reply : &ready_, client_->protocol, &server_->error_replies),
             {}};
   call.batch = &writes_;
+  call.block_timer = [this](std::chrono::milliseconds delay, Task fire) {
+    if (!block_timer_) block_timer_ = io_->NewTimer();
+    block_timer_->Start(delay, std::move(fire));
+  };
   call.defer = [this, &slot, &deferred, silent]() -> Responder {
     deferred = true;
     if (!slot) slot = order_.Add(ReplyOrder::Kind::kWrite);
@@ -472,6 +479,9 @@ void Session::Close() {
   if (closed_) return;
   closed_ = true;
   server_->pubsub.UnsubscribeAll(client_.get());
+  // A blocking command still waiting takes nothing more: nobody would hear of it.
+  client_->Unblocked(ClientState::Unblock::kClosed);
+  if (block_timer_) block_timer_->Cancel();
   if (io_) io_->Close();
   timer_->Cancel();
 }

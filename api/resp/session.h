@@ -98,7 +98,8 @@ class Session : public std::enable_shared_from_this<Session> {
   static constexpr std::chrono::seconds kHandshakeTimeout{10};
 
   std::unique_ptr<Transport> io_;
-  std::unique_ptr<Timer> timer_;  // TLS handshake, then idle timeout
+  std::unique_ptr<Timer> timer_;        // TLS handshake, then idle timeout
+  std::unique_ptr<Timer> block_timer_;  // a blocking command's timeout (api/resp/block.h)
   std::shared_ptr<ServerState> server_;
   std::shared_ptr<ReadySessions> ready_sessions_;
   RequestParser parser_;

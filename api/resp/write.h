@@ -311,6 +311,25 @@ inline std::string NotPrimaryError(DeviceService& service, int slot, const Statu
   return StoreError(s);
 }
 
+// A write's failure as the client hears it: -MOVED for a primary that stepped down when
+// the key's `slot` (-1: none) has a known primary, else the store's error.
+inline void WriteFailure(ReplyWriter& w, DeviceService& service, int slot, const Status& s) {
+  w.Error(s.code() == Status::Code::kNotPrimary ? NotPrimaryError(service, slot, s)
+                                                : StoreError(s));
+}
+
+// The slot of the command's first key, -1 when it has none.
+inline int FirstKeySlot(const Call& call) {
+  int slot = -1;
+  if (call.spec != nullptr) {
+    ForEachKeyIndex(*call.spec, call.args, [&](int i) {
+      slot = KeySlot(call.args[static_cast<size_t>(i)]);
+      return false;
+    });
+  }
+  return slot;
+}
+
 // `events`: the row of notify.cc's table whose events the write raises, when not the
 // command's own name (LMOVE's depend on its arguments).
 template <typename Answer>
@@ -335,13 +354,7 @@ void Commit(Call& call, std::vector<Mutation> mutations, Answer answer,
   }
   // A write refused because this node stopped being primary while it waited (FAILOVER) is
   // sent after the primary, as Dispatch sends the writes that arrive after.
-  int slot = -1;
-  if (call.spec != nullptr) {
-    ForEachKeyIndex(*call.spec, call.args, [&](int i) {
-      slot = KeySlot(call.args[static_cast<size_t>(i)]);
-      return false;
-    });
-  }
+  const int slot = FirstKeySlot(call);
   auto finish = [respond = call.defer(), protocol = call.protocol(),
                  errors = &call.server.error_replies, service = &call.service(), slot,
                  answer = std::move(answer), log = std::move(log),
@@ -349,8 +362,7 @@ void Commit(Call& call, std::vector<Mutation> mutations, Answer answer,
     std::string out;
     ReplyWriter w(&out, protocol, errors);
     if (!s.ok()) {
-      w.Error(s.code() == Status::Code::kNotPrimary ? NotPrimaryError(*service, slot, s)
-                                                    : StoreError(s));
+      WriteFailure(w, *service, slot, s);
     } else {
       answer(w);
       if (log) {

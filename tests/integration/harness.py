@@ -305,12 +305,16 @@ class Raw:
         raise ValueError(f"unexpected reply {self.buf[at:end]!r}")
 
     def call(self, *args):
+        self.send(*args)
+        return self.read()
+
+    def send(self, *args):
+        """Sends one command without waiting for its reply (a blocking command's)."""
         out = b"*%d\r\n" % len(args)
         for a in args:
             a = a if isinstance(a, bytes) else str(a).encode()
             out += b"$%d\r\n%s\r\n" % (len(a), a)
         self.sock.sendall(out)
-        return self.read()
 
     def read(self):
         """The next reply (or push) on the connection, without sending anything."""

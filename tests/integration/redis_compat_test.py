@@ -338,6 +338,131 @@ class RedisCompatTest(unittest.TestCase):
         finally:
             c.close()
 
+    @staticmethod
+    def wait_blocked(c, n):
+        """Polls INFO until `n` clients wait in a blocking command."""
+        wait_until(lambda: f"blocked_clients:{n}\r\n".encode() in c.call("INFO", "clients"), 10,
+                   f"{n} blocked clients")
+
+    def blocking_scenario(self, port):
+        """Blocking pops on one server: waiting, serving order, timeouts, errors, MULTI,
+        CLIENT UNBLOCK, keyspace events, RESP3. Returns every reply, as bytes."""
+        out = []
+        a, b, p, sub = Raw(port), Raw(port), Raw(port), Raw(port)
+        try:
+            a_id = int(a.call("CLIENT", "ID")[1:-2])
+            sub.call("PSUBSCRIBE", "__keyevent@0__:*")
+            p.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+            # Two clients wait on one list: one element serves the first to wait, only.
+            a.send("BLPOP", "{bl}q", "{bl}other", 0)
+            self.wait_blocked(p, 1)
+            b.send("BRPOP", "{bl}q", 0)
+            self.wait_blocked(p, 2)
+            out += [p.call("RPUSH", "{bl}q", "one"), a.read(), p.call("INFO", "clients").count(b"blocked_clients:1")]
+            out += [p.call("RPUSH", "{bl}q", "two", "three"), b.read(), p.call("LRANGE", "{bl}q", 0, -1)]
+            # A command pipelined behind a waiting one waits for it, as the client is blocked.
+            p.call("DEL", "{bl}q")
+            a.send("BLPOP", "{bl}q", 0)
+            a.send("LLEN", "{bl}q")
+            self.wait_blocked(p, 1)
+            out += [p.call("LPUSH", "{bl}q", "x", "y"), a.read(), a.read()]
+            # BLMOVE; BRPOPLPUSH onto a key of another type: WRONGTYPE, the element stays.
+            a.send("BLMOVE", "{bl}src", "{bl}dst", "LEFT", "RIGHT", 0)
+            self.wait_blocked(p, 1)
+            out += [p.call("RPUSH", "{bl}src", "m"), a.read(), p.call("LRANGE", "{bl}dst", 0, -1)]
+            p.call("SET", "{bl}w", "str")
+            a.send("BRPOPLPUSH", "{bl}src", "{bl}w", 0)
+            self.wait_blocked(p, 1)
+            out += [p.call("RPUSH", "{bl}src", "k"), a.read(), p.call("LRANGE", "{bl}src", 0, -1)]
+            # A write of another type does not end the wait; the list that follows does.
+            a.send("BLPOP", "{bl}t", 0)
+            self.wait_blocked(p, 1)
+            out += [p.call("SET", "{bl}t", "str"), p.call("DEL", "{bl}t"), p.call("RPUSH", "{bl}t", "later"),
+                    a.read()]
+            # Sorted sets and the multi-key forms.
+            a.send("BZPOPMIN", "{bl}z", 0)
+            self.wait_blocked(p, 1)
+            out += [p.call("ZADD", "{bl}z", 2, "b", 1, "a"), a.read()]
+            a.send("BZMPOP", 0, 1, "{bl}z2", "MAX", "COUNT", 5)
+            self.wait_blocked(p, 1)
+            out += [p.call("ZADD", "{bl}z2", 1, "x", 2.5, "y"), a.read()]
+            a.send("BLMPOP", 0, 2, "{bl}l1", "{bl}l2", "RIGHT", "COUNT", 2)
+            self.wait_blocked(p, 1)
+            out += [p.call("RPUSH", "{bl}l2", 1, 2, 3), a.read()]
+            # Found at once; timeouts; bad arguments; keys of another type.
+            p.call("RPUSH", "{bl}now", "n1", "n2")
+            out += [a.call("BRPOP", "{bl}none", "{bl}now", 1), a.call("BLPOP", "{bl}none", 0.05),
+                    a.call("BZPOPMAX", "{bl}none", "0.01"), a.call("BLMOVE", "{bl}none", "{bl}d", "LEFT", "LEFT", "0.01"),
+                    a.call("BLMPOP", "0.01", 1, "{bl}none", "LEFT"), a.call("BZMPOP", "0.01", 1, "{bl}none", "MIN"),
+                    a.call("BLPOP", "{bl}none", -1), a.call("BLPOP", "{bl}none", "x"),
+                    a.call("BLPOP", "{bl}none", "0.0001"), a.call("BLMPOP", 0, 0, "{bl}none", "LEFT"),
+                    a.call("BLMPOP", 0, 1, "{bl}none", "UP"), a.call("BZMPOP", 0, 1, "{bl}none", "MIN", "COUNT", 0),
+                    a.call("BLMOVE", "{bl}none", "{bl}d", "UP", "LEFT", 0), a.call("BLPOP", "{bl}none"),
+                    p.call("SET", "{bl}s", "v"), a.call("BLPOP", "{bl}none", "{bl}s", 0),
+                    a.call("BZPOPMIN", "{bl}s", 0), a.call("BLMOVE", "{bl}s", "{bl}d", "LEFT", "LEFT", 0)]
+            # Inside MULTI nothing waits: null at once.
+            out += [a.call("MULTI"), a.call("BLPOP", "{bl}none", 0), a.call("BZPOPMIN", "{bl}none", 0),
+                    a.call("BLMOVE", "{bl}none", "{bl}d", "LEFT", "LEFT", 0), a.call("EXEC")]
+            # CLIENT UNBLOCK: as a timeout, or with an error; 0 for a client not waiting.
+            a.send("BLPOP", "{bl}u", 0)
+            self.wait_blocked(p, 1)
+            out += [p.call("CLIENT", "UNBLOCK", a_id), a.read()]
+            a.send("BZPOPMAX", "{bl}u", 0)
+            self.wait_blocked(p, 1)
+            out += [p.call("CLIENT", "UNBLOCK", a_id, "ERROR"), a.read(), p.call("CLIENT", "UNBLOCK", a_id),
+                    p.call("CLIENT", "UNBLOCK", a_id, "BOGUS"), p.call("CLIENT", "UNBLOCK", "x")]
+            # RESP3: a sorted-set pop's score is a double.
+            a.call("HELLO", 3)
+            a.send("BZPOPMAX", "{bl}z3", 0)
+            self.wait_blocked(p, 1)
+            out += [p.call("ZADD", "{bl}z3", 1.5, "m"), a.read(), a.call("BLPOP", "{bl}none", "0.01")]
+            p.call("CONFIG", "SET", "notify-keyspace-events", "")
+            p.call("PUBLISH", "__keyevent@0__:end", "end")
+            while b"__keyevent@0__:end" not in (m := sub.read()):
+                out.append(m)
+        finally:
+            for c in (a, b, p, sub):
+                c.close()
+        return out
+
+    def test_blocking_commands(self):
+        want = self.blocking_scenario(self.redis.port)
+        got = self.blocking_scenario(self.ds.resp_port)
+        self.maxDiff = None
+        for i, (w, g) in enumerate(zip(want, got)):
+            self.assertEqual(g, w, f"reply {i} differs from redis-server's")
+        self.assertEqual(len(got), len(want))
+
+    def test_blocked_pops_are_durable_and_a_closed_waiter_takes_nothing(self):
+        p = Raw(self.ds.resp_port)
+        try:
+            # A waiter whose connection closed takes nothing from the next push.
+            gone = Raw(self.ds.resp_port)
+            gone.send("BLPOP", "{bd}q", 0)
+            self.wait_blocked(p, 1)
+            gone.close()
+            self.wait_blocked(p, 0)
+            self.assertEqual(p.call("RPUSH", "{bd}q", "kept"), b":1\r\n")
+            self.assertEqual(p.call("LRANGE", "{bd}q", 0, -1), b"*1\r\n$4\r\nkept\r\n")
+            # A served pop is journaled with the push that served it: gone after a restart.
+            w = Raw(self.ds.resp_port)
+            p.call("DEL", "{bd}q")
+            w.send("BRPOPLPUSH", "{bd}q", "{bd}done", 0)
+            self.wait_blocked(p, 1)
+            p.call("RPUSH", "{bd}q", "job")
+            self.assertEqual(w.read(), b"$3\r\njob\r\n")
+            w.close()
+        finally:
+            p.close()
+        self.ds.stop()
+        self.ds.start()
+        p = Raw(self.ds.resp_port)
+        try:
+            self.assertEqual(p.call("EXISTS", "{bd}q"), b":0\r\n")
+            self.assertEqual(p.call("LRANGE", "{bd}done", 0, -1), b"*1\r\n$3\r\njob\r\n")
+        finally:
+            p.close()
+
     def test_list_keyspace_events(self):
         """The keyspace events of list commands, in Redis's order (LMOVE: the push on the
         destination, then the pop on the source, then its "del")."""

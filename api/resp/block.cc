@@ -1,0 +1,222 @@
+#include "api/resp/block.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <utility>
+
+#include "api/resp/write.h"
+
+namespace devstate::resp {
+namespace {
+
+constexpr std::string_view kUnblockedError = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+// A timeout beyond a century waits for ever: no timer is armed for it.
+constexpr int64_t kLongestTimerMs = int64_t{100} * 365 * 24 * 3600 * 1000;
+
+// One blocking command, from its try to its reply. Its fields are written on the
+// committing thread (Try, the waiter's serve, the cancel) and read once the pipeline
+// answers, which orders them; the flags any thread reads are atomic.
+class Blocked : public std::enable_shared_from_this<Blocked> {
+ public:
+  Blocked(Call& call, Blocking b)
+      : b_(std::move(b)),
+        respond_(call.defer()),
+        protocol_(call.protocol()),
+        server_(&call.server),
+        service_(&call.service()),
+        slot_(FirstKeySlot(call)) {
+    // take_ runs b_.take, noting what it changes while keyspace notifications are on.
+    take_ = Mutation::Txn([this](KeyView& view) { took_ = b_.take(view, woken_); });
+    const uint32_t flags = service_->notifier().flags();
+    if ((flags & (Notifier::kKeyspace | Notifier::kKeyevent)) != 0 && RaisesEvents(b_.events)) {
+      log_ = std::make_shared<ChangeLog>();
+      log_->track_new = (flags & Notifier::kNew) != 0;
+      take_ = Recorded(std::move(take_), log_);
+    }
+  }
+
+  void Start(Call& call) {
+    std::weak_ptr<Blocked> weak = weak_from_this();
+    {
+      std::lock_guard lock(call.client.blocked_mu);
+      call.client.unblock = [weak](ClientState::Unblock how) {
+        auto self = weak.lock();
+        return self && self->Cancel(how);
+      };
+    }
+    std::vector<Mutation> m;
+    m.push_back(Try());
+    service_->Write(std::move(m),
+                    [self = shared_from_this()](const Status& s, uint64_t) { self->Tried(s); });
+    if (b_.timeout_ms > 0 && b_.timeout_ms <= kLongestTimerMs) {
+      call.block_timer(std::chrono::milliseconds(b_.timeout_ms), [weak] {
+        if (auto self = weak.lock()) self->Cancel(ClientState::Unblock::kTimeout);
+      });
+    }
+  }
+
+ private:
+  enum class Tries : uint8_t { kTook, kWaiting, kGaveUp };
+
+  // The first try, in its own group: takes, or registers the waiter in that same group.
+  Mutation Try() {
+    const size_t weight = std::max<size_t>(b_.keys.size(), 1);
+    return Mutation::Txn(
+        [self = shared_from_this()](KeyView& view) {
+          self->woken_ = false;
+          ApplyTo(self->take_, view);
+          if (self->took_) {
+            self->tried_ = Tries::kTook;
+            return;
+          }
+          if (self->closed_.load()) {
+            self->tried_ = Tries::kGaveUp;
+            return;
+          }
+          Waiter w;
+          w.keys = self->b_.keys;
+          w.serve = [weak = std::weak_ptr<Blocked>(self)](KeyView& v) {
+            auto s = weak.lock();
+            if (!s || s->answered_.load() || s->closed_.load()) return Waiter::Result::kGone;
+            s->woken_ = true;
+            ApplyTo(s->take_, v);
+            return s->took_ ? Waiter::Result::kServed : Waiter::Result::kWaiting;
+          };
+          w.done = [self](const Status& s, uint64_t) {
+            if (!s.ok()) return self->FinishFailure(s);
+            self->FinishTaken();
+          };
+          self->id_ = view.Wait(std::move(w));
+          self->tried_ = Tries::kWaiting;
+          self->server_->blocked_clients.fetch_add(1);
+          self->counted_.store(true);
+        },
+        weight);
+  }
+
+  void Tried(const Status& s) {
+    if (!s.ok()) return FinishFailure(s);
+    switch (tried_) {
+      case Tries::kTook:
+        return FinishTaken();
+      case Tries::kGaveUp:
+        Finish([this](ReplyWriter& w) { b_.timed_out(w); });
+        return;
+      case Tries::kWaiting:
+        return;  // the waiter's done, or a cancel, answers
+    }
+  }
+
+  // Queues the cancel, in commit order after the try. False when already answered.
+  bool Cancel(ClientState::Unblock how) {
+    if (answered_.load()) return false;
+    if (how == ClientState::Unblock::kClosed) closed_.store(true);
+    std::vector<Mutation> m;
+    m.push_back(Mutation::Txn([self = shared_from_this()](KeyView& view) {
+      self->cancelled_ = self->id_ != 0 && view.Unwait(self->id_);
+    }));
+    service_->Write(std::move(m), [self = shared_from_this(), how](const Status& s, uint64_t) {
+      if (!s.ok()) return self->FinishFailure(s);
+      if (!self->cancelled_) return;  // served first: its reply comes with its group
+      if (how == ClientState::Unblock::kError) {
+        self->Finish([](ReplyWriter& w) { w.Error(kUnblockedError); });
+      } else {
+        self->Finish([self](ReplyWriter& w) { self->b_.timed_out(w); });
+      }
+    });
+    return true;
+  }
+
+  void FinishTaken() {
+    if (!Finish([this](ReplyWriter& w) { b_.reply(w); })) return;
+    if (log_) {
+      std::vector<KeyEvent> events;
+      EventsOf(b_.events, log_->changes, &events);
+      Send(service_->notifier(), events);
+    }
+  }
+
+  void FinishFailure(const Status& s) {
+    Finish([this, &s](ReplyWriter& w) { WriteFailure(w, *service_, slot_, s); });
+  }
+
+  // Answers once; false when already answered.
+  template <typename Write>
+  bool Finish(Write write) {
+    if (answered_.exchange(true)) return false;
+    if (counted_.exchange(false)) server_->blocked_clients.fetch_sub(1);
+    std::string out;
+    ReplyWriter w(&out, protocol_, &server_->error_replies);
+    write(w);
+    respond_(std::move(out));
+    return true;
+  }
+
+  Blocking b_;
+  Responder respond_;
+  const int protocol_;
+  ServerState* const server_;
+  DeviceService* const service_;
+  const int slot_;
+  std::shared_ptr<ChangeLog> log_;
+  Mutation take_;
+  // Committing thread only (ordered for the callbacks by the pipeline's answer).
+  bool woken_ = false;
+  bool took_ = false;
+  Tries tried_ = Tries::kGaveUp;
+  uint64_t id_ = 0;  // the waiter's, once registered
+  bool cancelled_ = false;
+  // Any thread.
+  std::atomic<bool> answered_{false};
+  std::atomic<bool> closed_{false};   // the connection closed: take nothing more
+  std::atomic<bool> counted_{false};  // in server_->blocked_clients
+};
+
+}  // namespace
+
+void Block(Call& call, Blocking b) {
+  if (call.view != nullptr || !call.block_timer) {
+    // Inside an EXEC: one try, and null when there is nothing to take.
+    auto took = std::make_shared<bool>(false);
+    const size_t weight = std::max<size_t>(b.keys.size(), 1);
+    const std::string_view events = b.events;
+    Mutation m = Mutation::Txn(
+        [take = std::move(b.take), took](KeyView& view) { *took = take(view, false); }, weight);
+    Commit(
+        call, {std::move(m)},
+        [took, reply = std::move(b.reply),
+         nothing = b.nothing_in_exec ? std::move(b.nothing_in_exec) : std::move(b.timed_out)](
+            ReplyWriter& w) { *took ? reply(w) : nothing(w); },
+        events);
+    return;
+  }
+  auto blocked = std::make_shared<Blocked>(call, std::move(b));
+  blocked->Start(call);
+}
+
+bool ParseBlockTimeout(Call& call, std::string_view text, int64_t* ms) {
+  long double seconds = 0;
+  if (!ParseLongDouble(text, &seconds) || std::isinf(seconds)) {
+    call.reply.Error("ERR timeout is not a float or out of range");
+    return false;
+  }
+  const long double scaled = std::ceil(seconds * 1000.0L);
+  if (scaled < 0) {
+    call.reply.Error("ERR timeout is negative");
+    return false;
+  }
+  // As Redis 7.2 (7.0 overflows its deadline instead): the deadline must be a time.
+  const auto limit =
+      static_cast<long double>(std::numeric_limits<int64_t>::max() - call.service().NowMs());
+  if (scaled >= limit) {
+    call.reply.Error("ERR timeout is out of range");
+    return false;
+  }
+  *ms = static_cast<int64_t>(scaled);
+  return true;
+}
+
+}  // namespace devstate::resp
