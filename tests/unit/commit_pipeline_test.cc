@@ -335,6 +335,37 @@ TEST_F(GatePipelineTest, AGroupIsAnsweredAndVisibleOnlyOnceTheGateAcknowledgesIt
   EXPECT_EQ(store_->stats().unacknowledged, 0u);
 }
 
+TEST_F(GatePipelineTest, AServedWaiterIsAnsweredOnlyOnceTheGateAcknowledgesItsGroup) {
+  OpenWithGate();
+  // A blocking pop waiting on "k" (store/waiters.h): it takes "k" when a write puts it.
+  Outcome served;
+  Waiter w;
+  w.keys = {"k"};
+  w.serve = [](KeyView& view) {
+    if (!view.Get("k")) return Waiter::Result::kWaiting;
+    view.Delete("k");
+    return Waiter::Result::kServed;
+  };
+  w.done = served.callback();
+  Outcome registered;
+  std::vector<Mutation> wait;
+  wait.push_back(Mutation::Txn([&w](KeyView& view) { view.Wait(std::move(w)); }));
+  store_->Write(std::move(wait), registered.callback());
+  EXPECT_TRUE(registered.get().first.ok());
+  Outcome put;
+  store_->Write(Put("k", "job"), put.callback());
+  ASSERT_TRUE(Eventually([&] { return gate_.Sent() == 1; }));
+  // The put and the take are one group: sent, fsync'd, not acknowledged by the replicas.
+  EXPECT_FALSE(served.ready()) << "a take a failover could still undo is not answered";
+  EXPECT_FALSE(put.ready());
+  gate_.Ack(gate_.SentSeq(0));
+  auto [status, seq] = served.get();
+  EXPECT_TRUE(status.ok());
+  EXPECT_EQ(seq, gate_.SentSeq(0));
+  EXPECT_TRUE(put.get().first.ok());
+  EXPECT_EQ(store_->Get("k"), nullptr);
+}
+
 TEST_F(GatePipelineTest, TheNextGroupCommitsWhileThePreviousWaitsAndMergesOnIt) {
   OpenWithGate();
   Outcome first, second;
