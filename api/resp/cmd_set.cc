@@ -41,15 +41,6 @@ void IntsetOrder(std::vector<String>* members, size_t max_intset) {
   });
 }
 
-// The members of `set` in the order Redis answers them (see the header).
-std::vector<std::string_view> Members(const Record& set, size_t max_intset) {
-  std::vector<std::string_view> members;
-  members.reserve(set.fields()->size());
-  set.fields()->ForEach([&](std::string_view m, std::string_view) { members.push_back(m); });
-  if (IsIntset(set, max_intset)) IntsetOrder(&members, max_intset);
-  return members;
-}
-
 // The set a read sees: false (and the reply) when the key holds another type.
 bool ReadSet(Call& call, const std::string& key, RecordPtr* r) {
   *r = Live(call, key);
@@ -230,7 +221,8 @@ void CmdSrandmember(Call& call) {
   if (!ReadSet(call, call.args[1], &r)) return;
   if (!r) return rc.given ? call.reply.Array(0) : call.reply.Null();
   if (rc.count == 0) return call.reply.Array(0);
-  const std::vector<std::string_view> all = Members(*r, call.server.set_max_intset_entries.load());
+  const std::vector<std::string_view> all =
+      SetMembers(*r, call.server.set_max_intset_entries.load());
   std::vector<size_t> picked;
   if (!RandomPicks(call, all.size(), rc.count, &picked)) return;
   if (!rc.given) return call.reply.Bulk(all[picked[0]]);
@@ -252,7 +244,7 @@ void CmdSscan(Call& call) {
     };
     const size_t max_intset = call.server.set_max_intset_entries.load();
     if (IsIntset(*r, max_intset)) {
-      for (std::string_view m : Members(*r, max_intset)) take(m);
+      for (std::string_view m : SetMembers(*r, max_intset)) take(m);
     } else {
       next = r->fields()->Scan(scan.cursor, scan.count,
                                [&](std::string_view m, std::string_view) { take(m); });
@@ -290,7 +282,7 @@ bool Combine(SetOp op, const std::vector<std::string>& keys, Get get, size_t max
   } else if (sets.front() &&
              (op == SetOp::kDiff ||
               std::all_of(sets.begin(), sets.end(), [](const RecordPtr& s) { return s; }))) {
-    for (std::string_view m : Members(*sets.front(), max_intset)) {
+    for (std::string_view m : SetMembers(*sets.front(), max_intset)) {
       bool keep = true;
       for (size_t i = 1; i < sets.size() && keep; ++i) {
         const bool in = sets[i] && sets[i]->fields()->Find(m);
@@ -435,6 +427,15 @@ void CmdSmove(Call& call) {
 }  // namespace
 
 // Flags, key positions and categories follow Redis 7.0's own table.
+// The members of `set` in the order Redis answers them (see the header).
+std::vector<std::string_view> SetMembers(const Record& set, size_t max_intset) {
+  std::vector<std::string_view> members;
+  members.reserve(set.fields()->size());
+  set.fields()->ForEach([&](std::string_view m, std::string_view) { members.push_back(m); });
+  if (IsIntset(set, max_intset)) IntsetOrder(&members, max_intset);
+  return members;
+}
+
 void AddSetCommands(std::vector<CommandSpec>* t) {
   const std::vector<std::string_view> write_fast = {"write", "set", "fast"};
   const std::vector<std::string_view> write_slow = {"write", "set", "slow"};

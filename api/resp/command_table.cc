@@ -31,6 +31,7 @@ std::vector<CommandSpec> BuildTable() {
   AddListCommands(&table);
   AddSetCommands(&table);
   AddZsetCommands(&table);
+  AddSortCommands(&table);
   AddDumpCommands(&table);
   AddJsonCommands(&table);
   std::sort(table.begin(), table.end(), ByName);

@@ -246,6 +246,8 @@ struct CommandSpec {
   // When > 0, args[numkeys_at] counts the keys that follow it (ZUNION, SINTERCARD, LMPOP:
   // Redis's "movablekeys"), besides any at first_key..last_key.
   int numkeys_at = 0;
+  // The index of a key an option names (SORT's STORE destination), 0 for none.
+  int (*option_key)(const std::vector<std::string>& args) = nullptr;
 };
 
 // Whether a command names keys (at fixed positions or after a count).
@@ -281,6 +283,9 @@ void ForEachKeyIndex(const CommandSpec& spec, const std::vector<std::string>& ar
   const int counted = CountedKeys(spec, args);
   for (int i = 0; i < counted; ++i) {
     if (!visit(spec.numkeys_at + 1 + i)) return;
+  }
+  if (spec.option_key != nullptr) {
+    if (const int i = spec.option_key(args); i > 0) visit(i);
   }
 }
 

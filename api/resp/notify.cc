@@ -88,6 +88,7 @@ constexpr CommandEvents kEvents[] = {
     {"sunionstore", kT, "sunionstore", kG, "del"},
     {"sdiffstore", kT, "sdiffstore", kG, "del"},
     {"smove", kT, "srem", kT, "srem", "del", false, {}, false, "sadd", true},
+    {"sort", kL, "sortstore", kG, "del"},
     {"zadd", kZ, "zadd", kG, "del"},
     {"zincrby", kZ, "zincr", kG, "del"},
     {"zrem", kZ, "zrem", kZ, "zrem", "del"},

@@ -318,6 +318,10 @@ inline void WriteFailure(ReplyWriter& w, DeviceService& service, int slot, const
                                                 : StoreError(s));
 }
 
+// The members of a set record in the order SMEMBERS answers them (cmd_set.cc): numeric
+// for what Redis keeps as an intset.
+std::vector<std::string_view> SetMembers(const Record& set, size_t max_intset);
+
 // The slot of the command's first key, -1 when it has none.
 inline int FirstKeySlot(const Call& call) {
   int slot = -1;

@@ -475,6 +475,34 @@ class RedisCompatTest(unittest.TestCase):
                     ("LTRIM", "{le}b", 5, 1), ("LPOP", "{le}none"), ("LREM", "{le}a", 0, "zz")]
         self.same_events(commands, at_least=30)
 
+    def test_sort(self):
+        """SORT and SORT_RO on each type, as Redis Cluster runs them (BY pattern and GET
+        refused), then the events of SORT ... STORE."""
+        self.same(("RPUSH", "{so}l", 3, 1, 2, 10, "1.5", "-2", " 7", "0x10"), ("SORT", "{so}l"),
+                  ("SORT", "{so}l", "DESC"), ("SORT", "{so}l", "ALPHA"), ("SORT", "{so}l", "ALPHA", "DESC"),
+                  ("SORT", "{so}l", "LIMIT", 1, 3), ("SORT", "{so}l", "LIMIT", -5, 2), ("SORT", "{so}l", "LIMIT", 2, -1),
+                  ("SORT", "{so}l", "LIMIT", 100, 5), ("SORT", "{so}l", "LIMIT", 0, 0), ("SORT", "{so}l", "LIMIT", "x", 1),
+                  ("SORT", "{so}l", "BY", "nosort"), ("SORT", "{so}l", "BY", "nosort", "DESC", "LIMIT", 1, 2),
+                  ("SORT", "{so}l", "BY", "w_*"), ("SORT", "{so}l", "GET", "#"), ("SORT", "{so}l", "BOGUS"),
+                  ("SORT", "{so}l", "LIMIT", 1), ("SORT_RO", "{so}l", "DESC", "LIMIT", 0, 3),
+                  ("SORT_RO", "{so}l", "STORE", "{so}d"), ("SORT", "{so}none"), ("SORT", "{so}none", "STORE", "{so}d"),
+                  ("SORT", "{so}l", "STORE", "{so}d"), ("LRANGE", "{so}d", 0, -1), ("TYPE", "{so}d"),
+                  ("SORT", "{so}l", "LIMIT", 0, 2, "STORE", "{so}x", "STORE", "{so}d"), ("LRANGE", "{so}d", 0, -1),
+                  ("EXISTS", "{so}x"), ("SORT", "{so}none", "STORE", "{so}d"), ("EXISTS", "{so}d"),
+                  ("RPUSH", "{so}words", "b", "a", "c", "b"), ("SORT", "{so}words"), ("SORT", "{so}words", "ALPHA"),
+                  ("SADD", "{so}ints", 5, 3, 9, 1), ("SORT", "{so}ints"), ("SORT", "{so}ints", "BY", "nosort"),
+                  ("SORT", "{so}ints", "BY", "nosort", "DESC"),
+                  ("SADD", "{so}s", "pear", "apple", "fig"), ("SORT", "{so}s", "ALPHA"),
+                  ("SORT", "{so}s", "BY", "nosort", "STORE", "{so}d"), ("LRANGE", "{so}d", 0, -1),
+                  ("ZADD", "{so}z", 3, "30", 1, "10", 2, "2"), ("SORT", "{so}z"), ("SORT", "{so}z", "BY", "nosort"),
+                  ("SORT", "{so}z", "BY", "nosort", "DESC", "LIMIT", 1, 5), ("SORT", "{so}z", "ALPHA", "DESC"),
+                  ("SET", "{so}str", "v"), ("SORT", "{so}str"), ("SORT", "{so}str", "STORE", "{so}d"),
+                  ("HSET", "{so}h", "f", "v"), ("SORT", "{so}l", "STORE", "{so}h"), ("TYPE", "{so}h"),
+                  ("COMMAND", "GETKEYS", "SORT", "{so}l", "LIMIT", 0, 1, "STORE", "{so}a", "BY", "store", "STORE", "{so}b"),
+                  ("COMMAND", "GETKEYS", "SORT_RO", "{so}l"), ("SORT", "{so}l", "STORE", "other"))
+        self.same_events([("RPUSH", "{se}l", 2, 1), ("SORT", "{se}l", "STORE", "{se}d"),
+                          ("SORT", "{se}none", "STORE", "{se}d"), ("SORT", "{se}l")], at_least=3)
+
     def test_sets(self):
         # Members are compared in full where Redis's order is defined (an intset is answered
         # in numeric order) or there is one; larger non-integer sets below, sorted.
