@@ -69,6 +69,239 @@ void SliceIndices(const jsonpath::Selector& s, int64_t len, Visit visit) {
   }
 }
 
+using Kind = jsonpath::Selector::Kind;
+using FilterNode = jsonpath::FilterNode;
+
+Status TooManyNodes() {
+  return Status::InvalidArgument(
+      fmt::format("the path reaches more than {} nodes of the document", kMaxMatches));
+}
+
+bool IsNumber(const Json& v) { return v.is_number(); }
+
+// RFC 9535 §2.3.5.2.2: numbers by value (an integer and a float may be equal), strings by
+// code point (UTF-8's byte order), arrays element by element, objects by their members in
+// any order.
+bool Equal(const Json& a, const Json& b) {
+  if (IsNumber(a) && IsNumber(b)) {
+    if (a.is_number_float() || b.is_number_float()) return a.get<double>() == b.get<double>();
+    return a == b;  // nlohmann compares signed and unsigned integers exactly
+  }
+  if (a.type() != b.type()) return false;
+  if (a.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!Equal(a[i], b[i])) return false;
+    }
+    return true;
+  }
+  if (a.is_object()) {
+    if (a.size() != b.size()) return false;
+    for (const auto& [name, value] : a.items()) {
+      const auto it = b.find(name);
+      if (it == b.end() || !Equal(value, *it)) return false;
+    }
+    return true;
+  }
+  return a == b;
+}
+
+bool Less(const Json& a, const Json& b) {
+  if (IsNumber(a) && IsNumber(b)) {
+    if (a.is_number_float() || b.is_number_float()) return a.get<double>() < b.get<double>();
+    return a < b;
+  }
+  if (a.is_string() && b.is_string())
+    return a.get_ref<const std::string&>() < b.get_ref<const std::string&>();
+  return false;
+}
+
+Json LiteralValue(const FilterNode& n) {
+  switch (n.literal) {
+    case FilterNode::Literal::kNumber:
+      return n.integer ? Json(n.int_value) : Json(n.number);
+    case FilterNode::Literal::kString:
+      return Json(n.string);
+    case FilterNode::Literal::kTrue:
+      return Json(true);
+    case FilterNode::Literal::kFalse:
+      return Json(false);
+    case FilterNode::Literal::kNull:
+      break;
+  }
+  return Json(nullptr);
+}
+
+// Selecting children and evaluating filters over one document. Every node a filter's
+// query reaches counts against kMaxMatches, with the nodes the path itself selects.
+class ChildSelector {
+ public:
+  ChildSelector(const Json& root, size_t* reached) : root_(root), reached_(reached) {}
+
+  // Calls add(child, position) for each child of `node` that `s` selects, in order.
+  // (A name missing from an object is the caller's: JSON.SET may create it.)
+  template <typename Add>
+  Status Children(const Json& node, const jsonpath::Selector& s, Add add) {
+    if (node.is_object()) {
+      const auto& members = node.get_ref<const Json::object_t&>();
+      if (s.kind == Kind::kName) {
+        const auto it = members.find(s.name);
+        if (it == members.end()) return Status::OK();
+        return add(&it->second, static_cast<uint32_t>(it - members.begin()));
+      }
+      if (s.kind != Kind::kWildcard && s.kind != Kind::kFilter) return Status::OK();
+      for (size_t i = 0; i < members.size(); ++i) {
+        const Json& child = (members.begin() + static_cast<std::ptrdiff_t>(i))->second;
+        if (Status st = Filtered(s, child, static_cast<uint32_t>(i), add); !st.ok()) return st;
+      }
+    } else if (node.is_array()) {
+      const auto& elements = node.get_ref<const Json::array_t&>();
+      const auto len = static_cast<int64_t>(elements.size());
+      Status st;
+      auto at = [&](int64_t i) {
+        if (st.ok()) st = add(&elements[static_cast<size_t>(i)], static_cast<uint32_t>(i));
+      };
+      if (s.kind == Kind::kWildcard) {
+        for (int64_t i = 0; i < len; ++i) at(i);
+      } else if (s.kind == Kind::kIndex) {
+        const int64_t i = s.index < 0 ? len + s.index : s.index;
+        if (i >= 0 && i < len) at(i);
+      } else if (s.kind == Kind::kSlice) {
+        SliceIndices(s, len, at);
+      } else if (s.kind == Kind::kFilter) {
+        for (int64_t i = 0; i < len && st.ok(); ++i) {
+          st = Filtered(s, elements[static_cast<size_t>(i)], static_cast<uint32_t>(i), add);
+        }
+      }
+      return st;
+    }
+    return Status::OK();
+  }
+
+ private:
+  // A wildcard's child, or a filter's when the filter holds for it.
+  template <typename Add>
+  Status Filtered(const jsonpath::Selector& s, const Json& child, uint32_t position, Add add) {
+    if (s.kind == Kind::kFilter) {
+      bool holds = false;
+      if (Status st = Holds(s, s.filter_root, child, &holds); !st.ok()) return st;
+      if (!holds) return Status::OK();
+    }
+    return add(&child, position);
+  }
+
+  Status Holds(const jsonpath::Selector& s, int32_t at, const Json& current, bool* out) {
+    const FilterNode& n = s.filter[static_cast<size_t>(at)];
+    switch (n.kind) {
+      case FilterNode::Kind::kOr:
+      case FilterNode::Kind::kAnd: {
+        if (Status st = Holds(s, n.left, current, out); !st.ok()) return st;
+        if (*out == (n.kind == FilterNode::Kind::kOr)) return Status::OK();
+        return Holds(s, n.right, current, out);
+      }
+      case FilterNode::Kind::kNot: {
+        if (Status st = Holds(s, n.left, current, out); !st.ok()) return st;
+        *out = !*out;
+        return Status::OK();
+      }
+      case FilterNode::Kind::kExists: {
+        std::vector<const Json*> found;
+        const FilterNode& q = s.filter[static_cast<size_t>(n.left)];
+        if (Status st = Query(q, current, &found); !st.ok()) return st;
+        *out = !found.empty();
+        return Status::OK();
+      }
+      case FilterNode::Kind::kCompare:
+        return Compare(s, n, current, out);
+      default:
+        *out = false;  // a literal or query alone: the parser makes neither a test
+        return Status::OK();
+    }
+  }
+
+  // A comparison's operand: a literal's value, a singular query's node, or nothing.
+  Status Operand(const jsonpath::Selector& s, int32_t at, const Json& current, Json* literal,
+                 const Json** value) {
+    const FilterNode& n = s.filter[static_cast<size_t>(at)];
+    if (n.kind == FilterNode::Kind::kLiteral) {
+      *literal = LiteralValue(n);
+      *value = literal;
+      return Status::OK();
+    }
+    std::vector<const Json*> found;
+    if (Status st = Query(n, current, &found); !st.ok()) return st;
+    *value = found.empty() ? nullptr : found.front();
+    return Status::OK();
+  }
+
+  Status Compare(const jsonpath::Selector& s, const FilterNode& n, const Json& current, bool* out) {
+    Json left_literal, right_literal;
+    const Json* a = nullptr;
+    const Json* b = nullptr;
+    if (Status st = Operand(s, n.left, current, &left_literal, &a); !st.ok()) return st;
+    if (Status st = Operand(s, n.right, current, &right_literal, &b); !st.ok()) return st;
+    // Nothing (a query that selects no node) equals only nothing, and orders with nothing.
+    auto equal = [&] { return a == nullptr || b == nullptr ? a == b : Equal(*a, *b); };
+    auto less = [&](const Json* x, const Json* y) {
+      return x != nullptr && y != nullptr && Less(*x, *y);
+    };
+    switch (n.compare) {
+      case FilterNode::Compare::kEq:
+        *out = equal();
+        break;
+      case FilterNode::Compare::kNe:
+        *out = !equal();
+        break;
+      case FilterNode::Compare::kLt:
+        *out = less(a, b);
+        break;
+      case FilterNode::Compare::kLe:
+        *out = less(a, b) || equal();
+        break;
+      case FilterNode::Compare::kGt:
+        *out = less(b, a);
+        break;
+      case FilterNode::Compare::kGe:
+        *out = less(b, a) || equal();
+        break;
+    }
+    return Status::OK();
+  }
+
+  // The nodes a filter's query selects, from `current` (@) or the root ($).
+  Status Query(const FilterNode& q, const Json& current, std::vector<const Json*>* out) {
+    std::vector<const Json*> nodes{q.relative ? &current : &root_};
+    std::vector<const Json*> next;
+    auto add = [&](const Json* child, uint32_t) {
+      if (++*reached_ > kMaxMatches) return TooManyNodes();
+      next.push_back(child);
+      return Status::OK();
+    };
+    for (const jsonpath::Segment& segment : q.segments) {
+      next.clear();
+      for (const Json* node : nodes) {
+        std::vector<const Json*> stack{node};
+        while (!stack.empty()) {
+          const Json* n = stack.back();
+          stack.pop_back();
+          for (const jsonpath::Selector& sel : segment.selectors) {
+            if (Status st = Children(*n, sel, add); !st.ok()) return st;
+          }
+          if (!segment.descendant || !n->is_structured()) continue;
+          if (++*reached_ > kMaxMatches) return TooManyNodes();
+          for (auto it = n->crbegin(); it != n->crend(); ++it) stack.push_back(&*it);
+        }
+      }
+      nodes.swap(next);
+    }
+    *out = std::move(nodes);
+    return Status::OK();
+  }
+
+  const Json& root_;
+  size_t* reached_;
+};
+
 }  // namespace
 
 Status Parse(std::string_view text, Json* out) {
@@ -134,6 +367,7 @@ Status Selection::Run(const Json& root, const jsonpath::Path& path, bool for_set
   entries_.clear();
   result_.clear();
   new_names_.clear();
+  reached_ = 0;
   entries_.push_back({&root, -1, 0});
   std::vector<int32_t> current{0};
   std::vector<int32_t> next;
@@ -156,10 +390,7 @@ Status Selection::Run(const Json& root, const jsonpath::Path& path, bool for_set
 
 Status Selection::Add(const Json* node, int32_t parent, uint32_t position,
                       std::vector<int32_t>* next) {
-  if (entries_.size() >= kMaxMatches) {
-    return Status::InvalidArgument(
-        fmt::format("the path reaches more than {} nodes of the document", kMaxMatches));
-  }
+  if (entries_.size() + reached_ >= kMaxMatches) return TooManyNodes();
   entries_.push_back({node, parent, position});
   if (next != nullptr) next->push_back(static_cast<int32_t>(entries_.size() - 1));
   return Status::OK();
@@ -167,50 +398,22 @@ Status Selection::Add(const Json* node, int32_t parent, uint32_t position,
 
 Status Selection::Apply(const jsonpath::Segment& segment, int32_t at, bool create,
                         std::vector<int32_t>* next) {
-  using Kind = jsonpath::Selector::Kind;
+  ChildSelector selector(*entries_[0].node, &reached_);
   // The selectors at one node; `entries_` grows meanwhile, so nothing holds a reference.
   auto select = [&](int32_t e) -> Status {
     const Json& node = *entries_[static_cast<size_t>(e)].node;
     for (const jsonpath::Selector& s : segment.selectors) {
-      if (node.is_object()) {
-        const auto& members = node.get_ref<const Json::object_t&>();
-        if (s.kind == Kind::kWildcard) {
-          for (size_t i = 0; i < members.size(); ++i) {
-            if (Status st = Add(&(members.begin() + static_cast<std::ptrdiff_t>(i))->second, e,
-                                static_cast<uint32_t>(i), next);
-                !st.ok())
-              return st;
-          }
-        } else if (s.kind == Kind::kName) {
-          const auto it = members.find(s.name);
-          if (it != members.end()) {
-            const auto i = static_cast<uint32_t>(it - members.begin());
-            if (Status st = Add(&it->second, e, i, next); !st.ok()) return st;
-          } else if (create) {
-            new_names_.push_back(s.name);
-            if (Status st = Add(nullptr, e, static_cast<uint32_t>(new_names_.size() - 1), next);
-                !st.ok())
-              return st;
-          }
-        }
-      } else if (node.is_array()) {
-        const auto& elements = node.get_ref<const Json::array_t&>();
-        const auto len = static_cast<int64_t>(elements.size());
-        Status st;
-        auto add = [&](int64_t i) {
-          if (st.ok())
-            st = Add(&elements[static_cast<size_t>(i)], e, static_cast<uint32_t>(i), next);
-        };
-        if (s.kind == Kind::kWildcard) {
-          for (int64_t i = 0; i < len; ++i) add(i);
-        } else if (s.kind == Kind::kIndex) {
-          const int64_t i = s.index < 0 ? len + s.index : s.index;
-          if (i >= 0 && i < len) add(i);
-        } else if (s.kind == Kind::kSlice) {
-          SliceIndices(s, len, add);
-        }
-        if (!st.ok()) return st;
+      if (create && node.is_object() && s.kind == Kind::kName && !node.contains(s.name)) {
+        new_names_.push_back(s.name);
+        if (Status st = Add(nullptr, e, static_cast<uint32_t>(new_names_.size() - 1), next);
+            !st.ok())
+          return st;
+        continue;
       }
+      Status st = selector.Children(node, s, [&](const Json* child, uint32_t position) {
+        return Add(child, e, position, next);
+      });
+      if (!st.ok()) return st;
     }
     return Status::OK();
   };

@@ -89,6 +89,7 @@ class Selection {
   std::vector<Entry> entries_;
   std::vector<int32_t> result_;
   std::vector<std::string> new_names_;
+  size_t reached_ = 0;  // nodes filters' queries reached (they count against kMaxMatches)
 };
 
 }  // namespace devstate::json

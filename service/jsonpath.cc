@@ -4,6 +4,8 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 
 namespace devstate::jsonpath {
 namespace {
@@ -22,14 +24,12 @@ class Parser {
       return Status::OK();
     } else if (text_[0] != '.' && text_[0] != '[') {
       // `a.b`: the first name's dot is implied.
+      ++segments_;
       Segment s;
       if (Status st = DotName(&s); !st.ok()) return st;
       out->segments.push_back(std::move(s));
     }
     while (pos_ < text_.size()) {
-      if (out->segments.size() >= kMaxSegments) {
-        return Fail(fmt::format("the path has more than {} segments", kMaxSegments));
-      }
       Segment s;
       if (Status st = NextSegment(&s); !st.ok()) return st;
       out->segments.push_back(std::move(s));
@@ -52,6 +52,9 @@ class Parser {
   }
 
   Status NextSegment(Segment* s) {
+    if (++segments_ > kMaxSegments) {
+      return Fail(fmt::format("the path has more than {} segments", kMaxSegments));
+    }
     if (At('[')) return Bracket(s);
     if (!At('.')) return Fail(fmt::format("expected '.' or '[', found '{}'", text_[pos_]));
     ++pos_;
@@ -73,7 +76,19 @@ class Parser {
       return Status::OK();
     }
     const size_t begin = pos_;
-    while (pos_ < text_.size() && text_[pos_] != '.' && text_[pos_] != '[') {
+    if (depth_ > 0) {
+      // Inside a filter a name ends where RFC 9535's member-name-shorthand does: at the
+      // first character that is not a letter, a digit, '_' or non-ASCII.
+      auto name_char = [](unsigned char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c >= 0x80;
+      };
+      while (pos_ < text_.size() && name_char(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+      if (pos_ == begin) return Fail("a member name is missing");
+      if (text_[begin] >= '0' && text_[begin] <= '9')
+        return Fail("a member name starts with a digit");
+    }
+    while (depth_ == 0 && pos_ < text_.size() && text_[pos_] != '.' && text_[pos_] != '[') {
       const auto c = static_cast<unsigned char>(text_[pos_]);
       if (c <= ' ' || c == ']' || c == '\'' || c == '"' || c == '*' || c == 0x7f) {
         return Fail(fmt::format("'{}' in a member name (quote it: ['...'])",
@@ -95,9 +110,13 @@ class Parser {
     ++pos_;
     while (true) {
       SkipSpace();
-      if (At('?')) return Fail("filter expressions are not supported");
       Selector sel;
-      if (Status st = BracketSelector(&sel); !st.ok()) return st;
+      if (At('?')) {
+        ++pos_;
+        if (Status st = Filter(&sel); !st.ok()) return st;
+      } else if (Status st = BracketSelector(&sel); !st.ok()) {
+        return st;
+      }
       s->selectors.push_back(std::move(sel));
       SkipSpace();
       if (At(']')) {
@@ -153,6 +172,216 @@ class Parser {
         if (Status st = Integer(&sel->step); !st.ok()) return st;
       }
     }
+    return Status::OK();
+  }
+
+  // ---- Filters (RFC 9535 §2.3.5), by recursive descent at most kMaxFilterDepth deep.
+
+  Status Filter(Selector* sel) {
+    sel->kind = Selector::Kind::kFilter;
+    return Nested([&] { return Or(&sel->filter, &sel->filter_root); });
+  }
+
+  // Runs `parse` one level deeper.
+  template <typename Parse>
+  Status Nested(Parse parse) {
+    if (++depth_ > kMaxFilterDepth) {
+      return Fail(fmt::format("filters nest deeper than {} levels", kMaxFilterDepth));
+    }
+    Status st = parse();
+    --depth_;
+    return st;
+  }
+
+  static int32_t Push(std::vector<FilterNode>* nodes, FilterNode node) {
+    nodes->push_back(std::move(node));
+    return static_cast<int32_t>(nodes->size() - 1);
+  }
+
+  bool Take(std::string_view token) {
+    if (text_.substr(pos_, token.size()) != token) return false;
+    pos_ += token.size();
+    return true;
+  }
+
+  // logical-or-expr: and-expr ("||" and-expr)*; likewise and-expr with "&&".
+  Status Or(std::vector<FilterNode>* nodes, int32_t* out) {
+    return Binary(nodes, out, "||", FilterNode::Kind::kOr,
+                  [&](int32_t* operand) { return And(nodes, operand); });
+  }
+  Status And(std::vector<FilterNode>* nodes, int32_t* out) {
+    return Binary(nodes, out, "&&", FilterNode::Kind::kAnd,
+                  [&](int32_t* operand) { return Basic(nodes, operand); });
+  }
+  template <typename Operand>
+  Status Binary(std::vector<FilterNode>* nodes, int32_t* out, std::string_view op,
+                FilterNode::Kind kind, Operand operand) {
+    if (Status st = operand(out); !st.ok()) return st;
+    while (true) {
+      SkipSpace();
+      if (!Take(op)) return Status::OK();
+      FilterNode n;
+      n.kind = kind;
+      n.left = *out;
+      if (Status st = operand(&n.right); !st.ok()) return st;
+      *out = Push(nodes, std::move(n));
+    }
+  }
+
+  // paren-expr, "!" expr, comparison-expr or test-expr.
+  Status Basic(std::vector<FilterNode>* nodes, int32_t* out) {
+    // Each term counts as a segment: a chain of `||` is as long as kMaxSegments at most,
+    // and so is the evaluator's recursion over it.
+    if (++segments_ > kMaxSegments) {
+      return Fail(fmt::format("the path has more than {} segments", kMaxSegments));
+    }
+    SkipSpace();
+    if (Take("!")) {
+      FilterNode n;
+      n.kind = FilterNode::Kind::kNot;
+      SkipSpace();
+      Status st = At('(') ? Basic(nodes, &n.left) : Test(nodes, &n.left);
+      if (!st.ok()) return st;
+      *out = Push(nodes, std::move(n));
+      return Status::OK();
+    }
+    if (Take("(")) {
+      Status st = Nested([&] { return Or(nodes, out); });
+      if (!st.ok()) return st;
+      SkipSpace();
+      if (!Take(")")) return Fail("expected ')'");
+      return Status::OK();
+    }
+    int32_t left = -1;
+    if (Status st = Comparable(nodes, &left); !st.ok()) return st;
+    SkipSpace();
+    static constexpr std::pair<std::string_view, FilterNode::Compare> kOps[] = {
+        {"==", FilterNode::Compare::kEq}, {"!=", FilterNode::Compare::kNe},
+        {"<=", FilterNode::Compare::kLe}, {">=", FilterNode::Compare::kGe},
+        {"<", FilterNode::Compare::kLt},  {">", FilterNode::Compare::kGt}};
+    for (const auto& [token, compare] : kOps) {
+      if (!Take(token)) continue;
+      FilterNode n;
+      n.kind = FilterNode::Kind::kCompare;
+      n.compare = compare;
+      n.left = left;
+      if (Status st = Comparable(nodes, &n.right); !st.ok()) return st;
+      if (Status st = Singular(*nodes, n.left); !st.ok()) return st;
+      if (Status st = Singular(*nodes, n.right); !st.ok()) return st;
+      *out = Push(nodes, std::move(n));
+      return Status::OK();
+    }
+    if (Take("=~")) return Fail("regular expressions (=~) are not supported");
+    if ((*nodes)[static_cast<size_t>(left)].kind != FilterNode::Kind::kQuery) {
+      return Fail("a literal alone is not a test (compare it with something)");
+    }
+    FilterNode n;
+    n.kind = FilterNode::Kind::kExists;
+    n.left = left;
+    *out = Push(nodes, std::move(n));
+    return Status::OK();
+  }
+
+  // A query, as a test of existence.
+  Status Test(std::vector<FilterNode>* nodes, int32_t* out) {
+    if (!At('@') && !At('$')) return Fail("expected a query (@ or $) after '!'");
+    FilterNode n;
+    n.kind = FilterNode::Kind::kExists;
+    if (Status st = Query(nodes, &n.left); !st.ok()) return st;
+    *out = Push(nodes, std::move(n));
+    return Status::OK();
+  }
+
+  // A comparison's operand must be a literal or a query of names and indexes only.
+  Status Singular(const std::vector<FilterNode>& nodes, int32_t at) {
+    const FilterNode& n = nodes[static_cast<size_t>(at)];
+    if (n.kind != FilterNode::Kind::kQuery) return Status::OK();
+    for (const Segment& s : n.segments) {
+      if (s.descendant || s.selectors.size() != 1 ||
+          (s.selectors[0].kind != Selector::Kind::kName &&
+           s.selectors[0].kind != Selector::Kind::kIndex)) {
+        return Fail("a comparison needs a singular query (names and indexes only)");
+      }
+    }
+    return Status::OK();
+  }
+
+  Status Comparable(std::vector<FilterNode>* nodes, int32_t* out) {
+    SkipSpace();
+    if (pos_ >= text_.size()) return Fail("the filter ends early");
+    const char c = text_[pos_];
+    if (c == '@' || c == '$') return Query(nodes, out);
+    FilterNode n;
+    n.kind = FilterNode::Kind::kLiteral;
+    if (c == '\'' || c == '"') {
+      n.literal = FilterNode::Literal::kString;
+      if (Status st = Quoted(c, &n.string); !st.ok()) return st;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      if (Status st = Number(&n); !st.ok()) return st;
+    } else if (Take("true")) {
+      n.literal = FilterNode::Literal::kTrue;
+    } else if (Take("false")) {
+      n.literal = FilterNode::Literal::kFalse;
+    } else if (Take("null")) {
+      n.literal = FilterNode::Literal::kNull;
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+      return Fail("function extensions (length(), count(), match(), ...) are not supported");
+    } else {
+      return Fail("expected a literal or a query");
+    }
+    *out = Push(nodes, std::move(n));
+    return Status::OK();
+  }
+
+  // A JSON number (RFC 8259 §6).
+  Status Number(FilterNode* n) {
+    const size_t begin = pos_;
+    auto digits = [&] {
+      const size_t from = pos_;
+      while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
+      return pos_ > from;
+    };
+    Take("-");
+    const size_t first_digit = pos_;
+    if (!digits()) return Fail("expected a number");
+    if (text_[first_digit] == '0' && pos_ - first_digit > 1) {
+      return Fail("a number with a leading zero");
+    }
+    bool integer = true;
+    if (Take(".")) {
+      integer = false;
+      if (!digits()) return Fail("expected digits after '.'");
+    }
+    if (At('e') || At('E')) {
+      integer = false;
+      ++pos_;
+      if (!Take("+")) Take("-");
+      if (!digits()) return Fail("expected an exponent");
+    }
+    const std::string text(text_.substr(begin, pos_ - begin));
+    n->literal = FilterNode::Literal::kNumber;
+    n->number = std::strtod(text.c_str(), nullptr);
+    if (!std::isfinite(n->number)) return Fail("a number out of range");
+    if (integer) {
+      const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n->int_value);
+      n->integer = ec == std::errc();
+    }
+    return Status::OK();
+  }
+
+  // `@` or `$`, then segments: names (shorthand or bracketed), indexes, slices,
+  // wildcards, descendants, filters.
+  Status Query(std::vector<FilterNode>* nodes, int32_t* out) {
+    FilterNode n;
+    n.kind = FilterNode::Kind::kQuery;
+    n.relative = text_[pos_] == '@';
+    ++pos_;
+    while (At('.') || At('[')) {
+      Segment seg;
+      if (Status st = NextSegment(&seg); !st.ok()) return st;
+      n.segments.push_back(std::move(seg));
+    }
+    *out = Push(nodes, std::move(n));
     return Status::OK();
   }
 
@@ -267,6 +496,8 @@ class Parser {
 
   std::string_view text_;
   size_t pos_ = 0;
+  size_t segments_ = 0;  // every segment of the path, those inside filters included
+  size_t depth_ = 0;     // filters being parsed, one inside another
 };
 
 }  // namespace

@@ -1,18 +1,28 @@
-// JSONPath as the JSON.* commands read it: RFC 9535's path language without filter
-// expressions, plus RedisJSON's legacy paths, which MemoryDB also accepts.
+// JSONPath as the JSON.* commands read it: RFC 9535's path language, plus RedisJSON's
+// legacy paths, which MemoryDB also accepts.
 //
 //   $                 the root            $.a.b  $['a']["b"]   member names
 //   $.a[0]  $.a[-1]   array indices        $.a[0,2]  $['a','b']  unions
 //   $.a[1:3]  $.a[::-1]  slices            $.*  $.a[*]           wildcards
 //   $..x  $..*  $..[0]   descendants (the node and everything below it, document order)
+//   $.a[?@.t > 30]  $[?(@.on == true && @.id != 'x')]  $..[?@.alarm]  filters (below)
 //
 // A path that does not start with `$` is a legacy path: `.` is the root, `.a.b`, `a.b`
 // and `a[0]` are `$.a.b`, `$.a.b` and `$.a[0]`. The commands read one value through a
 // legacy path and all matches through a JSONPath; Path::legacy tells them which.
 //
+// Filters (RFC 9535 §2.3.5) select the children of a node (an array's elements, an
+// object's member values) for which an expression holds: `||`, `&&`, `!`, parentheses,
+// comparisons `== != < <= > >=` between literals (numbers, 'strings', "strings", true,
+// false, null) and singular queries (`@` the child, `$` the root, then names and indexes
+// only), and existence tests of any query (`?@.alarm`, `?@..x`). RedisJSON's `?(...)` form
+// is the parenthesized one. Not offered, each a clear error: function extensions
+// (length(), count(), match(), search(), value()) and RedisJSON's regex `=~`.
+//
 // Written by hand: Debian packages no C++ JSONPath library (bookworm has Go, Java, Perl,
 // Python and Ruby ones), and the path language is part of devstate's API. The parser is
-// iterative (no recursion for a hostile path to exhaust), bounded by kMaxSegments, and
+// iterative over segments; only filters nest, at most kMaxFilterDepth deep, and all the
+// segments of a path and the terms of its filters count against kMaxSegments. It is
 // fuzzed (tests/fuzz/jsonpath_fuzz.cc). Pure functions; thread-safe.
 #pragma once
 
@@ -30,13 +40,43 @@ namespace devstate::jsonpath {
 // At most this many segments (`.a`, `[0]`, `..b`) in one path.
 inline constexpr size_t kMaxSegments = 256;
 
+// Filters nest (parentheses, `!`, a filter inside a filter's query) at most this deep.
+inline constexpr size_t kMaxFilterDepth = 32;
+
+struct Segment;
+
+// One node of a filter expression; a filter is a tree of them in one vector
+// (Selector::filter), each operand an index into it.
+struct FilterNode {
+  enum class Kind : uint8_t { kOr, kAnd, kNot, kCompare, kExists, kQuery, kLiteral };
+  enum class Compare : uint8_t { kEq, kNe, kLt, kLe, kGt, kGe };
+  enum class Literal : uint8_t { kNumber, kString, kTrue, kFalse, kNull };
+  Kind kind = Kind::kLiteral;
+  int32_t left = -1;   // kOr kAnd kCompare; the operand of kNot and kExists (a kQuery)
+  int32_t right = -1;  // kOr kAnd kCompare
+  Compare compare = Compare::kEq;
+  // kQuery: from `@` (the child being filtered) or `$` (the document's root).
+  bool relative = true;
+  std::vector<Segment> segments;
+  // kLiteral.
+  Literal literal = Literal::kNull;
+  double number = 0;
+  bool integer = false;  // the number was written as an integer that int64 holds
+  int64_t int_value = 0;
+  std::string string;
+
+  bool operator==(const FilterNode&) const;
+};
+
 struct Selector {
-  enum class Kind : uint8_t { kName, kIndex, kWildcard, kSlice };
+  enum class Kind : uint8_t { kName, kIndex, kWildcard, kSlice, kFilter };
   Kind kind = Kind::kName;
   std::string name;                   // kName
   int64_t index = 0;                  // kIndex; negative counts from the end
   std::optional<int64_t> start, end;  // kSlice, RFC 9535 §2.3.4
   int64_t step = 1;                   // kSlice; 0 selects nothing
+  std::vector<FilterNode> filter;     // kFilter: the expression's nodes
+  int32_t filter_root = -1;           // kFilter: the node the expression is
 
   bool operator==(const Selector&) const = default;
 };
@@ -47,6 +87,14 @@ struct Segment {
 
   bool operator==(const Segment&) const = default;
 };
+
+// Written out: clang 14 crashes on a defaulted comparison through this recursion.
+inline bool FilterNode::operator==(const FilterNode& o) const {
+  return kind == o.kind && left == o.left && right == o.right && compare == o.compare &&
+         relative == o.relative && segments == o.segments && literal == o.literal &&
+         number == o.number && integer == o.integer && int_value == o.int_value &&
+         string == o.string;
+}
 
 struct Path {
   bool legacy = false;  // did not start with `$`

@@ -262,11 +262,45 @@ class JsonTest(unittest.TestCase):
                 self.raw(*cmd)
         self.assertEqual(self.ds.device("j7"), before, "the device record is untouched")
 
+    def test_filter_expressions_read_and_write_what_they_select(self):
+        doc = {"sensors": [{"id": "a", "t": 31.5, "on": True}, {"id": "b", "t": 12, "on": False},
+                           {"id": "c", "t": 40, "alarm": {"level": 2}}], "limit": 30}
+        self.assertTrue(self.j.set("flt:{1}", "$", doc))
+        get = lambda path: json.loads(self.raw("JSON.GET", "flt:{1}", path))
+        self.assertEqual(get("$.sensors[?(@.t > 30)].id"), ["a", "c"])
+        self.assertEqual(get("$.sensors[?@.t > $.limit && @.on == true].id"), ["a"])
+        self.assertEqual(get("$.sensors[?@.alarm].id"), ["c"])
+        self.assertEqual(get("$.sensors[?!@.on].id"), ["c"])
+        self.assertEqual(get('$.sensors[?(@.id == "b" || @.t == 40)].t'), [12, 40])
+        self.assertEqual(get("$..[?@.level >= 2]"), [{"level": 2}])
+        # Legacy paths answer the first match.
+        self.assertEqual(self.j.get("flt:{1}", ".sensors[?(@.t < 20)].id"), "b")
+        # Writes reach every place a filter selects, and only those.
+        self.assertEqual(self.raw("JSON.NUMINCRBY", "flt:{1}", "$.sensors[?@.t >= 31.5].t", "1"), "[32.5,41]")
+        self.assertTrue(self.j.set("flt:{1}", "$.sensors[?@.id == 'b'].on", True))
+        self.assertEqual(self.j.delete("flt:{1}", "$.sensors[?@.alarm]"), 1)
+        self.assertEqual(get("$.sensors[*].id"), ["a", "b"])
+        self.assertEqual(get("$.sensors[*].on"), [True, True])
+        # On a device record the reads take filters too.
+        status, _ = self.ds.post_json("/devices/flt1", {"ts": 1764496800000, "temperature": 6.4,
+                                                        "zones": [{"n": 1, "hot": False}, {"n": 2, "hot": True}]})
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(self.raw("JSON.GET", "device:flt1:latest", "$.zones[?@.hot == true].n")), [2])
+        # What is not offered is a clear error; the connection goes on.
+        for path, why in (("$.sensors[?length(@) > 1]", "function extensions"),
+                          ("$.sensors[?@.id =~ 'a']", "regular expressions"),
+                          ("$.sensors[?@..t == 1]", "singular query"),
+                          ("$.sensors[?(@.t > 1]", "expected"),
+                          ("$" + "[?@" * 33, "deeper than 32")):
+            with self.assertRaisesRegex(redis.ResponseError, why, msg=path):
+                self.raw("JSON.GET", "flt:{1}", path)
+        self.assertEqual(self.r.ping(), True)
+
     def test_bad_input_and_limits_get_an_error_and_others_are_served(self):
         for bad in ("{a", "[1] [2]", "NaN", "", "1e888"):
             with self.assertRaisesRegex(redis.ResponseError, "^invalid JSON", msg=bad):
                 self.raw("JSON.SET", "lim", "$", bad)
-        for path, why in (("$.", "member name is missing"), ("$[?(@.a)]", "filter"),
+        for path, why in (("$.", "member name is missing"), ("$[?(@.a)", "expected"),
                           ("$['a", "not closed"), ("$[99999999999999999999]", "out of range"),
                           ("$" + ".a" * 257, "more than 256 segments")):
             with self.assertRaisesRegex(redis.ResponseError, why, msg=path):

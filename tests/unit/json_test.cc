@@ -95,7 +95,6 @@ TEST(JsonPathTest, RefusesMalformedPathsWithWhereAndWhy) {
   EXPECT_NE(ParseError("$['\\q']").find("unknown escape"), std::string::npos);
   EXPECT_NE(ParseError("$['\\ud800']").find("surrogate"), std::string::npos);
   EXPECT_NE(ParseError("$[99999999999999999999]").find("out of range"), std::string::npos);
-  EXPECT_NE(ParseError("$[?(@.a)]").find("filter"), std::string::npos);
   EXPECT_NE(ParseError("$.a b").find("member name"), std::string::npos);
   EXPECT_NE(ParseError("$[]").find("expected a name"), std::string::npos);
   // Member names are object keys, which JSON holds as UTF-8 (found by the fuzzer: JSON.SET
@@ -107,6 +106,11 @@ TEST(JsonPathTest, RefusesMalformedPathsWithWhereAndWhy) {
   for (size_t i = 0; i < jsonpath::kMaxSegments; ++i) deep += ".a";
   MustParse(deep);
   EXPECT_NE(ParseError(deep + ".a").find("more than 256 segments"), std::string::npos);
+  // A legacy path's first name (its dot implied) counts too (found by the fuzzer).
+  std::string legacy = "a";
+  for (size_t i = 1; i < jsonpath::kMaxSegments; ++i) legacy += ".a";
+  EXPECT_EQ(MustParse(legacy).segments.size(), jsonpath::kMaxSegments);
+  EXPECT_NE(ParseError(legacy + ".a").find("more than 256 segments"), std::string::npos);
 }
 
 TEST(JsonPathTest, SelectsWhatTheIssueNames) {
@@ -141,6 +145,125 @@ TEST(JsonPathTest, SlicesFollowRfc9535) {
             R"(["a"])")
       << "extreme bounds and steps neither overflow nor loop";
   EXPECT_EQ(Select(doc, "$[9223372036854775807::-9223372036854775808]"), R"(["g"])");
+}
+
+TEST(JsonPathTest, ParsesFiltersAsATree) {
+  jsonpath::Path p = MustParse("$.a[?(@.b > 1 && !@.c) || $.d == 'x', 0]");
+  ASSERT_EQ(p.segments.size(), 2u);
+  const auto& sel = p.segments[1].selectors;
+  ASSERT_EQ(sel.size(), 2u);
+  ASSERT_EQ(sel[0].kind, Kind::kFilter);
+  EXPECT_EQ(sel[1].kind, Kind::kIndex);
+  using Node = jsonpath::FilterNode;
+  const Node& top = sel[0].filter[static_cast<size_t>(sel[0].filter_root)];
+  EXPECT_EQ(top.kind, Node::Kind::kOr);
+  const Node& left = sel[0].filter[static_cast<size_t>(top.left)];
+  EXPECT_EQ(left.kind, Node::Kind::kAnd);
+  const Node& compare = sel[0].filter[static_cast<size_t>(left.left)];
+  EXPECT_EQ(compare.kind, Node::Kind::kCompare);
+  EXPECT_EQ(compare.compare, Node::Compare::kGt);
+  const Node& one = sel[0].filter[static_cast<size_t>(compare.right)];
+  EXPECT_TRUE(one.integer);
+  EXPECT_EQ(one.int_value, 1);
+  EXPECT_EQ(sel[0].filter[static_cast<size_t>(left.right)].kind, Node::Kind::kNot);
+  const Node& eq = sel[0].filter[static_cast<size_t>(top.right)];
+  EXPECT_FALSE(sel[0].filter[static_cast<size_t>(eq.left)].relative);
+  EXPECT_EQ(sel[0].filter[static_cast<size_t>(eq.right)].string, "x");
+  // RFC 9535's form without parentheses is the same filter.
+  EXPECT_EQ(MustParse("$[?@.b>1]"), MustParse("$[?(@.b > 1)]"));
+}
+
+TEST(JsonPathTest, RefusesMalformedFiltersWithWhy) {
+  EXPECT_NE(ParseError("$[?]").find("expected a literal or a query"), std::string::npos);
+  EXPECT_NE(ParseError("$[?@.a ==").find("the filter ends early"), std::string::npos);
+  EXPECT_NE(ParseError("$[?(@.a]").find("expected ')'"), std::string::npos);
+  EXPECT_NE(ParseError("$[?@.a > ]").find("expected a literal"), std::string::npos);
+  EXPECT_NE(ParseError("$[?1]").find("literal alone"), std::string::npos);
+  EXPECT_NE(ParseError("$[?@..a == 1]").find("singular"), std::string::npos);
+  EXPECT_NE(ParseError("$[?@.* == 1]").find("singular"), std::string::npos);
+  EXPECT_NE(ParseError("$[?@.a == 01]").find("leading zero"), std::string::npos);
+  EXPECT_NE(ParseError("$[?@.a == 1e999]").find("out of range"), std::string::npos);
+  EXPECT_NE(ParseError("$[?length(@) > 1]").find("function extensions"), std::string::npos);
+  EXPECT_NE(ParseError("$[?@.a =~ 'x']").find("regular expressions"), std::string::npos);
+  EXPECT_NE(ParseError("$[?@.1a]").find("starts with a digit"), std::string::npos);
+  EXPECT_NE(ParseError("$[?!1]").find("expected a query"), std::string::npos);
+  // Nesting and length are bounded, so neither the parser's nor the evaluator's recursion
+  // can be driven deep by a hostile path.
+  std::string nested = "$";
+  for (size_t i = 0; i <= jsonpath::kMaxFilterDepth; ++i) nested += "[?@";
+  EXPECT_NE(ParseError(nested).find("deeper than 32"), std::string::npos);
+  EXPECT_NE(ParseError("$[?" + std::string(40, '(') + "@]").find("deeper than 32"),
+            std::string::npos);
+  std::string chain = "$[?@.a";
+  for (size_t i = 0; i < jsonpath::kMaxSegments; ++i) chain += " || @.a";
+  EXPECT_NE(ParseError(chain + "]").find("more than 256 segments"), std::string::npos);
+}
+
+// RFC 9535 §2.3.5.3's examples.
+TEST(JsonPathTest, FiltersSelectAsRfc9535Says) {
+  const Json doc =
+      Doc(R"({"a": [3, 5, 1, 2, 4, 6, {"b": "j"}, {"b": "k"}, {"b": {}}, {"b": "kilo"}],
+                            "o": {"p": 1, "q": 2, "r": 3, "s": 5, "t": {"u": 6}}, "e": "f"})");
+  EXPECT_EQ(Select(doc, "$.a[?@.b == 'kilo']"), R"([{"b":"kilo"}])");
+  EXPECT_EQ(Select(doc, "$.a[?(@.b == 'kilo')]"), R"([{"b":"kilo"}])");
+  EXPECT_EQ(Select(doc, "$.a[?@>3.5]"), "[5,4,6]");
+  EXPECT_EQ(Select(doc, "$.a[?@.b]"), R"([{"b":"j"},{"b":"k"},{"b":{}},{"b":"kilo"}])");
+  EXPECT_EQ(Select(doc, "$[?@.*]"), Json::array({doc["a"], doc["o"]}).dump());
+  EXPECT_EQ(Select(doc, "$[?@[?@.b]]"), Json::array({doc["a"]}).dump());
+  EXPECT_EQ(Select(doc, "$.o[?@<3, ?@<3]"), "[1,2,1,2]");
+  EXPECT_EQ(Select(doc, R"($.a[?@<2 || @.b == "k"])"), R"([1,{"b":"k"}])");
+  EXPECT_EQ(Select(doc, "$.o[?@>1 && @<4]"), "[2,3]");
+  EXPECT_EQ(Select(doc, "$.o[?@.u || @.x]"), R"([{"u":6}])");
+  EXPECT_EQ(Select(doc, "$.a[?@.b == $.x]"), "[3,5,1,2,4,6]");
+  EXPECT_EQ(Select(doc, "$.a[?@ == @]"), json::Compact(doc["a"]));
+  EXPECT_EQ(Select(doc, "$..[?@.u == 6]"), R"([{"u":6}])");
+  EXPECT_EQ(Select(doc, "$.a[?!@.b]"), "[3,5,1,2,4,6]");
+
+  // The comparison table: each holds (both children of the root are selected) or not.
+  const Json cmp = Doc(R"({"obj": {"x": "y"}, "arr": [2, 3]})");
+  const std::vector<std::pair<std::string, bool>> table = {{"$.absent1 == $.absent2", true},
+                                                           {"$.absent1 <= $.absent2", true},
+                                                           {"$.absent == 'g'", false},
+                                                           {"$.absent1 != $.absent2", false},
+                                                           {"$.absent != 'g'", true},
+                                                           {"1 <= 2", true},
+                                                           {"1 > 2", false},
+                                                           {"13 == '13'", false},
+                                                           {"'a' <= 'b'", true},
+                                                           {"'a' > 'b'", false},
+                                                           {"$.obj == $.arr", false},
+                                                           {"$.obj != $.arr", true},
+                                                           {"$.obj == $.obj", true},
+                                                           {"$.obj != $.obj", false},
+                                                           {"$.arr == $.arr", true},
+                                                           {"$.arr != $.arr", false},
+                                                           {"$.obj == 17", false},
+                                                           {"$.obj != 17", true},
+                                                           {"$.obj <= $.arr", false},
+                                                           {"$.obj < $.arr", false},
+                                                           {"$.obj <= $.obj", true},
+                                                           {"$.arr <= $.arr", true},
+                                                           {"1 <= $.arr", false},
+                                                           {"1 >= $.arr", false},
+                                                           {"1 > $.arr", false},
+                                                           {"1 < $.arr", false},
+                                                           {"true <= true", true},
+                                                           {"true > true", false},
+                                                           {"1 == 1.0", true},
+                                                           {"$.arr[0] < 2.5", true}};
+  for (const auto& [expr, holds] : table) {
+    EXPECT_EQ(Select(cmp, "$[?" + expr + "]"),
+              holds ? json::Compact(Json::array({cmp["obj"], cmp["arr"]})) : "[]")
+        << expr;
+  }
+}
+
+TEST(JsonPathTest, AFilterThatReachesTooManyNodesIsAnError) {
+  // Each element's `..` walks the whole array: quadratic, stopped by kMaxMatches.
+  Json doc = Json::array();
+  for (int i = 0; i < 2000; ++i) doc.push_back(Json::array({i}));
+  const Json big = Json::array({doc, doc});
+  EXPECT_NE(Select(big, "$..[?$..[?@ == -1]]").find("more than 1000000 nodes"), std::string::npos);
 }
 
 TEST(JsonDocumentTest, ParseLimitsNesting) {
