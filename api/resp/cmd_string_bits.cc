@@ -1,4 +1,5 @@
-// Bits and subsequences of strings, as Redis 7.0 defines them: SETBIT GETBIT LCS.
+// Bits and subsequences of strings, as Redis 7.0 defines them: SETBIT GETBIT BITCOUNT
+// BITPOS BITOP LCS.
 //
 // SETBIT is a read-modify-write inside the commit group like APPEND (it grows the string
 // with zero bytes, up to limits.max_bulk_bytes, Redis's proto-max-bulk-len); a device
@@ -32,6 +33,180 @@ int BitAt(std::string_view s, uint64_t offset) {
   const uint64_t byte = offset >> 3;
   if (byte >= s.size()) return 0;
   return (static_cast<uint8_t>(s[byte]) >> (7 - (offset & 7))) & 1;
+}
+
+// A [start, end] range of BITCOUNT or BITPOS, in bits: Redis's index rules (negative from
+// the end, clamped), over bytes or, with BIT, over bits. False when the range is empty.
+struct BitRange {
+  uint64_t first = 0, last = 0;  // bit indexes, inclusive
+};
+bool ClampBits(int64_t start, int64_t end, bool bit_unit, uint64_t bytes, BitRange* out) {
+  const auto total = static_cast<int64_t>(bit_unit ? bytes * 8 : bytes);
+  if (start < 0) start += total;
+  if (end < 0) end += total;
+  start = std::max<int64_t>(start, 0);
+  end = std::max<int64_t>(end, 0);
+  end = std::min(end, total - 1);
+  if (start > end) return false;
+  out->first = bit_unit ? static_cast<uint64_t>(start) : static_cast<uint64_t>(start) * 8;
+  out->last = bit_unit ? static_cast<uint64_t>(end) : static_cast<uint64_t>(end) * 8 + 7;
+  return true;
+}
+
+// BYTE or BIT, the unit of a range.
+bool ParseBitUnit(Call& call, size_t at, bool* bit_unit) {
+  *bit_unit = false;
+  if (at >= call.args.size()) return true;
+  if (EqualsNoCase(call.args[at], "bit")) {
+    *bit_unit = true;
+  } else if (!EqualsNoCase(call.args[at], "byte")) {
+    call.reply.Error(kSyntaxError);
+    return false;
+  }
+  return true;
+}
+
+// The set bits of `s` in [first, last].
+int64_t CountBits(std::string_view s, const BitRange& r) {
+  int64_t n = 0;
+  uint64_t i = r.first;
+  for (; i <= r.last && (i & 7) != 0; ++i) n += BitAt(s, i);
+  for (; i + 7 <= r.last; i += 8) n += __builtin_popcount(static_cast<uint8_t>(s[i >> 3]));
+  for (; i <= r.last; ++i) n += BitAt(s, i);
+  return n;
+}
+
+// BITCOUNT key [start end [BYTE|BIT]]. As in Redis, an absent key answers 0 and a key of
+// another type WRONGTYPE before the range is read.
+void CmdBitcount(Call& call) {
+  RecordPtr r = Live(call, call.args[1]);
+  if (!r) return call.reply.Integer(0);
+  if (!IsString(*r)) return call.reply.Error(kWrongTypeError);
+  const std::string_view s = r->value();
+  const size_t argc = call.args.size();
+  BitRange range{0, s.size() * 8 - 1};
+  if (argc == 4 || argc == 5) {
+    int64_t start = 0, end = 0;
+    if (!ParseInt64(call.args[2], &start) || !ParseInt64(call.args[3], &end))
+      return call.reply.Error(kNotIntegerError);
+    if (start < 0 && end < 0 && start > end) return call.reply.Integer(0);
+    bool bit_unit = false;
+    if (!ParseBitUnit(call, 4, &bit_unit)) return;
+    if (!ClampBits(start, end, bit_unit, s.size(), &range)) return call.reply.Integer(0);
+  } else if (argc != 2) {
+    return call.reply.Error(kSyntaxError);
+  }
+  call.reply.Integer(s.empty() ? 0 : CountBits(s, range));
+}
+
+// BITPOS key bit [start [end [BYTE|BIT]]]: the first bit set to `bit` in the range, -1
+// when there is none. Past a string's end every bit is 0: looking for a 0 without an end
+// finds the first bit after the string, as Redis answers.
+void CmdBitpos(Call& call) {
+  int64_t bit = 0;
+  if (!ParseInt64(call.args[2], &bit)) return call.reply.Error(kNotIntegerError);
+  if (bit != 0 && bit != 1) return call.reply.Error("ERR The bit argument must be 1 or 0.");
+  RecordPtr r = Live(call, call.args[1]);
+  if (!r) return call.reply.Integer(bit ? -1 : 0);
+  if (!IsString(*r)) return call.reply.Error(kWrongTypeError);
+  const std::string_view s = r->value();
+  const size_t argc = call.args.size();
+  bool end_given = false;
+  BitRange range;
+  bool any = !s.empty();
+  if (any) range = {0, s.size() * 8 - 1};
+  if (argc >= 4 && argc <= 6) {
+    int64_t start = 0, end = -1;
+    if (!ParseInt64(call.args[3], &start)) return call.reply.Error(kNotIntegerError);
+    bool bit_unit = false;
+    if (!ParseBitUnit(call, 5, &bit_unit)) return;
+    if (argc >= 5) {
+      if (!ParseInt64(call.args[4], &end)) return call.reply.Error(kNotIntegerError);
+      end_given = true;
+    }
+    any = ClampBits(start, end, bit_unit, s.size(), &range);
+  } else if (argc != 3) {
+    return call.reply.Error(kSyntaxError);
+  }
+  if (!any) return call.reply.Integer(-1);
+  for (uint64_t i = range.first; i <= range.last; ++i) {
+    // Whole bytes that cannot hold the bit are skipped a byte at a time.
+    if ((i & 7) == 0 && i + 7 <= range.last &&
+        static_cast<uint8_t>(s[i >> 3]) == (bit ? 0x00 : 0xff)) {
+      i += 7;
+      continue;
+    }
+    if (BitAt(s, i) == bit) return call.reply.Integer(static_cast<int64_t>(i));
+  }
+  if (bit == 1 || end_given) return call.reply.Integer(-1);
+  call.reply.Integer(static_cast<int64_t>(((range.last >> 3) + 1) * 8));
+}
+
+// BITOP AND|OR|XOR|NOT destkey key [key ...]: one txn, the sources read and the
+// destination written at one instant. An absent source is an empty string; shorter ones
+// are padded with zero bytes; an empty result deletes the destination. The length of the
+// result is the answer.
+void CmdBitop(Call& call) {
+  enum class Op { kAnd, kOr, kXor, kNot };
+  Op op;
+  const std::string& name = call.args[1];
+  if (EqualsNoCase(name, "and")) {
+    op = Op::kAnd;
+  } else if (EqualsNoCase(name, "or")) {
+    op = Op::kOr;
+  } else if (EqualsNoCase(name, "xor")) {
+    op = Op::kXor;
+  } else if (EqualsNoCase(name, "not")) {
+    op = Op::kNot;
+  } else {
+    return call.reply.Error(kSyntaxError);
+  }
+  if (op == Op::kNot && call.args.size() != 4)
+    return call.reply.Error("ERR BITOP NOT must be called with a single source key.");
+  struct Outcome {
+    std::string error;
+    int64_t length = 0;
+  };
+  auto out = std::make_shared<Outcome>();
+  std::vector<std::string> sources(call.args.begin() + 3, call.args.end());
+  const size_t weight = sources.size() + 1;
+  Mutation m = Mutation::Txn(
+      [op, destination = call.args[2], sources = std::move(sources), out](KeyView& view) {
+        std::vector<RecordPtr> records;
+        size_t longest = 0;
+        for (const std::string& key : sources) {
+          RecordPtr r = view.Get(key);
+          if (r && !IsString(*r)) {
+            out->error = std::string(kWrongTypeError);
+            return;
+          }
+          if (r) longest = std::max(longest, r->value().size());
+          records.push_back(std::move(r));
+        }
+        out->length = static_cast<int64_t>(longest);
+        if (longest == 0) return view.Delete(destination);
+        std::string result(longest, '\0');
+        for (size_t i = 0; i < longest; ++i) {
+          auto byte = [&](size_t k) -> uint8_t {
+            const RecordPtr& r = records[k];
+            return r && i < r->value().size() ? static_cast<uint8_t>(r->value()[i]) : 0;
+          };
+          uint8_t v = byte(0);
+          for (size_t k = 1; k < records.size(); ++k) {
+            if (op == Op::kAnd) v &= byte(k);
+            if (op == Op::kOr) v |= byte(k);
+            if (op == Op::kXor) v ^= byte(k);
+          }
+          if (op == Op::kNot) v = static_cast<uint8_t>(~v);
+          result[i] = static_cast<char>(v);
+        }
+        view.Put(destination, StringRecord(result, 0));
+      },
+      weight);
+  Commit(call, {std::move(m)}, [out](ReplyWriter& w) {
+    if (!out->error.empty()) return w.Error(out->error);
+    w.Integer(out->length);
+  });
 }
 
 // SETBIT key offset 0|1: the bit's old value.
@@ -202,6 +377,33 @@ void AddStringBitCommands(std::vector<CommandSpec>* t) {
                            {"read", "bitmap", "fast"},
                            CmdGetbit,
                            "Returns the bit value at offset in the string value stored at key"},
+                          {"bitcount",
+                           -2,
+                           kReadonly,
+                           1,
+                           1,
+                           1,
+                           {"read", "bitmap", "slow"},
+                           CmdBitcount,
+                           "Count set bits in a string"},
+                          {"bitpos",
+                           -3,
+                           kReadonly,
+                           1,
+                           1,
+                           1,
+                           {"read", "bitmap", "slow"},
+                           CmdBitpos,
+                           "Find first bit set or clear in a string"},
+                          {"bitop",
+                           -4,
+                           kWrite | kDenyOom,
+                           2,
+                           -1,
+                           1,
+                           {"write", "bitmap", "slow"},
+                           CmdBitop,
+                           "Perform bitwise operations between strings"},
                           {"lcs",
                            -3,
                            kReadonly,

@@ -50,6 +50,7 @@ constexpr CommandEvents kEvents[] = {
     {"append", kS, "append", kG, "del"},
     {"setrange", kS, "setrange", kG, "del"},
     {"setbit", kS, "setbit", kG, "del"},
+    {"bitop", kS, "set", kG, "del"},
     {"del", kG, "", kG, "del"},
     {"unlink", kG, "", kG, "del"},
     {"expire", kG, "expire", kG, "del"},

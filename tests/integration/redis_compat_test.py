@@ -894,6 +894,40 @@ class RedisCompatTest(unittest.TestCase):
         self.same(("SET", "{l}c", "abcde"), ("SET", "{l}d", "xbcdy"),
                   ("LCS", "{l}c", "{l}d", "IDX", "WITHMATCHLEN"), resp3=True)
 
+    def test_bitmaps(self):
+        """BITCOUNT BITPOS BITOP over bytes and bits, against redis-server; random strings
+        and ranges, then the edge cases and errors."""
+        import random
+        rng = random.Random(5)
+        commands = []
+        for i in range(40):
+            value = bytes(rng.choice([0, 255, rng.randrange(256)]) for _ in range(rng.randrange(0, 12)))
+            commands.append(("SET", "{bm}s", value))
+            for _ in range(6):
+                a, b = rng.randrange(-100, 100), rng.randrange(-100, 100)
+                unit = rng.choice([(), ("BYTE",), ("BIT",)])
+                commands += [("BITCOUNT", "{bm}s", a, b, *unit), ("BITPOS", "{bm}s", rng.randrange(2), a, b, *unit),
+                             ("BITPOS", "{bm}s", rng.randrange(2), a), ("BITPOS", "{bm}s", rng.randrange(2))]
+            commands.append(("BITCOUNT", "{bm}s"))
+        self.same(*commands)
+        self.same(("SET", "{bm}a", "foobar"), ("SET", "{bm}b", "abc"), ("BITCOUNT", "{bm}none"),
+                  ("BITCOUNT", "{bm}none", "x", "y"), ("BITCOUNT", "{bm}a", 1), ("BITCOUNT", "{bm}a", "x", 1),
+                  ("BITCOUNT", "{bm}a", 0, -1, "WORD"), ("BITCOUNT", "{bm}a", -1, -2, "WORD"),
+                  ("BITPOS", "{bm}none", 1), ("BITPOS", "{bm}none", 0), ("BITPOS", "{bm}a", 2),
+                  ("BITPOS", "{bm}a", "x"), ("BITPOS", "{bm}a", 1, "x"), ("BITPOS", "{bm}a", 0, 0, -1, "WORD"),
+                  ("BITPOS", "{bm}a", 1, 0, 1, 2, 3), ("SET", "{bm}ff", b"\xff\xff"), ("BITPOS", "{bm}ff", 0),
+                  ("BITPOS", "{bm}ff", 0, 0), ("BITPOS", "{bm}ff", 0, 0, -1), ("SET", "{bm}e", ""), ("BITPOS", "{bm}e", 0),
+                  ("BITCOUNT", "{bm}e", 0, -1), ("HSET", "{bm}h", "f", "v"), ("BITCOUNT", "{bm}h"),
+                  ("BITPOS", "{bm}h", 1), ("BITOP", "AND", "{bm}d", "{bm}a", "{bm}b"), ("GET", "{bm}d"),
+                  ("BITOP", "OR", "{bm}d", "{bm}a", "{bm}b", "{bm}none"), ("GET", "{bm}d"),
+                  ("BITOP", "XOR", "{bm}d", "{bm}a", "{bm}b"), ("GET", "{bm}d"), ("BITOP", "NOT", "{bm}d", "{bm}b"),
+                  ("GET", "{bm}d"), ("BITOP", "NOT", "{bm}d", "{bm}a", "{bm}b"), ("BITOP", "NAND", "{bm}d", "{bm}a"),
+                  ("BITOP", "AND", "{bm}d", "{bm}a", "{bm}h"), ("BITOP", "AND", "{bm}d", "{bm}none"), ("EXISTS", "{bm}d"),
+                  ("SET", "{bm}n", 123), ("BITOP", "AND", "{bm}a", "{bm}a", "{bm}n"), ("GET", "{bm}a"),
+                  ("BITOP", "OR", "{bm}h", "{bm}b"), ("TYPE", "{bm}h"), ("BITOP", "AND", "{bm}d", "other"))
+        self.same_events([("SET", "{be}a", "x"), ("BITOP", "NOT", "{be}d", "{be}a"),
+                          ("BITOP", "AND", "{be}d", "{be}none")], at_least=3)
+
     def test_string_edits(self):
         self.same(("APPEND", "{s}a", "hello"), ("APPEND", "{s}a", " world"), ("STRLEN", "{s}a"),
                   ("STRLEN", "{s}none"), ("GETRANGE", "{s}a", 0, 4), ("GETRANGE", "{s}a", -5, -1),
