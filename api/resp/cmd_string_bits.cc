@@ -1,5 +1,5 @@
 // Bits and subsequences of strings, as Redis 7.0 defines them: SETBIT GETBIT BITCOUNT
-// BITPOS BITOP LCS.
+// BITPOS BITOP BITFIELD BITFIELD_RO LCS.
 //
 // SETBIT is a read-modify-write inside the commit group like APPEND (it grows the string
 // with zero bytes, up to limits.max_bulk_bytes, Redis's proto-max-bulk-len); a device
@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "api/resp/commands.h"
@@ -209,6 +210,271 @@ void CmdBitop(Call& call) {
   });
 }
 
+// ---- BITFIELD: integers of 1 to 64 bits at any bit offset (Redis's bitfield type).
+
+struct BitfieldOp {
+  enum class Code { kGet, kSet, kIncrby } code = Code::kGet;
+  enum class Overflow { kWrap, kSat, kFail } overflow = Overflow::kWrap;
+  bool sign = false;
+  int bits = 0;
+  uint64_t offset = 0;
+  int64_t value = 0;  // SET's value, INCRBY's increment
+};
+
+// Parses BITFIELD's operations from args[2] on; false (and the error replied) if bad.
+bool ParseBitfield(Call& call, std::vector<BitfieldOp>* ops, uint64_t* highest_write,
+                   bool* writes) {
+  auto overflow = BitfieldOp::Overflow::kWrap;
+  *writes = false;
+  *highest_write = 0;
+  const size_t argc = call.args.size();
+  for (size_t j = 2; j < argc; ++j) {
+    const size_t left = argc - j - 1;
+    BitfieldOp op;
+    const std::string& sub = call.args[j];
+    if (EqualsNoCase(sub, "get") && left >= 2) {
+      op.code = BitfieldOp::Code::kGet;
+    } else if (EqualsNoCase(sub, "set") && left >= 3) {
+      op.code = BitfieldOp::Code::kSet;
+    } else if (EqualsNoCase(sub, "incrby") && left >= 3) {
+      op.code = BitfieldOp::Code::kIncrby;
+    } else if (EqualsNoCase(sub, "overflow") && left >= 1) {
+      const std::string& how = call.args[++j];
+      if (EqualsNoCase(how, "wrap")) {
+        overflow = BitfieldOp::Overflow::kWrap;
+      } else if (EqualsNoCase(how, "sat")) {
+        overflow = BitfieldOp::Overflow::kSat;
+      } else if (EqualsNoCase(how, "fail")) {
+        overflow = BitfieldOp::Overflow::kFail;
+      } else {
+        call.reply.Error("ERR Invalid OVERFLOW type specified");
+        return false;
+      }
+      continue;
+    } else {
+      call.reply.Error(kSyntaxError);
+      return false;
+    }
+    // The type: i1..i64 or u1..u63.
+    const std::string& type = call.args[j + 1];
+    int64_t bits = 0;
+    if (type.empty() || (type[0] != 'i' && type[0] != 'u') ||
+        !ParseInt64(std::string_view(type).substr(1), &bits) || bits < 1 ||
+        bits > (type[0] == 'i' ? 64 : 63)) {
+      call.reply.Error(
+          "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not "
+          "supported but i64 is.");
+      return false;
+    }
+    op.sign = type[0] == 'i';
+    op.bits = static_cast<int>(bits);
+    // The offset: bits, or with '#' a multiple of the type's width.
+    std::string_view at = call.args[j + 2];
+    const bool scaled = !at.empty() && at[0] == '#';
+    int64_t offset = 0;
+    const uint64_t max = call.server.limits.parser.max_bulk_bytes;
+    if (!ParseInt64(scaled ? at.substr(1) : at, &offset) ||
+        (scaled && __builtin_mul_overflow(offset, bits, &offset)) || offset < 0 ||
+        (static_cast<uint64_t>(offset) >> 3) >= max) {
+      call.reply.Error("ERR bit offset is not an integer or out of range");
+      return false;
+    }
+    op.offset = static_cast<uint64_t>(offset);
+    if (op.code != BitfieldOp::Code::kGet) {
+      *writes = true;
+      *highest_write = std::max(*highest_write, op.offset + static_cast<uint64_t>(bits) - 1);
+      if (!ParseInt64(call.args[j + 3], &op.value)) {
+        call.reply.Error(kNotIntegerError);
+        return false;
+      }
+    }
+    op.overflow = overflow;
+    ops->push_back(op);
+    j += op.code == BitfieldOp::Code::kGet ? 2 : 3;
+  }
+  return true;
+}
+
+uint64_t GetBits(std::string_view s, uint64_t offset, int bits) {
+  uint64_t v = 0;
+  for (int i = 0; i < bits; ++i) v = (v << 1) | static_cast<uint64_t>(BitAt(s, offset + i));
+  return v;
+}
+
+int64_t GetSigned(std::string_view s, uint64_t offset, int bits) {
+  uint64_t v = GetBits(s, offset, bits);
+  if (bits < 64 && (v & (uint64_t{1} << (bits - 1)))) v |= ~uint64_t{0} << bits;
+  return static_cast<int64_t>(v);
+}
+
+void SetBits(std::string* s, uint64_t offset, int bits, uint64_t v) {
+  for (int i = 0; i < bits; ++i) {
+    const uint64_t at = offset + static_cast<uint64_t>(i);
+    const auto mask = static_cast<uint8_t>(1u << (7 - (at & 7)));
+    auto& byte = reinterpret_cast<uint8_t&>((*s)[at >> 3]);
+    if ((v >> (bits - 1 - i)) & 1) {
+      byte |= mask;
+    } else {
+      byte &= static_cast<uint8_t>(~mask);
+    }
+  }
+}
+
+// Redis's checkUnsignedBitfieldOverflow / checkSignedBitfieldOverflow: whether value +
+// incr leaves the type's range, and then what WRAP or SAT makes of it in *limit.
+bool UnsignedOverflow(uint64_t value, int64_t incr, int bits, BitfieldOp::Overflow how,
+                      uint64_t* limit) {
+  const uint64_t max = (uint64_t{1} << bits) - 1;  // bits <= 63
+  const auto maxincr = static_cast<int64_t>(max - value);
+  const int64_t minincr = -static_cast<int64_t>(value);
+  const bool over = value > max || (incr > 0 && incr > maxincr);
+  const bool under = !over && incr < 0 && incr < minincr;
+  if (!over && !under) return false;
+  if (how == BitfieldOp::Overflow::kWrap) {
+    *limit = (value + static_cast<uint64_t>(incr)) & max;
+  } else if (how == BitfieldOp::Overflow::kSat) {
+    *limit = over ? max : 0;
+  }
+  return true;
+}
+
+bool SignedOverflow(int64_t value, int64_t incr, int bits, BitfieldOp::Overflow how,
+                    int64_t* limit) {
+  const int64_t max = bits == 64 ? INT64_MAX : (int64_t{1} << (bits - 1)) - 1;
+  const int64_t min = -max - 1;
+  const auto maxincr =
+      static_cast<int64_t>(static_cast<uint64_t>(max) - static_cast<uint64_t>(value));
+  const auto minincr =
+      static_cast<int64_t>(static_cast<uint64_t>(min) - static_cast<uint64_t>(value));
+  const bool over =
+      value > max || (bits != 64 && incr > maxincr) || (value >= 0 && incr > 0 && incr > maxincr);
+  const bool under = !over && (value < min || (bits != 64 && incr < minincr) ||
+                               (value < 0 && incr < 0 && incr < minincr));
+  if (!over && !under) return false;
+  if (how == BitfieldOp::Overflow::kWrap) {
+    uint64_t c = static_cast<uint64_t>(value) + static_cast<uint64_t>(incr);
+    if (bits < 64) {
+      const uint64_t mask = ~uint64_t{0} << bits;
+      c = (c & (uint64_t{1} << (bits - 1))) ? (c | mask) : (c & ~mask);
+    }
+    *limit = static_cast<int64_t>(c);
+  } else if (how == BitfieldOp::Overflow::kSat) {
+    *limit = over ? max : min;
+  }
+  return true;
+}
+
+// Runs `op` on `s`: its reply (nullopt: FAIL on overflow, nothing written), and whether
+// it changed a bit.
+std::optional<int64_t> RunBitfieldOp(const BitfieldOp& op, std::string* s, bool* changed) {
+  if (op.code == BitfieldOp::Code::kGet) {
+    return op.sign ? GetSigned(*s, op.offset, op.bits)
+                   : static_cast<int64_t>(GetBits(*s, op.offset, op.bits));
+  }
+  const bool incr = op.code == BitfieldOp::Code::kIncrby;
+  uint64_t written = 0, before = 0;
+  int64_t reply = 0;
+  if (op.sign) {
+    const int64_t old = GetSigned(*s, op.offset, op.bits);
+    int64_t wrapped = 0;
+    const bool overflow = incr ? SignedOverflow(old, op.value, op.bits, op.overflow, &wrapped)
+                               : SignedOverflow(op.value, 0, op.bits, op.overflow, &wrapped);
+    if (overflow && op.overflow == BitfieldOp::Overflow::kFail) return std::nullopt;
+    const int64_t value = overflow ? wrapped
+                                   : (incr ? static_cast<int64_t>(static_cast<uint64_t>(old) +
+                                                                  static_cast<uint64_t>(op.value))
+                                           : op.value);
+    reply = incr ? value : old;
+    written = static_cast<uint64_t>(value);
+    before = static_cast<uint64_t>(old);
+  } else {
+    const uint64_t old = GetBits(*s, op.offset, op.bits);
+    uint64_t wrapped = 0;
+    const bool overflow =
+        incr ? UnsignedOverflow(old, op.value, op.bits, op.overflow, &wrapped)
+             : UnsignedOverflow(static_cast<uint64_t>(op.value), 0, op.bits, op.overflow, &wrapped);
+    if (overflow && op.overflow == BitfieldOp::Overflow::kFail) return std::nullopt;
+    const uint64_t value =
+        overflow ? wrapped
+                 : (incr ? old + static_cast<uint64_t>(op.value) : static_cast<uint64_t>(op.value));
+    reply = static_cast<int64_t>(incr ? value : old);
+    written = value;
+    before = old;
+  }
+  const uint64_t mask = op.bits == 64 ? ~uint64_t{0} : (uint64_t{1} << op.bits) - 1;
+  *changed = *changed || ((written ^ before) & mask) != 0;
+  SetBits(s, op.offset, op.bits, written);
+  return reply;
+}
+
+void ReplyBitfield(ReplyWriter& w, const std::vector<std::optional<int64_t>>& replies) {
+  w.Array(replies.size());
+  for (const auto& r : replies) {
+    if (r) {
+      w.Integer(*r);
+    } else {
+      w.Null();
+    }
+  }
+}
+
+// BITFIELD key [GET type offset] [SET type offset value] [INCRBY type offset increment]
+// [OVERFLOW WRAP|SAT|FAIL] ...: a read-modify-write in the commit group, as SETBIT. As in
+// Redis, a write grows the string (zero bytes) to its farthest bit first, even when
+// OVERFLOW FAIL then writes nothing.
+void CmdBitfield(Call& call) {
+  std::vector<BitfieldOp> ops;
+  uint64_t highest = 0;
+  bool writes = false;
+  if (!ParseBitfield(call, &ops, &highest, &writes)) return;
+  struct Outcome {
+    std::string error;
+    std::vector<std::optional<int64_t>> replies;
+  };
+  auto out = std::make_shared<Outcome>();
+  Mutation m = Mutation::Apply(call.args[1], [key = call.args[1], ops = std::move(ops), highest,
+                                              writes, out](const RecordPtr& current) {
+    out->replies.clear();
+    if (current && !IsString(*current)) {
+      out->error = std::string(kWrongTypeError);
+      return Change::None();
+    }
+    if (writes) {
+      out->error = StringEditError(current, key);
+      if (!out->error.empty()) return Change::None();
+    }
+    std::string value(current ? current->value() : std::string_view());
+    const size_t needed = writes ? static_cast<size_t>(highest >> 3) + 1 : 0;
+    const bool grown = writes && (!current || value.size() < needed);
+    if (grown && value.size() < needed) value.resize(needed, '\0');
+    bool changed = false;
+    // A GET past the end reads zeros (BitAt); it never grows the string.
+    for (const BitfieldOp& op : ops) out->replies.push_back(RunBitfieldOp(op, &value, &changed));
+    if (!changed && !grown) return Change::None();
+    return Change::Put(StringRecord(value, current ? current->expire_at_ms() : 0, kRawStringMeta));
+  });
+  Commit(call, {std::move(m)}, [out](ReplyWriter& w) {
+    if (!out->error.empty()) return w.Error(out->error);
+    ReplyBitfield(w, out->replies);
+  });
+}
+
+// BITFIELD_RO key [GET type offset] ...: a read.
+void CmdBitfieldRo(Call& call) {
+  std::vector<BitfieldOp> ops;
+  uint64_t highest = 0;
+  bool writes = false;
+  if (!ParseBitfield(call, &ops, &highest, &writes)) return;
+  if (writes) return call.reply.Error("ERR BITFIELD_RO only supports the GET subcommand");
+  RecordPtr r = Live(call, call.args[1]);
+  if (r && !IsString(*r)) return call.reply.Error(kWrongTypeError);
+  std::string value(r ? r->value() : std::string_view());
+  std::vector<std::optional<int64_t>> replies;
+  bool changed = false;
+  for (const BitfieldOp& op : ops) replies.push_back(RunBitfieldOp(op, &value, &changed));
+  ReplyBitfield(call.reply, replies);
+}
+
 // SETBIT key offset 0|1: the bit's old value.
 void CmdSetbit(Call& call) {
   uint64_t offset = 0;
@@ -404,6 +670,25 @@ void AddStringBitCommands(std::vector<CommandSpec>* t) {
                            {"write", "bitmap", "slow"},
                            CmdBitop,
                            "Perform bitwise operations between strings"},
+                          {"bitfield",
+                           -2,
+                           kWrite | kDenyOom,
+                           1,
+                           1,
+                           1,
+                           {"write", "bitmap", "slow"},
+                           CmdBitfield,
+                           "Perform arbitrary bitfield integer operations on strings"},
+                          {"bitfield_ro",
+                           -2,
+                           kReadonly | kFast,
+                           1,
+                           1,
+                           1,
+                           {"read", "bitmap", "fast"},
+                           CmdBitfieldRo,
+                           "Perform arbitrary bitfield integer operations on strings. Read-only "
+                           "variant of BITFIELD"},
                           {"lcs",
                            -3,
                            kReadonly,

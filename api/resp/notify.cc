@@ -51,6 +51,7 @@ constexpr CommandEvents kEvents[] = {
     {"setrange", kS, "setrange", kG, "del"},
     {"setbit", kS, "setbit", kG, "del"},
     {"bitop", kS, "set", kG, "del"},
+    {"bitfield", kS, "setbit", kG, "del"},
     {"del", kG, "", kG, "del"},
     {"unlink", kG, "", kG, "del"},
     {"expire", kG, "expire", kG, "del"},

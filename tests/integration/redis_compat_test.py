@@ -925,7 +925,42 @@ class RedisCompatTest(unittest.TestCase):
                   ("BITOP", "AND", "{bm}d", "{bm}a", "{bm}h"), ("BITOP", "AND", "{bm}d", "{bm}none"), ("EXISTS", "{bm}d"),
                   ("SET", "{bm}n", 123), ("BITOP", "AND", "{bm}a", "{bm}a", "{bm}n"), ("GET", "{bm}a"),
                   ("BITOP", "OR", "{bm}h", "{bm}b"), ("TYPE", "{bm}h"), ("BITOP", "AND", "{bm}d", "other"))
+        # BITFIELD: random operations of every width, signedness and overflow rule.
+        commands = [("DEL", "{bf}k")]
+        for i in range(600):
+            ops = []
+            for _ in range(rng.randrange(1, 4)):
+                t = rng.choice(["i", "u"]) + str(rng.randrange(1, 65 if rng.random() < 0.5 else 9))
+                if t == "u64":
+                    t = "u63"
+                off = rng.choice([str(rng.randrange(0, 80)), "#" + str(rng.randrange(0, 6))])
+                big = 2 ** int(t[1:])
+                n = rng.choice([rng.randrange(-big, big), rng.randrange(-300, 300), 2 ** 63 - 1, -2 ** 63])
+                kind = rng.choice(["GET", "SET", "INCRBY", "OVERFLOW"])
+                if kind == "GET":
+                    ops += ["GET", t, off]
+                elif kind == "OVERFLOW":
+                    ops += ["OVERFLOW", rng.choice(["WRAP", "SAT", "FAIL"])]
+                else:
+                    ops += [kind, t, off, n]
+            commands += [("BITFIELD", "{bf}k", *ops), ("GET", "{bf}k")]
+            if i % 50 == 0:
+                commands.append(("BITFIELD_RO", "{bf}k", "GET", "i64", 3, "GET", "u5", "#7"))
+        self.same(*commands)
+        self.same(("BITFIELD", "{bf}none"), ("BITFIELD", "{bf}none", "GET", "u8", 0), ("EXISTS", "{bf}none"),
+                  ("BITFIELD", "{bf}f", "OVERFLOW", "FAIL", "SET", "u2", 100, 9), ("STRLEN", "{bf}f"),
+                  ("BITFIELD", "{bf}k", "GET", "u64", 0), ("BITFIELD", "{bf}k", "GET", "i65", 0),
+                  ("BITFIELD", "{bf}k", "GET", "x8", 0), ("BITFIELD", "{bf}k", "GET", "i8", -1),
+                  ("BITFIELD", "{bf}k", "GET", "i8", "#x"), ("BITFIELD", "{bf}k", "GET", "i8", 4294967296 * 8),
+                  ("BITFIELD", "{bf}k", "SET", "i8", 0, "x"), ("BITFIELD", "{bf}k", "OVERFLOW", "MAYBE"),
+                  ("BITFIELD", "{bf}k", "GET", "i8"), ("BITFIELD", "{bf}k", "BOGUS", "i8", 0),
+                  ("BITFIELD_RO", "{bf}k", "SET", "i8", 0, 1), ("BITFIELD_RO", "{bf}none", "GET", "i8", 0),
+                  ("HSET", "{bf}h", "f", "v"), ("BITFIELD", "{bf}h", "GET", "i8", 0),
+                  ("BITFIELD_RO", "{bf}h", "GET", "i8", 0), ("BITFIELD", "{bf}k", "INCRBY", "u2", 0, 1, "GET", "u2", 0),
+                  ("OBJECT", "ENCODING", "{bf}k"))
         self.same_events([("SET", "{be}a", "x"), ("BITOP", "NOT", "{be}d", "{be}a"),
+                          ("BITFIELD", "{be}a", "SET", "u8", 0, 120), ("BITFIELD", "{be}a", "SET", "u8", 0, 120),
+                          ("BITFIELD", "{be}b", "INCRBY", "i5", 100, 1),
                           ("BITOP", "AND", "{be}d", "{be}none")], at_least=3)
 
     def test_string_edits(self):
