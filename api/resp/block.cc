@@ -26,6 +26,7 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
         respond_(call.defer()),
         protocol_(call.protocol()),
         server_(&call.server),
+        client_(&call.client),
         service_(&call.service()),
         slot_(FirstKeySlot(call)) {
     // take_ runs b_.take, noting what it changes while keyspace notifications are on.
@@ -92,6 +93,7 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
           self->id_ = view.Wait(std::move(w));
           self->tried_ = Tries::kWaiting;
           self->server_->blocked_clients.fetch_add(1);
+          self->client_->blocked.store(true);
           self->counted_.store(true);
         },
         weight);
@@ -147,7 +149,10 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
   template <typename Write>
   bool Finish(Write write) {
     if (answered_.exchange(true)) return false;
-    if (counted_.exchange(false)) server_->blocked_clients.fetch_sub(1);
+    if (counted_.exchange(false)) {
+      server_->blocked_clients.fetch_sub(1);
+      client_->blocked.store(false);
+    }
     std::string out;
     ReplyWriter w(&out, protocol_, &server_->error_replies);
     write(w);
@@ -159,6 +164,8 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
   Responder respond_;
   const int protocol_;
   ServerState* const server_;
+  // Alive while this is: respond_ holds the connection, which holds its client state.
+  ClientState* const client_;
   DeviceService* const service_;
   const int slot_;
   std::shared_ptr<ChangeLog> log_;

@@ -26,6 +26,7 @@ bool ValidClientName(std::string_view name) {
 std::string ClientLine(const ClientState& c, int64_t now_ms) {
   std::string flags;
   if (c.in_multi) flags += 'x';
+  if (c.blocked.load(std::memory_order_relaxed)) flags += 'b';
   if (c.readonly) flags += 'r';
   if (flags.empty()) flags = "N";
   const size_t qbuf = c.query_buffer.load(std::memory_order_relaxed);

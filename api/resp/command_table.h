@@ -84,6 +84,7 @@ struct ClientState {
   enum class Unblock { kTimeout, kError, kClosed };
   std::mutex blocked_mu;
   std::function<bool(Unblock how)> unblock;  // guarded by blocked_mu
+  std::atomic<bool> blocked{false};          // waiting now (CLIENT LIST's flag 'b')
   bool Unblocked(Unblock how) {
     std::function<bool(Unblock)> f;
     {

@@ -406,6 +406,8 @@ class RedisCompatTest(unittest.TestCase):
             # CLIENT UNBLOCK: as a timeout, or with an error; 0 for a client not waiting.
             a.send("BLPOP", "{bl}u", 0)
             self.wait_blocked(p, 1)
+            line = next(l for l in p.call("CLIENT", "LIST").split(b"\n") if l.startswith(b"id=%d " % a_id))
+            out.append([f for f in line.split() if f.startswith((b"flags=", b"cmd="))])
             out += [p.call("CLIENT", "UNBLOCK", a_id), a.read()]
             a.send("BZPOPMAX", "{bl}u", 0)
             self.wait_blocked(p, 1)
