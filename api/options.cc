@@ -42,6 +42,8 @@ resp::ServerOptions RespServerOptions(const Config& config) {
   l.zset_max_listpack_entries = static_cast<size_t>(config.resp_zset_max_listpack_entries);
   l.zset_max_listpack_value = static_cast<size_t>(config.resp_zset_max_listpack_value);
   l.set_max_intset_entries = static_cast<size_t>(config.resp_set_max_intset_entries);
+  l.slowlog_slower_than_us = config.resp_slowlog_log_slower_than_us;
+  l.slowlog_max_len = config.resp_slowlog_max_len;
   l.max_clients = static_cast<size_t>(config.resp_max_clients);
   l.idle_timeout_ms = config.resp_idle_timeout_s * 1000;
   l.max_pipeline = static_cast<size_t>(config.resp_max_pipeline);

@@ -198,6 +198,19 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .field = &Config::resp_set_max_intset_entries,
        .min = 0,
        .max = 1 << 30},
+      {.name = "resp.slowlog_log_slower_than_us",
+       .doc = "Redis's slowlog-log-slower-than: a RESP command whose handler runs at least this "
+              "many microseconds is kept in SLOWLOG; -1 keeps none, 0 every command (CONFIG SET "
+              "changes it)",
+       .field = &Config::resp_slowlog_log_slower_than_us,
+       .min = -1,
+       .max = INT64_MAX},
+      {.name = "resp.slowlog_max_len",
+       .doc = "Redis's slowlog-max-len: the entries SLOWLOG keeps, the oldest dropped first "
+              "(CONFIG SET changes it)",
+       .field = &Config::resp_slowlog_max_len,
+       .min = 0,
+       .max = 1 << 20},
       {.name = "resp.busy_poll_us",
        .doc = "after serving, a plain-TCP RESP thread polls this long for more before it "
               "sleeps: faster replies, for CPU while requests come closer than this (0: never)",

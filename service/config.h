@@ -56,6 +56,8 @@ struct Config {
   int64_t resp_zset_max_listpack_entries = 128;
   int64_t resp_zset_max_listpack_value = 64;
   int64_t resp_set_max_intset_entries = 512;
+  int64_t resp_slowlog_log_slower_than_us = 10000;
+  int64_t resp_slowlog_max_len = 128;
   int64_t resp_busy_poll_us = 50;
   bool resp_tls = false;
   // [tls]

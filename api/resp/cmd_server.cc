@@ -230,6 +230,8 @@ std::vector<std::pair<std::string, std::string>> ConfigParams(Call& call) {
       {"list-max-listpack-size", std::to_string(call.server.list_max_listpack_size.load())},
       {"list-max-ziplist-size", std::to_string(call.server.list_max_listpack_size.load())},
       {"list-compress-depth", std::to_string(call.server.list_compress_depth.load())},
+      {"slowlog-log-slower-than", std::to_string(call.server.slowlog.slower_than_us.load())},
+      {"slowlog-max-len", std::to_string(call.server.slowlog.max_len.load())},
       {"maxmemory", "0"},
       {"maxmemory-policy", "noeviction"},
       {"cluster-enabled", "yes"},
@@ -315,6 +317,10 @@ constexpr RuntimeSetting kRuntimeSettings[] = {
     // reported for the clients and tools that set them, within Redis's bounds.
     {"list-max-listpack-size", "", SetListMaxSize, INT32_MIN, INT32_MAX},
     {"list-max-ziplist-size", "", SetListMaxSize, INT32_MIN, INT32_MAX},
+    {"slowlog-log-slower-than", "resp.slowlog_log_slower_than_us",
+     [](ServerState& server, int64_t v) { server.slowlog.slower_than_us = v; }},
+    {"slowlog-max-len", "resp.slowlog_max_len",
+     [](ServerState& server, int64_t v) { server.slowlog.max_len = v; }},
     {"list-compress-depth", "",
      [](ServerState& server, int64_t v) { server.list_compress_depth = v; }, 0, INT32_MAX},
 };
@@ -405,6 +411,41 @@ void CmdConfigSet(Call& call) {
   ConfigSet(call);
 }
 
+// SLOWLOG GET [count]: the newest `count` entries (10; -1 all), each [id, unix time,
+// microseconds, [args], client address, client name].
+void CmdSlowlogGet(Call& call) {
+  int64_t count = 10;
+  if (call.args.size() > 3) {
+    return call.reply.Error(fmt::format(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
+        call.args[1]));
+  }
+  if (call.args.size() == 3 && (!ParseInt64(call.args[2], &count) || count < -1)) {
+    return call.reply.Error("ERR count should be greater than or equal to -1");
+  }
+  const std::vector<SlowLog::Entry> entries = call.server.slowlog.Newest(count);
+  call.reply.Array(entries.size());
+  for (const SlowLog::Entry& e : entries) {
+    call.reply.Array(6);
+    call.reply.Integer(static_cast<int64_t>(e.id));
+    call.reply.Integer(e.unix_seconds);
+    call.reply.Integer(e.micros);
+    call.reply.Array(e.args.size());
+    for (const std::string& a : e.args) call.reply.Bulk(a);
+    call.reply.Bulk(e.peer);
+    call.reply.Bulk(e.name);
+  }
+}
+
+void CmdSlowlogLen(Call& call) {
+  call.reply.Integer(static_cast<int64_t>(call.server.slowlog.size()));
+}
+
+void CmdSlowlogReset(Call& call) {
+  call.server.slowlog.Reset();
+  call.reply.Ok();
+}
+
 void CmdConfigResetstat(Call& call) {
   call.server.total_commands = 0;
   call.server.keyspace_hits = 0;
@@ -487,6 +528,32 @@ void AddServerCommands(std::vector<CommandSpec>* t) {
            "Get the UNIX time stamp of the last successful save to disk"},
           {"shutdown", -1, kAdmin | kNoScript | kLoading | kStale | kNoMulti, 0, 0, 0, admin,
            CmdShutdown, "Synchronously save the dataset to disk and then shut down the server"},
+          {"slowlog",
+           -2,
+           kAdmin | kLoading | kStale,
+           0,
+           0,
+           0,
+           {"slow"},
+           nullptr,
+           "A container for slow log commands",
+           {
+               {"slowlog|get", -2, kAdmin | kLoading | kStale, 0, 0, 0, admin, CmdSlowlogGet,
+                "Get the slow log's entries"},
+               {"slowlog|len", 2, kAdmin | kLoading | kStale, 0, 0, 0, admin, CmdSlowlogLen,
+                "Get the slow log's length"},
+               {"slowlog|reset", 2, kAdmin | kLoading | kStale, 0, 0, 0, admin, CmdSlowlogReset,
+                "Clear all entries from the slow log"},
+               {"slowlog|help",
+                2,
+                kLoading | kStale,
+                0,
+                0,
+                0,
+                {"slow"},
+                ContainerHelp,
+                "Show helpful text about the different subcommands"},
+           }},
           {"config",
            -2,
            kAdmin | any,

@@ -29,6 +29,7 @@
 #include "api/glob.h"
 #include "api/resp/protocol.h"
 #include "api/resp/pubsub.h"
+#include "api/resp/slowlog.h"
 #include "api/resp/transport.h"
 #include "service/device_service.h"
 #include "service/text.h"
@@ -140,7 +141,9 @@ struct ServerLimits {
   size_t hash_max_listpack_value = 0;
   size_t zset_max_listpack_entries = 0;  // what OBJECT ENCODING reports for a sorted set
   size_t zset_max_listpack_value = 0;
-  size_t set_max_intset_entries = 0;  // what OBJECT ENCODING reports for a set of integers
+  size_t set_max_intset_entries = 0;       // what OBJECT ENCODING reports for a set of integers
+  int64_t slowlog_slower_than_us = 10000;  // SLOWLOG: below 0 logs nothing
+  int64_t slowlog_max_len = 128;
 };
 
 // State shared by every connection of one RESP server. Thread-safe.
@@ -181,6 +184,7 @@ struct ServerState {
   mutable std::mutex clients_mu;  // guards clients
   std::map<uint64_t, std::shared_ptr<ClientState>> clients;
   PubSub pubsub;  // channels and their subscribers
+  SlowLog slowlog;
 };
 
 using Responder = std::function<void(std::string reply)>;

@@ -76,6 +76,8 @@ Server::Server(DeviceService* service, ServerOptions options)
   state_->zset_max_listpack_entries = options_.limits.zset_max_listpack_entries;
   state_->zset_max_listpack_value = options_.limits.zset_max_listpack_value;
   state_->set_max_intset_entries = options_.limits.set_max_intset_entries;
+  state_->slowlog.slower_than_us = options_.limits.slowlog_slower_than_us;
+  state_->slowlog.max_len = options_.limits.slowlog_max_len;
   state_->run_id = RandomHex40();
   // The node's stable id when the service has one (replication), else one per run.
   state_->node_id = service->Role().node_id;

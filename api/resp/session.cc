@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <chrono>
 #include <span>
 
 namespace devstate::resp {
@@ -247,6 +248,22 @@ void Session::OnCommand(const CommandSpec* spec, std::vector<std::string>& args)
   args.clear();
 }
 
+namespace {
+
+// Arguments SLOWLOG must not show (Redis 7.0 redacts AUTH's and HELLO ... AUTH's).
+std::vector<std::string> Redacted(std::string_view command, std::vector<std::string> args) {
+  if (command == "auth") {
+    for (size_t i = 1; i < args.size(); ++i) args[i] = "(redacted)";
+  } else if (command == "hello") {
+    for (size_t i = 1; i + 2 < args.size(); ++i) {
+      if (EqualsNoCase(args[i], "auth")) args[i + 1] = args[i + 2] = "(redacted)";
+    }
+  }
+  return args;
+}
+
+}  // namespace
+
 // Runs one command. With no slot (nothing ahead of it), an immediate reply goes straight to
 // ready_; a command that defers its reply gets a slot at that moment.
 void Session::Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec,
@@ -283,9 +300,29 @@ void Session::Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec,
       self->Complete(slot, std::move(reply));
     };
   };
+  // SLOWLOG: the handler's own time. A write's handler may move its arguments into its
+  // mutations, so its arguments are kept first (as SLOWLOG would keep them); a read's are
+  // read after. MULTI's queueing and EXEC are not logged, as in Redis.
+  SlowLog& slowlog = server_->slowlog;
+  const bool timed = slowlog.slower_than_us.load(std::memory_order_relaxed) >= 0 &&
+                     !client_->in_multi && runs_as != nullptr && runs_as->name != "exec";
+  std::vector<std::string> kept;
+  if (timed && (runs_as->flags & kWrite)) kept = SlowLog::Kept(argv);
+  const auto started =
+      timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
   running_session = this;
   Dispatch(call, spec);
   running_session = nullptr;
+  if (timed) {
+    const int64_t micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::steady_clock::now() - started)
+                               .count();
+    if (slowlog.Slow(micros)) {
+      slowlog.Add(server_->service->NowMs() / 1000, micros,
+                  Redacted(runs_as->name, kept.empty() ? SlowLog::Kept(argv) : std::move(kept)),
+                  client_->addr, client_->name);
+    }
+  }
   if ((silent || call.silent) && !deferred && !call.pushed) {
     if (slot) {
       slot->reply.clear();

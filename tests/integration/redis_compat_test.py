@@ -965,6 +965,58 @@ class RedisCompatTest(unittest.TestCase):
                           ("BITFIELD", "{be}b", "INCRBY", "i5", 100, 1),
                           ("BITOP", "AND", "{be}d", "{be}none")], at_least=3)
 
+    def test_slowlog(self):
+        """SLOWLOG with every command logged: what each entry keeps (trimmed, redacted), its
+        client name, the length limit and the errors, against redis-server."""
+        import redis
+
+        def scenario(port):
+            r = redis.Redis(port=port, decode_responses=True)
+            out = []
+            try:
+                r.config_set("slowlog-log-slower-than", 0)
+                r.slowlog_reset()
+                r.client_setname("slowpoke")
+                r.set("{sl}k", "v")
+                r.execute_command("MSET", *[f"{{sl}}a{i}" if i % 2 == 0 else "x" for i in range(40)])
+                r.set("{sl}big", "x" * 200)
+                for cmd in (("AUTH", "nobody", "wrong"), ("HELLO", 2, "AUTH", "nobody", "wrong")):
+                    try:
+                        r.execute_command(*cmd)
+                    except redis.ResponseError as e:
+                        out.append(str(e))
+                r.get("{sl}k")
+                out.append(r.slowlog_len())
+                # Each entry: [id, unix time, microseconds, [args], address, name].
+                entries = r.execute_command("SLOWLOG", "GET", -1)
+                out.append([(e[3], e[5]) for e in entries])
+                self.assertTrue(all(e[4].startswith("127.0.0.1:") for e in entries))
+                self.assertEqual([e[0] for e in entries], sorted((e[0] for e in entries), reverse=True))
+                out.append([e[3] for e in r.execute_command("SLOWLOG", "GET", 2)])
+                out.append(len(r.execute_command("SLOWLOG", "GET")))
+                for bad in (("SLOWLOG", "GET", -2), ("SLOWLOG", "GET", "x"), ("SLOWLOG", "GET", 1, 2),
+                            ("SLOWLOG", "LEN", 1), ("CONFIG", "SET", "slowlog-log-slower-than", -2)):
+                    try:
+                        r.execute_command(*bad)
+                    except redis.ResponseError as e:
+                        out.append(str(e))
+                r.config_set("slowlog-max-len", 3)
+                r.set("{sl}a", "b")
+                out.append(r.slowlog_len())
+                r.config_set("slowlog-log-slower-than", -1)
+                r.slowlog_reset()
+                r.get("{sl}a")
+                out.append(r.slowlog_len())
+                out.append(r.config_get("slowlog-*"))
+            finally:
+                r.config_set("slowlog-log-slower-than", 10000)
+                r.config_set("slowlog-max-len", 128)
+                r.close()
+            return out
+
+        self.maxDiff = None
+        self.assertEqual(scenario(self.ds.resp_port), scenario(self.redis.port))
+
     def test_string_edits(self):
         self.same(("APPEND", "{s}a", "hello"), ("APPEND", "{s}a", " world"), ("STRLEN", "{s}a"),
                   ("STRLEN", "{s}none"), ("GETRANGE", "{s}a", 0, 4), ("GETRANGE", "{s}a", -5, -1),
