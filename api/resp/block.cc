@@ -28,6 +28,7 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
         server_(&call.server),
         client_(&call.client),
         service_(&call.service()),
+        stats_(call.spec != nullptr ? call.spec->stats.get() : nullptr),
         slot_(FirstKeySlot(call)) {
     // take_ runs b_.take, noting what it changes while keyspace notifications are on.
     take_ = Mutation::Txn([this](KeyView& view) { took_ = b_.take(view, woken_); });
@@ -156,6 +157,9 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
     std::string out;
     ReplyWriter w(&out, protocol_, &server_->error_replies);
     write(w);
+    if (w.errors_written() > 0 && stats_ != nullptr) {
+      stats_->failed.fetch_add(1, std::memory_order_relaxed);
+    }
     respond_(std::move(out));
     return true;
   }
@@ -167,6 +171,7 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
   // Alive while this is: respond_ holds the connection, which holds its client state.
   ClientState* const client_;
   DeviceService* const service_;
+  CommandStats* const stats_;  // the command's row's (INFO commandstats), or null
   const int slot_;
   std::shared_ptr<ChangeLog> log_;
   Mutation take_;

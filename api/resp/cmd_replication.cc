@@ -82,8 +82,10 @@ void CmdReplicaof(Call& call) {
   Responder respond = call.defer();
   call.service().ChangeRole(std::move(change),
                             [respond, errors = &call.server.error_replies](const Status& s) {
-                              if (!s.ok()) errors->fetch_add(1, std::memory_order_relaxed);
-                              respond(s.ok() ? "+OK\r\n" : ErrorLine(s));
+                              if (s.ok()) return respond("+OK\r\n");
+                              std::string line = ErrorLine(s);
+                              errors->Count(std::string_view(line).substr(1, line.size() - 3));
+                              respond(std::move(line));
                             });
 }
 
@@ -130,8 +132,10 @@ void CmdFailover(Call& call) {
   Responder respond = call.defer();
   call.service().ChangeRole(std::move(change),
                             [respond, errors = &call.server.error_replies](const Status& s) {
-                              if (!s.ok()) errors->fetch_add(1, std::memory_order_relaxed);
-                              respond(s.ok() ? "+OK\r\n" : ErrorLine(s));
+                              if (s.ok()) return respond("+OK\r\n");
+                              std::string line = ErrorLine(s);
+                              errors->Count(std::string_view(line).substr(1, line.size() - 3));
+                              respond(std::move(line));
                             });
 }
 

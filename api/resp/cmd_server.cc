@@ -176,7 +176,7 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
         "total_error_replies:{}\r\n",
         s.total_connections.load(), s.total_commands.load(), s.rejected_connections.load(),
         s.keyspace_hits.load(), s.keyspace_misses.load(), call.service().ExpiredKeys(),
-        s.error_replies.load());
+        s.error_replies.total());
   }
   if (want("replication", true)) {
     section("Replication");
@@ -192,6 +192,29 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
   if (want("cluster", true)) {
     section("Cluster");
     out += "cluster_enabled:1\r\n";
+  }
+  if (want("commandstats", false)) {
+    // Redis's order is its command table's hash order; devstate's is its table's.
+    section("Commandstats");
+    auto row = [&](const CommandSpec& c) {
+      const CommandStats& st = *c.stats;
+      const uint64_t calls = st.calls.load(), rejected = st.rejected.load(),
+                     failed = st.failed.load(), usec = st.usec.load();
+      if (calls == 0 && rejected == 0 && failed == 0) return;
+      out += fmt::format(
+          "cmdstat_{}:calls={},usec={},usec_per_call={:.2f},rejected_calls={},failed_calls={}\r\n",
+          c.name, calls, usec, calls == 0 ? 0.0 : static_cast<double>(usec) / calls, rejected,
+          failed);
+    };
+    for (const CommandSpec& c : CommandTable()) {
+      row(c);
+      for (const CommandSpec& sub : c.subcommands) row(sub);
+    }
+  }
+  if (want("errorstats", true)) {
+    section("Errorstats");
+    for (const auto& [prefix, count] : s.error_replies.ByPrefix())
+      out += fmt::format("errorstat_{}:count={}\r\n", prefix, count);
   }
   if (want("keyspace", true)) {
     section("Keyspace");
@@ -451,7 +474,17 @@ void CmdConfigResetstat(Call& call) {
   call.server.keyspace_hits = 0;
   call.server.keyspace_misses = 0;
   call.server.rejected_connections = 0;
-  call.server.error_replies = 0;
+  call.server.error_replies.Reset();
+  auto reset = [](const CommandSpec& c) {
+    c.stats->calls = 0;
+    c.stats->usec = 0;
+    c.stats->rejected = 0;
+    c.stats->failed = 0;
+  };
+  for (const CommandSpec& c : CommandTable()) {
+    reset(c);
+    for (const CommandSpec& sub : c.subcommands) reset(sub);
+  }
   call.reply.Ok();
 }
 

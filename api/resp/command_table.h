@@ -176,7 +176,7 @@ struct ServerState {
   std::atomic<uint64_t> rejected_connections{0};
   std::atomic<uint64_t> accept_errors{0};  // accepts that failed (out of descriptors, memory)
   std::atomic<uint64_t> total_commands{0};
-  std::atomic<uint64_t> error_replies{0};  // INFO's total_error_replies
+  ErrorReplies error_replies;  // INFO's total_error_replies and errorstats
   std::atomic<uint64_t> keyspace_hits{0};
   std::atomic<uint64_t> keyspace_misses{0};
   std::atomic<int64_t> blocked_clients{0};  // waiting in a blocking command (INFO)
@@ -223,6 +223,7 @@ struct Call {
   const CommandSpec* spec = nullptr;  // the command running (set by Dispatch)
   bool silent = false;  // CLIENT REPLY OFF/SKIP: this command's own reply is dropped too
   bool pushed = false;  // the reply is pub/sub confirmations, which CLIENT REPLY never drops
+  int64_t handler_micros = -1;  // set by Dispatch once the handler ran (-1: refused, queued)
   // Set by PSYNC: once its reply (and every earlier one) is written, the connection is
   // handed to this, with the bytes received after the command, and is no longer RESP.
   std::function<void(std::unique_ptr<Transport> io, std::string received)> take_over{};
@@ -239,6 +240,16 @@ struct Call {
 
 using Handler = void (*)(Call& call);
 
+// INFO commandstats for one command row: calls run, their handlers' microseconds (a
+// write's hand-off, not its commit), calls refused before running (arity, ACL, CROSSSLOT,
+// ...), and calls that answered an error.
+struct CommandStats {
+  std::atomic<uint64_t> calls{0};
+  std::atomic<uint64_t> usec{0};
+  std::atomic<uint64_t> rejected{0};
+  std::atomic<uint64_t> failed{0};
+};
+
 struct CommandSpec {
   std::string_view name;  // lower case; "client|setname" for a subcommand
   int arity;              // >0 exactly that many arguments (with the name), <0 at least -arity
@@ -253,6 +264,8 @@ struct CommandSpec {
   int numkeys_at = 0;
   // The index of a key an option names (SORT's STORE destination), 0 for none.
   int (*option_key)(const std::vector<std::string>& args) = nullptr;
+  // Shared by the copies of this row the table makes.
+  std::shared_ptr<CommandStats> stats = std::make_shared<CommandStats>();
 };
 
 // Whether a command names keys (at fixed positions or after a count).

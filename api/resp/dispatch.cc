@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "api/resp/command_table.h"
 
@@ -68,6 +69,7 @@ void Reject(Call& call, const CommandSpec* spec, std::string_view error) {
     return call.reply.Error(fmt::format("EXECABORT Transaction discarded because of: {}", why));
   }
   if (c.in_multi) c.multi_failed = true;
+  if (spec != nullptr) spec->stats->rejected.fetch_add(1, std::memory_order_relaxed);
   call.reply.Error(error);
 }
 
@@ -225,7 +227,19 @@ void Dispatch(Call& call, const CommandSpec* spec) {
     return call.reply.Simple("QUEUED");
   }
   call.spec = spec;
+  const size_t errors_before = call.reply.errors_written();
+  const auto started = std::chrono::steady_clock::now();
   spec->handler(call);
+  call.handler_micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
+  CommandStats& stats = *spec->stats;
+  stats.calls.fetch_add(1, std::memory_order_relaxed);
+  stats.usec.fetch_add(static_cast<uint64_t>(call.handler_micros), std::memory_order_relaxed);
+  // A deferred reply's error is counted where it is written (Commit, Block).
+  if (call.reply.errors_written() > errors_before) {
+    stats.failed.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace devstate::resp

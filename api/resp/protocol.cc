@@ -228,8 +228,32 @@ void ReplyWriter::Simple(std::string_view s) {
   out_->append("\r\n");
 }
 
+void ErrorReplies::Count(std::string_view error) {
+  total_.fetch_add(1, std::memory_order_relaxed);
+  const std::string_view prefix = error.substr(0, error.find(' '));
+  std::lock_guard lock(mu_);
+  auto it = by_prefix_.find(prefix);
+  if (it != by_prefix_.end()) {
+    ++it->second;
+  } else if (by_prefix_.size() < kMaxPrefixes) {
+    by_prefix_.emplace(std::string(prefix), 1);
+  }
+}
+
+std::vector<std::pair<std::string, uint64_t>> ErrorReplies::ByPrefix() const {
+  std::lock_guard lock(mu_);
+  return {by_prefix_.begin(), by_prefix_.end()};
+}
+
+void ErrorReplies::Reset() {
+  std::lock_guard lock(mu_);
+  total_.store(0, std::memory_order_relaxed);
+  by_prefix_.clear();
+}
+
 void ReplyWriter::Error(std::string_view s) {
-  if (errors_ != nullptr) errors_->fetch_add(1, std::memory_order_relaxed);
+  ++errors_written_;
+  if (errors_ != nullptr) errors_->Count(s);
   out_->push_back('-');
   // A reply line must not break: newlines in a message become spaces.
   for (char c : s) out_->push_back(c == '\r' || c == '\n' ? ' ' : c);

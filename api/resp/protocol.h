@@ -16,8 +16,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace devstate::resp {
@@ -69,10 +72,27 @@ class RequestParser {
 // Returns false on unbalanced quotes.
 bool SplitInline(std::string_view line, std::vector<std::string>* args);
 
+// The error replies a server wrote: in all (INFO's total_error_replies) and by their first
+// word (INFO errorstats: ERR, WRONGTYPE, NOAUTH ...), for at most kMaxPrefixes words, as
+// Redis keeps 128 (past them only the total counts). Thread-safe.
+class ErrorReplies {
+ public:
+  static constexpr size_t kMaxPrefixes = 128;
+  void Count(std::string_view error);
+  uint64_t total() const { return total_.load(std::memory_order_relaxed); }
+  std::vector<std::pair<std::string, uint64_t>> ByPrefix() const;  // in byte order
+  void Reset();
+
+ private:
+  std::atomic<uint64_t> total_{0};
+  mutable std::mutex mu_;
+  std::map<std::string, uint64_t, std::less<>> by_prefix_;
+};
+
 class ReplyWriter {
  public:
-  // `errors` (optional) counts the error replies written (INFO's total_error_replies).
-  ReplyWriter(std::string* out, int protocol, std::atomic<uint64_t>* errors = nullptr)
+  // `errors` (optional) counts the error replies written.
+  ReplyWriter(std::string* out, int protocol, ErrorReplies* errors = nullptr)
       : out_(out), protocol_(protocol), errors_(errors) {}
 
   void Simple(std::string_view s);
@@ -90,12 +110,14 @@ class ReplyWriter {
 
   int protocol() const { return protocol_; }
   std::string* out() { return out_; }
-  std::atomic<uint64_t>* error_counter() const { return errors_; }
+  ErrorReplies* error_counter() const { return errors_; }
+  size_t errors_written() const { return errors_written_; }
 
  private:
   std::string* out_;
   int protocol_;
-  std::atomic<uint64_t>* errors_;
+  ErrorReplies* errors_;
+  size_t errors_written_ = 0;
 };
 
 }  // namespace devstate::resp

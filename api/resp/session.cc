@@ -300,23 +300,19 @@ void Session::Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec,
       self->Complete(slot, std::move(reply));
     };
   };
-  // SLOWLOG: the handler's own time. A write's handler may move its arguments into its
-  // mutations, so its arguments are kept first (as SLOWLOG would keep them); a read's are
-  // read after. MULTI's queueing and EXEC are not logged, as in Redis.
+  // SLOWLOG: the handler's own time (Dispatch's; a refused or queued command has none, and
+  // EXEC is not logged, as in Redis). A write's handler may move its arguments into its
+  // mutations, so a write's arguments are kept first; a read's are read after.
   SlowLog& slowlog = server_->slowlog;
   const bool timed = slowlog.slower_than_us.load(std::memory_order_relaxed) >= 0 &&
-                     !client_->in_multi && runs_as != nullptr && runs_as->name != "exec";
+                     runs_as != nullptr && runs_as->name != "exec";
   std::vector<std::string> kept;
-  if (timed && (runs_as->flags & kWrite)) kept = SlowLog::Kept(argv);
-  const auto started =
-      timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+  if (timed && (runs_as->flags & kWrite) && !client_->in_multi) kept = SlowLog::Kept(argv);
   running_session = this;
   Dispatch(call, spec);
   running_session = nullptr;
-  if (timed) {
-    const int64_t micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                               std::chrono::steady_clock::now() - started)
-                               .count();
+  if (timed && call.handler_micros >= 0) {
+    const int64_t micros = call.handler_micros;
     if (slowlog.Slow(micros)) {
       slowlog.Add(server_->service->NowMs() / 1000, micros,
                   Redacted(runs_as->name, kept.empty() ? SlowLog::Kept(argv) : std::move(kept)),

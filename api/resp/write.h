@@ -359,16 +359,21 @@ void Commit(Call& call, std::vector<Mutation> mutations, Answer answer,
   // A write refused because this node stopped being primary while it waited (FAILOVER) is
   // sent after the primary, as Dispatch sends the writes that arrive after.
   const int slot = FirstKeySlot(call);
+  CommandStats* stats = call.spec != nullptr ? call.spec->stats.get() : nullptr;
   auto finish = [respond = call.defer(), protocol = call.protocol(),
                  errors = &call.server.error_replies, service = &call.service(), slot,
-                 answer = std::move(answer), log = std::move(log),
-                 command](const Status& s) mutable {
+                 answer = std::move(answer), log = std::move(log), command,
+                 stats](const Status& s) mutable {
     std::string out;
     ReplyWriter w(&out, protocol, errors);
     if (!s.ok()) {
       WriteFailure(w, *service, slot, s);
+      if (stats != nullptr) stats->failed.fetch_add(1, std::memory_order_relaxed);
     } else {
       answer(w);
+      if (w.errors_written() > 0 && stats != nullptr) {
+        stats->failed.fetch_add(1, std::memory_order_relaxed);
+      }
       if (log) {
         std::vector<KeyEvent> events;
         EventsOf(command, log->changes, &events);

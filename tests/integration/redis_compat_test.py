@@ -1017,6 +1017,35 @@ class RedisCompatTest(unittest.TestCase):
         self.maxDiff = None
         self.assertEqual(scenario(self.ds.resp_port), scenario(self.redis.port))
 
+    def test_command_and_error_stats(self):
+        """INFO commandstats and errorstats after CONFIG RESETSTAT and the same commands on
+        both servers: calls, rejected and failed calls per command (and subcommand), errors
+        by their first word. Times are each server's own and are not compared."""
+        import re
+
+        def scenario(port):
+            c = Raw(port)
+            try:
+                c.call("CONFIG", "RESETSTAT")
+                for cmd in (("SET", "{cs}a", 1), ("GET", "{cs}a"), ("INCR", "{cs}a"), ("LPUSH", "{cs}a", 1),
+                            ("GET", "{cs}a", "extra"), ("NOSUCH",), ("CLIENT", "NOSUCH"), ("CLIENT", "ID"),
+                            ("MGET", "{cs}a", "other"), ("HSET", "{cs}h", "f", "v"), ("HGET", "{cs}h", "f"),
+                            ("INCRBY", "{cs}a", "x"), ("MULTI",), ("SET", "{cs}b", 2), ("INCR", "{cs}h"), ("EXEC",),
+                            ("EXPIRE", "{cs}a", "x"), ("OBJECT", "ENCODING", "{cs}a")):
+                    c.call(*cmd)
+                info = c.call("INFO", "commandstats").decode() + c.call("INFO", "errorstats").decode()
+            finally:
+                c.close()
+            stats = {}
+            for name, body in re.findall(r"cmdstat_([^:]+):(.*)\r\n", info):
+                fields = dict(f.split("=") for f in body.split(","))
+                if name not in ("info", "config|resetstat"):
+                    stats[name] = (fields["calls"], fields["rejected_calls"], fields["failed_calls"])
+            errors = dict(re.findall(r"errorstat_([^:]+):count=(\d+)", info))
+            return stats, errors
+
+        self.assertEqual(scenario(self.ds.resp_port), scenario(self.redis.port))
+
     def test_string_edits(self):
         self.same(("APPEND", "{s}a", "hello"), ("APPEND", "{s}a", " world"), ("STRLEN", "{s}a"),
                   ("STRLEN", "{s}none"), ("GETRANGE", "{s}a", 0, 4), ("GETRANGE", "{s}a", -5, -1),
