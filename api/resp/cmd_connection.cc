@@ -78,8 +78,16 @@ void CmdReset(Call& call) {
   c.readonly = false;
   c.EndTransaction();
   call.server.pubsub.UnsubscribeAll(&c);
+  call.server.monitors.Remove(&c);  // RESET ends MONITOR, as in Redis
   call.reply = ReplyWriter(call.reply.out(), 2, call.reply.error_counter());
   call.reply.Simple("RESET");
+}
+
+// MONITOR: from now on this connection also receives every command the server runs
+// (api/resp/monitor.h), until RESET or it closes.
+void CmdMonitor(Call& call) {
+  call.server.monitors.Add(&call.client);
+  call.reply.Ok();
 }
 
 void CmdSelect(Call& call) {
@@ -286,6 +294,9 @@ void AddConnectionCommands(std::vector<CommandSpec>* t) {
            "Close the connection"},
           {"reset", 1, kFast | any | kNoAuth | kNoQueue, 0, 0, 0, conn, CmdReset,
            "Reset the connection"},
+          {"monitor", 1, kAdmin | kNoScript | kLoading | kStale | kNoMulti, 0, 0, 0,
+           std::vector<std::string_view>{"admin", "slow", "dangerous"}, CmdMonitor,
+           "Listen for all requests received by the server in real time"},
           {"select", 2, kFast | any, 0, 0, 0, conn, CmdSelect,
            "Change the selected database (only 0 exists)"},
           {"hello", -1, kFast | any | kNoAuth, 0, 0, 0, conn, CmdHello,

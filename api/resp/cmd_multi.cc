@@ -50,8 +50,16 @@ void CmdUnwatch(Call& call) {
 
 void CmdExec(Call& call) {
   ClientState& c = call.client;
-  if (!c.in_multi) return call.reply.Error("ERR EXEC without MULTI");
+  // MONITOR shows EXEC after the commands it ran (Dispatch leaves it to this handler).
+  auto monitor = [server = &call.server, peer = c.addr, args = call.args] {
+    if (server->monitors.any()) server->monitors.Feed(peer, args);
+  };
+  if (!c.in_multi) {
+    monitor();
+    return call.reply.Error("ERR EXEC without MULTI");
+  }
   if (c.multi_failed) {
+    monitor();
     c.EndTransaction();
     return call.reply.Error("EXECABORT Transaction discarded because of previous errors.");
   }
@@ -70,11 +78,11 @@ void CmdExec(Call& call) {
   size_t weight = 0;
   for (const auto& args : *commands) weight += args.size();
   Mutation txn = Mutation::Txn(
-      [commands, replies, client, server, watched, aborted, events](KeyView& view) {
+      [commands, replies, client, server, watched, aborted, events, monitor](KeyView& view) {
         for (const auto& [key, record] : *watched) {
           if (view.Get(key) != record) {
             *aborted = true;  // written since WATCH: nothing runs
-            return;
+            return monitor();
           }
         }
         for (std::vector<std::string>& args : *commands) {
@@ -92,6 +100,7 @@ void CmdExec(Call& call) {
           };
           Dispatch(inner);
         }
+        monitor();
       },
       weight);
   Commit(

@@ -27,6 +27,7 @@
 
 #include "api/acl.h"
 #include "api/glob.h"
+#include "api/resp/monitor.h"
 #include "api/resp/protocol.h"
 #include "api/resp/pubsub.h"
 #include "api/resp/slowlog.h"
@@ -185,6 +186,7 @@ struct ServerState {
   std::map<uint64_t, std::shared_ptr<ClientState>> clients;
   PubSub pubsub;  // channels and their subscribers
   SlowLog slowlog;
+  Monitors monitors;  // MONITOR
 };
 
 using Responder = std::function<void(std::string reply)>;

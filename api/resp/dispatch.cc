@@ -227,6 +227,13 @@ void Dispatch(Call& call, const CommandSpec* spec) {
     return call.reply.Simple("QUEUED");
   }
   call.spec = spec;
+  // MONITOR: the command once run, as Redis shows it (RESET not to the monitor it ends;
+  // EXEC, after the commands it runs, by its own handler); a write before, as its handler
+  // may move its arguments into its mutations.
+  const bool monitored =
+      call.server.monitors.any() && !(spec->flags & kAdmin) && spec->name != "exec";
+  const bool fed_first = (spec->flags & kWrite) != 0;
+  if (monitored && fed_first) call.server.monitors.Feed(call.client.addr, args);
   const size_t errors_before = call.reply.errors_written();
   const auto started = std::chrono::steady_clock::now();
   spec->handler(call);
@@ -240,6 +247,7 @@ void Dispatch(Call& call, const CommandSpec* spec) {
   if (call.reply.errors_written() > errors_before) {
     stats.failed.fetch_add(1, std::memory_order_relaxed);
   }
+  if (monitored && !fed_first) call.server.monitors.Feed(call.client.addr, args);
 }
 
 }  // namespace devstate::resp

@@ -248,22 +248,6 @@ void Session::OnCommand(const CommandSpec* spec, std::vector<std::string>& args)
   args.clear();
 }
 
-namespace {
-
-// Arguments SLOWLOG must not show (Redis 7.0 redacts AUTH's and HELLO ... AUTH's).
-std::vector<std::string> Redacted(std::string_view command, std::vector<std::string> args) {
-  if (command == "auth") {
-    for (size_t i = 1; i < args.size(); ++i) args[i] = "(redacted)";
-  } else if (command == "hello") {
-    for (size_t i = 1; i + 2 < args.size(); ++i) {
-      if (EqualsNoCase(args[i], "auth")) args[i + 1] = args[i + 2] = "(redacted)";
-    }
-  }
-  return args;
-}
-
-}  // namespace
-
 // Runs one command. With no slot (nothing ahead of it), an immediate reply goes straight to
 // ready_; a command that defers its reply gets a slot at that moment.
 void Session::Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec,
@@ -512,6 +496,7 @@ void Session::Close() {
   if (closed_) return;
   closed_ = true;
   server_->pubsub.UnsubscribeAll(client_.get());
+  server_->monitors.Remove(client_.get());
   // A blocking command still waiting takes nothing more: nobody would hear of it.
   client_->Unblocked(ClientState::Unblock::kClosed);
   if (block_timer_) block_timer_->Cancel();

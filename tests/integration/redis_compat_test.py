@@ -1046,6 +1046,35 @@ class RedisCompatTest(unittest.TestCase):
 
         self.assertEqual(scenario(self.ds.resp_port), scenario(self.redis.port))
 
+    def test_monitor(self):
+        """MONITOR's lines for the same commands on both servers, without their times and
+        ports: what is shown (EXEC after its commands), hidden (admin, refused, queued) or
+        redacted, and the quoting."""
+        import re
+
+        def scenario(port):
+            m, c = Raw(port), Raw(port)
+            try:
+                self.assertEqual(m.call("MONITOR"), b"+OK\r\n")
+                for cmd in (("SET", "{mo}k", "v"), ("GET", "{mo}k"), ("AUTH", "nobody", "secret"),
+                            ("HELLO", 2, "AUTH", "nobody", "secret"), ("SET", "{mo}q", 'a "b" \\ \n\r\t\x01\xff'),
+                            ("MULTI",), ("INCR", "{mo}n"), ("GET", "{mo}n"), ("EXEC",), ("CONFIG", "GET", "maxclients"),
+                            ("NOSUCH", 1), ("GET",), ("CLIENT", "ID"), ("ECHO", "end")):
+                    c.call(*cmd)
+                lines = []
+                while b'"end"' not in (line := m.read()):
+                    lines.append(re.sub(rb"^\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] ", b"", line))
+                self.assertEqual(m.call("RESET"), b"+RESET\r\n")
+                c.call("SET", "{mo}after", 1)
+                self.assertEqual(m.call("PING"), b"+PONG\r\n", "no more lines after RESET")
+                return lines
+            finally:
+                m.close()
+                c.close()
+
+        self.maxDiff = None
+        self.assertEqual(scenario(self.ds.resp_port), scenario(self.redis.port))
+
     def test_string_edits(self):
         self.same(("APPEND", "{s}a", "hello"), ("APPEND", "{s}a", " world"), ("STRLEN", "{s}a"),
                   ("STRLEN", "{s}none"), ("GETRANGE", "{s}a", 0, 4), ("GETRANGE", "{s}a", -5, -1),
