@@ -49,10 +49,18 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
         return self && self->Cancel(how);
       };
     }
-    std::vector<Mutation> m;
-    m.push_back(Try());
-    service_->Write(std::move(m),
-                    [self = shared_from_this()](const Status& s, uint64_t) { self->Tried(s); });
+    if (call.batch != nullptr) {
+      // With the connection's other writes of this turn: committed at the turn's end with
+      // every other connection's (a producer's push among them), in one group.
+      call.batch->mutations.push_back(Try());
+      call.batch->finishers.push_back(
+          [self = shared_from_this()](const Status& s) { self->Tried(s); });
+    } else {
+      std::vector<Mutation> m;
+      m.push_back(Try());
+      service_->Write(std::move(m),
+                      [self = shared_from_this()](const Status& s, uint64_t) { self->Tried(s); });
+    }
     if (b_.timeout_ms > 0 && b_.timeout_ms <= kLongestTimerMs) {
       call.block_timer(std::chrono::milliseconds(b_.timeout_ms), [weak] {
         if (auto self = weak.lock()) self->Cancel(ClientState::Unblock::kTimeout);
@@ -87,8 +95,12 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
             ApplyTo(s->take_, v);
             return s->took_ ? Waiter::Result::kServed : Waiter::Result::kWaiting;
           };
-          w.done = [self](const Status& s, uint64_t) {
+          w.done = [self](const Status& s, uint64_t seq) {
             if (!s.ok()) return self->FinishFailure(s);
+            // A WAIT this connection sends next counts from the group that served it.
+            std::atomic<uint64_t>& last = self->client_->last_write_seq;
+            if (seq > last.load(std::memory_order_relaxed))
+              last.store(seq, std::memory_order_relaxed);
             self->FinishTaken();
           };
           self->id_ = view.Wait(std::move(w));
