@@ -207,10 +207,11 @@ const std::vector<ConfigKey>& ConfigKeys() {
        .max = INT64_MAX},
       {.name = "resp.slowlog_max_len",
        .doc = "Redis's slowlog-max-len: the entries SLOWLOG keeps, the oldest dropped first "
-              "(CONFIG SET changes it)",
+              "(CONFIG SET changes it). An entry holds at most ~5 KB (32 arguments of 128 "
+              "bytes), so the most, 65536, is at most ~330 MB",
        .field = &Config::resp_slowlog_max_len,
        .min = 0,
-       .max = 1 << 20},
+       .max = 1 << 16},
       {.name = "resp.busy_poll_us",
        .doc = "after serving, a plain-TCP RESP thread polls this long for more before it "
               "sleeps: faster replies, for CPU while requests come closer than this (0: never)",
