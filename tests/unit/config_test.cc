@@ -45,6 +45,13 @@ TEST(ConfigTest, RejectsUnknownKeysBadTypesAndBounds) {
             std::string::npos);
   EXPECT_NE(ApplyToml("[store\n", "f.toml", &c).message().find("f.toml:1"), std::string::npos);
   EXPECT_NE(ApplyToml("dir = 1\n", "f.toml", &c).message().find("[section]"), std::string::npos);
+  // The slow log's memory has a bound: 65536 entries of ~5 KB at most.
+  EXPECT_NE(ApplyToml("[resp]\nslowlog_max_len = 65537\n", "f.toml", &c)
+                .message()
+                .find("between 0 and 65536"),
+            std::string::npos);
+  EXPECT_TRUE(ApplyToml("[resp]\nslowlog_log_slower_than_us = -1\n", "f.toml", &c).ok());
+  EXPECT_EQ(c.resp_slowlog_log_slower_than_us, -1);
   CommandLine cli;
   EXPECT_FALSE(Parse({"--store.max_group_mutations=ten"}, &c, &cli).ok());
   EXPECT_FALSE(Parse({"--nope=1"}, &c, &cli).ok());
