@@ -149,49 +149,13 @@ void ReplyKeyAndElements(ReplyWriter& w, const Taken& t) {
   for (const std::string& e : t.elements) w.Bulk(e);
 }
 
-// LMPOP's arguments from args[at] on: numkeys key [key ...] LEFT|RIGHT [COUNT count].
-bool ParseMpop(Call& call, size_t at, std::vector<std::string>* keys, bool* front, int64_t* count) {
-  int64_t numkeys = 0;
-  if (!ParseInt64(call.args[at], &numkeys) || numkeys < 1) {
-    call.reply.Error("ERR numkeys should be greater than 0");
-    return false;
-  }
-  if (static_cast<uint64_t>(numkeys) >= call.args.size() - at - 1) {
-    call.reply.Error(kSyntaxError);
-    return false;
-  }
-  const size_t where_at = at + 1 + static_cast<size_t>(numkeys);
-  if (!EqualsNoCase(call.args[where_at], "left") && !EqualsNoCase(call.args[where_at], "right")) {
-    call.reply.Error(kSyntaxError);
-    return false;
-  }
-  *front = EqualsNoCase(call.args[where_at], "left");
-  *count = -1;
-  for (size_t j = where_at + 1; j < call.args.size(); ++j) {
-    if (*count == -1 && j + 1 < call.args.size() && EqualsNoCase(call.args[j], "count")) {
-      ++j;
-      if (!ParseInt64(call.args[j], count) || *count < 1) {
-        call.reply.Error("ERR count should be greater than 0");
-        return false;
-      }
-    } else {
-      call.reply.Error(kSyntaxError);
-      return false;
-    }
-  }
-  if (*count == -1) *count = 1;
-  keys->assign(call.args.begin() + static_cast<ptrdiff_t>(at + 1),
-               call.args.begin() + static_cast<ptrdiff_t>(where_at));
-  return true;
-}
-
 // LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops from the first key holding
 // a list; [key, [element ...]], or a null array when every key is empty.
 void CmdLmpop(Call& call) {
   std::vector<std::string> keys;
   bool front = false;
   int64_t count = 0;
-  if (!ParseMpop(call, 1, &keys, &front, &count)) return;
+  if (!ParseMultiPop(call, 1, "left", "right", &keys, &front, &count)) return;
   auto out = std::make_shared<Taken>();
   const size_t weight = keys.size();
   Mutation m = Mutation::Txn(
@@ -215,7 +179,7 @@ void CmdBlmpop(Call& call) {
   Blocking b;
   bool front = false;
   int64_t count = 0;
-  if (!ParseMpop(call, 2, &b.keys, &front, &count)) return;
+  if (!ParseMultiPop(call, 2, "left", "right", &b.keys, &front, &count)) return;
   auto out = std::make_shared<Taken>();
   b.timeout_ms = timeout;
   b.take = [keys = b.keys, front, count, out](KeyView& view, bool woken) {

@@ -112,6 +112,15 @@ std::string ReplicationInfo(Call& call) {
   return out;
 }
 
+// Calls fn(row) for each command row of the table and each of its subcommands' rows.
+template <typename Fn>
+void ForEachRow(Fn fn) {
+  for (const CommandSpec& c : CommandTable()) {
+    fn(c);
+    for (const CommandSpec& sub : c.subcommands) fn(sub);
+  }
+}
+
 std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
   auto want = [&](std::string_view section, bool in_default) {
     if (wanted.empty()) return in_default;
@@ -206,10 +215,7 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
           c.name, calls, usec, calls == 0 ? 0.0 : static_cast<double>(usec) / calls, rejected,
           failed);
     };
-    for (const CommandSpec& c : CommandTable()) {
-      row(c);
-      for (const CommandSpec& sub : c.subcommands) row(sub);
-    }
+    ForEachRow(row);
   }
   if (want("errorstats", true)) {
     section("Errorstats");
@@ -481,10 +487,7 @@ void CmdConfigResetstat(Call& call) {
     c.stats->rejected = 0;
     c.stats->failed = 0;
   };
-  for (const CommandSpec& c : CommandTable()) {
-    reset(c);
-    for (const CommandSpec& sub : c.subcommands) reset(sub);
-  }
+  ForEachRow(reset);
   call.reply.Ok();
 }
 

@@ -90,9 +90,6 @@ int SortStoreKey(const std::vector<std::string>& args) {
   return found;
 }
 
-// A byte comparison, as Redis's compareStringObjects.
-int CompareBytes(std::string_view a, std::string_view b) { return a.compare(b); }
-
 // An element as SORT reads a number: strtod over the whole element, as Redis does.
 bool SortScore(std::string_view element, double* score) {
   const std::string text(element);
@@ -161,7 +158,7 @@ bool Sorted(const RecordPtr& r, SortArgs a, std::vector<std::string>* out, std::
       if (!a.alpha && scores[x] != scores[y]) {
         cmp = scores[x] < scores[y] ? -1 : 1;
       } else {
-        cmp = CompareBytes(elements[x], elements[y]);
+        cmp = elements[x].compare(elements[y]);  // bytes, as Redis's compareStringObjects
       }
       return a.desc ? cmp > 0 : cmp < 0;
     });

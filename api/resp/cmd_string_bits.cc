@@ -445,8 +445,8 @@ void CmdBitfield(Call& call) {
     }
     std::string value(current ? current->value() : std::string_view());
     const size_t needed = writes ? static_cast<size_t>(highest >> 3) + 1 : 0;
-    const bool grown = writes && (!current || value.size() < needed);
-    if (grown && value.size() < needed) value.resize(needed, '\0');
+    const bool grown = value.size() < needed;  // needed is 0 for GETs alone
+    if (grown) value.resize(needed, '\0');
     bool changed = false;
     // A GET past the end reads zeros (BitAt); it never grows the string.
     for (const BitfieldOp& op : ops) out->replies.push_back(RunBitfieldOp(op, &value, &changed));

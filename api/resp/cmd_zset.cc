@@ -1036,49 +1036,14 @@ void ReplyKeyAndPairs(ReplyWriter& w, const ZsetTaken& t) {
   }
 }
 
-// ZMPOP's arguments from args[at] on: numkeys key [key ...] MIN|MAX [COUNT count].
-bool ParseZmpop(Call& call, size_t at, std::vector<std::string>* keys, bool* max, int64_t* count) {
-  int64_t numkeys = 0;
-  if (!ParseInt64(call.args[at], &numkeys) || numkeys < 1) {
-    call.reply.Error("ERR numkeys should be greater than 0");
-    return false;
-  }
-  if (static_cast<uint64_t>(numkeys) >= call.args.size() - at - 1) {
-    call.reply.Error(kSyntaxError);
-    return false;
-  }
-  const size_t where_at = at + 1 + static_cast<size_t>(numkeys);
-  if (!EqualsNoCase(call.args[where_at], "min") && !EqualsNoCase(call.args[where_at], "max")) {
-    call.reply.Error(kSyntaxError);
-    return false;
-  }
-  *max = EqualsNoCase(call.args[where_at], "max");
-  *count = -1;
-  for (size_t j = where_at + 1; j < call.args.size(); ++j) {
-    if (*count == -1 && j + 1 < call.args.size() && EqualsNoCase(call.args[j], "count")) {
-      ++j;
-      if (!ParseInt64(call.args[j], count) || *count < 1) {
-        call.reply.Error("ERR count should be greater than 0");
-        return false;
-      }
-    } else {
-      call.reply.Error(kSyntaxError);
-      return false;
-    }
-  }
-  if (*count == -1) *count = 1;
-  keys->assign(call.args.begin() + static_cast<ptrdiff_t>(at + 1),
-               call.args.begin() + static_cast<ptrdiff_t>(where_at));
-  return true;
-}
-
 // ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: pops from the first key holding a
 // sorted set; [key, [[member, score] ...]], or a null array when every key is empty.
 void CmdZmpop(Call& call) {
   std::vector<std::string> keys;
-  bool max = false;
+  bool min = false;
   int64_t count = 0;
-  if (!ParseZmpop(call, 1, &keys, &max, &count)) return;
+  if (!ParseMultiPop(call, 1, "min", "max", &keys, &min, &count)) return;
+  const bool max = !min;
   auto out = std::make_shared<ZsetTaken>();
   const size_t entries = call.server.zset_max_listpack_entries.load();
   const size_t value = call.server.zset_max_listpack_value.load();
@@ -1132,10 +1097,10 @@ void CmdBzpopmax(Call& call) { Bzpop(call, true); }
 void CmdBzmpop(Call& call) {
   Blocking b;
   if (!ParseBlockTimeout(call, call.args[1], &b.timeout_ms)) return;
-  bool max = false;
+  bool min = false;
   int64_t count = 0;
-  if (!ParseZmpop(call, 2, &b.keys, &max, &count)) return;
-  BlockingZpop(call, std::move(b), max, count, true);
+  if (!ParseMultiPop(call, 2, "min", "max", &b.keys, &min, &count)) return;
+  BlockingZpop(call, std::move(b), !min, count, true);
 }
 
 }  // namespace

@@ -311,6 +311,45 @@ inline std::string NotPrimaryError(DeviceService& service, int slot, const Statu
   return StoreError(s);
 }
 
+// What LMPOP, ZMPOP and their blocking forms take from args[at] on: numkeys key [key ...]
+// A|B [COUNT count], where A|B is LEFT|RIGHT or MIN|MAX; *first says A was given. False
+// (and the error replied) when the arguments are not that.
+inline bool ParseMultiPop(Call& call, size_t at, std::string_view a, std::string_view b,
+                          std::vector<std::string>* keys, bool* first, int64_t* count) {
+  int64_t numkeys = 0;
+  if (!ParseInt64(call.args[at], &numkeys) || numkeys < 1) {
+    call.reply.Error("ERR numkeys should be greater than 0");
+    return false;
+  }
+  if (static_cast<uint64_t>(numkeys) >= call.args.size() - at - 1) {
+    call.reply.Error(kSyntaxError);
+    return false;
+  }
+  const size_t where_at = at + 1 + static_cast<size_t>(numkeys);
+  *first = EqualsNoCase(call.args[where_at], a);
+  if (!*first && !EqualsNoCase(call.args[where_at], b)) {
+    call.reply.Error(kSyntaxError);
+    return false;
+  }
+  *count = -1;
+  for (size_t j = where_at + 1; j < call.args.size(); ++j) {
+    if (*count == -1 && j + 1 < call.args.size() && EqualsNoCase(call.args[j], "count")) {
+      ++j;
+      if (!ParseInt64(call.args[j], count) || *count < 1) {
+        call.reply.Error("ERR count should be greater than 0");
+        return false;
+      }
+    } else {
+      call.reply.Error(kSyntaxError);
+      return false;
+    }
+  }
+  if (*count == -1) *count = 1;
+  keys->assign(call.args.begin() + static_cast<ptrdiff_t>(at + 1),
+               call.args.begin() + static_cast<ptrdiff_t>(where_at));
+  return true;
+}
+
 // A write's failure as the client hears it: -MOVED for a primary that stepped down when
 // the key's `slot` (-1: none) has a known primary, else the store's error.
 inline void WriteFailure(ReplyWriter& w, DeviceService& service, int slot, const Status& s) {
