@@ -24,6 +24,9 @@ inline constexpr uint8_t kSetRecordType = 6;
 // A Redis sorted set: Record::fields holds its members, scored (FieldMap::Scored); `meta`
 // "skiplist" once Redis would have converted it from a listpack.
 inline constexpr uint8_t kZsetRecordType = 7;
+// A Redis stream: Record::fields holds its entries, groups, consumers and pending entries,
+// scored rows (service/stream_value.h).
+inline constexpr uint8_t kStreamRecordType = 8;
 
 // What Redis's TYPE answers for a record of `type`: a device record reads as a string.
 // (A device record also answers the JSON.* reads, on its state.)
@@ -40,6 +43,8 @@ inline std::string_view RedisTypeName(uint8_t type) {
       return "set";
     case kZsetRecordType:
       return "zset";
+    case kStreamRecordType:
+      return "stream";
     case kJsonRecordType:
       return "ReJSON-RL";  // RedisJSON's module type name
   }

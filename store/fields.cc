@@ -213,7 +213,7 @@ std::string FieldMap::ScoreValue(double score) {
 
 double FieldMap::ScoreOf(std::string_view value) {
   double score = 0;
-  if (value.size() == 8) std::memcpy(&score, value.data(), 8);
+  if (value.size() >= 8) std::memcpy(&score, value.data(), 8);
   return score;
 }
 
@@ -229,9 +229,11 @@ void FieldMap::Reorder(std::string_view name, std::optional<std::string_view> ol
   bool changed = false;
   const bool moves = !old || !value || ScoreKey(ScoreOf(*old)) != ScoreKey(ScoreOf(*value));
   if (old && moves) order_ = EraseIn(std::move(order_), 0, ScoreKey(ScoreOf(*old)), name, &changed);
+  // The order tree keeps only the score: a value's payload after it lives once, in the
+  // field tree.
   if (value)
-    order_ = SetIn(std::move(order_), 0, ScoreKey(ScoreOf(*value)), name, *value, /*by_name=*/true,
-                   &changed);
+    order_ = SetIn(std::move(order_), 0, ScoreKey(ScoreOf(*value)), name, value->substr(0, 8),
+                   /*by_name=*/true, &changed);
 }
 
 size_t FieldMap::CountBelow(uint64_t key, std::string_view name) const {

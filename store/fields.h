@@ -21,9 +21,10 @@
 // that order (the next field's hash): fields present for a whole scan are returned exactly
 // once however the hash changes in between, as Redis's SCAN guarantees.
 //
-// Scored maps (a sorted set's members): every value is a score, a double in 8 bytes
-// (ScoreValue), and the map keeps its fields a second time in a tree of the same kind whose
-// 64-bit key is the score in an order-preserving form instead of the name's hash. That
+// Scored maps (a sorted set's members, a stream's rows): every value starts with a score,
+// a double in 8 bytes (ScoreValue), which a payload may follow (a stream entry's fields);
+// the map keeps its fields a second time, name and score only, in a tree of the same kind
+// whose 64-bit key is the score in an order-preserving form instead of the name's hash. That
 // tree's order is (score, name), Redis's skiplist order; every node counts the fields
 // under it, so a rank (ZRANK) or the field at a rank (ZRANGE 100 110) costs O(log n).
 // Below the 16 levels that the 64-bit key fills, the order tree goes on splitting on the
@@ -89,7 +90,8 @@ class FieldMap {
   // A cursor is a field's hash; 0 means "start" or "done", so no hash is 0.
   static uint64_t Hash(std::string_view name);
 
-  // Scored maps: a score as a value, and back (a value of another size reads as 0).
+  // Scored maps: a score as a value, and back (the first 8 bytes; a shorter value reads
+  // as 0).
   static std::string ScoreValue(double score);
   static double ScoreOf(std::string_view value);
   // The number of fields ordered before (score, name): with an empty name, those of a

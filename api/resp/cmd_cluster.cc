@@ -25,7 +25,7 @@ void WriteSpec(ReplyWriter& w, const CommandSpec& c) {
   if (c.flags & kStale) flags.push_back("stale");
   if (c.flags & kFast) flags.push_back("fast");
   if (c.flags & kNoAuth) flags.push_back("no_auth");
-  if (c.numkeys_at > 0 || c.option_key != nullptr) flags.push_back("movablekeys");
+  if (c.numkeys_at > 0 || c.option_keys != nullptr) flags.push_back("movablekeys");
   w.Set(flags.size());
   for (auto f : flags) w.Simple(f);
   w.Integer(c.first_key);

@@ -56,7 +56,9 @@ bool ToDump(const Record& r, DumpValue* out, std::string* error) {
       });
       return true;
   }
-  *error = "ERR DUMP of a JSON document (RedisJSON's module type) is not supported";
+  *error = r.type() == kStreamRecordType
+               ? "ERR DUMP of a stream is not supported"
+               : "ERR DUMP of a JSON document (RedisJSON's module type) is not supported";
   return false;
 }
 

@@ -116,7 +116,8 @@ void CmdRandomkey(Call& call) {
 // OBJECT ENCODING: what Redis would use for the value: "raw" for a string edited in place
 // (APPEND, SETRANGE) and for a JSON document, else "int" for a value that reads as an integer (20
 // characters at most), "embstr" up to 44 bytes, else "raw"; a hash is "listpack" or "hashtable",
-// a list "quicklist", a set "intset" or "hashtable", a sorted set "listpack" or "skiplist".
+// a list "quicklist", a set "intset" or "hashtable", a sorted set "listpack" or "skiplist",
+// a stream "stream".
 void CmdObjectEncoding(Call& call) {
   RecordPtr r = Live(call, call.args[2]);
   if (!r) return call.reply.Null();
@@ -131,6 +132,7 @@ void CmdObjectEncoding(Call& call) {
                                                                                    : "hashtable");
   if (r->type() == kZsetRecordType)
     return call.reply.Bulk(IsListpackZset(*r, call.server) ? "listpack" : "skiplist");
+  if (r->type() == kStreamRecordType) return call.reply.Bulk("stream");
   int64_t n = 0;
   if (r->value().size() <= 20 && ParseInt64(r->value(), &n)) return call.reply.Bulk("int");
   call.reply.Bulk(r->value().size() <= 44 ? "embstr" : "raw");

@@ -76,7 +76,7 @@ bool ParseSort(Call& call, bool readonly, SortArgs* a) {
 
 // SORT's STORE key, for ACLs, CROSSSLOT and COMMAND GETKEYS: the option walk of Redis's
 // sortGetKeys (LIMIT skips two arguments, GET and BY one; the last STORE wins).
-int SortStoreKey(const std::vector<std::string>& args) {
+void SortStoreKey(const std::vector<std::string>& args, std::vector<int>* out) {
   int found = 0;
   for (size_t i = 2; i < args.size(); ++i) {
     if (EqualsNoCase(args[i], "limit")) {
@@ -87,7 +87,7 @@ int SortStoreKey(const std::vector<std::string>& args) {
       found = static_cast<int>(i + 1);
     }
   }
-  return found;
+  if (found > 0) out->push_back(found);
 }
 
 // An element as SORT reads a number: strtod over the whole element, as Redis does.

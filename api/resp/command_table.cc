@@ -31,6 +31,7 @@ std::vector<CommandSpec> BuildTable() {
   AddListCommands(&table);
   AddSetCommands(&table);
   AddZsetCommands(&table);
+  AddStreamCommands(&table);
   AddSortCommands(&table);
   AddDumpCommands(&table);
   AddJsonCommands(&table);

@@ -264,14 +264,25 @@ struct CommandSpec {
   // When > 0, args[numkeys_at] counts the keys that follow it (ZUNION, SINTERCARD, LMPOP:
   // Redis's "movablekeys"), besides any at first_key..last_key.
   int numkeys_at = 0;
-  // The index of a key an option names (SORT's STORE destination), 0 for none.
-  int (*option_key)(const std::vector<std::string>& args) = nullptr;
+  // Adds the indexes of keys that options name (SORT's STORE destination, what follows
+  // XREAD's STREAMS), found by walking the arguments (Redis's getkeys procedures).
+  void (*option_keys)(const std::vector<std::string>& args, std::vector<int>* out) = nullptr;
+  // With kBlocking: whether these arguments may wait (XREAD waits only with BLOCK). Null:
+  // always.
+  bool (*blocks_if)(const std::vector<std::string>& args) = nullptr;
   // Shared by the copies of this row the table makes.
   std::shared_ptr<CommandStats> stats = std::make_shared<CommandStats>();
 };
 
 // Whether a command names keys (at fixed positions or after a count).
-inline bool HasKeys(const CommandSpec& spec) { return spec.first_key > 0 || spec.numkeys_at > 0; }
+inline bool HasKeys(const CommandSpec& spec) {
+  return spec.first_key > 0 || spec.numkeys_at > 0 || spec.option_keys != nullptr;
+}
+
+// Whether the command, with these arguments, may wait for another client's write.
+inline bool MayBlock(const CommandSpec& spec, const std::vector<std::string>& args) {
+  return (spec.flags & kBlocking) != 0 && (spec.blocks_if == nullptr || spec.blocks_if(args));
+}
 
 // The number of keys args[spec.numkeys_at] announces, or 0 when it is not a count that
 // the arguments hold (the command itself then refuses it).
@@ -304,8 +315,12 @@ void ForEachKeyIndex(const CommandSpec& spec, const std::vector<std::string>& ar
   for (int i = 0; i < counted; ++i) {
     if (!visit(spec.numkeys_at + 1 + i)) return;
   }
-  if (spec.option_key != nullptr) {
-    if (const int i = spec.option_key(args); i > 0) visit(i);
+  if (spec.option_keys != nullptr) {
+    std::vector<int> found;
+    spec.option_keys(args, &found);
+    for (int i : found) {
+      if (!visit(i)) return;
+    }
   }
 }
 

@@ -194,7 +194,7 @@ void Dispatch(Call& call, const CommandSpec* spec) {
                                          call.client.in_multi || call.view ? "multi" : "toplevel");
   if (!denied.empty()) return Reject(call, spec, denied);
   if (HasKeys(*spec) &&
-      (spec->numkeys_at > 0 || spec->option_key != nullptr || spec->last_key != spec->first_key) &&
+      (spec->numkeys_at > 0 || spec->option_keys != nullptr || spec->last_key != spec->first_key) &&
       !SameSlot(*spec, args)) {
     return Reject(call, spec, "CROSSSLOT Keys in request don't hash to the same slot");
   }

@@ -233,7 +233,7 @@ void Session::OnCommand(const CommandSpec* spec, std::vector<std::string>& args)
   // EXEC, and a blocking command (BLPOP ...), which runs nothing after it while it
   // waits, as Redis blocks the client; queued inside MULTI, it is neither.
   const bool barrier = runs_as != nullptr && (runs_as->name == "exec" ||
-                                              ((runs_as->flags & kBlocking) && !client_->in_multi));
+                                              (MayBlock(*runs_as, args) && !client_->in_multi));
   const bool write = runs_as != nullptr && (runs_as->flags & kWrite) && !client_->in_multi;
   const auto kind = barrier ? ReplyOrder::Kind::kBarrier
                     : write ? ReplyOrder::Kind::kWrite
