@@ -267,14 +267,21 @@ StreamId StreamView::LastEntryId() const {
 }
 
 void StreamView::Range(StreamId start, StreamId end, bool reverse, const EntryFn& fn) const {
+  RangeIds(start, end, reverse, [&](StreamId id) {
+    const StreamFields fields =
+        DecodeStreamFields(Payload(rows_->Find(EntryName(id)).value_or(std::string_view())));
+    return fn(id, fields);
+  });
+}
+
+void StreamView::RangeIds(StreamId start, StreamId end, bool reverse,
+                          const std::function<bool(StreamId id)>& fn) const {
   if (start > end) return;
   auto visit = [&](std::string_view name, double) {
     if (name.empty() || name[0] != 'e') return false;
     const StreamId id = StreamId::Decode(name.substr(1));
     if (reverse ? id < start : id > end) return false;
-    const StreamFields fields =
-        DecodeStreamFields(Payload(rows_->Find(name).value_or(std::string_view())));
-    return fn(id, fields);
+    return fn(id);
   };
   if (!reverse) {
     const size_t from = RankOf(EntryScore(start), EntryName(start));

@@ -107,6 +107,9 @@ class StreamView {
   // `fn` returns false.
   using EntryFn = std::function<bool(StreamId id, const StreamFields& fields)>;
   void Range(StreamId start, StreamId end, bool reverse, const EntryFn& fn) const;
+  // As Range, the ids only.
+  void RangeIds(StreamId start, StreamId end, bool reverse,
+                const std::function<bool(StreamId id)>& fn) const;
   // The fields of entry `id`, or none.
   std::optional<StreamFields> Entry(StreamId id) const;
   bool HasEntry(StreamId id) const;

@@ -138,6 +138,10 @@ class CommitPipeline::View final : public KeyView {
     group_->staged.clear();
     group_->cleared = true;
     has_last_ = false;
+    // Every key is removed: its waiters hear of it as of a DEL.
+    if (!pipeline_->waiters_.empty()) {
+      for (std::string& key : pipeline_->waiters_.Keys()) written_.push_back(std::move(key));
+    }
     last_ = nullptr;
   }
 

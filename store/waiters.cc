@@ -44,6 +44,9 @@ void Waiters::Serve(std::string_view key, KeyView& view, std::vector<CommitCallb
   if (k == by_key_.end()) return;
   // A copy: serving removes ids from the list being walked.
   const std::vector<uint64_t> ids(k->second.begin(), k->second.end());
+  // A key the group removed (DEL, a type's last element) wakes all its waiters: some
+  // answer that (XREADGROUP's "no longer exists"), the others keep waiting.
+  const bool held = view.Get(key) != nullptr;
   for (uint64_t id : ids) {
     auto it = waiting_.find(id);
     if (it == waiting_.end()) continue;
@@ -51,8 +54,16 @@ void Waiters::Serve(std::string_view key, KeyView& view, std::vector<CommitCallb
     if (result == Waiter::Result::kWaiting) continue;
     if (result == Waiter::Result::kServed) served->push_back(std::move(it->second.done));
     EraseLocked(id);
-    if (!view.Get(key)) return;  // taken to the last: the rest keep waiting
+    if (held && !view.Get(key)) return;  // taken to the last: the rest keep waiting
   }
+}
+
+std::vector<std::string> Waiters::Keys() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> keys;
+  keys.reserve(by_key_.size());
+  for (const auto& [key, ids] : by_key_) keys.push_back(key);
+  return keys;
 }
 
 std::vector<CommitCallback> Waiters::TakeAll() {

@@ -38,10 +38,13 @@ class Waiters {
   // Removes the waiter `id`: false when it is not registered (served, or never added).
   bool Remove(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
   // Serves the waiters of `key`, oldest first, through `view`, until one leaves the key
-  // absent (nothing more to take) or every waiter has had its turn. A waiter served or
+  // absent (nothing more to take) or every waiter has had its turn (all of them when the
+  // key was absent already: removed by the group). A waiter served or
   // gone is removed; the `done` of each one served is appended to *served.
   void Serve(std::string_view key, KeyView& view, std::vector<CommitCallback>* served)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The keys waited on (FLUSHALL wakes them all).
+  std::vector<std::string> Keys() const ABSL_LOCKS_EXCLUDED(mu_);
   // Removes every waiter; returns their `done` callbacks.
   std::vector<CommitCallback> TakeAll() ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -259,6 +259,8 @@ std::vector<std::pair<std::string, std::string>> ConfigParams(Call& call) {
       {"list-max-listpack-size", std::to_string(call.server.list_max_listpack_size.load())},
       {"list-max-ziplist-size", std::to_string(call.server.list_max_listpack_size.load())},
       {"list-compress-depth", std::to_string(call.server.list_compress_depth.load())},
+      {"stream-node-max-entries", std::to_string(call.server.stream_node_max_entries.load())},
+      {"stream-node-max-bytes", std::to_string(call.server.stream_node_max_bytes.load())},
       {"slowlog-log-slower-than", std::to_string(call.server.slowlog.slower_than_us.load())},
       {"slowlog-max-len", std::to_string(call.server.slowlog.max_len.load())},
       {"maxmemory", "0"},
@@ -352,6 +354,11 @@ constexpr RuntimeSetting kRuntimeSettings[] = {
      [](ServerState& server, int64_t v) { server.slowlog.max_len = v; }},
     {"list-compress-depth", "",
      [](ServerState& server, int64_t v) { server.list_compress_depth = v; }, 0, INT32_MAX},
+    // A stream node's entries: what a trim with `~` removes whole multiples of.
+    {"stream-node-max-entries", "",
+     [](ServerState& server, int64_t v) { server.stream_node_max_entries = v; }, 0, INT64_MAX},
+    {"stream-node-max-bytes", "",
+     [](ServerState& server, int64_t v) { server.stream_node_max_bytes = v; }, 0, INT64_MAX},
 };
 
 // CONFIG SET name value [name value ...], all or nothing as in Redis 7: the run-time

@@ -29,8 +29,8 @@ namespace {
 
 constexpr std::string_view kInvalidIdError =
     "ERR Invalid stream ID specified as stream command argument";
-// Entries per node of Redis's stream (stream-node-max-entries): what a trim with `~`
-// removes in whole multiples of, as Redis removes whole nodes.
+// Entries per node of Redis's stream when stream-node-max-entries is 0 (nodes bounded by
+// bytes only), and for XINFO's radix tree figures.
 constexpr int64_t kNodeEntries = 100;
 // XREAD or XREADGROUP served after waiting, with no COUNT: at most this many entries a
 // stream, as Redis's XREAD_BLOCKED_DEFAULT_COUNT.
@@ -146,7 +146,8 @@ struct TrimArgs {
   bool approx = false;
   int64_t maxlen = 0;
   StreamId minid;
-  int64_t limit = 0;  // 0: none
+  int64_t limit = 0;                    // 0: none
+  int64_t node_entries = kNodeEntries;  // stream-node-max-entries
   // XADD only.
   bool nomkstream = false;
   bool id_given = false;
@@ -159,6 +160,7 @@ struct TrimArgs {
 size_t ParseTrimArgs(Call& call, bool xadd, TrimArgs* a) {
   const auto& args = call.args;
   bool limit_given = false;
+  a->node_entries = call.server.stream_node_max_entries.load();
   size_t i = 2;
   auto error = [&](std::string_view e) {
     call.reply.Error(e);
@@ -209,38 +211,66 @@ size_t ParseTrimArgs(Call& call, bool xadd, TrimArgs* a) {
   if (limit_given) {
     if (!a->approx)
       return error("ERR syntax error, LIMIT cannot be used without the special ~ option");
+  } else if (a->approx) {
+    // As Redis: at most 100 nodes' worth of work (10000 entries when nodes are unbounded),
+    // and 1000000 at most.
+    const int64_t n = a->node_entries;
+    a->limit = n <= 0 ? 10000 : n > 10000 ? 1000000 : 100 * n;
   } else {
-    a->limit = a->approx ? 100 * kNodeEntries : 0;
+    a->limit = 0;
   }
   return i;
 }
 
-// Trims `s` as `a` says; returns the entries removed. With `~` only whole nodes' worth of
-// entries (kNodeEntries) go, at most LIMIT, as Redis removes whole nodes.
+// Trims `s` as `a` says; returns the entries removed. Redis keeps a stream in nodes of
+// stream-node-max-entries and trims whole nodes first; with `~` only whole nodes, at most
+// LIMIT entries' worth. devstate keeps no nodes: it trims in the nodes Redis would have
+// made, taking an entry's node from its ordinal (the live entries being the last ones
+// added), which is exactly Redis's for a stream only appended to.
 int64_t Trim(StreamEdit& s, const TrimArgs& a) {
+  const bool by_len = a.strategy == TrimArgs::Strategy::kMaxLen;
   const auto length = static_cast<int64_t>(s.length());
-  int64_t remove = 0;
-  if (a.strategy == TrimArgs::Strategy::kMaxLen) {
-    remove = std::max<int64_t>(0, length - a.maxlen);
-  } else if (a.strategy == TrimArgs::Strategy::kMinId) {
-    s.Range({}, StreamId::Max(), false, [&](StreamId id, const StreamFields&) {
-      if (id >= a.minid) return false;
-      ++remove;
+  if (length == 0 || (by_len && length <= a.maxlen) || (!by_len && s.FirstId() >= a.minid))
+    return 0;
+  const int64_t node = a.node_entries > 0 ? a.node_entries : kNodeEntries;
+  int64_t ordinal = std::max<int64_t>(0, static_cast<int64_t>(s.counters().entries_added) - length);
+  int64_t node_end = (ordinal / node + 1) * node;
+  std::vector<StreamId> chunk;
+  std::vector<StreamId> removed;
+  // Decides for the node in `chunk`: false once trimming stops.
+  auto node_done = [&] {
+    const auto deleted = static_cast<int64_t>(removed.size());
+    if (by_len && length - deleted <= a.maxlen) return false;
+    const auto n = static_cast<int64_t>(chunk.size());
+    if (a.limit != 0 && deleted + n > a.limit) return false;
+    if (by_len ? length - deleted - n >= a.maxlen : chunk.back() < a.minid) {
+      removed.insert(removed.end(), chunk.begin(), chunk.end());
       return true;
-    });
-  }
-  if (a.approx) {
-    if (a.limit > 0) remove = std::min(remove, a.limit);
-    remove -= remove % kNodeEntries;
-  }
-  if (remove == 0) return 0;
-  std::vector<StreamId> ids;
-  s.Range({}, StreamId::Max(), false, [&](StreamId id, const StreamFields&) {
-    ids.push_back(id);
-    return static_cast<int64_t>(ids.size()) < remove;
+    }
+    if (a.approx) return false;
+    for (StreamId id : chunk) {
+      if (by_len ? length - static_cast<int64_t>(removed.size()) <= a.maxlen : id >= a.minid) break;
+      removed.push_back(id);
+    }
+    return false;
+  };
+  bool stopped = false;
+  s.RangeIds({}, StreamId::Max(), false, [&](StreamId id) {
+    if (ordinal >= node_end) {
+      if (!node_done()) {
+        stopped = true;
+        return false;
+      }
+      chunk.clear();
+      node_end = (ordinal / node + 1) * node;
+    }
+    chunk.push_back(id);
+    ++ordinal;
+    return true;
   });
-  for (StreamId id : ids) s.DeleteEntry(id);
-  return static_cast<int64_t>(ids.size());
+  if (!stopped && !chunk.empty()) node_done();
+  for (StreamId id : removed) s.DeleteEntry(id);
+  return static_cast<int64_t>(removed.size());
 }
 
 // XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value ...
@@ -609,7 +639,11 @@ bool TryReadGroup(ReadState& st, KeyView& view, bool woken) {
     const std::string& key = a.keys[i];
     bool reusable = false;
     RecordPtr r = view.GetForEdit(key, &reusable);
-    if (!r || r->type() != kStreamRecordType) continue;
+    if (!r || r->type() != kStreamRecordType) {
+      // Resolved above, so the key was a stream: a waiter's key deleted or overwritten.
+      st.error = "UNBLOCKED the stream key no longer exists";
+      return true;
+    }
     StreamEdit s(r, reusable);
     std::optional<StreamGroup> g = s.Group(a.group);
     if (!g) {

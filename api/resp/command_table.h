@@ -161,6 +161,10 @@ struct ServerState {
   std::atomic<size_t> zset_max_listpack_entries{0};
   std::atomic<size_t> zset_max_listpack_value{0};
   std::atomic<size_t> set_max_intset_entries{0};
+  // The entries of a Redis stream node: a trim with `~` removes whole nodes' worth of
+  // entries (cmd_stream.cc). stream-node-max-bytes is kept for CONFIG GET only.
+  std::atomic<int64_t> stream_node_max_entries{100};
+  std::atomic<int64_t> stream_node_max_bytes{4096};
   // Kept for CONFIG GET only: nothing devstate does depends on them (cmd_server.cc).
   std::atomic<int64_t> list_max_listpack_size{-2};
   std::atomic<int64_t> list_compress_depth{0};
