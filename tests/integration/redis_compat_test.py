@@ -465,6 +465,177 @@ class RedisCompatTest(unittest.TestCase):
         finally:
             p.close()
 
+    def test_streams(self):
+        """Streams and consumer groups, reply for reply, where no clock shows (explicit ids;
+        XPENDING's and XINFO's times left out)."""
+        self.same(("XADD", "{x}s", "1-1", "a", "1", "b", "2"), ("XADD", "{x}s", "1-*", "c", "3"),
+                  ("XADD", "{x}s", "2", "d", "4"), ("XADD", "{x}s", "2-0", "e", "5"), ("XADD", "{x}s", "0-0", "f", "6"),
+                  ("XADD", "{x}s", "5-x", "f", "6"), ("XADD", "{x}s", "3-1", "odd"), ("XADD", "{x}s", "+", "f", "6"),
+                  ("XADD", "{x}s", "NOMKSTREAM", "MAXLEN", "~", "5", "LIMIT", "1", "4-0", "g", "7"),
+                  ("XADD", "{x}s", "MAXLEN", 10, "MINID", 1, "5-0", "g", "7"), ("XADD", "{x}s", "LIMIT", 5, "5-0", "g", "7"),
+                  ("XADD", "{x}none", "NOMKSTREAM", "*", "a", "1"), ("EXISTS", "{x}none"),
+                  ("XADD", "{x}s", "MAXLEN", "-1", "6-0", "g", "7"),
+                  ("XLEN", "{x}s"), ("XLEN", "{x}none"), ("TYPE", "{x}s"), ("OBJECT", "ENCODING", "{x}s"),
+                  ("XRANGE", "{x}s", "-", "+"), ("XRANGE", "{x}s", "1", "1"), ("XRANGE", "{x}s", "(1-1", "+"),
+                  ("XRANGE", "{x}s", "-", "(2-0"), ("XRANGE", "{x}s", "(-", "+"), ("XRANGE", "{x}s", "-", "+", "COUNT", 2),
+                  ("XRANGE", "{x}s", "-", "+", "COUNT", 0), ("XRANGE", "{x}s", "-", "+", "COUNT", -1),
+                  ("XRANGE", "{x}s", "-", "+", "BOGUS"), ("XRANGE", "{x}s", "x", "+"), ("XRANGE", "{x}none", "-", "+"),
+                  ("XRANGE", "{x}s", "(18446744073709551615-18446744073709551615", "+"),
+                  ("XREVRANGE", "{x}s", "+", "-"), ("XREVRANGE", "{x}s", "+", "-", "COUNT", 1),
+                  ("XREVRANGE", "{x}s", "2", "1-2"),
+                  ("XDEL", "{x}s", "1-2", "9-9"), ("XDEL", "{x}s", "bad"), ("XDEL", "{x}none", "1-1"),
+                  ("XINFO", "STREAM", "{x}s"), ("XINFO", "STREAM", "{x}none"), ("XINFO", "GROUPS", "{x}s"),
+                  ("XTRIM", "{x}s", "MAXLEN", 2), ("XRANGE", "{x}s", "-", "+"), ("XTRIM", "{x}s", "MINID", "3"),
+                  ("XTRIM", "{x}s", "LIMIT", 2), ("XTRIM", "{x}s", "MAXLEN", 1, "LIMIT", 2), ("XTRIM", "{x}none", "MAXLEN", 0),
+                  ("XSETID", "{x}s", "1-0"), ("XSETID", "{x}s", "10-0", "ENTRIESADDED", 1),
+                  ("XSETID", "{x}s", "10-0", "MAXDELETEDID", "11-0"), ("XSETID", "{x}s", "10-0", "ENTRIESADDED", 20,
+                                                                         "MAXDELETEDID", "5-0"),
+                  ("XSETID", "{x}none", "1-0"), ("XINFO", "STREAM", "{x}s"),
+                  ("SET", "{x}str", "v"), ("XADD", "{x}str", "*", "a", "1"), ("XRANGE", "{x}str", "-", "+"),
+                  ("XLEN", "{x}str"), ("XREAD", "STREAMS", "{x}str", "0"),
+                  ("XREAD", "STREAMS", "{x}s", "{x}none", "0", "0"), ("XREAD", "COUNT", 1, "STREAMS", "{x}s", "0-0"),
+                  ("XREAD", "STREAMS", "{x}s", "$"), ("XREAD", "STREAMS", "{x}s"), ("XREAD", "STREAMS", "{x}s", ">"),
+                  ("XREAD", "GROUP", "g", "c", "STREAMS", "{x}s", "0"), ("XREAD", "NOACK", "STREAMS", "{x}s", "0"),
+                  ("XREAD", "BLOCK", "x", "STREAMS", "{x}s", "0"), ("XREAD", "BOGUS", "STREAMS", "{x}s", "0"),
+                  ("COMMAND", "GETKEYS", "XREAD", "COUNT", 2, "STREAMS", "{x}a", "{x}b", "0", "0"),
+                  ("COMMAND", "GETKEYS", "XREADGROUP", "GROUP", "streams", "c", "STREAMS", "{x}a", ">"))
+        self.same(("XGROUP", "CREATE", "{x}g", "grp", "$"), ("XGROUP", "CREATE", "{x}g", "grp", "$", "MKSTREAM"),
+                  ("XGROUP", "CREATE", "{x}g", "grp", "$", "MKSTREAM"), ("XGROUP", "CREATE", "{x}g", "g2", "0", "BOGUS"),
+                  ("XGROUP", "CREATE", "{x}g", "g2", "0", "ENTRIESREAD", "-2"), ("XGROUP", "CREATE", "{x}str", "g", "$"),
+                  ("XADD", "{x}g", "1-0", "a", "1"), ("XADD", "{x}g", "2-0", "b", "2"), ("XADD", "{x}g", "3-0", "c", "3"),
+                  ("XGROUP", "CREATE", "{x}g", "g2", "0", "ENTRIESREAD", 1), ("XINFO", "GROUPS", "{x}g"),
+                  ("XREADGROUP", "GROUP", "grp", "alice", "STREAMS", "{x}g", ">"),
+                  ("XGROUP", "SETID", "{x}g", "grp", "0"),
+                  ("XREADGROUP", "GROUP", "grp", "alice", "COUNT", 1, "STREAMS", "{x}g", ">"),
+                  ("XREADGROUP", "GROUP", "grp", "bob", "COUNT", 1, "STREAMS", "{x}g", ">"),
+                  ("XREADGROUP", "GROUP", "grp", "bob", "NOACK", "STREAMS", "{x}g", ">"),
+                  ("XREADGROUP", "GROUP", "grp", "bob", "STREAMS", "{x}g", ">"),
+                  ("XREADGROUP", "GROUP", "grp", "bob", "STREAMS", "{x}g", "0"),
+                  ("XREADGROUP", "GROUP", "grp", "alice", "STREAMS", "{x}g", "0"),
+                  ("XREADGROUP", "GROUP", "grp", "alice", "STREAMS", "{x}g", "$"),
+                  ("XREADGROUP", "GROUP", "nogrp", "alice", "STREAMS", "{x}g", ">"),
+                  ("XREADGROUP", "GROUP", "grp", "alice", "STREAMS", "{x}none", ">"),
+                  ("XREADGROUP", "STREAMS", "{x}g", ">"), ("XREADGROUP", "GROUP", "grp", "alice", "STREAMS", "{x}str", ">"),
+                  ("XPENDING", "{x}g", "grp"), ("XPENDING", "{x}g", "grp", "IDLE", 99999999, "-", "+", 10),
+                  ("XPENDING", "{x}g", "nogrp"), ("XPENDING", "{x}g", "grp", "-", "+"),
+                  ("XPENDING", "{x}g", "grp", "-", "+", 10, "nobody"), ("XINFO", "GROUPS", "{x}g"),
+                  ("XDEL", "{x}g", "1-0"), ("XREADGROUP", "GROUP", "grp", "alice", "STREAMS", "{x}g", "0"),
+                  ("XCLAIM", "{x}g", "grp", "carol", 0, "1-0", "2-0", "3-0", "JUSTID"),
+                  ("XPENDING", "{x}g", "grp"),
+                  ("XCLAIM", "{x}g", "grp", "carol", 0, "3-0", "FORCE", "JUSTID", "RETRYCOUNT", 7, "LASTID", "9-0"),
+                  ("XCLAIM", "{x}g", "grp", "carol", 0, "2-0", "BOGUS"), ("XCLAIM", "{x}g", "grp", "carol", "x", "2-0"),
+                  ("XCLAIM", "{x}g", "nogrp", "carol", 0, "2-0"), ("XCLAIM", "{x}g", "grp", "carol", 0, "2-0", "IDLE", "x"),
+                  ("XAUTOCLAIM", "{x}g", "grp", "dave", 0, "0", "COUNT", 1, "JUSTID"),
+                  ("XAUTOCLAIM", "{x}g", "grp", "dave", 0, "0", "JUSTID"),
+                  ("XAUTOCLAIM", "{x}g", "grp", "dave", 0, "0", "COUNT", 0), ("XAUTOCLAIM", "{x}g", "nogrp", "d", 0, "0"),
+                  ("XINFO", "GROUPS", "{x}g"), ("XACK", "{x}g", "grp", "2-0", "9-9"), ("XACK", "{x}g", "grp", "2-0"),
+                  ("XACK", "{x}g", "grp", "bad"), ("XACK", "{x}g", "nogrp", "bad"), ("XPENDING", "{x}g", "grp"),
+                  ("XGROUP", "CREATECONSUMER", "{x}g", "grp", "erin"), ("XGROUP", "CREATECONSUMER", "{x}g", "grp", "erin"),
+                  ("XGROUP", "CREATECONSUMER", "{x}g", "nogrp", "erin"), ("XGROUP", "DELCONSUMER", "{x}g", "grp", "dave"),
+                  ("XGROUP", "DELCONSUMER", "{x}g", "grp", "nobody"), ("XPENDING", "{x}g", "grp"),
+                  ("XGROUP", "SETID", "{x}g", "grp", "$", "ENTRIESREAD", 3), ("XGROUP", "SETID", "{x}g", "nogrp", "0"),
+                  ("XGROUP", "SETID", "{x}g", "grp", "0", "MKSTREAM"), ("XINFO", "GROUPS", "{x}g"),
+                  ("XGROUP", "DESTROY", "{x}g", "g2"), ("XGROUP", "DESTROY", "{x}g", "g2"), ("XINFO", "GROUPS", "{x}g"),
+                  ("XINFO", "CONSUMERS", "{x}g", "nogrp"), ("XINFO", "STREAM", "{x}g", "FULL", "BOGUS"),
+                  ("XGROUP", "BOGUS"), ("XINFO", "BOGUS", "{x}g"))
+        # RESP3: XREAD answers a map.
+        self.same(("XADD", "{x}r3", "1-0", "a", "1"), ("XREAD", "STREAMS", "{x}r3", "0"),
+                  ("XREAD", "STREAMS", "{x}r3", "1"), resp3=True)
+
+    def streams_blocking_scenario(self, port):
+        """XREAD and XREADGROUP with BLOCK on one server. Returns every reply, as bytes."""
+        out = []
+        a, b, p = Raw(port), Raw(port), Raw(port)
+        try:
+            p.call("XADD", "{xb}s", "1-0", "a", "1")
+            # "$" is the last id when the command came: only what is added after serves it.
+            a.send("XREAD", "BLOCK", 0, "STREAMS", "{xb}s", "$")
+            self.wait_blocked(p, 1)
+            out += [p.call("XADD", "{xb}s", "2-0", "b", "2"), a.read()]
+            # Two group readers: each new entry goes to one, oldest waiter first.
+            p.call("XGROUP", "CREATE", "{xb}s", "g", "$")
+            a.send("XREADGROUP", "GROUP", "g", "alice", "BLOCK", 0, "STREAMS", "{xb}s", ">")
+            self.wait_blocked(p, 1)
+            b.send("XREADGROUP", "GROUP", "g", "bob", "BLOCK", 0, "STREAMS", "{xb}s", ">")
+            self.wait_blocked(p, 2)
+            out += [p.call("XADD", "{xb}s", "3-0", "c", "3"), a.read()]
+            out += [p.call("XADD", "{xb}s", "4-0", "d", "4"), b.read(), p.call("XPENDING", "{xb}s", "g")]
+            # A timeout answers null; an entry deleted at once does not serve.
+            out += [a.call("XREAD", "BLOCK", 50, "STREAMS", "{xb}s", "$"),
+                    a.call("XREADGROUP", "GROUP", "g", "alice", "BLOCK", 50, "STREAMS", "{xb}s", ">")]
+            # The group destroyed, the key deleted: the waiters hear it.
+            a.send("XREADGROUP", "GROUP", "g", "alice", "BLOCK", 0, "STREAMS", "{xb}s", ">")
+            self.wait_blocked(p, 1)
+            out += [p.call("XGROUP", "DESTROY", "{xb}s", "g"), a.read()]
+            p.call("XGROUP", "CREATE", "{xb}s", "g", "$")
+            a.send("XREADGROUP", "GROUP", "g", "alice", "BLOCK", 0, "STREAMS", "{xb}s", ">")
+            self.wait_blocked(p, 1)
+            out += [p.call("DEL", "{xb}s"), a.read()]
+            # XREAD waits through a DEL and is served by the stream that follows.
+            a.send("XREAD", "BLOCK", 0, "STREAMS", "{xb}s", "0")
+            self.wait_blocked(p, 1)
+            out += [p.call("SET", "{xb}s", "x"), p.call("DEL", "{xb}s"), p.call("XADD", "{xb}s", "7-0", "e", "5"),
+                    a.read()]
+            # Inside MULTI nothing waits.
+            out += [a.call("MULTI"), a.call("XREAD", "BLOCK", 0, "STREAMS", "{xb}s", "$"),
+                    a.call("XREADGROUP", "GROUP", "nogrp", "c", "BLOCK", 0, "STREAMS", "{xb}s", ">"), a.call("EXEC")]
+        finally:
+            for c in (a, b, p):
+                c.close()
+        return out
+
+    def test_streams_blocking(self):
+        want = self.streams_blocking_scenario(self.redis.port)
+        got = self.streams_blocking_scenario(self.ds.resp_port)
+        self.maxDiff = None
+        for i, (w, g) in enumerate(zip(want, got)):
+            self.assertEqual(g, w, f"reply {i} differs from redis-server's")
+        self.assertEqual(len(got), len(want))
+
+    def test_stream_keyspace_events(self):
+        commands = [("XGROUP", "CREATE", "{xe}s", "g", "$", "MKSTREAM"), ("XGROUP", "CREATECONSUMER", "{xe}s", "g", "bob"),
+                    ("XADD", "{xe}s", "1-0", "a", "1"), ("XADD", "{xe}s", "MAXLEN", 1, "2-0", "b", "2"),
+                    ("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "{xe}s", ">"),
+                    ("XCLAIM", "{xe}s", "g", "mike", 0, "2-0", "FORCE"), ("XGROUP", "DELCONSUMER", "{xe}s", "g", "lee"),
+                    ("XAUTOCLAIM", "{xe}s", "g", "bob", 0, "0"), ("XGROUP", "DELCONSUMER", "{xe}s", "g", "bob"),
+                    ("XDEL", "{xe}s", "2-0"), ("XDEL", "{xe}s", "2-0"), ("XADD", "{xe}s", "3-0", "c", "3"),
+                    ("XTRIM", "{xe}s", "MAXLEN", 0), ("XTRIM", "{xe}s", "MAXLEN", 0), ("XSETID", "{xe}s", "9-0"),
+                    ("XGROUP", "SETID", "{xe}s", "g", "$"), ("XGROUP", "DESTROY", "{xe}s", "g"),
+                    ("XADD", "{xe}n", "1-0", "a", "1"), ("MULTI",), ("XADD", "{xe}n", "2-0", "a", "1"),
+                    ("XGROUP", "CREATE", "{xe}n", "g", "0"), ("EXEC",)]
+        self.same_events(commands, at_least=18)
+
+    def test_streams_are_durable(self):
+        """Entries, counters, groups, consumers and pending entries survive a restart."""
+        p = Raw(self.ds.resp_port)
+        reads = [("XRANGE", "{xd}s", "-", "+"), ("XINFO", "GROUPS", "{xd}s"), ("XPENDING", "{xd}s", "g"),
+                 ("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "{xd}s", "0"), ("XLEN", "{xd}s"),
+                 ("XINFO", "STREAM", "{xd}s")]
+        try:
+            for i in range(1, 201):
+                p.call("XADD", "{xd}s", f"{i}-0", "n", str(i), "payload", "x" * (i % 7))
+            p.call("XDEL", "{xd}s", "5-0", "150-0")
+            p.call("XTRIM", "{xd}s", "MINID", "3-0")
+            p.call("XGROUP", "CREATE", "{xd}s", "g", "0")
+            p.call("XGROUP", "CREATE", "{xd}s", "other\x00name", "$")
+            p.call("XREADGROUP", "GROUP", "g", "alice", "COUNT", 10, "STREAMS", "{xd}s", ">")
+            p.call("XREADGROUP", "GROUP", "g", "bob", "COUNT", 5, "STREAMS", "{xd}s", ">")
+            p.call("XACK", "{xd}s", "g", "4-0", "6-0")
+            p.call("XCLAIM", "{xd}s", "g", "bob", 0, "7-0", "JUSTID")
+            before = [p.call(*r) for r in reads]
+        finally:
+            p.close()
+        self.ds.stop()
+        self.ds.start()
+        p = Raw(self.ds.resp_port)
+        try:
+            after = [p.call(*r) for r in reads]
+        finally:
+            p.close()
+        for r, b, a in zip(reads, before, after):
+            self.assertEqual(a, b, f"{r} after a restart")
+        self.assertIn(b"bob", after[2])
+
     def test_list_keyspace_events(self):
         """The keyspace events of list commands, in Redis's order (LMOVE: the push on the
         destination, then the pop on the source, then its "del")."""

@@ -194,6 +194,33 @@ TEST(FieldMapTest, AScoredMapRanksAndWalksInScoreThenNameOrder) {
 // Members sharing one score split by name below the score's levels, so no leaf (what a
 // write copies) outgrows kLeafMax however many tie; order and ranks stay (score, name) in
 // bytewise name order: a name before its extensions, bytes above 0x7f after ASCII.
+// A scored value may carry a payload after its score (a stream's rows): the score orders
+// it, the payload comes back whole from Find, and a new payload under the same score
+// leaves its place alone.
+TEST(FieldMapTest, AScoredValueCarriesAPayloadAfterItsScore) {
+  FieldMap m = FieldMap::Scored();
+  const std::string big(10000, 'p');
+  m.Set("b", FieldMap::ScoreValue(2) + "two");
+  m.Set("a", FieldMap::ScoreValue(3) + big);
+  m.Set("c", FieldMap::ScoreValue(1));
+  EXPECT_EQ(*m.Find("a"), FieldMap::ScoreValue(3) + big);
+  EXPECT_EQ(FieldMap::ScoreOf(*m.Find("b")), 2);
+  EXPECT_EQ(FieldMap::ScoreOf("abc"), 0);  // shorter than a score
+  std::vector<std::pair<std::string, double>> order;
+  m.WalkRanks(0, false, [&](std::string_view name, double score) {
+    order.emplace_back(name, score);
+    return true;
+  });
+  EXPECT_EQ(order, (std::vector<std::pair<std::string, double>>{{"c", 1}, {"b", 2}, {"a", 3}}));
+  m.Set("b", FieldMap::ScoreValue(2) + "changed");
+  EXPECT_EQ(*m.Find("b"), FieldMap::ScoreValue(2) + "changed");
+  EXPECT_EQ(m.RankBefore(2, "b"), 1u);
+  EXPECT_EQ(m.RankThrough(2), 2u);
+  m.Set("b", FieldMap::ScoreValue(5) + "moved");
+  EXPECT_EQ(m.RankBefore(5, "b"), 2u);
+  EXPECT_EQ(m.size(), 3u);
+}
+
 TEST(FieldMapTest, EqualScoresSplitByNameAndKeepBytewiseOrder) {
   std::mt19937 rng(5);
   FieldMap m = FieldMap::Scored();
