@@ -198,8 +198,8 @@ class ReplicationTest(unittest.TestCase):
     def test_hashes_replicate_field_by_field_and_survive_restarts(self):
         """A hash travels as its changed fields: one HSET on a 10k-field hash is one journal
         position on the primary and on the replica. Replicas (live, from the log after a
-        kill -9, and by full copy) and a restarted primary end with the same hashes, lists
-        and sets."""
+        kill -9, and by full copy) and a restarted primary end with the same hashes, lists,
+        sets, sorted sets and streams."""
         p = self.node("p", "--replication.min_replicas_ack=1")
         r1 = self.node("r1", replica_of(p))
         r2 = self.node("r2", replica_of(p))
@@ -251,6 +251,20 @@ class ReplicationTest(unittest.TestCase):
                 c.srem(st, n % 13)
             else:
                 c.rpush(lst, f"r{n}")
+            # Streams: entries, trims, and a group's pending entries, row by row.
+            xs = f"x{rng.randrange(3)}"
+            xop = rng.randrange(5)
+            try:
+                if xop <= 1:
+                    c.execute_command("XADD", xs, "MAXLEN", 40, "*", "n", n)
+                elif xop == 2:
+                    c.execute_command("XGROUP", "CREATE", xs, "g", "0", "MKSTREAM")
+                elif xop == 3:
+                    c.execute_command("XREADGROUP", "GROUP", "g", f"c{n % 3}", "COUNT", 2, "STREAMS", xs, ">")
+                else:
+                    c.execute_command("XAUTOCLAIM", xs, "g", f"c{n % 4}", 0, "0", "COUNT", 1)
+            except redis.exceptions.ResponseError:
+                pass  # BUSYGROUP, NOGROUP: the group is made once, read once made
         c.rename("h1", "{h1}renamed")
         c.set("h2", "now a string")
         self.assertEqual(c.type("big"), b"hash")
@@ -268,6 +282,11 @@ class ReplicationTest(unittest.TestCase):
         self.assertTrue(any(ranges[0]), "the sorted sets hold members")
         self.assertEqual(ranges[1], ranges[0])
         self.assertEqual(ranges[2], ranges[0])
+        streams = [[(n.redis().xrange(f"x{i}"), n.redis().execute_command("XPENDING", f"x{i}", "g"))
+                    for i in range(3)] for n in (p, r1, r2)]
+        self.assertTrue(any(x[1]["pending"] for x in streams[0]), "the groups hold pending entries")
+        self.assertEqual(streams[1], streams[0])
+        self.assertEqual(streams[2], streams[0])
         p.stop()
         p.start()
         self.assertEqual(p.redis().execute_command("DEBUG", "DIGEST").decode(), digest,
