@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "store/clock.h"
+#include "store/group_batch.h"
 #include "store/replication/epochs.h"
 #include "store/thread_name.h"
 
@@ -50,7 +51,7 @@ void ApplyTo(Mutation& m, KeyView& view) {
 // group's batch and its staged records.
 class CommitPipeline::View final : public KeyView {
  public:
-  View(CommitPipeline* pipeline, Group* group, rocksdb::WriteBatch* batch, int64_t now)
+  View(CommitPipeline* pipeline, Group* group, GroupBatch* batch, int64_t now)
       : pipeline_(pipeline), group_(group), batch_(batch), now_(now) {}
 
   RecordPtr Get(std::string_view key) override {
@@ -81,12 +82,12 @@ class CommitPipeline::View final : public KeyView {
     const RecordPtr old = Before(key);
     if (old && old->fields() && old->fields() == record->fields()) {
       // The same fields under a new header (EXPIRE, PERSIST): the header alone.
-      batch_->Put(key, EncodeRecord(*record));
+      batch_->Put(nullptr, key, EncodeRecord(*record));
       return Stage(key, std::move(record));
     }
     if (old && old->fields())
       batch_->DeleteRange(fields_, FieldRangeBegin(key), FieldRangeEnd(key));
-    batch_->Put(key, EncodeRecord(*record));
+    batch_->Put(nullptr, key, EncodeRecord(*record));
     if (record->fields()) {
       record->fields()->ForEach([&](std::string_view name, std::string_view value) {
         batch_->Put(fields_, FieldJournalKey(key, name), value);
@@ -100,7 +101,7 @@ class CommitPipeline::View final : public KeyView {
     if (!old || !old->fields() || !record->fields()) return Put(key, std::move(record));
     if (old->type() != record->type() || old->expire_at_ms() != record->expire_at_ms() ||
         old->value() != record->value() || old->meta() != record->meta()) {
-      batch_->Put(key, EncodeRecord(*record));
+      batch_->Put(nullptr, key, EncodeRecord(*record));
     }
     for (const FieldOp& op : ops) {
       if (op.erase) {
@@ -132,7 +133,7 @@ class CommitPipeline::View final : public KeyView {
       }
     }
     if (any) {
-      batch_->DeleteRange(std::string_view(), last + '\0');
+      batch_->DeleteRange(nullptr, std::string_view(), last + '\0');
       batch_->DeleteRange(fields_, std::string_view(), std::string_view("\xff", 1));
     }
     group_->staged.clear();
@@ -165,7 +166,7 @@ class CommitPipeline::View final : public KeyView {
   }
 
   void Remove(std::string_view key, const Record& old) {
-    batch_->Delete(key);
+    batch_->Delete(nullptr, key);
     if (old.fields()) batch_->DeleteRange(fields_, FieldRangeBegin(key), FieldRangeEnd(key));
   }
 
@@ -188,7 +189,7 @@ class CommitPipeline::View final : public KeyView {
 
   CommitPipeline* const pipeline_;
   Group* const group_;
-  rocksdb::WriteBatch* const batch_;
+  GroupBatch* const batch_;
   rocksdb::ColumnFamilyHandle* const fields_ = pipeline_->journal_->fields();
   const int64_t now_;
   // The last key read or written and its record then (null: absent), so that a Put right
@@ -432,7 +433,8 @@ void CommitPipeline::CommitGroup(std::vector<Request>* requests) {
   }
 
   rocksdb::WriteBatch batch;
-  View view(this, group.get(), &batch, options_.now_ms());
+  GroupBatch held(&batch);
+  View view(this, group.get(), &held, options_.now_ms());
   size_t applied = 0;
   uint64_t epoch = 0, epoch_seq = 0;  // a marker in this group, and its position
   for (Request& request : group->requests) {
@@ -440,6 +442,7 @@ void CommitPipeline::CommitGroup(std::vector<Request>* requests) {
       // One writer: the marker's position is the next after the journal's last and the
       // operations this group holds before it.
       epoch = request.epoch;
+      held.Flush();  // the writes before the marker stay before it
       epoch_seq = journal_->LastSequence() + 1 + batch.Count();
       batch.Put(journal_->meta(), EpochHistory::MarkerKey(epoch),
                 EpochHistory::MarkerValue(epoch_seq));
@@ -450,6 +453,7 @@ void CommitPipeline::CommitGroup(std::vector<Request>* requests) {
     }
   }
   if (!waiters_.empty()) ServeWaiters(view, group.get());
+  held.Flush();
   mutations_.fetch_add(applied, std::memory_order_relaxed);
 
   if (batch.Count() > 0) {

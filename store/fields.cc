@@ -227,10 +227,11 @@ uint64_t FieldMap::ScoreKey(double score) {
 void FieldMap::Reorder(std::string_view name, std::optional<std::string_view> old,
                        std::optional<std::string_view> value) {
   bool changed = false;
+  // The order tree keeps only the score: a value's payload after it lives once, in the
+  // field tree, and a new payload under the very same score leaves the order tree alone.
+  if (old && value && old->substr(0, 8) == value->substr(0, 8)) return;
   const bool moves = !old || !value || ScoreKey(ScoreOf(*old)) != ScoreKey(ScoreOf(*value));
   if (old && moves) order_ = EraseIn(std::move(order_), 0, ScoreKey(ScoreOf(*old)), name, &changed);
-  // The order tree keeps only the score: a value's payload after it lives once, in the
-  // field tree.
   if (value)
     order_ = SetIn(std::move(order_), 0, ScoreKey(ScoreOf(*value)), name, value->substr(0, 8),
                    /*by_name=*/true, &changed);

@@ -235,6 +235,9 @@ int64_t Trim(StreamEdit& s, const TrimArgs& a) {
   const int64_t node = a.node_entries > 0 ? a.node_entries : kNodeEntries;
   int64_t ordinal = std::max<int64_t>(0, static_cast<int64_t>(s.counters().entries_added) - length);
   int64_t node_end = (ordinal / node + 1) * node;
+  // A `~` trim by length that cannot remove the first node removes nothing: known without
+  // walking it (an XADD with MAXLEN ~ on a full stream, every time).
+  if (a.approx && by_len && length - std::min(node_end - ordinal, length) < a.maxlen) return 0;
   std::vector<StreamId> chunk;
   std::vector<StreamId> removed;
   // Decides for the node in `chunk`: false once trimming stops.

@@ -1,0 +1,61 @@
+// GroupBatch: a commit group's journal batch, with each key's latest Put held back until
+// the group ends.
+//
+// A group is journaled, replicated and recovered as one: no reader, replica or restart
+// ever sees the state between two of its writes (the keyspace is published per group, a
+// replica applies a group whole, recovery replays whole batches). So when one group
+// writes a key many times (a pipeline of INCRs of one counter, HSETs of one field, a
+// stream's counters on every XADD), only the last value needs to reach the journal: the
+// journal, the replicas and the memtable then handle one entry where they handled
+// hundreds. A Put waits here per (column family, key), and a later Put of the key
+// replaces its value where it stands; a Delete or a range delete first writes every Put
+// held, in the order they first came, then itself. So the batch holds the same operations
+// in the same order but for the Puts that a later Put of their key replaced: a record's
+// header still precedes its fields (a replica builds the record from the header on), and
+// nothing moves across a delete.
+//
+// Not thread-safe: the committing thread's, for one group.
+#pragma once
+
+#include <absl/container/flat_hash_map.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace devstate {
+
+class GroupBatch {
+ public:
+  explicit GroupBatch(rocksdb::WriteBatch* batch) : batch_(batch) {}
+
+  // `cf` null: the default column family.
+  void Put(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string_view value);
+  void Delete(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
+  void DeleteRange(rocksdb::ColumnFamilyHandle* cf, std::string_view begin, std::string_view end);
+  // Writes the Puts held to the batch: at the group's end, and before an operation whose
+  // place in the batch matters (an epoch marker's position is its place).
+  void Flush();
+
+  size_t held() const { return held_.size(); }
+  // Puts replaced while held: the entries the journal did not get.
+  size_t coalesced() const { return coalesced_; }
+
+ private:
+  struct Held {
+    rocksdb::ColumnFamilyHandle* cf;
+    std::string key;
+    std::string value;
+  };
+  // The index's key: the column family's id (4 bytes), then the key.
+  static std::string HeldKey(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
+
+  rocksdb::WriteBatch* const batch_;
+  std::vector<Held> held_;                          // in the order each key was first put
+  absl::flat_hash_map<std::string, size_t> index_;  // HeldKey -> its place in held_
+  size_t coalesced_ = 0;
+};
+
+}  // namespace devstate
