@@ -29,7 +29,8 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
         client_(&call.client),
         service_(&call.service()),
         stats_(call.spec != nullptr ? call.spec->stats.get() : nullptr),
-        slot_(FirstKeySlot(call)) {
+        slot_(FirstKeySlot(call)),
+        log_when_answered_(std::exchange(call.log_when_answered, nullptr)) {
     // take_ runs b_.take, noting what it changes while keyspace notifications are on.
     take_ = Mutation::Txn([this](KeyView& view) { took_ = b_.take(view, woken_); });
     const uint32_t flags = service_->notifier().flags();
@@ -173,6 +174,7 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
       stats_->failed.fetch_add(1, std::memory_order_relaxed);
     }
     respond_(std::move(out));
+    if (log_when_answered_) log_when_answered_();
     return true;
   }
 
@@ -185,6 +187,7 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
   DeviceService* const service_;
   CommandStats* const stats_;  // the command's row's (INFO commandstats), or null
   const int slot_;
+  std::function<void()> log_when_answered_;  // SLOWLOG's entry (Call::log_when_answered)
   std::shared_ptr<ChangeLog> log_;
   Mutation take_;
   // Committing thread only (ordered for the callbacks by the pipeline's answer).

@@ -32,6 +32,7 @@ std::vector<CommandSpec> BuildTable() {
   AddSetCommands(&table);
   AddZsetCommands(&table);
   AddStreamCommands(&table);
+  AddGeoCommands(&table);
   AddSortCommands(&table);
   AddDumpCommands(&table);
   AddJsonCommands(&table);

@@ -240,6 +240,9 @@ struct Call {
   // runs on the connection's thread after `delay`, unless the connection closes first.
   // Null where nothing may block (inside an EXEC).
   std::function<void(std::chrono::milliseconds delay, Task fire)> block_timer{};
+  // Set by the connection for a command that may wait (MayBlock): SLOWLOG logs it once it
+  // is answered, as Redis logs a blocked command when it is unblocked. Block calls it then.
+  std::function<void()> log_when_answered{};
   DeviceService& service() { return *server.service; }
   int protocol() const { return client.protocol; }
 };

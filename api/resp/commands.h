@@ -24,6 +24,7 @@ void AddHashCommands(std::vector<CommandSpec>* table);         // cmd_hash.cc
 void AddListCommands(std::vector<CommandSpec>* table);         // cmd_list.cc
 void AddSetCommands(std::vector<CommandSpec>* table);          // cmd_set.cc
 void AddZsetCommands(std::vector<CommandSpec>* table);         // cmd_zset.cc
+void AddGeoCommands(std::vector<CommandSpec>* table);          // cmd_geo.cc: GEO*
 void AddStreamCommands(std::vector<CommandSpec>* table);       // cmd_stream.cc: X*
 void AddSortCommands(std::vector<CommandSpec>* table);         // cmd_sort.cc: SORT SORT_RO
 void AddDumpCommands(std::vector<CommandSpec>* table);         // cmd_dump.cc: DUMP RESTORE

@@ -98,6 +98,8 @@ constexpr CommandEvents kEvents[] = {
     {"zpopmax", kZ, "zpopmax", kZ, "zpopmax", "del"},
     {"zunionstore", kZ, "zunionstore", kG, "del"},
     {"zinterstore", kZ, "zinterstore", kG, "del"},
+    {"georadiusstore", kZ, "georadiusstore", kG, "del"},
+    {"geosearchstore", kZ, "geosearchstore", kG, "del"},
     {"zdiffstore", kZ, "zdiffstore", kG, "del"},
     {"zrangestore", kZ, "zrangestore", kG, "del"},
     {"zremrangebyrank", kZ, "zremrangebyrank", kZ, "zremrangebyrank", "del"},

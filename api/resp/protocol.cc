@@ -299,6 +299,16 @@ void ReplyWriter::Double(double d) {
   }
 }
 
+void ReplyWriter::HumanLongDouble(long double d) {
+  if (protocol_ >= 3) {
+    out_->push_back(',');
+    out_->append(FormatLongDouble(d));
+    out_->append("\r\n");
+  } else {
+    Bulk(FormatLongDouble(d));
+  }
+}
+
 void ReplyWriter::Verbatim(std::string_view s) {
   if (protocol_ >= 3) {
     fmt::format_to(std::back_inserter(*out_), "={}\r\ntxt:", s.size() + 4);

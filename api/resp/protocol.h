@@ -102,9 +102,11 @@ class ReplyWriter {
   void Null();       // RESP2 $-1, RESP3 _
   void NullArray();  // RESP2 *-1, RESP3 _
   void Array(size_t n);
-  void Map(size_t pairs);             // RESP3 %, RESP2 a flat array of 2n
-  void Set(size_t n);                 // RESP3 ~, RESP2 an array
-  void Double(double d);              // RESP3 ,  RESP2 a bulk string; %.17g as Redis
+  void Map(size_t pairs);  // RESP3 %, RESP2 a flat array of 2n
+  void Set(size_t n);      // RESP3 ~, RESP2 an array
+  void Double(double d);   // RESP3 ,  RESP2 a bulk string; %.17g as Redis
+  // Redis's addReplyHumanLongDouble (GEOPOS): %.17Lf, trailing zeros trimmed; RESP3 ,
+  void HumanLongDouble(long double d);
   void Verbatim(std::string_view s);  // RESP3 =txt:, RESP2 a bulk string
   void Ok() { Simple("OK"); }
 

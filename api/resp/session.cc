@@ -292,10 +292,28 @@ void Session::Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec,
                      runs_as != nullptr && runs_as->name != "exec";
   std::vector<std::string> kept;
   if (timed && (runs_as->flags & kWrite) && !client_->in_multi) kept = SlowLog::Kept(argv);
+  // A command that may wait is logged when it is answered (api/resp/block.h), with its
+  // handler's time: what it waited is not its running time, as in Redis.
+  std::shared_ptr<std::atomic<int64_t>> waited_micros;
+  if (timed && MayBlock(*runs_as, argv) && !client_->in_multi) {
+    waited_micros = std::make_shared<std::atomic<int64_t>>(0);
+    call.log_when_answered = [server = server_, micros = waited_micros,
+                              args = Redacted(runs_as->name, SlowLog::Kept(argv)),
+                              addr = client_->addr, name = client_->name]() mutable {
+      const int64_t us = micros->load();
+      if (!server->slowlog.Slow(us)) return;
+      server->slowlog.Add(server->service->NowMs() / 1000, us, std::move(args), std::move(addr),
+                          std::move(name));
+    };
+  }
   running_session = this;
   Dispatch(call, spec);
   running_session = nullptr;
-  if (timed && call.handler_micros >= 0) {
+  if (waited_micros) {
+    waited_micros->store(std::max<int64_t>(call.handler_micros, 0));
+    // Answered without waiting (an argument refused): logged now, if it ran at all.
+    if (call.log_when_answered && call.handler_micros >= 0) call.log_when_answered();
+  } else if (timed && call.handler_micros >= 0) {
     const int64_t micros = call.handler_micros;
     if (slowlog.Slow(micros)) {
       slowlog.Add(server_->service->NowMs() / 1000, micros,

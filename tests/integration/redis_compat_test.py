@@ -636,6 +636,95 @@ class RedisCompatTest(unittest.TestCase):
             self.assertEqual(a, b, f"{r} after a restart")
         self.assertIn(b"bob", after[2])
 
+    def test_geo(self):
+        """GEO commands reply for reply: positions, distances and geohashes to the digit,
+        searches by radius and box in every option, STORE, the errors, RESP3 coordinates."""
+        places = ("{g}s", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania",
+                  "12.758489", "38.788135", "edge1", "12.496365", "41.902783", "Rome", "-0.1275", "51.507222",
+                  "London", "139.6917", "35.6895", "Tokyo", "-179.9", "-85.0", "south", "179.999", "85.05", "north")
+        self.same(("GEOADD",) + places, ("GEOADD",) + places, ("GEOADD", "{g}s", "CH", "13.5", "38.1", "Palermo"),
+                  ("GEOADD", "{g}s", "NX", "1", "1", "Palermo", "2", "2", "new"), ("GEOADD", "{g}s", "XX", "3", "3", "nope"),
+                  ("GEOADD", "{g}s", "NX", "XX", "1", "1", "x"), ("GEOADD", "{g}s", "1", "1"),
+                  ("GEOADD", "{g}s", "200", "1", "x"), ("GEOADD", "{g}s", "1", "86", "x"), ("GEOADD", "{g}s", "a", "1", "x"),
+                  ("GEOADD", "{g}s", "GT", "1", "1", "x"), ("ZRANGE", "{g}s", 0, -1, "WITHSCORES"),
+                  ("GEOPOS", "{g}s", "Palermo", "none", "Tokyo", "south", "north"), ("GEOPOS", "{g}none", "a"),
+                  ("GEODIST", "{g}s", "Palermo", "Catania"), ("GEODIST", "{g}s", "Palermo", "Catania", "km"),
+                  ("GEODIST", "{g}s", "Palermo", "Tokyo", "MI"), ("GEODIST", "{g}s", "Palermo", "Rome", "ft"),
+                  ("GEODIST", "{g}s", "Palermo", "none"), ("GEODIST", "{g}s", "Palermo", "Palermo"),
+                  ("GEODIST", "{g}s", "Palermo", "Catania", "yd"), ("GEODIST", "{g}s", "a", "b", "km", "x"),
+                  ("GEODIST", "{g}none", "a", "b"), ("GEOHASH", "{g}s", "Palermo", "Catania", "none", "south", "north"),
+                  ("GEOHASH", "{g}none", "a"),
+                  ("GEOSEARCH", "{g}s", "FROMLONLAT", 15, 37, "BYRADIUS", 200, "km", "ASC"),
+                  ("GEOSEARCH", "{g}s", "FROMLONLAT", 15, 37, "BYRADIUS", 200, "km", "DESC", "WITHCOORD", "WITHDIST",
+                   "WITHHASH"),
+                  ("GEOSEARCH", "{g}s", "FROMMEMBER", "Palermo", "BYBOX", 400, 400, "km", "ASC", "WITHDIST"),
+                  ("GEOSEARCH", "{g}s", "FROMMEMBER", "Palermo", "BYRADIUS", 5000, "mi", "COUNT", 3),
+                  ("GEOSEARCH", "{g}s", "FROMMEMBER", "Palermo", "BYRADIUS", 5000, "mi", "COUNT", 2, "ANY"),
+                  ("GEOSEARCH", "{g}s", "FROMLONLAT", 0, 0, "BYRADIUS", 20000, "km", "ASC"),
+                  ("GEOSEARCH", "{g}s", "FROMLONLAT", -179.95, -84.9, "BYBOX", 50, 50, "km", "WITHCOORD"),
+                  ("GEOSEARCH", "{g}s", "FROMLONLAT", 15, 37, "BYRADIUS", 0, "m"),
+                  ("GEOSEARCH", "{g}s", "FROMMEMBER", "none", "BYRADIUS", 1, "km"),
+                  ("GEOSEARCH", "{g}s", "FROMLONLAT", 15, 37, "FROMMEMBER", "Rome", "BYRADIUS", 1, "km"),
+                  ("GEOSEARCH", "{g}s", "FROMLONLAT", 15, 37), ("GEOSEARCH", "{g}s", "BYRADIUS", 1, "km", "ASC"),
+                  ("geosearch", "{g}s", "FROMLONLAT", 15, 37, "BYRADIUS", 1, "km", "BYBOX", 1, 1, "km"),
+                  ("GEOSEARCH", "{g}s", "FROMLONLAT", 15, 37, "BYRADIUS", -1, "km"),
+                  ("GEOSEARCH", "{g}s", "FROMLONLAT", 15, 37, "BYRADIUS", "x", "km"),
+                  ("GEOSEARCH", "{g}s", "FROMLONLAT", 15, 37, "BYBOX", 1, -1, "km"),
+                  ("GEOSEARCH", "{g}s", "FROMLONLAT", 15, 37, "BYRADIUS", 1, "km", "COUNT", 0),
+                  ("GEOSEARCH", "{g}s", "FROMLONLAT", 15, 37, "BYRADIUS", 1, "km", "ANY"),
+                  ("GEOSEARCH", "{g}s", "FROMLONLAT", 15, 37, "BYRADIUS", 1, "km", "STORE", "{g}d"),
+                  ("GEOSEARCH", "{g}none", "FROMMEMBER", "x", "BYRADIUS", 1, "km"),
+                  ("GEORADIUS", "{g}s", 15, 37, 200, "km", "WITHDIST", "ASC"),
+                  ("GEORADIUS", "{g}s", 15, 37, 200, "km", "STORE", "{g}d"), ("ZRANGE", "{g}d", 0, -1, "WITHSCORES"),
+                  ("GEORADIUS", "{g}s", 15, 37, 200, "km", "STOREDIST", "{g}d"), ("ZRANGE", "{g}d", 0, -1, "WITHSCORES"),
+                  ("GEORADIUS", "{g}s", 15, 37, 1, "m", "STORE", "{g}d"), ("EXISTS", "{g}d"),
+                  ("GEORADIUS", "{g}s", 15, 37, 200, "km", "STORE", "{g}d", "WITHDIST"),
+                  ("GEORADIUS", "{g}none", 15, 37, 200, "km", "STORE", "{g}d"), ("GEORADIUS", "{g}none", 15, 37, 200, "km"),
+                  ("GEORADIUS_RO", "{g}s", 15, 37, 200, "km", "COUNT", 1), ("GEORADIUS_RO", "{g}s", 15, 37, 200, "km", "STORE", "{g}d"),
+                  ("GEORADIUSBYMEMBER", "{g}s", "Palermo", 300, "km", "WITHCOORD", "DESC"),
+                  ("GEORADIUSBYMEMBER", "{g}s", "none", 300, "km"), ("GEORADIUSBYMEMBER", "{g}none", "x", 300, "km"),
+                  ("GEORADIUSBYMEMBER_RO", "{g}s", "Catania", 300, "km", "WITHHASH"),
+                  ("GEOSEARCHSTORE", "{g}d", "{g}s", "FROMLONLAT", 15, 37, "BYBOX", 600, 600, "km", "STOREDIST"),
+                  ("ZRANGE", "{g}d", 0, -1, "WITHSCORES"), ("GEOSEARCHSTORE", "{g}d", "{g}s", "FROMLONLAT", 15, 37,
+                                                              "BYBOX", 600, 600, "km", "WITHDIST"),
+                  ("SET", "{g}str", "x"), ("GEOADD", "{g}str", 1, 1, "a"), ("GEOPOS", "{g}str", "a"),
+                  ("GEOSEARCH", "{g}str", "FROMLONLAT", 1, 1, "BYRADIUS", 1, "km"),
+                  ("COMMAND", "GETKEYS", "GEORADIUS", "{g}s", 15, 37, 200, "km", "COUNT", 1, "STORE", "{g}d"),
+                  ("COMMAND", "GETKEYS", "GEOSEARCHSTORE", "{g}d", "{g}s", "FROMLONLAT", 1, 1, "BYRADIUS", 1, "km"))
+        self.same(("GEOADD", "{g}r3", "13.361389", "38.115556", "Palermo"), ("GEOPOS", "{g}r3", "Palermo", "x"),
+                  ("GEOSEARCH", "{g}r3", "FROMLONLAT", 13, 38, "BYRADIUS", 100, "km", "WITHCOORD", "WITHDIST"),
+                  resp3=True)
+        self.same_events([("GEOADD", "{ge}s", 1, 1, "a", 2, 2, "b"), ("GEOADD", "{ge}s", "XX", 3, 3, "c"),
+                          ("GEORADIUS", "{ge}s", 1, 1, 500, "km", "STORE", "{ge}d"),
+                          ("GEOSEARCHSTORE", "{ge}d2", "{ge}s", "FROMLONLAT", 1, 1, "BYRADIUS", 500, "km"),
+                          ("GEOSEARCHSTORE", "{ge}d2", "{ge}s", "FROMLONLAT", 50, 50, "BYRADIUS", 1, "km"),
+                          ("GEORADIUS", "{ge}none", 1, 1, 5, "km", "STORE", "{ge}d")], at_least=5)
+
+    def test_geo_random_searches(self):
+        """1000 random points and 300 random searches (radius and box, in every unit and
+        around the poles and the antimeridian): the same members, distances and order."""
+        import random
+        rng = random.Random(5)
+        ds, redis = Raw(self.ds.resp_port), Raw(self.redis.port)
+        try:
+            args = ["GEOADD", "{gr}s"]
+            for i in range(1000):
+                args += [f"{rng.uniform(-180, 180):.6f}", f"{rng.uniform(-85, 85):.6f}", f"p{i}"]
+            self.assertEqual(ds.call(*args), redis.call(*args))
+            for n in range(300):
+                lon, lat = rng.uniform(-180, 180), rng.uniform(-85, 85)
+                if n % 10 == 0:
+                    lon, lat = rng.choice([(179.9, 0), (-179.9, 10), (0, 84.9), (0, -84.9)])
+                unit = rng.choice(["m", "km", "mi", "ft"])
+                scale = {"m": 1000, "km": 1, "mi": 0.6, "ft": 3000}[unit]
+                shape = (["BYRADIUS", f"{rng.uniform(0, 3000) * scale:.3f}", unit] if n % 2
+                         else ["BYBOX", f"{rng.uniform(0, 4000) * scale:.3f}", f"{rng.uniform(0, 4000) * scale:.3f}", unit])
+                cmd = ["GEOSEARCH", "{gr}s", "FROMLONLAT", f"{lon:.6f}", f"{lat:.6f}", *shape, "ASC", "WITHDIST", "WITHCOORD"]
+                self.assertEqual(ds.call(*cmd), redis.call(*cmd), cmd)
+        finally:
+            ds.close()
+            redis.close()
+
     def test_list_keyspace_events(self):
         """The keyspace events of list commands, in Redis's order (LMOVE: the push on the
         destination, then the pop on the source, then its "del")."""
@@ -1179,6 +1268,22 @@ class RedisCompatTest(unittest.TestCase):
                 r.get("{sl}a")
                 out.append(r.slowlog_len())
                 out.append(r.config_get("slowlog-*"))
+                # A blocked command is logged when it is answered, as sent; GEOADD as sent too.
+                r.config_set("slowlog-log-slower-than", 0)
+                waiter = redis.Redis(port=port, decode_responses=True)
+                r.slowlog_reset()
+                import threading
+                got = []
+                t = threading.Thread(target=lambda: got.append(waiter.blpop("{sl}q", 0)))
+                t.start()
+                wait_until(lambda: r.info("clients")["blocked_clients"] == 1, 10, "blocked")
+                r.slowlog_reset()
+                r.rpush("{sl}q", "x")
+                t.join(10)
+                waiter.close()
+                out.append(got)
+                r.geoadd("{sl}g", (13.361389, 38.115556, "Palermo"))
+                out.append([e[3] for e in r.execute_command("SLOWLOG", "GET", -1)])
             finally:
                 r.config_set("slowlog-log-slower-than", 10000)
                 r.config_set("slowlog-max-len", 128)
