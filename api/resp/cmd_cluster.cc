@@ -254,10 +254,47 @@ void CmdCommandCount(Call& call) {
   call.reply.Integer(static_cast<int64_t>(CommandTable().size()));
 }
 
+// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: every command
+// and subcommand ("client|list") that passes the filter. devstate loads no modules.
 void CmdCommandList(Call& call) {
-  const auto& table = CommandTable();
-  call.reply.Array(table.size());
-  for (const CommandSpec& c : table) call.reply.Bulk(c.name);
+  const auto& args = call.args;
+  enum class Filter : uint8_t { kNone, kModule, kCategory, kPattern } filter = Filter::kNone;
+  if (args.size() != 2) {
+    if (args.size() != 5 || !EqualsNoCase(args[2], "filterby"))
+      return call.reply.Error("ERR syntax error");
+    if (EqualsNoCase(args[3], "module")) {
+      filter = Filter::kModule;
+    } else if (EqualsNoCase(args[3], "aclcat")) {
+      filter = Filter::kCategory;
+    } else if (EqualsNoCase(args[3], "pattern")) {
+      filter = Filter::kPattern;
+    } else {
+      return call.reply.Error("ERR syntax error");
+    }
+  }
+  auto passes = [&](const CommandSpec& c) {
+    switch (filter) {
+      case Filter::kNone:
+        return true;
+      case Filter::kModule:
+        return false;
+      case Filter::kCategory:
+        return std::any_of(c.categories.begin(), c.categories.end(),
+                           [&](std::string_view cat) { return EqualsNoCase(cat, args[4]); });
+      case Filter::kPattern:
+        return GlobMatch(args[4], c.name, /*nocase=*/true);
+    }
+    return false;
+  };
+  std::vector<std::string_view> names;
+  for (const CommandSpec& c : CommandTable()) {
+    if (passes(c)) names.push_back(c.name);
+    for (const CommandSpec& sub : c.subcommands) {
+      if (passes(sub)) names.push_back(sub.name);
+    }
+  }
+  call.reply.Array(names.size());
+  for (std::string_view name : names) call.reply.Bulk(name);
 }
 
 // The row a name in COMMAND INFO/DOCS means: "client" or "client|setname".

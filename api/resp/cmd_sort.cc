@@ -76,6 +76,10 @@ bool ParseSort(Call& call, bool readonly, SortArgs* a) {
 
 // SORT's STORE key, for ACLs, CROSSSLOT and COMMAND GETKEYS: the option walk of Redis's
 // sortGetKeys (LIMIT skips two arguments, GET and BY one; the last STORE wins).
+// SORT_RO's: none that a walk can list, but its BY and GET patterns name keys, so Redis
+// marks it movablekeys (COMMAND INFO), as this row's walk does.
+void NoListedKeys(const std::vector<std::string>&, std::vector<int>*) {}
+
 void SortStoreKey(const std::vector<std::string>& args, std::vector<int>* out) {
   int found = 0;
   for (size_t i = 2; i < args.size(); ++i) {
@@ -231,9 +235,18 @@ void AddSortCommands(std::vector<CommandSpec>* t) {
                 0,
                 SortStoreKey});
   t->push_back(
-      {"sort_ro", -2, kReadonly, 1, 1, 1,
+      {"sort_ro",
+       -2,
+       kReadonly,
+       1,
+       1,
+       1,
        std::vector<std::string_view>{"read", "set", "sortedset", "list", "slow", "dangerous"},
-       CmdSortRo, "Sort the elements in a list, set or sorted set. Read-only variant of SORT."});
+       CmdSortRo,
+       "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
+       {},
+       0,
+       NoListedKeys});
 }
 
 }  // namespace devstate::resp
