@@ -1,5 +1,6 @@
 #include "service/stream_value.h"
 
+#include <algorithm>
 #include <boost/endian/conversion.hpp>
 #include <charconv>
 #include <cstring>
@@ -73,7 +74,14 @@ std::string ConsumerName(std::string_view group, std::string_view consumer) {
 }
 std::string GroupName(std::string_view group) { return "g" + std::string(group); }
 std::string EntryName(StreamId id) { return "e" + id.Encode(); }
-double EntryScore(StreamId id) { return static_cast<double>(id.ms); }
+// An entry's score: its ms, plus its seq (up to 2047) in 2048ths. Monotonic in id order
+// (a fraction below 1 never reaches the next ms; rounding is monotonic), so (score, name)
+// order stays id order; and entries of one millisecond rarely tie, which would send them
+// down the order tree's name levels (the 9 bytes of 'e' and ms they share, one level per
+// nibble). Exact while ms < 2^41 (2039); later ms round coarser, still in order.
+double EntryScore(StreamId id) {
+  return static_cast<double>(id.ms) + static_cast<double>(std::min<uint64_t>(id.seq, 2047)) / 2048;
+}
 
 // The first name after every name that starts with `prefix` (which ends with an escaped
 // name's 0x00 0x01, so nothing that starts with it reaches 0x00 0x02).

@@ -11,7 +11,8 @@
 //   score -1  'q' esc(group) esc(consumer) id   the same entry in its owner's list
 //   score ms  'e' id                        an entry, with its fields and values
 // An id is 16 bytes, ms and seq big-endian, so names sort as ids do; an entry's score is
-// its ms as a double, which rounds monotonically, so (score, name) order is id order. A
+// its ms (and a fraction of its seq) as a double, which rounds monotonically, so (score,
+// name) order is id order. A
 // name inside a name is escaped (0x00 -> 0x00 0xff, ending 0x00 0x01), which keeps it
 // order-preserving and prefix-free: one group's rows are one run, one consumer's pending
 // entries another, and the row counts of a run are two rank lookups (FieldMap::RankBefore).
