@@ -638,21 +638,27 @@ bool TryReadGroup(ReadState& st, KeyView& view, bool woken) {
   }
   const int64_t count = woken && a.count == 0 ? kBlockedDefaultCount : a.count;
   const int64_t now = view.NowMs();
-  for (size_t i = 0; i < a.keys.size(); ++i) {
-    const std::string& key = a.keys[i];
-    bool reusable = false;
-    RecordPtr r = view.GetForEdit(key, &reusable);
+  // Every key still a stream with the group, before any is served: an error answers the
+  // read whole, with nothing handed out.
+  for (const std::string& key : a.keys) {
+    RecordPtr r = view.Get(key);
     if (!r || r->type() != kStreamRecordType) {
       // Resolved above, so the key was a stream: a waiter's key deleted or overwritten.
       st.error = "UNBLOCKED the stream key no longer exists";
       return true;
     }
-    StreamEdit s(r, reusable);
-    std::optional<StreamGroup> g = s.Group(a.group);
-    if (!g) {
+    if (!StreamView(*r).Group(a.group)) {
       st.error = "NOGROUP the consumer group this client was blocked on no longer exists";
       return true;
     }
+  }
+  for (size_t i = 0; i < a.keys.size(); ++i) {
+    const std::string& key = a.keys[i];
+    bool reusable = false;
+    RecordPtr r = view.GetForEdit(key, &reusable);
+    StreamEdit s(r, reusable);
+    std::optional<StreamGroup> g = s.Group(a.group);
+    if (!g) continue;  // checked above; a key named twice still has it
     if (st.new_only[i] && (s.length() == 0 || s.LastEntryId() <= g->last_id)) continue;
     if (!s.ConsumerSeen(a.group, a.consumer))
       st.events.push_back(StreamEvent("xgroup-createconsumer", key));
@@ -671,10 +677,11 @@ bool TryReadGroup(ReadState& st, KeyView& view, bool woken) {
       for (StreamId id : ids) {
         if (auto f = s.Entry(id)) {
           entries.push_back(Copy(id, *f));
-          StreamPending p = *s.Pending(a.group, id);
-          p.delivery_time = now;
-          ++p.delivery_count;
-          s.PutPending(a.group, p);
+          if (std::optional<StreamPending> p = s.Pending(a.group, id)) {
+            p->delivery_time = now;
+            ++p->delivery_count;
+            s.PutPending(a.group, *p);
+          }
         } else {
           entries.push_back({id, {}, true});
         }
