@@ -445,6 +445,7 @@ struct ReadArgs {
   int64_t count = 0;      // 0: no limit
   int64_t block_ms = -1;  // -1: does not block
   bool noack = false;
+  bool group_given = false;  // GROUP came (its names may be empty)
   std::vector<std::string> keys;
   std::vector<std::string> ids;  // as given: an id, "$" or ">"
 };
@@ -489,6 +490,7 @@ bool ParseRead(Call& call, bool group_mode, ReadArgs* a) {
             "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
         return false;
       }
+      a->group_given = true;
       a->group = args[i + 1];
       a->consumer = args[i + 2];
       i += 2;
@@ -508,7 +510,7 @@ bool ParseRead(Call& call, bool group_mode, ReadArgs* a) {
     call.reply.Error(kSyntaxError);
     return false;
   }
-  if (group_mode && a->consumer.empty() && a->group.empty()) {
+  if (group_mode && !a->group_given) {
     call.reply.Error("ERR Missing GROUP option for XREADGROUP");
     return false;
   }

@@ -537,7 +537,8 @@ class RedisCompatTest(unittest.TestCase):
                   ("XGROUP", "SETID", "{x}g", "grp", "0", "MKSTREAM"), ("XINFO", "GROUPS", "{x}g"),
                   ("XGROUP", "DESTROY", "{x}g", "g2"), ("XGROUP", "DESTROY", "{x}g", "g2"), ("XINFO", "GROUPS", "{x}g"),
                   ("XINFO", "CONSUMERS", "{x}g", "nogrp"), ("XINFO", "STREAM", "{x}g", "FULL", "BOGUS"),
-                  ("XGROUP", "BOGUS"), ("XINFO", "BOGUS", "{x}g"))
+                  ("XGROUP", "BOGUS"), ("XINFO", "BOGUS", "{x}g"), ("XGROUP", "CREATE", "{x}g", "", "0"),
+                  ("XREADGROUP", "GROUP", "", "", "COUNT", 1, "STREAMS", "{x}g", ">"), ("XINFO", "GROUPS", "{x}g"))
         # RESP3: XREAD answers a map.
         self.same(("XADD", "{x}r3", "1-0", "a", "1"), ("XREAD", "STREAMS", "{x}r3", "0"),
                   ("XREAD", "STREAMS", "{x}r3", "1"), resp3=True)
