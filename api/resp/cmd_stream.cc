@@ -640,27 +640,26 @@ bool TryReadGroup(ReadState& st, KeyView& view, bool woken) {
   }
   const int64_t count = woken && a.count == 0 ? kBlockedDefaultCount : a.count;
   const int64_t now = view.NowMs();
-  // Every key still a stream with the group, before any is served: an error answers the
-  // read whole, with nothing handed out.
-  for (const std::string& key : a.keys) {
-    RecordPtr r = view.Get(key);
-    if (!r || r->type() != kStreamRecordType) {
-      // Resolved above, so the key was a stream: a waiter's key deleted or overwritten.
-      st.error = "UNBLOCKED the stream key no longer exists";
-      return true;
-    }
-    if (!StreamView(*r).Group(a.group)) {
-      st.error = "NOGROUP the consumer group this client was blocked on no longer exists";
-      return true;
-    }
-  }
+  // A key that stopped being a stream with the group answers the read with its error only
+  // when no other key serves it: what another key hands out is answered, never dropped
+  // behind an error (Redis serves a woken reader from the key that became ready).
+  std::string lost;
   for (size_t i = 0; i < a.keys.size(); ++i) {
     const std::string& key = a.keys[i];
     bool reusable = false;
     RecordPtr r = view.GetForEdit(key, &reusable);
+    if (!r || r->type() != kStreamRecordType) {
+      // Resolved above, so the key was a stream: a waiter's key deleted or overwritten.
+      if (lost.empty()) lost = "UNBLOCKED the stream key no longer exists";
+      continue;
+    }
     StreamEdit s(r, reusable);
     std::optional<StreamGroup> g = s.Group(a.group);
-    if (!g) continue;  // checked above; a key named twice still has it
+    if (!g) {
+      if (lost.empty())
+        lost = "NOGROUP the consumer group this client was blocked on no longer exists";
+      continue;
+    }
     if (st.new_only[i] && (s.length() == 0 || s.LastEntryId() <= g->last_id)) continue;
     if (!s.ConsumerSeen(a.group, a.consumer))
       st.events.push_back(StreamEvent("xgroup-createconsumer", key));
@@ -705,6 +704,10 @@ bool TryReadGroup(ReadState& st, KeyView& view, bool woken) {
     }
     ApplyChange(view, key, s.Finish());
     st.served.emplace_back(key, std::move(entries));
+  }
+  if (st.served.empty() && !lost.empty()) {
+    st.error = std::move(lost);
+    return true;
   }
   return !st.served.empty();
 }

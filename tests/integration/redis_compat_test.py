@@ -577,6 +577,14 @@ class RedisCompatTest(unittest.TestCase):
             self.wait_blocked(p, 1)
             out += [p.call("SET", "{xb}s", "x"), p.call("DEL", "{xb}s"), p.call("XADD", "{xb}s", "7-0", "e", "5"),
                     a.read()]
+            # A reader on two streams, woken by one transaction that adds to one and destroys
+            # the other's group: it is served what was added, and nothing is lost.
+            for k in ("{xb}t1", "{xb}t2"):
+                p.call("XGROUP", "CREATE", k, "g", "$", "MKSTREAM")
+            a.send("XREADGROUP", "GROUP", "g", "alice", "BLOCK", 0, "STREAMS", "{xb}t2", "{xb}t1", ">", ">")
+            self.wait_blocked(p, 1)
+            out += [p.call("MULTI"), p.call("XADD", "{xb}t1", "1-0", "f", "v"), p.call("XGROUP", "DESTROY", "{xb}t2", "g"),
+                    p.call("EXEC"), a.read(), p.call("XPENDING", "{xb}t1", "g")]
             # Inside MULTI nothing waits.
             out += [a.call("MULTI"), a.call("XREAD", "BLOCK", 0, "STREAMS", "{xb}s", "$"),
                     a.call("XREADGROUP", "GROUP", "nogrp", "c", "BLOCK", 0, "STREAMS", "{xb}s", ">"), a.call("EXEC")]
