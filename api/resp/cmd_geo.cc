@@ -65,15 +65,6 @@ std::optional<double> MemberScore(const Record* zset, std::string_view member) {
   return FieldMap::ScoreOf(*value);
 }
 
-bool ReadZset(Call& call, std::string_view key, RecordPtr* r) {
-  *r = Live(call, key);
-  if (*r && (*r)->type() != kZsetRecordType) {
-    call.reply.Error(kWrongTypeError);
-    return false;
-  }
-  return true;
-}
-
 // GEOADD key [NX|XX] [CH] longitude latitude member [...]: ZADD of the encoded scores.
 void CmdGeoadd(Call& call) {
   auto& args = call.args;
@@ -110,7 +101,7 @@ void CmdGeoadd(Call& call) {
 // GEOPOS key member [...]: each member's position, null for a missing one.
 void CmdGeopos(Call& call) {
   RecordPtr z;
-  if (!ReadZset(call, call.args[1], &z)) return;
+  if (!ReadTyped(call, call.args[1], kZsetRecordType, &z)) return;
   call.reply.Array(call.args.size() - 2);
   for (size_t i = 2; i < call.args.size(); ++i) {
     double lon = 0;
@@ -137,7 +128,7 @@ void CmdGeodist(Call& call) {
     return call.reply.Error(kSyntaxError);
   }
   RecordPtr z;
-  if (!ReadZset(call, call.args[1], &z)) return;
+  if (!ReadTyped(call, call.args[1], kZsetRecordType, &z)) return;
   const std::optional<double> a = MemberScore(z.get(), call.args[2]);
   const std::optional<double> b = MemberScore(z.get(), call.args[3]);
   double lon1 = 0, lat1 = 0, lon2 = 0, lat2 = 0;
@@ -149,7 +140,7 @@ void CmdGeodist(Call& call) {
 // GEOHASH key member [...]: standard 11-character geohashes, null for a missing member.
 void CmdGeohash(Call& call) {
   RecordPtr z;
-  if (!ReadZset(call, call.args[1], &z)) return;
+  if (!ReadTyped(call, call.args[1], kZsetRecordType, &z)) return;
   call.reply.Array(call.args.size() - 2);
   for (size_t i = 2; i < call.args.size(); ++i) {
     const std::optional<double> score = MemberScore(z.get(), call.args[i]);
@@ -395,7 +386,7 @@ void WriteSearch(ReplyWriter& w, const Search& s) {
 // A search that only reads: GEOSEARCH, GEORADIUS_RO, GEORADIUSBYMEMBER_RO.
 void ReadSearch(Call& call, uint32_t flags) {
   RecordPtr z;
-  if (!ReadZset(call, call.args[(flags & kSearchStore) ? 2 : 1], &z)) return;
+  if (!ReadTyped(call, call.args[(flags & kSearchStore) ? 2 : 1], kZsetRecordType, &z)) return;
   Search s;
   RunSearch(call.args, flags, z.get(), &s);
   if (!s.error.empty()) return call.reply.Error(s.error);

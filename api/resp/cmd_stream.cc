@@ -128,16 +128,6 @@ void EditStream(Call& call, std::string key, bool create, Edit edit, Reply reply
          });
 }
 
-// The stream a read sees: false (and the reply) when the key holds another type.
-bool ReadStream(Call& call, std::string_view key, RecordPtr* r) {
-  *r = Live(call, key);
-  if (*r && (*r)->type() != kStreamRecordType) {
-    call.reply.Error(kWrongTypeError);
-    return false;
-  }
-  return true;
-}
-
 // --- Trimming (XADD, XTRIM) ---
 
 struct TrimArgs {
@@ -384,7 +374,7 @@ void CmdXdel(Call& call) {
 // XLEN key
 void CmdXlen(Call& call) {
   RecordPtr r;
-  if (!ReadStream(call, call.args[1], &r)) return;
+  if (!ReadTyped(call, call.args[1], kStreamRecordType, &r)) return;
   call.reply.Integer(r ? static_cast<int64_t>(StreamView(*r).length()) : 0);
 }
 
@@ -421,7 +411,7 @@ void Range(Call& call, bool reverse) {
     }
   }
   RecordPtr r;
-  if (!ReadStream(call, call.args[1], &r)) return;
+  if (!ReadTyped(call, call.args[1], kStreamRecordType, &r)) return;
   if (!r) return call.reply.Array(0);
   if (count == 0) return call.reply.NullArray();
   std::vector<std::pair<StreamId, StreamFields>> found;
@@ -999,7 +989,7 @@ void CmdXack(Call& call) {
   std::vector<StreamId> ids;
   // Redis answers 0 for a missing key or group before it reads the ids.
   RecordPtr r;
-  if (!ReadStream(call, call.args[1], &r)) return;
+  if (!ReadTyped(call, call.args[1], kStreamRecordType, &r)) return;
   if (!r || !StreamView(*r).Group(call.args[2])) return call.reply.Integer(0);
   if (!ParseIds(call, 3, &ids)) return;
   EditStream(
@@ -1039,7 +1029,7 @@ void CmdXpending(Call& call) {
     if (at + 3 < args.size()) consumer = args[at + 3];
   }
   RecordPtr r;
-  if (!ReadStream(call, args[1], &r)) return;
+  if (!ReadTyped(call, args[1], kStreamRecordType, &r)) return;
   if (!r || !StreamView(*r).Group(args[2]))
     return call.reply.Error(NoKeyOrGroupError(args[1], args[2]));
   const StreamView v(*r);
@@ -1344,7 +1334,7 @@ void CmdXinfoStream(Call& call) {
     }
   }
   RecordPtr r;
-  if (!ReadStream(call, args[2], &r)) return;
+  if (!ReadTyped(call, args[2], kStreamRecordType, &r)) return;
   if (!r) return call.reply.Error("ERR no such key");
   const StreamView v(*r);
   ReplyWriter& w = call.reply;
@@ -1452,7 +1442,7 @@ void CmdXinfoStream(Call& call) {
 // XINFO GROUPS key
 void CmdXinfoGroups(Call& call) {
   RecordPtr r;
-  if (!ReadStream(call, call.args[2], &r)) return;
+  if (!ReadTyped(call, call.args[2], kStreamRecordType, &r)) return;
   if (!r) return call.reply.Error("ERR no such key");
   const StreamView v(*r);
   std::vector<StreamGroup> groups;
@@ -1479,7 +1469,7 @@ void CmdXinfoGroups(Call& call) {
 // XINFO CONSUMERS key group
 void CmdXinfoConsumers(Call& call) {
   RecordPtr r;
-  if (!ReadStream(call, call.args[2], &r)) return;
+  if (!ReadTyped(call, call.args[2], kStreamRecordType, &r)) return;
   if (!r) return call.reply.Error("ERR no such key");
   const StreamView v(*r);
   const std::string& group = call.args[3];

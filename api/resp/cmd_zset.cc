@@ -32,15 +32,6 @@ namespace {
 constexpr std::string_view kNotFloatError = "ERR value is not a valid float";
 constexpr std::string_view kNanError = "ERR resulting score is not a number (NaN)";
 
-bool ReadZset(Call& call, const std::string& key, RecordPtr* r) {
-  *r = Live(call, key);
-  if (*r && (*r)->type() != kZsetRecordType) {
-    call.reply.Error(kWrongTypeError);
-    return false;
-  }
-  return true;
-}
-
 std::optional<double> ScoreOf(const FieldMap& members, std::string_view member) {
   const auto value = members.Find(member);
   if (!value) return std::nullopt;
@@ -575,13 +566,13 @@ void CmdZremrangebylex(Call& call) { Zremrange(call, RangeKind::kLex); }
 
 void CmdZcard(Call& call) {
   RecordPtr r;
-  if (!ReadZset(call, call.args[1], &r)) return;
+  if (!ReadTyped(call, call.args[1], kZsetRecordType, &r)) return;
   call.reply.Integer(r ? static_cast<int64_t>(r->fields()->size()) : 0);
 }
 
 void CmdZscore(Call& call) {
   RecordPtr r;
-  if (!ReadZset(call, call.args[1], &r)) return;
+  if (!ReadTyped(call, call.args[1], kZsetRecordType, &r)) return;
   const std::optional<double> score = r ? ScoreOf(*r->fields(), call.args[2]) : std::nullopt;
   if (!score) return call.reply.Null();
   call.reply.Double(*score);
@@ -589,7 +580,7 @@ void CmdZscore(Call& call) {
 
 void CmdZmscore(Call& call) {
   RecordPtr r;
-  if (!ReadZset(call, call.args[1], &r)) return;
+  if (!ReadTyped(call, call.args[1], kZsetRecordType, &r)) return;
   call.reply.Array(call.args.size() - 2);
   for (size_t i = 2; i < call.args.size(); ++i) {
     const std::optional<double> score = r ? ScoreOf(*r->fields(), call.args[i]) : std::nullopt;
@@ -603,7 +594,7 @@ void CmdZmscore(Call& call) {
 
 void Zrank(Call& call, bool reverse) {
   RecordPtr r;
-  if (!ReadZset(call, call.args[1], &r)) return;
+  if (!ReadTyped(call, call.args[1], kZsetRecordType, &r)) return;
   const std::optional<double> score = r ? ScoreOf(*r->fields(), call.args[2]) : std::nullopt;
   if (!score) return call.reply.Null();
   const size_t rank = r->fields()->RankBefore(*score, call.args[2]);
@@ -618,7 +609,7 @@ void CmdZcount(Call& call) {
   if (!ParseScoreRange(call.args[2], call.args[3], &range))
     return call.reply.Error("ERR min or max is not a float");
   RecordPtr r;
-  if (!ReadZset(call, call.args[1], &r)) return;
+  if (!ReadTyped(call, call.args[1], kZsetRecordType, &r)) return;
   call.reply.Integer(r ? static_cast<int64_t>(ScoreSpan(*r->fields(), range).size()) : 0);
 }
 
@@ -627,7 +618,7 @@ void CmdZlexcount(Call& call) {
   if (!ParseLexBound(call.args[2], &min) || !ParseLexBound(call.args[3], &max))
     return call.reply.Error("ERR min or max not valid string range item");
   RecordPtr r;
-  if (!ReadZset(call, call.args[1], &r)) return;
+  if (!ReadTyped(call, call.args[1], kZsetRecordType, &r)) return;
   call.reply.Integer(r ? static_cast<int64_t>(LexSpan(*r->fields(), min, max).size()) : 0);
 }
 
@@ -638,7 +629,7 @@ void Zrange(Call& call, RangeKind kind, bool reverse, bool chosen) {
   q.reverse = reverse;
   if (!ParseRangeQuery(call, 2, chosen, /*store=*/false, &q)) return;
   RecordPtr r;
-  if (!ReadZset(call, call.args[1], &r)) return;
+  if (!ReadTyped(call, call.args[1], kZsetRecordType, &r)) return;
   if (!r) return call.reply.Array(0);
   ReplyScored(call.reply, q.Run(*r->fields()), q.with_scores);
 }
@@ -655,7 +646,7 @@ void CmdZrandmember(Call& call) {
   RandomCount rc;
   if (!ParseRandomCount(call, "withscores", &rc)) return;
   RecordPtr r;
-  if (!ReadZset(call, call.args[1], &r)) return;
+  if (!ReadTyped(call, call.args[1], kZsetRecordType, &r)) return;
   if (!r) return rc.given ? call.reply.Array(0) : call.reply.Null();
   if (rc.count == 0) return call.reply.Array(0);
   const std::vector<Scored> all = Take(*r->fields(), {0, r->fields()->size()}, false);
@@ -674,7 +665,7 @@ void CmdZscan(Call& call) {
   ScanArgs scan;
   if (!ParseScanArgs(call, 2, /*with_type=*/false, &scan)) return;
   RecordPtr r;
-  if (!ReadZset(call, call.args[1], &r)) return;
+  if (!ReadTyped(call, call.args[1], kZsetRecordType, &r)) return;
   std::vector<Scored> found;
   uint64_t next = 0;
   if (r) {

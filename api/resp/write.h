@@ -300,6 +300,17 @@ inline RecordPtr Live(Call& call, std::string_view key) {
   return r;
 }
 
+// The record at `key` as a read of a `type` command sees it (null when absent): false,
+// and WRONGTYPE replied, when the key holds another type.
+inline bool ReadTyped(Call& call, std::string_view key, uint8_t type, RecordPtr* r) {
+  *r = Live(call, key);
+  if (*r && (*r)->type() != type) {
+    call.reply.Error(kWrongTypeError);
+    return false;
+  }
+  return true;
+}
+
 // -MOVED to the primary for a key's slot when the primary is known, else -READONLY.
 inline std::string NotPrimaryError(DeviceService& service, int slot, const Status& s) {
   if (slot >= 0) {

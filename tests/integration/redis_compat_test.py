@@ -427,13 +427,17 @@ class RedisCompatTest(unittest.TestCase):
                 c.close()
         return out
 
-    def test_blocking_commands(self):
-        want = self.blocking_scenario(self.redis.port)
-        got = self.blocking_scenario(self.ds.resp_port)
+    def same_scenario(self, scenario):
+        """Runs `scenario(port)` on redis-server, then on devstate: every reply equal."""
+        want = scenario(self.redis.port)
+        got = scenario(self.ds.resp_port)
         self.maxDiff = None
         for i, (w, g) in enumerate(zip(want, got)):
             self.assertEqual(g, w, f"reply {i} differs from redis-server's")
         self.assertEqual(len(got), len(want))
+
+    def test_blocking_commands(self):
+        self.same_scenario(self.blocking_scenario)
 
     def test_blocked_pops_are_durable_and_a_closed_waiter_takes_nothing(self):
         p = Raw(self.ds.resp_port)
@@ -594,12 +598,7 @@ class RedisCompatTest(unittest.TestCase):
         return out
 
     def test_streams_blocking(self):
-        want = self.streams_blocking_scenario(self.redis.port)
-        got = self.streams_blocking_scenario(self.ds.resp_port)
-        self.maxDiff = None
-        for i, (w, g) in enumerate(zip(want, got)):
-            self.assertEqual(g, w, f"reply {i} differs from redis-server's")
-        self.assertEqual(len(got), len(want))
+        self.same_scenario(self.streams_blocking_scenario)
 
     def test_stream_keyspace_events(self):
         commands = [("XGROUP", "CREATE", "{xe}s", "g", "$", "MKSTREAM"), ("XGROUP", "CREATECONSUMER", "{xe}s", "g", "bob"),
