@@ -22,7 +22,10 @@ void ReplicaLink::Start(std::unique_ptr<Transport> io, std::shared_ptr<replicati
 ReplicaLink::ReplicaLink(std::unique_ptr<Transport> io, std::shared_ptr<replication::Feed> feed)
     : io_(std::move(io)), feed_(std::move(feed)), read_buffer_(kReadSize, '\0') {}
 
-ReplicaLink::~ReplicaLink() { feed_->Close("the replica's connection closed"); }
+ReplicaLink::~ReplicaLink() {
+  feed_->SetWakeup(nullptr);  // nothing is left to wake, and the loop may be ending
+  feed_->Close("the replica's connection closed");
+}
 
 void ReplicaLink::Read() {
   if (closed_) return;

@@ -52,6 +52,10 @@ Feed::Feed(ReplicationHub* hub, uint64_t id, ReplicaHello hello, bool full_copy)
 }
 
 Feed::~Feed() {
+  {
+    absl::MutexLock lock(&mu_);
+    wake_ = nullptr;  // the link is gone (it held this feed)
+  }
   Close("the feed is gone");
   if (thread_.joinable()) {
     if (thread_.get_id() == std::this_thread::get_id()) {
@@ -64,7 +68,7 @@ Feed::~Feed() {
 
 bool Feed::Take(std::string* out, size_t max) {
   absl::MutexLock lock(&mu_);
-  if (closed_) return false;
+  if (closed_ && out_.empty()) return false;
   size_t taken = 0;
   while (!out_.empty() && (taken == 0 || out->size() < max)) {
     taken += out_.front().size();
@@ -155,6 +159,7 @@ void Feed::Close(const std::string& why) {
     room_.SignalAll();
     more_.SignalAll();
   }
+  Wake();  // an idle link takes what is left, then hears of the end
   if (hub == nullptr) return;
   if (live) hub->live_.fetch_sub(1, std::memory_order_relaxed);
   hub->Log(LogLevel::kInfo,

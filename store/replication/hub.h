@@ -99,14 +99,17 @@ class Feed {
   Feed& operator=(const Feed&) = delete;
 
   // Moves frames ready to go (up to about `max` bytes) to the end of *out. False once the
-  // feed has ended (Close, or a failure it logged); the link then closes.
+  // feed has ended (Close, or a failure it logged) and every frame emitted before the end
+  // is taken; the link then closes. So a frame emitted just before a close (FAILOVER's
+  // PROMOTE, then the detach of every replica) still reaches the replica.
   bool Take(std::string* out, size_t max);
   // Called (from any thread, without locks held) when frames arrive for a link that found
   // none at its last Take.
   void SetWakeup(std::function<void()> wake);
   // The replica holds everything up to `seq` durably, and has heard of epochs up to `term`.
   void OnAck(uint64_t term, uint64_t seq);
-  // Ends the feed (the link went away, or the hub detaches it). Idempotent.
+  // Ends the feed (the link went away, or the hub detaches it), and wakes an idle link so
+  // that it sends what is left and closes. Idempotent.
   void Close(const std::string& why);
 
   ReplicaState State() const;

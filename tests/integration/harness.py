@@ -162,6 +162,10 @@ class Mosquitto:
         self.log.close()
 
 
+class PortTaken(AssertionError):
+    """The server could not listen: another socket holds the port."""
+
+
 class Devstate:
     """One devstate process. `args` are extra --section.key=value options."""
 
@@ -179,7 +183,16 @@ class Devstate:
         self.args = list(args)
         self.proc = None
         self.log_path = os.path.join(workdir, "devstate.log")
-        self.start()
+        # A port free_port() found may be taken before the server binds it (an outgoing
+        # connection gets it as its local port): the first start takes fresh ports then.
+        for attempt in range(3):
+            try:
+                self.start()
+                return
+            except PortTaken:
+                if attempt == 2 or http_port:
+                    raise
+                self.http_port, self.resp_port = free_port(), free_port()
 
     def start(self):
         cmd = [BIN, f"--store.dir={self.store_dir}", f"--http.port={self.http_port}",
@@ -187,8 +200,16 @@ class Devstate:
                f"--mqtt.broker={self.broker or ''}", "--mqtt.reconnect_max_ms=500", *self.args]
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_until(lambda: self.proc.poll() is None and self.get("/healthz")[0] == 200
-                   and port_open(self.resp_port), self.start_timeout, "devstate /healthz and RESP port")
+
+        def serving():
+            if self.proc.poll() is not None:  # it exited: say why now, not at the timeout
+                self.log.close()
+                why = tail(self.log_path, 5)
+                if "Address already in use" in why:
+                    raise PortTaken(why)
+                raise AssertionError(f"devstate exited with {self.proc.returncode}:\n{why}")
+            return self.get("/healthz")[0] == 200 and port_open(self.resp_port)
+        wait_until(serving, self.start_timeout, "devstate /healthz and RESP port")
 
     def wait_ready(self, timeout=20):
         wait_until(lambda: self.get("/readyz")[0] == 200, timeout, "devstate /readyz")

@@ -79,7 +79,8 @@ class Writers:
                 if client.set(key, f"v{i}"):
                     with self.lock:
                         self.ledger.append(key)
-            except (redis.exceptions.RedisError, OSError):
+            except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException,
+                    OSError):  # a cluster client refreshing its map mid-failover raises the latter
                 with self.lock:
                     self.errors += 1
                 client = None

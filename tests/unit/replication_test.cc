@@ -41,6 +41,7 @@ class LocalLink {
  public:
   LocalLink(Store* replica, std::shared_ptr<Feed> feed)
       : applier_(replica), feed_(std::move(feed)) {
+    applier_.on_promote = [this](uint64_t epoch) { promoted_epoch_.store(epoch); };
     feed_->SetWakeup([this] {
       std::lock_guard lock(mu_);
       woken_ = true;
@@ -67,9 +68,16 @@ class LocalLink {
     return error_;
   }
   replication::Applier& applier() { return applier_; }
+  // The epoch of a promotion (FAILOVER) this replica was asked to take; 0 if none.
+  uint64_t promoted_epoch() const { return promoted_epoch_.load(); }
+  bool ended() const { return ended_.load(); }
 
  private:
   void Run() {
+    struct EndedOnReturn {
+      std::atomic<bool>* ended;
+      ~EndedOnReturn() { ended->store(true); }
+    } ended_on_return{&ended_};
     std::string in, acks;
     for (;;) {
       {
@@ -104,6 +112,8 @@ class LocalLink {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false, paused_ = false, woken_ = false;
+  std::atomic<uint64_t> promoted_epoch_{0};
+  std::atomic<bool> ended_{false};
   Status error_;
   std::thread thread_;
 };
@@ -440,6 +450,29 @@ TEST_F(ReplicationTest, AnUnacknowledgedTailOfADeposedPrimaryIsDroppedEverywhere
   EXPECT_EQ(a->Get("acked")->value(), "1");
   EXPECT_EQ(a->Get("new")->value(), "2");
   EXPECT_EQ(Contents(*a), Contents(*b));
+}
+
+// FAILOVER emits PROMOTE to its target and at once detaches every replica (the old primary
+// follows the new one). The frame was queued before the detach: it must still go out, or
+// the target never takes over and the shard has no primary.
+TEST_F(ReplicationTest, APromotionEmittedJustBeforeTheDetachStillReachesTheTarget) {
+  auto a = Open("a");
+  Primary(a.get());
+  auto b = Open("b");
+  std::string reply;
+  auto link = Follow(a.get(), b.get(), &reply, "b");
+  ASSERT_TRUE(Put(a.get(), "k", "v").ok());
+  ASSERT_TRUE(Eventually([&] { return CaughtUp(a.get(), b.get()); }));
+  link->Pause(true);  // the link is slow: the frame is still queued at the detach
+  const uint64_t epoch = a->Term() + 1;
+  ASSERT_TRUE(a->hub()->Promote("b", epoch, a->LastSequence()));
+  a->BecomeReplica(Status::NotPrimary("a follows b"));
+  EXPECT_TRUE(a->hub()->Replicas().empty());
+  link->Pause(false);
+  ASSERT_TRUE(Eventually([&] { return link->promoted_epoch() == epoch; }))
+      << "the promotion was dropped with the feed";
+  EXPECT_TRUE(Eventually([&] { return link->ended(); })) << "the link never heard of the end";
+  EXPECT_TRUE(link->error().ok()) << link->error().ToString();
 }
 
 TEST_F(ReplicationTest, AStreamFromALowerEpochIsRefused) {
