@@ -261,6 +261,7 @@ std::vector<std::pair<std::string, std::string>> ConfigParams(Call& call) {
       {"list-compress-depth", std::to_string(call.server.list_compress_depth.load())},
       {"stream-node-max-entries", std::to_string(call.server.stream_node_max_entries.load())},
       {"stream-node-max-bytes", std::to_string(call.server.stream_node_max_bytes.load())},
+      {"hll-sparse-max-bytes", std::to_string(call.server.hll_sparse_max_bytes.load())},
       {"slowlog-log-slower-than", std::to_string(call.server.slowlog.slower_than_us.load())},
       {"slowlog-max-len", std::to_string(call.server.slowlog.max_len.load())},
       {"maxmemory", "0"},
@@ -359,6 +360,9 @@ constexpr RuntimeSetting kRuntimeSettings[] = {
      [](ServerState& server, int64_t v) { server.stream_node_max_entries = v; }, 0, INT64_MAX},
     {"stream-node-max-bytes", "",
      [](ServerState& server, int64_t v) { server.stream_node_max_bytes = v; }, 0, INT64_MAX},
+    // A sparse HyperLogLog's largest size before it turns dense.
+    {"hll-sparse-max-bytes", "",
+     [](ServerState& server, int64_t v) { server.hll_sparse_max_bytes = v; }, 0, INT64_MAX},
 };
 
 // CONFIG SET name value [name value ...], all or nothing as in Redis 7: the run-time

@@ -36,6 +36,7 @@ std::vector<CommandSpec> BuildTable() {
   AddSortCommands(&table);
   AddDumpCommands(&table);
   AddJsonCommands(&table);
+  AddHllCommands(&table);
   std::sort(table.begin(), table.end(), ByName);
   for (CommandSpec& c : table) std::sort(c.subcommands.begin(), c.subcommands.end(), ByName);
   return table;

@@ -165,6 +165,8 @@ struct ServerState {
   // entries (cmd_stream.cc). stream-node-max-bytes is kept for CONFIG GET only.
   std::atomic<int64_t> stream_node_max_entries{100};
   std::atomic<int64_t> stream_node_max_bytes{4096};
+  // The largest sparse HyperLogLog (header included) before it turns dense (cmd_hll.cc).
+  std::atomic<int64_t> hll_sparse_max_bytes{3000};
   // Kept for CONFIG GET only: nothing devstate does depends on them (cmd_server.cc).
   std::atomic<int64_t> list_max_listpack_size{-2};
   std::atomic<int64_t> list_compress_depth{0};

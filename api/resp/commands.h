@@ -29,6 +29,7 @@ void AddStreamCommands(std::vector<CommandSpec>* table);       // cmd_stream.cc:
 void AddSortCommands(std::vector<CommandSpec>* table);         // cmd_sort.cc: SORT SORT_RO
 void AddDumpCommands(std::vector<CommandSpec>* table);         // cmd_dump.cc: DUMP RESTORE
 void AddJsonCommands(std::vector<CommandSpec>* table);         // cmd_json.cc: JSON.*
+void AddHllCommands(std::vector<CommandSpec>* table);          // cmd_hll.cc: PF*
 
 // A container's HELP subcommand: its subcommands, each with its summary.
 void ContainerHelp(Call& call);

@@ -52,6 +52,8 @@ constexpr CommandEvents kEvents[] = {
     {"setbit", kS, "setbit", kG, "del"},
     {"bitop", kS, "set", kG, "del"},
     {"bitfield", kS, "setbit", kG, "del"},
+    {"pfadd", kS, "pfadd", kG, "del"},
+    {"pfmerge", kS, "pfadd", kG, "del"},  // a mass PFADD, as Redis says
     {"del", kG, "", kG, "del"},
     {"unlink", kG, "", kG, "del"},
     {"expire", kG, "expire", kG, "del"},

@@ -708,6 +708,73 @@ class RedisCompatTest(unittest.TestCase):
                           ("GEOSEARCHSTORE", "{ge}d2", "{ge}s", "FROMLONLAT", 50, 50, "BYRADIUS", 1, "km"),
                           ("GEORADIUS", "{ge}none", 1, 1, 5, "km", "STORE", "{ge}d")], at_least=5)
 
+    def test_hyperloglog(self):
+        """PFADD PFCOUNT PFMERGE PFDEBUG reply for reply, and the value's bytes (GET) equal
+        after every step: the sparse form's splits and merges, the cached estimate, the turn
+        to dense past hll-sparse-max-bytes; the errors of corrupt and foreign values; DUMP
+        from redis-server restored here counts the same."""
+        import random
+        rng = random.Random(11)
+        steps = [("PFADD", "{h}a"), ("GET", "{h}a"), ("PFCOUNT", "{h}a"), ("PFADD", "{h}a", "a", "b", "c"),
+                 ("GET", "{h}a"), ("PFADD", "{h}a", "a", "b", "c"), ("PFADD", "{h}a", ""), ("PFCOUNT", "{h}a"),
+                 ("GETRANGE", "{h}a", 15, 15), ("PFADD", "{h}a", "a"), ("GETRANGE", "{h}a", 15, 15),
+                 ("PFADD", "{h}a", "zz"), ("GETRANGE", "{h}a", 15, 15), ("PFDEBUG", "ENCODING", "{h}a"),
+                 ("PFDEBUG", "DECODE", "{h}a"), ("OBJECT", "ENCODING", "{h}a"), ("TYPE", "{h}a"),
+                 ("PFCOUNT", "{h}none"), ("PFCOUNT", "{h}none", "{h}a")]
+        n = 0
+        for batch in range(40):
+            size = rng.choice((1, 3, 10, 50))
+            steps.append(("PFADD", "{h}a", *[f"e{n + i}-{rng.random()}" for i in range(size)]))
+            n += size
+            steps += [("GET", "{h}a"), ("PFCOUNT", "{h}a"), ("PFDEBUG", "ENCODING", "{h}a")]
+        steps += [("PFDEBUG", "DECODE", "{h}a"), ("PFADD", "{h}b", *[f"b{i}" for i in range(200)]),
+                  ("PFMERGE", "{h}m", "{h}a", "{h}b"), ("GET", "{h}m"), ("PFCOUNT", "{h}m"),
+                  ("PFCOUNT", "{h}a", "{h}b", "{h}none"), ("PFMERGE", "{h}m2"), ("GET", "{h}m2"),
+                  ("PFDEBUG", "TODENSE", "{h}b"), ("PFDEBUG", "TODENSE", "{h}b"), ("GET", "{h}b"),
+                  ("PFDEBUG", "DECODE", "{h}b"), ("PFADD", "{h}b", "x1", "x2"), ("GET", "{h}b"),
+                  ("PFMERGE", "{h}m", "{h}b"), ("PFDEBUG", "ENCODING", "{h}m"), ("GET", "{h}m"),
+                  ("PFCOUNT", "{h}m"), ("PFDEBUG", "GETREG", "{h}a"), ("PFDEBUG", "ENCODING", "{h}a"),
+                  ("SET", "{h}small", "x"), ("CONFIG", "SET", "hll-sparse-max-bytes", "40"),
+                  ("PFADD", "{h}c", *[f"c{i}" for i in range(6)]), ("PFDEBUG", "ENCODING", "{h}c"),
+                  ("PFADD", "{h}c", *[f"c{i}" for i in range(6, 30)]), ("PFDEBUG", "ENCODING", "{h}c"),
+                  ("GET", "{h}c"), ("CONFIG", "GET", "hll-sparse-max-bytes"),
+                  ("CONFIG", "SET", "hll-sparse-max-bytes", "3000"),
+                  ("PFADD", "{h}big", *[str(i) for i in range(20000)]), ("PFCOUNT", "{h}big"), ("GET", "{h}big"),
+                  # A value with a TTL keeps it.
+                  ("PFADD", "{h}t", "a"), ("PEXPIRE", "{h}t", 100000), ("PFADD", "{h}t", "b"), ("PFCOUNT", "{h}t"),
+                  ("TTL", "{h}t"),
+                  # Errors: other types, strings that are not HyperLogLogs, corrupt bodies.
+                  ("PFADD", "{h}small", "a"), ("PFCOUNT", "{h}small"), ("PFCOUNT", "{h}a", "{h}small"),
+                  ("PFMERGE", "{h}small", "{h}a"), ("PFMERGE", "{h}a", "{h}small"), ("LPUSH", "{h}l", "x"),
+                  ("PFADD", "{h}l", "a"), ("PFCOUNT", "{h}l"), ("PFDEBUG", "ENCODING", "{h}l"),
+                  ("PFDEBUG", "ENCODING", "{h}none"), ("PFDEBUG", "NOPE", "{h}a"), ("PFDEBUG", "DECODE", "{h}big"),
+                  ("PFADD", "{h}x", "a", "b", "c"), ("APPEND", "{h}x", "hello"), ("PFCOUNT", "{h}x"),
+                  ("PFADD", "{h}x", "zzz"), ("PFCOUNT", "{h}x", "{h}a"), ("PFMERGE", "{h}y", "{h}x"),
+                  ("PFADD", "{h}x2", "a"), ("SETRANGE", "{h}x2", 0, "0123"), ("PFCOUNT", "{h}x2"),
+                  ("PFADD", "{h}x3", "a"), ("SETRANGE", "{h}x3", 4, "x"), ("PFADD", "{h}x3", "b"),
+                  ("PFADD", "{h}x4", "a"), ("SETRANGE", "{h}x4", 4, "\x00"), ("PFCOUNT", "{h}x4"),
+                  ("PFADD", "{h}x5", "a"), ("SETRANGE", "{h}x5", 16, "\x7f\xff"), ("PFCOUNT", "{h}x5"),
+                  ("PFADD",), ("PFCOUNT",), ("PFMERGE",), ("PFDEBUG", "GETREG"),
+                  ("COMMAND", "GETKEYS", "PFMERGE", "{h}d", "{h}a", "{h}b"),
+                  ("COMMAND", "GETKEYS", "PFDEBUG", "GETREG", "{h}a")]
+        self.same(*steps)
+        self.same(("PFADD", "{h}r3", "a", "b"), ("PFCOUNT", "{h}r3"), ("PFDEBUG", "GETREG", "{h}r3"), resp3=True)
+        self.same_events([("PFADD", "{he}a", "x"), ("PFADD", "{he}a", "x"), ("PFADD", "{he}a", "y"),
+                          ("PFCOUNT", "{he}a"), ("PFMERGE", "{he}m", "{he}a"), ("PFMERGE", "{he}m"),
+                          ("PFDEBUG", "TODENSE", "{he}a")], at_least=5)
+        # A dense and a sparse value dumped by redis-server count the same here.
+        redis, ds = Raw(self.redis.port), Raw(self.ds.resp_port)
+        try:
+            for key in ("{h}big", "{h}a"):
+                dump = redis.call("DUMP", key)
+                payload = dump.split(b"\r\n", 1)[1][:-2]
+                self.assertEqual(ds.call("RESTORE", key + "r", 0, payload), b"+OK\r\n")
+                self.assertEqual(ds.call("PFCOUNT", key + "r"), redis.call("PFCOUNT", key))
+                self.assertEqual(ds.call("GET", key + "r"), redis.call("GET", key))
+        finally:
+            redis.close()
+            ds.close()
+
     def test_geo_random_searches(self):
         """1000 random points and 300 random searches (radius and box, in every unit and
         around the poles and the antimeridian): the same members, distances and order."""

@@ -335,6 +335,32 @@ class ReplicationTest(unittest.TestCase):
         with self.assertRaisesRegex(redis.exceptions.ResponseError, "MOVED|READONLY"):
             r.redis().execute_command("JSON.SET", "doc1", "$.n", "1")
 
+    def test_hyperloglogs_replicate_and_a_replica_counts_without_writing(self):
+        """PFADD and PFMERGE reach a replica; a replica answers PFCOUNT of a value whose
+        cached estimate is stale without keeping it (it writes nothing), while the
+        primary's PFCOUNT keeps it, and that write reaches the replica too."""
+        p = self.node("p")
+        r = self.node("r", replica_of(p))
+        p.wait_replicas(1)
+        c = p.redis()
+        for i in range(30):
+            c.pfadd("{hll}a", *[f"a{i}-{j}" for j in range(100)])
+            c.pfadd("{hll}b", f"b{i}")
+        c.pfmerge("{hll}m", "{hll}a", "{hll}b")
+        wait_same_digest([p, r])
+        rc = r.redis()
+        self.assertTrue(rc.execute_command("READONLY"))
+        self.assertEqual(rc.getrange("{hll}m", 15, 15), b"\x80")  # stale
+        count = rc.pfcount("{hll}m")
+        self.assertEqual(count, c.pfcount("{hll}a", "{hll}b"))
+        self.assertEqual(rc.getrange("{hll}m", 15, 15), b"\x80", "the replica wrote its cache")
+        self.assertEqual(c.pfcount("{hll}m"), count)
+        self.assertEqual(c.getrange("{hll}m", 15, 15), b"\x00")
+        wait_same_digest([p, r])
+        self.assertEqual(rc.get("{hll}m"), c.get("{hll}m"))
+        with self.assertRaisesRegex(redis.exceptions.ResponseError, "MOVED|READONLY"):
+            r.redis().pfadd("{hll}a", "x")
+
     def test_kill9_of_the_primary_loses_no_acknowledged_write(self):
         """10 rounds: writers on the primary (N = 1), kill -9 at a random instant, promote the
         replica with REPLICAOF NO ONE; every acknowledged write is there. The dead primary
