@@ -96,6 +96,9 @@ class DeviceService {
   // See Keyspace::Scan; records may be expired (check Record::ExpiredAt).
   virtual uint64_t Scan(uint64_t cursor, size_t count, const Keyspace::ScanFn& fn) const = 0;
   virtual uint64_t JournalPosition() const = 0;
+  // Key changes this node's commits wrote to the journal since it started (INFO's
+  // rdb_changes_since_last_save counts from the last SAVE on).
+  virtual uint64_t ChangesWritten() const = 0;
   virtual uint64_t ExpiredKeys() const = 0;  // removed by active expiry since start
 
   // Counters the protocol servers update, and the whole set in Prometheus text format.

@@ -59,6 +59,7 @@ class Service final : public DeviceService {
     return store_->keyspace().Scan(cursor, count, fn);
   }
   uint64_t JournalPosition() const override { return store_->LastSequence(); }
+  uint64_t ChangesWritten() const override { return store_->stats().changes; }
   bool IsPrimary() const override { return roles_->primary(); }
   bool Loading() const override { return store_->loading(); }
   RoleView Role() const override;

@@ -328,7 +328,8 @@ Status CommitPipeline::WriteStatus() const {
 PipelineStats CommitPipeline::stats() const {
   return PipelineStats{
       writes_.load(std::memory_order_relaxed), mutations_.load(std::memory_order_relaxed),
-      groups_.load(std::memory_order_relaxed), pending_count_.load(std::memory_order_relaxed)};
+      groups_.load(std::memory_order_relaxed), pending_count_.load(std::memory_order_relaxed),
+      changes_.load(std::memory_order_relaxed)};
 }
 
 void CommitPipeline::Run() {
@@ -478,6 +479,7 @@ void CommitPipeline::CommitGroup(std::vector<Request>* requests) {
       return;
     }
     groups_.fetch_add(1, std::memory_order_relaxed);
+    changes_.fetch_add(batch.Count() - (epoch != 0 ? 1 : 0), std::memory_order_relaxed);
     if (options_.on_group) {
       options_.on_group(applied, std::chrono::duration_cast<std::chrono::microseconds>(
                                      std::chrono::steady_clock::now() - start)

@@ -93,6 +93,7 @@ struct PipelineStats {
   uint64_t mutations = 0;       // mutations applied
   uint64_t groups = 0;          // groups written to the journal
   uint64_t unacknowledged = 0;  // groups written, waiting for the gate's quorum
+  uint64_t changes = 0;         // key changes written to the journal (puts, deletes, ranges)
 };
 
 class CommitPipeline final : public QuorumListener {
@@ -248,6 +249,7 @@ class CommitPipeline final : public QuorumListener {
   std::atomic<uint64_t> writes_{0};
   std::atomic<uint64_t> mutations_{0};
   std::atomic<uint64_t> groups_{0};
+  std::atomic<uint64_t> changes_{0};
 
   std::thread committer_;  // last: started once everything above is constructed
 };

@@ -172,9 +172,10 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
     out += fmt::format(
         "loading:{}\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:{}\r\n"
         "journal:rocksdb\r\njournal_sync:always\r\njournal_position:{}\r\nrdb_changes_since_last_"
-        "save:0\r\n",
+        "save:{}\r\n",
         call.service().Loading() ? 1 : 0, call.service().WriteStatus().ok() ? "ok" : "err",
-        call.service().JournalPosition());
+        call.service().JournalPosition(),
+        call.service().ChangesWritten() - call.server.changes_at_save.load());
   }
   if (want("stats", true)) {
     section("Stats");
@@ -511,11 +512,17 @@ void CmdTime(Call& call) {
 }
 
 // SAVE and BGSAVE: every acknowledged write is already in the fsync'd journal, so there is
-// nothing more to save; they answer as Redis does when a save succeeds.
-void CmdSave(Call& call) { call.reply.Ok(); }
+// nothing more to save; they answer as Redis does when a save succeeds, and count the
+// changes since (INFO's rdb_changes_since_last_save) from now, as a save does.
+void MarkSaved(Call& call) { call.server.changes_at_save = call.service().ChangesWritten(); }
+void CmdSave(Call& call) {
+  MarkSaved(call);
+  call.reply.Ok();
+}
 void CmdBgsave(Call& call) {
   if (call.args.size() > 2 || (call.args.size() == 2 && !EqualsNoCase(call.args[1], "schedule")))
     return call.reply.Error("ERR syntax error");
+  MarkSaved(call);
   call.reply.Simple("Background saving started");
 }
 // LASTSAVE: now, for the same reason.

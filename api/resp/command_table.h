@@ -165,6 +165,9 @@ struct ServerState {
   // entries (cmd_stream.cc). stream-node-max-bytes is kept for CONFIG GET only.
   std::atomic<int64_t> stream_node_max_entries{100};
   std::atomic<int64_t> stream_node_max_bytes{4096};
+  // ChangesWritten() at the last SAVE or BGSAVE: INFO's rdb_changes_since_last_save counts
+  // the journal's key changes after it, as Redis counts its dirty keys.
+  std::atomic<uint64_t> changes_at_save{0};
   // The largest sparse HyperLogLog (header included) before it turns dense (cmd_hll.cc).
   std::atomic<int64_t> hll_sparse_max_bytes{3000};
   // Kept for CONFIG GET only: nothing devstate does depends on them (cmd_server.cc).

@@ -5,6 +5,7 @@ presents itself) and to devstate, and the raw reply bytes must be equal. Both se
 the same ACL users. Then what a comparison cannot show: FLUSHALL survives a restart, CLIENT
 LIST reports real buffers, INFO counts error replies."""
 import os
+import re
 import subprocess
 import sys
 import time
@@ -707,6 +708,32 @@ class RedisCompatTest(unittest.TestCase):
                           ("GEOSEARCHSTORE", "{ge}d2", "{ge}s", "FROMLONLAT", 1, 1, "BYRADIUS", 500, "km"),
                           ("GEOSEARCHSTORE", "{ge}d2", "{ge}s", "FROMLONLAT", 50, 50, "BYRADIUS", 1, "km"),
                           ("GEORADIUS", "{ge}none", 1, 1, 5, "km", "STORE", "{ge}d")], at_least=5)
+
+    def test_changes_since_last_save_count_string_writes_that_change_something(self):
+        """INFO's rdb_changes_since_last_save after SAVE and each string write: a write that
+        changes nothing (SETBIT, BITFIELD, DEL of nothing) counts nothing, as in Redis.
+        devstate counts journaled key changes, which for strings is Redis's count (a hash
+        field, a list element or a HyperLogLog register counts otherwise)."""
+        commands = [("SET", "{dc}k", "v"), ("SET", "{dc}k", "v"), ("SETBIT", "{dc}b", 0, 0), ("SETBIT", "{dc}b", 0, 0),
+                    ("SETBIT", "{dc}b", 0, 1), ("BITFIELD", "{dc}f", "SET", "i5", 0, 0),
+                    ("BITFIELD", "{dc}f", "SET", "i5", 0, 0), ("DEL", "{dc}k"), ("DEL", "{dc}k"), ("INCR", "{dc}n"),
+                    ("MSET", "{dc}a", 1, "{dc}c", 2), ("EXPIRE", "{dc}a", 100), ("EXPIRE", "{dc}none", 100),
+                    ("APPEND", "{dc}a", "x"), ("GETDEL", "{dc}a"), ("GETDEL", "{dc}a")]
+        counts = []
+        for port in (self.redis.port, self.ds.resp_port):
+            c = Raw(port)
+            try:
+                self.assertEqual(c.call("SAVE"), b"+OK\r\n")
+                got = []
+                for cmd in commands:
+                    c.call(*cmd)
+                    info = c.call("INFO", "persistence").decode()
+                    got.append(int(re.search(r"rdb_changes_since_last_save:(\d+)", info).group(1)))
+                counts.append(got)
+            finally:
+                c.close()
+        self.assertEqual(counts[1], counts[0])
+        self.assertEqual(counts[0][-1], 12)
 
     def test_hyperloglog(self):
         """PFADD PFCOUNT PFMERGE PFDEBUG reply for reply, and the value's bytes (GET) equal

@@ -56,6 +56,7 @@ class FakeService : public DeviceService {
     return 0;
   }
   uint64_t JournalPosition() const override { return 0; }
+  uint64_t ChangesWritten() const override { return 0; }
   uint64_t ExpiredKeys() const override { return 0; }
   size_t KeysWithExpiry() const override { return 0; }
   Metrics& metrics() override { return metrics_; }
