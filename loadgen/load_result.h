@@ -11,6 +11,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "loadgen/histogram.h"
@@ -33,9 +35,10 @@ struct alignas(64) LiveCounter {
 enum class OpKind { kOther, kRead, kWrite };
 
 struct LoadResult {
-  uint64_t requests = 0;  // completed successfully
-  uint64_t events = 0;    // device events carried by those requests
-  uint64_t errors = 0;    // failed requests or broken connections
+  uint64_t requests = 0;    // completed successfully
+  uint64_t events = 0;      // device events carried by those requests
+  uint64_t errors = 0;      // failed requests or broken connections
+  std::string first_error;  // the first error a server replied, for the report's stderr
   double seconds = 0;
   Histogram latency_ns;
   // Mixed scenarios: the latencies split by kind (their counts are the reads and writes).
@@ -80,11 +83,17 @@ struct LoadResult {
     errors += n;
     if (live != nullptr) LiveCounter::Bump(live->errors, n);
   }
+  // An error the server replied (its text without the leading '-').
+  void ErrorReply(std::string_view text) {
+    if (first_error.empty()) first_error = text;
+    Error();
+  }
 
   void Merge(const LoadResult& other) {
     requests += other.requests;
     events += other.events;
     errors += other.errors;
+    if (first_error.empty()) first_error = other.first_error;
     latency_ns.Merge(other.latency_ns);
     read_latency_ns.Merge(other.read_latency_ns);
     write_latency_ns.Merge(other.write_latency_ns);

@@ -115,6 +115,8 @@ int Finish(const std::string& name, const LoadResult& result, const std::string&
   if (!output.html_path.empty())
     written &= WriteFile(output.html_path, devstate::loadgen::RenderHtml(run.name, {run}));
   if (!written) return 2;
+  if (!result.first_error.empty())
+    fmt::print(stderr, "first error reply: {}\n", result.first_error);
   return result.errors > 0 || result.requests == 0 ? 1 : 0;
 }
 

@@ -112,7 +112,8 @@ class Connection : public RespStream<Connection> {
       const Sent sent = outstanding_.front();
       outstanding_.pop_front();
       if (in_[at] == '-') {
-        result_->Error();
+        const std::string_view reply = std::string_view(in_).substr(at + 1, n - 1);
+        result_->ErrorReply(reply.substr(0, std::min<size_t>(reply.find('\r'), 200)));
       } else {
         result_->Ok(now, now - sent.at, 1, sent.kind);
       }

@@ -1,5 +1,8 @@
 #include "store/record.h"
 
+#include <time.h>
+
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -20,10 +23,10 @@ const Record::FieldsPtr Record::kNoFields;
 Record::Record(const Parts& parts)
     : value_size_(static_cast<uint32_t>(parts.value.size())),
       meta_size_(static_cast<uint32_t>(parts.meta.size())),
-      type_(parts.type),
-      has_fields_(parts.fields != nullptr),
+      packed_(parts.type | (parts.fields != nullptr ? kHasFieldsBit : 0) |
+              (Clock() << kClockShift)),
       expire_at_ms_(parts.expire_at_ms) {
-  if (has_fields_) new (this + 1) FieldsPtr(parts.fields);
+  if (has_fields()) new (this + 1) FieldsPtr(parts.fields);
   if (!parts.meta.empty()) std::memcpy(bytes(), parts.meta.data(), parts.meta.size());
   if (!parts.value.empty()) {
     std::memcpy(bytes() + meta_size_, parts.value.data(), parts.value.size());
@@ -31,16 +34,45 @@ Record::Record(const Parts& parts)
 }
 
 Record::~Record() {
-  if (has_fields_) std::launder(reinterpret_cast<FieldsPtr*>(this + 1))->~FieldsPtr();
+  if (has_fields()) std::launder(reinterpret_cast<FieldsPtr*>(this + 1))->~FieldsPtr();
 }
 
 RecordPtr Record::Make(const Parts& parts) {
   if (parts.value.size() > kMaxBytes || parts.meta.size() > kMaxBytes) {
     throw std::length_error("a record's value or meta exceeds 4 GiB");
   }
+  if ((parts.type & ~kTypeMask) != 0) throw std::invalid_argument("a record's type is 0-127");
   void* memory =
       ::operator new(BlockSize(parts.fields != nullptr, parts.meta.size(), parts.value.size()));
   return RecordPtr(new (memory) Record(parts));
+}
+
+constexpr uint32_t kClockMax = (1u << 24) - 1;
+
+uint32_t Record::Clock() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &now);  // a few ns; its ~4 ms steps are plenty here
+  return static_cast<uint32_t>(now.tv_sec) & kClockMax;
+}
+
+void Record::SetClock(uint32_t clock) const {
+  const uint32_t old = packed_.load(kRelaxed);
+  const uint32_t want = (old & (kTypeMask | kHasFieldsBit)) | (clock << kClockShift);
+  if (want != old) packed_.store(want, kRelaxed);  // racing touches all write "about now"
+}
+
+void Record::Touch() const { SetClock(Clock()); }
+
+void Record::SetIdle(int64_t seconds) const {
+  const auto back = static_cast<uint32_t>(std::min<int64_t>(seconds, kClockMax));
+  SetClock((Clock() - back) & kClockMax);
+}
+
+int64_t Record::IdleSeconds() const {
+  // Redis's estimateObjectIdleTime: the clock wraps every 194 days.
+  const uint32_t now = Clock();
+  const uint32_t at = packed_.load(kRelaxed) >> kClockShift;
+  return now >= at ? now - at : now + (kClockMax - at);
 }
 
 void Record::Destroy(const Record* r) {
@@ -95,6 +127,7 @@ Status DecodeRecord(std::string_view data, RecordPtr* record, std::shared_ptr<Fi
   }
   Record::Parts parts;
   parts.type = static_cast<uint8_t>(data[1]);
+  if (parts.type > 127) return Status::Corruption("record has an unknown type");
   data.remove_prefix(2);
   uint64_t expire_at = 0;
   uint64_t meta_size = 0;

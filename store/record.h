@@ -52,14 +52,14 @@ class Record {
   Record(const Record&) = delete;
   Record& operator=(const Record&) = delete;
 
-  uint8_t type() const { return type_; }
+  uint8_t type() const { return static_cast<uint8_t>(packed_.load(kRelaxed) & kTypeMask); }
   int64_t expire_at_ms() const { return expire_at_ms_; }
   std::string_view value() const { return {bytes() + meta_size_, value_size_}; }
   std::string_view meta() const { return {bytes(), meta_size_}; }
   const std::shared_ptr<const FieldMap>& fields() const {
-    return has_fields_ ? *std::launder(reinterpret_cast<const FieldsPtr*>(this + 1)) : kNoFields;
+    return has_fields() ? *std::launder(reinterpret_cast<const FieldsPtr*>(this + 1)) : kNoFields;
   }
-  Parts parts() const { return {type_, expire_at_ms_, value(), meta(), fields()}; }
+  Parts parts() const { return {type(), expire_at_ms_, value(), meta(), fields()}; }
 
   bool ExpiredAt(int64_t now_ms) const { return expire_at_ms_ != 0 && expire_at_ms_ <= now_ms; }
 
@@ -67,16 +67,32 @@ class Record {
   RecordPtr WithExpiry(int64_t expire_at_ms) const;
   RecordPtr WithFields(std::shared_ptr<const FieldMap> fields) const;
 
+  // When a client last read or wrote it (Redis's LRU clock: OBJECT IDLETIME), in seconds
+  // modulo 2^24, as Redis keeps it. A record is made "now"; Touch moves it to now (a
+  // relaxed store, only when the second changed), SetIdle back by `seconds`. Not part of
+  // the value: it is neither journaled nor replicated, and a restart makes it "now".
+  void Touch() const;
+  void SetIdle(int64_t seconds) const;
+  int64_t IdleSeconds() const;
+
   // The references to this record. Only meaningful to a thread that knows every holder
   // (a commit group's own staged record: KeyView::GetForEdit).
   uint32_t use_count() const { return refs_.load(std::memory_order_relaxed); }
 
   // The bytes of this record's heap block.
-  size_t AllocatedSize() const { return BlockSize(has_fields_, meta_size_, value_size_); }
+  size_t AllocatedSize() const { return BlockSize(has_fields(), meta_size_, value_size_); }
 
  private:
   using FieldsPtr = std::shared_ptr<const FieldMap>;
   static const FieldsPtr kNoFields;
+
+  static constexpr auto kRelaxed = std::memory_order_relaxed;
+  static constexpr uint32_t kTypeMask = 0x7f;
+  static constexpr uint32_t kHasFieldsBit = 0x80;
+  static constexpr int kClockShift = 8;  // the access clock's 24 bits above type and flag
+  static uint32_t Clock();               // Unix seconds modulo 2^24
+  bool has_fields() const { return (packed_.load(kRelaxed) & kHasFieldsBit) != 0; }
+  void SetClock(uint32_t clock) const;
 
   static size_t BlockSize(bool has_fields, size_t meta_size, size_t value_size) {
     return sizeof(Record) + (has_fields ? sizeof(FieldsPtr) : 0) + meta_size + value_size;
@@ -87,7 +103,7 @@ class Record {
 
   // After the header: the fields pointer (only when there are fields), meta, value.
   const char* bytes() const {
-    return reinterpret_cast<const char*>(this + 1) + (has_fields_ ? sizeof(FieldsPtr) : 0);
+    return reinterpret_cast<const char*>(this + 1) + (has_fields() ? sizeof(FieldsPtr) : 0);
   }
   char* bytes() { return const_cast<char*>(std::as_const(*this).bytes()); }
 
@@ -103,10 +119,11 @@ class Record {
   mutable std::atomic<uint32_t> refs_{0};
   uint32_t value_size_;
   uint32_t meta_size_;
-  uint8_t type_;
-  bool has_fields_;
+  // The type (7 bits), whether fields follow (1 bit), and the access clock (24 bits): one
+  // word, so the clock costs no room. Only the clock ever changes.
+  mutable std::atomic<uint32_t> packed_;
   int64_t expire_at_ms_;
-  // Followed by a FieldsPtr when has_fields_, then meta_size_ bytes of meta, then
+  // Followed by a FieldsPtr when has_fields(), then meta_size_ bytes of meta, then
   // value_size_ bytes of value.
 };
 static_assert(sizeof(Record) == 24 && alignof(Record) == 8);

@@ -293,10 +293,13 @@ inline int64_t ExpireAt(std::string_view text, bool seconds, bool absolute, int6
   return v;
 }
 
-inline RecordPtr Live(Call& call, std::string_view key) {
+// A read also marks the key used now (OBJECT IDLETIME), except the reads Redis makes
+// without touching: TYPE, TTL and its kin, EXISTS, OBJECT (`touch` false).
+inline RecordPtr Live(Call& call, std::string_view key, bool touch = true) {
   RecordPtr r = call.view != nullptr ? call.view->Get(key) : call.service().Get(key);
   (r ? call.server.keyspace_hits : call.server.keyspace_misses)
       .fetch_add(1, std::memory_order_relaxed);
+  if (r && touch) r->Touch();
   return r;
 }
 

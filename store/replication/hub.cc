@@ -3,6 +3,7 @@
 #include <absl/time/time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
@@ -207,13 +208,16 @@ void Feed::Run() {
   } done_on_return{&done_};
   Journal* journal = hub_->journal_;
   uint64_t next = hello_.seq + 1;
-  bool waited_for_send = false;
+  // Since when `next` has been appended but not handed over (see below); kNever otherwise.
+  constexpr auto kNever = std::chrono::steady_clock::time_point::min();
+  auto in_flight_since = kNever;
   if (full_copy_ && !CopyAll(&next)) return;
   for (;;) {
     if (Closed()) return;
     // Live: the groups the committer kept in the ring.
     std::vector<ReplicationHub::RingGroup> groups = hub_->FromRing(next);
     if (!groups.empty()) {
+      in_flight_since = kNever;
       SetPhase(FeedPhase::kLive);
       for (const auto& g : groups) {
         std::string frame;
@@ -226,16 +230,22 @@ void Feed::Run() {
     }
     // Appended but not handed to the hub yet (the committer is between the journal's
     // append and Send): the ring is about to have it. Wait for it rather than flip to
-    // catch-up, which would take this replica out of the live count for a moment.
+    // catch-up, which would take this replica out of the live count, and writes admitted
+    // meanwhile would be refused (NOREPLICAS). A committer descheduled on a busy machine
+    // can take tens of ms to get there; only past kInFlightWait is the log read instead.
+    constexpr auto kInFlightWait = std::chrono::seconds(1);
     if (next > hub_->last_sent_.load(std::memory_order_acquire) &&
-        next <= journal->LastSequence() && !waited_for_send) {
-      waited_for_send = true;
-      absl::MutexLock lock(&mu_);
-      if (!new_groups_ && !closed_) more_.WaitWithTimeout(&mu_, absl::Milliseconds(20));
-      new_groups_ = false;
-      continue;
+        next <= journal->LastSequence()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (in_flight_since == kNever) in_flight_since = now;
+      if (now - in_flight_since < kInFlightWait) {
+        absl::MutexLock lock(&mu_);
+        if (!new_groups_ && !closed_) more_.WaitWithTimeout(&mu_, absl::Milliseconds(20));
+        new_groups_ = false;
+        continue;
+      }
     }
-    waited_for_send = false;
+    in_flight_since = kNever;
     // Behind: what the log holds from `next` on.
     if (next <= journal->LastSequence()) {
       hub_->Log(LogLevel::kDebug, "replication: replica " + hello_.node_id +
