@@ -735,6 +735,33 @@ class RedisCompatTest(unittest.TestCase):
         self.assertEqual(counts[1], counts[0])
         self.assertEqual(counts[0][-1], 12)
 
+    def test_object_idletime_follows_reads_but_not_type_ttl_or_exists(self):
+        """RESTORE IDLETIME sets a key's idle time; TYPE, TTL, PTTL, EXPIRETIME, EXISTS, OBJECT
+        and MEMORY USAGE leave it; GET, TOUCH and writes make it 0 again. The same on both
+        servers (as ranges: the two clocks tick apart)."""
+        for port in (self.redis.port, self.ds.resp_port):
+            c = Raw(port)
+            try:
+                c.call("SET", "{it}k", "v")
+                payload = c.call("DUMP", "{it}k").split(b"\r\n", 1)[1][:-2]
+
+                def idle():
+                    return int(c.call("OBJECT", "IDLETIME", "{it}k")[1:-2])
+                for touch in (("GET", "{it}k"), ("TOUCH", "{it}k"), ("SET", "{it}k", "w"),
+                              ("APPEND", "{it}k", "x")):
+                    self.assertEqual(c.call("RESTORE", "{it}k", 0, payload, "REPLACE", "IDLETIME", 1000),
+                                     b"+OK\r\n")
+                    for quiet in (("TYPE", "{it}k"), ("TTL", "{it}k"), ("PTTL", "{it}k"),
+                                  ("EXPIRETIME", "{it}k"), ("EXISTS", "{it}k"), ("OBJECT", "ENCODING", "{it}k"),
+                                  ("MEMORY", "USAGE", "{it}k")):
+                        c.call(*quiet)
+                        self.assertTrue(1000 <= idle() <= 1010, (port, quiet, idle()))
+                    c.call(*touch)
+                    self.assertLess(idle(), 2, (port, touch))
+                self.assertEqual(c.call("OBJECT", "IDLETIME", "{it}none"), b"$-1\r\n")
+            finally:
+                c.close()
+
     def test_hyperloglog(self):
         """PFADD PFCOUNT PFMERGE PFDEBUG reply for reply, and the value's bytes (GET) equal
         after every step: the sparse form's splits and merges, the cached estimate, the turn
