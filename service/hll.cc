@@ -276,32 +276,10 @@ uint64_t MurmurHash64A(std::string_view data, uint64_t seed) {
     h ^= k;
     h *= m;
   }
-  switch (len & 7) {
-    case 7:
-      h ^= static_cast<uint64_t>(p[6]) << 48;
-      [[fallthrough]];
-    case 6:
-      h ^= static_cast<uint64_t>(p[5]) << 40;
-      [[fallthrough]];
-    case 5:
-      h ^= static_cast<uint64_t>(p[4]) << 32;
-      [[fallthrough]];
-    case 4:
-      h ^= static_cast<uint64_t>(p[3]) << 24;
-      [[fallthrough]];
-    case 3:
-      h ^= static_cast<uint64_t>(p[2]) << 16;
-      [[fallthrough]];
-    case 2:
-      h ^= static_cast<uint64_t>(p[1]) << 8;
-      [[fallthrough]];
-    case 1:
-      h ^= static_cast<uint64_t>(p[0]);
-      h *= m;
-      break;
-    default:
-      break;
-  }
+  // The last 1-7 bytes, little endian (Redis's fall-through switch).
+  const int tail = len & 7;
+  for (int i = tail - 1; i >= 0; --i) h ^= static_cast<uint64_t>(p[i]) << (8 * i);
+  if (tail != 0) h *= m;
   h ^= h >> r;
   h *= m;
   h ^= h >> r;

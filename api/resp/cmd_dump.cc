@@ -114,8 +114,8 @@ void CmdDump(Call& call) {
 // checked in Redis 7.0's order. IDLETIME sets the key's access clock (OBJECT IDLETIME); FREQ
 // is accepted and not kept (devstate keeps no LFU counter).
 void CmdRestore(Call& call) {
-  bool replace = false, absttl = false, idle = false, freq = false;
-  int64_t idle_seconds = 0;
+  bool replace = false, absttl = false, freq = false;
+  int64_t idle_seconds = -1;  // IDLETIME's, when given
   for (size_t j = 4; j < call.args.size(); ++j) {
     const bool more = j + 1 < call.args.size();
     int64_t v = 0;
@@ -126,9 +126,8 @@ void CmdRestore(Call& call) {
     } else if (EqualsNoCase(call.args[j], "idletime") && more && !freq) {
       if (!ParseInt64(call.args[++j], &v)) return call.reply.Error(kNotIntegerError);
       if (v < 0) return call.reply.Error("ERR Invalid IDLETIME value, must be >= 0");
-      idle = true;
       idle_seconds = v;
-    } else if (EqualsNoCase(call.args[j], "freq") && more && !idle) {
+    } else if (EqualsNoCase(call.args[j], "freq") && more && idle_seconds < 0) {
       if (!ParseInt64(call.args[++j], &v)) return call.reply.Error(kNotIntegerError);
       if (v < 0 || v > 255)
         return call.reply.Error("ERR Invalid FREQ value, must be >= 0 and <= 255");
@@ -146,31 +145,30 @@ void CmdRestore(Call& call) {
   };
   auto out = std::make_shared<Outcome>();
   const ServerState* server = &call.server;
-  Mutation m =
-      Mutation::Txn([key = call.args[1], replace, absttl, ttl, ttl_ok, decoded,
-                     value = std::move(value), out, server, idle, idle_seconds](KeyView& view) {
-        // Redis's order: the key must be free, then the TTL valid, then the payload sound.
-        const bool exists = view.Get(key) != nullptr;
-        if (!replace && exists) {
-          out->error = "BUSYKEY Target key name already exists.";
-        } else if (!ttl_ok) {
-          out->error = kNotIntegerError;
-        } else if (ttl < 0) {
-          out->error = "ERR Invalid TTL value, must be >= 0";
-        } else if (!decoded.ok()) {
-          out->error = "ERR " + decoded.message();
-        }
-        if (!out->error.empty()) return;
-        const int64_t now = view.NowMs();
-        const int64_t expire_at = ttl == 0 ? 0 : absttl ? ttl : now + ttl;
-        if (expire_at != 0 && expire_at <= now) {
-          view.Delete(key);  // already expired: only the key it replaces goes
-          return;
-        }
-        RecordPtr restored = FromDump(value, expire_at, *server);
-        if (idle) restored->SetIdle(idle_seconds);
-        view.Put(key, std::move(restored));
-      });
+  Mutation m = Mutation::Txn([key = call.args[1], replace, absttl, ttl, ttl_ok, decoded,
+                              value = std::move(value), out, server, idle_seconds](KeyView& view) {
+    // Redis's order: the key must be free, then the TTL valid, then the payload sound.
+    const bool exists = view.Get(key) != nullptr;
+    if (!replace && exists) {
+      out->error = "BUSYKEY Target key name already exists.";
+    } else if (!ttl_ok) {
+      out->error = kNotIntegerError;
+    } else if (ttl < 0) {
+      out->error = "ERR Invalid TTL value, must be >= 0";
+    } else if (!decoded.ok()) {
+      out->error = "ERR " + decoded.message();
+    }
+    if (!out->error.empty()) return;
+    const int64_t now = view.NowMs();
+    const int64_t expire_at = ttl == 0 ? 0 : absttl ? ttl : now + ttl;
+    if (expire_at != 0 && expire_at <= now) {
+      view.Delete(key);  // already expired: only the key it replaces goes
+      return;
+    }
+    RecordPtr restored = FromDump(value, expire_at, *server);
+    if (idle_seconds >= 0) restored->SetIdle(idle_seconds);
+    view.Put(key, std::move(restored));
+  });
   Commit(call, {std::move(m)}, [out](ReplyWriter& w) {
     if (!out->error.empty()) return w.Error(out->error);
     w.Ok();

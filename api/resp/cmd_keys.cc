@@ -14,7 +14,7 @@ namespace devstate::resp {
 namespace {
 
 void Ttl(Call& call, bool millis) {
-  RecordPtr r = Live(call, call.args[1], false);
+  RecordPtr r = Peek(call, call.args[1]);
   if (!r) return call.reply.Integer(-2);
   if (r->expire_at_ms() == 0) return call.reply.Integer(-1);
   const int64_t left = std::max<int64_t>(0, r->expire_at_ms() - Now(call));
@@ -91,12 +91,12 @@ void CmdDel(Call& call) {
 
 void CmdExists(Call& call) {
   int64_t n = 0;
-  for (size_t i = 1; i < call.args.size(); ++i) n += Live(call, call.args[i], false) ? 1 : 0;
+  for (size_t i = 1; i < call.args.size(); ++i) n += Peek(call, call.args[i]) ? 1 : 0;
   call.reply.Integer(n);
 }
 
 void CmdType(Call& call) {
-  RecordPtr r = Live(call, call.args[1], false);
+  RecordPtr r = Peek(call, call.args[1]);
   call.reply.Simple(r ? RedisTypeName(r->type()) : "none");
 }
 
@@ -142,7 +142,7 @@ void CmdPexpireat(Call& call) { Expire(call, true, true); }
 
 // EXPIRETIME and PEXPIRETIME: the absolute expiry time (-1 none, -2 no key).
 void ExpireTime(Call& call, bool millis) {
-  RecordPtr r = Live(call, call.args[1], false);
+  RecordPtr r = Peek(call, call.args[1]);
   if (!r) return call.reply.Integer(-2);
   if (r->expire_at_ms() == 0) return call.reply.Integer(-1);
   call.reply.Integer(millis ? r->expire_at_ms() : (r->expire_at_ms() + 500) / 1000);

@@ -119,7 +119,7 @@ void CmdRandomkey(Call& call) {
 // a list "quicklist", a set "intset" or "hashtable", a sorted set "listpack" or "skiplist",
 // a stream "stream".
 void CmdObjectEncoding(Call& call) {
-  RecordPtr r = Live(call, call.args[2], false);
+  RecordPtr r = Peek(call, call.args[2]);
   if (!r) return call.reply.Null();
   if (r->type() == kHashRecordType) {
     return call.reply.Bulk(IsListpackHash(*r, call.server) ? "listpack" : "hashtable");
@@ -148,13 +148,13 @@ void CmdMemoryUsage(Call& call) {
     if (!ParseInt64(call.args[i + 1], &samples) || samples < 0)
       return call.reply.Error(kNotIntegerError);
   }
-  RecordPtr r = Live(call, call.args[2], false);
+  RecordPtr r = Peek(call, call.args[2]);
   if (!r) return call.reply.Null();
   call.reply.Integer(static_cast<int64_t>(RecordMemory(call.args[2], *r)));
 }
 
 void CmdObjectFreq(Call& call) {
-  if (!Live(call, call.args[2], false)) return call.reply.Null();
+  if (!Peek(call, call.args[2])) return call.reply.Null();
   call.reply.Error(
       "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
       "that when switching between policies at runtime LRU and LFU data will take some time "
@@ -163,7 +163,7 @@ void CmdObjectFreq(Call& call) {
 
 // The seconds since a client last read or wrote the key (Record::IdleSeconds).
 void CmdObjectIdletime(Call& call) {
-  RecordPtr r = Live(call, call.args[2], false);
+  RecordPtr r = Peek(call, call.args[2]);
   if (!r) return call.reply.Null();
   call.reply.Integer(r->IdleSeconds());
 }
@@ -171,7 +171,7 @@ void CmdObjectIdletime(Call& call) {
 // Redis shares the integers 0-9999 between keys (a refcount of INT_MAX); every other value
 // has one owner.
 void CmdObjectRefcount(Call& call) {
-  RecordPtr r = Live(call, call.args[2], false);
+  RecordPtr r = Peek(call, call.args[2]);
   if (!r) return call.reply.Null();
   int64_t n = 0;
   const bool shared = r->value().size() <= 20 && ParseInt64(r->value(), &n) && n >= 0 && n < 10000;

@@ -293,13 +293,18 @@ inline int64_t ExpireAt(std::string_view text, bool seconds, bool absolute, int6
   return v;
 }
 
-// A read also marks the key used now (OBJECT IDLETIME), except the reads Redis makes
-// without touching: TYPE, TTL and its kin, EXISTS, OBJECT (`touch` false).
-inline RecordPtr Live(Call& call, std::string_view key, bool touch = true) {
+// Peek reads a key without marking it used: the reads Redis makes without touching (TYPE,
+// TTL and its kin, EXISTS, OBJECT, MEMORY USAGE). Live also marks it used now (OBJECT
+// IDLETIME).
+inline RecordPtr Peek(Call& call, std::string_view key) {
   RecordPtr r = call.view != nullptr ? call.view->Get(key) : call.service().Get(key);
   (r ? call.server.keyspace_hits : call.server.keyspace_misses)
       .fetch_add(1, std::memory_order_relaxed);
-  if (r && touch) r->Touch();
+  return r;
+}
+inline RecordPtr Live(Call& call, std::string_view key) {
+  RecordPtr r = Peek(call, key);
+  if (r) r->Touch();
   return r;
 }
 
