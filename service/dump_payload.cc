@@ -1,9 +1,11 @@
 #include "service/dump_payload.h"
 
+#include <algorithm>
 #include <boost/crc.hpp>
 #include <boost/endian/conversion.hpp>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -20,6 +22,15 @@ constexpr uint8_t kRdbString = 0, kRdbList = 1, kRdbSet = 2, kRdbHash = 4, kRdbZ
 // Redis 7.0's compact encodings, read only.
 constexpr uint8_t kRdbSetIntset = 11, kRdbHashListpack = 16, kRdbZsetListpack = 17,
                   kRdbListQuicklist2 = 18;
+// Streams: Redis 7.0's (written and read) and Redis 5-6.2's, without the stream's and the
+// groups' counters (read).
+constexpr uint8_t kRdbStreamListpacks = 15, kRdbStreamListpacks2 = 19;
+// A stream's listpack (t_stream.c): a master entry (valid count, deleted count, the field
+// names, 0), then per entry its flags, id as differences from the node's key, [field count,
+// names,] values, and its own element count. These are the flags.
+constexpr int64_t kStreamItemDeleted = 1, kStreamItemSameFields = 2;
+// Where Redis's defaults (stream-node-max-entries, stream-node-max-bytes) start a new node.
+constexpr size_t kStreamNodeEntries = 100, kStreamNodeBytes = 4096;
 constexpr uint64_t kQuicklistPlain = 1, kQuicklistPacked = 2;
 // An LZF stream cannot expand more than this (a 3-byte back-reference copies at most 264
 // bytes), so a larger declared length is a damaged payload, not a size to allocate.
@@ -53,6 +64,100 @@ void PutString(std::string* out, std::string_view s) {
   PutLength(out, s.size());
   out->append(s);
 }
+
+// A listpack element's length as written after it (lpEncodeBacklen): 7 bits a byte, most
+// significant first, every byte but the first with the continuation bit.
+std::string Backlen(uint64_t length) {
+  const size_t bytes = length <= 127        ? 1
+                       : length < 16383     ? 2
+                       : length < 2097151   ? 3
+                       : length < 268435455 ? 4
+                                            : 5;
+  std::string out;
+  for (size_t i = 0; i < bytes; ++i) {
+    const uint64_t group = (length >> (7 * (bytes - 1 - i))) & 0x7f;
+    out.push_back(static_cast<char>(i == 0 ? group : (group | 0x80)));
+  }
+  return out;
+}
+
+// rdbSaveMillisecondTime: 8 bytes, little-endian.
+void PutMilliseconds(std::string* out, int64_t ms) {
+  const int64_t le = boost::endian::native_to_little(ms);
+  out->append(reinterpret_cast<const char*>(&le), sizeof le);
+}
+
+// Builds a listpack (the format ListpackEntries below reads), each integer in its smallest
+// encoding, each string as a string.
+class ListpackWriter {
+ public:
+  void Integer(int64_t v) {
+    char buf[9];
+    size_t n = 0;
+    auto little = [&](uint8_t tag, size_t bytes) {
+      buf[n++] = static_cast<char>(tag);
+      for (size_t i = 0; i < bytes; ++i)
+        buf[n++] = static_cast<char>(static_cast<uint64_t>(v) >> (8 * i));
+    };
+    if (v >= 0 && v <= 127) {
+      buf[n++] = static_cast<char>(v);
+    } else if (v >= -4096 && v <= 4095) {
+      const uint16_t u = static_cast<uint16_t>(v) & 0x1fff;
+      buf[n++] = static_cast<char>(0xc0 | (u >> 8));
+      buf[n++] = static_cast<char>(u & 0xff);
+    } else if (v >= INT16_MIN && v <= INT16_MAX) {
+      little(0xf1, 2);
+    } else if (v >= -(int64_t{1} << 23) && v < (int64_t{1} << 23)) {
+      little(0xf2, 3);
+    } else if (v >= INT32_MIN && v <= INT32_MAX) {
+      little(0xf3, 4);
+    } else {
+      little(0xf4, 8);
+    }
+    Element(std::string_view(buf, n), {});
+  }
+
+  void String(std::string_view s) {
+    char head[5];
+    size_t n = 0;
+    if (s.size() < 64) {
+      head[n++] = static_cast<char>(0x80 | s.size());
+    } else if (s.size() < 4096) {
+      head[n++] = static_cast<char>(0xe0 | (s.size() >> 8));
+      head[n++] = static_cast<char>(s.size() & 0xff);
+    } else {
+      head[n++] = static_cast<char>(0xf0);
+      for (size_t i = 0; i < 4; ++i) head[n++] = static_cast<char>(s.size() >> (8 * i));
+    }
+    Element(std::string_view(head, n), s);
+  }
+
+  size_t bytes() const { return body_.size() + 7; }
+
+  std::string Finish() const {
+    std::string out(6, '\0');
+    const uint32_t total = boost::endian::native_to_little(static_cast<uint32_t>(bytes()));
+    const uint16_t count = boost::endian::native_to_little(
+        static_cast<uint16_t>(std::min<size_t>(count_, UINT16_MAX)));  // 65535: "count it"
+    std::memcpy(out.data(), &total, 4);
+    std::memcpy(out.data() + 4, &count, 2);
+    out.append(body_);
+    out.push_back('\xff');
+    return out;
+  }
+
+ private:
+  // An element: its encoding, its data, then their length backwards (lpEncodeBacklen).
+  void Element(std::string_view head, std::string_view data) {
+    body_.append(head);
+    body_.append(data);
+    body_.append(Backlen(head.size() + data.size()));
+    ++count_;
+  }
+
+  std::string body_;
+  size_t count_ = 0;
+};
 
 class Reader {
  public:
@@ -161,6 +266,24 @@ class Reader {
     return got == plain;
   }
 
+  bool Raw(size_t n, std::string_view* out) {
+    if (in_.size() < n) return false;
+    *out = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool Id(StreamId* id) {  // 16 raw bytes, as a stream's rax keys them
+    std::string_view raw;
+    if (!Raw(16, &raw)) return false;
+    *id = StreamId::Decode(raw);
+    return true;
+  }
+  bool Milliseconds(int64_t* ms) { return LittleEndian(ms); }
+  bool Plain(uint64_t* n) {  // a length that is a number, not a string's
+    bool special = false;
+    return Length(n, &special) && !special;
+  }
+
   bool Count(uint64_t* n) {
     bool special = false;
     // Each counted item takes at least one byte: a larger count is a damaged payload,
@@ -219,19 +342,11 @@ bool ListpackEntries(std::string_view lp, std::vector<std::string>* out) {
       return false;  // 0xf5-0xfe are unused; 0xff ends the list, which `rest` excludes
     }
     const uint64_t length = head + data;
-    // lpEncodeBacklen: 7 bits a byte, the first byte without the continuation bit.
-    const size_t back = length <= 127        ? 1
-                        : length < 16383     ? 2
-                        : length < 2097151   ? 3
-                        : length < 268435455 ? 4
-                                             : 5;
-    if (rest.size() < length + back) return false;
-    for (size_t i = 0; i < back; ++i) {
-      const uint64_t group = (length >> (7 * (back - 1 - i))) & 0x7f;
-      if (byte(length + i) != (i == 0 ? group : (group | 0x80))) return false;
-    }
+    const std::string back = Backlen(length);
+    if (rest.size() < length + back.size() || rest.substr(length, back.size()) != back)
+      return false;
     out->push_back(integer ? std::to_string(*integer) : std::string(rest.substr(head, data)));
-    rest.remove_prefix(length + back);
+    rest.remove_prefix(length + back.size());
   }
   return true;
 }
@@ -282,6 +397,217 @@ bool Repeats(const std::vector<std::string>& items, size_t step) {
   return false;
 }
 
+// A stream as Redis 7.0 saves it (rdbSaveObject, OBJ_STREAM): its listpacks, each keyed
+// by its first entry's id, with no deleted entries; the counters; each group with its
+// pending entries, then its consumers with the ids each owns.
+void PutStream(std::string* out, const DumpStream& s) {
+  std::vector<std::pair<StreamId, std::string>> nodes;
+  for (size_t i = 0; i < s.entries.size();) {
+    const StreamId master = s.entries[i].id;
+    const std::vector<std::string>& master_fields = s.entries[i].fields;
+    const size_t names = master_fields.size() / 2;
+    ListpackWriter lp;
+    size_t end = i;
+    // The entries this node takes: up to kStreamNodeEntries, and past kStreamNodeBytes
+    // only its first (the size counted is the values', near enough for a limit Redis
+    // itself applies approximately).
+    size_t bytes = 0;
+    while (end < s.entries.size() && end - i < kStreamNodeEntries &&
+           (end == i || bytes < kStreamNodeBytes)) {
+      for (const std::string& f : s.entries[end].fields) bytes += f.size() + 2;
+      ++end;
+    }
+    lp.Integer(static_cast<int64_t>(end - i));
+    lp.Integer(0);
+    lp.Integer(static_cast<int64_t>(names));
+    for (size_t f = 0; f < master_fields.size(); f += 2) lp.String(master_fields[f]);
+    lp.Integer(0);
+    for (size_t e = i; e < end; ++e) {
+      const DumpStream::Entry& entry = s.entries[e];
+      bool same = entry.fields.size() == master_fields.size();
+      for (size_t f = 0; same && f < master_fields.size(); f += 2)
+        same = entry.fields[f] == master_fields[f];
+      lp.Integer(same ? kStreamItemSameFields : 0);
+      lp.Integer(static_cast<int64_t>(entry.id.ms - master.ms));
+      lp.Integer(static_cast<int64_t>(entry.id.seq - master.seq));
+      const int64_t pairs = static_cast<int64_t>(entry.fields.size() / 2);
+      if (same) {
+        for (size_t f = 1; f < entry.fields.size(); f += 2) lp.String(entry.fields[f]);
+        lp.Integer(pairs + 3);
+      } else {
+        lp.Integer(pairs);
+        for (const std::string& f : entry.fields) lp.String(f);
+        lp.Integer(2 * pairs + 4);
+      }
+    }
+    nodes.emplace_back(master, lp.Finish());
+    i = end;
+  }
+  PutLength(out, nodes.size());
+  for (const auto& [master, lp] : nodes) {
+    PutString(out, master.Encode());
+    PutString(out, lp);
+  }
+  const StreamId first = s.entries.empty() ? StreamId{} : s.entries.front().id;
+  for (uint64_t n : {uint64_t{s.entries.size()}, s.counters.last_id.ms, s.counters.last_id.seq,
+                     first.ms, first.seq, s.counters.max_deleted.ms, s.counters.max_deleted.seq,
+                     s.counters.entries_added}) {
+    PutLength(out, n);
+  }
+  PutLength(out, s.groups.size());
+  for (const DumpStream::Group& g : s.groups) {
+    PutString(out, g.name);
+    PutLength(out, g.last_id.ms);
+    PutLength(out, g.last_id.seq);
+    PutLength(out, static_cast<uint64_t>(g.entries_read.value_or(-1)));
+    PutLength(out, g.pending.size());
+    std::map<std::string_view, std::vector<StreamId>> owned;
+    for (const StreamPending& p : g.pending) {
+      out->append(p.id.Encode());
+      PutMilliseconds(out, p.delivery_time);
+      PutLength(out, p.delivery_count);
+      owned[p.consumer].push_back(p.id);
+    }
+    PutLength(out, g.consumers.size());
+    for (const DumpStream::Consumer& c : g.consumers) {
+      PutString(out, c.name);
+      PutMilliseconds(out, c.seen);
+      const std::vector<StreamId>& ids = owned[c.name];
+      PutLength(out, ids.size());
+      for (const StreamId& id : ids) out->append(id.Encode());
+    }
+  }
+}
+
+// One listpack of a stream, keyed by `master`: appends its live entries. False when it is
+// malformed (t_stream.c's streamValidateListpackIntegrity, deep) or has none.
+bool StreamNode(StreamId master, std::string_view blob, std::vector<DumpStream::Entry>* out) {
+  std::vector<std::string> lp;
+  if (!ListpackEntries(blob, &lp)) return false;
+  size_t at = 0;
+  auto integer = [&](int64_t* v) { return at < lp.size() && ParseInt64(lp[at++], v); };
+  auto count = [&](int64_t* v) { return integer(v) && *v >= 0 && *v <= int64_t(lp.size()); };
+  int64_t valid = 0, deleted = 0, names = 0, zero = -1;
+  if (!count(&valid) || !count(&deleted) || !count(&names) || lp.size() - at < size_t(names))
+    return false;
+  const size_t master_at = at;
+  at += names;
+  if (!integer(&zero) || zero != 0 || valid == 0) return false;
+  int64_t live = 0;
+  for (int64_t e = 0; e < valid + deleted; ++e) {
+    int64_t flags = 0, ms = 0, seq = 0, pairs = names, elements = 0;
+    if (!integer(&flags) || !integer(&ms) || !integer(&seq)) return false;
+    const bool same = flags & kStreamItemSameFields;
+    if (!same && !count(&pairs)) return false;
+    if (pairs == 0 || lp.size() - at < size_t(same ? pairs : 2 * pairs)) return false;
+    DumpStream::Entry entry{
+        {master.ms + static_cast<uint64_t>(ms), master.seq + static_cast<uint64_t>(seq)}, {}};
+    for (int64_t f = 0; f < pairs; ++f) {
+      if (same) {
+        entry.fields.push_back(lp[master_at + f]);
+        entry.fields.push_back(std::move(lp[at++]));
+      } else {
+        entry.fields.push_back(std::move(lp[at++]));
+        entry.fields.push_back(std::move(lp[at++]));
+      }
+    }
+    if (!integer(&elements) || elements != (same ? pairs + 3 : 2 * pairs + 4)) return false;
+    if (flags & kStreamItemDeleted) continue;
+    ++live;
+    out->push_back(std::move(entry));
+  }
+  return live == valid && at == lp.size();
+}
+
+// A stream as rdbLoadObject reads one; `v2`: Redis 7.0's, with the counters.
+bool GetStream(Reader& in, bool v2, DumpStream* s) {
+  uint64_t nodes = 0;
+  if (!in.Count(&nodes)) return false;
+  for (uint64_t i = 0; i < nodes; ++i) {
+    std::string key, lp;
+    if (!in.String(&key) || key.size() != 16 || !in.String(&lp)) return false;
+    if (!StreamNode(StreamId::Decode(key), lp, &s->entries)) return false;
+  }
+  for (size_t i = 1; i < s->entries.size(); ++i) {
+    if (!(s->entries[i - 1].id < s->entries[i].id)) return false;
+  }
+  uint64_t length = 0;
+  StreamId first;
+  if (!in.Plain(&length) || !in.Plain(&s->counters.last_id.ms) ||
+      !in.Plain(&s->counters.last_id.seq)) {
+    return false;
+  }
+  if (v2) {
+    if (!in.Plain(&first.ms) || !in.Plain(&first.seq) || !in.Plain(&s->counters.max_deleted.ms) ||
+        !in.Plain(&s->counters.max_deleted.seq) || !in.Plain(&s->counters.entries_added)) {
+      return false;
+    }
+  } else {
+    s->counters.entries_added = length;  // as Redis 7.0 migrates one
+  }
+  // The length counts the live entries, and the last id is at or past the last of them
+  // (XADD's next id is above it).
+  if (length != s->entries.size() ||
+      (!s->entries.empty() && s->counters.last_id < s->entries.back().id)) {
+    return false;
+  }
+  uint64_t groups = 0;
+  if (!in.Count(&groups)) return false;
+  std::set<std::string> group_names;
+  for (uint64_t g = 0; g < groups; ++g) {
+    DumpStream::Group group;
+    if (!in.String(&group.name) || !group_names.insert(group.name).second ||
+        !in.Plain(&group.last_id.ms) || !in.Plain(&group.last_id.seq)) {
+      return false;
+    }
+    if (v2) {
+      uint64_t read = 0;
+      if (!in.Plain(&read)) return false;
+      group.entries_read = static_cast<int64_t>(read);
+    }
+    uint64_t pending = 0;
+    if (!in.Count(&pending)) return false;
+    std::map<StreamId, size_t> at;  // a pending id's place in group.pending
+    for (uint64_t p = 0; p < pending; ++p) {
+      StreamPending nack;
+      if (!in.Id(&nack.id) || !in.Milliseconds(&nack.delivery_time) ||
+          !in.Plain(&nack.delivery_count) || !at.emplace(nack.id, group.pending.size()).second) {
+        return false;
+      }
+      group.pending.push_back(std::move(nack));
+    }
+    uint64_t consumers = 0;
+    if (!in.Count(&consumers)) return false;
+    std::set<std::string> consumer_names;
+    size_t owned = 0;
+    for (uint64_t c = 0; c < consumers; ++c) {
+      DumpStream::Consumer consumer;
+      uint64_t ids = 0;
+      if (!in.String(&consumer.name) || !consumer_names.insert(consumer.name).second ||
+          !in.Milliseconds(&consumer.seen) || !in.Count(&ids)) {
+        return false;
+      }
+      for (uint64_t k = 0; k < ids; ++k) {
+        StreamId id;
+        if (!in.Id(&id)) return false;
+        auto it = at.find(id);
+        // In the group's list, and owned once (Redis: "Consumer entry not found in group
+        // global PEL", "Duplicated consumer PEL entry").
+        if (it == at.end() || !group.pending[it->second].consumer.empty()) return false;
+        group.pending[it->second].consumer = consumer.name;
+        ++owned;
+      }
+      group.consumers.push_back(std::move(consumer));
+    }
+    // Redis, sanitizing: "Stream CG PEL entry without consumer".
+    if (owned != group.pending.size()) return false;
+    std::sort(group.pending.begin(), group.pending.end(),
+              [](const StreamPending& a, const StreamPending& b) { return a.id < b.id; });
+    s->groups.push_back(std::move(group));
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string EncodeDump(const DumpValue& value) {
@@ -312,6 +638,10 @@ std::string EncodeDump(const DumpValue& value) {
       out.push_back(static_cast<char>(kRdbHash));
       PutLength(&out, value.items.size() / 2);
       for (const std::string& s : value.items) PutString(&out, s);
+      break;
+    case DumpValue::Kind::kStream:
+      out.push_back(static_cast<char>(kRdbStreamListpacks2));
+      PutStream(&out, value.stream);
       break;
   }
   const uint16_t version = boost::endian::native_to_little(kDumpRdbVersion);
@@ -424,6 +754,11 @@ Status DecodeDump(std::string_view payload, DumpValue* value) {
       }
       break;
     }
+    case kRdbStreamListpacks:
+    case kRdbStreamListpacks2:
+      value->kind = DumpValue::Kind::kStream;
+      if (!GetStream(in, type == kRdbStreamListpacks2, &value->stream)) return bad;
+      break;
     default:
       return bad;
   }

@@ -4,31 +4,62 @@
 // the Jones polynomial Redis uses, by Boost.CRC).
 //
 // Written: strings (RDB_TYPE_STRING), lists (RDB_TYPE_LIST), sets (RDB_TYPE_SET), hashes
-// (RDB_TYPE_HASH) and sorted sets (RDB_TYPE_ZSET_2: binary double scores), every string raw, under
-// RDB version 10 (Redis 7.0). Read: those types, strings raw, integer-encoded or LZF-compressed
-// (liblzf), and what redis-server 7.0 itself DUMPs: a small set as an intset
-// (RDB_TYPE_SET_INTSET), a small hash or sorted set as a listpack (RDB_TYPE_HASH_LISTPACK,
-// RDB_TYPE_ZSET_LISTPACK), a list as a quicklist of listpacks (RDB_TYPE_LIST_QUICKLIST_2), from
-// RDB versions up to 10. Every byte is checked (a listpack's back-lengths, an intset's order,
-// a repeated member or field, an LZF length past what LZF can expand to); anything malformed,
-// and the older ziplist and zipmap encodings, are refused as bad data, never half-restored.
+// (RDB_TYPE_HASH), sorted sets (RDB_TYPE_ZSET_2: binary double scores), every string raw, and
+// streams (RDB_TYPE_STREAM_LISTPACKS_2: entries in listpacks of at most 100, with the
+// consumer groups, their pending entries and consumers), under RDB version 10 (Redis 7.0).
+// Read: those types, strings raw, integer-encoded or LZF-compressed (liblzf), and what
+// redis-server 7.0 itself DUMPs: a small set as an intset (RDB_TYPE_SET_INTSET), a small hash
+// or sorted set as a listpack (RDB_TYPE_HASH_LISTPACK, RDB_TYPE_ZSET_LISTPACK), a list as a
+// quicklist of listpacks (RDB_TYPE_LIST_QUICKLIST_2), a stream of Redis 5-6.2
+// (RDB_TYPE_STREAM_LISTPACKS, whose counters RESTORE derives as Redis 7.0 does), from RDB
+// versions up to 10. Every byte is checked (a listpack's back-lengths, an intset's order, a
+// repeated member or field, an LZF length past what LZF can expand to, a stream's entry
+// counts, id order, and pending entries without exactly one owner); anything malformed, and
+// the older ziplist and zipmap encodings, are refused as bad data, never half-restored.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "service/stream_value.h"
 #include "store/status.h"
 
 namespace devstate {
 
+// A stream's content as a payload carries it.
+struct DumpStream {
+  struct Entry {
+    StreamId id;
+    std::vector<std::string> fields;  // name, value, ...; at least one pair
+  };
+  struct Consumer {
+    std::string name;
+    int64_t seen = 0;  // Unix ms
+  };
+  struct Group {
+    std::string name;
+    StreamId last_id;
+    // -1: not known. None: the payload (Redis 5-6.2's) has no counter, and RESTORE
+    // estimates it from last_id as Redis 7.0 does.
+    std::optional<int64_t> entries_read;
+    std::vector<StreamPending> pending;  // by id; each owned by one of `consumers`
+    std::vector<Consumer> consumers;     // distinct names
+  };
+  std::vector<Entry> entries;  // ascending ids, none above counters.last_id
+  StreamCounters counters;
+  std::vector<Group> groups;  // distinct names
+};
+
 struct DumpValue {
-  enum class Kind : uint8_t { kString, kList, kSet, kHash, kZset };
+  enum class Kind : uint8_t { kString, kList, kSet, kHash, kZset, kStream };
   Kind kind = Kind::kString;
   std::string string;              // kString
   std::vector<std::string> items;  // kList: elements; kSet, kZset: members; kHash: name, value, ...
   std::vector<double> scores;      // kZset: items[i]'s score (never NaN; members distinct)
+  DumpStream stream;               // kStream
 };
 
 inline constexpr uint16_t kDumpRdbVersion = 10;

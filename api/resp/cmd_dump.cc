@@ -1,8 +1,8 @@
 // DUMP and RESTORE, in Redis's payload format (service/dump_payload.h): a string, list, set,
-// hash or sorted set DUMPed here RESTOREs into redis-server 7.0 and back. A device record dumps as
-// the string it reads as (its state); a JSON document (RedisJSON's module type) is refused. RESTORE
-// builds the record as the type's own writes would (encodings included) and puts it in one commit,
-// with its expiry.
+// hash, sorted set or stream DUMPed here RESTOREs into redis-server 7.0 and back. A device record
+// dumps as the string it reads as (its state); a JSON document (RedisJSON's module type) is
+// refused. RESTORE builds the record as the type's own writes would (encodings included) and puts
+// it in one commit, with its expiry.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "api/resp/write.h"
 #include "service/dump_payload.h"
 #include "service/list_value.h"
+#include "service/stream_value.h"
 #include "service/text.h"
 
 namespace devstate::resp {
@@ -20,6 +21,40 @@ namespace {
 bool IsInteger(std::string_view s) {
   int64_t n = 0;
   return ParseInt64(s, &n);
+}
+
+void StreamToDump(const StreamView& s, DumpStream* out) {
+  s.Range(StreamId{}, StreamId::Max(), false, [&](StreamId id, const StreamFields& fields) {
+    out->entries.push_back({id, std::vector<std::string>(fields.begin(), fields.end())});
+    return true;
+  });
+  out->counters = s.counters();
+  s.Groups([&](const StreamGroup& g) {
+    DumpStream::Group group{g.name, g.last_id, g.entries_read, {}, {}};
+    s.PendingFrom(g.name, StreamId{}, [&](const StreamPending& p) {
+      group.pending.push_back(p);
+      return true;
+    });
+    s.Consumers(g.name, [&](std::string_view name, int64_t seen) {
+      group.consumers.push_back({std::string(name), seen});
+    });
+    out->groups.push_back(std::move(group));
+  });
+}
+
+// The stream RESTORE makes of `in`, as XADD, XGROUP and XREADGROUP would have left it.
+RecordPtr StreamFromDump(const DumpStream& in, int64_t expire_at_ms) {
+  StreamEdit s(nullptr, false);
+  for (const DumpStream::Entry& e : in.entries) s.AddEntry(e.id, e.fields);
+  s.counters() = in.counters;
+  for (const DumpStream::Group& g : in.groups) {
+    // A Redis 5-6.2 payload has no read counter: estimated from the entries, as Redis 7.0
+    // migrates one (streamEstimateDistanceFromFirstEverEntry).
+    s.PutGroup({g.name, g.last_id, g.entries_read ? *g.entries_read : s.EntriesReadAt(g.last_id)});
+    for (const DumpStream::Consumer& c : g.consumers) s.PutConsumer(g.name, c.name, c.seen);
+    for (const StreamPending& p : g.pending) s.PutPending(g.name, p);
+  }
+  return s.Finish().record->WithExpiry(expire_at_ms);
 }
 
 // The value of `r` as a DUMP carries it; false (and *error) for a type it cannot carry.
@@ -55,16 +90,19 @@ bool ToDump(const Record& r, DumpValue* out, std::string* error) {
         if (out->kind == DumpValue::Kind::kHash) out->items.emplace_back(value);
       });
       return true;
+    case kStreamRecordType:
+      out->kind = DumpValue::Kind::kStream;
+      StreamToDump(StreamView(r), &out->stream);
+      return true;
   }
-  *error = r.type() == kStreamRecordType
-               ? "ERR DUMP of a stream is not supported"
-               : "ERR DUMP of a JSON document (RedisJSON's module type) is not supported";
+  *error = "ERR DUMP of a JSON document (RedisJSON's module type) is not supported";
   return false;
 }
 
 // The record RESTORE makes of `v`, as the type's own writes would have made it.
 RecordPtr FromDump(const DumpValue& v, int64_t expire_at_ms, const ServerState& server) {
   if (v.kind == DumpValue::Kind::kString) return StringRecord(v.string, expire_at_ms);
+  if (v.kind == DumpValue::Kind::kStream) return StreamFromDump(v.stream, expire_at_ms);
   if (v.kind == DumpValue::Kind::kList) {
     ListEdit list(nullptr, false);
     for (const std::string& e : v.items) list.PushBack(e);

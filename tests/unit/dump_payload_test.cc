@@ -176,5 +176,219 @@ TEST(DumpPayloadTest, DamageIsCaughtAndNothingIsHalfRead) {
   EXPECT_EQ(DecodeDump(newer, &out).code(), Status::Code::kInvalidArgument);
 }
 
+DumpStream::Entry E(uint64_t ms, uint64_t seq, std::vector<std::string> fields) {
+  return {StreamId{ms, seq}, std::move(fields)};
+}
+
+bool SameStream(const DumpStream& a, const DumpStream& b) {
+  auto same_pending = [](const std::vector<StreamPending>& x, const std::vector<StreamPending>& y) {
+    if (x.size() != y.size()) return false;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (x[i].id != y[i].id || x[i].consumer != y[i].consumer ||
+          x[i].delivery_time != y[i].delivery_time || x[i].delivery_count != y[i].delivery_count)
+        return false;
+    }
+    return true;
+  };
+  if (a.entries.size() != b.entries.size() || a.groups.size() != b.groups.size() ||
+      a.counters.last_id != b.counters.last_id ||
+      a.counters.max_deleted != b.counters.max_deleted ||
+      a.counters.entries_added != b.counters.entries_added) {
+    return false;
+  }
+  for (size_t i = 0; i < a.entries.size(); ++i) {
+    if (a.entries[i].id != b.entries[i].id || a.entries[i].fields != b.entries[i].fields)
+      return false;
+  }
+  for (size_t i = 0; i < a.groups.size(); ++i) {
+    const DumpStream::Group &x = a.groups[i], &y = b.groups[i];
+    if (x.name != y.name || x.last_id != y.last_id || x.entries_read != y.entries_read ||
+        !same_pending(x.pending, y.pending) || x.consumers.size() != y.consumers.size())
+      return false;
+    for (size_t c = 0; c < x.consumers.size(); ++c) {
+      if (x.consumers[c].name != y.consumers[c].name || x.consumers[c].seen != y.consumers[c].seen)
+        return false;
+    }
+  }
+  return true;
+}
+
+// A stream that takes several listpacks: 250 entries, most with the first entry's field
+// names (stored once per listpack) and some with their own, one value past the 4096 bytes
+// that start a new listpack, ids whose seq is below the listpack's first (negative
+// differences), integers at each listpack width; two groups, pending entries owned by two
+// consumers, a consumer owning none, a read counter not known (-1).
+DumpStream BigStream() {
+  DumpStream s;
+  for (uint64_t i = 0; i < 250; ++i) {
+    const uint64_t ms = 1700000000000 + i, seq = i % 4 == 0 ? 9 : i % 4;
+    if (i % 5 == 4) {
+      s.entries.push_back(E(ms, seq, {"other", std::to_string(-int64_t(i) * 100000), "n", ""}));
+    } else {
+      s.entries.push_back(
+          E(ms, seq,
+            {"temp", std::to_string(i), "status", i == 120 ? std::string(5000, 's') : "ok"}));
+    }
+  }
+  s.counters = {StreamId{1800000000000, 3}, StreamId{1700000000001, 0}, 260};
+  DumpStream::Group g1{
+      "readers", s.entries[9].id, 10, {}, {{"alice", 1700000000500}, {"bob", -1}, {"idle", 5}}};
+  for (size_t i = 0; i < 10; ++i)
+    g1.pending.push_back(
+        {s.entries[i].id, i % 3 ? "alice" : "bob", 1700000000100 + int64_t(i), i + 1});
+  DumpStream::Group g2{"", StreamId{}, -1, {}, {}};
+  s.groups = {g1, g2};
+  return s;
+}
+
+TEST(DumpPayloadTest, AStreamRoundTripsWithItsGroupsAcrossListpacks) {
+  DumpValue v;
+  v.kind = DumpValue::Kind::kStream;
+  v.stream = BigStream();
+  const std::string payload = EncodeDump(v);
+  EXPECT_EQ(payload[0], '\x13') << "RDB_TYPE_STREAM_LISTPACKS_2";
+  DumpValue back;
+  ASSERT_TRUE(DecodeDump(payload, &back).ok());
+  EXPECT_EQ(back.kind, DumpValue::Kind::kStream);
+  EXPECT_TRUE(SameStream(back.stream, v.stream));
+  // An empty stream (XGROUP CREATE MKSTREAM) has no listpack and still its counters.
+  v.stream.entries.clear();
+  v.stream.groups.resize(1);
+  v.stream.groups[0].pending.clear();
+  ASSERT_TRUE(DecodeDump(EncodeDump(v), &back).ok());
+  EXPECT_TRUE(SameStream(back.stream, v.stream));
+}
+
+// redis-server 7.0.15's own DUMP of
+//   XADD s 1-1 a 1 b hello; XADD s 1-2 a 2 b x; XADD s 2-0 c 3; XDEL s 1-2
+//   XGROUP CREATE s g 0; XREADGROUP GROUP g alice COUNT 1 STREAMS s >
+// one listpack holding a deleted entry (its tombstone) and one with fields of its own.
+const char kRedisStream[] =
+    "130110000000000000000100000000000000014043430000001900020101010201816102816202000102010001"
+    "000101018568656c6c6f0605010301000101010201817802050100010101dfff02010181630203010601ff0202"
+    "000101010203010167010181ffffffffffffffff0100000000000000010000000000000001e3c0c032a2010000"
+    "010105616c696365e3c0c032a201000001000000000000000100000000000000010a00f6c973ba40be2e51";
+
+TEST(DumpPayloadTest, AStreamIsReadAsRedisDumpsIt) {
+  DumpValue v;
+  ASSERT_TRUE(DecodeDump(FromHex(kRedisStream), &v).ok());
+  ASSERT_EQ(v.kind, DumpValue::Kind::kStream);
+  const DumpStream& s = v.stream;
+  ASSERT_EQ(s.entries.size(), 2u) << "the tombstone of 1-2 is not an entry";
+  EXPECT_EQ(s.entries[0].id, (StreamId{1, 1}));
+  EXPECT_EQ(s.entries[0].fields, (std::vector<std::string>{"a", "1", "b", "hello"}));
+  EXPECT_EQ(s.entries[1].id, (StreamId{2, 0}));
+  EXPECT_EQ(s.entries[1].fields, (std::vector<std::string>{"c", "3"}));
+  EXPECT_EQ(s.counters.last_id, (StreamId{2, 0}));
+  EXPECT_EQ(s.counters.max_deleted, (StreamId{1, 2}));
+  EXPECT_EQ(s.counters.entries_added, 3u);
+  ASSERT_EQ(s.groups.size(), 1u);
+  EXPECT_EQ(s.groups[0].name, "g");
+  EXPECT_EQ(s.groups[0].last_id, (StreamId{1, 1}));
+  EXPECT_EQ(s.groups[0].entries_read, -1);
+  ASSERT_EQ(s.groups[0].pending.size(), 1u);
+  EXPECT_EQ(s.groups[0].pending[0].id, (StreamId{1, 1}));
+  EXPECT_EQ(s.groups[0].pending[0].consumer, "alice");
+  EXPECT_EQ(s.groups[0].pending[0].delivery_count, 1u);
+  EXPECT_EQ(s.groups[0].pending[0].delivery_time, 1796147822819);
+  ASSERT_EQ(s.groups[0].consumers.size(), 1u);
+  EXPECT_EQ(s.groups[0].consumers[0].seen, 1796147822819);
+}
+
+std::string WithFooter(std::string body) {
+  body += std::string("\x0a\x00", 2);
+  boost::crc_optimal<64, 0xad93d23594c935a9ULL, 0, 0, true, true> crc;
+  crc.process_bytes(body.data(), body.size());
+  const uint64_t sum = boost::endian::native_to_little(crc.checksum());
+  body.append(reinterpret_cast<const char*>(&sum), 8);
+  return body;
+}
+
+TEST(DumpPayloadTest, ARedis6StreamGetsItsCountersAsRedis7MigratesOne) {
+  // One entry 5-1 {f: v}, last id 9-0; group "g" at 5-1 with 5-1 pending for "c".
+  DumpValue v;
+  v.kind = DumpValue::Kind::kStream;
+  v.stream.entries = {E(5, 1, {"f", "v"})};
+  v.stream.counters = {StreamId{9, 0}, StreamId{}, 1};
+  std::string body = EncodeDump(v);
+  body.resize(body.size() - 10);
+  // Redis 7.0's tail: length 1, last 9-0, first 5-1, deleted 0-0, added 1, no groups.
+  ASSERT_EQ(body.substr(body.size() - 9), std::string("\x01\x09\x00\x05\x01\x00\x00\x01\x00", 9));
+  body.resize(body.size() - 9);
+  body[0] = '\x0f';
+  body += std::string("\x01\x09\x00", 3);       // length, last id
+  body += std::string("\x01\x01g\x05\x01", 5);  // one group "g", last delivered 5-1
+  body += std::string("\x01", 1) + StreamId{5, 1}.Encode() + std::string(8, '\x07') + "\x02";
+  body +=
+      std::string("\x01\x01", 2) + "c" + std::string(8, '\x00') + "\x01" + StreamId{5, 1}.Encode();
+  DumpValue back;
+  ASSERT_TRUE(DecodeDump(WithFooter(body), &back).ok());
+  const DumpStream& s = back.stream;
+  ASSERT_EQ(s.entries.size(), 1u);
+  EXPECT_EQ(s.counters.last_id, (StreamId{9, 0}));
+  EXPECT_EQ(s.counters.max_deleted, StreamId{});
+  EXPECT_EQ(s.counters.entries_added, 1u) << "the length, as Redis 7.0 sets it";
+  ASSERT_EQ(s.groups.size(), 1u);
+  EXPECT_FALSE(s.groups[0].entries_read.has_value()) << "estimated when restored";
+  ASSERT_EQ(s.groups[0].pending.size(), 1u);
+  EXPECT_EQ(s.groups[0].pending[0].consumer, "c");
+  EXPECT_EQ(s.groups[0].pending[0].delivery_count, 2u);
+}
+
+TEST(DumpPayloadTest, AStreamThatDisagreesWithItselfIsRefused) {
+  DumpValue v;
+  v.kind = DumpValue::Kind::kStream;
+  v.stream.entries = {E(5, 1, {"f", "v"}), E(6, 0, {"f", "w"})};
+  v.stream.counters = {StreamId{9, 0}, StreamId{}, 2};
+  DumpStream::Group g{"g", StreamId{6, 0}, 2, {{StreamId{5, 1}, "c", 10, 1}}, {{"c", 10}}};
+  v.stream.groups = {g};
+  DumpValue back;
+  ASSERT_TRUE(DecodeDump(EncodeDump(v), &back).ok());
+  auto refused = [&](DumpValue bad, const char* why) {
+    EXPECT_EQ(DecodeDump(EncodeDump(bad), &back).code(), Status::Code::kCorruption) << why;
+  };
+  DumpValue bad = v;
+  bad.stream.counters.last_id = StreamId{5, 9};
+  refused(bad, "the last id below the last entry's");
+  bad = v;
+  std::swap(bad.stream.entries[0], bad.stream.entries[1]);
+  refused(bad, "entries out of order");
+  bad = v;
+  bad.stream.entries[1].id = bad.stream.entries[0].id;
+  refused(bad, "an id twice");
+  bad = v;
+  bad.stream.groups.push_back(g);
+  refused(bad, "a group twice");
+  bad = v;
+  bad.stream.groups[0].consumers.push_back({"c", 1});
+  refused(bad, "a consumer twice");
+  bad = v;
+  bad.stream.groups[0].consumers[0].name = "d";  // "c" owns 5-1, and no "c" is saved
+  refused(bad, "a pending entry without an owner");
+  bad = v;
+  bad.stream.entries[0].fields.clear();
+  refused(bad, "an entry without fields");
+  // The length counts live entries: change the saved length byte.
+  const std::string good = EncodeDump(v);
+  const size_t length_at = good.find(std::string("\x02\x09\x00\x05\x01", 5));
+  ASSERT_NE(length_at, std::string::npos);
+  EXPECT_FALSE(DecodeDump(Tampered(good, length_at, '\x03'), &back).ok()) << "length 3";
+  // Any byte changed (checksum made right) is refused or read as another sound stream:
+  // never a crash, never a read past the payload (ASan's build runs this too).
+  const std::string big = [] {
+    DumpValue b;
+    b.kind = DumpValue::Kind::kStream;
+    b.stream = BigStream();
+    b.stream.entries.resize(120);
+    return EncodeDump(b);
+  }();
+  for (size_t at = 0; at + 10 < big.size(); at += 7) {
+    for (char to : {'\x00', '\x01', '\x7f', '\x80', '\xff'}) {
+      const Status s = DecodeDump(Tampered(big, at, to), &back);
+      EXPECT_TRUE(s.ok() || s.code() == Status::Code::kCorruption) << at;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace devstate
