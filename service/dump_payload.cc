@@ -19,6 +19,10 @@ namespace devstate {
 namespace {
 
 constexpr uint8_t kRdbString = 0, kRdbList = 1, kRdbSet = 2, kRdbHash = 4, kRdbZset2 = 5;
+// Redis 2.4-6.2's encodings, read only: sorted sets with text scores, a zipmap hash, a
+// ziplist list, sorted set or hash, a quicklist of ziplists.
+constexpr uint8_t kRdbZset = 3, kRdbHashZipmap = 9, kRdbListZiplist = 10, kRdbZsetZiplist = 12,
+                  kRdbHashZiplist = 13, kRdbListQuicklist = 14;
 // Redis 7.0's compact encodings, read only.
 constexpr uint8_t kRdbSetIntset = 11, kRdbHashListpack = 16, kRdbZsetListpack = 17,
                   kRdbListQuicklist2 = 18;
@@ -279,6 +283,25 @@ class Reader {
     return true;
   }
   bool Milliseconds(int64_t* ms) { return LittleEndian(ms); }
+  // A score as RDB_TYPE_ZSET_2 saves it: 8 bytes, little-endian.
+  bool BinaryDouble(double* v) {
+    uint64_t bits = 0;
+    if (!LittleEndian(&bits)) return false;
+    std::memcpy(v, &bits, sizeof *v);
+    return true;
+  }
+  // As RDB_TYPE_ZSET saved it (rdbSaveDoubleValue): a length byte, 253 NaN, 254 +inf,
+  // 255 -inf, else that many bytes of text.
+  bool TextDouble(double* v) {
+    uint8_t n = 0;
+    if (!Byte(&n)) return false;
+    if (n >= 253) {
+      *v = n == 253 ? std::nan("") : n == 254 ? HUGE_VAL : -HUGE_VAL;
+      return true;
+    }
+    std::string_view text;
+    return Raw(n, &text) && ParseDouble(text, v);
+  }
   bool Plain(uint64_t* n) {  // a length that is a number, not a string's
     bool special = false;
     return Length(n, &special) && !special;
@@ -349,6 +372,118 @@ bool ListpackEntries(std::string_view lp, std::vector<std::string>* out) {
     rest.remove_prefix(length + back.size());
   }
   return true;
+}
+
+// Redis 2.6-6.2's ziplist (ziplist.c): [total bytes, u32][offset of the last entry, u32]
+// [count, u16, 65535: count them][entries][0xff], each entry the previous one's length (1
+// byte, or 0xfe and 4 bytes), its encoding and data. Appends the entries to *out, integers
+// as decimal text; false when anything is malformed (ziplistValidateIntegrity, deep).
+bool ZiplistEntries(std::string_view zl, std::vector<std::string>* out) {
+  auto u = [&](size_t at, size_t bytes, bool big) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < bytes; ++i) {
+      const uint64_t b = static_cast<uint8_t>(zl[at + i]);
+      v |= big ? b << (8 * (bytes - 1 - i)) : b << (8 * i);
+    }
+    return v;
+  };
+  if (zl.size() < 11 || u(0, 4, false) != zl.size() || zl.back() != '\xff') return false;
+  const uint64_t tail = u(4, 4, false), count = u(8, 2, false);
+  const size_t end = zl.size() - 1;
+  size_t at = 10, prev = 0, last = 10, entries = 0;
+  while (at < end) {
+    size_t prevlen = static_cast<uint8_t>(zl[at]), head = 1;
+    if (prevlen == 0xfe) {
+      if (end - at < 5) return false;
+      prevlen = u(at + 1, 4, false);
+      head = 5;
+    } else if (prevlen == 0xff) {
+      return false;
+    }
+    if (prevlen != prev || at + head >= end) return false;
+    const uint8_t b = static_cast<uint8_t>(zl[at + head]);
+    size_t enc = 1, data = 0;
+    std::optional<int64_t> integer;
+    auto sign = [](uint64_t v, int bits) {
+      const uint64_t top = uint64_t{1} << (bits - 1);
+      return static_cast<int64_t>(v ^ top) - static_cast<int64_t>(top);
+    };
+    const size_t room = end - (at + head);  // bytes left for the encoding and data
+    if ((b & 0xc0) == 0x00) {
+      data = b & 0x3f;
+    } else if ((b & 0xc0) == 0x40) {
+      if (room < 2) return false;
+      enc = 2;
+      data = (size_t{b & 0x3fu} << 8) | static_cast<uint8_t>(zl[at + head + 1]);
+    } else if ((b & 0xc0) == 0x80) {
+      if (room < 5) return false;
+      enc = 5;
+      data = u(at + head + 1, 4, true);
+    } else {
+      const size_t bytes = b == 0xfe   ? 1
+                           : b == 0xc0 ? 2
+                           : b == 0xf0 ? 3
+                           : b == 0xd0 ? 4
+                           : b == 0xe0 ? 8
+                                       : 0;
+      if (bytes == 0) {
+        if (b < 0xf1 || b > 0xfd) return false;
+        integer = (b & 0x0f) - 1;  // 0 to 12, in the encoding itself
+      } else {
+        if (room < 1 + bytes) return false;
+        integer = bytes == 8 ? static_cast<int64_t>(u(at + head + 1, 8, false))
+                             : sign(u(at + head + 1, bytes, false), static_cast<int>(bytes * 8));
+        enc = 1 + bytes;
+      }
+    }
+    if (room < enc + data) return false;
+    out->push_back(integer ? std::to_string(*integer)
+                           : std::string(zl.substr(at + head + enc, data)));
+    last = at;
+    prev = head + enc + data;
+    at += prev;
+    ++entries;
+  }
+  return at == end && tail == last && (count == UINT16_MAX || count == entries);
+}
+
+// Redis 2.4's zipmap (zipmap.c): [count, 1 byte, 254: count them], then per pair the name's
+// length, the name, the value's length, a byte of free space after it, the value and that
+// space, each length 1 byte (below 254) or 254 and 4 bytes; 0xff ends it. Appends names and
+// values in turn; false when anything is malformed (zipmapValidateIntegrity).
+bool ZipmapEntries(std::string_view zm, std::vector<std::string>* out) {
+  if (zm.size() < 2 || zm.back() != '\xff') return false;
+  const uint8_t count = static_cast<uint8_t>(zm[0]);
+  std::string_view rest = zm.substr(1, zm.size() - 2);
+  auto length = [&](uint64_t* n) {
+    if (rest.empty()) return false;
+    *n = static_cast<uint8_t>(rest[0]);
+    if (*n < 254) {
+      rest.remove_prefix(1);
+      return true;
+    }
+    if (*n == 255 || rest.size() < 5) return false;
+    uint32_t v = 0;
+    std::memcpy(&v, rest.data() + 1, 4);
+    *n = boost::endian::little_to_native(v);
+    rest.remove_prefix(5);
+    return true;
+  };
+  size_t pairs = 0;
+  while (!rest.empty()) {
+    uint64_t name = 0, value = 0;
+    if (!length(&name) || rest.size() < name) return false;
+    out->emplace_back(rest.substr(0, name));
+    rest.remove_prefix(name);
+    if (!length(&value) || rest.empty()) return false;
+    const uint8_t free = static_cast<uint8_t>(rest[0]);
+    rest.remove_prefix(1);
+    if (rest.size() < value + free) return false;
+    out->emplace_back(rest.substr(0, value));
+    rest.remove_prefix(value + free);
+    ++pairs;
+  }
+  return count == 254 || count == pairs;
 }
 
 // Redis's intset (intset.c): [encoding: 2, 4 or 8, u32][count, u32][count integers of that
@@ -608,6 +743,24 @@ bool GetStream(Reader& in, bool v2, DumpStream* s) {
   return true;
 }
 
+// A packed hash's names and values, or a sorted set's members and scores, in turn: into
+// *value, refusing an odd count, a score that is not a number and a repeated name.
+bool TakePairs(std::vector<std::string> entries, bool hash, DumpValue* value) {
+  value->kind = hash ? DumpValue::Kind::kHash : DumpValue::Kind::kZset;
+  if (entries.empty() || entries.size() % 2 != 0) return false;
+  if (hash) {
+    value->items = std::move(entries);
+  } else {
+    for (size_t i = 0; i < entries.size(); i += 2) {
+      double score = 0;
+      if (!ParseDouble(entries[i + 1], &score)) return false;
+      value->items.push_back(std::move(entries[i]));
+      value->scores.push_back(score);
+    }
+  }
+  return !Repeats(value->items, hash ? 2 : 1);
+}
+
 }  // namespace
 
 std::string EncodeDump(const DumpValue& value) {
@@ -690,15 +843,17 @@ Status DecodeDump(std::string_view payload, DumpValue* value) {
       if (type != kRdbList && Repeats(value->items, type == kRdbHash ? 2 : 1)) return bad;
       break;
     }
+    case kRdbZset:
     case kRdbZset2: {
       value->kind = DumpValue::Kind::kZset;
       if (!in.Count(&n) || n == 0) return bad;
       for (uint64_t i = 0; i < n; ++i) {
         std::string member;
-        uint64_t bits = 0;
         double score = 0;
-        if (!in.String(&member) || !in.LittleEndian(&bits)) return bad;
-        std::memcpy(&score, &bits, sizeof score);
+        if (!in.String(&member) ||
+            !(type == kRdbZset2 ? in.BinaryDouble(&score) : in.TextDouble(&score))) {
+          return bad;
+        }
         if (std::isnan(score)) return bad;  // as Redis's loader: "Zset with NAN score"
         value->items.push_back(std::move(member));
         value->scores.push_back(score);
@@ -713,45 +868,51 @@ Status DecodeDump(std::string_view payload, DumpValue* value) {
       break;
     }
     case kRdbHashListpack:
-    case kRdbZsetListpack: {
-      const bool hash = type == kRdbHashListpack;
-      value->kind = hash ? DumpValue::Kind::kHash : DumpValue::Kind::kZset;
+    case kRdbZsetListpack:
+    case kRdbHashZiplist:
+    case kRdbZsetZiplist:
+    case kRdbHashZipmap: {
       std::string blob;
       std::vector<std::string> entries;
-      if (!in.String(&blob) || !ListpackEntries(blob, &entries) || entries.empty() ||
-          entries.size() % 2 != 0) {
-        return bad;
-      }
-      if (hash) {
-        value->items = std::move(entries);
-      } else {
-        for (size_t i = 0; i < entries.size(); i += 2) {
-          double score = 0;
-          if (!ParseDouble(entries[i + 1], &score)) return bad;
-          value->items.push_back(std::move(entries[i]));
-          value->scores.push_back(score);
-        }
-      }
-      if (Repeats(value->items, hash ? 2 : 1)) return bad;
+      if (!in.String(&blob)) return bad;
+      const bool read = type == kRdbHashZipmap ? ZipmapEntries(blob, &entries)
+                        : type == kRdbHashZiplist || type == kRdbZsetZiplist
+                            ? ZiplistEntries(blob, &entries)
+                            : ListpackEntries(blob, &entries);
+      const bool hash =
+          type == kRdbHashListpack || type == kRdbHashZiplist || type == kRdbHashZipmap;
+      if (!read || !TakePairs(std::move(entries), hash, value)) return bad;
       break;
     }
+    case kRdbListZiplist: {
+      value->kind = DumpValue::Kind::kList;
+      std::string blob;
+      if (!in.String(&blob) || !ZiplistEntries(blob, &value->items) || value->items.empty())
+        return bad;
+      break;
+    }
+    case kRdbListQuicklist:
     case kRdbListQuicklist2: {
+      // Nodes of listpacks (Redis 7.0) or ziplists (3.2-6.2); in Redis 7.0's, a node may
+      // also be one plain element. An empty node is skipped, as Redis skips it; a list with
+      // no element is refused.
       value->kind = DumpValue::Kind::kList;
       if (!in.Count(&n) || n == 0) return bad;
       for (uint64_t i = 0; i < n; ++i) {
-        uint64_t container = 0;
-        bool special = false;
+        uint64_t container = kQuicklistPacked;
         std::string blob;
-        if (!in.Length(&container, &special) || special || !in.String(&blob)) return bad;
+        if (type == kRdbListQuicklist2 && !in.Plain(&container)) return bad;
+        if (!in.String(&blob) || blob.empty()) return bad;
         if (container == kQuicklistPlain) {
           value->items.push_back(std::move(blob));
         } else if (container != kQuicklistPacked) {
           return bad;
-        } else {
-          const size_t before = value->items.size();
-          if (!ListpackEntries(blob, &value->items) || value->items.size() == before) return bad;
+        } else if (!(type == kRdbListQuicklist ? ZiplistEntries(blob, &value->items)
+                                               : ListpackEntries(blob, &value->items))) {
+          return bad;
         }
       }
+      if (value->items.empty()) return bad;
       break;
     }
     case kRdbStreamListpacks:

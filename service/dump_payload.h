@@ -10,12 +10,16 @@
 // Read: those types, strings raw, integer-encoded or LZF-compressed (liblzf), and what
 // redis-server 7.0 itself DUMPs: a small set as an intset (RDB_TYPE_SET_INTSET), a small hash
 // or sorted set as a listpack (RDB_TYPE_HASH_LISTPACK, RDB_TYPE_ZSET_LISTPACK), a list as a
-// quicklist of listpacks (RDB_TYPE_LIST_QUICKLIST_2), a stream of Redis 5-6.2
-// (RDB_TYPE_STREAM_LISTPACKS, whose counters RESTORE derives as Redis 7.0 does), from RDB
-// versions up to 10. Every byte is checked (a listpack's back-lengths, an intset's order, a
+// quicklist of listpacks (RDB_TYPE_LIST_QUICKLIST_2). And what Redis 2.4-6.2 DUMPed, so that
+// values move from those over DUMP/RESTORE: sorted sets with text scores (RDB_TYPE_ZSET), a
+// zipmap hash (RDB_TYPE_HASH_ZIPMAP), a ziplist list, sorted set or hash
+// (RDB_TYPE_LIST_ZIPLIST, _ZSET_ZIPLIST, _HASH_ZIPLIST), a quicklist of ziplists
+// (RDB_TYPE_LIST_QUICKLIST), a stream without its 7.0 counters (RDB_TYPE_STREAM_LISTPACKS,
+// which RESTORE derives as Redis 7.0 does); RDB versions up to 10. Every byte is checked (a
+// listpack's back-lengths, a ziplist's previous-entry lengths and tail, an intset's order, a
 // repeated member or field, an LZF length past what LZF can expand to, a stream's entry
-// counts, id order, and pending entries without exactly one owner); anything malformed, and
-// the older ziplist and zipmap encodings, are refused as bad data, never half-restored.
+// counts, id order, and pending entries without exactly one owner); anything malformed is
+// refused as bad data, never half-restored.
 #pragma once
 
 #include <cstdint>

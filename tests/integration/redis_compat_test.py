@@ -89,6 +89,52 @@ def stream_dump_as_redis6(payload):
     return body + crc64_jones(body).to_bytes(8, "little")
 
 
+def ziplist(items):
+    """Redis 2.6-6.2's ziplist of `items` (bytes, or int in its smallest encoding)."""
+    body, prev, tail = bytearray(), 0, 10
+    for item in items:
+        entry = bytearray([prev] if prev < 254 else b"\xfe" + prev.to_bytes(4, "little"))
+        if isinstance(item, int) and 0 <= item <= 12:
+            entry.append(0xF1 + item)
+        elif isinstance(item, int):
+            tag, n = next((t, n) for t, n in ((0xFE, 1), (0xC0, 2), (0xF0, 3), (0xD0, 4), (0xE0, 8))
+                          if -(1 << (8 * n - 1)) <= item < (1 << (8 * n - 1)))
+            entry += bytes([tag]) + item.to_bytes(n, "little", signed=True)
+        else:
+            n = len(item)
+            entry += bytes([n]) if n < 64 else bytes([0x40 | (n >> 8), n & 0xFF]) if n < 16384 \
+                else b"\x80" + n.to_bytes(4, "big")
+            entry += item
+        tail = 10 + len(body)
+        body += entry
+        prev = len(entry)
+    return ((11 + len(body)).to_bytes(4, "little") + tail.to_bytes(4, "little")
+            + min(len(items), 65535).to_bytes(2, "little") + bytes(body) + b"\xff")
+
+
+def zipmap(pairs, free=2):
+    """Redis 2.4's zipmap of (name, value) pairs, each value followed by `free` spare bytes."""
+    def length(n):
+        return bytes([n]) if n < 254 else b"\xfe" + n.to_bytes(4, "little")
+    out = bytearray([min(len(pairs), 254)])
+    for name, value in pairs:
+        out += length(len(name)) + name + length(len(value)) + bytes([free]) + value + bytes(free)
+    return bytes(out) + b"\xff"
+
+
+def rdb_string(b):
+    n = len(b)
+    head = bytes([n]) if n < 64 else bytes([0x40 | (n >> 8), n & 0xFF]) if n < 16384 \
+        else b"\x80" + n.to_bytes(4, "big")
+    return head + b
+
+
+def dump_payload(rdb_type, body, version=9):
+    """A DUMP payload as Redis 6.2 (RDB version 9) wrote it, with its checksum."""
+    out = bytes([rdb_type]) + body + version.to_bytes(2, "little")
+    return out + crc64_jones(out).to_bytes(8, "little")
+
+
 def cluster_port():
     """A free port that redis-server in cluster mode accepts: its cluster bus listens on the
     port + 10000, so the port must be at most 55535 and the bus port free as well."""
@@ -1309,9 +1355,8 @@ class RedisCompatTest(unittest.TestCase):
                 self.assertEqual(ds.call(read[0], key, *read[1:]), redis.call(read[0], key, *read[1:]), key)
                 self.assertEqual(ds.call("OBJECT", "ENCODING", key), redis.call("OBJECT", "ENCODING", key), key)
             self.assertEqual(bulk(redis.call("DUMP", "{d}lzf"))[1:2], b"\xc3", "the string went LZF-compressed")
-            # A payload damaged inside (checksum made right again) is refused whole, as is
-            # the older ziplist encoding; an expired TTL only removes what REPLACE
-            # replaces; a damaged checksum is caught.
+            # A payload damaged inside (checksum made right again) is refused whole; an
+            # expired TTL only removes what REPLACE replaces; a damaged checksum is caught.
             good = bulk(redis.call("DUMP", "{d}lp"))
             body = bytearray(good[:-8])
             body[-4] ^= 0x01  # the listpack's last back-length
@@ -1413,6 +1458,68 @@ class RedisCompatTest(unittest.TestCase):
             for c in (ds, rd):
                 self.assertRaisesRegex(redispy.ResponseError, "Bad data format", c.restore, "{st}bad", 0, bad)
                 self.assertEqual(c.exists("{st}bad"), 0)
+        finally:
+            rd.config_set("sanitize-dump-payload", "no")
+            ds.close()
+            rd.close()
+
+    def test_restore_of_what_redis_6_dumped(self):
+        """RESTORE reads the encodings Redis 2.4-6.2 DUMPed (ziplists, a quicklist of
+        ziplists, a zipmap, text scores), as redis-server 7.0 does when it checks every byte
+        (sanitize-dump-payload yes): the same values, the same encodings, the same refusals."""
+        import redis as redispy
+        ds, rd = redispy.Redis(port=self.ds.resp_port), redispy.Redis(port=self.redis.port)
+        rd.config_set("sanitize-dump-payload", "yes")
+        ints = [0, 12, 13, -1, 127, -128, 300, -32768, 70000, -(1 << 23), 1 << 31, -(1 << 62)]
+        long_text = b"L" * 70
+        huge = b"H" * 20000
+        pairs = [b"f1", b"v", b"n", 7, b"neg", -70000, b"big", 1 << 40, b"empty", b"", b"f2", b"x" * 64]
+        quick = [ziplist([b"a", 1, b"b"]), ziplist([]), ziplist([huge, -5, long_text])]
+        payloads = {
+            "{old}hash": (dump_payload(13, rdb_string(ziplist(pairs))), ("HGETALL",)),
+            # In score order, as Redis kept a ziplist (it does not check the order).
+            "{old}zset": (dump_payload(12, rdb_string(ziplist([b"c", b"-inf", b"d", -4097, b"f", 0, b"b", b"2.5",
+                                                               b"a", 3, b"e", b"1e300"]))),
+                          ("ZRANGE", 0, -1, "WITHSCORES")),
+            "{old}list": (dump_payload(10, rdb_string(ziplist([b"x", *ints, long_text, huge]))), ("LRANGE", 0, -1)),
+            "{old}quick": (dump_payload(14, bytes([len(quick)]) + b"".join(rdb_string(z) for z in quick)),
+                           ("LRANGE", 0, -1)),
+            "{old}zipmap": (dump_payload(9, rdb_string(zipmap([(b"name", b"value"), (b"n", b"12"), (b"e", b""),
+                                                               (b"long", b"y" * 300)]))), ("HGETALL",)),
+            "{old}zset1": (dump_payload(3, b"\x04" + rdb_string(b"a") + b"\x031.5" + rdb_string(b"b") + b"\xfe"
+                                        + rdb_string(b"c") + b"\xff" + rdb_string(b"d") + b"\x02-7"),
+                           ("ZRANGE", 0, -1, "WITHSCORES")),
+        }
+        try:
+            for key, (payload, read) in payloads.items():
+                self.assertTrue(rd.restore(key, 0, payload), key)
+                self.assertTrue(ds.restore(key, 0, payload), key)
+                self.assertEqual(ds.execute_command(read[0], key, *read[1:]),
+                                 rd.execute_command(read[0], key, *read[1:]), key)
+                self.assertEqual(ds.object("encoding", key), rd.object("encoding", key), key)
+            self.assertEqual(ds.llen("{old}quick"), 6, "the empty ziplist adds nothing")
+            # What both refuse: a ziplist entry whose previous-entry length is wrong, a tail
+            # offset past the last entry, a count that is not the entries', a repeated
+            # field, an empty ziplist, a zipmap whose count is wrong, a NaN score, a
+            # quicklist of nothing but empty ziplists.
+            good = ziplist([b"a", b"1", b"b", b"2"])
+            wrong_prev = bytearray(good)
+            wrong_prev[10 + 3] = 2  # the second entry's previous-entry length (3)
+            wrong_tail = bytearray(good)
+            wrong_tail[4] += 1
+            wrong_count = bytearray(good)
+            wrong_count[8] = 3
+            refused = [dump_payload(13, rdb_string(bytes(wrong_prev))), dump_payload(13, rdb_string(bytes(wrong_tail))),
+                       dump_payload(13, rdb_string(bytes(wrong_count))),
+                       dump_payload(13, rdb_string(ziplist([b"a", b"1", b"a", b"2"]))),
+                       dump_payload(13, rdb_string(ziplist([]))),
+                       dump_payload(9, rdb_string(b"\x03" + zipmap([(b"a", b"1"), (b"b", b"2")])[1:])),
+                       dump_payload(3, b"\x01" + rdb_string(b"a") + b"\xfd"),
+                       dump_payload(14, b"\x02" + rdb_string(ziplist([])) + rdb_string(ziplist([])))]
+            for i, payload in enumerate(refused):
+                for c in (rd, ds):
+                    self.assertRaisesRegex(redispy.ResponseError, "Bad data format", c.restore, "{old}bad", 0, payload)
+                    self.assertEqual(c.exists("{old}bad"), 0, (i, c))
         finally:
             rd.config_set("sanitize-dump-payload", "no")
             ds.close()
