@@ -23,6 +23,7 @@ void WriteSpec(ReplyWriter& w, const CommandSpec& c) {
   if (c.flags & kNoMulti) flags.push_back("no_multi");
   if (c.flags & kLoading) flags.push_back("loading");
   if (c.flags & kStale) flags.push_back("stale");
+  if (c.flags & kAsking) flags.push_back("asking");
   if (c.flags & kFast) flags.push_back("fast");
   if (c.flags & kNoAuth) flags.push_back("no_auth");
   if (c.numkeys_at > 0 || c.option_keys != nullptr) flags.push_back("movablekeys");

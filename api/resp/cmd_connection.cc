@@ -278,6 +278,10 @@ void CmdReadwrite(Call& call) {
   call.reply.Ok();
 }
 
+// ASKING: a cluster client's word that the next command follows an -ASK redirect. This
+// node serves every slot and never answers -ASK, so there is nothing to remember.
+void CmdAsking(Call& call) { call.reply.Ok(); }
+
 }  // namespace
 
 void AddConnectionCommands(std::vector<CommandSpec>* t) {
@@ -306,6 +310,15 @@ void AddConnectionCommands(std::vector<CommandSpec>* t) {
            "Enables read queries for a connection to a cluster replica node"},
           {"readwrite", 1, kFast | any, 0, 0, 0, conn, CmdReadwrite,
            "Disables read queries for a connection to a cluster replica node"},
+          {"asking",
+           1,
+           kFast,
+           0,
+           0,
+           0,
+           {"fast", "connection"},
+           CmdAsking,
+           "Sent by cluster clients after an -ASK redirect"},
           {"client",
            -2,
            any,

@@ -238,6 +238,16 @@ void AddDumpCommands(std::vector<CommandSpec>* t) {
            {"keyspace", "write", "slow", "dangerous"},
            CmdRestore,
            "Create a key using the provided serialized value, previously obtained using DUMP."},
+          // What MIGRATE sends a cluster node (redis-cli --cluster import, reshard): RESTORE.
+          {"restore-asking",
+           -4,
+           kWrite | kDenyOom | kAsking,
+           1,
+           1,
+           1,
+           {"keyspace", "write", "slow", "dangerous"},
+           CmdRestore,
+           "An internal command for migrating keys in a cluster"},
       });
 }
 

@@ -51,6 +51,7 @@ enum CommandFlag : uint32_t {
                         // but MULTI EXEC DISCARD WATCH QUIT RESET)
   kNoMulti = 1 << 10,   // refused inside MULTI, which it then aborts (SAVE, SHUTDOWN)
   kBlocking = 1 << 11,  // may wait for another client's write (BLPOP): api/resp/block.h
+  kAsking = 1 << 12,    // served for a slot being imported, after ASKING (RESTORE-ASKING)
 };
 
 // What a connection knows about itself (CLIENT INFO/LIST, HELLO, RESET). Fields are

@@ -149,20 +149,23 @@ user limited on >limitedpw ~{p}* +get +set +client +config|help
 
 
 class RedisServer:
-    def __init__(self, workdir, aclfile):
-        self.dir = os.path.join(workdir, "redis")
+    def __init__(self, workdir, aclfile, cluster=True, name="redis"):
+        self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir)
         self.port = cluster_port()
         self.log = open(os.path.join(self.dir, "log"), "w")
+        mode = (["--cluster-enabled", "yes", "--cluster-config-file", os.path.join(self.dir, "nodes.conf")]
+                if cluster else [])
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-             "--save", "", "--appendonly", "no", "--cluster-enabled", "yes",
-             "--cluster-config-file", os.path.join(self.dir, "nodes.conf"), "--aclfile", aclfile],
+             "--save", "", "--appendonly", "no", *mode, "--aclfile", aclfile],
             stdout=self.log, stderr=subprocess.STDOUT)
         try:
             wait_until(lambda: self.proc.poll() is None and port_open(self.port), 10, "redis-server")
         except AssertionError as e:
             raise AssertionError(f"{e}\n{tail(os.path.join(self.dir, 'log'))}") from None
+        if not cluster:
+            return
         c = Raw(self.port)
         assert c.call("CLUSTER", "ADDSLOTSRANGE", 0, 16383) == b"+OK\r\n"
         wait_until(lambda: b"cluster_state:ok" in c.call("CLUSTER", "INFO"), 10, "cluster ok")
@@ -1524,6 +1527,67 @@ class RedisCompatTest(unittest.TestCase):
             rd.config_set("sanitize-dump-payload", "no")
             ds.close()
             rd.close()
+
+    def test_redis_cli_cluster_import_moves_a_redis_server_into_devstate(self):
+        """`redis-cli --cluster import` (MIGRATE from the source, RESTORE-ASKING here) moves
+        a plain redis-server's keys of every type into devstate, with their TTLs: copied
+        (--cluster-copy --cluster-replace), then moved (deleted from the source)."""
+        import redis as redispy
+        source = RedisServer(self.work.path, self.aclfile, cluster=False, name="import-source")
+        src, ds = redispy.Redis(port=source.port), redispy.Redis(port=self.ds.resp_port)
+        try:
+            for i in range(300):
+                src.set(f"imp:s{i}", f"v{i}" * (i % 40))
+            src.expire("imp:s1", 1000)
+            src.hset("imp:h", mapping={"a": 1, "b": "x" * 100})
+            src.hset("imp:hsmall", mapping={"a": 1, "b": 2})
+            src.rpush("imp:l", *range(500))
+            src.sadd("imp:set", 1, 2, 3)
+            src.sadd("imp:setstr", "a", "b")
+            src.zadd("imp:z", {"a": 1.5, "b": -2})
+            src.xadd("imp:x", {"f": "v"}, id="1-1")
+            src.xgroup_create("imp:x", "g", id="0")
+            src.xreadgroup("g", "c", {"imp:x": ">"})
+            src.pfadd("imp:hll", *range(100))
+
+            def read(c, key):
+                kind = c.type(key)
+                return kind, {b"string": lambda: c.get(key), b"hash": lambda: c.hgetall(key),
+                              b"list": lambda: c.lrange(key, 0, -1), b"set": lambda: sorted(c.smembers(key)),
+                              b"zset": lambda: c.zrange(key, 0, -1, withscores=True),
+                              b"stream": lambda: (c.xrange(key), c.xpending(key, "g")["pending"])}[kind]()
+            keys = sorted(src.keys("imp:*"))
+            self.assertEqual(len(keys), 308)
+
+            def cli_import(*options):
+                out = subprocess.run(["redis-cli", "--cluster", "import", f"127.0.0.1:{self.ds.resp_port}",
+                                      "--cluster-from", f"127.0.0.1:{source.port}", *options],
+                                     capture_output=True, text=True, timeout=120)
+                self.assertEqual(out.returncode, 0, out.stdout[-2000:] + out.stderr[-2000:])
+            ds.set("imp:s2", "replaced by the import")
+            cli_import("--cluster-copy", "--cluster-replace")
+            for key in keys:
+                self.assertEqual(read(ds, key), read(src, key), key)
+            self.assertIn(ds.ttl("imp:s1"), range(990, 1001))
+            self.assertEqual(ds.ttl("imp:s3"), -1)
+            self.assertEqual(ds.pfcount("imp:hll"), src.pfcount("imp:hll"))
+            # Moved, not copied: the source keeps nothing it sent.
+            src.set("imp:moved", "m")
+            src.zadd("imp:moved-z", {"q": 1})
+            for key in ("imp:moved", "imp:moved-z"):
+                ds.delete(key)
+            for key in keys:
+                src.delete(key)
+            cli_import()
+            self.assertEqual(src.dbsize(), 0)
+            self.assertEqual(ds.get("imp:moved"), b"m")
+            self.assertEqual(ds.zscore("imp:moved-z", "q"), 1.0)
+        finally:
+            for key in ds.keys("imp:*"):  # one by one: they are in many slots
+                ds.delete(key)
+            src.close()
+            ds.close()
+            source.stop()
 
     def test_bits_and_lcs(self):
         self.same(("SETBIT", "{b}k", 7, 1), ("SETBIT", "{b}k", 7, 1), ("GETBIT", "{b}k", 7),
