@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <memory>
 
 #include "api/resp/commands.h"
@@ -213,6 +214,113 @@ void CmdRestore(Call& call) {
   });
 }
 
+// A command as a client sends it: an array of bulk strings.
+std::string Encoded(std::initializer_list<std::string_view> args) {
+  std::string out = fmt::format("*{}\r\n", args.size());
+  for (std::string_view a : args)
+    fmt::format_to(std::back_inserter(out), "${}\r\n{}\r\n", a.size(), a);
+  return out;
+}
+
+// MIGRATE's keys: args[3], or what follows KEYS (Redis's migrateGetKeys).
+void MigrateKeys(const std::vector<std::string>& args, std::vector<int>* out) {
+  for (size_t j = 6; j < args.size(); ++j) {
+    if (EqualsNoCase(args[j], "keys")) {
+      for (size_t k = j + 1; k < args.size(); ++k) out->push_back(static_cast<int>(k));
+      return;
+    }
+  }
+  if (args.size() > 3) out->push_back(3);
+}
+
+// MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password]
+// [AUTH2 username password] [KEYS key [key ...]], parsed and answered as Redis 7.0 does.
+// The values are read here and DUMPed; the round trip to the target runs on the server's
+// MigrateClient, off this thread; then the keys the target acknowledged are deleted here
+// (unless COPY) in one commit, before the reply. Nothing after a MIGRATE on its connection
+// runs until it is answered (kBarrier). A key another client wrote meanwhile keeps its new
+// value: only the record that was sent is deleted. Inside MULTI it is refused: the EXEC's
+// commit cannot wait on the network.
+void CmdMigrate(Call& call) {
+  const auto& a = call.args;
+  bool copy = false, replace = false;
+  std::string username, password;
+  bool keys_option = false;
+  for (size_t j = 6; j < a.size() && !keys_option; ++j) {
+    const size_t more = a.size() - 1 - j;
+    if (EqualsNoCase(a[j], "copy")) {
+      copy = true;
+    } else if (EqualsNoCase(a[j], "replace")) {
+      replace = true;
+    } else if (EqualsNoCase(a[j], "auth") && more >= 1) {
+      password = a[++j];
+    } else if (EqualsNoCase(a[j], "auth2") && more >= 2) {
+      username = a[++j];
+      password = a[++j];
+    } else if (EqualsNoCase(a[j], "keys")) {
+      if (!a[3].empty()) {
+        return call.reply.Error(
+            "ERR When using MIGRATE KEYS option, the key argument must be set to the empty "
+            "string");
+      }
+      keys_option = true;
+    } else {
+      return call.reply.Error(kSyntaxError);
+    }
+  }
+  int64_t timeout = 0, db = 0;
+  if (!ParseInt64(a[5], &timeout) || !ParseInt64(a[4], &db))
+    return call.reply.Error(kNotIntegerError);
+  if (timeout <= 0) timeout = 1000;
+  if (call.view != nullptr) return call.reply.Error("ERR MIGRATE is not supported inside MULTI");
+
+  std::vector<int> indexes;
+  MigrateKeys(a, &indexes);
+  MigrateClient::Request request{a[1], a[2], std::chrono::milliseconds(timeout), {}, db, {}};
+  if (!password.empty() || !username.empty()) {
+    request.auth =
+        username.empty() ? Encoded({"AUTH", password}) : Encoded({"AUTH", username, password});
+  }
+  std::vector<std::string> keys;
+  std::vector<RecordPtr> sent;
+  const int64_t now = Now(call);
+  for (int i : indexes) {
+    const std::string& key = a[static_cast<size_t>(i)];
+    RecordPtr r = Live(call, key);
+    if (!r) continue;
+    DumpValue value;
+    std::string error;
+    if (!ToDump(*r, &value, &error)) return call.reply.Error(error);
+    const int64_t ttl = r->expire_at_ms() == 0 ? 0 : std::max<int64_t>(1, r->expire_at_ms() - now);
+    request.restores.push_back(
+        replace
+            ? Encoded({"RESTORE-ASKING", key, std::to_string(ttl), EncodeDump(value), "REPLACE"})
+            : Encoded({"RESTORE-ASKING", key, std::to_string(ttl), EncodeDump(value)}));
+    keys.push_back(key);
+    sent.push_back(std::move(r));
+  }
+  // Nothing to send, which is not an error: the keys may have just expired.
+  if (keys.empty()) return call.reply.Simple("NOKEY");
+  LateReply late(call);
+  call.server.Migrator().Send(
+      std::move(request),
+      [late, copy, keys = std::move(keys), sent = std::move(sent)](MigrateClient::Outcome outcome) {
+        auto answer = [error = outcome.error](ReplyWriter& w) {
+          if (error.empty()) return w.Ok();
+          w.Error(error);
+        };
+        std::vector<Mutation> deletes;
+        for (size_t i = 0; i < keys.size() && !copy; ++i) {
+          if (!outcome.acked[i]) continue;
+          deletes.push_back(Mutation::Apply(keys[i], [was = sent[i]](const RecordPtr& current) {
+            return current == was ? Change::Delete() : Change::None();
+          }));
+        }
+        if (deletes.empty()) return late.Answer(answer);
+        late.Commit(std::move(deletes), std::move(answer), "del");
+      });
+}
+
 }  // namespace
 
 // Flags, key positions and categories follow Redis 7.0's own table.
@@ -238,6 +346,18 @@ void AddDumpCommands(std::vector<CommandSpec>* t) {
            {"keyspace", "write", "slow", "dangerous"},
            CmdRestore,
            "Create a key using the provided serialized value, previously obtained using DUMP."},
+          {"migrate",
+           -6,
+           kWrite | kBarrier,
+           0,
+           0,
+           0,
+           {"keyspace", "write", "slow", "dangerous"},
+           CmdMigrate,
+           "Atomically transfer a key from a Redis instance to another one.",
+           {},
+           0,
+           MigrateKeys},
           // What MIGRATE sends a cluster node (redis-cli --cluster import, reshard): RESTORE.
           {"restore-asking",
            -4,

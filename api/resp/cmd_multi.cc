@@ -129,7 +129,7 @@ void AddTransactionCommands(std::vector<CommandSpec>* t) {
                            "Mark the start of a transaction block"},
                           {"exec",
                            1,
-                           base,
+                           base | kBarrier,
                            0,
                            0,
                            0,

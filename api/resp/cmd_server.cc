@@ -183,10 +183,10 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
         "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}"
         "\r\n"
         "keyspace_hits:{}\r\nkeyspace_misses:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\n"
-        "total_error_replies:{}\r\n",
+        "migrate_cached_sockets:{}\r\ntotal_error_replies:{}\r\n",
         s.total_connections.load(), s.total_commands.load(), s.rejected_connections.load(),
         s.keyspace_hits.load(), s.keyspace_misses.load(), call.service().ExpiredKeys(),
-        s.error_replies.total());
+        s.MigrateCachedSockets(), s.error_replies.total());
   }
   if (want("replication", true)) {
     section("Replication");

@@ -27,6 +27,7 @@
 
 #include "api/acl.h"
 #include "api/glob.h"
+#include "api/resp/migrate_client.h"
 #include "api/resp/monitor.h"
 #include "api/resp/protocol.h"
 #include "api/resp/pubsub.h"
@@ -52,6 +53,8 @@ enum CommandFlag : uint32_t {
   kNoMulti = 1 << 10,   // refused inside MULTI, which it then aborts (SAVE, SHUTDOWN)
   kBlocking = 1 << 11,  // may wait for another client's write (BLPOP): api/resp/block.h
   kAsking = 1 << 12,    // served for a slot being imported, after ASKING (RESTORE-ASKING)
+  kBarrier = 1 << 13,   // nothing after it on its connection runs until it is answered
+                        // (EXEC, MIGRATE), as if the server ran it alone; not in COMMAND INFO
 };
 
 // What a connection knows about itself (CLIENT INFO/LIST, HELLO, RESET). Fields are
@@ -197,6 +200,21 @@ struct ServerState {
   PubSub pubsub;  // channels and their subscribers
   SlowLog slowlog;
   Monitors monitors;  // MONITOR
+
+  // MIGRATE's connections and thread, made at the first MIGRATE.
+  MigrateClient& Migrator() {
+    std::lock_guard lock(migrate_mu_);
+    if (!migrate_) migrate_ = std::make_unique<MigrateClient>();
+    return *migrate_;
+  }
+  size_t MigrateCachedSockets() const {
+    std::lock_guard lock(migrate_mu_);
+    return migrate_ ? migrate_->cached() : 0;
+  }
+
+ private:
+  mutable std::mutex migrate_mu_;
+  std::unique_ptr<MigrateClient> migrate_;
 };
 
 using Responder = std::function<void(std::string reply)>;

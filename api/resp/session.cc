@@ -230,10 +230,11 @@ void Session::ReadMore() {
 
 void Session::OnCommand(const CommandSpec* spec, std::vector<std::string>& args) {
   const CommandSpec* runs_as = RunsAs(spec, args);
-  // EXEC, and a blocking command (BLPOP ...), which runs nothing after it while it
-  // waits, as Redis blocks the client; queued inside MULTI, it is neither.
-  const bool barrier = runs_as != nullptr && (runs_as->name == "exec" ||
-                                              (MayBlock(*runs_as, args) && !client_->in_multi));
+  // EXEC and MIGRATE (kBarrier), and a blocking command (BLPOP ...), which run nothing
+  // after them until answered, as Redis blocks the client; queued inside MULTI, neither.
+  const bool barrier = runs_as != nullptr &&
+                       ((runs_as->flags & kBarrier) || MayBlock(*runs_as, args)) &&
+                       (runs_as->name == "exec" || !client_->in_multi);
   const bool write = runs_as != nullptr && (runs_as->flags & kWrite) && !client_->in_multi;
   const auto kind = barrier ? ReplyOrder::Kind::kBarrier
                     : write ? ReplyOrder::Kind::kWrite

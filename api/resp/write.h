@@ -394,21 +394,27 @@ inline int FirstKeySlot(const Call& call) {
 
 // `events`: the row of notify.cc's table whose events the write raises, when not the
 // command's own name (LMOVE's depend on its arguments).
+// Keyspace notifications (notify.h): only while they are on, `mutations` are recorded
+// (their changes, in the log returned) for the events `command`'s row of notify.cc raises.
+inline std::shared_ptr<ChangeLog> TrackEvents(Notifier& notifier, std::string_view command,
+                                              std::vector<Mutation>* mutations) {
+  if ((notifier.flags() & (Notifier::kKeyspace | Notifier::kKeyevent)) == 0 ||
+      !RaisesEvents(command)) {
+    return nullptr;
+  }
+  auto log = std::make_shared<ChangeLog>();
+  log->track_new = (notifier.flags() & Notifier::kNew) != 0;
+  for (Mutation& m : *mutations) m = Recorded(std::move(m), log);
+  return log;
+}
+
 template <typename Answer>
 void Commit(Call& call, std::vector<Mutation> mutations, Answer answer,
             std::string_view events = {}) {
-  // Keyspace notifications (notify.h): only while they are on, the mutations are recorded.
-  Notifier& notifier = call.service().notifier();
-  std::shared_ptr<ChangeLog> log;
   const std::string_view command = !events.empty()        ? events
                                    : call.spec != nullptr ? call.spec->name
                                                           : std::string_view();
-  if ((notifier.flags() & (Notifier::kKeyspace | Notifier::kKeyevent)) != 0 &&
-      RaisesEvents(command)) {
-    log = std::make_shared<ChangeLog>();
-    log->track_new = (notifier.flags() & Notifier::kNew) != 0;
-    for (Mutation& m : mutations) m = Recorded(std::move(m), log);
-  }
+  std::shared_ptr<ChangeLog> log = TrackEvents(call.service().notifier(), command, &mutations);
   if (call.view != nullptr) {
     for (Mutation& m : mutations) ApplyTo(m, *call.view);
     if (log && call.exec_events != nullptr) EventsOf(command, log->changes, call.exec_events);
@@ -448,5 +454,53 @@ void Commit(Call& call, std::vector<Mutation> mutations, Answer answer,
   call.service().Write(std::move(mutations), [finish = std::move(finish)](
                                                  const Status& s, uint64_t) mutable { finish(s); });
 }
+
+// A reply that a command decides off its connection's thread, after work that may not
+// run on an event loop (MIGRATE's round trip to its target). Made where the command runs,
+// it takes the reply's place in the connection's order; then Answer or Commit, once, from
+// any thread.
+class LateReply {
+ public:
+  explicit LateReply(Call& call)
+      : respond_(call.defer()),
+        protocol_(call.protocol()),
+        errors_(&call.server.error_replies),
+        service_(&call.service()),
+        slot_(FirstKeySlot(call)) {}
+
+  using AnswerFn = std::function<void(ReplyWriter&)>;
+
+  void Answer(const AnswerFn& answer) const {
+    std::string out;
+    ReplyWriter w(&out, protocol_, errors_);
+    answer(w);
+    respond_(std::move(out));
+  }
+
+  // Commits `mutations` as Commit does (`events`: the row of notify.cc they raise), then
+  // answers with `answer`, or with the write's failure.
+  void Commit(std::vector<Mutation> mutations, AnswerFn answer, std::string_view events) const {
+    std::shared_ptr<ChangeLog> log = TrackEvents(service_->notifier(), events, &mutations);
+    service_->Write(std::move(mutations),
+                    [self = *this, answer = std::move(answer), log = std::move(log), events](
+                        const Status& s, uint64_t) {
+                      self.Answer([&](ReplyWriter& w) {
+                        if (!s.ok()) return WriteFailure(w, *self.service_, self.slot_, s);
+                        answer(w);
+                        if (!log) return;
+                        std::vector<KeyEvent> raised;
+                        EventsOf(events, log->changes, &raised);
+                        Send(self.service_->notifier(), raised);
+                      });
+                    });
+  }
+
+ private:
+  Responder respond_;
+  int protocol_;
+  ErrorReplies* errors_;
+  DeviceService* service_;
+  int slot_;
+};
 
 }  // namespace devstate::resp

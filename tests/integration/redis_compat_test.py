@@ -1589,6 +1589,123 @@ class RedisCompatTest(unittest.TestCase):
             ds.close()
             source.stop()
 
+    def test_migrate_moves_keys_as_redis_server_does(self):
+        """MIGRATE from devstate and from redis-server to the same plain redis-server: the
+        same replies byte for byte (OK, NOKEY, the target's refusals, IOERR, the syntax
+        errors), the same keys left on each side, TTLs carried, COPY and REPLACE, KEYS,
+        AUTH and AUTH2; a connection cached, as INFO counts it, and closed after 10 s."""
+        target = RedisServer(self.work.path, self.aclfile, cluster=False, name="migrate-target")
+        tc = Raw(target.port)
+        try:
+            def run(port):
+                tc.call("FLUSHALL")
+                c = Raw(port)
+                replies = []
+                try:
+                    for cmd in (("SET", "{m}a", "1"), ("SET", "{m}b", "2"), ("SET", "{m}ttl", "t", "PX", 100000),
+                                ("RPUSH", "{m}l", "x", "y"), ("HSET", "{m}h", "f", "v")):
+                        c.call(*cmd)
+                    t = ("127.0.0.1", target.port)
+                    for cmd in (("MIGRATE", *t, "{m}a", 0, 1000), ("MIGRATE", *t, "{m}a", 0, 1000),
+                                ("MIGRATE", *t, "{m}ttl", 0, 1000), ("SET", "{m}a", "again"),
+                                ("MIGRATE", *t, "{m}a", 0, 1000), ("MIGRATE", *t, "{m}a", 0, 1000, "COPY", "REPLACE"),
+                                ("MIGRATE", *t, "", 0, 1000, "KEYS", "{m}b", "{m}none", "{m}l"),
+                                ("MIGRATE", *t, "{m}h", 0, 1000, "KEYS", "{m}h"),
+                                ("MIGRATE", *t, "{m}h", 0, "x"), ("MIGRATE", *t, "{m}h", "x", 1000),
+                                ("MIGRATE", *t, "{m}h", 0, 1000, "BOGUS"), ("MIGRATE", *t, "{m}h", 0, 1000, "AUTH"),
+                                ("MIGRATE", *t, "{m}h", 0, 1000, "AUTH", "wrong"),
+                                ("MIGRATE", *t, "{m}h", 0, 1000, "AUTH2", "limited", "limitedpw"),
+                                ("MIGRATE", *t, "{m}h", 0, 1000, "AUTH2", "default", "x"),
+                                ("MIGRATE", "127.0.0.1", free_port(), "{m}h", 0, 200),
+                                ("MIGRATE", *t, "{m}h", 0, 1000, "COPY"), ("EXISTS", "{m}h"),
+                                ("MIGRATE", *t, "{m}h", 0, 1000, "REPLACE"), ("EXISTS", "{m}h"),
+                                ("MIGRATE", *t, "{m}nothing", 0, 1000)):
+                        replies.append((cmd, c.call(*cmd)))
+                    here = [c.call("GET", "{m}a"), c.call("EXISTS", "{m}b"), c.call("EXISTS", "{m}ttl")]
+                    there = [tc.call("GET", "{m}a"), tc.call("GET", "{m}b"), tc.call("LRANGE", "{m}l", 0, -1),
+                             tc.call("HGETALL", "{m}h"), tc.call("GET", "{m}ttl"), tc.call("DBSIZE")]
+                    ttl = int(tc.call("PTTL", "{m}ttl")[1:-2])
+                    self.assertGreater(ttl, 90000)
+                    return replies, here, there
+                finally:
+                    c.close()
+            theirs = run(self.redis.port)
+            mine = run(self.ds.resp_port)
+            for (cmd, want), (_, got) in zip(theirs[0], mine[0]):
+                self.assertEqual(got, want, f"devstate answered {cmd} differently from redis-server")
+            self.assertEqual(mine[1:], theirs[1:])
+            info = Raw(self.ds.resp_port)
+            try:
+                self.assertIn(b"migrate_cached_sockets:1\r\n", info.call("INFO", "stats"))
+                wait_until(lambda: b"migrate_cached_sockets:0\r\n" in info.call("INFO", "stats"), 20,
+                           "the idle migrate connection closed")
+            finally:
+                info.close()
+        finally:
+            tc.close()
+            target.stop()
+
+    def test_migrate_waits_off_the_event_loop_and_deletes_only_what_it_sent(self):
+        """A target that holds its replies: other clients are served meanwhile, the MIGRATE's
+        own connection runs nothing after it until it is answered, a key another client
+        wrote meanwhile keeps its new value, and a target that never answers times out."""
+        import socket
+        import threading
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+        release = threading.Event()
+        received = threading.Event()
+
+        def target():  # one connection at a time; never answers a RESTORE of {w}held
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                data = b""
+                while b"RESTORE-ASKING" not in data or not data.endswith(b"\r\n"):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                received.set()
+                release.wait(30)
+                if b"{w}held" not in data:
+                    conn.sendall(b"+OK\r\n+OK\r\n")  # SELECT, RESTORE-ASKING
+                conn.close()
+        server = threading.Thread(target=target, daemon=True)
+        server.start()
+        mover, other = Raw(self.ds.resp_port), Raw(self.ds.resp_port)
+        try:
+            other.call("SET", "{w}k", "sent")
+            mover.send("MIGRATE", "127.0.0.1", port, "{w}k", 0, 5000)
+            mover.send("GET", "{w}k")
+            self.assertTrue(received.wait(10), "the target got the RESTORE")
+            # Meanwhile: another client is served, and overwrites the key being moved.
+            self.assertEqual(other.call("PING"), b"+PONG\r\n")
+            self.assertEqual(other.call("SET", "{w}k", "newer"), b"+OK\r\n")
+            release.set()
+            # The GET pipelined after the MIGRATE ran after it was answered.
+            self.assertEqual(mover.read(), b"+OK\r\n")
+            self.assertEqual(mover.read(), b"$5\r\nnewer\r\n")
+            self.assertEqual(other.call("GET", "{w}k"), b"$5\r\nnewer\r\n", "the newer value stays")
+            # A target that never answers: IOERR after the timeout, the key kept.
+            release.clear()
+            received.clear()
+            other.call("SET", "{w}held", "v")
+            start = time.monotonic()
+            self.assertEqual(mover.call("MIGRATE", "127.0.0.1", port, "{w}held", 0, 300),
+                             b"-IOERR error or timeout reading to target instance\r\n")
+            self.assertLess(time.monotonic() - start, 5)
+            self.assertEqual(other.call("GET", "{w}held"), b"$1\r\nv\r\n")
+        finally:
+            release.set()
+            listener.close()
+            mover.close()
+            other.close()
+
     def test_bits_and_lcs(self):
         self.same(("SETBIT", "{b}k", 7, 1), ("SETBIT", "{b}k", 7, 1), ("GETBIT", "{b}k", 7),
                   ("GETBIT", "{b}k", 100), ("GETBIT", "{b}none", 0), ("SETBIT", "{b}k", 100, 1),
