@@ -1,9 +1,12 @@
 #include "service/json_document.h"
 
 #include <fmt/format.h>
+#include <re2/re2.h>
 
 #include <algorithm>
 #include <limits>
+#include <map>
+#include <memory>
 #include <tuple>
 
 namespace devstate::json {
@@ -132,6 +135,86 @@ Json LiteralValue(const FilterNode& n) {
   return Json(nullptr);
 }
 
+enum class RegexMode : uint8_t {
+  kWhole,     // match(): an I-Regexp matching the whole string
+  kAnywhere,  // search(): an I-Regexp matching a substring
+  kRust,      // =~: RedisJSON's, Rust's regex syntax, matching a substring
+};
+
+// An I-Regexp (RFC 9485) in RE2's syntax, as §5.3 maps it: `.` matches any character but
+// \n and \r, `^` and `$` are ordinary characters outside a class, and only the escapes
+// I-Regexp has are accepted (false for anything else, which is then no I-Regexp).
+bool FromIRegexp(std::string_view in, bool whole, std::string* out) {
+  out->assign(whole ? "\\A(?:" : "");
+  bool in_class = false;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (c == '\\') {
+      if (i + 1 >= in.size()) return false;
+      const char e = in[++i];
+      if (e == 'p' || e == 'P') {
+        const size_t close = in.find('}', i);
+        if (i + 1 >= in.size() || in[i + 1] != '{' || close == std::string_view::npos) return false;
+        out->append(in.substr(i - 1, close - i + 2));
+        i = close;
+        continue;
+      }
+      if (std::string_view("()*+-.?[\\]^{|}nrt").find(e) == std::string_view::npos) return false;
+      out->push_back('\\');
+      out->push_back(e);
+    } else if (in_class) {
+      if (c == ']') in_class = false;
+      out->push_back(c);
+    } else if (c == '[') {
+      in_class = true;
+      out->push_back(c);
+      if (i + 1 < in.size() && in[i + 1] == '^') out->push_back(in[++i]);
+      if (i + 1 < in.size() && in[i + 1] == ']') out->append("\\]"), ++i;  // a literal ] first
+    } else if (c == '.') {
+      out->append("[^\\n\\r]");
+    } else if (c == '^' || c == '$') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else {
+      out->push_back(c);
+    }
+  }
+  if (in_class) return false;
+  if (whole) out->append(")\\z");
+  return true;
+}
+
+// The expressions one filter evaluation compiles, each once: a filter over a large array
+// would otherwise compile its pattern once per element. At most kMaxRegexes are kept;
+// past that each is compiled for its one use.
+class RegexCache {
+ public:
+  static constexpr size_t kMaxRegexes = 64;
+
+  // The compiled expression, or null when it does not compile.
+  const RE2* Get(const std::string& pattern, RegexMode mode) {
+    std::string key(1, static_cast<char>(mode));
+    key += pattern;
+    if (auto it = cache_.find(key); it != cache_.end()) return it->second.get();
+    std::string translated;
+    if (mode != RegexMode::kRust && !FromIRegexp(pattern, mode == RegexMode::kWhole, &translated))
+      return nullptr;
+    RE2::Options options;
+    options.set_log_errors(false);
+    auto re = std::make_unique<RE2>(mode == RegexMode::kRust ? pattern : translated, options);
+    if (!re->ok()) re.reset();
+    if (cache_.size() >= kMaxRegexes) {
+      spare_ = std::move(re);
+      return spare_.get();
+    }
+    return cache_.emplace(std::move(key), std::move(re)).first->second.get();
+  }
+
+ private:
+  std::map<std::string, std::unique_ptr<RE2>> cache_;
+  std::unique_ptr<RE2> spare_;  // the last one compiled past the limit
+};
+
 // Selecting children and evaluating filters over one document. Every node a filter's
 // query reaches counts against kMaxMatches, with the nodes the path itself selects.
 class ChildSelector {
@@ -213,24 +296,79 @@ class ChildSelector {
       }
       case FilterNode::Kind::kCompare:
         return Compare(s, n, current, out);
+      case FilterNode::Kind::kFunction:  // match() or search(): the parser allows no other
+      case FilterNode::Kind::kRegex:
+        return Matches(s, n, current, out);
       default:
         *out = false;  // a literal or query alone: the parser makes neither a test
         return Status::OK();
     }
   }
 
-  // A comparison's operand: a literal's value, a singular query's node, or nothing.
+  // A value's operand: a literal's value, a singular query's node, a value function's
+  // result, or nothing (null *value). A computed value is kept in *literal.
   Status Operand(const jsonpath::Selector& s, int32_t at, const Json& current, Json* literal,
                  const Json** value) {
     const FilterNode& n = s.filter[static_cast<size_t>(at)];
+    *value = nullptr;
     if (n.kind == FilterNode::Kind::kLiteral) {
       *literal = LiteralValue(n);
       *value = literal;
       return Status::OK();
     }
+    if (n.kind == FilterNode::Kind::kFunction && n.function == FilterNode::Function::kLength) {
+      Json arg_literal;
+      const Json* arg = nullptr;
+      if (Status st = Operand(s, n.left, current, &arg_literal, &arg); !st.ok()) return st;
+      if (arg == nullptr) return Status::OK();
+      if (arg->is_string()) {
+        // Unicode scalar values: the UTF-8 bytes that do not continue a character.
+        const std::string& text = arg->get_ref<const std::string&>();
+        *literal = static_cast<int64_t>(std::count_if(text.begin(), text.end(), [](char c) {
+          return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+        }));
+      } else if (arg->is_array() || arg->is_object()) {
+        *literal = static_cast<int64_t>(arg->size());
+      } else {
+        return Status::OK();
+      }
+      *value = literal;
+      return Status::OK();
+    }
     std::vector<const Json*> found;
-    if (Status st = Query(n, current, &found); !st.ok()) return st;
-    *value = found.empty() ? nullptr : found.front();
+    const FilterNode& query =
+        n.kind == FilterNode::Kind::kFunction ? s.filter[static_cast<size_t>(n.left)] : n;
+    if (Status st = Query(query, current, &found); !st.ok()) return st;
+    if (n.kind == FilterNode::Kind::kFunction && n.function == FilterNode::Function::kCount) {
+      *literal = static_cast<int64_t>(found.size());
+      *value = literal;
+    } else if (n.kind != FilterNode::Kind::kFunction || found.size() == 1) {
+      // A singular query selects one node at most; value() is its node only when it is one.
+      *value = found.empty() ? nullptr : found.front();
+    }
+    return Status::OK();
+  }
+
+  // match() and search() (I-Regexp, RFC 9485) and RedisJSON's =~ (Rust's regex syntax,
+  // anywhere in the string): false unless both operands are strings and the expression
+  // compiles.
+  Status Matches(const jsonpath::Selector& s, const FilterNode& n, const Json& current, bool* out) {
+    *out = false;
+    Json subject_literal, pattern_literal;
+    const Json* subject = nullptr;
+    const Json* pattern = nullptr;
+    if (Status st = Operand(s, n.left, current, &subject_literal, &subject); !st.ok()) return st;
+    if (Status st = Operand(s, n.right, current, &pattern_literal, &pattern); !st.ok()) return st;
+    if (subject == nullptr || pattern == nullptr || !subject->is_string() ||
+        !pattern->is_string()) {
+      return Status::OK();
+    }
+    const auto mode = n.kind == FilterNode::Kind::kRegex           ? RegexMode::kRust
+                      : n.function == FilterNode::Function::kMatch ? RegexMode::kWhole
+                                                                   : RegexMode::kAnywhere;
+    const RE2* re = regexes_.Get(pattern->get_ref<const std::string&>(), mode);
+    if (re == nullptr) return Status::OK();
+    *out = RE2::PartialMatch(subject->get_ref<const std::string&>(), *re);
     return Status::OK();
   }
 
@@ -300,6 +438,7 @@ class ChildSelector {
 
   const Json& root_;
   size_t* reached_;
+  RegexCache regexes_;
 };
 
 }  // namespace

@@ -266,35 +266,128 @@ class Parser {
       n.compare = compare;
       n.left = left;
       if (Status st = Comparable(nodes, &n.right); !st.ok()) return st;
-      if (Status st = Singular(*nodes, n.left); !st.ok()) return st;
-      if (Status st = Singular(*nodes, n.right); !st.ok()) return st;
+      if (Status st = ValueOperand(*nodes, n.left); !st.ok()) return st;
+      if (Status st = ValueOperand(*nodes, n.right); !st.ok()) return st;
       *out = Push(nodes, std::move(n));
       return Status::OK();
     }
-    if (Take("=~")) return Fail("regular expressions (=~) are not supported");
-    if ((*nodes)[static_cast<size_t>(left)].kind != FilterNode::Kind::kQuery) {
+    if (Take("=~")) {
+      FilterNode n;
+      n.kind = FilterNode::Kind::kRegex;
+      n.left = left;
+      if (Status st = Comparable(nodes, &n.right); !st.ok()) return st;
+      if (Status st = ValueOperand(*nodes, n.left); !st.ok()) return st;
+      if (Status st = ValueOperand(*nodes, n.right); !st.ok()) return st;
+      *out = Push(nodes, std::move(n));
+      return Status::OK();
+    }
+    return AsTest(nodes, left, out);
+  }
+
+  // A query (tested for existence) or a test function, negated by `!`.
+  Status Test(std::vector<FilterNode>* nodes, int32_t* out) {
+    int32_t operand = -1;
+    if (At('@') || At('$')) {
+      if (Status st = Query(nodes, &operand); !st.ok()) return st;
+    } else if (pos_ < text_.size() && text_[pos_] >= 'a' && text_[pos_] <= 'z') {
+      if (Status st = FunctionCall(nodes, &operand); !st.ok()) return st;
+    } else {
+      return Fail("expected a query (@ or $) or a function after '!'");
+    }
+    return AsTest(nodes, operand, out);
+  }
+
+  // `at` standing alone as a test: a query's existence, or a test function's result.
+  Status AsTest(std::vector<FilterNode>* nodes, int32_t at, int32_t* out) {
+    const FilterNode& operand = (*nodes)[static_cast<size_t>(at)];
+    if (operand.kind == FilterNode::Kind::kFunction) {
+      if (!IsTest(operand.function)) {
+        return Fail(fmt::format("{}() is a value, not a test (compare it with something)",
+                                Name(operand.function)));
+      }
+      *out = at;
+      return Status::OK();
+    }
+    if (operand.kind != FilterNode::Kind::kQuery) {
       return Fail("a literal alone is not a test (compare it with something)");
     }
     FilterNode n;
     n.kind = FilterNode::Kind::kExists;
-    n.left = left;
+    n.left = at;
     *out = Push(nodes, std::move(n));
     return Status::OK();
   }
 
-  // A query, as a test of existence.
-  Status Test(std::vector<FilterNode>* nodes, int32_t* out) {
-    if (!At('@') && !At('$')) return Fail("expected a query (@ or $) after '!'");
+  static bool IsTest(FilterNode::Function f) {
+    return f == FilterNode::Function::kMatch || f == FilterNode::Function::kSearch;
+  }
+  static std::string_view Name(FilterNode::Function f) {
+    static constexpr std::string_view kNames[] = {"length", "count", "value", "match", "search"};
+    return kNames[static_cast<size_t>(f)];
+  }
+
+  // name(arguments), RFC 9535 §2.4: the name, `(` right after it, the arguments of the
+  // types the function declares, `)`.
+  Status FunctionCall(std::vector<FilterNode>* nodes, int32_t* out) {
+    const size_t begin = pos_;
+    while (pos_ < text_.size() &&
+           ((text_[pos_] >= 'a' && text_[pos_] <= 'z') ||
+            (text_[pos_] >= '0' && text_[pos_] <= '9') || text_[pos_] == '_')) {
+      ++pos_;
+    }
+    const std::string_view name = text_.substr(begin, pos_ - begin);
     FilterNode n;
-    n.kind = FilterNode::Kind::kExists;
-    if (Status st = Query(nodes, &n.left); !st.ok()) return st;
+    n.kind = FilterNode::Kind::kFunction;
+    size_t args = 0;
+    if (name == "length") {
+      n.function = FilterNode::Function::kLength;
+      args = 1;
+    } else if (name == "count" || name == "value") {
+      n.function = name == "count" ? FilterNode::Function::kCount : FilterNode::Function::kValue;
+      args = 1;
+    } else if (name == "match" || name == "search") {
+      n.function = name == "match" ? FilterNode::Function::kMatch : FilterNode::Function::kSearch;
+      args = 2;
+    } else {
+      pos_ = begin;
+      return Fail(fmt::format("unknown function '{}' (length, count, value, match, search)", name));
+    }
+    if (!Take("(")) return Fail(fmt::format("expected '(' right after {}", name));
+    // Arguments nest as filters do (a function's argument may call a function).
+    Status st = Nested([&] {
+      for (size_t i = 0; i < args; ++i) {
+        SkipSpace();
+        if (i > 0 && !Take(",")) return Fail(fmt::format("{}() takes {} arguments", name, args));
+        SkipSpace();
+        int32_t arg = -1;
+        if (n.function == FilterNode::Function::kCount ||
+            n.function == FilterNode::Function::kValue) {
+          // A nodelist: any query.
+          if (!At('@') && !At('$')) return Fail(fmt::format("{}() takes a query", name));
+          if (Status q = Query(nodes, &arg); !q.ok()) return q;
+        } else {
+          if (Status v = Comparable(nodes, &arg); !v.ok()) return v;
+          if (Status v = ValueOperand(*nodes, arg); !v.ok()) return v;
+        }
+        (i == 0 ? n.left : n.right) = arg;
+      }
+      SkipSpace();
+      if (!Take(")"))
+        return Fail(fmt::format("{}() takes {} argument{}", name, args, args > 1 ? "s" : ""));
+      return Status::OK();
+    });
+    if (!st.ok()) return st;
     *out = Push(nodes, std::move(n));
     return Status::OK();
   }
 
-  // A comparison's operand must be a literal or a query of names and indexes only.
-  Status Singular(const std::vector<FilterNode>& nodes, int32_t at) {
+  // A value's place (a comparison's operand, a value function's argument) takes a
+  // literal, a query of names and indexes only, or a value function.
+  Status ValueOperand(const std::vector<FilterNode>& nodes, int32_t at) {
     const FilterNode& n = nodes[static_cast<size_t>(at)];
+    if (n.kind == FilterNode::Kind::kFunction && IsTest(n.function)) {
+      return Fail(fmt::format("{}() is a test, not a value", Name(n.function)));
+    }
     if (n.kind != FilterNode::Kind::kQuery) return Status::OK();
     for (const Segment& s : n.segments) {
       if (s.descendant || s.selectors.size() != 1 ||
@@ -324,8 +417,8 @@ class Parser {
       n.literal = FilterNode::Literal::kFalse;
     } else if (Take("null")) {
       n.literal = FilterNode::Literal::kNull;
-    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
-      return Fail("function extensions (length(), count(), match(), ...) are not supported");
+    } else if (c >= 'a' && c <= 'z') {
+      return FunctionCall(nodes, out);
     } else {
       return Fail("expected a literal or a query");
     }

@@ -14,10 +14,18 @@
 // Filters (RFC 9535 §2.3.5) select the children of a node (an array's elements, an
 // object's member values) for which an expression holds: `||`, `&&`, `!`, parentheses,
 // comparisons `== != < <= > >=` between literals (numbers, 'strings', "strings", true,
-// false, null) and singular queries (`@` the child, `$` the root, then names and indexes
-// only), and existence tests of any query (`?@.alarm`, `?@..x`). RedisJSON's `?(...)` form
-// is the parenthesized one. Not offered, each a clear error: function extensions
-// (length(), count(), match(), search(), value()) and RedisJSON's regex `=~`.
+// false, null), singular queries (`@` the child, `$` the root, then names and indexes
+// only) and value functions, existence tests of any query (`?@.alarm`, `?@..x`), and
+// RFC 9535's function extensions, type-checked as §2.4.3 requires:
+//   length(v)  a string's characters, an array's elements, an object's members (a value)
+//   count(q)   the nodes a query selects (a value)
+//   value(q)   the one node a query selects, else nothing (a value)
+//   match(s, r), search(s, r)  whether string s matches I-Regexp r (RFC 9485) whole, or
+//              anywhere (a test)
+// and RedisJSON's `s =~ r` (a test: r, a string literal or singular query, in Rust's regex
+// syntax, matched anywhere in s). RedisJSON's `?(...)` form is the parenthesized one.
+// Regular expressions run on RE2 (linear time, bounded memory); one that does not compile
+// matches nothing.
 //
 // Written by hand: Debian packages no C++ JSONPath library (bookworm has Go, Java, Perl,
 // Python and Ruby ones), and the path language is part of devstate's API. The parser is
@@ -48,12 +56,24 @@ struct Segment;
 // One node of a filter expression; a filter is a tree of them in one vector
 // (Selector::filter), each operand an index into it.
 struct FilterNode {
-  enum class Kind : uint8_t { kOr, kAnd, kNot, kCompare, kExists, kQuery, kLiteral };
+  enum class Kind : uint8_t {
+    kOr,
+    kAnd,
+    kNot,
+    kCompare,
+    kExists,
+    kQuery,
+    kLiteral,
+    kFunction,  // a function extension; its arguments are left (and right)
+    kRegex,     // RedisJSON's `left =~ right`
+  };
   enum class Compare : uint8_t { kEq, kNe, kLt, kLe, kGt, kGe };
   enum class Literal : uint8_t { kNumber, kString, kTrue, kFalse, kNull };
+  enum class Function : uint8_t { kLength, kCount, kValue, kMatch, kSearch };
   Kind kind = Kind::kLiteral;
-  int32_t left = -1;   // kOr kAnd kCompare; the operand of kNot and kExists (a kQuery)
-  int32_t right = -1;  // kOr kAnd kCompare
+  int32_t left = -1;   // kOr kAnd kCompare kRegex kFunction; the operand of kNot and kExists
+  int32_t right = -1;  // kOr kAnd kCompare kRegex; match()'s and search()'s second argument
+  Function function = Function::kLength;
   Compare compare = Compare::kEq;
   // kQuery: from `@` (the child being filtered) or `$` (the document's root).
   bool relative = true;
@@ -91,9 +111,9 @@ struct Segment {
 // Written out: clang 14 crashes on a defaulted comparison through this recursion.
 inline bool FilterNode::operator==(const FilterNode& o) const {
   return kind == o.kind && left == o.left && right == o.right && compare == o.compare &&
-         relative == o.relative && segments == o.segments && literal == o.literal &&
-         number == o.number && integer == o.integer && int_value == o.int_value &&
-         string == o.string;
+         function == o.function && relative == o.relative && segments == o.segments &&
+         literal == o.literal && number == o.number && integer == o.integer &&
+         int_value == o.int_value && string == o.string;
 }
 
 struct Path {

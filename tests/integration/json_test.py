@@ -287,8 +287,13 @@ class JsonTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertEqual(json.loads(self.raw("JSON.GET", "device:flt1:latest", "$.zones[?@.hot == true].n")), [2])
         # What is not offered is a clear error; the connection goes on.
-        for path, why in (("$.sensors[?length(@) > 1]", "function extensions"),
-                          ("$.sensors[?@.id =~ 'a']", "regular expressions"),
+        # Functions and RedisJSON's =~.
+        self.assertEqual(get("$.sensors[?match(@.id, '[a-b]')].id"), ["a", "b"])
+        self.assertEqual(get("$.sensors[?@.id =~ '(?i)^A'].id"), ["a"])
+        self.assertEqual(get("$.sensors[?length(@.id) == 1 && count(@.*) > 1].id"), ["a", "b"])
+        for path, why in (("$.sensors[?length(@) > 1 == 2]", "expected"),
+                          ("$.sensors[?size(@) > 1]", "unknown function 'size'"),
+                          ("$.sensors[?match(@.id, 'a') == true]", "is a test, not a value"),
                           ("$.sensors[?@..t == 1]", "singular query"),
                           ("$.sensors[?(@.t > 1]", "expected"),
                           ("$" + "[?@" * 33, "deeper than 32")):

@@ -183,8 +183,8 @@ TEST(JsonPathTest, RefusesMalformedFiltersWithWhy) {
   EXPECT_NE(ParseError("$[?@.* == 1]").find("singular"), std::string::npos);
   EXPECT_NE(ParseError("$[?@.a == 01]").find("leading zero"), std::string::npos);
   EXPECT_NE(ParseError("$[?@.a == 1e999]").find("out of range"), std::string::npos);
-  EXPECT_NE(ParseError("$[?length(@) > 1]").find("function extensions"), std::string::npos);
-  EXPECT_NE(ParseError("$[?@.a =~ 'x']").find("regular expressions"), std::string::npos);
+  EXPECT_NE(ParseError("$[?lengths(@) > 1]").find("unknown function 'lengths'"), std::string::npos);
+  EXPECT_NE(ParseError("$[?@.a =~ ]").find("expected a literal"), std::string::npos);
   EXPECT_NE(ParseError("$[?@.1a]").find("starts with a digit"), std::string::npos);
   EXPECT_NE(ParseError("$[?!1]").find("expected a query"), std::string::npos);
   // Nesting and length are bounded, so neither the parser's nor the evaluator's recursion
@@ -256,6 +256,81 @@ TEST(JsonPathTest, FiltersSelectAsRfc9535Says) {
               holds ? json::Compact(Json::array({cmp["obj"], cmp["arr"]})) : "[]")
         << expr;
   }
+}
+
+// RFC 9535 §2.4.9's examples of well-typed and not well-typed function expressions, and
+// RedisJSON's =~.
+TEST(JsonPathTest, FunctionsAreTypeCheckedAsRfc9535Says) {
+  for (const char* good :
+       {"$[?length(@) < 3]", "$[?count(@.*) == 1]", "$[?match(@.timezone, 'Europe/.*')]",
+        "$[?!search(@.a, 'x')]", "$[?value(@..color) == \"red\"]", "$[?length(value(@..c)) == 1]",
+        "$[?count(@..*) > length(@.a)]", "$[?@.a =~ '(?i)^x']", "$[?@.a =~ $.pattern && @.b]",
+        "$[?(match(@.a, 'b'))]"}) {
+    MustParse(good);
+  }
+  const std::vector<std::pair<const char*, const char*>> bad = {
+      {"$[?length(@.*) < 3]", "singular"},             // a nodelist where a value goes
+      {"$[?count(1) == 1]", "count() takes a query"},  // a value where a nodelist goes
+      {"$[?count(foo(@.*)) == 1]", "takes a query"},
+      {"$[?match(@.timezone, 'Europe/.*') == true]", "match() is a test, not a value"},
+      {"$[?value(@..color)]", "value() is a value, not a test"},
+      {"$[?length(@)]", "length() is a value, not a test"},
+      {"$[?length (@) == 1]", "expected '(' right after length"},
+      {"$[?match(@.a)]", "match() takes 2 arguments"},
+      {"$[?count(@.a, @.b) == 1]", "count() takes 1 argument"},
+      {"$[?bar(@.a)]", "unknown function 'bar'"},
+      {"$[?@.a =~ match(@.a, 'b')]", "match() is a test"},
+      {"$[?!length(@) == 1]", "length() is a value"},
+  };
+  for (const auto& [path, why] : bad) {
+    EXPECT_NE(ParseError(path).find(why), std::string::npos) << path << ": " << ParseError(path);
+  }
+  std::string nested = "$[?";
+  for (size_t i = 0; i <= jsonpath::kMaxFilterDepth; ++i) nested += "length(";
+  EXPECT_NE(ParseError(nested).find("deeper than 32"), std::string::npos);
+}
+
+TEST(JsonPathTest, FunctionsSelectAsRfc9535Says) {
+  const Json doc =
+      Doc(R"({"a": [3, 5, 1, 2, 4, 6, {"b": "j"}, {"b": "k"}, {"b": {}}, {"b": "kilo"}],
+                           "o": {"p": 1, "q": 2, "r": 3, "s": 5, "t": {"u": 6}}, "e": "f",
+                           "s": ["", "ab", "é€😀", [1, 2, 3], {"x": 1}, 7, null],
+                           "tz": [{"z": "Europe/Paris"}, {"z": "America/New_York"}, {"z": "Europe\nX"}],
+                           "lines": ["a\nb", "a\rb", "axb", "a^b", "a$b"]})");
+  // RFC 9535 §2.3.5.3.
+  EXPECT_EQ(Select(doc, "$.a[?match(@.b, \"[jk]\")]"), R"([{"b":"j"},{"b":"k"}])");
+  EXPECT_EQ(Select(doc, "$.a[?search(@.b, \"[jk]\")]"), R"([{"b":"j"},{"b":"k"},{"b":"kilo"}])");
+  EXPECT_EQ(Select(doc, "$.o[?match(@, \"[a-z]\")]"), "[]");
+  // length(): characters (not bytes), elements, members; nothing for the rest.
+  EXPECT_EQ(Select(doc, "$.s[?length(@) == 3]"), R"(["é€😀",[1,2,3]])");
+  EXPECT_EQ(Select(doc, "$.s[?length(@) == 1]"), R"([{"x":1}])");
+  EXPECT_EQ(Select(doc, "$.s[?length(@) == 0]"), R"([""])");
+  EXPECT_EQ(Select(doc, "$.s[?length(@) >= 0]"), R"(["","ab","é€😀",[1,2,3],{"x":1}])");
+  // count() and value().
+  EXPECT_EQ(Select(doc, "$[?count(@.*) == 7]"), Json::array({doc["s"]}).dump());
+  EXPECT_EQ(Select(doc, "$.a[?count(@.b) == 1].b"), R"(["j","k",{},"kilo"])");
+  EXPECT_EQ(Select(doc, "$.o[?value(@..u) == 6]"), R"([{"u":6}])");
+  EXPECT_EQ(Select(doc, "$[?value(@.*) == 'x']"), "[]") << "more than one node: nothing";
+  // match() is anchored, search() is not; `.` is no line break; ^ and $ are characters.
+  EXPECT_EQ(Select(doc, "$.tz[?match(@.z, 'Europe/.*')].z"), R"(["Europe/Paris"])");
+  EXPECT_EQ(Select(doc, "$.tz[?search(@.z, 'Paris|York')].z"),
+            R"(["Europe/Paris","America/New_York"])");
+  EXPECT_EQ(Select(doc, "$.lines[?match(@, 'a.b')]"), R"(["axb","a^b","a$b"])");
+  EXPECT_EQ(Select(doc, "$.lines[?search(@, '^b')]"), R"(["a^b"])");
+  EXPECT_EQ(Select(doc, "$.lines[?search(@, 'a[$]b')]"), R"(["a$b"])");
+  EXPECT_EQ(Select(doc, "$.s[?match(@, '\\\\p{L}+')]"), R"(["ab"])");
+  // Not an I-Regexp (\d, an open class), or not strings: false, never an error.
+  EXPECT_EQ(Select(doc, "$.lines[?match(@, 'a\\\\db')]"), "[]");
+  EXPECT_EQ(Select(doc, "$.lines[?match(@, '[ab')]"), "[]");
+  EXPECT_EQ(Select(doc, "$.s[?match(@, 7)]"), "[]");
+  // RedisJSON's =~: Rust's syntax (\d, (?i), anchors), anywhere; the pattern may be a query.
+  const Json devices =
+      Doc(R"({"pattern": "^th", "d": [{"n": "Thermo-1"}, {"n": "hum-2"}, {"n": "thermo"}]})");
+  EXPECT_EQ(Select(devices, "$.d[?@.n =~ '(?i)^th'].n"), R"(["Thermo-1","thermo"])");
+  EXPECT_EQ(Select(devices, "$.d[?@.n =~ '\\\\d$'].n"), R"(["Thermo-1","hum-2"])");
+  EXPECT_EQ(Select(devices, "$.d[?@.n =~ $.pattern].n"), R"(["thermo"])");
+  EXPECT_EQ(Select(devices, "$.d[?@.n =~ '(unclosed'].n"), "[]");
+  EXPECT_EQ(Select(devices, "$.d[?@.x =~ 'a'].n"), "[]");
 }
 
 TEST(JsonPathTest, AFilterThatReachesTooManyNodesIsAnError) {
