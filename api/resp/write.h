@@ -392,8 +392,6 @@ inline int FirstKeySlot(const Call& call) {
   return slot;
 }
 
-// `events`: the row of notify.cc's table whose events the write raises, when not the
-// command's own name (LMOVE's depend on its arguments).
 // Keyspace notifications (notify.h): only while they are on, `mutations` are recorded
 // (their changes, in the log returned) for the events `command`'s row of notify.cc raises.
 inline std::shared_ptr<ChangeLog> TrackEvents(Notifier& notifier, std::string_view command,
@@ -408,6 +406,8 @@ inline std::shared_ptr<ChangeLog> TrackEvents(Notifier& notifier, std::string_vi
   return log;
 }
 
+// `events`: the row of notify.cc's table whose events the write raises, when not the
+// command's own name (LMOVE's depend on its arguments).
 template <typename Answer>
 void Commit(Call& call, std::vector<Mutation> mutations, Answer answer,
             std::string_view events = {}) {
