@@ -3,6 +3,7 @@
 // replica's Applier and acknowledgements back. Epochs, frames, catch-up from the log, full
 // copies, the quorum gate and the divergent tail.
 #include <gtest/gtest.h>
+#include <rocksdb/write_batch.h>
 
 #include <atomic>
 #include <chrono>
@@ -11,9 +12,11 @@
 #include <mutex>
 #include <thread>
 
+#include "store/journal.h"
 #include "store/replication/applier.h"
 #include "store/replication/epochs.h"
 #include "store/replication/frames.h"
+#include "store/replication/hub.h"
 #include "store/store.h"
 #include "tests/unit/temp_dir.h"
 #include "tests/unit/test_records.h"
@@ -176,6 +179,60 @@ class ReplicationTest : public ::testing::Test {
 
   TempDir dir_;
 };
+
+// The committer hands a group to the hub just after the journal's append; a busy machine
+// can deschedule it in between for tens of milliseconds. A live feed that sees the group
+// in the journal but not yet in the ring waits for it (up to a second) instead of turning
+// to catch-up, which would take the replica out of the live count and refuse writes that
+// need it (NOREPLICAS) meanwhile. Before, it waited 20 ms.
+TEST(ReplicationHubTest, ALiveFeedWaitsForAGroupAppendedButNotYetHandedOver) {
+  TempDir dir;
+  std::unique_ptr<Journal> journal;
+  ASSERT_TRUE(Journal::Open(JournalOptions{.dir = dir.Sub("primary")}, &journal).ok());
+  uint64_t first = 0, last = 0;
+  rocksdb::WriteBatch start;
+  start.Put("a", "1");
+  ASSERT_TRUE(journal->Append(&start, &first, &last).ok());
+  EpochHistory epochs;
+  epochs.Add({1, first});
+  // A turn to catch-up can be brief (the log read, then live again): the hub's log says it.
+  std::atomic<int> catch_ups{0};
+  replication::HubOptions options;
+  options.log = [&](LogLevel, std::string_view line) {
+    if (line.find("catches up") != std::string::npos) ++catch_ups;
+  };
+  replication::ReplicationHub hub(journal.get(), &epochs, options);
+  replication::ReplicaHello hello{"r", "127.0.0.1:1", 1, last, 1};
+  std::string reply;
+  std::shared_ptr<Feed> feed;
+  ASSERT_TRUE(hub.Attach(hello, &reply, &feed).ok());
+  ASSERT_EQ(reply, "CONTINUE 1");
+  auto phase = [&] { return hub.Replicas().at(0).phase; };
+  ASSERT_TRUE(Eventually([&] { return phase() == replication::FeedPhase::kLive; }));
+
+  rocksdb::WriteBatch group;
+  group.Put("b", "2");
+  ASSERT_TRUE(journal->Append(&group, &first, &last).ok());
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_EQ(phase(), replication::FeedPhase::kLive);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(catch_ups.load(), 0) << "turned to catch-up while the group was in flight";
+  hub.Send(GroupRef{first, last, group.Data()});
+  // The group goes out from the ring, live.
+  std::string out;
+  ASSERT_TRUE(Eventually([&] {
+    std::string more;
+    feed->Take(&more, 1 << 20);
+    out += more;
+    return hub.Replicas().at(0).sent_seq == last;
+  }));
+  EXPECT_EQ(phase(), replication::FeedPhase::kLive);
+  EXPECT_NE(out.find("b"), std::string::npos);
+  feed->Close("the test ends");
+  hub.Shutdown();
+}
 
 TEST(EpochHistoryTest, MarkersRoundTripAndRangesDecideContainment) {
   EpochHistory::Entry e;
