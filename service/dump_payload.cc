@@ -64,7 +64,31 @@ void PutLength(std::string* out, uint64_t n) {
   }
 }
 
+// A string as rdbSaveRawString writes it with rdbcompression on (Redis's default): an
+// integer of at most 32 bits in its text's canonical form as that integer (8, 16 or 32 bits,
+// little-endian), a string over 20 bytes LZF-compressed when that saves more than 4 bytes,
+// anything else raw.
 void PutString(std::string* out, std::string_view s) {
+  int64_t v = 0;
+  if (s.size() <= 11 && ParseInt64(s, &v) && v >= INT32_MIN && v <= INT32_MAX) {
+    const int bytes = v >= INT8_MIN && v <= INT8_MAX ? 1 : v >= INT16_MIN && v <= INT16_MAX ? 2 : 4;
+    out->push_back(static_cast<char>(0xc0 | (bytes == 1 ? 0 : bytes == 2 ? 1 : 2)));
+    for (int i = 0; i < bytes; ++i)
+      out->push_back(static_cast<char>(static_cast<uint64_t>(v) >> (8 * i)));
+    return;
+  }
+  if (s.size() > 20 && s.size() <= UINT32_MAX) {
+    std::string packed(s.size() - 4, '\0');
+    const unsigned n = lzf_compress(s.data(), static_cast<unsigned>(s.size()), packed.data(),
+                                    static_cast<unsigned>(packed.size()));
+    if (n > 0) {
+      out->push_back(static_cast<char>(0xc3));
+      PutLength(out, n);
+      PutLength(out, s.size());
+      out->append(packed, 0, n);
+      return;
+    }
+  }
   PutLength(out, s.size());
   out->append(s);
 }
@@ -92,7 +116,7 @@ void PutMilliseconds(std::string* out, int64_t ms) {
 }
 
 // Builds a listpack (the format ListpackEntries below reads), each integer in its smallest
-// encoding, each string as a string.
+// encoding.
 class ListpackWriter {
  public:
   void Integer(int64_t v) {
@@ -121,7 +145,9 @@ class ListpackWriter {
     Element(std::string_view(buf, n), {});
   }
 
+  // As lpAppend: a string that is an integer's canonical text is stored as that integer.
   void String(std::string_view s) {
+    if (int64_t v = 0; s.size() <= 20 && ParseInt64(s, &v)) return Integer(v);
     char head[5];
     size_t n = 0;
     if (s.size() < 64) {

@@ -4,9 +4,12 @@
 // the Jones polynomial Redis uses, by Boost.CRC).
 //
 // Written: strings (RDB_TYPE_STRING), lists (RDB_TYPE_LIST), sets (RDB_TYPE_SET), hashes
-// (RDB_TYPE_HASH), sorted sets (RDB_TYPE_ZSET_2: binary double scores), every string raw, and
-// streams (RDB_TYPE_STREAM_LISTPACKS_2: entries in listpacks of at most 100, with the
-// consumer groups, their pending entries and consumers), under RDB version 10 (Redis 7.0).
+// (RDB_TYPE_HASH), sorted sets (RDB_TYPE_ZSET_2: binary double scores), and streams
+// (RDB_TYPE_STREAM_LISTPACKS_2: entries in listpacks of at most 100, with the consumer
+// groups, their pending entries and consumers), under RDB version 10 (Redis 7.0). Each string
+// in them is written as Redis writes it by default: a small integer as an integer, over 20
+// bytes LZF-compressed when shorter, else raw; so a string's or a stream's DUMP is
+// redis-server's, byte for byte.
 // Read: those types, strings raw, integer-encoded or LZF-compressed (liblzf), and what
 // redis-server 7.0 itself DUMPs: a small set as an intset (RDB_TYPE_SET_INTSET), a small hash
 // or sorted set as a listpack (RDB_TYPE_HASH_LISTPACK, RDB_TYPE_ZSET_LISTPACK), a list as a

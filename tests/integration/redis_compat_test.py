@@ -1706,6 +1706,21 @@ class RedisCompatTest(unittest.TestCase):
             mover.close()
             other.close()
 
+    def test_dump_writes_redis_bytes_for_strings_and_streams(self):
+        """DUMP of a string is redis-server's, byte for byte: integers as RDB integers,
+        strings over 20 bytes LZF-compressed when that is shorter, the rest raw; so is a
+        stream's (its listpacks with integers as integers, the counters, a group)."""
+        values = ["12", "-5", "300", "-70000", "2147483647", "2147483648", "007", "hello world",
+                  "x" * 21, "ab" * 50, "abcdefghijklmnopqrstuvwxyz0123456789",
+                  '{"deviceId":"d-7","status":"active","temperature":6.4,"lastSeenAt":"2026-12-01T10:00:00Z"}']
+        commands = []
+        for i, v in enumerate(values):
+            commands += [("SET", f"{{db}}k{i}", v), ("DUMP", f"{{db}}k{i}")]
+        for i in range(130):
+            commands.append(("XADD", "{db}s", f"{i + 1}-{i % 3}", "temp", i, "status", "ok" if i % 2 else "on"))
+        commands += [("XGROUP", "CREATE", "{db}s", "g", "0"), ("DUMP", "{db}s")]
+        self.same(*commands)
+
     def test_bits_and_lcs(self):
         self.same(("SETBIT", "{b}k", 7, 1), ("SETBIT", "{b}k", 7, 1), ("GETBIT", "{b}k", 7),
                   ("GETBIT", "{b}k", 100), ("GETBIT", "{b}none", 0), ("SETBIT", "{b}k", 100, 1),
