@@ -57,7 +57,9 @@ TEST(HllTest, TheSparseFormTurnsDensePastItsLimitOrACountAbove32) {
   int i = 0;
   while (EncodingOf(h) == Encoding::kSparse) {
     ASSERT_GE(Add(&h, "e" + std::to_string(i++), 200), 0);
-    if (EncodingOf(h) == Encoding::kSparse) ASSERT_LE(h.size(), 200u);
+    if (EncodingOf(h) == Encoding::kSparse) {
+      ASSERT_LE(h.size(), 200u);
+    }
   }
   EXPECT_EQ(h.size(), kDenseBytes);
   EXPECT_GT(i, 10);

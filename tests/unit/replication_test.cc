@@ -188,7 +188,9 @@ class ReplicationTest : public ::testing::Test {
 TEST(ReplicationHubTest, ALiveFeedWaitsForAGroupAppendedButNotYetHandedOver) {
   TempDir dir;
   std::unique_ptr<Journal> journal;
-  ASSERT_TRUE(Journal::Open(JournalOptions{.dir = dir.Sub("primary")}, &journal).ok());
+  JournalOptions options;
+  options.dir = dir.Sub("primary");
+  ASSERT_TRUE(Journal::Open(options, &journal).ok());
   uint64_t first = 0, last = 0;
   rocksdb::WriteBatch start;
   start.Put("a", "1");
@@ -197,11 +199,11 @@ TEST(ReplicationHubTest, ALiveFeedWaitsForAGroupAppendedButNotYetHandedOver) {
   epochs.Add({1, first});
   // A turn to catch-up can be brief (the log read, then live again): the hub's log says it.
   std::atomic<int> catch_ups{0};
-  replication::HubOptions options;
-  options.log = [&](LogLevel, std::string_view line) {
+  replication::HubOptions hub_options;
+  hub_options.log = [&](LogLevel, std::string_view line) {
     if (line.find("catches up") != std::string::npos) ++catch_ups;
   };
-  replication::ReplicationHub hub(journal.get(), &epochs, options);
+  replication::ReplicationHub hub(journal.get(), &epochs, hub_options);
   replication::ReplicaHello hello{"r", "127.0.0.1:1", 1, last, 1};
   std::string reply;
   std::shared_ptr<Feed> feed;
