@@ -558,6 +558,37 @@ bool Repeats(const std::vector<std::string>& items, size_t step) {
   return false;
 }
 
+// The intset (the format IntsetMembers reads) of `members`, ascending, each in the
+// narrowest of 2, 4 or 8 bytes that holds them all; false when one is not an integer.
+bool Intset(const std::vector<std::string>& members, std::string* out) {
+  std::vector<int64_t> values;
+  for (const std::string& m : members) {
+    int64_t v = 0;
+    if (!ParseInt64(m, &v)) return false;
+    values.push_back(v);
+  }
+  std::sort(values.begin(), values.end());
+  uint32_t width = 2;
+  for (int64_t v : values) {
+    if (v < INT32_MIN || v > INT32_MAX) {
+      width = 8;
+    } else if ((v < INT16_MIN || v > INT16_MAX) && width < 4) {
+      width = 4;
+    }
+  }
+  auto put32 = [&](uint32_t x) {
+    const uint32_t le = boost::endian::native_to_little(x);
+    out->append(reinterpret_cast<const char*>(&le), 4);
+  };
+  put32(width);
+  put32(static_cast<uint32_t>(values.size()));
+  for (int64_t v : values) {
+    for (uint32_t i = 0; i < width; ++i)
+      out->push_back(static_cast<char>(static_cast<uint64_t>(v) >> (8 * i)));
+  }
+  return true;
+}
+
 // A stream as Redis 7.0 saves it (rdbSaveObject, OBJ_STREAM): its listpacks, each keyed
 // by its first entry's id, with no deleted entries; the counters; each group with its
 // pending entries, then its consumers with the ids each owns.
@@ -796,8 +827,14 @@ std::string EncodeDump(const DumpValue& value) {
       out.push_back(static_cast<char>(kRdbString));
       PutString(&out, value.string);
       break;
-    case DumpValue::Kind::kList:
     case DumpValue::Kind::kSet:
+      if (std::string intset; value.compact && Intset(value.items, &intset)) {
+        out.push_back(static_cast<char>(kRdbSetIntset));
+        PutString(&out, intset);
+        break;
+      }
+      [[fallthrough]];
+    case DumpValue::Kind::kList:
       out.push_back(static_cast<char>(value.kind == DumpValue::Kind::kList ? kRdbList : kRdbSet));
       PutLength(&out, value.items.size());
       for (const std::string& s : value.items) PutString(&out, s);
@@ -814,6 +851,13 @@ std::string EncodeDump(const DumpValue& value) {
       }
       break;
     case DumpValue::Kind::kHash:
+      if (value.compact) {
+        ListpackWriter lp;
+        for (const std::string& item : value.items) lp.String(item);
+        out.push_back(static_cast<char>(kRdbHashListpack));
+        PutString(&out, lp.Finish());
+        break;
+      }
       out.push_back(static_cast<char>(kRdbHash));
       PutLength(&out, value.items.size() / 2);
       for (const std::string& s : value.items) PutString(&out, s);

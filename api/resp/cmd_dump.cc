@@ -59,7 +59,7 @@ RecordPtr StreamFromDump(const DumpStream& in, int64_t expire_at_ms) {
 }
 
 // The value of `r` as a DUMP carries it; false (and *error) for a type it cannot carry.
-bool ToDump(const Record& r, DumpValue* out, std::string* error) {
+bool ToDump(const Record& r, const ServerState& server, DumpValue* out, std::string* error) {
   switch (r.type()) {
     case kStringRecordType:
     case kDeviceRecordType:
@@ -86,6 +86,8 @@ bool ToDump(const Record& r, DumpValue* out, std::string* error) {
     case kSetRecordType:
     case kHashRecordType:
       out->kind = r.type() == kSetRecordType ? DumpValue::Kind::kSet : DumpValue::Kind::kHash;
+      out->compact = r.type() == kSetRecordType ? IsIntset(r, server.set_max_intset_entries.load())
+                                                : IsListpackHash(r, server);
       ForEachHashField(r, [&](std::string_view name, std::string_view value) {
         out->items.emplace_back(name);
         if (out->kind == DumpValue::Kind::kHash) out->items.emplace_back(value);
@@ -145,7 +147,7 @@ void CmdDump(Call& call) {
   if (!r) return call.reply.Null();
   DumpValue value;
   std::string error;
-  if (!ToDump(*r, &value, &error)) return call.reply.Error(error);
+  if (!ToDump(*r, call.server, &value, &error)) return call.reply.Error(error);
   call.reply.Bulk(EncodeDump(value));
 }
 
@@ -290,7 +292,7 @@ void CmdMigrate(Call& call) {
     if (!r) continue;
     DumpValue value;
     std::string error;
-    if (!ToDump(*r, &value, &error)) return call.reply.Error(error);
+    if (!ToDump(*r, call.server, &value, &error)) return call.reply.Error(error);
     const int64_t ttl = r->expire_at_ms() == 0 ? 0 : std::max<int64_t>(1, r->expire_at_ms() - now);
     request.restores.push_back(
         replace

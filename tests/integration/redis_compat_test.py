@@ -1709,7 +1709,8 @@ class RedisCompatTest(unittest.TestCase):
     def test_dump_writes_redis_bytes_for_strings_and_streams(self):
         """DUMP of a string is redis-server's, byte for byte: integers as RDB integers,
         strings over 20 bytes LZF-compressed when that is shorter, the rest raw; so is a
-        stream's (its listpacks with integers as integers, the counters, a group)."""
+        stream's (its listpacks with integers as integers, the counters, a group), a small
+        hash's (a listpack) and a set of integers' (an intset)."""
         values = ["12", "-5", "300", "-70000", "2147483647", "2147483648", "007", "hello world",
                   "x" * 21, "ab" * 50, "abcdefghijklmnopqrstuvwxyz0123456789",
                   '{"deviceId":"d-7","status":"active","temperature":6.4,"lastSeenAt":"2026-12-01T10:00:00Z"}']
@@ -1719,6 +1720,12 @@ class RedisCompatTest(unittest.TestCase):
         for i in range(130):
             commands.append(("XADD", "{db}s", f"{i + 1}-{i % 3}", "temp", i, "status", "ok" if i % 2 else "on"))
         commands += [("XGROUP", "CREATE", "{db}s", "g", "0"), ("DUMP", "{db}s")]
+        # What Redis keeps compact: a small hash (a listpack, in insertion order), a set of
+        # integers (an intset).
+        commands += [("HSET", "{db}h", "status", "active", "temperature", "6.4", "rssi", "-71", "n", "123456789012"),
+                     ("HDEL", "{db}h", "rssi"), ("HSET", "{db}h", "rssi", "-70"), ("DUMP", "{db}h"),
+                     ("SADD", "{db}set", 5, -3, 70000, 2 ** 40), ("DUMP", "{db}set"),
+                     ("SADD", "{db}small", 1, 2, 3), ("DUMP", "{db}small")]
         self.same(*commands)
 
     def test_bits_and_lcs(self):

@@ -122,6 +122,27 @@ TEST(DumpPayloadTest, RedisCompactEncodingsAreReadInRedisOrder) {
   EXPECT_EQ(v.string, abc);
 }
 
+// What Redis keeps compact, written compact: the same bytes as its DUMPs above.
+TEST(DumpPayloadTest, ACompactHashOrIntSetIsWhatRedisDumps) {
+  DumpValue hash;
+  hash.kind = DumpValue::Kind::kHash;
+  hash.compact = true;
+  hash.items = {"b", "-4000", "a", "1000000", "c", "x"};
+  EXPECT_EQ(
+      EncodeDump(hash),
+      FromHex("101b1b0000000600816202d06002816102f240420f04816302817802ff0a00425286d5fc806f56"));
+  DumpValue set;
+  set.kind = DumpValue::Kind::kSet;
+  set.compact = true;
+  set.items = {"3", "1099511627776", "-1"};  // any order: an intset is ascending
+  EXPECT_EQ(EncodeDump(set),
+            FromHex("0bc31520040800000003200300ffa000400be00000020100000a00a8aea5f8"
+                    "94d189b5"));
+  // A member that is not an integer: the plain form.
+  set.items.push_back("m");
+  EXPECT_EQ(EncodeDump(set)[0], '\x02');
+}
+
 TEST(DumpPayloadTest, ADamagedCompactEncodingIsRefusedWhole) {
   const std::string hash =
       FromHex("101b1b0000000600816202d06002816102f240420f04816302817802ff0a00425286d5fc806f56");
