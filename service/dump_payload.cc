@@ -4,6 +4,7 @@
 #include <boost/crc.hpp>
 #include <boost/endian/conversion.hpp>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -558,6 +559,29 @@ bool Repeats(const std::vector<std::string>& items, size_t step) {
   return false;
 }
 
+// A sorted set's listpack as Redis 7.0 builds it (zzlInsertAt), members in the order given
+// (ascending), each score an integer when it is one exactly (double2ll), else its "%.17g"
+// text, "inf" or "-inf" (d2string).
+std::string ZsetListpack(const DumpValue& value) {
+  ListpackWriter lp;
+  for (size_t i = 0; i < value.items.size(); ++i) {
+    lp.String(value.items[i]);
+    const double score = value.scores[i];
+    constexpr double kLimit = static_cast<double>(INT64_MAX / 2);
+    if (score >= -kLimit && score <= kLimit &&
+        static_cast<double>(static_cast<int64_t>(score)) == score) {
+      lp.Integer(static_cast<int64_t>(score));
+    } else if (std::isinf(score)) {
+      lp.String(score < 0 ? "-inf" : "inf");
+    } else {
+      char text[32];
+      const int n = std::snprintf(text, sizeof text, "%.17g", score);
+      lp.String(std::string_view(text, static_cast<size_t>(n)));
+    }
+  }
+  return lp.Finish();
+}
+
 // The intset (the format IntsetMembers reads) of `members`, ascending, each in the
 // narrowest of 2, 4 or 8 bytes that holds them all; false when one is not an integer.
 bool Intset(const std::vector<std::string>& members, std::string* out) {
@@ -840,6 +864,11 @@ std::string EncodeDump(const DumpValue& value) {
       for (const std::string& s : value.items) PutString(&out, s);
       break;
     case DumpValue::Kind::kZset:
+      if (value.compact) {
+        out.push_back(static_cast<char>(kRdbZsetListpack));
+        PutString(&out, ZsetListpack(value));
+        break;
+      }
       out.push_back(static_cast<char>(kRdbZset2));
       PutLength(&out, value.items.size());
       for (size_t i = 0; i < value.items.size(); ++i) {

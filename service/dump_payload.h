@@ -8,9 +8,10 @@
 // (RDB_TYPE_STREAM_LISTPACKS_2: entries in listpacks of at most 100, with the consumer
 // groups, their pending entries and consumers), under RDB version 10 (Redis 7.0). Each string
 // in them is written as Redis writes it by default: a small integer as an integer, over 20
-// bytes LZF-compressed when shorter, else raw. A set or hash Redis would keep compact is
-// written as its intset (RDB_TYPE_SET_INTSET) or listpack (RDB_TYPE_HASH_LISTPACK). So the
-// DUMP of a string, a stream, a listpack hash or an intset is redis-server's, byte for byte.
+// bytes LZF-compressed when shorter, else raw. A set, hash or sorted set Redis would keep
+// compact is written as its intset (RDB_TYPE_SET_INTSET) or listpack (RDB_TYPE_HASH_LISTPACK,
+// RDB_TYPE_ZSET_LISTPACK). So the DUMP of a string, a stream, a listpack hash or sorted set
+// or an intset is redis-server's, byte for byte.
 // Read: those types, strings raw, integer-encoded or LZF-compressed (liblzf), and what
 // redis-server 7.0 itself DUMPs: a small set as an intset (RDB_TYPE_SET_INTSET), a small hash
 // or sorted set as a listpack (RDB_TYPE_HASH_LISTPACK, RDB_TYPE_ZSET_LISTPACK), a list as a
@@ -69,8 +70,9 @@ struct DumpValue {
   std::vector<double> scores;      // kZset: items[i]'s score (never NaN; members distinct)
   DumpStream stream;               // kStream
   // kSet: write it as an intset (every member an integer); kHash: as a listpack, in the
-  // items' order. What Redis writes for a set or hash it keeps compact (OBJECT ENCODING
-  // intset, listpack), so the bytes are its own.
+  // items' order; kZset: as a listpack, in the items' order (ascending, as Redis keeps it).
+  // What Redis writes for a value it keeps compact (OBJECT ENCODING intset, listpack), so
+  // the bytes are its own.
   bool compact = false;
 };
 

@@ -73,14 +73,18 @@ bool ToDump(const Record& r, const ServerState& server, DumpValue* out, std::str
       return true;
     }
     case kZsetRecordType:
-      // As Redis saves a skiplist: from the highest score down.
+      // As Redis saves it: a listpack in ascending order, a skiplist from the highest score
+      // down.
       out->kind = DumpValue::Kind::kZset;
+      out->compact = IsListpackZset(r, server);
       if (!r.fields()->empty()) {
-        r.fields()->WalkRanks(r.fields()->size() - 1, true, [&](std::string_view m, double score) {
-          out->items.emplace_back(m);
-          out->scores.push_back(score);
-          return true;
-        });
+        const bool down = !out->compact;
+        r.fields()->WalkRanks(down ? r.fields()->size() - 1 : 0, down,
+                              [&](std::string_view m, double score) {
+                                out->items.emplace_back(m);
+                                out->scores.push_back(score);
+                                return true;
+                              });
       }
       return true;
     case kSetRecordType:

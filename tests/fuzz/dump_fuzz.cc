@@ -68,10 +68,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   devstate::DumpValue back;
   if (!devstate::DecodeDump(devstate::EncodeDump(value), &back).ok() || !Same(value, back))
     std::abort();
-  // Written compact (a hash as a listpack, a set of integers as an intset), the same
-  // fields in the same order, the same members (an intset sorts them).
+  // Written compact (a hash or sorted set as a listpack, a set of integers as an intset),
+  // the same fields or members in the same order with the same scores (-0 reads back as
+  // 0, which compares equal), the same members of a set (an intset sorts them).
   if (value.kind == devstate::DumpValue::Kind::kHash ||
-      value.kind == devstate::DumpValue::Kind::kSet) {
+      value.kind == devstate::DumpValue::Kind::kSet ||
+      value.kind == devstate::DumpValue::Kind::kZset) {
     devstate::DumpValue compact = value;
     compact.compact = true;
     if (!devstate::DecodeDump(devstate::EncodeDump(compact), &back).ok()) std::abort();
@@ -80,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::sort(want.begin(), want.end());
       std::sort(got.begin(), got.end());
     }
-    if (want != got) std::abort();
+    if (want != got || back.scores != value.scores) std::abort();
   }
   return 0;
 }

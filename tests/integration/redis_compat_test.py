@@ -1710,7 +1710,7 @@ class RedisCompatTest(unittest.TestCase):
         """DUMP of a string is redis-server's, byte for byte: integers as RDB integers,
         strings over 20 bytes LZF-compressed when that is shorter, the rest raw; so is a
         stream's (its listpacks with integers as integers, the counters, a group), a small
-        hash's (a listpack) and a set of integers' (an intset)."""
+        hash's and sorted set's (listpacks) and a set of integers' (an intset)."""
         values = ["12", "-5", "300", "-70000", "2147483647", "2147483648", "007", "hello world",
                   "x" * 21, "ab" * 50, "abcdefghijklmnopqrstuvwxyz0123456789",
                   '{"deviceId":"d-7","status":"active","temperature":6.4,"lastSeenAt":"2026-12-01T10:00:00Z"}']
@@ -1725,7 +1725,9 @@ class RedisCompatTest(unittest.TestCase):
         commands += [("HSET", "{db}h", "status", "active", "temperature", "6.4", "rssi", "-71", "n", "123456789012"),
                      ("HDEL", "{db}h", "rssi"), ("HSET", "{db}h", "rssi", "-70"), ("DUMP", "{db}h"),
                      ("SADD", "{db}set", 5, -3, 70000, 2 ** 40), ("DUMP", "{db}set"),
-                     ("SADD", "{db}small", 1, 2, 3), ("DUMP", "{db}small")]
+                     ("SADD", "{db}small", 1, 2, 3), ("DUMP", "{db}small"),
+                     ("ZADD", "{db}z", 1, "a", -2.5, "b", "-0", "c", 0.1, "d", "inf", "e", 1e300, "f",
+                      2 ** 53, "g", -70000, "h", 12, "13"), ("DUMP", "{db}z")]
         self.same(*commands)
 
     def test_bits_and_lcs(self):

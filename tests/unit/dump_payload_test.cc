@@ -123,7 +123,7 @@ TEST(DumpPayloadTest, RedisCompactEncodingsAreReadInRedisOrder) {
 }
 
 // What Redis keeps compact, written compact: the same bytes as its DUMPs above.
-TEST(DumpPayloadTest, ACompactHashOrIntSetIsWhatRedisDumps) {
+TEST(DumpPayloadTest, ACompactHashIntSetOrSortedSetIsWhatRedisDumps) {
   DumpValue hash;
   hash.kind = DumpValue::Kind::kHash;
   hash.compact = true;
@@ -141,6 +141,14 @@ TEST(DumpPayloadTest, ACompactHashOrIntSetIsWhatRedisDumps) {
   // A member that is not an integer: the plain form.
   set.items.push_back("m");
   EXPECT_EQ(EncodeDump(set)[0], '\x02');
+  // ZADD z -0 m 2.5 n 10 o -5000 p: ascending, integer scores as integers, 2.5 as text.
+  DumpValue zset;
+  zset.kind = DumpValue::Kind::kZset;
+  zset.compact = true;
+  zset.items = {"p", "m", "n", "o"};
+  zset.scores = {-5000, -0.0, 2.5, 10};
+  EXPECT_EQ(EncodeDump(zset), FromHex("1120200000000800817002f178ec03816d020001816e0283322e3504816f"
+                                      "020a01ff0a00721e4af3274b4aab"));
 }
 
 TEST(DumpPayloadTest, ADamagedCompactEncodingIsRefusedWhole) {
