@@ -43,10 +43,12 @@ struct DumpStream {
   struct Entry {
     StreamId id;
     std::vector<std::string> fields;  // name, value, ...; at least one pair
+    bool operator==(const Entry&) const = default;
   };
   struct Consumer {
     std::string name;
     int64_t seen = 0;  // Unix ms
+    bool operator==(const Consumer&) const = default;
   };
   struct Group {
     std::string name;
@@ -56,10 +58,13 @@ struct DumpStream {
     std::optional<int64_t> entries_read;
     std::vector<StreamPending> pending;  // by id; each owned by one of `consumers`
     std::vector<Consumer> consumers;     // distinct names
+    bool operator==(const Group&) const = default;
   };
   std::vector<Entry> entries;  // ascending ids, none above counters.last_id
   StreamCounters counters;
   std::vector<Group> groups;  // distinct names
+
+  bool operator==(const DumpStream&) const = default;
 };
 
 struct DumpValue {

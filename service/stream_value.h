@@ -73,6 +73,8 @@ struct StreamCounters {
   StreamId last_id;
   StreamId max_deleted;
   uint64_t entries_added = 0;
+
+  bool operator==(const StreamCounters&) const = default;
 };
 
 struct StreamGroup {
@@ -86,6 +88,8 @@ struct StreamPending {
   std::string consumer;
   int64_t delivery_time = 0;  // Unix ms
   uint64_t delivery_count = 0;
+
+  bool operator==(const StreamPending&) const = default;
 };
 
 // An entry's fields and values, alternating.

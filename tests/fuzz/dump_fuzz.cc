@@ -16,43 +16,15 @@
 
 namespace {
 
-bool Same(const devstate::DumpStream& a, const devstate::DumpStream& b) {
-  if (a.entries.size() != b.entries.size() || a.groups.size() != b.groups.size() ||
-      a.counters.last_id != b.counters.last_id ||
-      a.counters.max_deleted != b.counters.max_deleted ||
-      a.counters.entries_added != b.counters.entries_added) {
-    return false;
-  }
-  for (size_t i = 0; i < a.entries.size(); ++i) {
-    if (a.entries[i].id != b.entries[i].id || a.entries[i].fields != b.entries[i].fields)
-      return false;
-  }
-  for (size_t i = 0; i < a.groups.size(); ++i) {
-    const auto &x = a.groups[i], &y = b.groups[i];
-    // A Redis 6 payload's group has no read counter; written again, it says -1.
-    if (x.name != y.name || x.last_id != y.last_id ||
-        x.entries_read.value_or(-1) != y.entries_read || x.pending.size() != y.pending.size() ||
-        x.consumers.size() != y.consumers.size()) {
-      return false;
-    }
-    for (size_t p = 0; p < x.pending.size(); ++p) {
-      if (x.pending[p].id != y.pending[p].id || x.pending[p].consumer != y.pending[p].consumer ||
-          x.pending[p].delivery_time != y.pending[p].delivery_time ||
-          x.pending[p].delivery_count != y.pending[p].delivery_count) {
-        return false;
-      }
-    }
-    for (size_t c = 0; c < x.consumers.size(); ++c) {
-      if (x.consumers[c].name != y.consumers[c].name || x.consumers[c].seen != y.consumers[c].seen)
-        return false;
-    }
-  }
-  return true;
+// `s` as it reads back once written again: a Redis 6 group without a read counter says -1.
+devstate::DumpStream Rewritten(devstate::DumpStream s) {
+  for (auto& g : s.groups) g.entries_read = g.entries_read.value_or(-1);
+  return s;
 }
 
 bool Same(const devstate::DumpValue& a, const devstate::DumpValue& b) {
   return a.kind == b.kind && a.string == b.string && a.items == b.items && a.scores == b.scores &&
-         Same(a.stream, b.stream);
+         Rewritten(a.stream) == b.stream;
 }
 
 }  // namespace
