@@ -22,6 +22,7 @@
 #include "service/replication/role_view.h"
 #include "store/keyspace.h"
 #include "store/mutation.h"
+#include "store/read_waiters.h"
 #include "store/record.h"
 #include "store/status.h"
 
@@ -42,6 +43,11 @@ class DeviceService {
 
   // A hint that `keys` are about to be read with Get (see Keyspace::Prefetch).
   virtual void Prefetch(std::span<const std::string_view> /*keys*/) const {}
+
+  // Where a reader waits for keys to change (XREAD BLOCK on a replica): woken after each
+  // publish of one of its keys, on the publishing thread (store/read_waiters.h). Null when
+  // this service cannot tell; a reader then waits as a write does, in the pipeline.
+  virtual ReadWaiters* read_waiters() const { return nullptr; }
 
   // OK while the store accepts writes; the reason it refuses them otherwise.
   virtual Status WriteStatus() const = 0;

@@ -40,6 +40,7 @@ class Service final : public DeviceService {
   void CountRejected(uint64_t n) override;
   RecordPtr Get(std::string_view key) const override { return store_->Get(key); }
   void Prefetch(std::span<const std::string_view> keys) const override { store_->Prefetch(keys); }
+  ReadWaiters* read_waiters() const override { return &store_->keyspace().read_waiters(); }
   Status WriteStatus() const override { return store_->WriteStatus(); }
   MqttState mqtt_state() const override;
   std::string mqtt_error() const override;

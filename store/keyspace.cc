@@ -56,6 +56,7 @@ void Keyspace::Prefetch(std::span<const std::string_view> keys) const {
 
 void Keyspace::Put(std::string_view key, RecordPtr record) {
   Insert(key, std::move(record), /*defer_order=*/false);
+  if (!read_waiters_.empty()) read_waiters_.Changed(key);
 }
 
 void Keyspace::Load(std::string_view key, RecordPtr record) {
@@ -89,6 +90,7 @@ void Keyspace::FinishLoad() {
   for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
   work();
   for (std::thread& h : helpers) h.join();
+  if (!read_waiters_.empty()) read_waiters_.ChangedAll();
 }
 
 void Keyspace::Insert(std::string_view key, RecordPtr record, bool defer_order) {
@@ -140,6 +142,7 @@ bool Keyspace::Erase(std::string_view key) {
     KeyNode::Delete(node);
   }
   size_.fetch_sub(1, std::memory_order_relaxed);
+  if (!read_waiters_.empty()) read_waiters_.Changed(key);
   return true;
 }
 
@@ -159,6 +162,7 @@ void Keyspace::Clear() {
     size_.fetch_sub(removed, std::memory_order_relaxed);
     with_expiry_.fetch_sub(expiring, std::memory_order_relaxed);
   }
+  if (!read_waiters_.empty()) read_waiters_.ChangedAll();
 }
 
 uint64_t Keyspace::Scan(uint64_t cursor, size_t count, const ScanFn& fn) const {

@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "store/key_table.h"
+#include "store/read_waiters.h"
 #include "store/record.h"
 #include "store/rw_lock.h"
 
@@ -66,6 +67,11 @@ class Keyspace {
   // Removes every key (FLUSHALL), shard by shard: a reader meanwhile may see some shards
   // emptied and others not yet, as a SCAN does.
   void Clear();
+
+  // Readers waiting for keys to change (store/read_waiters.h): Put and Erase wake a key's
+  // readers once the key's new state is visible, Clear and FinishLoad wake all of them.
+  // Synchronised on its own, so a const keyspace lends it.
+  ReadWaiters& read_waiters() const { return read_waiters_; }
 
   size_t Size() const { return size_.load(std::memory_order_relaxed); }
   // Keys whose record has an expiry time (INFO keyspace's `expires`).
@@ -117,6 +123,7 @@ class Keyspace {
   static size_t ShardOf(uint64_t hash) { return hash >> (64 - kShardBits); }
 
   std::array<Shard, kShards> shards_;
+  mutable ReadWaiters read_waiters_;
   std::atomic<size_t> size_{0};
   std::atomic<size_t> with_expiry_{0};
 };

@@ -1,5 +1,7 @@
 #include "api/resp/block.h"
 
+#include <absl/synchronization/mutex.h>
+
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -8,6 +10,7 @@
 #include <utility>
 
 #include "api/resp/write.h"
+#include "store/read_waiters.h"
 
 namespace devstate::resp {
 namespace {
@@ -202,7 +205,109 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
   std::atomic<bool> counted_{false};  // in server_->blocked_clients
 };
 
+// One blocking read waiting on the keyspace (BlockRead). mu_ orders its reads, its wakes,
+// its cancel and its reply; the registry calls wakes outside its own lock, so a wake may
+// Remove its reader.
+class ReadBlocked : public std::enable_shared_from_this<ReadBlocked> {
+ public:
+  ReadBlocked(Call& call, ReadBlocking b, ReadWaiters* waiters)
+      : b_(std::move(b)),
+        waiters_(waiters),
+        respond_(call.defer()),
+        protocol_(call.protocol()),
+        server_(&call.server),
+        client_(&call.client),
+        stats_(call.spec != nullptr ? call.spec->stats.get() : nullptr),
+        log_when_answered_(std::exchange(call.log_when_answered, nullptr)) {}
+
+  void Start(Call& call) {
+    std::weak_ptr<ReadBlocked> weak = weak_from_this();
+    {
+      std::lock_guard lock(call.client.blocked_mu);
+      call.client.unblock = [weak](ClientState::Unblock how) {
+        auto self = weak.lock();
+        return self && self->Cancel(how);
+      };
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      // Registered first: whatever is published after the read below wakes it. The
+      // registry keeps this alive until the answer removes it.
+      id_ = waiters_->Add(b_.keys, [self = shared_from_this()] { self->Woken(); });
+      if (b_.read(false)) return FinishLocked([this](ReplyWriter& w) { b_.reply(w); });
+      server_->blocked_clients.fetch_add(1);
+      client_->blocked.store(true);
+      counted_ = true;
+    }
+    if (b_.timeout_ms > 0 && b_.timeout_ms <= kLongestTimerMs) {
+      call.block_timer(std::chrono::milliseconds(b_.timeout_ms), [weak] {
+        if (auto self = weak.lock()) self->Cancel(ClientState::Unblock::kTimeout);
+      });
+    }
+  }
+
+ private:
+  void Woken() {
+    absl::MutexLock lock(&mu_);
+    if (answered_) return;
+    if (b_.read(true)) FinishLocked([this](ReplyWriter& w) { b_.reply(w); });
+  }
+
+  // False when already answered.
+  bool Cancel(ClientState::Unblock how) {
+    absl::MutexLock lock(&mu_);
+    if (answered_) return false;
+    if (how == ClientState::Unblock::kError) {
+      FinishLocked([](ReplyWriter& w) { w.Error(kUnblockedError); });
+    } else {
+      FinishLocked([this](ReplyWriter& w) { b_.timed_out(w); });  // closed: nobody reads it
+    }
+    return true;
+  }
+
+  template <typename Write>
+  void FinishLocked(Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    answered_ = true;
+    waiters_->Remove(id_);
+    if (counted_) {
+      counted_ = false;
+      server_->blocked_clients.fetch_sub(1);
+      client_->blocked.store(false);
+    }
+    std::string out;
+    ReplyWriter w(&out, protocol_, &server_->error_replies);
+    write(w);
+    if (w.errors_written() > 0 && stats_ != nullptr) {
+      stats_->failed.fetch_add(1, std::memory_order_relaxed);
+    }
+    respond_(std::move(out));
+    if (log_when_answered_) log_when_answered_();
+  }
+
+  ReadBlocking b_;
+  ReadWaiters* const waiters_;
+  Responder respond_;
+  const int protocol_;
+  ServerState* const server_;
+  // Alive while this is: respond_ holds the connection, which holds its client state.
+  ClientState* const client_;
+  CommandStats* const stats_;                // the command's row's (INFO commandstats), or null
+  std::function<void()> log_when_answered_;  // SLOWLOG's entry (Call::log_when_answered)
+  absl::Mutex mu_;
+  uint64_t id_ ABSL_GUARDED_BY(mu_) = 0;
+  bool answered_ ABSL_GUARDED_BY(mu_) = false;
+  bool counted_ ABSL_GUARDED_BY(mu_) = false;  // in server_->blocked_clients
+};
+
 }  // namespace
+
+bool BlockRead(Call& call, ReadBlocking b) {
+  ReadWaiters* waiters = call.service().read_waiters();
+  if (waiters == nullptr || call.view != nullptr || !call.block_timer) return false;
+  auto blocked = std::make_shared<ReadBlocked>(call, std::move(b), waiters);
+  blocked->Start(call);
+  return true;
+}
 
 void Block(Call& call, Blocking b) {
   if (call.view != nullptr || !call.block_timer) {

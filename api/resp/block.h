@@ -43,6 +43,28 @@ struct Blocking {
 // Runs a blocking command: answers through `call` (deferred) as above.
 void Block(Call& call, Blocking blocking);
 
+// A blocking read (XREAD BLOCK) on a node that does not take writes, a replica: it cannot
+// wait in the pipeline, so it waits on the keyspace (store/read_waiters.h) and reads it
+// again after each publish of one of its keys - a group from the primary applied here, or,
+// once this node is promoted, a group it committed. It registers before its first read, so
+// no publish falls between. Timeout, CLIENT UNBLOCK and a closed connection end it as they
+// end Block's waits; nothing is written, so nothing needs the pipeline's order.
+struct ReadBlocking {
+  std::vector<std::string> keys;
+  int64_t timeout_ms = 0;  // 0: waits for ever
+  // Reads the live keyspace: true when decided (found something, or an error to reply).
+  // `woken`: after a publish rather than the first read. Runs on the connection's thread or
+  // on a publishing thread, never two at once for one wait.
+  std::function<bool(bool woken)> read;
+  std::function<void(ReplyWriter& w)> reply;      // once `read` returned true
+  std::function<void(ReplyWriter& w)> timed_out;  // the null reply
+};
+
+// Runs a blocking read as above: answers through `call` (deferred) and returns true; false,
+// having done nothing, when the read cannot wait that way here (inside an EXEC, or a
+// service that lends no ReadWaiters): the caller then uses Block.
+bool BlockRead(Call& call, ReadBlocking blocking);
+
 // A blocking command's timeout: seconds as a float, rounded up to milliseconds, as Redis
 // reads it. False (and the error replied) when it is not one, negative or out of range.
 bool ParseBlockTimeout(Call& call, std::string_view text, int64_t* ms);

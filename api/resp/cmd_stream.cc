@@ -708,6 +708,27 @@ void Read(Call& call, bool group_mode) {
   auto st = std::make_shared<ReadState>();
   if (!ParseRead(call, group_mode, &st->args)) return;
   const EventSink sink = SinkOf(call);
+  if (st->args.block_ms >= 0 && !group_mode && !call.service().IsPrimary()) {
+    // A replica: XREAD waits on the keyspace for the primary's groups (BlockRead).
+    ReadBlocking b;
+    b.keys = st->args.keys;
+    b.timeout_ms = st->args.block_ms;
+    DeviceService* service = &call.service();
+    b.read = [st, service](bool woken) {
+      st->served.clear();
+      return TryRead(
+          *st,
+          [&](std::string_view k) {
+            RecordPtr r = service->Get(k);
+            if (r) r->Touch();
+            return r;
+          },
+          woken);
+    };
+    b.reply = [st](ReplyWriter& w) { WriteServed(w, *st); };
+    b.timed_out = [](ReplyWriter& w) { w.NullArray(); };
+    if (BlockRead(call, std::move(b))) return;
+  }
   if (st->args.block_ms >= 0) {
     Blocking b;
     b.keys = st->args.keys;

@@ -361,6 +361,91 @@ class ReplicationTest(unittest.TestCase):
         with self.assertRaisesRegex(redis.exceptions.ResponseError, "MOVED|READONLY"):
             r.redis().pfadd("{hll}a", "x")
 
+    def test_xread_block_on_a_replica_waits_for_the_primarys_entries(self):
+        """XREAD BLOCK on a replica waits there (it used to be sent to the primary with
+        -MOVED) and is answered by the group from the primary that adds what it waits for;
+        a timeout, CLIENT UNBLOCK and a closed connection end it as on a primary; after the
+        replica is promoted, a wait left from before is answered by its own writes.
+        XREADGROUP, which writes, still goes to the primary."""
+        p = self.node("p")
+        r = self.node("r", replica_of(p))
+        p.wait_replicas(1)
+        c = p.redis()
+        c.xadd("{s}a", {"n": 0})
+        wait_same_digest([p, r])
+
+        def blocked(count):
+            wait_until(lambda: int(r.redis().info("clients")["blocked_clients"]) == count, 10,
+                       f"{count} blocked clients on the replica")
+
+        def xread_in_thread(streams, block_ms, out, client=None):
+            rc = client or r.redis()
+            t = threading.Thread(target=lambda: out.append(rc.xread(streams, block=block_ms)))
+            t.start()
+            return t
+
+        # Served by the primary's XADD, with only the stream that has something new.
+        got = []
+        t = xread_in_thread({"{s}a": "$", "{s}b": "$"}, 20000, got)
+        blocked(1)
+        added = c.xadd("{s}b", {"n": 1})
+        t.join(10)
+        self.assertEqual(got, [[[b"{s}b", [(added, {b"n": b"1"})]]]])
+        blocked(0)
+
+        # A timeout answers null.
+        started = time.monotonic()
+        self.assertIsNone(r.redis().xread({"{s}a": "$"}, block=300) or None)
+        self.assertLess(time.monotonic() - started, 5)
+
+        # CLIENT UNBLOCK: as a timeout, or with -UNBLOCKED.
+        for how, expect in (("TIMEOUT", None), ("ERROR", "UNBLOCKED")):
+            rc = r.redis(single_connection_client=True)
+            client_id = rc.client_id()
+            got = []
+
+            def read(rc=rc, got=got):
+                try:
+                    got.append(rc.xread({"{s}a": "$"}, block=0))
+                except redis.exceptions.ResponseError as e:
+                    got.append(str(e))
+            t = threading.Thread(target=read)
+            t.start()
+            blocked(1)
+            self.assertEqual(r.redis().execute_command("CLIENT", "UNBLOCK", client_id, how), 1)
+            t.join(10)
+            if expect is None:
+                self.assertIn(got, ([None], [[]]))
+            else:
+                self.assertEqual(len(got), 1)
+                self.assertIn(expect, got[0])
+            blocked(0)
+
+        # A connection that closes while it waits is forgotten.
+        s = socket.create_connection(("127.0.0.1", r.resp_port))
+        s.sendall(b"*6\r\n$5\r\nXREAD\r\n$5\r\nBLOCK\r\n$1\r\n0\r\n$7\r\nSTREAMS\r\n"
+                  b"$4\r\n{s}a\r\n$1\r\n$\r\n")
+        blocked(1)
+        s.close()
+        blocked(0)
+
+        # XREADGROUP writes (the group's position, the pending list): the primary's.
+        c.xgroup_create("{s}a", "g", id="0")
+        wait_same_digest([p, r])
+        with self.assertRaisesRegex(redis.exceptions.ResponseError, "MOVED"):
+            r.redis().xreadgroup("g", "c1", {"{s}a": ">"}, block=100)
+
+        # Promoted while a reader waits: the new primary's own XADD answers it.
+        got = []
+        t = xread_in_thread({"{s}a": "$"}, 20000, got)
+        blocked(1)
+        promote(r)
+        wait_until(lambda: r.info_replication().get("role") == "master", 20, "r to take writes")
+        added = r.redis().xadd("{s}a", {"n": 2})
+        t.join(10)
+        self.assertEqual(got, [[[b"{s}a", [(added, {b"n": b"2"})]]]])
+        blocked(0)
+
     def test_kill9_of_the_primary_loses_no_acknowledged_write(self):
         """10 rounds: writers on the primary (N = 1), kill -9 at a random instant, promote the
         replica with REPLICAOF NO ONE; every acknowledged write is there. The dead primary
