@@ -45,14 +45,26 @@ void Ingest::Submit(std::vector<Event> events, Done done) {
 void Ingest::NotifyChanged(const std::vector<IngestResult>& results) {
   if (notifier_ == nullptr || !notifier_->Listened()) return;
   const bool keyspace = notifier_->Wants(Notifier::kString);
-  std::string id, message;
-  uint64_t version = 0;
   for (const IngestResult& r : results) {
     if (!r.status.ok() || r.outcome != MergeOutcome::kChanged || !r.record) continue;
-    if (!DeviceChangeMessage(*r.record, &id, &version, &message)) continue;
-    if (keyspace) notifier_->Notify(Notifier::kString, "set", DeviceKey(id));
-    notifier_->DeviceChanged(id, version, message);
+    NotifyDevice(*r.record, keyspace);
   }
+}
+
+void Ingest::NotifyReplicated(const std::vector<std::pair<std::string, RecordPtr>>& puts) {
+  if (notifier_ == nullptr || !notifier_->Listened()) return;
+  const bool keyspace = notifier_->Wants(Notifier::kString);
+  for (const auto& [key, record] : puts) {
+    if (record->type() == kDeviceRecordType) NotifyDevice(*record, keyspace);
+  }
+}
+
+void Ingest::NotifyDevice(const Record& record, bool keyspace) {
+  std::string id, message;
+  uint64_t version = 0;
+  if (!DeviceChangeMessage(record, &id, &version, &message)) return;
+  if (keyspace) notifier_->Notify(Notifier::kString, "set", DeviceKey(id));
+  notifier_->DeviceChanged(id, version, message);
 }
 
 Status Ingest::SubmitAndWait(std::vector<Event> events, std::vector<IngestResult>* results) {

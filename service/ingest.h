@@ -47,11 +47,18 @@ class Ingest {
   // Submit and wait for the outcome (the MQTT callback thread uses this).
   Status SubmitAndWait(std::vector<Event> events, std::vector<IngestResult>* results);
 
+  // A replica's side of the notifier: the records a group from the primary put, once
+  // published here; each device record among them is told as a change, as the primary
+  // told it (Store::OnAppliedPuts).
+  void NotifyReplicated(const std::vector<std::pair<std::string, RecordPtr>>& puts);
+
   IngestCounters& counters() { return counters_; }
   const IngestCounters& counters() const { return counters_; }
 
  private:
   void NotifyChanged(const std::vector<IngestResult>& results);
+  // One changed device record: its keyspace event and its device channel's message.
+  void NotifyDevice(const Record& record, bool keyspace);
 
   Store* const store_;
   Notifier* const notifier_;

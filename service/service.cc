@@ -194,6 +194,10 @@ Status Service::Open(const Config& config, std::unique_ptr<Service>* service) {
                           static_cast<size_t>(config.deadletters_max_entries), &svc->dead_letters_);
   if (!s.ok()) return s;
   svc->ingest_ = std::make_unique<devstate::Ingest>(svc->store_.get(), &svc->notifier());
+  svc->store_->OnAppliedPuts(
+      [ingest = svc->ingest_.get()](const std::vector<std::pair<std::string, RecordPtr>>& puts) {
+        ingest->NotifyReplicated(puts);
+      });
   if (!config.mqtt_broker.empty()) {
     MqttOptions mqtt;
     mqtt.broker = config.mqtt_broker;

@@ -301,14 +301,17 @@ Status Store::ApplyGroups(const std::vector<replication::GroupFrame>& groups) {
   }
   Status s = journal_->Sync();
   if (!s.ok()) return Status::IOError("fsync: " + s.message());
+  std::vector<std::pair<std::string, RecordPtr>> puts;
   for (Decoded& d : decoded) {
     for (const EpochHistory::Entry& e : d.decoder.epochs) epochs_.Add(e);
-    PublishReplicated(std::move(d.decoder.changes));
+    PublishReplicated(std::move(d.decoder.changes), applied_puts_ ? &puts : nullptr);
   }
+  if (applied_puts_ && !puts.empty()) applied_puts_(puts);
   return Status::OK();
 }
 
-void Store::PublishReplicated(std::vector<Replicated> changes) {
+void Store::PublishReplicated(std::vector<Replicated> changes,
+                              std::vector<std::pair<std::string, RecordPtr>>* puts) {
   // Composite records changed field by field: each is copied once, changed in place by
   // the group's operations in order, then published with the rest.
   struct Building {
@@ -355,6 +358,7 @@ void Store::PublishReplicated(std::vector<Replicated> changes) {
         } else if (building.contains(c.key)) {
           building[c.key] = Building{std::move(c.record), nullptr};
         } else {
+          if (puts != nullptr) puts->emplace_back(c.key, c.record);
           keyspace_.Put(c.key, std::move(c.record));
         }
         break;

@@ -123,6 +123,12 @@ class Store {
   // malformed (nothing of it is applied: drop the link and resync). Any other failure is
   // the journal's: the replica must stop acknowledging.
   Status ApplyGroups(const std::vector<replication::GroupFrame>& groups);
+  // Told, on the applier's thread once a received group is published (visible to reads),
+  // of each record it put whole, in order; composite records changed field by field are
+  // not told. The service turns the device records among them into device change events
+  // (a replica's SSE streams and device channels). Set before the node replicates.
+  using AppliedPuts = std::function<void(const std::vector<std::pair<std::string, RecordPtr>>&)>;
+  void OnAppliedPuts(AppliedPuts fn) { applied_puts_ = std::move(fn); }
   // Replaces everything with a full copy from the primary (a checkpoint in `dir`) and
   // reloads the keyspace and the history from it; reads answer "loading" meanwhile.
   Status InstallCopy(const std::string& dir);
@@ -146,7 +152,9 @@ class Store {
  private:
   Store() = default;
   Status Recover();
-  void PublishReplicated(std::vector<Replicated> changes);
+  // Publishes one received group; appends the records it put whole to *puts.
+  void PublishReplicated(std::vector<Replicated> changes,
+                         std::vector<std::pair<std::string, RecordPtr>>* puts);
 
   std::string dir_;
   std::function<int64_t()> now_ms_;
@@ -158,6 +166,7 @@ class Store {
   std::unique_ptr<replication::ReplicationHub> hub_;
   std::unique_ptr<CommitPipeline> pipeline_;
   std::atomic<bool> loading_{false};
+  AppliedPuts applied_puts_;
   uint64_t closed_sequence_ = 0;
 };
 

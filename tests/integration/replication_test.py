@@ -18,7 +18,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Mosquitto, Node, Proxy, WorkDir, http_request, wait_until)  # noqa: E402
+from harness import (EventStream, Mosquitto, Node, Proxy, WorkDir, http_request,  # noqa: E402
+                     wait_until)
 
 import redis  # noqa: E402
 
@@ -445,6 +446,44 @@ class ReplicationTest(unittest.TestCase):
         t.join(10)
         self.assertEqual(got, [[[b"{s}a", [(added, {b"n": b"2"})]]]])
         blocked(0)
+
+    def test_a_replicas_event_streams_and_device_channels_follow_the_primary(self):
+        """A device watched on a replica (SSE, PSUBSCRIBE device:*, keyspace events) hears
+        each change the primary commits, once the replica has applied it, with the primary's
+        version and message. Before, the replica's stream sent the state it had when the
+        client came and then nothing."""
+        p = self.node("p", "--resp.notify_keyspace_events=K$")
+        r = self.node("r", replica_of(p), "--resp.notify_keyspace_events=K$")
+        p.wait_replicas(1)
+        self.assertEqual(p.post_json("/devices/w1", {"temperature": 1})[0], 200)
+        wait_same_digest([p, r])
+        es = EventStream(r.http_port, "/devices/w1/events")
+        self.others.append(es)
+        first = es.next_event()
+        self.assertEqual((first["id"], first["event"]), ("1", "change"))
+        sub = r.redis().pubsub()
+        sub.psubscribe("device:*", "__keyspace@0__:*")
+        self.assertEqual(sub.get_message(timeout=5)["type"], "psubscribe")
+        self.assertEqual(sub.get_message(timeout=5)["type"], "psubscribe")
+        watched = p.redis().pubsub()
+        watched.psubscribe("device:*")
+        self.assertEqual(watched.get_message(timeout=5)["type"], "psubscribe")
+        for t in (2, 3):
+            self.assertEqual(p.post_json("/devices/w1", {"temperature": t})[0], 200)
+            event = es.next_event()
+            self.assertIsNotNone(event, f"the replica's stream missed version {t}")
+            self.assertEqual(event["id"], str(t))
+            self.assertEqual(json.loads(event["data"])["state"]["temperature"], t)
+            on_primary = watched.get_message(timeout=5)
+            got = {}
+            while len(got) < 2:
+                m = sub.get_message(timeout=5)
+                self.assertIsNotNone(m, f"the replica's channels missed version {t}")
+                got[m["channel"]] = m["data"]
+            self.assertEqual(got[b"device:w1:changes"], on_primary["data"])
+            self.assertEqual(got[b"__keyspace@0__:device:w1:latest"], b"set")
+        sub.close()
+        watched.close()
 
     def test_kill9_of_the_primary_loses_no_acknowledged_write(self):
         """10 rounds: writers on the primary (N = 1), kill -9 at a random instant, promote the
