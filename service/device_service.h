@@ -48,6 +48,8 @@ class DeviceService {
   // publish of one of its keys, on the publishing thread (store/read_waiters.h). Null when
   // this service cannot tell; a reader then waits as a write does, in the pipeline.
   virtual ReadWaiters* read_waiters() const { return nullptr; }
+  // Tells `observer` (null: nobody) of every key change once visible (KeyObserver).
+  virtual void SetKeyObserver(KeyObserver* /*observer*/) {}
 
   // OK while the store accepts writes; the reason it refuses them otherwise.
   virtual Status WriteStatus() const = 0;

@@ -41,6 +41,7 @@ class Service final : public DeviceService {
   RecordPtr Get(std::string_view key) const override { return store_->Get(key); }
   void Prefetch(std::span<const std::string_view> keys) const override { store_->Prefetch(keys); }
   ReadWaiters* read_waiters() const override { return &store_->keyspace().read_waiters(); }
+  void SetKeyObserver(KeyObserver* observer) override { store_->keyspace().SetObserver(observer); }
   Status WriteStatus() const override { return store_->WriteStatus(); }
   MqttState mqtt_state() const override;
   std::string mqtt_error() const override;

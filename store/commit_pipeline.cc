@@ -494,6 +494,7 @@ void CommitPipeline::CommitGroup(std::vector<Request>* requests) {
     PublishToKeyspace(*group);
     const uint64_t seq = group->last_seq != 0 ? group->last_seq : journal_->LastSequence();
     for (Request& r : group->requests) r.done(Status::OK(), seq);
+    keyspace_->Published();  // after the replies: a writer hears its answer first
     return;
   }
   {
@@ -599,6 +600,7 @@ void CommitPipeline::CompleteAcknowledged() {
     if (!group->answered) {
       for (Request& r : group->requests) r.done(Status::OK(), seq);
     }
+    keyspace_->Published();  // after the replies: a writer hears its answer first
   }
 }
 

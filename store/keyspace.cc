@@ -54,9 +54,31 @@ void Keyspace::Prefetch(std::span<const std::string_view> keys) const {
   });
 }
 
+void Keyspace::SetObserver(KeyObserver* observer) const {
+  observer_.store(observer, std::memory_order_seq_cst);
+  if (observer != nullptr) return;
+  // A publisher that saw the old one is inside Tell: let it leave first.
+  while (observing_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+}
+
+void Keyspace::Tell(const std::string_view* key, bool end) const {
+  observing_.fetch_add(1, std::memory_order_seq_cst);
+  KeyObserver* o = observer_.load(std::memory_order_seq_cst);
+  if (o != nullptr && o->active.load(std::memory_order_relaxed)) {
+    if (end) {
+      o->Published();
+    } else if (key != nullptr) {
+      o->Changed(*key);
+    } else {
+      o->ChangedAll();
+    }
+  }
+  observing_.fetch_sub(1, std::memory_order_seq_cst);
+}
+
 void Keyspace::Put(std::string_view key, RecordPtr record) {
   Insert(key, std::move(record), /*defer_order=*/false);
-  if (!read_waiters_.empty()) read_waiters_.Changed(key);
+  Told(key);
 }
 
 void Keyspace::Load(std::string_view key, RecordPtr record) {
@@ -90,7 +112,7 @@ void Keyspace::FinishLoad() {
   for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
   work();
   for (std::thread& h : helpers) h.join();
-  if (!read_waiters_.empty()) read_waiters_.ChangedAll();
+  ToldAll();
 }
 
 void Keyspace::Insert(std::string_view key, RecordPtr record, bool defer_order) {
@@ -142,7 +164,7 @@ bool Keyspace::Erase(std::string_view key) {
     KeyNode::Delete(node);
   }
   size_.fetch_sub(1, std::memory_order_relaxed);
-  if (!read_waiters_.empty()) read_waiters_.Changed(key);
+  Told(key);
   return true;
 }
 
@@ -162,7 +184,7 @@ void Keyspace::Clear() {
     size_.fetch_sub(removed, std::memory_order_relaxed);
     with_expiry_.fetch_sub(expiring, std::memory_order_relaxed);
   }
-  if (!read_waiters_.empty()) read_waiters_.ChangedAll();
+  ToldAll();
 }
 
 uint64_t Keyspace::Scan(uint64_t cursor, size_t count, const ScanFn& fn) const {

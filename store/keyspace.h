@@ -31,6 +31,21 @@
 
 namespace devstate {
 
+// Told of every key's change once it is visible to reads, on the publishing thread and
+// outside the keyspace's locks (after the key's ReadWaiters are woken): server-assisted
+// client-side caching's invalidations (api/resp/tracking.h). Must be quick and never wait.
+class KeyObserver {
+ public:
+  virtual ~KeyObserver() = default;
+  virtual void Changed(std::string_view key) = 0;
+  virtual void ChangedAll() = 0;  // every key may have changed (FLUSHALL, a copy installed)
+  // The changes told since the last call were one commit's (one group's), and its writers
+  // were answered: an observer may have gathered them, to tell them together now.
+  virtual void Published() {}
+  // While false the publisher skips the call: one load per change when nobody tracks.
+  std::atomic<bool> active{false};
+};
+
 class Keyspace {
  public:
   static constexpr int kShardBits = 8;
@@ -72,6 +87,14 @@ class Keyspace {
   // readers once the key's new state is visible, Clear and FinishLoad wake all of them.
   // Synchronised on its own, so a const keyspace lends it.
   ReadWaiters& read_waiters() const { return read_waiters_; }
+  // The one observer of changes (null: none). Once this returns with null, no publisher
+  // is inside the old observer, which may go. Like the registry above, a const keyspace
+  // lends it.
+  void SetObserver(KeyObserver* observer) const;
+  // A publisher's end of one group's changes (see KeyObserver::Published).
+  void Published() const {
+    if (observer_.load(std::memory_order_relaxed) != nullptr) Tell(nullptr, true);
+  }
 
   size_t Size() const { return size_.load(std::memory_order_relaxed); }
   // Keys whose record has an expiry time (INFO keyspace's `expires`).
@@ -124,6 +147,20 @@ class Keyspace {
 
   std::array<Shard, kShards> shards_;
   mutable ReadWaiters read_waiters_;
+  mutable std::atomic<KeyObserver*> observer_{nullptr};
+  mutable std::atomic<int> observing_{0};  // publishers inside Tell
+
+  // After a key's change is visible: its readers, then the observer (null key: all).
+  void Told(std::string_view key) const {
+    if (!read_waiters_.empty()) read_waiters_.Changed(key);
+    if (observer_.load(std::memory_order_relaxed) != nullptr) Tell(&key, false);
+  }
+  void ToldAll() const {
+    if (!read_waiters_.empty()) read_waiters_.ChangedAll();
+    if (observer_.load(std::memory_order_relaxed) != nullptr) Tell(nullptr, false);
+  }
+  // Tells the observer of `key`, of every key (null), or of a group's end (`end`).
+  void Tell(const std::string_view* key, bool end) const;
   std::atomic<size_t> size_{0};
   std::atomic<size_t> with_expiry_{0};
 };

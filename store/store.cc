@@ -394,6 +394,7 @@ void Store::PublishReplicated(std::vector<Replicated> changes,
     }
   }
   publish();
+  keyspace_.Published();
 }
 
 Status Store::InstallCopy(const std::string& dir) {
@@ -403,6 +404,7 @@ Status Store::InstallCopy(const std::string& dir) {
   epochs_.Clear();
   if (s.ok()) s = Recover();
   loading_.store(false, std::memory_order_release);
+  keyspace_.Published();
   return s;
 }
 

@@ -78,6 +78,8 @@ void CmdReset(Call& call) {
   c.readonly = false;
   c.EndTransaction();
   call.server.pubsub.UnsubscribeAll(&c);
+  call.server.tracking.Disable(c);  // and CLIENT TRACKING
+  c.caching = -1;
   call.server.monitors.Remove(&c);  // RESET ends MONITOR, as in Redis
   call.reply = ReplyWriter(call.reply.out(), 2, call.reply.error_counter());
   call.reply.Simple("RESET");
@@ -178,6 +180,7 @@ void CmdClientReply(Call& call) {
   const std::string mode = Lower(call.args[2]);
   if (mode == "on") {
     call.client.reply_mode = Mode::kOn;
+    call.speaks = true;  // answered +OK even after OFF, as in Redis
     return call.reply.Ok();
   }
   if (mode != "off" && mode != "skip") return call.reply.Error("ERR syntax error");
@@ -268,6 +271,110 @@ void CmdClientUnblock(Call& call) {
   call.reply.Integer(target && target->Unblocked(how) ? 1 : 0);
 }
 
+// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p]... [BCAST] [OPTIN] [OPTOUT] [NOLOOP]
+// (api/resp/tracking.h).
+void CmdClientTracking(Call& call) {
+  const std::vector<std::string>& a = call.args;
+  Tracking::Options o;
+  for (size_t i = 3; i < a.size(); ++i) {
+    const bool more = i + 1 < a.size();
+    if (EqualsNoCase(a[i], "redirect") && more) {
+      int64_t id = 0;
+      if (!ParseInt64(a[++i], &id)) return call.reply.Error(kNotIntegerError);
+      if (o.redirect != 0) {
+        return call.reply.Error("ERR A client can only redirect to a single other client");
+      }
+      o.redirect = static_cast<uint64_t>(id);
+    } else if (EqualsNoCase(a[i], "bcast")) {
+      o.bcast = true;
+    } else if (EqualsNoCase(a[i], "optin")) {
+      o.optin = true;
+    } else if (EqualsNoCase(a[i], "optout")) {
+      o.optout = true;
+    } else if (EqualsNoCase(a[i], "noloop")) {
+      return call.reply.Error(
+          "ERR NOLOOP is not supported: devstate cannot tell which client wrote a key, and "
+          "skipping another client's change would leave a stale copy cached");
+    } else if (EqualsNoCase(a[i], "prefix") && more) {
+      o.prefixes.push_back(a[++i]);
+    } else {
+      return call.reply.Error(kSyntaxError);
+    }
+  }
+  if (EqualsNoCase(a[2], "on")) {
+    const std::string error = call.server.tracking.Enable(call.client, o);
+    if (!error.empty()) return call.reply.Error(error);
+  } else if (EqualsNoCase(a[2], "off")) {
+    call.server.tracking.Disable(call.client);
+  } else {
+    return call.reply.Error(kSyntaxError);
+  }
+  call.reply.Ok();
+}
+
+// CLIENT CACHING YES|NO: whether the next command's reads are tracked (OPTIN / OPTOUT).
+void CmdClientCaching(Call& call) {
+  const ClientState::TrackingMode& t = call.client.tracking;
+  if (!t.on || (!t.optin && !t.optout)) {
+    return call.reply.Error(
+        "ERR CLIENT CACHING can be called only when the client is in tracking mode with "
+        "OPTIN or OPTOUT mode enabled");
+  }
+  if (EqualsNoCase(call.args[2], "yes")) {
+    if (!t.optin) {
+      return call.reply.Error(
+          "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.");
+    }
+    call.client.caching = 1;
+  } else if (EqualsNoCase(call.args[2], "no")) {
+    if (!t.optout) {
+      return call.reply.Error(
+          "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.");
+    }
+    call.client.caching = 0;
+  } else {
+    return call.reply.Error(kSyntaxError);
+  }
+  call.reply.Ok();
+}
+
+// CLIENT GETREDIR: -1 when not tracking, 0 when not redirecting, else the target's id.
+void CmdClientGetredir(Call& call) {
+  const ClientState::TrackingMode& t = call.client.tracking;
+  call.reply.Integer(!t.on ? -1 : static_cast<int64_t>(t.redirect));
+}
+
+// CLIENT TRACKINGINFO: flags, redirect, prefixes, as Redis 7.0 answers.
+void CmdClientTrackinginfo(Call& call) {
+  const ClientState::TrackingMode& t = call.client.tracking;
+  std::vector<std::string_view> flags;
+  if (!t.on) {
+    flags.push_back("off");
+  } else {
+    flags.push_back("on");
+    if (t.bcast) flags.push_back("bcast");
+    if (t.optin) {
+      flags.push_back("optin");
+      if (call.client.caching == 1) flags.push_back("caching-yes");
+    }
+    if (t.optout) {
+      flags.push_back("optout");
+      if (call.client.caching == 0) flags.push_back("caching-no");
+    }
+    if (t.broken_redirect) flags.push_back("broken_redirect");
+  }
+  ReplyWriter& w = call.reply;
+  w.Map(3);
+  w.Bulk("flags");
+  w.Set(flags.size());
+  for (std::string_view f : flags) w.Bulk(f);
+  w.Bulk("redirect");
+  w.Integer(!t.on ? -1 : static_cast<int64_t>(t.redirect));
+  w.Bulk("prefixes");
+  w.Array(t.prefixes.size());  // BCAST without a prefix shows "", as in Redis
+  for (const std::string& p : t.prefixes) w.Bulk(p);
+}
+
 void CmdReadonly(Call& call) {
   call.client.readonly = true;
   call.reply.Ok();
@@ -346,6 +453,15 @@ void AddConnectionCommands(std::vector<CommandSpec>* t) {
                 CmdClientUnblock,
                 "Unblock a client blocked in a blocking command from a different "
                 "connection"},
+               {"client|tracking", -3, any, 0, 0, 0, slow_conn, CmdClientTracking,
+                "Enable or disable server assisted client side caching support"},
+               {"client|caching", 3, any, 0, 0, 0, slow_conn, CmdClientCaching,
+                "Instruct the server about tracking or not keys in the next request"},
+               {"client|getredir", 2, any, 0, 0, 0, slow_conn, CmdClientGetredir,
+                "Get tracking notifications redirection client ID if any"},
+               {"client|trackinginfo", 2, any, 0, 0, 0, slow_conn, CmdClientTrackinginfo,
+                "Return information about server assisted client side caching for the "
+                "current connection"},
                {"client|help", 2, any, 0, 0, 0, slow_conn, ContainerHelp, "Show helpful text"},
            }},
       });

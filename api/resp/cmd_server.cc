@@ -155,8 +155,9 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
       n = s.clients.size();
     }
     section("Clients");
-    out += fmt::format("connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n", n,
-                       s.max_clients.load(), s.blocked_clients.load());
+    out += fmt::format(
+        "connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\n", n,
+        s.max_clients.load(), s.blocked_clients.load(), s.tracking.counts().clients);
   }
   if (want("memory", true)) {
     rusage usage{};
@@ -179,14 +180,17 @@ std::string InfoText(Call& call, const std::vector<std::string>& wanted) {
   }
   if (want("stats", true)) {
     section("Stats");
+    const Tracking::Counts tracked = s.tracking.counts();
     out += fmt::format(
         "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}"
         "\r\n"
         "keyspace_hits:{}\r\nkeyspace_misses:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\n"
-        "migrate_cached_sockets:{}\r\ntotal_error_replies:{}\r\n",
+        "migrate_cached_sockets:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\n"
+        "tracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n",
         s.total_connections.load(), s.total_commands.load(), s.rejected_connections.load(),
         s.keyspace_hits.load(), s.keyspace_misses.load(), call.service().ExpiredKeys(),
-        s.MigrateCachedSockets(), s.error_replies.total());
+        s.MigrateCachedSockets(), tracked.keys, tracked.items, tracked.prefixes,
+        s.error_replies.total());
   }
   if (want("replication", true)) {
     section("Replication");
@@ -263,6 +267,7 @@ std::vector<std::pair<std::string, std::string>> ConfigParams(Call& call) {
       {"stream-node-max-entries", std::to_string(call.server.stream_node_max_entries.load())},
       {"stream-node-max-bytes", std::to_string(call.server.stream_node_max_bytes.load())},
       {"hll-sparse-max-bytes", std::to_string(call.server.hll_sparse_max_bytes.load())},
+      {"tracking-table-max-keys", std::to_string(call.server.tracking.max_keys())},
       {"slowlog-log-slower-than", std::to_string(call.server.slowlog.slower_than_us.load())},
       {"slowlog-max-len", std::to_string(call.server.slowlog.max_len.load())},
       {"maxmemory", "0"},
@@ -364,6 +369,10 @@ constexpr RuntimeSetting kRuntimeSettings[] = {
     // A sparse HyperLogLog's largest size before it turns dense.
     {"hll-sparse-max-bytes", "",
      [](ServerState& server, int64_t v) { server.hll_sparse_max_bytes = v; }, 0, INT64_MAX},
+    // CLIENT TRACKING's remembered keys (0: unbounded); lowering it evicts at once.
+    {"tracking-table-max-keys", "",
+     [](ServerState& server, int64_t v) { server.tracking.SetMaxKeys(static_cast<uint64_t>(v)); },
+     0, INT64_MAX},
 };
 
 // CONFIG SET name value [name value ...], all or nothing as in Redis 7: the run-time

@@ -32,6 +32,7 @@
 #include "api/resp/protocol.h"
 #include "api/resp/pubsub.h"
 #include "api/resp/slowlog.h"
+#include "api/resp/tracking.h"
 #include "api/resp/transport.h"
 #include "service/device_service.h"
 #include "service/text.h"
@@ -63,9 +64,9 @@ enum CommandFlag : uint32_t {
 struct ClientState {
   uint64_t id = 0;
   std::string name;
-  std::string addr;   // peer ip:port
-  std::string laddr;  // local ip:port
-  int protocol = 2;
+  std::string addr;              // peer ip:port
+  std::string laddr;             // local ip:port
+  std::atomic<int> protocol{2};  // read by a tracking client's publisher (api/resp/tracking.h)
   int64_t created_ms = 0;
   std::atomic<int64_t> last_active_ms{0};
   std::string last_command;
@@ -116,7 +117,19 @@ struct ClientState {
   // registry's lock), and how a publisher on any thread hands it a frame (set by the
   // connection before its first command, never changed after).
   std::set<std::string> channels, patterns, shard_channels;
+  std::atomic<bool> pubsub_mode{false};  // subscribed to anything (set under PubSub's lock)
   std::function<void(const std::string& frame)> push;
+  // CLIENT TRACKING's mode (api/resp/tracking.h): written under the tracking registry's
+  // lock, read there from publishing threads.
+  struct TrackingMode {
+    bool on = false, bcast = false, optin = false, optout = false;
+    bool broken_redirect = false;  // the redirect target went away (told once)
+    uint64_t redirect = 0;
+    std::vector<std::string> prefixes;
+  };
+  TrackingMode tracking;
+  // CLIENT CACHING for the next command: 1 yes, 0 no, -1 not given (this connection only).
+  int caching = -1;
   bool subscribed() const {
     return !channels.empty() || !patterns.empty() || !shard_channels.empty();
   }
@@ -197,7 +210,8 @@ struct ServerState {
 
   mutable std::mutex clients_mu;  // guards clients
   std::map<uint64_t, std::shared_ptr<ClientState>> clients;
-  PubSub pubsub;  // channels and their subscribers
+  PubSub pubsub;            // channels and their subscribers
+  Tracking tracking{this};  // CLIENT TRACKING; the service's key observer while serving
   SlowLog slowlog;
   Monitors monitors;  // MONITOR
 
@@ -253,6 +267,7 @@ struct Call {
   const CommandSpec* spec = nullptr;  // the command running (set by Dispatch)
   bool silent = false;  // CLIENT REPLY OFF/SKIP: this command's own reply is dropped too
   bool pushed = false;  // the reply is pub/sub confirmations, which CLIENT REPLY never drops
+  bool speaks = false;  // CLIENT REPLY ON: its own +OK is sent though replies were off
   int64_t handler_micros = -1;  // set by Dispatch once the handler ran (-1: refused, queued)
   // Set by PSYNC: once its reply (and every earlier one) is written, the connection is
   // handed to this, with the bytes received after the command, and is no longer RESP.

@@ -234,9 +234,24 @@ void Dispatch(Call& call, const CommandSpec* spec) {
       call.server.monitors.any() && !(spec->flags & kAdmin) && spec->name != "exec";
   const bool fed_first = (spec->flags & kWrite) != 0;
   if (monitored && fed_first) call.server.monitors.Feed(call.client.addr, args);
+  // CLIENT TRACKING: a read's keys are remembered before it reads them (tracking.h), so a
+  // change published while it runs is still told.
+  if (call.client.tracking.on && (spec->flags & kReadonly) && HasKeys(*spec)) {
+    std::vector<std::string_view> keys;
+    ForEachKeyIndex(*spec, args, [&](int i) {
+      keys.push_back(args[static_cast<size_t>(i)]);
+      return true;
+    });
+    call.server.tracking.Remember(call.client, keys);
+  }
   const size_t errors_before = call.reply.errors_written();
   const auto started = std::chrono::steady_clock::now();
   spec->handler(call);
+  // CLIENT CACHING counts for the next command, or the next transaction (as in Redis).
+  if (call.client.caching != -1 && call.view == nullptr && spec->name != "client|caching" &&
+      spec->name != "multi") {
+    call.client.caching = -1;
+  }
   call.handler_micros = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - started)
                             .count();

@@ -65,6 +65,7 @@ bool PubSub::Subscribe(ClientState* client, Kind kind, const std::string& name) 
   absl::MutexLock lock(&mu_);
   if (!Names(client, kind).insert(name).second) return false;
   names_[kind][name].insert(client);
+  client->pubsub_mode.store(true, std::memory_order_relaxed);
   Recount();
   return true;
 }
@@ -81,6 +82,7 @@ bool PubSub::Unsubscribe(ClientState* client, Kind kind, const std::string& name
     it->second.erase(client);
     if (it->second.empty()) names_[kind].erase(it);
   }
+  client->pubsub_mode.store(client->subscribed(), std::memory_order_relaxed);
   Recount();
   return true;
 }
@@ -96,6 +98,7 @@ void PubSub::UnsubscribeAll(ClientState* client) {
     }
     Names(client, kind).clear();
   }
+  client->pubsub_mode.store(false, std::memory_order_relaxed);
   Recount();
 }
 

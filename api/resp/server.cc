@@ -98,6 +98,7 @@ Server::Server(DeviceService* service, ServerOptions options)
 
 Server::~Server() {
   state_->service->notifier().SetSink(nullptr, nullptr);
+  state_->service->SetKeyObserver(nullptr);
   Stop();
   // Replies that arrived after the loops stopped were never taken in: their sessions hold
   // the queues and the queues hold them, so break the cycles before the loops go away.

@@ -64,6 +64,7 @@ Session::Session(std::unique_ptr<Transport> io, std::shared_ptr<ServerState> ser
 
 Session::~Session() {
   server_->pubsub.UnsubscribeAll(client_.get());  // before the ClientState can go
+  server_->tracking.Disable(*client_);
   server_->service->metrics().resp_connections.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard lock(server_->clients_mu);
   server_->clients.erase(client_->id);
@@ -322,7 +323,7 @@ void Session::Execute(std::shared_ptr<Slot> slot, const CommandSpec* spec,
                   client_->addr, client_->name);
     }
   }
-  if ((silent || call.silent) && !deferred && !call.pushed) {
+  if ((silent || call.silent) && !call.speaks && !deferred && !call.pushed) {
     if (slot) {
       slot->reply.clear();
     } else {
@@ -515,6 +516,7 @@ void Session::Close() {
   if (closed_) return;
   closed_ = true;
   server_->pubsub.UnsubscribeAll(client_.get());
+  server_->tracking.Disable(*client_);
   server_->monitors.Remove(client_.get());
   // A blocking command still waiting takes nothing more: nobody would hear of it.
   client_->Unblocked(ClientState::Unblock::kClosed);

@@ -39,6 +39,106 @@ class PubSubTest(unittest.TestCase):
         cls.work.cleanup()
         assert rc == 0, f"devstate exited {rc}"
 
+    def test_client_tracking_invalidates_what_a_client_may_have_cached(self):
+        """CLIENT TRACKING (server-assisted client-side caching): a RESP3 client is told,
+        after the writer's own reply, when a key it read changes (once, until it reads the
+        key again); REDIRECT sends RESP2 messages on __redis__:invalidate; BCAST tells
+        each commit's keys per prefix in one message; OPTIN remembers only after CLIENT
+        CACHING yes; FLUSHALL is told as null; a redirect target that goes away is told
+        once; the remembered keys are counted and bounded; NOLOOP is refused."""
+        port = self.ds.resp_port
+        r = self.ds.redis()
+        r.flushall()
+        c = Raw(port)
+        self.assertTrue(c.call("HELLO", "3").startswith(b"%"))
+        self.assertEqual(c.call("CLIENT", "TRACKING", "on"), b"+OK\r\n")
+        r.set("{c}a", "1")
+        self.assertEqual(c.call("GET", "{c}a"), b"$1\r\n1\r\n")
+        self.assertEqual(r.info("stats")["tracking_total_keys"], 1)
+        self.assertEqual(r.info("clients")["tracking_clients"], 1)
+        r.set("{c}a", "2")
+        self.assertEqual(c.read(), b">2\r\n$10\r\ninvalidate\r\n*1\r\n$4\r\n{c}a\r\n")
+        r.set("{c}a", "3")  # not read since: nothing more is told
+        self.assertEqual(c.call("PING"), b"+PONG\r\n")
+        # The writer itself: its reply first, then the invalidation.
+        self.assertEqual(c.call("GET", "{c}a"), b"$1\r\n3\r\n")
+        self.assertEqual(c.call("INCR", "{c}a"), b":4\r\n")
+        self.assertEqual(c.read(), b">2\r\n$10\r\ninvalidate\r\n*1\r\n$4\r\n{c}a\r\n")
+        # FLUSHALL: null.
+        self.assertEqual(c.call("GET", "{c}a"), b"$1\r\n4\r\n")
+        r.flushall()
+        self.assertEqual(c.read(), b">2\r\n$10\r\ninvalidate\r\n_\r\n")
+        self.assertEqual(r.info("stats")["tracking_total_keys"], 0)
+        self.assertIn("NOLOOP is not supported",
+                      c.call("CLIENT", "TRACKING", "on", "NOLOOP").decode())
+
+        # REDIRECT to a RESP2 subscriber; BCAST gathers one commit's keys per prefix.
+        target = Raw(port)
+        target_id = int(target.call("CLIENT", "ID")[1:-2])
+        target.call("SUBSCRIBE", "__redis__:invalidate")
+        b = Raw(port)
+        self.assertEqual(b.call("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "{c}x:",
+                                "PREFIX", "{c}y:", "REDIRECT", target_id), b"+OK\r\n")
+        self.assertIn(b"overlaps", b.call("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "{c}x"))
+        r.mset({"{c}x:1": 1, "{c}x:2": 2, "{c}z:1": 3})
+        head = b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*2\r\n"
+        told = target.read()
+        self.assertTrue(told.startswith(head), told)
+        self.assertEqual(sorted(told[len(head):].split(b"\r\n")[1:4:2]), [b"{c}x:1", b"{c}x:2"])
+        self.assertEqual(r.info("stats")["tracking_total_prefixes"], 2)
+        b.call("CLIENT", "TRACKING", "off")
+
+        # OPTIN: only the read after CLIENT CACHING yes is remembered.
+        o = Raw(port)
+        o.call("HELLO", "3")
+        self.assertEqual(o.call("CLIENT", "TRACKING", "on", "OPTIN"), b"+OK\r\n")
+        r.mset({"{c}o1": 1, "{c}o2": 2})
+        o.call("GET", "{c}o1")
+        self.assertEqual(o.call("CLIENT", "CACHING", "yes"), b"+OK\r\n")
+        o.call("GET", "{c}o2")
+        r.mset({"{c}o1": 5, "{c}o2": 6})
+        self.assertEqual(o.read(), b">2\r\n$10\r\ninvalidate\r\n*1\r\n$5\r\n{c}o2\r\n")
+        self.assertIn(b"only valid when tracking is enabled in OPTOUT",
+                      o.call("CLIENT", "CACHING", "no"))
+
+        # The redirect target goes away: the tracking client hears it once (RESP3).
+        t2 = Raw(port)
+        t2_id = int(t2.call("CLIENT", "ID")[1:-2])
+        d = Raw(port)
+        d.call("HELLO", "3")
+        d.call("CLIENT", "TRACKING", "on", "REDIRECT", t2_id)
+        d.call("GET", "{c}d")
+        t2.close()
+        wait_until(lambda: f"id={t2_id} " not in r.execute_command("CLIENT", "LIST").decode(),
+                   10, "the target to go")
+        r.set("{c}d", 1)
+        self.assertEqual(d.read(), b">2\r\n$21\r\ntracking-redir-broken\r\n:%d\r\n" % t2_id)
+        self.assertIn(b"broken_redirect", d.call("CLIENT", "TRACKINGINFO"))
+
+        # The table's bound: lowering it tells (and forgets) what no longer fits.
+        m = Raw(port)
+        m.call("HELLO", "3")
+        m.call("CLIENT", "TRACKING", "on")
+        m.call("MGET", "{c}m1", "{c}m2", "{c}m3")
+        r.config_set("tracking-table-max-keys", 1)
+        told = {m.read() for _ in range(2)}
+        self.assertEqual(len(told), 2)
+        self.assertLessEqual(r.info("stats")["tracking_total_keys"], 1)
+        r.config_set("tracking-table-max-keys", 1000000)
+
+        # CLIENT REPLY ON answers +OK after OFF (as Redis), and pushes still arrive when off.
+        q = Raw(port)
+        q.call("HELLO", "3")
+        q.call("CLIENT", "TRACKING", "on")
+        q.call("GET", "{c}q")
+        q.send("CLIENT", "REPLY", "OFF")
+        r.set("{c}q", 1)
+        self.assertEqual(q.read(), b">2\r\n$10\r\ninvalidate\r\n*1\r\n$4\r\n{c}q\r\n")
+        self.assertEqual(q.call("CLIENT", "REPLY", "ON"), b"+OK\r\n")
+        for conn in (c, target, b, o, d, m, q):
+            conn.close()
+        wait_until(lambda: r.info("clients")["tracking_clients"] == 0, 10, "tracking clients gone")
+
     def test_channels_and_patterns_deliver_to_every_subscriber(self):
         r = self.ds.redis()
         subs = []

@@ -18,8 +18,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (EventStream, Mosquitto, Node, Proxy, WorkDir, http_request,  # noqa: E402
-                     wait_until)
+from harness import (EventStream, Mosquitto, Node, Proxy, Raw, WorkDir,  # noqa: E402
+                     http_request, wait_until)
 
 import redis  # noqa: E402
 
@@ -484,6 +484,16 @@ class ReplicationTest(unittest.TestCase):
             self.assertEqual(got[b"__keyspace@0__:device:w1:latest"], b"set")
         sub.close()
         watched.close()
+
+        # CLIENT TRACKING on the replica: a key read there is invalidated by the primary's
+        # write, once applied there.
+        t = Raw(r.resp_port)
+        self.others.append(t)
+        self.assertTrue(t.call("HELLO", "3").startswith(b"%"))
+        self.assertEqual(t.call("CLIENT", "TRACKING", "on"), b"+OK\r\n")
+        t.call("GET", "device:w1:latest")
+        self.assertEqual(p.post_json("/devices/w1", {"temperature": 4})[0], 200)
+        self.assertEqual(t.read(), b">2\r\n$10\r\ninvalidate\r\n*1\r\n$16\r\ndevice:w1:latest\r\n")
 
     def test_kill9_of_the_primary_loses_no_acknowledged_write(self):
         """10 rounds: writers on the primary (N = 1), kill -9 at a random instant, promote the

@@ -95,3 +95,44 @@ TEST(ReadWaitersTest, WakesRaceRemovesWithoutLosingOrCrashing) {
 
 }  // namespace
 }  // namespace devstate
+
+namespace devstate {
+namespace {
+
+// The keyspace's one observer (client-side caching's invalidations): told of each change
+// once visible, of every key on Clear, and of a publisher's end of group; never again once
+// SetObserver(nullptr) returned.
+class Recorder final : public KeyObserver {
+ public:
+  explicit Recorder(const Keyspace& ks) : ks_(ks) {}
+  void Changed(std::string_view key) override {
+    RecordPtr r = ks_.Get(key);
+    told.push_back(std::string(key) + "=" + (r ? std::string(r->value()) : "-"));
+  }
+  void ChangedAll() override { told.push_back("*"); }
+  void Published() override { told.push_back("|"); }
+  std::vector<std::string> told;
+
+ private:
+  const Keyspace& ks_;
+};
+
+TEST(KeyObserverTest, ToldOfEachVisibleChangeWhileActiveAndNeverAfterRemoval) {
+  Keyspace ks;
+  Recorder rec(ks);
+  ks.SetObserver(&rec);
+  ks.Put("a", Value("1"));  // not active yet: skipped
+  rec.active = true;
+  ks.Put("a", Value("2"));
+  EXPECT_TRUE(ks.Erase("a"));
+  ks.Published();
+  ks.Put("b", Value("3"));
+  ks.Clear();
+  ks.SetObserver(nullptr);
+  ks.Put("c", Value("4"));
+  ks.Published();
+  EXPECT_EQ(rec.told, (std::vector<std::string>{"a=2", "a=-", "|", "b=3", "*"}));
+}
+
+}  // namespace
+}  // namespace devstate
