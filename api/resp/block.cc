@@ -19,21 +19,82 @@ constexpr std::string_view kUnblockedError = "UNBLOCKED client unblocked via CLI
 // A timeout beyond a century waits for ever: no timer is armed for it.
 constexpr int64_t kLongestTimerMs = int64_t{100} * 365 * 24 * 3600 * 1000;
 
+// What a wait needs to answer its command, from any thread: the deferred reply, the
+// command's INFO commandstats row, SLOWLOG's entry, and whether the client counts as
+// blocked meanwhile (INFO blocked_clients, CLIENT LIST's 'b'). Each kind of wait below
+// makes sure it sends once.
+class WaitAnswer {
+ public:
+  explicit WaitAnswer(Call& call)
+      : respond_(call.defer()),
+        protocol_(call.protocol()),
+        server_(&call.server),
+        client_(&call.client),
+        stats_(call.spec != nullptr ? call.spec->stats.get() : nullptr),
+        log_when_answered_(std::exchange(call.log_when_answered, nullptr)) {}
+
+  ClientState& client() const { return *client_; }
+
+  void CountBlocked() {
+    server_->blocked_clients.fetch_add(1);
+    client_->blocked.store(true);
+    counted_.store(true);
+  }
+
+  template <typename Write>
+  void Send(Write write) {
+    if (counted_.exchange(false)) {
+      server_->blocked_clients.fetch_sub(1);
+      client_->blocked.store(false);
+    }
+    std::string out;
+    ReplyWriter w(&out, protocol_, &server_->error_replies);
+    write(w);
+    if (w.errors_written() > 0 && stats_ != nullptr) {
+      stats_->failed.fetch_add(1, std::memory_order_relaxed);
+    }
+    respond_(std::move(out));
+    if (log_when_answered_) log_when_answered_();
+  }
+
+ private:
+  Responder respond_;
+  const int protocol_;
+  ServerState* const server_;
+  // Alive while this is: respond_ holds the connection, which holds its client state.
+  ClientState* const client_;
+  CommandStats* const stats_;                // the command's row's, or null
+  std::function<void()> log_when_answered_;  // Call::log_when_answered
+  std::atomic<bool> counted_{false};         // in server_->blocked_clients
+};
+
+// CLIENT UNBLOCK and a closing connection end `wait` (its Cancel) while it lives.
+template <typename Wait>
+void CancelOnUnblock(Call& call, std::weak_ptr<Wait> wait) {
+  std::lock_guard lock(call.client.blocked_mu);
+  call.client.unblock = [wait = std::move(wait)](ClientState::Unblock how) {
+    auto self = wait.lock();
+    return self && self->Cancel(how);
+  };
+}
+
+// The timeout ends `wait` as a timeout (none is armed for 0, "for ever", or beyond a
+// century).
+template <typename Wait>
+void CancelAtTimeout(Call& call, int64_t timeout_ms, std::weak_ptr<Wait> wait) {
+  if (timeout_ms <= 0 || timeout_ms > kLongestTimerMs) return;
+  call.block_timer(std::chrono::milliseconds(timeout_ms), [wait = std::move(wait)] {
+    if (auto self = wait.lock()) self->Cancel(ClientState::Unblock::kTimeout);
+  });
+}
+
 // One blocking command, from its try to its reply. Its fields are written on the
 // committing thread (Try, the waiter's serve, the cancel) and read once the pipeline
 // answers, which orders them; the flags any thread reads are atomic.
 class Blocked : public std::enable_shared_from_this<Blocked> {
  public:
   Blocked(Call& call, Blocking b)
-      : b_(std::move(b)),
-        respond_(call.defer()),
-        protocol_(call.protocol()),
-        server_(&call.server),
-        client_(&call.client),
-        service_(&call.service()),
-        stats_(call.spec != nullptr ? call.spec->stats.get() : nullptr),
-        slot_(FirstKeySlot(call)),
-        log_when_answered_(std::exchange(call.log_when_answered, nullptr)) {
+      : b_(std::move(b)), answer_(call), service_(&call.service()), slot_(FirstKeySlot(call)) {
     // take_ runs b_.take, noting what it changes while keyspace notifications are on.
     take_ = Mutation::Txn([this](KeyView& view) { took_ = b_.take(view, woken_); });
     const uint32_t flags = service_->notifier().flags();
@@ -45,14 +106,7 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
   }
 
   void Start(Call& call) {
-    std::weak_ptr<Blocked> weak = weak_from_this();
-    {
-      std::lock_guard lock(call.client.blocked_mu);
-      call.client.unblock = [weak](ClientState::Unblock how) {
-        auto self = weak.lock();
-        return self && self->Cancel(how);
-      };
-    }
+    CancelOnUnblock(call, weak_from_this());
     if (call.batch != nullptr) {
       // With the connection's other writes of this turn: committed at the turn's end with
       // every other connection's (a producer's push among them), in one group.
@@ -65,11 +119,7 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
       service_->Write(std::move(m),
                       [self = shared_from_this()](const Status& s, uint64_t) { self->Tried(s); });
     }
-    if (b_.timeout_ms > 0 && b_.timeout_ms <= kLongestTimerMs) {
-      call.block_timer(std::chrono::milliseconds(b_.timeout_ms), [weak] {
-        if (auto self = weak.lock()) self->Cancel(ClientState::Unblock::kTimeout);
-      });
-    }
+    CancelAtTimeout(call, b_.timeout_ms, weak_from_this());
   }
 
  private:
@@ -102,16 +152,14 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
           w.done = [self](const Status& s, uint64_t seq) {
             if (!s.ok()) return self->FinishFailure(s);
             // A WAIT this connection sends next counts from the group that served it.
-            std::atomic<uint64_t>& last = self->client_->last_write_seq;
+            std::atomic<uint64_t>& last = self->answer_.client().last_write_seq;
             if (seq > last.load(std::memory_order_relaxed))
               last.store(seq, std::memory_order_relaxed);
             self->FinishTaken();
           };
           self->id_ = view.Wait(std::move(w));
           self->tried_ = Tries::kWaiting;
-          self->server_->blocked_clients.fetch_add(1);
-          self->client_->blocked.store(true);
-          self->counted_.store(true);
+          self->answer_.CountBlocked();
         },
         weight);
   }
@@ -129,6 +177,7 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
     }
   }
 
+ public:
   // Queues the cancel, in commit order after the try. False when already answered.
   bool Cancel(ClientState::Unblock how) {
     if (answered_.load()) return false;
@@ -149,6 +198,7 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
     return true;
   }
 
+ private:
   void FinishTaken() {
     if (!Finish([this](ReplyWriter& w) { b_.reply(w); })) return;
     if (log_) {
@@ -166,31 +216,14 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
   template <typename Write>
   bool Finish(Write write) {
     if (answered_.exchange(true)) return false;
-    if (counted_.exchange(false)) {
-      server_->blocked_clients.fetch_sub(1);
-      client_->blocked.store(false);
-    }
-    std::string out;
-    ReplyWriter w(&out, protocol_, &server_->error_replies);
-    write(w);
-    if (w.errors_written() > 0 && stats_ != nullptr) {
-      stats_->failed.fetch_add(1, std::memory_order_relaxed);
-    }
-    respond_(std::move(out));
-    if (log_when_answered_) log_when_answered_();
+    answer_.Send(std::move(write));
     return true;
   }
 
   Blocking b_;
-  Responder respond_;
-  const int protocol_;
-  ServerState* const server_;
-  // Alive while this is: respond_ holds the connection, which holds its client state.
-  ClientState* const client_;
+  WaitAnswer answer_;
   DeviceService* const service_;
-  CommandStats* const stats_;  // the command's row's (INFO commandstats), or null
   const int slot_;
-  std::function<void()> log_when_answered_;  // SLOWLOG's entry (Call::log_when_answered)
   std::shared_ptr<ChangeLog> log_;
   Mutation take_;
   // Committing thread only (ordered for the callbacks by the pipeline's answer).
@@ -201,8 +234,7 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
   bool cancelled_ = false;
   // Any thread.
   std::atomic<bool> answered_{false};
-  std::atomic<bool> closed_{false};   // the connection closed: take nothing more
-  std::atomic<bool> counted_{false};  // in server_->blocked_clients
+  std::atomic<bool> closed_{false};  // the connection closed: take nothing more
 };
 
 // One blocking read waiting on the keyspace (BlockRead). mu_ orders its reads, its wakes,
@@ -211,46 +243,19 @@ class Blocked : public std::enable_shared_from_this<Blocked> {
 class ReadBlocked : public std::enable_shared_from_this<ReadBlocked> {
  public:
   ReadBlocked(Call& call, ReadBlocking b, ReadWaiters* waiters)
-      : b_(std::move(b)),
-        waiters_(waiters),
-        respond_(call.defer()),
-        protocol_(call.protocol()),
-        server_(&call.server),
-        client_(&call.client),
-        stats_(call.spec != nullptr ? call.spec->stats.get() : nullptr),
-        log_when_answered_(std::exchange(call.log_when_answered, nullptr)) {}
+      : b_(std::move(b)), waiters_(waiters), answer_(call) {}
 
   void Start(Call& call) {
-    std::weak_ptr<ReadBlocked> weak = weak_from_this();
-    {
-      std::lock_guard lock(call.client.blocked_mu);
-      call.client.unblock = [weak](ClientState::Unblock how) {
-        auto self = weak.lock();
-        return self && self->Cancel(how);
-      };
-    }
+    CancelOnUnblock(call, weak_from_this());
     {
       absl::MutexLock lock(&mu_);
       // Registered first: whatever is published after the read below wakes it. The
       // registry keeps this alive until the answer removes it.
       id_ = waiters_->Add(b_.keys, [self = shared_from_this()] { self->Woken(); });
       if (b_.read(false)) return FinishLocked([this](ReplyWriter& w) { b_.reply(w); });
-      server_->blocked_clients.fetch_add(1);
-      client_->blocked.store(true);
-      counted_ = true;
+      answer_.CountBlocked();
     }
-    if (b_.timeout_ms > 0 && b_.timeout_ms <= kLongestTimerMs) {
-      call.block_timer(std::chrono::milliseconds(b_.timeout_ms), [weak] {
-        if (auto self = weak.lock()) self->Cancel(ClientState::Unblock::kTimeout);
-      });
-    }
-  }
-
- private:
-  void Woken() {
-    absl::MutexLock lock(&mu_);
-    if (answered_) return;
-    if (b_.read(true)) FinishLocked([this](ReplyWriter& w) { b_.reply(w); });
+    CancelAtTimeout(call, b_.timeout_ms, weak_from_this());
   }
 
   // False when already answered.
@@ -265,38 +270,26 @@ class ReadBlocked : public std::enable_shared_from_this<ReadBlocked> {
     return true;
   }
 
+ private:
+  void Woken() {
+    absl::MutexLock lock(&mu_);
+    if (answered_) return;
+    if (b_.read(true)) FinishLocked([this](ReplyWriter& w) { b_.reply(w); });
+  }
+
   template <typename Write>
   void FinishLocked(Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     answered_ = true;
     waiters_->Remove(id_);
-    if (counted_) {
-      counted_ = false;
-      server_->blocked_clients.fetch_sub(1);
-      client_->blocked.store(false);
-    }
-    std::string out;
-    ReplyWriter w(&out, protocol_, &server_->error_replies);
-    write(w);
-    if (w.errors_written() > 0 && stats_ != nullptr) {
-      stats_->failed.fetch_add(1, std::memory_order_relaxed);
-    }
-    respond_(std::move(out));
-    if (log_when_answered_) log_when_answered_();
+    answer_.Send(std::move(write));
   }
 
   ReadBlocking b_;
   ReadWaiters* const waiters_;
-  Responder respond_;
-  const int protocol_;
-  ServerState* const server_;
-  // Alive while this is: respond_ holds the connection, which holds its client state.
-  ClientState* const client_;
-  CommandStats* const stats_;                // the command's row's (INFO commandstats), or null
-  std::function<void()> log_when_answered_;  // SLOWLOG's entry (Call::log_when_answered)
+  WaitAnswer answer_;
   absl::Mutex mu_;
   uint64_t id_ ABSL_GUARDED_BY(mu_) = 0;
   bool answered_ ABSL_GUARDED_BY(mu_) = false;
-  bool counted_ ABSL_GUARDED_BY(mu_) = false;  // in server_->blocked_clients
 };
 
 }  // namespace
