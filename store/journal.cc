@@ -19,6 +19,8 @@
 #include <string>
 #include <system_error>
 
+#include "store/append_memtable.h"
+
 namespace devstate {
 namespace {
 
@@ -284,8 +286,9 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* jo
   // devstate never reads through RocksDB's memtable: the keyspace serves every read and
   // RocksDB is only iterated once, at recovery. An append-only vector memtable makes the
   // insert on the commit path O(1) instead of a skiplist insert (docs/BENCHMARKS.md,
-  // "Commit pipeline"). It needs a single memtable writer, which the pipeline is.
-  opts.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+  // "Commit pipeline"). It needs a single memtable writer, which the pipeline is. Ours sorts
+  // at flush by key prefixes (store/append_memtable.h; "Journal memtable" there).
+  opts.memtable_factory = std::make_shared<AppendMemTableFactory>();
   opts.allow_concurrent_memtable_write = false;
   opts.write_buffer_size = static_cast<size_t>(options.write_buffer_mb) << 20;
   // Replication: the log outlives its memtable this long (or up to this size), so a
