@@ -3,7 +3,9 @@
 #include <absl/time/time.h>
 #include <rocksdb/write_batch.h>
 
+#include <array>
 #include <chrono>
+#include <span>
 #include <string_view>
 #include <utility>
 
@@ -35,6 +37,50 @@ void ApplyChange(KeyView& view, std::string_view key, Change change) {
       break;
   }
 }
+
+// Starts the keyspace lookups of a group's next mutations together, a window at a time,
+// before they are applied one by one: on a keyspace larger than the caches each lookup is a
+// chain of misses, and started together their misses overlap (Keyspace::Prefetch).
+// Requests: a vector of CommitPipeline::Request.
+template <typename Requests>
+class PrefetchWindow {
+ public:
+  PrefetchWindow(const Keyspace* keyspace, const Requests& requests)
+      : keyspace_(keyspace), requests_(requests) {}
+
+  // Call before applying each mutation, in order.
+  void Next() {
+    if (left_ == 0) Fill();
+    --left_;
+  }
+
+ private:
+  static constexpr size_t kWindow = 16;
+
+  // Prefetches the next kWindow mutations' keys, from the cursor on, and moves it past them.
+  void Fill() {
+    std::array<std::string_view, kWindow> keys;
+    size_t n = 0;
+    left_ = 0;
+    while (left_ < kWindow && request_ < requests_.size()) {
+      const std::vector<Mutation>& mutations = requests_[request_].mutations;
+      if (mutation_ == mutations.size()) {
+        ++request_;
+        mutation_ = 0;
+        continue;
+      }
+      const Mutation& m = mutations[mutation_++];
+      if (!m.txn) keys[n++] = m.key;
+      ++left_;
+    }
+    if (n > 1) keyspace_->Prefetch(std::span(keys.data(), n));
+  }
+
+  const Keyspace* keyspace_;
+  const Requests& requests_;
+  size_t request_ = 0, mutation_ = 0;  // the first mutation not yet in a window
+  size_t left_ = 0;                    // mutations of the current window not yet applied
+};
 
 void ApplyTo(Mutation& m, KeyView& view) {
   if (m.txn) return m.txn(view);
@@ -71,7 +117,7 @@ class CommitPipeline::View final : public KeyView {
     // Staged by this group, so neither a reader nor a later group can hold it; its holders
     // are then the group's staging, last_ (Get remembered it) and `current`. Any other
     // (a txn's copy, a notification's log) makes it 4 or more.
-    auto it = current ? group_->staged.find(std::string(key)) : group_->staged.end();
+    auto it = current ? group_->staged.find(key) : group_->staged.end();
     *reusable = it != group_->staged.end() && it->second == current && last_ == current &&
                 current->use_count() == 3;
     return current;
@@ -158,7 +204,7 @@ class CommitPipeline::View final : public KeyView {
   // The record under `key` before this change: the group's own, the overlay's or the
   // keyspace's; expired or not.
   RecordPtr Current(std::string_view key) const {
-    if (auto it = group_->staged.find(std::string(key)); it != group_->staged.end()) {
+    if (auto it = group_->staged.find(key); it != group_->staged.end()) {
       return it->second;
     }
     if (group_->cleared) return nullptr;
@@ -417,7 +463,7 @@ RecordPtr CommitPipeline::Committed(std::string_view key) const {
   // pending, none can appear during this read.
   if (pending_count_.load(std::memory_order_acquire) > 0) {
     absl::MutexLock lock(&publish_mu_);
-    if (auto it = overlay_.find(std::string(key)); it != overlay_.end()) return it->second.record;
+    if (auto it = overlay_.find(key); it != overlay_.end()) return it->second.record;
     if (overlay_cleared_by_ != 0) return nullptr;
     return keyspace_->Get(key);
   }
@@ -438,6 +484,7 @@ void CommitPipeline::CommitGroup(std::vector<Request>* requests) {
   View view(this, group.get(), &held, options_.now_ms());
   size_t applied = 0;
   uint64_t epoch = 0, epoch_seq = 0;  // a marker in this group, and its position
+  PrefetchWindow prefetch(keyspace_, group->requests);
   for (Request& request : group->requests) {
     if (request.epoch != 0) {
       // One writer: the marker's position is the next after the journal's last and the
@@ -449,6 +496,7 @@ void CommitPipeline::CommitGroup(std::vector<Request>* requests) {
                 EpochHistory::MarkerValue(epoch_seq));
     }
     for (Mutation& m : request.mutations) {
+      prefetch.Next();
       ApplyTo(m, view);
       ++applied;
     }

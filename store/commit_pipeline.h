@@ -49,6 +49,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -151,6 +152,11 @@ class CommitPipeline final : public QuorumListener {
   void OnQuorum(uint64_t seq) override;
 
  private:
+  // Hashes std::string and std::string_view alike, so that a lookup copies no key.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
   struct Request {
     std::vector<Mutation> mutations;
     CommitCallback done;
@@ -161,7 +167,7 @@ class CommitPipeline final : public QuorumListener {
   struct Group {
     std::vector<Request> requests;
     // Its changes, key by key (null: deleted), to publish when acknowledged.
-    std::unordered_map<std::string, RecordPtr> staged;
+    std::unordered_map<std::string, RecordPtr, KeyHash, std::equal_to<>> staged;
     bool cleared = false;   // Clear() ran in it: publishing empties the keyspace first
     uint64_t last_seq = 0;  // 0: the group wrote nothing
     std::chrono::steady_clock::time_point deadline;
@@ -233,7 +239,8 @@ class CommitPipeline final : public QuorumListener {
     RecordPtr record;  // null: deleted
     uint64_t group = 0;
   };
-  std::unordered_map<std::string, Overlaid> overlay_ ABSL_GUARDED_BY(publish_mu_);
+  std::unordered_map<std::string, Overlaid, KeyHash, std::equal_to<>> overlay_
+      ABSL_GUARDED_BY(publish_mu_);
   uint64_t overlay_cleared_by_ ABSL_GUARDED_BY(publish_mu_) = 0;  // a pending group cleared all
   uint64_t quorum_seq_ ABSL_GUARDED_BY(publish_mu_) = 0;  // highest seq the gate acknowledged
   uint64_t last_published_seq_ ABSL_GUARDED_BY(publish_mu_) = 0;

@@ -1,26 +1,60 @@
 #include "store/group_batch.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace devstate {
 
-std::string GroupBatch::HeldKey(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
-  const uint32_t id = cf != nullptr ? cf->GetID() : 0;
-  std::string out(sizeof id, '\0');
-  std::memcpy(out.data(), &id, sizeof id);
-  out.append(key);
-  return out;
+namespace {
+constexpr size_t kArenaBlock = 64 * 1024;
+}  // namespace
+
+char* GroupBatch::Allocate(size_t n) {
+  if (n > arena_left_) {
+    const size_t block = std::max(n, kArenaBlock);
+    arena_.push_back(std::make_unique_for_overwrite<char[]>(block));
+    arena_left_ = block;
+    if (block == n) {  // a block of its own, full: the next Put starts a new block
+      arena_left_ = 0;
+      return arena_.back().get();
+    }
+  }
+  char* at = arena_.back().get() + (kArenaBlock - arena_left_);
+  arena_left_ -= n;
+  return at;
 }
 
 void GroupBatch::Put(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
                      std::string_view value) {
-  auto [it, added] = index_.try_emplace(HeldKey(cf, key), held_.size());
-  if (added) {
-    held_.push_back({cf, std::string(key), std::string(value)});
+  const uint32_t id = cf != nullptr ? cf->GetID() : 0;
+  // Look up by a key built on the stack when it fits; the arena copy is made once added.
+  char probe_space[256];
+  std::string heap_probe;
+  char* probe = probe_space;
+  if (sizeof id + key.size() > sizeof probe_space) {
+    heap_probe.resize(sizeof id + key.size());
+    probe = heap_probe.data();
+  }
+  std::memcpy(probe, &id, sizeof id);
+  std::memcpy(probe + sizeof id, key.data(), key.size());
+  const std::string_view id_and_key(probe, sizeof id + key.size());
+
+  if (auto it = index_.find(id_and_key); it != index_.end()) {
+    ++coalesced_;
+    Held& h = held_[it->second];
+    char* to = value.size() <= h.value_room ? const_cast<char*>(h.value.data())
+                                            : Allocate(h.value_room = value.size());
+    std::memcpy(to, value.data(), value.size());
+    h.value = std::string_view(to, value.size());
     return;
   }
-  ++coalesced_;
-  held_[it->second].value.assign(value);
+  char* bytes = Allocate(id_and_key.size() + value.size());
+  std::memcpy(bytes, id_and_key.data(), id_and_key.size());
+  std::memcpy(bytes + id_and_key.size(), value.data(), value.size());
+  const std::string_view held_key(bytes, id_and_key.size());
+  held_.push_back(
+      {cf, held_key, std::string_view(bytes + held_key.size(), value.size()), value.size()});
+  index_.emplace(held_key, held_.size() - 1);
 }
 
 void GroupBatch::Delete(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
@@ -44,14 +78,17 @@ void GroupBatch::DeleteRange(rocksdb::ColumnFamilyHandle* cf, std::string_view b
 
 void GroupBatch::Flush() {
   for (const Held& h : held_) {
+    const std::string_view key = h.id_and_key.substr(sizeof(uint32_t));
     if (h.cf != nullptr) {
-      batch_->Put(h.cf, h.key, h.value);
+      batch_->Put(h.cf, key, h.value);
     } else {
-      batch_->Put(h.key, h.value);
+      batch_->Put(key, h.value);
     }
   }
   held_.clear();
   index_.clear();
+  // The arena's blocks stay: a later Put of this group reuses none of their bytes, but a
+  // flush mid-group (a delete, an epoch marker) is rare and the group frees them all.
 }
 
 }  // namespace devstate

@@ -21,6 +21,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,17 +45,24 @@ class GroupBatch {
   size_t coalesced() const { return coalesced_; }
 
  private:
+  // Where a held Put's bytes are: its index key (the column family's id, 4 bytes, then
+  // the key) and its latest value, both in arena_.
   struct Held {
     rocksdb::ColumnFamilyHandle* cf;
-    std::string key;
-    std::string value;
+    std::string_view id_and_key;
+    std::string_view value;
+    size_t value_room;  // bytes at value.data() it may reuse
   };
-  // The index's key: the column family's id (4 bytes), then the key.
-  static std::string HeldKey(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
+
+  // Room for n bytes that stays put until the group ends: one allocation per block, not
+  // two or three per Put (a key over 15 bytes, its index entry, a long value).
+  char* Allocate(size_t n);
 
   rocksdb::WriteBatch* const batch_;
-  std::vector<Held> held_;                          // in the order each key was first put
-  absl::flat_hash_map<std::string, size_t> index_;  // HeldKey -> its place in held_
+  std::vector<Held> held_;                               // in the order each key was first put
+  absl::flat_hash_map<std::string_view, size_t> index_;  // id_and_key -> its place in held_
+  std::vector<std::unique_ptr<char[]>> arena_;           // blocks; the last one is filling
+  size_t arena_left_ = 0;                                // free bytes at the end of the last
   size_t coalesced_ = 0;
 };
 

@@ -97,5 +97,34 @@ TEST(GroupBatchTest, DeletesAndRangesKeepTheirPlace) {
   EXPECT_EQ(g.held(), 0u);
 }
 
+// Held bytes live in the batch's arena: keys and values larger than its blocks or than the
+// lookup's stack buffer, values that grow and shrink, and enough keys to fill many blocks
+// all come out as they went in.
+TEST(GroupBatchTest, LargeKeysAndValuesAndManyKeysSurviveTheArena) {
+  rocksdb::WriteBatch batch;
+  FakeFamily fields(2);
+  GroupBatch g(&batch);
+  const std::string big_key(300, 'k');            // over the lookup's 256-byte buffer
+  const std::string huge_value(200 * 1024, 'v');  // over a block
+  std::vector<std::string> want;
+  for (int i = 0; i < 5000; ++i) {
+    g.Put(nullptr, "key:" + std::to_string(i), std::string(i % 50, 'a' + i % 26));
+  }
+  g.Put(&fields, big_key, "short");
+  g.Put(&fields, big_key, huge_value);  // grows past its room
+  g.Put(nullptr, "key:7", "shrunk");    // fits where it was
+  g.Put(nullptr, "key:8", std::string(100, 'g'));
+  g.Flush();
+  for (int i = 0; i < 5000; ++i) {
+    std::string value = i == 7   ? "shrunk"
+                        : i == 8 ? std::string(100, 'g')
+                                 : std::string(i % 50, 'a' + i % 26);
+    want.push_back("put 0 key:" + std::to_string(i) + "=" + value);
+  }
+  want.push_back("put 2 " + big_key + "=" + huge_value);
+  EXPECT_EQ(Ops(batch), want);
+  EXPECT_EQ(g.coalesced(), 3u);
+}
+
 }  // namespace
 }  // namespace devstate
