@@ -197,7 +197,9 @@ class Cursor {
 // arena, only runs its destructor; the arena's type is not public. So the iterator is a
 // pointer to its cursor, which the destructor frees, in 16 bytes of storage that the rep
 // keeps until the rep goes (a memtable outlives its iterators); delete frees nothing.
-// A memtable's iterators are few: one per flush, per recovery load, per FLUSHALL.
+// A memtable's iterators are few: one per flush, per recovery load, per FLUSHALL (which
+// finds the journal's last key); a FLUSHALL also writes range deletes, larger than 16 bytes,
+// into the memtable, so what the storage keeps grows slower than the memtable it fills.
 class AppendIterator : public rocksdb::MemTableRep::Iterator {
  public:
   explicit AppendIterator(std::unique_ptr<Cursor> cursor) : cursor_(std::move(cursor)) {}

@@ -6,20 +6,23 @@
 namespace devstate {
 
 namespace {
-constexpr size_t kArenaBlock = 64 * 1024;
+// The arena's blocks double from the first to the largest: a group of one event allocates
+// a small block, a group of hundreds a few large ones (allocations above jemalloc's thread
+// cache, ~32 KiB, each take its arena's lock).
+constexpr size_t kFirstBlock = 1024;
+constexpr size_t kLargestBlock = 64 * 1024;
 }  // namespace
 
 char* GroupBatch::Allocate(size_t n) {
   if (n > arena_left_) {
-    const size_t block = std::max(n, kArenaBlock);
+    arena_block_ = arena_block_ == 0 ? kFirstBlock : std::min(arena_block_ * 2, kLargestBlock);
+    const size_t block = std::max(n, arena_block_);
     arena_.push_back(std::make_unique_for_overwrite<char[]>(block));
+    arena_next_ = arena_.back().get();
     arena_left_ = block;
-    if (block == n) {  // a block of its own, full: the next Put starts a new block
-      arena_left_ = 0;
-      return arena_.back().get();
-    }
   }
-  char* at = arena_.back().get() + (kArenaBlock - arena_left_);
+  char* at = arena_next_;
+  arena_next_ += n;
   arena_left_ -= n;
   return at;
 }

@@ -62,7 +62,9 @@ class GroupBatch {
   std::vector<Held> held_;                               // in the order each key was first put
   absl::flat_hash_map<std::string_view, size_t> index_;  // id_and_key -> its place in held_
   std::vector<std::unique_ptr<char[]>> arena_;           // blocks; the last one is filling
-  size_t arena_left_ = 0;                                // free bytes at the end of the last
+  char* arena_next_ = nullptr;                           // the last block's first free byte
+  size_t arena_left_ = 0;                                // and how many follow it
+  size_t arena_block_ = 0;  // the size the last block was meant to have
   size_t coalesced_ = 0;
 };
 
