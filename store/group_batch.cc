@@ -30,17 +30,10 @@ char* GroupBatch::Allocate(size_t n) {
 void GroupBatch::Put(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
                      std::string_view value) {
   const uint32_t id = cf != nullptr ? cf->GetID() : 0;
-  // Look up by a key built on the stack when it fits; the arena copy is made once added.
-  char probe_space[256];
-  std::string heap_probe;
-  char* probe = probe_space;
-  if (sizeof id + key.size() > sizeof probe_space) {
-    heap_probe.resize(sizeof id + key.size());
-    probe = heap_probe.data();
-  }
-  std::memcpy(probe, &id, sizeof id);
-  std::memcpy(probe + sizeof id, key.data(), key.size());
-  const std::string_view id_and_key(probe, sizeof id + key.size());
+  // Look up by a key built in a buffer the batch reuses; the arena copy is made once added.
+  probe_.assign(reinterpret_cast<const char*>(&id), sizeof id);
+  probe_.append(key);
+  const std::string_view id_and_key = probe_;
 
   if (auto it = index_.find(id_and_key); it != index_.end()) {
     ++coalesced_;

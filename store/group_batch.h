@@ -65,6 +65,7 @@ class GroupBatch {
   char* arena_next_ = nullptr;                           // the last block's first free byte
   size_t arena_left_ = 0;                                // and how many follow it
   size_t arena_block_ = 0;  // the size the last block was meant to have
+  std::string probe_;       // the index key of the Put being looked up, reused across Puts
   size_t coalesced_ = 0;
 };
 
